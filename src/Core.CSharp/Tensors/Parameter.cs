@@ -20,6 +20,7 @@ public sealed class Parameter
         foreach (var d in shape) n *= d;
         Value = new float[n];
         Grad = isSparse ? Array.Empty<float>() : new float[n];
+        SparseGrad = isSparse ? new RowSparseGrad(0, shape[1]) : null;
     }
 
     public string Name { get; }
@@ -45,6 +46,9 @@ public sealed class Parameter
     public string Group { get; set; } = "default";
 
     public long Numel => Value.LongLength;
+
+    /// <summary>False for state that moves without an optimizer, e.g. batch-norm running statistics.</summary>
+    public bool Trainable { get; init; } = true;
 
     public override string ToString() => $"{Name} [{string.Join("; ", Shape)}]";
 }

@@ -1,0 +1,255 @@
+using CtrDsl.Backends;
+using CtrDsl.Graph;
+using CtrDsl.Ops;
+using CtrDsl.Tensors;
+
+namespace CtrDsl.Autodiff;
+
+/// <summary>
+/// A graph compiled for one backend and a largest batch: a topological order, one buffer per node planned once
+/// (views share their input's), scratch space per op, and the reverse-mode schedule. Steps reuse everything, so a
+/// steady-state <see cref="Forward"/> + <see cref="Backward"/> allocates no managed memory.
+/// A smaller last batch runs by setting <see cref="Batch"/>; nothing is reallocated.
+/// </summary>
+public sealed class Plan
+{
+    private readonly IBackend _backend;
+    private readonly NodeContext[] _ops;          // op nodes, topological order
+    private readonly bool[] _runBackward;         // per entry of _ops
+    private readonly BufferView[] _values;        // by node id
+    private readonly BufferView[] _grads;         // by node id (empty when no gradient)
+    private readonly BufferView[] _zeroOnBackward;
+    private readonly SparseRowAccumulator[] _sparse;
+    private readonly Node? _loss;
+    private int _batch;
+
+    private Plan(IBackend backend, int maxBatch, Node? loss, NodeContext[] ops, bool[] runBackward, BufferView[] values,
+        BufferView[] grads, BufferView[] zeroOnBackward, SparseRowAccumulator[] sparse, Parameter[] parameters, Node[] order)
+    {
+        _backend = backend; MaxBatch = maxBatch; _batch = maxBatch; _loss = loss; _ops = ops; _runBackward = runBackward;
+        _values = values; _grads = grads; _zeroOnBackward = zeroOnBackward; _sparse = sparse; Parameters = parameters; Order = order;
+    }
+
+    public IBackend Backend => _backend;
+    public int MaxBatch { get; }
+
+    /// <summary>Rows in the current batch (1 … <see cref="MaxBatch"/>).</summary>
+    public int Batch
+    {
+        get => _batch;
+        set
+        {
+            if (value < 0 || value > MaxBatch) throw new ArgumentOutOfRangeException(nameof(value), $"batch {value} outside [0, {MaxBatch}]");
+            _batch = value;
+        }
+    }
+
+    /// <summary>Training mode: dropout drops and batch norm uses batch statistics.</summary>
+    public bool Training { get; set; }
+
+    /// <summary>Seed of the stochastic ops; with the step counter it fixes every dropout mask.</summary>
+    public ulong Seed { get; set; }
+
+    /// <summary>Backward passes run so far.</summary>
+    public long Step { get; set; }
+
+    /// <summary>Trainable parameters the plan reads, in graph order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>The nodes the plan evaluates, in order.</summary>
+    public IReadOnlyList<Node> Order { get; }
+
+    /// <summary>
+    /// Compiles the part of <paramref name="graph"/> that <paramref name="loss"/> and <paramref name="outputs"/> need.
+    /// With a loss the plan can train: gradients flow to every trainable parameter the loss depends on.
+    /// </summary>
+    public static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, params Node[] outputs)
+    {
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "batch size must be at least 1");
+        int count = graph.Nodes.Count;
+        var needed = new bool[count];
+        var stack = new Stack<Node>(outputs.Append(loss).OfType<Node>());
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (needed[n.Id]) continue;
+            needed[n.Id] = true;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        if (loss is not null && loss.Shape != new Shape(1))
+            throw new ShapeException($"loss: expected a scalar [1], got {loss.Shape} ({loss})");
+
+        // A node needs a gradient when it depends on a trainable parameter and the loss depends on it.
+        var feedsLoss = new bool[count];
+        if (loss is not null)
+        {
+            feedsLoss[loss.Id] = true;
+            for (int id = loss.Id; id >= 0; id--)
+                if (feedsLoss[id]) foreach (var i in graph.Nodes[id].Inputs) feedsLoss[i.Id] = true;
+        }
+        var wantsGrad = new bool[count];
+        foreach (var n in graph.Nodes)
+        {
+            if (!needed[n.Id] || !feedsLoss[n.Id]) continue;
+            wantsGrad[n.Id] = n.Kind switch
+            {
+                NodeKind.Parameter => n.Parameter!.Trainable,
+                NodeKind.Op => n.Inputs.Any(i => wantsGrad[i.Id]),
+                _ => false,
+            };
+        }
+
+        // Row capacity of each sparse table: every id any lookup of the largest batch can bring.
+        var lookups = new Dictionary<Parameter, long>(ReferenceEqualityComparer.Instance);
+        foreach (var n in graph.Nodes)
+        {
+            if (!needed[n.Id] || n.Kind != NodeKind.Op) continue;
+            for (int i = 0; i < n.Inputs.Length; i++)
+            {
+                var p = n.Inputs[i].Parameter;
+                if (p is null || !p.IsSparse || !wantsGrad[n.Inputs[i].Id]) continue;
+                if (!n.Op!.AcceptsSparse(i))
+                    throw new ShapeException($"{n.Op.Name}: parameter {p.Name} is a sparse embedding table; only embedding lookups may read it ({n})");
+                lookups[p] = lookups.GetValueOrDefault(p) + n.Inputs[0].Shape.Numel(maxBatch);
+            }
+        }
+        var accumulators = new Dictionary<Parameter, SparseRowAccumulator>(ReferenceEqualityComparer.Instance);
+        foreach (var (p, n) in lookups) accumulators[p] = new SparseRowAccumulator(p, checked((int)n));
+
+        var values = new BufferView[count];
+        var grads = new BufferView[count];
+        var zero = new List<BufferView>();
+        var contexts = new List<NodeContext>();
+        var runBackward = new List<bool>();
+        var order = new List<Node>();
+        var parameters = new List<Parameter>();
+        foreach (var n in graph.Nodes)
+        {
+            if (!needed[n.Id]) continue;
+            order.Add(n);
+            long numel = n.Shape.Numel(maxBatch);
+            switch (n.Kind)
+            {
+                case NodeKind.Input:
+                    values[n.Id] = backend.Allocate(numel, n.Type).All;
+                    break;
+                case NodeKind.Parameter:
+                    var p = n.Parameter!;
+                    values[n.Id] = backend.Bind(p.Value).All;
+                    if (p.Trainable) parameters.Add(p);
+                    if (wantsGrad[n.Id] && !p.IsSparse)
+                    {
+                        grads[n.Id] = backend.Bind(p.Grad).All;
+                        zero.Add(grads[n.Id]);
+                    }
+                    break;
+                case NodeKind.Op:
+                    var op = n.Op!;
+                    if (op.IsView)
+                    {
+                        values[n.Id] = values[n.Inputs[0].Id];
+                        grads[n.Id] = grads[n.Inputs[0].Id];
+                    }
+                    else
+                    {
+                        values[n.Id] = backend.Allocate(numel, n.Type).All;
+                        if (wantsGrad[n.Id])
+                        {
+                            grads[n.Id] = backend.Allocate(numel, DType.Float32).All;
+                            zero.Add(grads[n.Id]);
+                        }
+                    }
+                    var c = new NodeContext(n, maxBatch) { Y = values[n.Id], DY = grads[n.Id] };
+                    for (int i = 0; i < n.Inputs.Length; i++)
+                    {
+                        var input = n.Inputs[i];
+                        c.X[i] = values[input.Id];
+                        if (!wantsGrad[n.Id] || !wantsGrad[input.Id]) continue;
+                        if (input.Parameter is { IsSparse: true } sp) c.Sparse[i] = accumulators[sp];
+                        else c.DX[i] = grads[input.Id];
+                    }
+                    c.Work = op.Workspace(c).Select(w => backend.Allocate(w.Length, w.Type).All).ToArray();
+                    c.State = op.Prepare(c);
+                    contexts.Add(c);
+                    runBackward.Add(wantsGrad[n.Id] && !op.IsView);
+                    break;
+            }
+        }
+        return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, [.. zero],
+            [.. accumulators.Values], [.. parameters], [.. order]);
+    }
+
+    /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
+    public BufferView ValueOf(Node n) => _values[n.Id].Buffer is null ? throw NotInPlan(n) : _values[n.Id];
+
+    /// <summary>The gradient buffer of a node, empty when it has none.</summary>
+    public BufferView GradOf(Node n) => _grads[n.Id];
+
+    public void SetInput(Node input, ReadOnlySpan<float> values) => _backend.Upload(values, InputView(input, values.Length, DType.Float32));
+    public void SetInput(Node input, ReadOnlySpan<int> ids) => _backend.Upload(ids, InputView(input, ids.Length, DType.Int32));
+
+    private BufferView InputView(Node input, int length, DType type)
+    {
+        if (input.Kind != NodeKind.Input) throw new ArgumentException($"{input} is not an input node");
+        if (input.Type != type) throw new ArgumentException($"{input} holds {input.Type}, got {type} values");
+        var v = ValueOf(input);
+        if (length != input.Shape.Numel(Batch))
+            throw new ArgumentException($"{input}: expected {input.Shape.Numel(Batch)} values for a batch of {Batch}, got {length}");
+        return v.Take(length);
+    }
+
+    /// <summary>Copies a node's values for the current batch to the host.</summary>
+    public void Read(Node n, Span<float> destination) => _backend.Download(ValueOf(n).Take(n.Shape.Numel(Batch)), destination);
+
+    /// <summary>Reads a scalar node such as the loss.</summary>
+    public float ReadScalar(Node n)
+    {
+        Span<float> one = stackalloc float[1];
+        _backend.Download(ValueOf(n).Take(1), one);
+        return one[0];
+    }
+
+    public void Forward()
+    {
+        var ops = _ops;
+        for (int i = 0; i < ops.Length; i++)
+        {
+            var c = ops[i];
+            c.Batch = _batch;
+            c.Training = Training;
+            c.Seed = Mix(Seed, (ulong)Step, (ulong)c.Node.Id);
+            c.Node.Op!.Forward(_backend, c);
+        }
+    }
+
+    /// <summary>
+    /// Computes the gradient of the loss with respect to every trainable parameter: dense ones into
+    /// <see cref="Parameter.Grad"/>, sparse tables into <see cref="Parameter.SparseGrad"/>. Gradients are
+    /// overwritten, not accumulated across calls. Run <see cref="Forward"/> first.
+    /// </summary>
+    public void Backward()
+    {
+        if (_loss is null) throw new InvalidOperationException("this plan was compiled without a loss");
+        var zero = _zeroOnBackward;
+        for (int i = 0; i < zero.Length; i++) _backend.Fill(zero[i], 0f);
+        var sparse = _sparse;
+        for (int i = 0; i < sparse.Length; i++) sparse[i].Reset();
+        if (_grads[_loss.Id].IsEmpty) { Step++; return; } // the loss depends on no trainable parameter
+        _backend.Fill(_grads[_loss.Id].Take(1), 1f);
+        var ops = _ops;
+        for (int i = ops.Length - 1; i >= 0; i--)
+            if (_runBackward[i]) ops[i].Node.Op!.Backward(_backend, ops[i]);
+        Step++;
+    }
+
+    private static Exception NotInPlan(Node n) => new ArgumentException($"{n} is not part of this plan");
+
+    // SplitMix64 finaliser over the three words: distinct (seed, step, node) give unrelated streams.
+    private static ulong Mix(ulong seed, ulong step, ulong node)
+    {
+        ulong z = seed ^ (step * 0x9E3779B97F4A7C15UL) ^ (node * 0xC2B2AE3D27D4EB4FUL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,107 @@
+using CtrDsl.Cpu;
+
+namespace CtrDsl.Backends;
+
+/// <summary>
+/// The kernels a compiled plan launches. A backend knows nothing of graphs: it owns buffers and runs the forward
+/// and backward math of each op family on them. Shapes are passed as plain sizes; all tensors are row-major.
+/// Backward kernels ACCUMULATE into their gradient outputs (dx += …); the plan zeroes gradients before a backward pass.
+/// An empty <see cref="BufferView"/> for a gradient output means "not wanted".
+/// </summary>
+public interface IBackend : IDisposable
+{
+    string Name { get; }
+
+    // ---- memory -------------------------------------------------------------------------------------------
+    DeviceBuffer Allocate(long length, DType type);
+    /// <summary>A device buffer holding a host array's values (the CPU backend shares the array itself).</summary>
+    DeviceBuffer Bind(float[] host);
+    void Upload(ReadOnlySpan<float> source, BufferView destination);
+    void Upload(ReadOnlySpan<int> source, BufferView destination);
+    void Download(BufferView source, Span<float> destination);
+    void Fill(BufferView y, float value);
+    /// <summary>Strided block copy: <paramref name="rows"/> rows of <paramref name="width"/> values; y (+)= x.</summary>
+    void CopyRows(int rows, int width, BufferView x, int xStride, BufferView y, int yStride, bool accumulate);
+    /// <summary>y += alpha·x.</summary>
+    void Axpy(float alpha, BufferView x, BufferView y);
+
+    // ---- dense algebra ------------------------------------------------------------------------------------
+    /// <summary>C = alpha·op(A)·op(B) + beta·C, then the epilogue; see <see cref="Gemm.Sgemm"/>.</summary>
+    void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, BufferView a, int lda,
+        BufferView b, int ldb, float beta, BufferView c, int ldc, BufferView bias = default, GemmEpilogue epilogue = GemmEpilogue.None);
+
+    // ---- pointwise ----------------------------------------------------------------------------------------
+    void Unary(UnaryFn fn, BufferView x, BufferView y);
+    /// <summary>dx += f'(x)·dy, using whichever of x and y the rule needs.</summary>
+    void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx);
+    /// <summary>y[i] = f(a[i], b[i mod len(b)]): b repeats along a (a bias or a per-feature scale).</summary>
+    void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y);
+    /// <summary>da += ∂f/∂a·dy; db += the same for b, summed over its repeats.</summary>
+    void BinaryBackward(BinaryFn fn, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db);
+    /// <summary>y = x·s on [rows; cols] with one slope per column where x &lt; 0 (PReLU).</summary>
+    void PRelu(int rows, int cols, BufferView x, BufferView slope, BufferView y);
+    void PReluBackward(int rows, int cols, BufferView x, BufferView slope, BufferView dy, BufferView dx, BufferView dslope);
+    /// <summary>Inverted dropout: keep with probability 1−rate and scale by 1/(1−rate); mask holds the scale or 0.
+    /// The mask comes from a counter-based hash of (seed, index), so it is the same for any thread count.</summary>
+    void Dropout(float rate, ulong seed, BufferView x, BufferView mask, BufferView y);
+
+    // ---- reductions and layout ----------------------------------------------------------------------------
+    /// <summary>x viewed as [outer; len; inner]: y[o, i] (+)= scale·Σ_l x[o, l, i].</summary>
+    void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate);
+    /// <summary>dx[o, l, i] += scale·dy[o, i].</summary>
+    void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx);
+    /// <summary>y = x with its axes permuted: y's axis d is x's axis perm[d]. y (+)= when accumulating.</summary>
+    void Permute(ReadOnlySpan<int> xDims, ReadOnlySpan<int> perm, BufferView x, BufferView y, bool accumulate);
+
+    // ---- normalisation ------------------------------------------------------------------------------------
+    void Softmax(int rows, int cols, BufferView x, BufferView y);
+    void SoftmaxBackward(int rows, int cols, BufferView y, BufferView dy, BufferView dx);
+    /// <summary>Per row: y = (x − mean)·rstd·gamma + beta; mean and rstd saved per row.</summary>
+    void LayerNorm(int rows, int cols, float eps, BufferView x, BufferView gamma, BufferView beta, BufferView y, BufferView mean, BufferView rstd);
+    void LayerNormBackward(int rows, int cols, BufferView x, BufferView gamma, BufferView mean, BufferView rstd,
+        BufferView dy, BufferView dx, BufferView dgamma, BufferView dbeta);
+    /// <summary>Per column over the rows (the batch). Training: batch statistics, saved, and the running
+    /// statistics move by momentum (PyTorch convention, unbiased running variance). Eval: running statistics.</summary>
+    void BatchNorm(int rows, int cols, float eps, float momentum, bool training, BufferView x, BufferView gamma, BufferView beta,
+        BufferView y, BufferView mean, BufferView rstd, BufferView runningMean, BufferView runningVar);
+    void BatchNormBackward(int rows, int cols, BufferView x, BufferView gamma, BufferView mean, BufferView rstd,
+        BufferView dy, BufferView dx, BufferView dgamma, BufferView dbeta);
+
+    // ---- embeddings ---------------------------------------------------------------------------------------
+    /// <summary>ids [bags; len] (−1 pads) into table [rows; dim] → y [bags; dim], pooled by sum or mean
+    /// (an all-padding bag gives zeros). A plain lookup is len = 1.</summary>
+    void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y);
+    /// <summary>Dense table gradient: dtable[id] += dy[bag] (÷ count for mean).</summary>
+    void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, BufferView dtable);
+    /// <summary>Row-sparse table gradient into the step's accumulator.</summary>
+    void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, SparseRowAccumulator dtable);
+
+    // ---- field interactions on x [batch; fields; dim] -----------------------------------------------------
+    /// <summary>y[b, k] = ½[(Σ_f x)² − Σ_f x²] (the FM / NFM bi-interaction pooling).</summary>
+    void BiInteraction(int batch, int fields, int dim, BufferView x, BufferView y);
+    void BiInteractionBackward(int batch, int fields, int dim, BufferView x, BufferView dy, BufferView dx);
+    /// <summary>y[b, p] = ⟨x_i, x_j⟩ for pairs p = (i &lt; j) in combinations order.</summary>
+    void PairwiseInner(int batch, int fields, int dim, BufferView x, BufferView y);
+    void PairwiseInnerBackward(int batch, int fields, int dim, BufferView x, BufferView dy, BufferView dx);
+    /// <summary>y[b, p] = x_iᵀ (U_p + U_pᵀ) x_j for pairs p = (i &lt; j), U [pairs; dim; dim].</summary>
+    void Fefm(int batch, int fields, int dim, BufferView x, BufferView u, BufferView y);
+    void FefmBackward(int batch, int fields, int dim, BufferView x, BufferView u, BufferView dy, BufferView dx, BufferView du);
+
+    // ---- convolution over the field axis on [batch; channels; fields; dim] --------------------------------
+    /// <summary>Kernel (h, 1), 'same' padding (top (h−1)/2, bottom the rest), weight [cout; cin; h], bias [cout].</summary>
+    void FieldConv(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w, BufferView bias, BufferView y);
+    void FieldConvBackward(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w,
+        BufferView dy, BufferView dx, BufferView dw, BufferView dbias);
+    /// <summary>Max over windows (p, 1) along fields → outFields rows; the arg-max field is saved for backward.
+    /// A ceil window that runs past the end uses the rows that exist.</summary>
+    void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y, BufferView argmax);
+    void FieldMaxPoolBackward(int batch, int channels, int outFields, int dim, BufferView argmax, BufferView dy, BufferView dx, int fields);
+
+    // ---- losses (mean over the rows present) --------------------------------------------------------------
+    /// <summary>loss[0] = mean over n of softplus(z) − y·z, computed stably as max(z,0) − y·z + log1p(exp(−|z|)).</summary>
+    void BceWithLogits(int n, BufferView logits, BufferView labels, BufferView loss);
+    /// <summary>dz += dloss·(σ(z) − y)/n.</summary>
+    void BceWithLogitsBackward(int n, BufferView logits, BufferView labels, BufferView dloss, BufferView dlogits);
+    void Mse(int n, BufferView predictions, BufferView targets, BufferView loss);
+    void MseBackward(int n, BufferView predictions, BufferView targets, BufferView dloss, BufferView dpredictions);
+}

@@ -1,0 +1,51 @@
+using CtrDsl.Tensors;
+
+namespace CtrDsl.Backends;
+
+/// <summary>
+/// Collects the row-sparse gradient of one embedding table across every lookup of a step.
+/// A row→slot map (−1 = untouched) sized to the table gives O(1) de-duplication without sorting; only the slots
+/// touched by the previous step are reset, so a step costs O(lookups), not O(table rows).
+/// Slots are handed out in order of first appearance, so the layout is deterministic.
+/// </summary>
+public sealed class SparseRowAccumulator
+{
+    private readonly int[] _slotOfRow;
+
+    public SparseRowAccumulator(Parameter table, int capacity)
+    {
+        if (!table.IsSparse) throw new ArgumentException($"{table.Name} is not a sparse table");
+        Table = table;
+        _slotOfRow = new int[table.Shape[0]];
+        Array.Fill(_slotOfRow, -1);
+        Grad = new RowSparseGrad(Math.Min(capacity, table.Shape[0]), table.RowDim);
+        table.SparseGrad = Grad;
+    }
+
+    public Parameter Table { get; }
+    public RowSparseGrad Grad { get; }
+
+    /// <summary>Forgets the previous step's rows.</summary>
+    public void Reset()
+    {
+        var rows = Grad.Rows;
+        for (int i = 0; i < Grad.Count; i++) _slotOfRow[rows[i]] = -1;
+        Grad.Count = 0;
+    }
+
+    /// <summary>The gradient row for table row <paramref name="row"/>, zeroed when first touched this step.</summary>
+    public Span<float> RowFor(int row)
+    {
+        int slot = _slotOfRow[row];
+        if (slot < 0)
+        {
+            slot = Grad.Count++;
+            _slotOfRow[row] = slot;
+            Grad.Rows[slot] = row;
+            var r = Grad.Row(slot);
+            r.Clear();
+            return r;
+        }
+        return Grad.Row(slot);
+    }
+}

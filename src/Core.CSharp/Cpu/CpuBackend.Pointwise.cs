@@ -1,0 +1,136 @@
+using System.Numerics.Tensors;
+using CtrDsl.Backends;
+
+namespace CtrDsl.Cpu;
+
+public sealed partial class CpuBackend
+{
+    public void Unary(UnaryFn fn, BufferView x, BufferView y)
+    {
+        var xs = F(x);
+        var ys = F(y);
+        switch (fn)
+        {
+            case UnaryFn.Relu: TensorPrimitives.Max(xs, 0f, ys); break;
+            case UnaryFn.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
+            case UnaryFn.Tanh: TensorPrimitives.Tanh(xs, ys); break;
+            case UnaryFn.Identity: xs.CopyTo(ys); break;
+            default: throw new ArgumentOutOfRangeException(nameof(fn));
+        }
+    }
+
+    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx)
+    {
+        if (dx.IsEmpty) return;
+        var ys = F(y);
+        var dys = F(dy);
+        var dxs = F(dx);
+        switch (fn)
+        {
+            case UnaryFn.Relu: Elementwise.Accumulate<ReluGrad>(ys, dys, dxs); break;
+            case UnaryFn.Sigmoid: Elementwise.Accumulate<SigmoidGrad>(ys, dys, dxs); break;
+            case UnaryFn.Tanh: Elementwise.Accumulate<TanhGrad>(ys, dys, dxs); break;
+            case UnaryFn.Identity: TensorPrimitives.Add(dys, dxs, dxs); break;
+            default: throw new ArgumentOutOfRangeException(nameof(fn));
+        }
+    }
+
+    public void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y)
+    {
+        var As = F(a);
+        var bs = F(b);
+        var ys = F(y);
+        int period = bs.Length;
+        if (period == 0) { if (ys.Length > 0) throw new ArgumentException("binary: empty right operand"); return; }
+        for (int start = 0; start < ys.Length; start += period)
+        {
+            var ar = As.Slice(start, period);
+            var yr = ys.Slice(start, period);
+            switch (fn)
+            {
+                case BinaryFn.Add: TensorPrimitives.Add(ar, bs, yr); break;
+                case BinaryFn.Sub: TensorPrimitives.Subtract(ar, bs, yr); break;
+                case BinaryFn.Mul: TensorPrimitives.Multiply(ar, bs, yr); break;
+                default: throw new ArgumentOutOfRangeException(nameof(fn));
+            }
+        }
+    }
+
+    public void BinaryBackward(BinaryFn fn, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db)
+    {
+        var As = F(a);
+        var bs = F(b);
+        var dys = F(dy);
+        var das = F(da);
+        var dbs = F(db);
+        int period = bs.Length;
+        for (int start = 0; start < dys.Length; start += period)
+        {
+            var g = dys.Slice(start, period);
+            if (!da.IsEmpty)
+            {
+                var d = das.Slice(start, period);
+                if (fn == BinaryFn.Mul) Elementwise.Accumulate<MulKernel>(g, bs, d);
+                else TensorPrimitives.Add(d, g, d);
+            }
+            if (!db.IsEmpty)
+            {
+                switch (fn)
+                {
+                    case BinaryFn.Add: TensorPrimitives.Add(dbs, g, dbs); break;
+                    case BinaryFn.Sub: TensorPrimitives.Subtract(dbs, g, dbs); break;
+                    case BinaryFn.Mul: Elementwise.Accumulate<MulKernel>(g, As.Slice(start, period), dbs); break;
+                }
+            }
+        }
+    }
+
+    public void PRelu(int rows, int cols, BufferView x, BufferView slope, BufferView y)
+    {
+        var xs = F(x);
+        var s = F(slope);
+        var ys = F(y);
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = xs.Slice(r * cols, cols);
+            var yr = ys.Slice(r * cols, cols);
+            for (int j = 0; j < cols; j++) yr[j] = xr[j] >= 0f ? xr[j] : s[j] * xr[j];
+        }
+    }
+
+    public void PReluBackward(int rows, int cols, BufferView x, BufferView slope, BufferView dy, BufferView dx, BufferView dslope)
+    {
+        var xs = F(x);
+        var s = F(slope);
+        var dys = F(dy);
+        var dxs = F(dx);
+        var ds = F(dslope);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                float xv = xs[r * cols + j], g = dys[r * cols + j];
+                if (!dx.IsEmpty) dxs[r * cols + j] += xv >= 0f ? g : s[j] * g;
+                if (!dslope.IsEmpty && xv < 0f) ds[j] += g * xv;
+            }
+        }
+    }
+
+    public void Dropout(float rate, ulong seed, BufferView x, BufferView mask, BufferView y)
+    {
+        var ms = F(mask);
+        float keep = 1f / (1f - rate);
+        // The top 24 bits of a SplitMix64 hash of (seed, index) give a uniform in [0, 1): the mask depends only on
+        // the seed and the position, never on the thread that computes it.
+        for (int i = 0; i < ms.Length; i++)
+        {
+            ulong z = seed + (ulong)i * 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            float u = (z >> 40) * (1f / (1 << 24));
+            ms[i] = u >= rate ? keep : 0f;
+        }
+        TensorPrimitives.Multiply(F(x), ms, F(y));
+    }
+}

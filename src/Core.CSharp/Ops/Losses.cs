@@ -1,0 +1,41 @@
+using CtrDsl.Backends;
+using CtrDsl.Graph;
+using CtrDsl.Tensors;
+
+namespace CtrDsl.Ops;
+
+/// <summary>Shared shape rule of the losses: predictions [batch] or [batch; 1], targets [batch] → a scalar [1].</summary>
+public abstract class LossOp : Op
+{
+    public override int Arity => 2;
+
+    public override Shape Infer(IReadOnlyList<Node> inputs)
+    {
+        var p = inputs[0].Shape;
+        var t = inputs[1].Shape;
+        ExpectFloat(inputs[0], "predictions");
+        ExpectFloat(inputs[1], "targets");
+        Expect(p.IsBatched && p.SampleSize == 1 && p.Rank <= 2, "predictions [batch] or [batch; 1]", p);
+        Expect(t.IsBatched && t.SampleSize == 1 && t.Rank <= 2, "targets [batch]", t);
+        return new Shape(1);
+    }
+}
+
+/// <summary>
+/// Binary cross-entropy from logits, the mean over the rows present: ℓ = max(z,0) − y·z + log1p(e^−|z|), which
+/// never overflows; ∂ℓ/∂z = (σ(z) − y)/n.
+/// </summary>
+public sealed class BceWithLogits : LossOp
+{
+    public override string Name => "bce_with_logits";
+    public override void Forward(IBackend b, NodeContext c) => b.BceWithLogits(c.Batch, c.In(0), c.In(1), c.Out);
+    public override void Backward(IBackend b, NodeContext c) => b.BceWithLogitsBackward(c.Batch, c.In(0), c.In(1), c.DOut, c.DIn(0));
+}
+
+/// <summary>Mean squared error over the rows present: ℓ = Σ(p − t)²/n; ∂ℓ/∂p = 2(p − t)/n.</summary>
+public sealed class Mse : LossOp
+{
+    public override string Name => "mse";
+    public override void Forward(IBackend b, NodeContext c) => b.Mse(c.Batch, c.In(0), c.In(1), c.Out);
+    public override void Backward(IBackend b, NodeContext c) => b.MseBackward(c.Batch, c.In(0), c.In(1), c.DOut, c.DIn(0));
+}

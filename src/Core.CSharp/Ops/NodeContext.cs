@@ -1,0 +1,76 @@
+using CtrDsl.Backends;
+using CtrDsl.Graph;
+using CtrDsl.Tensors;
+
+namespace CtrDsl.Ops;
+
+/// <summary>
+/// Everything one node's kernels see: its buffers, the batch bound at this step, the mode, and a seed.
+/// Made once when the plan is compiled and reused every step.
+/// </summary>
+public sealed class NodeContext
+{
+    internal NodeContext(Node node, int maxBatch)
+    {
+        Node = node;
+        MaxBatch = maxBatch;
+        Batch = maxBatch;
+        int n = node.Inputs.Length;
+        X = new BufferView[n];
+        DX = new BufferView[n];
+        Sparse = new SparseRowAccumulator?[n];
+        Work = [];
+    }
+
+    public Node Node { get; }
+    public int MaxBatch { get; }
+
+    /// <summary>Rows present this step (≤ <see cref="MaxBatch"/>; the last batch of an epoch may be short).</summary>
+    public int Batch { get; internal set; }
+
+    public bool Training { get; internal set; }
+
+    /// <summary>A per-step, per-node seed for stochastic ops.</summary>
+    public ulong Seed { get; internal set; }
+
+    public BufferView[] X { get; }
+    public BufferView Y { get; internal set; }
+    public BufferView DY { get; internal set; }
+    public BufferView[] DX { get; }
+    public BufferView[] Work { get; internal set; }
+
+    /// <summary>What <see cref="Op.Prepare"/> made for this node.</summary>
+    public object? State { get; internal set; }
+
+    /// <summary>The accumulator of a sparse table input, when the input is one.</summary>
+    public SparseRowAccumulator?[] Sparse { get; }
+
+    public Shape InShape(int input) => Node.Inputs[input].Shape;
+    public Shape OutShape => Node.Shape;
+
+    /// <summary>A dimension of an input with the batch bound to this step's rows.</summary>
+    public int Dim(int input, int axis)
+    {
+        int d = Node.Inputs[input].Shape[axis];
+        return d == Shape.Batch ? Batch : d;
+    }
+
+    /// <summary>Elements of an input at this step's batch.</summary>
+    public int Numel(int input) => checked((int)Node.Inputs[input].Shape.Numel(Batch));
+
+    public int OutNumel => checked((int)Node.Shape.Numel(Batch));
+
+    /// <summary>Product of an input's dimensions in [from, to), batch bound.</summary>
+    public int Product(int input, int from, int to) => checked((int)Node.Inputs[input].Shape.Product(from, to, Batch));
+
+    /// <summary>An input's value restricted to this step's rows.</summary>
+    public BufferView In(int input) => X[input].Take(Numel(input));
+
+    public BufferView Out => Y.Take(OutNumel);
+    public BufferView DOut => DY.Take(OutNumel);
+
+    /// <summary>An input's gradient restricted to this step's rows, or empty when not wanted.</summary>
+    public BufferView DIn(int input) => DX[input].IsEmpty ? default : DX[input].Take(Numel(input));
+
+    public bool WantsGrad(int input) => !DX[input].IsEmpty || Sparse[input] is not null;
+}
