@@ -17,8 +17,9 @@ public sealed partial class CpuBackend
             if (len == 1)
             {
                 int r = id[bag];
-                if ((uint)r >= (uint)rows) ThrowId(r, rows, bag);
-                t.Slice(r * dim, dim).CopyTo(yr);
+                if ((uint)r < (uint)rows) t.Slice(r * dim, dim).CopyTo(yr);
+                else if (r < 0) yr.Clear(); // padding
+                else ThrowId(r, rows, bag);
                 continue;
             }
             yr.Clear();

@@ -1,0 +1,18 @@
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace CtrDsl.Tests.Support;
+
+/// <summary>Generators of awkward sizes: 1, every vector width ±1 (8 and 16 floats), and a few primes.</summary>
+public static class Sizes
+{
+    public static readonly int[] Awkward = [1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17];
+    public static readonly int[] Small = [1, 2, 3, 4, 5, 7];
+    public static readonly int[] Batches = [1, 2, 3, 5];
+
+    public static Gen<int> Of(params int[] sizes) => Gen.Elements(sizes);
+
+    /// <summary>Runs a property over generated cases, 25 by default; a failure prints FsCheck's replay seed.</summary>
+    public static void Check<T>(Gen<T> gen, Action<T> property, int count = 25) =>
+        Prop.ForAll(gen.ToArbitrary(), property).Check(Config.QuickThrowOnFailure.WithMaxTest(count));
+}
