@@ -201,6 +201,14 @@ public sealed class Plan
     /// <summary>Copies a node's values for the current batch to the host.</summary>
     public void Read(Node n, Span<float> destination) => _backend.Download(ValueOf(n).Take(n.Shape.Numel(Batch)), destination);
 
+    /// <summary>A node's values for the current batch as a new host tensor (allocates; for inspection, not hot loops).</summary>
+    public Tensor Output(Node n)
+    {
+        var t = Tensor.Zeros(n.Shape.Bind(Batch));
+        Read(n, t.AsSpan());
+        return t;
+    }
+
     /// <summary>Reads a scalar node such as the loss.</summary>
     public float ReadScalar(Node n)
     {
