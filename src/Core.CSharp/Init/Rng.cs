@@ -26,6 +26,12 @@ public sealed class Rng
         s3 = SplitMix64(ref x);
     }
 
+    // Sets the xoshiro state directly, for the authors' known-answer vectors.
+    internal Rng(ulong s0, ulong s1, ulong s2, ulong s3)
+    {
+        (this.s0, this.s1, this.s2, this.s3) = (s0, s1, s2, s3);
+    }
+
     /// <summary>The 64-bit key this generator was seeded with.</summary>
     public ulong Key { get; }
 
