@@ -7,7 +7,7 @@ namespace CtrDsl.Optim;
 /// the formulas are on <see cref="AdamKernel"/>. Coupled L2 comes from <see cref="Parameter.L2"/> instead
 /// (see <see cref="Regularization"/>).
 /// <para>An embedding table is updated lazily (TensorFlow Addons LazyAdam): only the touched rows' weights and moments
-/// move; the bias correction uses the global step t, not a per-row count. Untouched rows keep stale moments, which is
+/// move (decoupled weight decay too); the bias correction uses the global step t, not a per-row count. Untouched rows keep stale moments, which is
 /// the point: a step costs O(batch rows), not O(table).</para>
 /// </summary>
 public sealed class Adam : ElementwiseOptimizer

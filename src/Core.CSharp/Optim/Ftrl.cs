@@ -5,7 +5,7 @@ namespace CtrDsl.Optim;
 /// <summary>
 /// FTRL-Proximal (McMahan et al. 2013), per coordinate, with α = <see cref="Optimizer.LearningRate"/>; the formula is on
 /// <see cref="FtrlKernel"/>. The weights are a function of the state (z, n): whatever values a parameter starts with,
-/// the first step replaces them. Untouched rows of an embedding table keep z, n and w, so the sparse update is exact.
+/// the first step replaces them. α divides in the update, so a learning rate set to 0 later gives NaN weights. Untouched rows of an embedding table keep z, n and w, so the sparse update is exact.
 /// </summary>
 public sealed class Ftrl : ElementwiseOptimizer
 {
@@ -20,6 +20,7 @@ public sealed class Ftrl : ElementwiseOptimizer
     public Ftrl(IEnumerable<Parameter> parameters, float alpha = 0.05f, float beta = 1f, float l1 = 0f, float l2 = 0f)
         : base("FTRL", parameters, alpha)
     {
+        if (!(alpha > 0f)) throw new ArgumentOutOfRangeException(nameof(alpha), $"FTRL: α must be > 0 (it divides), got {alpha}");
         if (!(beta >= 0f)) throw new ArgumentOutOfRangeException(nameof(beta), $"FTRL: β must be ≥ 0, got {beta}");
         if (!(l1 >= 0f)) throw new ArgumentOutOfRangeException(nameof(l1), $"FTRL: λ1 must be ≥ 0, got {l1}");
         if (!(l2 >= 0f)) throw new ArgumentOutOfRangeException(nameof(l2), $"FTRL: λ2 must be ≥ 0, got {l2}");
