@@ -22,20 +22,20 @@ public readonly struct AdagradKernel : IOptimKernel1<AdagradCoefficients>
     static void IOptimKernel1<AdagradCoefficients>.Apply(ref float w, float g, ref float s, in AdagradCoefficients c)
     {
         s += g * g;
-        w -= c.LearningRate * g / (MathF.Sqrt(s) + c.Eps);
+        w -= c.LearningRate * (g / (MathF.Sqrt(s) + c.Eps));
     }
 
     static void IOptimKernel1<AdagradCoefficients>.Apply(
         ref Vector512<float> w, Vector512<float> g, ref Vector512<float> s, in AdagradCoefficients c)
     {
         s += g * g;
-        w -= Vector512.Create(c.LearningRate) * g / (Vector512.Sqrt(s) + Vector512.Create(c.Eps));
+        w -= Vector512.Create(c.LearningRate) * (g / (Vector512.Sqrt(s) + Vector512.Create(c.Eps)));
     }
 
     static void IOptimKernel1<AdagradCoefficients>.Apply(
         ref Vector256<float> w, Vector256<float> g, ref Vector256<float> s, in AdagradCoefficients c)
     {
         s += g * g;
-        w -= Vector256.Create(c.LearningRate) * g / (Vector256.Sqrt(s) + Vector256.Create(c.Eps));
+        w -= Vector256.Create(c.LearningRate) * (g / (Vector256.Sqrt(s) + Vector256.Create(c.Eps)));
     }
 }

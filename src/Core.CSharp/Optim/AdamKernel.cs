@@ -31,8 +31,10 @@ public readonly record struct AdamCoefficients(
 /// v ← β2·v + (1 − β2)·g²
 /// w ← w − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
 /// </code>
-/// i.e. eps is added to √v̂ (the bias-corrected root), not to v̂ and not to the uncorrected √v as in the paper's
-/// Algorithm 1 footnote. Used for whole dense tensors and, lazily, for each touched row of an embedding table.
+/// i.e. eps is added to √v̂ (the bias-corrected root), as in Kingma and Ba's Algorithm 1 and torch; TensorFlow/Keras
+/// instead use the paper's "more efficient" form of Section 2, eps added to the uncorrected √v (an eps effectively scaled by √(1 − β2ᵗ), which matters in the
+/// first steps). As torch's addcdiv, the ratio m/denominator is formed before the step size multiplies it.
+/// Used for whole dense tensors and, lazily, for each touched row of an embedding table.
 /// </summary>
 public readonly struct AdamKernel : IOptimKernel2<AdamCoefficients>
 {
@@ -45,7 +47,7 @@ public readonly struct AdamKernel : IOptimKernel2<AdamCoefficients>
         w *= c.Decay;
         m = c.Beta1 * m + (1f - c.Beta1) * g;
         v = c.Beta2 * v + (1f - c.Beta2) * (g * g);
-        w -= c.StepSize * m / (MathF.Sqrt(v) / c.SqrtBiasCorrection2 + c.Eps);
+        w -= c.StepSize * (m / (MathF.Sqrt(v) / c.SqrtBiasCorrection2 + c.Eps));
     }
 
     static void IOptimKernel2<AdamCoefficients>.Apply(
@@ -54,8 +56,8 @@ public readonly struct AdamKernel : IOptimKernel2<AdamCoefficients>
         w *= Vector512.Create(c.Decay);
         m = Vector512.Create(c.Beta1) * m + Vector512.Create(1f - c.Beta1) * g;
         v = Vector512.Create(c.Beta2) * v + Vector512.Create(1f - c.Beta2) * (g * g);
-        w -= Vector512.Create(c.StepSize) * m
-             / (Vector512.Sqrt(v) / Vector512.Create(c.SqrtBiasCorrection2) + Vector512.Create(c.Eps));
+        w -= Vector512.Create(c.StepSize)
+             * (m / (Vector512.Sqrt(v) / Vector512.Create(c.SqrtBiasCorrection2) + Vector512.Create(c.Eps)));
     }
 
     static void IOptimKernel2<AdamCoefficients>.Apply(
@@ -64,7 +66,7 @@ public readonly struct AdamKernel : IOptimKernel2<AdamCoefficients>
         w *= Vector256.Create(c.Decay);
         m = Vector256.Create(c.Beta1) * m + Vector256.Create(1f - c.Beta1) * g;
         v = Vector256.Create(c.Beta2) * v + Vector256.Create(1f - c.Beta2) * (g * g);
-        w -= Vector256.Create(c.StepSize) * m
-             / (Vector256.Sqrt(v) / Vector256.Create(c.SqrtBiasCorrection2) + Vector256.Create(c.Eps));
+        w -= Vector256.Create(c.StepSize)
+             * (m / (Vector256.Sqrt(v) / Vector256.Create(c.SqrtBiasCorrection2) + Vector256.Create(c.Eps)));
     }
 }

@@ -60,7 +60,7 @@ public readonly struct RangerKernel : IOptimKernel2<RangerCoefficients>
         v = c.Beta2 * v + (1f - c.Beta2) * (g * g);
         m = c.Beta1 * m + (1f - c.Beta1) * g;
         w *= c.Decay;
-        w -= c.Rectified ? c.StepLr * m / (MathF.Sqrt(v) + c.Eps) : c.StepLr * m;
+        w -= c.Rectified ? c.StepLr * (m / (MathF.Sqrt(v) + c.Eps)) : c.StepLr * m;
     }
 
     static void IOptimKernel2<RangerCoefficients>.Apply(
@@ -70,7 +70,7 @@ public readonly struct RangerKernel : IOptimKernel2<RangerCoefficients>
         m = Vector512.Create(c.Beta1) * m + Vector512.Create(1f - c.Beta1) * g;
         w *= Vector512.Create(c.Decay);
         var stepLr = Vector512.Create(c.StepLr);
-        w -= c.Rectified ? stepLr * m / (Vector512.Sqrt(v) + Vector512.Create(c.Eps)) : stepLr * m;
+        w -= c.Rectified ? stepLr * (m / (Vector512.Sqrt(v) + Vector512.Create(c.Eps))) : stepLr * m;
     }
 
     static void IOptimKernel2<RangerCoefficients>.Apply(
@@ -80,7 +80,7 @@ public readonly struct RangerKernel : IOptimKernel2<RangerCoefficients>
         m = Vector256.Create(c.Beta1) * m + Vector256.Create(1f - c.Beta1) * g;
         w *= Vector256.Create(c.Decay);
         var stepLr = Vector256.Create(c.StepLr);
-        w -= c.Rectified ? stepLr * m / (Vector256.Sqrt(v) + Vector256.Create(c.Eps)) : stepLr * m;
+        w -= c.Rectified ? stepLr * (m / (Vector256.Sqrt(v) + Vector256.Create(c.Eps))) : stepLr * m;
     }
 }
 
