@@ -31,10 +31,11 @@ public readonly record struct AdamCoefficients(
 /// v ← β2·v + (1 − β2)·g²
 /// w ← w − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
 /// </code>
-/// i.e. eps is added to √v̂ (the bias-corrected root), as in Kingma and Ba's Algorithm 1 and torch; TensorFlow/Keras
-/// instead use the paper's "more efficient" form of Section 2, eps added to the uncorrected √v (an eps effectively scaled by √(1 − β2ᵗ), which matters in the
-/// first steps). As torch's addcdiv, the ratio m/denominator is formed before the step size multiplies it.
-/// Used for whole dense tensors and, lazily, for each touched row of an embedding table.
+/// i.e. eps is added to √v̂ (the bias-corrected root), as in Kingma and Ba's Algorithm 1 and torch. TensorFlow/Keras
+/// use the paper's "more efficient" form of Section 2 instead: eps added to the uncorrected √v, in effect an eps
+/// scaled by √(1 − β2ᵗ), which matters in the first steps. As torch's addcdiv, the ratio m/denominator is formed
+/// before the step size multiplies it. Used for whole dense tensors and, lazily, for each touched row of an
+/// embedding table.
 /// </summary>
 public readonly struct AdamKernel : IOptimKernel2<AdamCoefficients>
 {
