@@ -11,10 +11,10 @@ public class GradientClippingTests
 {
     [Fact]
     public void ClipGlobalNorm_BoundsTheNorm_KeepsTheDirection_AndReturnsTheNormBefore() =>
-        Prop.ForAll(LengthArb, SeedArb, Gen.Choose(1, 500).ToArbitrary(), (n, seed, maxTenths) =>
+        Prop.ForAll(LengthArb, SeedArb, Gen.Choose(1, 500).ToArbitrary(), (n, seed, maxHundredths) =>
         {
             var r = new Random(seed);
-            float max = maxTenths / 100f;
+            float max = maxHundredths / 100f;
             var ps = new[] { Dense("w", [n + 1], r), Table("emb", 6, 5, r) };
             RandomGradients(ps, r);
             var dense = ToDouble(ps[0].Grad);
