@@ -1,0 +1,156 @@
+using CtrDsl.Tensors;
+
+namespace CtrDsl.Init;
+
+/// <summary>
+/// How to fill a tensor with its initial values: a closed set of cases, each a value that can sit in a model's parameter
+/// record. Fan conventions are on <see cref="Fans"/>. Draws are made in float64 and rounded to float, so a bound such as
+/// b of U(a, b) is respected up to that rounding.
+/// </summary>
+public abstract record Initializer
+{
+    private Initializer() { }
+
+    /// <summary>Fills <paramref name="x"/>, a tensor of shape <paramref name="shape"/>, drawing from <paramref name="rng"/>.</summary>
+    public abstract void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng);
+
+    /// <summary>Fills <paramref name="p"/>'s values from its own stream, <see cref="Rng.ForName"/>(seed, name).</summary>
+    public void Fill(Parameter p, ulong seed) => Fill(p.Value, p.Shape, Rng.ForName(seed, p.Name));
+
+    /// <summary>All 0.</summary>
+    public sealed record Zeros : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng) => x.Clear();
+    }
+
+    /// <summary>All <see cref="Value"/>.</summary>
+    public sealed record Constant(float Value) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng) => x.Fill(Value);
+    }
+
+    /// <summary>U(<see cref="Low"/>, <see cref="High"/>).</summary>
+    public sealed record Uniform(float Low, float High) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            if (!(Low <= High)) throw new ArgumentException($"init: uniform needs low ≤ high, got ({Low}, {High})");
+            FillUniform(x, Low, High, rng);
+        }
+    }
+
+    /// <summary>N(<see cref="Mean"/>, <see cref="Std"/>²).</summary>
+    public sealed record Normal(float Mean, float Std) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng) => FillNormal(x, Mean, Std, rng);
+    }
+
+    /// <summary>
+    /// N(<see cref="Mean"/>, <see cref="Std"/>²) with every draw outside mean ± 2·std drawn again, as
+    /// tf.keras TruncatedNormal (and torch.nn.init.trunc_normal_ with a = mean − 2std, b = mean + 2std). The result's
+    /// standard deviation is ≈ 0.8796·std: the scale is not corrected, as in both libraries.
+    /// </summary>
+    public sealed record TruncatedNormal(float Mean, float Std) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng) => FillTruncatedNormal(x, Mean, Std, rng);
+    }
+
+    /// <summary>Glorot/Xavier uniform: U(−r, r), r = gain·√(6/(fan_in + fan_out)).</summary>
+    public sealed record XavierUniform(float Gain = 1f) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            var f = Fans.Of(shape);
+            double r = Gain * Math.Sqrt(6.0 / (f.In + f.Out));
+            FillUniform(x, -r, r, rng);
+        }
+    }
+
+    /// <summary>Glorot/Xavier normal: N(0, σ²), σ = gain·√(2/(fan_in + fan_out)).</summary>
+    public sealed record XavierNormal(float Gain = 1f) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            var f = Fans.Of(shape);
+            FillNormal(x, 0, Gain * Math.Sqrt(2.0 / (f.In + f.Out)), rng);
+        }
+    }
+
+    /// <summary>
+    /// He/Kaiming uniform, fan_in mode: U(−r, r), r = gain·√(3/fan_in). The default gain √2 is ReLU's;
+    /// torch's leaky-ReLU slope a gives gain √(2/(1 + a²)).
+    /// </summary>
+    public sealed record KaimingUniform(float Gain = 1.41421356f) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            double r = Gain * Math.Sqrt(3.0 / Fans.Of(shape).In);
+            FillUniform(x, -r, r, rng);
+        }
+    }
+
+    /// <summary>He/Kaiming normal, fan_in mode: N(0, σ²), σ = gain/√fan_in (default gain √2, ReLU).</summary>
+    public sealed record KaimingNormal(float Gain = 1.41421356f) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng) =>
+            FillNormal(x, 0, Gain / Math.Sqrt(Fans.Of(shape).In), rng);
+    }
+
+    /// <summary>
+    /// PyTorch's default nn.Linear weight: kaiming_uniform_ with a = √5, i.e. gain √(1/3), which is
+    /// U(−1/√fan_in, 1/√fan_in).
+    /// </summary>
+    public sealed record TorchLinearWeight : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            double r = 1 / Math.Sqrt(Fans.Of(shape).In);
+            FillUniform(x, -r, r, rng);
+        }
+    }
+
+    /// <summary>
+    /// PyTorch's default nn.Linear bias: U(−1/√fan_in, 1/√fan_in) with the fan-in of the layer's weight
+    /// (<see cref="FanIn"/>), since the bias's own shape [out] does not carry it.
+    /// </summary>
+    public sealed record TorchLinearBias(int FanIn) : Initializer
+    {
+        public override void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng)
+        {
+            if (FanIn <= 0) throw new ArgumentException($"init: linear bias needs the weight's fan-in > 0, got {FanIn}");
+            double r = 1 / Math.Sqrt(FanIn);
+            FillUniform(x, -r, r, rng);
+        }
+    }
+
+    /// <summary>Initialises a Linear layer (W [in; out], b [out]) as torch.nn.Linear does, each from its own named stream.</summary>
+    public static void TorchLinear(Parameter weight, Parameter bias, ulong seed)
+    {
+        new TorchLinearWeight().Fill(weight, seed);
+        new TorchLinearBias(Fans.Of(weight.Shape).In).Fill(bias, seed);
+    }
+
+    private static void FillUniform(Span<float> x, double low, double high, Rng rng)
+    {
+        double width = high - low;
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(low + width * rng.NextDouble());
+    }
+
+    private static void FillNormal(Span<float> x, double mean, double std, Rng rng)
+    {
+        if (!(std >= 0)) throw new ArgumentException($"init: normal needs std ≥ 0, got {std}");
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(mean + std * rng.NextNormal());
+    }
+
+    private static void FillTruncatedNormal(Span<float> x, double mean, double std, Rng rng)
+    {
+        if (!(std >= 0)) throw new ArgumentException($"init: truncated normal needs std ≥ 0, got {std}");
+        for (int i = 0; i < x.Length; i++)
+        {
+            double z;
+            // A standard normal lands inside ±2 with probability 0.954, so this loop runs ~1.05 times on average.
+            do z = rng.NextNormal(); while (Math.Abs(z) > 2);
+            x[i] = (float)(mean + std * z);
+        }
+    }
+}

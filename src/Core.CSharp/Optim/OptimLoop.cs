@@ -1,0 +1,137 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace CtrDsl.Optim;
+
+/// <summary>
+/// The per-element math of an optimizer with one state slot per weight, written once per width.
+/// The scalar and vector forms must perform the same float operations in the same order (no fused multiply-add),
+/// so a weight gets the same bits whichever width updates it: that is what lets the dense path and the
+/// row-sparse path share one definition and agree exactly.
+/// </summary>
+internal interface IOptimKernel1<TCoefficients>
+    where TCoefficients : struct
+{
+    static abstract void Apply(ref float w, float g, ref float s, in TCoefficients c);
+
+    static abstract void Apply(ref Vector512<float> w, Vector512<float> g, ref Vector512<float> s, in TCoefficients c);
+
+    static abstract void Apply(ref Vector256<float> w, Vector256<float> g, ref Vector256<float> s, in TCoefficients c);
+}
+
+/// <summary>As <see cref="IOptimKernel1{TCoefficients}"/>, with two state slots per weight.</summary>
+internal interface IOptimKernel2<TCoefficients>
+    where TCoefficients : struct
+{
+    static abstract void Apply(ref float w, float g, ref float a, ref float b, in TCoefficients c);
+
+    static abstract void Apply(
+        ref Vector512<float> w, Vector512<float> g, ref Vector512<float> a, ref Vector512<float> b, in TCoefficients c);
+
+    static abstract void Apply(
+        ref Vector256<float> w, Vector256<float> g, ref Vector256<float> a, ref Vector256<float> b, in TCoefficients c);
+}
+
+/// <summary>The loop every optimizer kernel runs through: 512-bit vectors first, then 256-bit, then the scalar tail.</summary>
+internal static class OptimLoop
+{
+    /// <summary>Applies a one-slot kernel at every index; all spans have the length of <paramref name="w"/>.</summary>
+    public static void Run<TKernel, TCoefficients>(
+        Span<float> w, ReadOnlySpan<float> g, Span<float> s, in TCoefficients c)
+        where TKernel : IOptimKernel1<TCoefficients>
+        where TCoefficients : struct
+    {
+        int n = w.Length;
+        CheckLength(nameof(g), n, g.Length);
+        CheckLength(nameof(s), n, s.Length);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float sr = ref MemoryMarshal.GetReference(s);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var u = (nuint)i;
+                var wv = Vector512.LoadUnsafe(ref wr, u);
+                var sv = Vector512.LoadUnsafe(ref sr, u);
+                TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref sv, in c);
+                wv.StoreUnsafe(ref wr, u);
+                sv.StoreUnsafe(ref sr, u);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var u = (nuint)i;
+                var wv = Vector256.LoadUnsafe(ref wr, u);
+                var sv = Vector256.LoadUnsafe(ref sr, u);
+                TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref sv, in c);
+                wv.StoreUnsafe(ref wr, u);
+                sv.StoreUnsafe(ref sr, u);
+            }
+        }
+        for (; i < n; i++)
+            TKernel.Apply(ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref sr, i), in c);
+    }
+
+    /// <summary>Applies a two-slot kernel at every index; all spans have the length of <paramref name="w"/>.</summary>
+    public static void Run<TKernel, TCoefficients>(
+        Span<float> w, ReadOnlySpan<float> g, Span<float> a, Span<float> b, in TCoefficients c)
+        where TKernel : IOptimKernel2<TCoefficients>
+        where TCoefficients : struct
+    {
+        int n = w.Length;
+        CheckLength(nameof(g), n, g.Length);
+        CheckLength(nameof(a), n, a.Length);
+        CheckLength(nameof(b), n, b.Length);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float ar = ref MemoryMarshal.GetReference(a);
+        ref float br = ref MemoryMarshal.GetReference(b);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var u = (nuint)i;
+                var wv = Vector512.LoadUnsafe(ref wr, u);
+                var av = Vector512.LoadUnsafe(ref ar, u);
+                var bv = Vector512.LoadUnsafe(ref br, u);
+                TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
+                wv.StoreUnsafe(ref wr, u);
+                av.StoreUnsafe(ref ar, u);
+                bv.StoreUnsafe(ref br, u);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var u = (nuint)i;
+                var wv = Vector256.LoadUnsafe(ref wr, u);
+                var av = Vector256.LoadUnsafe(ref ar, u);
+                var bv = Vector256.LoadUnsafe(ref br, u);
+                TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
+                wv.StoreUnsafe(ref wr, u);
+                av.StoreUnsafe(ref ar, u);
+                bv.StoreUnsafe(ref br, u);
+            }
+        }
+        for (; i < n; i++)
+        {
+            TKernel.Apply(
+                ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref ar, i), ref Unsafe.Add(ref br, i), in c);
+        }
+    }
+
+    private static void CheckLength(string span, int expected, int actual)
+    {
+        if (actual != expected) ThrowLength(span, expected, actual);
+    }
+
+    private static void ThrowLength(string span, int expected, int actual) =>
+        throw new ArgumentException($"optimizer kernel: {span} has {actual} values, expected {expected} (the length of w)");
+}
