@@ -3,6 +3,8 @@ using CtrDsl.Autodiff;
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
 using CtrDsl.Graph;
+using CtrDsl.Init;
+using CtrDsl.Optim;
 using CtrDsl.Ops;
 using CtrDsl.Tensors;
 
@@ -19,14 +21,12 @@ public static class MlpBench
 
     public static Setup Build(int fields, int dim, int vocabulary, int[] hidden, int seed, bool sparseEmbedding = true)
     {
-        var rng = new Random(seed);
-        void Uniform(Parameter p, float bound) { for (int i = 0; i < p.Value.Length; i++) p.Value[i] = (float)((rng.NextDouble() * 2 - 1) * bound); }
         var g = new ExprGraph();
         var ps = new List<Parameter>();
         var ids = g.CategoricalInput("ids", fields);
         var label = g.LabelInput();
         var table = new Parameter("embedding", [vocabulary, dim], isSparse: sparseEmbedding) { Group = "embedding" };
-        Uniform(table, 0.01f);
+        new Initializer.Normal(0f, 0.01f).Fill(table, (ulong)seed);
         ps.Add(table);
         var x = g.Apply(new Flatten(), g.Apply(new Embedding(), ids, g.Parameter(table)));
         int width = fields * dim;
@@ -36,8 +36,7 @@ public static class MlpBench
         {
             var w = new Parameter($"dense{l}.weight", [width, sizes[l]]) { Group = "dnn" };
             var b = new Parameter($"dense{l}.bias", [sizes[l]]) { Group = "dnn" };
-            Uniform(w, 1f / MathF.Sqrt(width));
-            Uniform(b, 1f / MathF.Sqrt(width));
+            Initializer.TorchLinear(w, b, (ulong)seed);
             ps.Add(w);
             ps.Add(b);
             x = g.Apply(new Linear(), x, g.Parameter(w), g.Parameter(b));
@@ -59,36 +58,17 @@ public static class MlpBench
         plan.SetInput(s.Label, labels);
     }
 
-    /// <summary>Plain SGD over dense grads and touched sparse rows, allocation-free (the benchmark's update).</summary>
-    public static void SgdStep(IReadOnlyList<Parameter> ps, float lr)
-    {
-        for (int i = 0; i < ps.Count; i++) // indexing, not foreach: an interface enumerator would allocate
-        {
-            var p = ps[i];
-            if (!p.IsSparse)
-            {
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Grad, -lr, p.Value, p.Value);
-                continue;
-            }
-            var g = p.SparseGrad!;
-            for (int s = 0; s < g.Count; s++)
-            {
-                var row = p.Value.AsSpan(g.Rows[s] * g.Dim, g.Dim);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g.Row(s), -lr, row, row);
-            }
-        }
-    }
-
-    /// <summary>Times forward + backward (+ an SGD update, timed apart) and prints GFLOP/s and bytes allocated per step.</summary>
+    /// <summary>Times forward + backward (+ an Adam update with lazy embedding rows, timed apart) and prints GFLOP/s and bytes allocated per step.</summary>
     public static void Run(TextWriter output, int batch = 4096, int steps = 20, int fields = 39, int dim = 10, int vocabulary = 100_000)
     {
         var s = Build(fields, dim, vocabulary, [400, 400, 400], seed: 1);
         var plan = Plan.Compile(s.Graph, new CpuBackend(), batch, s.Loss, s.Logits);
         plan.Training = true;
+        var adam = new Adam(plan.Parameters, 1e-3f);
         var ids = new int[batch * fields];
         var labels = new float[batch];
         FillBatch(plan, s, vocabulary, 2, ids, labels);
-        for (int i = 0; i < 3; i++) { plan.Forward(); plan.Backward(); SgdStep(plan.Parameters, 1e-3f); }
+        for (int i = 0; i < 3; i++) { plan.Forward(); plan.Backward(); adam.Step(); }
 
         var times = new double[steps];
         var updates = new double[steps];
@@ -99,7 +79,7 @@ public static class MlpBench
             plan.Forward();
             plan.Backward();
             long t1 = Stopwatch.GetTimestamp();
-            SgdStep(plan.Parameters, 1e-3f);
+            adam.Step();
             long t2 = Stopwatch.GetTimestamp();
             times[i] = (t1 - t0) / (double)Stopwatch.Frequency;
             updates[i] = (t2 - t1) / (double)Stopwatch.Frequency;
@@ -112,7 +92,7 @@ public static class MlpBench
         double flops = 3.0 * s.ForwardFlopsPerSample * batch;
         output.WriteLine($"mlp step  batch {batch}, {fields}x{dim} -> 400-400-400 -> 1, threads {WorkerPool.ThreadCount}");
         output.WriteLine($"  forward+backward  median {median * 1e3:F2} ms  (best {times[0] * 1e3:F2} ms)  {flops / median / 1e9:F1} GFLOP/s  ({flops / 1e9:F2} GFLOP per step)");
-        output.WriteLine($"  sgd update        median {updates[steps / 2] * 1e3:F2} ms");
+        output.WriteLine($"  adam update       median {updates[steps / 2] * 1e3:F2} ms");
         output.WriteLine($"  samples/s (fwd+bwd+update): {batch / (median + updates[steps / 2]):F0}");
         output.WriteLine($"  allocated per step: {allocated / steps} bytes ({allocated} over {steps} steps)");
     }
