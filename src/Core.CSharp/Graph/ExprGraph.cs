@@ -72,6 +72,24 @@ public sealed class ExprGraph
         return node;
     }
 
+    /// <summary>Names the nodes made until disposal with <paramref name="path"/> alone (not nested in the current scope).</summary>
+    public IDisposable ScopeAt(string path)
+    {
+        var saved = _scopes.ToArray();
+        _scopes.Clear();
+        _scopes.Push(path);
+        return new RestoreScope(_scopes, saved);
+    }
+
+    private sealed class RestoreScope(Stack<string> scopes, string[] saved) : IDisposable
+    {
+        public void Dispose()
+        {
+            scopes.Clear();
+            for (int i = saved.Length - 1; i >= 0; i--) scopes.Push(saved[i]);
+        }
+    }
+
     private Node AddInput(string name, Shape shape, DType type, InputKind kind)
     {
         var node = new Node(_nodes.Count, NodeKind.Input, name, shape, type, null, [], null, kind, CurrentScope);

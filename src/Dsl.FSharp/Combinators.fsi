@@ -1,0 +1,131 @@
+namespace CtrDsl.Dsl
+
+open CtrDsl.Backends
+
+/// Pointwise activations of an MLP layer.
+type Activation =
+    | Relu
+    | Tanh
+    | Sigmoid
+    | PRelu
+    | NoActivation
+
+/// Embedding options: row width, the N(0, Std) initial values, and the L2 strength on looked-up rows.
+type EmbedOptions = { Dim: int; Std: float32; L2: float32 }
+
+/// MLP options. Each hidden layer is dense → batch norm (optional) → activation → dropout, as in DeepCTR.
+type MlpOptions =
+    { Hidden: int list
+      Activation: Activation
+      Dropout: float32
+      BatchNorm: bool
+      L2: float32 }
+
+/// FEFM options: the field-pair matrices U start N(0, Std); W = U + Uᵀ.
+type FefmOptions = { Std: float32; L2: float32 }
+
+/// FGCNN feature generation, one entry per convolution layer: channels, kernel height h (kernel (h, 1)),
+/// pooling size p (pool (p, 1)), and the number of new feature maps made from the pooled maps.
+type ConvGenerateOptions =
+    { Channels: int list
+      KernelHeights: int list
+      PoolSizes: int list
+      NewMaps: int list
+      Rounding: PoolRounding }
+
+module EmbedOptions =
+    /// Dim k, N(0, 0.01) initial values (the PyTorch reference's), no L2.
+    val dim: int -> EmbedOptions
+
+module MlpOptions =
+    /// Hidden sizes with ReLU, no dropout, no batch norm, no L2.
+    val hidden: int list -> MlpOptions
+
+module FefmOptions =
+    /// U ~ N(0, 0.01), no L2.
+    val defaults: FefmOptions
+
+module ConvGenerateOptions =
+    /// The FGCNN paper's example: channels 14/16/18/20, kernel height 7, pooling 2, 3 new maps per layer, floor.
+    val paper: ConvGenerateOptions
+
+    /// Feature rows each layer generates for a given number of input fields: new maps × pooled height.
+    val generatedFields: ConvGenerateOptions -> fields: int -> int list
+
+[<AutoOpen>]
+module Combinators =
+    /// `embed k` looks up every id field (and pools every multi-valued field) in one new table of k-wide rows:
+    /// [batch; fields; k]. Using the same value in several places shares the table.
+    val embed: dim: int -> Expr
+
+    /// `embed` with explicit options.
+    val embedWith: EmbedOptions -> Expr
+
+    /// The first-order term: b + Σ_fields w[id] (+ Σ w_j·x_j over numeric fields), weights starting at 0 → [batch; 1].
+    val linear: Expr
+
+    /// `linear` with an L2 strength on its weights.
+    val linearWith: l2: float32 -> Expr
+
+    /// The numeric fields as they are: [batch; n].
+    val dense: Expr
+
+    /// `fm e` is half of the square of the sum minus the sum of the squares over the fields, summed over k:
+    /// Σ_{i<j} ⟨e_i, e_j⟩ as [batch; 1].
+    val fm: Expr -> Expr
+
+    /// The bi-interaction pooling of NFM: ½[(Σ_f e_f)² − Σ_f e_f²] per k, [batch; k]; `fm` is its sum.
+    val biInteraction: Expr -> Expr
+
+    /// ⟨e_i, e_j⟩ for every field pair i < j in combinations order: [batch; pairs] (IPNN).
+    val innerProduct: Expr -> Expr
+
+    /// e_iᵀ (U_ij + U_ijᵀ) e_j for every field pair: [batch; pairs] (FEFM, Pande 2020). `reduceSum` gives the FEFM term.
+    val fefm: Expr -> Expr
+
+    /// `fefm` with explicit options.
+    val fefmWith: FefmOptions -> Expr -> Expr
+
+    /// Sum over the last axis, kept: [batch; n] → [batch; 1].
+    val reduceSum: Expr -> Expr
+
+    /// Hidden layers then one linear output unit: a logit [batch; 1]. The input must be [batch; n].
+    val mlp: hidden: int list -> Expr -> Expr
+
+    /// `mlp` with explicit options. Empty Hidden gives a plain linear layer to one unit.
+    val mlpWith: MlpOptions -> Expr -> Expr
+
+    /// The hidden layers alone: [batch; last hidden] (the input itself when Hidden is empty).
+    val layers: MlpOptions -> Expr -> Expr
+
+    /// One dense layer to n units (no activation).
+    val denseLayer: units: int -> Expr -> Expr
+
+    /// Elementwise sum of blocks of one shape (logits [batch; 1] in most models).
+    val sum: Expr list -> Expr
+
+    /// Concatenation along the last axis.
+    val concat: Expr list -> Expr
+
+    /// Concatenation along the field axis: [batch; f_i; k] → [batch; Σf_i; k].
+    val concatFields: Expr list -> Expr
+
+    /// [batch; d1; …] → [batch; d1·…].
+    val flatten: Expr -> Expr
+
+    /// The listed fields (by position) of [batch; fields; k], in the given order.
+    val selectFields: int list -> Expr -> Expr
+
+    /// Every field except the listed positions.
+    val excludeFields: int list -> Expr -> Expr
+
+    /// Σ_j r_j·x_j with one learned weight per column and no bias: [batch; n] → [batch; 1] (FwFM's pair weights).
+    val weightedSum: Expr -> Expr
+
+    /// FGCNN feature generation: per layer, conv (h, 1) 'same' → tanh → max-pool (p, 1) → dense recombination with
+    /// tanh into new feature maps; all generated features are concatenated: [batch; Σ generated; k].
+    val convGenerate: ConvGenerateOptions -> Expr -> Expr
+
+    /// A block with the same definition under another name (for describe, errors and parameter names). It is a new
+    /// block with its own parameters: bind the named value and use it wherever it should be shared.
+    val named: string -> Expr -> Expr

@@ -1,0 +1,22 @@
+namespace CtrDsl.Dsl
+
+open CtrDsl.Backends
+
+/// A multi-valued field: padded ids [batch; MaxLength] (−1 pads) pooled into one embedding.
+type SequenceInput = { Name: string; MaxLength: int; Pooling: Pooling }
+
+/// What a model sees of the data: the id fields (their ids already offset into one global table of
+/// TableRows rows), the numeric fields, and the multi-valued fields. The data layer's FeatureSpace maps onto it.
+type Features =
+    { IdFields: string list
+      TableRows: int
+      DenseFields: string list
+      Sequences: SequenceInput list }
+
+    /// Fields an embedding produces: one per id field, then one per multi-valued field.
+    member f.EmbeddedFieldCount = f.IdFields.Length + f.Sequences.Length
+
+module Features =
+    /// Only id fields, e.g. a generated dataset or a test.
+    let ids (names: string list) (tableRows: int) =
+        { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
