@@ -392,7 +392,7 @@ internal sealed class ChunkParser
         if (frozen != null) return offset + frozen.Lookup(tok);
         if (tok.IsEmpty && _l.Schema.MissingOf(field) == MissingPolicy.OwnId) return -1;
         var table = r.Tables[group];
-        int id = table.GetOrAdd(tok, TokenHash.Fnv1a64(tok));
+        int id = table.GetOrAdd(tok, TokenTable.Hash(tok));
         if (train) table.AddTrain(id, 1, row);
         return id;
     }
@@ -406,8 +406,27 @@ internal sealed class ChunkParser
         throw Error(_fp[c], $"column {_l.Columns[c]} ({c + 1} of {_nCols}): expected a number, got \"{Show(f)}\"");
     }
 
-    private static bool TryNumber(ReadOnlySpan<byte> s, out double x) =>
-        Utf8Parser.TryParse(s, out x, out int used) && used == s.Length && double.IsFinite(x);
+    /// <summary>Integers (the common case: counts) take a fast path; anything else goes through the double parser.</summary>
+    private static bool TryNumber(ReadOnlySpan<byte> s, out double x)
+    {
+        if (s.Length is > 0 and <= 18)
+        {
+            int i = s[0] == (byte)'-' ? 1 : 0;
+            long v = 0;
+            for (; i < s.Length; i++)
+            {
+                uint d = (uint)(s[i] - '0');
+                if (d > 9) break;
+                v = v * 10 + d;
+            }
+            if (i == s.Length && (s[0] != (byte)'-' || s.Length > 1))
+            {
+                x = s[0] == (byte)'-' ? -v : v;
+                return true;
+            }
+        }
+        return Utf8Parser.TryParse(s, out x, out int used) && used == s.Length && double.IsFinite(x);
+    }
 
     /// <summary>floor(3·log1p(max(x, 0))): the reference's dense bucket rule.</summary>
     public static int LogBucket(double x) => (int)Math.Floor(3.0 * Log1p(Math.Max(x, 0)));

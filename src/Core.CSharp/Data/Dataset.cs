@@ -169,34 +169,56 @@ public sealed class Dataset : IDisposable
         long rowBase = 0, badRows = 0;
         string? firstBad = null;
         int threads = Math.Max(1, options.Threads);
-        var pending = new List<Chunk> { first };
+        // Pipeline: up to 2 × threads chunks parse on the thread pool while this thread reads ahead and merges the
+        // oldest result; merging strictly in chunk order keeps ids in order of first appearance.
+        var parsers = new System.Collections.Concurrent.ConcurrentBag<ChunkParser>();
+        var inFlight = new Queue<Task<ChunkResult>>();
+        var limiter = new SemaphoreSlim(threads);
+        Task<ChunkResult> Start(Chunk c) => Task.Run(async () =>
+        {
+            await limiter.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (!parsers.TryTake(out var p)) p = new ChunkParser(layout, frozen, rule, fileSplit, options.BadRows.MaxBadRows > 0);
+                var r = p.Parse(c);
+                parsers.Add(p);
+                return r;
+            }
+            finally
+            {
+                c.Release();
+                limiter.Release();
+            }
+        });
+        Chunk? nextChunk = first;
         try
         {
-            while (pending.Count > 0)
+            while (true)
             {
-                while (pending.Count < 2 * threads && reader.Next() is { } c) pending.Add(c);
-                var results = new ChunkResult[pending.Count];
-                Parallel.For(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                    () => new ChunkParser(layout, frozen, rule, fileSplit, options.BadRows.MaxBadRows > 0),
-                    (i, _, parser) => { results[i] = parser.Parse(pending[i]); return parser; },
-                    _ => { });
-                foreach (var c in pending) c.Release();
-                pending.Clear();
-                foreach (var r in results)
+                while (nextChunk != null && inFlight.Count < 2 * threads)
                 {
-                    if (r.BadRows.Count > 0)
-                    {
-                        firstBad ??= r.BadRows[0];
-                        badRows += r.BadRows.Count;
-                        if (badRows > options.BadRows.MaxBadRows)
-                            throw new DataFormatException($"{source}: more than {options.BadRows.MaxBadRows} bad rows; the first: {firstBad}") { File = source };
-                    }
-                    if (frozen == null) Merge(r, layout, global, rowBase, denseSum, denseSumSq, denseCount, reservoirs, ref reservoirSeen, rng, ReservoirSize);
-                    for (int row = 0; row < r.Rows; row++)
-                        writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
-                    rowBase += r.Rows;
+                    inFlight.Enqueue(Start(nextChunk));
+                    nextChunk = reader.Next();
                 }
-                if (pending.Count == 0 && reader.Next() is { } more) pending.Add(more);
+                if (inFlight.Count == 0) break;
+                ChunkResult r;
+                try { r = inFlight.Dequeue().GetAwaiter().GetResult(); }
+                catch (DataFormatException)
+                {
+                    foreach (var t in inFlight) { try { t.Wait(); } catch (AggregateException) { } }
+                    throw;
+                }
+                if (r.BadRows.Count > 0)
+                {
+                    firstBad ??= r.BadRows[0];
+                    badRows += r.BadRows.Count;
+                    if (badRows > options.BadRows.MaxBadRows)
+                        throw new DataFormatException($"{source}: more than {options.BadRows.MaxBadRows} bad rows; the first: {firstBad}") { File = source };
+                }
+                if (frozen == null) Merge(r, layout, global, rowBase, denseSum, denseSumSq, denseCount, reservoirs, ref reservoirSeen, rng, ReservoirSize);
+                for (int row = 0; row < r.Rows; row++)
+                    writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
+                rowBase += r.Rows;
             }
             if (writers[0].RowCount == 0 && rowBase == 0)
                 throw DataFormatException.InFile(source, schema.Format is SourceFormat.Delimited { Header: true } ? "no data rows after the header" : "no data rows");

@@ -1,50 +1,88 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace CtrDsl.Data;
 
 /// <summary>
 /// Open-addressing map from token bytes to dense ids 0..Count−1 in insertion order, with a train count and the
-/// first train row per token. Keys are compared byte for byte (the 64-bit hash only picks the slot), so the hot
-/// path never makes a string. Not thread-safe for writes; lookups of a table nobody writes are.
+/// first train row per token. Keys are compared byte for byte: a token of up to 8 bytes is packed into the slot
+/// itself, so a lookup of a typical CTR token (Criteo's 8 hex digits) touches one slot and no other memory; longer
+/// tokens are compared against the arena. The hot path never makes a string. Not thread-safe for writes; lookups
+/// of a table nobody writes are.
 /// </summary>
 internal sealed class TokenTable
 {
-    private int[] _slots;          // id + 1, 0 = empty
-    private ulong[] _slotHash;
+    private struct Slot
+    {
+        public ulong Hash;
+        public ulong Packed;
+        public int IdPlusOne;   // 0 = empty
+        public int Length;
+    }
+
+    private struct Entry
+    {
+        public ulong Hash;
+        public long Count;
+        public long FirstTrain;
+        public int Start;
+        public int Length;
+    }
+
+    private Slot[] _slots;
+    private Entry[] _entries = new Entry[64];
     private byte[] _arena = new byte[1024];
     private int _arenaLength;
-    private int[] _start = new int[64];
-    private int[] _length = new int[64];
-    private ulong[] _hash = new ulong[64];
-    private long[] _count = new long[64];
-    private long[] _firstTrain = new long[64];
 
     public TokenTable(int capacity = 64)
     {
-        int slots = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 2));
-        _slots = new int[slots];
-        _slotHash = new ulong[slots];
+        _slots = new Slot[(int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 2))];
     }
 
     public int Count { get; private set; }
 
-    public ReadOnlySpan<byte> Token(int id) => _arena.AsSpan(_start[id], _length[id]);
-    public ulong HashOf(int id) => _hash[id];
-    public long CountOf(int id) => _count[id];
+    public ReadOnlySpan<byte> Token(int id) => _arena.AsSpan(_entries[id].Start, _entries[id].Length);
+    public ulong HashOf(int id) => _entries[id].Hash;
+    public long CountOf(int id) => _entries[id].Count;
     /// <summary>First train row that held the token, or −1 if only non-train rows did.</summary>
-    public long FirstTrainRow(int id) => _firstTrain[id];
+    public long FirstTrainRow(int id) => _entries[id].FirstTrain;
+
+    /// <summary>The first 8 bytes, little-endian, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Pack(ReadOnlySpan<byte> t)
+    {
+        if (t.Length >= 8) return MemoryMarshal.Read<ulong>(t);
+        ulong v = 0;
+        for (int i = 0; i < t.Length; i++) v |= (ulong)t[i] << (8 * i);
+        return v;
+    }
+
+    /// <summary>
+    /// The table's internal hash (SplitMix64 over 8-byte words and the length). Only slot placement depends on it;
+    /// nothing stored or hashed into buckets does (hash buckets use <see cref="TokenHash.Fnv1a64"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash(ReadOnlySpan<byte> t)
+    {
+        ulong h = TokenHash.Mix(Pack(t) ^ ((ulong)t.Length << 56));
+        for (int i = 8; i < t.Length; i += 8)
+            h = TokenHash.Mix(h ^ Pack(t[i..]));
+        return h;
+    }
 
     /// <summary>The id of the token, or −1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Find(ReadOnlySpan<byte> token, ulong hash)
     {
         int mask = _slots.Length - 1;
-        for (int i = (int)hash & mask; ; i = (i + 1) & mask)
+        ulong packed = Pack(token);
+        for (int i = (int)(hash >> 32) & mask; ; i = (i + 1) & mask)
         {
-            int s = _slots[i];
-            if (s == 0) return -1;
-            if (_slotHash[i] == hash && Token(s - 1).SequenceEqual(token)) return s - 1;
+            ref Slot s = ref _slots[i];
+            if (s.IdPlusOne == 0) return -1;
+            if (s.Hash == hash && s.Packed == packed && s.Length == token.Length
+                && (token.Length <= 8 || Token(s.IdPlusOne - 1).SequenceEqual(token))) return s.IdPlusOne - 1;
         }
     }
 
@@ -53,41 +91,37 @@ internal sealed class TokenTable
     public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash)
     {
         int mask = _slots.Length - 1;
-        int i = (int)hash & mask;
+        ulong packed = Pack(token);
+        int i = (int)(hash >> 32) & mask;
         for (; ; i = (i + 1) & mask)
         {
-            int s = _slots[i];
-            if (s == 0) break;
-            if (_slotHash[i] == hash && Token(s - 1).SequenceEqual(token)) return s - 1;
+            ref Slot s = ref _slots[i];
+            if (s.IdPlusOne == 0) break;
+            if (s.Hash == hash && s.Packed == packed && s.Length == token.Length
+                && (token.Length <= 8 || Token(s.IdPlusOne - 1).SequenceEqual(token))) return s.IdPlusOne - 1;
         }
-        return Insert(i, token, hash);
+        return Insert(i, token, hash, packed);
     }
 
-    /// <summary>Adds train occurrences; the first call with a non-negative row sets the first train row.</summary>
+    /// <summary>Adds train occurrences; the first call sets the first train row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddTrain(int id, long count, long row)
     {
-        if (_count[id] == 0) _firstTrain[id] = row;
-        _count[id] += count;
+        ref Entry e = ref _entries[id];
+        if (e.Count == 0) e.FirstTrain = row;
+        e.Count += count;
     }
 
-    private int Insert(int slot, ReadOnlySpan<byte> token, ulong hash)
+    private int Insert(int slot, ReadOnlySpan<byte> token, ulong hash, ulong packed)
     {
         int id = Count;
-        if (id == _start.Length)
-        {
-            int n = id * 2;
-            Array.Resize(ref _start, n); Array.Resize(ref _length, n); Array.Resize(ref _hash, n);
-            Array.Resize(ref _count, n); Array.Resize(ref _firstTrain, n);
-        }
+        if (id == _entries.Length) Array.Resize(ref _entries, id * 2);
         if (_arenaLength + token.Length > _arena.Length)
             Array.Resize(ref _arena, Math.Max(_arena.Length * 2, _arenaLength + token.Length));
         token.CopyTo(_arena.AsSpan(_arenaLength));
-        _start[id] = _arenaLength; _length[id] = token.Length; _hash[id] = hash;
-        _count[id] = 0; _firstTrain[id] = -1;
+        _entries[id] = new Entry { Hash = hash, Count = 0, FirstTrain = -1, Start = _arenaLength, Length = token.Length };
         _arenaLength += token.Length;
-        _slots[slot] = id + 1;
-        _slotHash[slot] = hash;
+        _slots[slot] = new Slot { Hash = hash, Packed = packed, IdPlusOne = id + 1, Length = token.Length };
         Count = id + 1;
         if (Count * 2 > _slots.Length) Grow();
         return id;
@@ -95,17 +129,15 @@ internal sealed class TokenTable
 
     private void Grow()
     {
-        var slots = new int[_slots.Length * 2];
-        var slotHash = new ulong[slots.Length];
-        int mask = slots.Length - 1;
-        for (int id = 0; id < Count; id++)
+        var old = _slots;
+        _slots = new Slot[old.Length * 2];
+        int mask = _slots.Length - 1;
+        foreach (var s in old)
         {
-            int i = (int)_hash[id] & mask;
-            while (slots[i] != 0) i = (i + 1) & mask;
-            slots[i] = id + 1;
-            slotHash[i] = _hash[id];
+            if (s.IdPlusOne == 0) continue;
+            int i = (int)(s.Hash >> 32) & mask;
+            while (_slots[i].IdPlusOne != 0) i = (i + 1) & mask;
+            _slots[i] = s;
         }
-        _slots = slots;
-        _slotHash = slotHash;
     }
 }

@@ -59,7 +59,7 @@ public sealed class Vocabulary
         {
             case VocabularyKind.Tokens:
                 if (token.IsEmpty && Missing == MissingPolicy.OwnId) return MissingId;
-                int i = _tokens!.Find(token, TokenHash.Fnv1a64(token));
+                int i = _tokens!.Find(token, TokenTable.Hash(token));
                 return i < 0 ? OovId : FirstValueId + i;
             case VocabularyKind.Hashed:
                 return HashedId(token, Missing, HashBuckets);
@@ -126,7 +126,7 @@ public sealed class Vocabulary
         foreach (var t in tokens)
         {
             var b = Encoding.UTF8.GetBytes(t);
-            table.GetOrAdd(b, TokenHash.Fnv1a64(b));
+            table.GetOrAdd(b, TokenTable.Hash(b));
         }
         return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, offset);
     }
