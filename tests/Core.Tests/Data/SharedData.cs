@@ -35,6 +35,15 @@ public sealed class SharedDataFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that is skipped, with a message, when ../shared/data is absent.</summary>
+public sealed class SharedDataTheoryAttribute : TheoryAttribute
+{
+    public SharedDataTheoryAttribute()
+    {
+        if (SharedData.Root is null) Skip = "skipped: ../shared/data not found";
+    }
+}
+
 /// <summary>A fresh temporary folder, deleted on dispose.</summary>
 public sealed class TempDir : IDisposable
 {
