@@ -40,17 +40,23 @@ public class PlanTests
         var (s, plan, opt, ids, labels) = Make(1);
         // Warm up past tiered JIT compilation, whose transient allocations are not the plan's.
         Train(s, plan, opt, ids, labels, 200);
-        long before = GC.GetTotalAllocatedBytes(true);
-        for (int i = 0; i < 10; i++)
+        // The counter is process-wide, so a runtime thread (tiered JIT, a finaliser) can add a few bytes to one
+        // window; a step that allocates shows up in every window. The best of three windows must be zero.
+        long best = long.MaxValue;
+        for (int window = 0; window < 3 && best != 0; window++)
         {
-            plan.SetInput(s.Ids, ids);
-            plan.SetInput(s.Label, labels);
-            plan.Forward();
-            plan.Backward();
-            opt.Step();
+            long before = GC.GetTotalAllocatedBytes(true);
+            for (int i = 0; i < 10; i++)
+            {
+                plan.SetInput(s.Ids, ids);
+                plan.SetInput(s.Label, labels);
+                plan.Forward();
+                plan.Backward();
+                opt.Step();
+            }
+            best = Math.Min(best, GC.GetTotalAllocatedBytes(true) - before);
         }
-        long after = GC.GetTotalAllocatedBytes(true);
-        Assert.Equal(0, after - before);
+        Assert.Equal(0, best);
     }
 
     [Fact]

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Globalization;
+using CtrDsl.Data;
+
+namespace CtrDsl.Bench;
+
+/// <summary>Timings of the data path: parse + vocabulary + cache, and reading a cached epoch into batches.</summary>
+public static class DataBench
+{
+    /// <summary>
+    /// Prepares <paramref name="trainTsv"/> (and <paramref name="testTsv"/> when given) with the reference's Criteo
+    /// schema (log3 buckets, min-count 5, missing as a value) into <paramref name="cacheDir"/> from scratch, then
+    /// reads the train cache for <paramref name="epochs"/> shuffled epochs of batch 4096, and writes the figures.
+    /// </summary>
+    public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var schema = Schema.CriteoReference(minCount: 5);
+        var options = new PrepareOptions { CacheDir = cacheDir, Threads = threads, Force = true };
+        var sw = Stopwatch.StartNew();
+        using (var ds = Dataset.Prepare(schema, DataSources.Files(trainTsv), options))
+        {
+            sw.Stop();
+            double s = sw.Elapsed.TotalSeconds;
+            output.WriteLine(string.Format(inv, "parse+vocab+cache  {0}: {1:N0} rows in {2:F2} s = {3:N0} rows/s ({4} threads)",
+                Path.GetFileName(trainTsv), ds.Train.RowCount, s, ds.Train.RowCount / s, threads));
+            output.WriteLine(string.Format(inv, "features           {0:N0} (sum of field vocabularies, min-count 5, bucket dense mode)", ds.Features.FeatureCount));
+            output.WriteLine("vocabulary sizes   " + string.Join(" ", ds.Features.Vocabularies.Select(v => $"{v.Name}={v.Size}")));
+        }
+        if (testTsv != null)
+        {
+            sw.Restart();
+            using var ds = Dataset.Prepare(schema, DataSources.Files(trainTsv, test: testTsv), options with { Force = false });
+            sw.Stop();
+            output.WriteLine(string.Format(inv, "test cache         {0}: {1:N0} rows in {2:F2} s (train cache reused: {3})",
+                Path.GetFileName(testTsv), ds.Test!.RowCount, sw.Elapsed.TotalSeconds, ds.Log[0]));
+        }
+        sw.Restart();
+        using (var ds = Dataset.Prepare(schema, DataSources.Files(trainTsv), options with { Force = false }))
+        {
+            sw.Stop();
+            output.WriteLine(string.Format(inv, "reopen (cache hit) {0:F3} s: {1}", sw.Elapsed.TotalSeconds, ds.Log[0]));
+            var batch = Batch.Plan(schema, 4096);
+            foreach (ulong? seed in new ulong?[] { null, 42 })
+            {
+                var reader = new BatchReader(ds.Train, seed);
+                long checksum = 0, rows = 0;
+                sw.Restart();
+                for (int e = 0; e < epochs; e++)
+                {
+                    reader.StartEpoch(e);
+                    while (reader.Next(batch))
+                    {
+                        rows += batch.Rows;
+                        checksum += batch.Ids[0] + batch.Ids[(batch.Rows - 1) * batch.IdFieldCount];
+                    }
+                }
+                sw.Stop();
+                output.WriteLine(string.Format(inv, "epoch read         {0}: {1:N0} rows in {2:F3} s = {3:N0} rows/s (batch 4096, {4} epochs, checksum {5})",
+                    seed is null ? "file order" : "shuffled  ", rows, sw.Elapsed.TotalSeconds, rows / sw.Elapsed.TotalSeconds, epochs, checksum));
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+
+namespace CtrDsl.Data;
+
+/// <summary>
+/// A parsed split, memory-mapped from its cache file (<see cref="CacheHeader"/> gives the layout), so data larger than
+/// RAM pages in block by block. Thread-safe for reading. Read it with a <see cref="BatchReader"/>.
+/// </summary>
+public sealed unsafe class DataCache : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private readonly BlockEntry[] _blocks;
+    private readonly long[] _blockFirstRow;
+    private CacheHeader _header;
+
+    private DataCache(string path, bool writable)
+    {
+        Path = path;
+        var access = writable ? MemoryMappedFileAccess.ReadWrite : MemoryMappedFileAccess.Read;
+        using (var fs = new FileStream(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.Read))
+        {
+            if (fs.Length < 128) throw DataFormatException.InFile(path, "not a cache file (too short)");
+            _map = MemoryMappedFile.CreateFromFile(fs, null, 0, access, HandleInheritability.None, leaveOpen: false);
+        }
+        _view = _map.CreateViewAccessor(0, 0, access);
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        _header = *(CacheHeader*)_base;
+        if (_header.Magic != CacheHeader.MagicValue || _header.Version != CacheHeader.CurrentVersion)
+            throw DataFormatException.InFile(path, "not a cache file of this version");
+        _blocks = new ReadOnlySpan<BlockEntry>(_base + _header.BlockTableOffset, _header.BlockCount).ToArray();
+        _blockFirstRow = new long[_blocks.Length + 1];
+        for (int b = 0; b < _blocks.Length; b++) _blockFirstRow[b + 1] = _blockFirstRow[b] + _blocks[b].Rows;
+    }
+
+    public string Path { get; }
+    public long RowCount => _header.RowCount;
+    public int LabelCount => _header.Labels;
+    public int IdFieldCount => _header.Ids;
+    public int DenseFieldCount => _header.Dense;
+    public int SequenceFieldCount => _header.Seqs;
+    public int BlockCount => _blocks.Length;
+    public int BlockRows(int block) => _blocks[block].Rows;
+    public long BlockFirstRow(int block) => _blockFirstRow[block];
+    internal ulong SchemaHash => _header.SchemaHash;
+    internal ulong FeaturesHash => _header.FeaturesHash;
+    internal bool Complete => _header.Complete == 1;
+    internal long SourceSize => _header.SourceSize;
+    internal long SourceMtimeTicks => _header.SourceMtimeTicks;
+
+    /// <summary>Opens a cache file for reading.</summary>
+    public static DataCache Open(string path) => new(path, writable: false);
+
+    internal static DataCache OpenWritable(string path) => new(path, writable: true);
+
+    /// <summary>Labels of a block, <c>[rows; labels]</c>.</summary>
+    public ReadOnlySpan<float> Labels(int block) => new(_base + _blocks[block].Offset, _blocks[block].Rows * LabelCount);
+
+    /// <summary>Global ids of a block, <c>[rows; idFields]</c> row-major.</summary>
+    public ReadOnlySpan<int> Ids(int block) => new(IdsPtr(block), _blocks[block].Rows * IdFieldCount);
+
+    /// <summary>Numeric values of a block, <c>[rows; denseFields]</c> row-major.</summary>
+    public ReadOnlySpan<float> Dense(int block) => new(DensePtr(block), _blocks[block].Rows * DenseFieldCount);
+
+    /// <summary>Row offsets <c>[rows + 1]</c> of sequence field <paramref name="field"/> of a block (CSR).</summary>
+    public ReadOnlySpan<int> SequenceOffsets(int block, int field) => new(SeqPtr(block, field, out _), _blocks[block].Rows + 1);
+
+    /// <summary>The ids of sequence field <paramref name="field"/> of a block; row r holds <c>[offsets[r], offsets[r + 1])</c>.</summary>
+    public ReadOnlySpan<int> SequenceValues(int block, int field)
+    {
+        int* o = SeqPtr(block, field, out int n);
+        return new(o + _blocks[block].Rows + 1, n);
+    }
+
+    internal int* IdsPtr(int block) => (int*)(_base + _blocks[block].Offset + 4L * _blocks[block].Rows * LabelCount);
+    internal float* DensePtr(int block) => (float*)((byte*)IdsPtr(block) + 4L * _blocks[block].Rows * IdFieldCount);
+
+    /// <summary>Start of a sequence field's CSR offsets in a block; its values follow them.</summary>
+    internal int* SeqPtr(int block, int field, out int count)
+    {
+        int rows = _blocks[block].Rows;
+        int* p = (int*)((byte*)DensePtr(block) + 4L * rows * DenseFieldCount);
+        for (int s = 0; ; s++)
+        {
+            count = p[rows];
+            if (s == field) return p;
+            p += rows + 1 + count;
+        }
+    }
+
+    internal void MarkComplete(ulong featuresHash)
+    {
+        _header.Complete = 1;
+        _header.FeaturesHash = featuresHash;
+        *(CacheHeader*)_base = _header;
+        _view.Flush();
+    }
+
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}

@@ -1,0 +1,435 @@
+using System.Text;
+
+namespace CtrDsl.Data;
+
+/// <summary>Settings for <see cref="Dataset.Prepare"/>.</summary>
+public sealed record PrepareOptions
+{
+    /// <summary>Folder for the cache files and the saved <see cref="FeatureSpace"/> (created if absent).</summary>
+    public required string CacheDir { get; init; }
+    /// <summary>Parser threads; chunks are merged in file order whatever the count, so results do not depend on it.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public BadRowPolicy BadRows { get; init; } = BadRowPolicy.Fail;
+    /// <summary>Rows per cache block: the unit of streaming and of the block-level shuffle.</summary>
+    public int BlockRows { get; init; } = 16384;
+    /// <summary>Bytes of text per parse chunk.</summary>
+    public int ChunkBytes { get; init; } = 4 << 20;
+    /// <summary>Rebuild even when the caches are valid.</summary>
+    public bool Force { get; init; }
+}
+
+/// <summary>
+/// The splits of a dataset as memory-mapped caches plus the <see cref="FeatureSpace"/> learned from train.
+/// <see cref="Prepare"/> parses each source once: later calls reuse the caches unless the source (size or mtime),
+/// the schema or the features changed, and <see cref="Log"/> says which happened.
+/// </summary>
+public sealed class Dataset : IDisposable
+{
+    private Dataset(FeatureSpace features, DataCache train, DataCache? valid, DataCache? test, List<string> log, long badRows)
+    {
+        Features = features; Train = train; Valid = valid; Test = test; Log = log; BadRows = badRows;
+    }
+
+    public FeatureSpace Features { get; }
+    public DataCache Train { get; }
+    public DataCache? Valid { get; }
+    public DataCache? Test { get; }
+    /// <summary>One line per cache: hit, or rebuilt and why; and bad rows skipped.</summary>
+    public IReadOnlyList<string> Log { get; }
+    /// <summary>Bad rows skipped in this call's parsing (0 on a cache hit).</summary>
+    public long BadRows { get; }
+
+    public void Dispose()
+    {
+        Train.Dispose();
+        Valid?.Dispose();
+        Test?.Dispose();
+    }
+
+    /// <summary>
+    /// Parses (or reuses) every split. Vocabularies, numeric statistics and quantile boundaries come from train rows
+    /// only; valid and test rows map unseen values to OOV. Throws <see cref="DataFormatException"/> for bad data.
+    /// </summary>
+    public static Dataset Prepare(Schema schema, DataSources sources, PrepareOptions options)
+    {
+        schema.Validate();
+        Directory.CreateDirectory(options.CacheDir);
+        var log = new List<string>();
+        string Cache(string file, Split split) =>
+            System.IO.Path.Combine(options.CacheDir, $"{System.IO.Path.GetFileName(file)}.{split.ToString().ToLowerInvariant()}.ctrcache");
+        string featuresPath = System.IO.Path.Combine(options.CacheDir, $"{System.IO.Path.GetFileName(sources.Train)}.features.json");
+        bool single = sources.Rule is not SplitRule.ByFile;
+        var evalFiles = new List<(Split Split, string Source, string Cache)>();
+        if (single)
+        {
+            evalFiles.Add((Split.Valid, sources.Train, Cache(sources.Train, Split.Valid)));
+            evalFiles.Add((Split.Test, sources.Train, Cache(sources.Train, Split.Test)));
+        }
+        else
+        {
+            if (sources.Valid != null) evalFiles.Add((Split.Valid, sources.Valid, Cache(sources.Valid, Split.Valid)));
+            if (sources.Test != null) evalFiles.Add((Split.Test, sources.Test, Cache(sources.Test, Split.Test)));
+        }
+        string trainCache = Cache(sources.Train, Split.Train);
+
+        FeatureSpace? features = null;
+        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, schema, null);
+        if (why == null)
+        {
+            try
+            {
+                features = FeatureSpace.Load(featuresPath, schema);
+                using var c = DataCache.Open(trainCache);
+                if (c.FeaturesHash != features.Hash) why = "the saved features changed";
+            }
+            catch (Exception e) when (e is DataFormatException or IOException or KeyNotFoundException or InvalidOperationException)
+            {
+                why = "the saved features are missing or unreadable";
+            }
+        }
+        if (why == null && single)
+            foreach (var (_, src, cache) in evalFiles)
+                why ??= Stale(cache, src, schema, features);
+        long bad = 0;
+        if (why != null)
+        {
+            var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
+            var built = Build(schema, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
+            features = built.Features!;
+            features.Save(featuresPath);
+            bad += built.BadRows;
+            log.Add($"{trainCache}: rebuilt ({why}); {features.Summary()}");
+            foreach (var t in targets) Finalize(t, built, features);
+            if (single)
+                foreach (var (_, _, cache) in evalFiles) log.Add($"{cache}: rebuilt ({why})");
+        }
+        else log.Add($"{trainCache}: cache hit");
+        if (!single)
+            foreach (var (split, src, cache) in evalFiles)
+            {
+                string? evalWhy = options.Force ? "forced" : Stale(cache, src, schema, features);
+                if (evalWhy == null) { log.Add($"{cache}: cache hit"); continue; }
+                var built = Build(schema, src, [cache], features, new SplitRule.ByFile(), split, options, log);
+                bad += built.BadRows;
+                log.Add($"{cache}: rebuilt ({evalWhy})");
+                Finalize(cache, built, features!);
+            }
+        var caches = evalFiles.ToDictionary(e => e.Split, e => DataCache.Open(e.Cache));
+        return new Dataset(features!, DataCache.Open(trainCache), caches.GetValueOrDefault(Split.Valid), caches.GetValueOrDefault(Split.Test), log, bad);
+    }
+
+    /// <summary>Why a cache cannot be reused, or null when it can.</summary>
+    private static string? Stale(string cachePath, string source, Schema schema, FeatureSpace? features)
+    {
+        if (!File.Exists(cachePath)) return "no cache";
+        if (!File.Exists(source)) throw DataFormatException.InFile(source, "file not found");
+        try
+        {
+            using var c = DataCache.Open(cachePath);
+            var info = new FileInfo(source);
+            if (!c.Complete) return "an earlier build did not finish";
+            if (c.SchemaHash != schema.Hash) return "the schema changed";
+            if (c.SourceSize != info.Length || c.SourceMtimeTicks != info.LastWriteTimeUtc.Ticks)
+                return $"the source changed: {c.SourceSize} bytes at {new DateTime(c.SourceMtimeTicks, DateTimeKind.Utc):u} then, {info.Length} bytes at {info.LastWriteTimeUtc:u} now";
+            if (features != null && c.FeaturesHash != features.Hash) return "the vocabularies changed";
+            return null;
+        }
+        catch (DataFormatException) { return "the cache file is unreadable"; }
+    }
+
+    private sealed class BuildResult
+    {
+        public FeatureSpace? Features;
+        public RowLayout Layout = null!;
+        public int[]?[] Maps = [];
+        public long BadRows;
+        /// <summary>Built the vocabularies: the cache holds pass-one values that <see cref="Remap"/> finishes.</summary>
+        public bool Counting;
+    }
+
+    /// <summary>Parses one source into the target caches (.tmp files), merging chunk results in file order.</summary>
+    private static BuildResult Build(Schema schema, string source, string[] targets, FeatureSpace? frozen, SplitRule rule,
+        Split fileSplit, PrepareOptions options, List<string> log)
+    {
+        bool quoting = schema.Format is SourceFormat.Delimited { Quoting: true };
+        using var reader = new SourceReader(source, quoting, options.ChunkBytes);
+        var first = reader.Next() ?? throw DataFormatException.InFile(source, "the file is empty");
+        string[] columns = Columns(schema, source, first);
+        var layout = RowLayout.Resolve(schema, source, columns, rule);
+        int nGroups = layout.Groups.Length;
+        var global = Enumerable.Range(0, nGroups).Select(_ => new TokenTable(1 << 12)).ToArray();
+        var denseSum = new double[layout.Dense.Length];
+        var denseSumSq = new double[layout.Dense.Length];
+        var denseCount = new long[layout.Dense.Length];
+        var reservoirs = layout.Ids.Select(s => s.Kind == SlotKind.QuantileBucket ? new List<float>() : null).ToArray();
+        long reservoirSeen = 0;
+        var rng = new Random(20240521);
+        const int ReservoirSize = 1 << 20;
+        var writers = targets.Select(t => new CacheWriter(t + ".tmp", layout.Labels.Length, layout.Ids.Length, layout.Dense.Length, layout.Seqs.Length, options.BlockRows)).ToArray();
+        long rowBase = 0, badRows = 0;
+        string? firstBad = null;
+        int threads = Math.Max(1, options.Threads);
+        // Pipeline: up to 2 × threads chunks parse on the thread pool while this thread reads ahead and merges the
+        // oldest result; merging strictly in chunk order keeps ids in order of first appearance.
+        var parsers = new System.Collections.Concurrent.ConcurrentBag<ChunkParser>();
+        var inFlight = new Queue<Task<ChunkResult>>();
+        var limiter = new SemaphoreSlim(threads);
+        Task<ChunkResult> Start(Chunk c) => Task.Run(async () =>
+        {
+            await limiter.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (!parsers.TryTake(out var p)) p = new ChunkParser(layout, frozen, rule, fileSplit, options.BadRows.MaxBadRows > 0);
+                var r = p.Parse(c);
+                parsers.Add(p);
+                return r;
+            }
+            finally
+            {
+                c.Release();
+                limiter.Release();
+            }
+        });
+        Chunk? nextChunk = first;
+        try
+        {
+            while (true)
+            {
+                while (nextChunk != null && inFlight.Count < 2 * threads)
+                {
+                    inFlight.Enqueue(Start(nextChunk));
+                    nextChunk = reader.Next();
+                }
+                if (inFlight.Count == 0) break;
+                ChunkResult r;
+                try { r = inFlight.Dequeue().GetAwaiter().GetResult(); }
+                catch (DataFormatException)
+                {
+                    foreach (var t in inFlight) { try { t.Wait(); } catch (AggregateException) { } }
+                    throw;
+                }
+                if (r.BadRows.Count > 0)
+                {
+                    firstBad ??= r.BadRows[0];
+                    badRows += r.BadRows.Count;
+                    if (badRows > options.BadRows.MaxBadRows)
+                        throw new DataFormatException($"{source}: more than {options.BadRows.MaxBadRows} bad rows; the first: {firstBad}") { File = source };
+                }
+                if (frozen == null) Merge(r, layout, global, rowBase, denseSum, denseSumSq, denseCount, reservoirs, ref reservoirSeen, rng, ReservoirSize);
+                for (int row = 0; row < r.Rows; row++)
+                    writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
+                rowBase += r.Rows;
+            }
+            if (writers[0].RowCount == 0 && rowBase == 0)
+                throw DataFormatException.InFile(source, schema.Format is SourceFormat.Delimited { Header: true } ? "no data rows after the header" : "no data rows");
+            var info = new FileInfo(source);
+            foreach (var w in writers) w.Finish(schema.Hash, info.Length, info.LastWriteTimeUtc.Ticks);
+        }
+        finally
+        {
+            foreach (var w in writers) w.Dispose();
+        }
+        if (badRows > 0) log.Add($"{source}: skipped {badRows} bad rows; the first: {firstBad}");
+        var result = new BuildResult { Counting = frozen == null, Layout = layout, BadRows = badRows, Features = frozen, Maps = new int[]?[nGroups] };
+        if (frozen == null)
+        {
+            var vocabs = new List<Vocabulary>();
+            for (int g = 0; g < nGroups; g++)
+            {
+                var slot = layout.Ids.FirstOrDefault(s => s.Group == g);
+                var fieldSpec = slot?.Field ?? layout.Seqs.First(s => s.Group == g).Field;
+                string name = layout.Groups[g];
+                if (fieldSpec.HashBuckets > 0) vocabs.Add(Vocabulary.Hashed(name, schema.MissingOf(fieldSpec), fieldSpec.HashBuckets));
+                else if (fieldSpec.Buckets is BucketRule.Fixed fx) vocabs.Add(Vocabulary.Bucketed(name, fx.Boundaries.ToArray()));
+                else if (fieldSpec.Buckets is BucketRule.Quantile q)
+                    vocabs.Add(Vocabulary.Bucketed(name, Quantiles(reservoirs[Array.IndexOf(layout.Ids, slot)]!, q.Buckets)));
+                else
+                {
+                    vocabs.Add(Vocabulary.FromCounts(name, schema.MinCountOf(fieldSpec), schema.MissingOf(fieldSpec), global[g], out var map));
+                    result.Maps[g] = map;
+                }
+            }
+            var stats = layout.Dense.Select((d, i) =>
+            {
+                long n = denseCount[i];
+                double mean = n > 0 ? denseSum[i] / n : 0;
+                double var = n > 0 ? Math.Max(denseSumSq[i] / n - mean * mean, 0) : 0;
+                double std = Math.Sqrt(var);
+                return new NumericStats(d.Field.Name, mean, std > 1e-12 ? std : 1, n);
+            }).ToArray();
+            result.Features = new FeatureSpace(schema, vocabs, stats);
+        }
+        return result;
+    }
+
+    private static void Merge(ChunkResult r, RowLayout layout, TokenTable[] global, long rowBase, double[] denseSum, double[] denseSumSq,
+        long[] denseCount, List<float>?[] reservoirs, ref long seen, Random rng, int reservoirSize)
+    {
+        var maps = new int[r.Tables.Length][];
+        for (int g = 0; g < r.Tables.Length; g++)
+        {
+            var t = r.Tables[g];
+            var map = maps[g] = new int[t.Count];
+            for (int i = 0; i < t.Count; i++)
+            {
+                int id = global[g].GetOrAdd(t.Token(i), t.HashOf(i));
+                if (t.CountOf(i) > 0) global[g].AddTrain(id, t.CountOf(i), rowBase + t.FirstTrainRow(i));
+                map[i] = id;
+            }
+        }
+        int nIds = layout.Ids.Length;
+        for (int k = 0; k < nIds; k++)
+        {
+            if (layout.Ids[k].Kind is not (SlotKind.Token or SlotKind.Log3)) continue;
+            var map = maps[layout.Ids[k].Group];
+            for (int row = 0, p = k; row < r.Rows; row++, p += nIds)
+                if (r.Ids[p] >= 0) r.Ids[p] = map[r.Ids[p]];
+        }
+        for (int s = 0; s < layout.Seqs.Length; s++)
+        {
+            if (layout.Seqs[s].Hashed) continue;
+            var map = maps[layout.Seqs[s].Group];
+            var values = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.SeqValues[s]);
+            for (int i = 0; i < values.Length; i++) values[i] = map[values[i]];
+        }
+        for (int i = 0; i < denseSum.Length; i++)
+        {
+            denseSum[i] += r.DenseSum[i]; denseSumSq[i] += r.DenseSumSq[i]; denseCount[i] += r.DenseCount[i];
+        }
+        for (int k = 0; k < reservoirs.Length; k++)
+        {
+            var res = reservoirs[k];
+            if (res == null) continue;
+            long n = seen;
+            foreach (float v in r.QuantileValues[k]!)
+            {
+                if (res.Count < reservoirSize) res.Add(v);
+                else
+                {
+                    long j = rng.NextInt64(n + 1);
+                    if (j < reservoirSize) res[(int)j] = v;
+                }
+                n++;
+            }
+        }
+        if (reservoirs.Any(x => x != null)) seen += r.QuantileValues.First(x => x != null)!.Count;
+    }
+
+    private static double[] Quantiles(List<float> values, int buckets)
+    {
+        if (values.Count == 0) return [];
+        var sorted = values.Select(v => (double)v).Order().ToArray();
+        var b = new List<double>();
+        for (int i = 1; i < buckets; i++)
+        {
+            double q = sorted[Math.Min(sorted.Length - 1, (int)((long)i * sorted.Length / buckets))];
+            if (b.Count == 0 || q > b[^1]) b.Add(q);
+        }
+        return b.ToArray();
+    }
+
+    /// <summary>Turns the pass-one values of a .tmp cache into final global ids and values, then moves it in place.</summary>
+    private static unsafe void Finalize(string target, BuildResult built, FeatureSpace features)
+    {
+        string tmp = target + ".tmp";
+        var layout = built.Layout;
+        using (var cache = DataCache.OpenWritable(tmp))
+        {
+            if (built.Counting) Remap(cache, built, features);
+            cache.MarkComplete(features.Hash);
+        }
+        File.Move(tmp, target, overwrite: true);
+    }
+
+    private static unsafe void Remap(DataCache cache, BuildResult built, FeatureSpace features)
+    {
+        var layout = built.Layout;
+        int nIds = layout.Ids.Length, nDense = layout.Dense.Length;
+        var vocab = layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
+        var seqVocab = layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
+        var stats = layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray();
+        Parallel.For(0, cache.BlockCount, b =>
+        {
+            int rows = cache.BlockRows(b);
+            int* ids = cache.IdsPtr(b);
+            for (int k = 0; k < nIds; k++)
+            {
+                var slot = layout.Ids[k];
+                int offset = vocab[k].Offset;
+                var map = built.Maps[slot.Group];
+                for (int row = 0; row < rows; row++)
+                {
+                    ref int v = ref ids[row * nIds + k];
+                    v = slot.Kind switch
+                    {
+                        SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
+                        SlotKind.QuantileBucket => offset + vocab[k].BucketOf(BitConverter.Int32BitsToSingle(v)),
+                        _ => offset + v,
+                    };
+                }
+            }
+            float* dense = cache.DensePtr(b);
+            for (int row = 0; row < rows; row++)
+                for (int k = 0; k < nDense; k++)
+                    dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], stats[k].Mean, stats[k].Std);
+            for (int s = 0; s < layout.Seqs.Length; s++)
+            {
+                int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
+                int offset = seqVocab[s].Offset;
+                var map = built.Maps[layout.Seqs[s].Group];
+                for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
+            }
+        });
+    }
+
+    /// <summary>Column names: the header record, the schema's list, or for libFM the field numbers the schema uses.</summary>
+    private static string[] Columns(Schema schema, string source, Chunk first)
+    {
+        switch (schema.Format)
+        {
+            case SourceFormat.LibFm:
+                return schema.Fields.Select(f => f.Column).Distinct().ToArray();
+            case SourceFormat.Delimited { Header: false } d:
+                return d.Columns!.ToArray();
+            case SourceFormat.Delimited d:
+                {
+                    var data = first.Data.AsSpan(0, first.Length);
+                    int nl = data.IndexOf((byte)'\n');
+                    int next = nl < 0 ? data.Length : nl + 1;
+                    var line = data[..(nl < 0 ? data.Length : nl)];
+                    if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
+                    if (line.Length >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF) line = line[3..];
+                    if (!System.Text.Unicode.Utf8.IsValid(line)) throw DataFormatException.At(source, 1, 1, "the header is not valid UTF-8");
+                    var names = SplitHeader(Encoding.UTF8.GetString(line), d.Delimiter);
+                    data[next..].CopyTo(first.Data);
+                    first.Length -= next;
+                    first.FirstLine++;
+                    return names;
+                }
+            default:
+                throw new InvalidOperationException("unknown format");
+        }
+    }
+
+    private static string[] SplitHeader(string line, char delimiter)
+    {
+        var names = new List<string>();
+        var sb = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char ch = line[i];
+            if (quoted)
+            {
+                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
+                else if (ch == '"') quoted = false;
+                else sb.Append(ch);
+            }
+            else if (ch == '"') quoted = true;
+            else if (ch == delimiter) { names.Add(sb.ToString()); sb.Clear(); }
+            else sb.Append(ch);
+        }
+        names.Add(sb.ToString());
+        return names.ToArray();
+    }
+}

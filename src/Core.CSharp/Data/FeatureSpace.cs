@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace CtrDsl.Data;
+
+/// <summary>Train statistics of a numeric field after its log transform (missing values excluded).</summary>
+public sealed record NumericStats(string Field, double Mean, double Std, long Count);
+
+/// <summary>
+/// Everything learned from the train split that a model must be stored with: the vocabularies laid out in one global
+/// id table (offsets in schema order of first use), and the numeric statistics. Saved as JSON (see <see cref="Save"/>).
+/// </summary>
+public sealed class FeatureSpace
+{
+    private readonly Dictionary<string, Vocabulary> _byName;
+
+    internal FeatureSpace(Schema schema, IReadOnlyList<Vocabulary> vocabularies, IReadOnlyList<NumericStats> numeric)
+    {
+        Schema = schema;
+        Vocabularies = vocabularies;
+        Numeric = numeric;
+        int offset = 0;
+        foreach (var v in vocabularies) { v.Offset = offset; offset += v.Size; }
+        FeatureCount = offset;
+        _byName = vocabularies.ToDictionary(v => v.Name);
+        IdFieldOffsets = schema.IdFields.Select(f => _byName[f.Vocabulary].Offset).ToArray();
+        Hash = TokenHash.Fnv1a64(ToJson());
+    }
+
+    public Schema Schema { get; }
+    public IReadOnlyList<Vocabulary> Vocabularies { get; }
+    public IReadOnlyList<NumericStats> Numeric { get; }
+    /// <summary>Rows of the global embedding table: the sum of the vocabulary sizes.</summary>
+    public int FeatureCount { get; }
+    /// <summary>Global offset of each column of <c>Batch.Ids</c> (categorical and bucketized fields in schema order).</summary>
+    public IReadOnlyList<int> IdFieldOffsets { get; }
+    /// <summary>FNV-1a-64 of the saved JSON; a cache built with other features is stale.</summary>
+    public ulong Hash { get; }
+
+    /// <summary>The vocabulary of a field (shared ones are the same object).</summary>
+    public Vocabulary VocabularyOf(string field)
+    {
+        var f = Schema.Fields.FirstOrDefault(x => x.Name == field) ?? throw new ArgumentException($"no field {field} in the schema");
+        return _byName.TryGetValue(f.Vocabulary, out var v) ? v : throw new ArgumentException($"field {field} has no vocabulary (it is numeric)");
+    }
+
+    /// <summary>
+    /// JSON: <c>{"format":"ctrdsl-features","version":1,"schema_hash":"hex","schema":"…",
+    /// "vocabularies":[{"name","kind":"tokens|hashed|buckets","min_count","missing":"own_id|as_value","offset","size",
+    /// "tokens":[… in id order from FirstValueId] | "buckets":n | "boundaries":[…]}],
+    /// "numeric":[{"field","mean","std","count"}]}</c>.
+    /// </summary>
+    public void Save(string path) => File.WriteAllBytes(path, ToJson());
+
+    private byte[] ToJson()
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
+        {
+            w.WriteStartObject();
+            w.WriteString("format", "ctrdsl-features");
+            w.WriteNumber("version", 1);
+            w.WriteString("schema_hash", Schema.Hash.ToString("x16", CultureInfo.InvariantCulture));
+            w.WriteString("schema", Schema.Describe());
+            w.WriteStartArray("vocabularies");
+            foreach (var v in Vocabularies)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", v.Name);
+                w.WriteString("kind", v.Kind switch { VocabularyKind.Tokens => "tokens", VocabularyKind.Hashed => "hashed", _ => "buckets" });
+                w.WriteNumber("min_count", v.MinCount);
+                w.WriteString("missing", v.Missing == MissingPolicy.OwnId ? "own_id" : "as_value");
+                w.WriteNumber("offset", v.Offset);
+                w.WriteNumber("size", v.Size);
+                switch (v.Kind)
+                {
+                    case VocabularyKind.Tokens:
+                        w.WriteStartArray("tokens");
+                        var t = v.TokenTable!;
+                        for (int i = 0; i < t.Count; i++) w.WriteStringValue(t.Token(i));
+                        w.WriteEndArray();
+                        break;
+                    case VocabularyKind.Hashed: w.WriteNumber("buckets", v.HashBuckets); break;
+                    default:
+                        w.WriteStartArray("boundaries");
+                        foreach (var b in v.Boundaries) w.WriteNumberValue(b);
+                        w.WriteEndArray();
+                        break;
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("numeric");
+            foreach (var n in Numeric)
+            {
+                w.WriteStartObject();
+                w.WriteString("field", n.Field);
+                w.WriteNumber("mean", n.Mean);
+                w.WriteNumber("std", n.Std);
+                w.WriteNumber("count", n.Count);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Loads a saved feature space for <paramref name="schema"/>; a file for another schema is an error.</summary>
+    public static FeatureSpace Load(string path, Schema schema)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException e) { throw DataFormatException.InFile(path, $"not a feature-space JSON file ({e.Message})"); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("format", out var fmt) || fmt.GetString() != "ctrdsl-features")
+                throw DataFormatException.InFile(path, "not a ctrdsl-features file");
+            if (root.GetProperty("schema_hash").GetString() != schema.Hash.ToString("x16", CultureInfo.InvariantCulture))
+                throw DataFormatException.InFile(path, "saved for a different schema");
+            var vocabs = new List<Vocabulary>();
+            foreach (var v in root.GetProperty("vocabularies").EnumerateArray())
+            {
+                string name = v.GetProperty("name").GetString()!;
+                var missing = v.GetProperty("missing").GetString() == "own_id" ? MissingPolicy.OwnId : MissingPolicy.AsValue;
+                int minCount = v.GetProperty("min_count").GetInt32();
+                vocabs.Add(v.GetProperty("kind").GetString() switch
+                {
+                    "tokens" => Vocabulary.FromTokens(name, minCount, missing, v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!), 0),
+                    "hashed" => Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32()),
+                    _ => Vocabulary.Bucketed(name, v.GetProperty("boundaries").EnumerateArray().Select(x => x.GetDouble()).ToArray()),
+                });
+            }
+            var numeric = root.GetProperty("numeric").EnumerateArray()
+                .Select(n => new NumericStats(n.GetProperty("field").GetString()!, n.GetProperty("mean").GetDouble(), n.GetProperty("std").GetDouble(), n.GetProperty("count").GetInt64()))
+                .ToArray();
+            return new FeatureSpace(schema, vocabs, numeric);
+        }
+    }
+
+    /// <summary>One line per vocabulary: name, kind and size; for logs and the CLI.</summary>
+    public string Summary()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"{FeatureCount} features in {Vocabularies.Count} vocabularies");
+        foreach (var v in Vocabularies) sb.Append(CultureInfo.InvariantCulture, $"; {v.Name}={v.Size}");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace CtrDsl.Data;
+
+/// <summary>A run of whole records: <c>Data[0..Length)</c> ends just after a line feed (or at end of file).</summary>
+internal sealed class Chunk
+{
+    public required byte[] Data;
+    public required int Length;
+    /// <summary>Line number of the chunk's first byte (1-based).</summary>
+    public required long FirstLine;
+    /// <summary>Position of the chunk in the file (0-based), which fixes its place in the merge.</summary>
+    public required int Index;
+
+    public void Release() => ArrayPool<byte>.Shared.Return(Data);
+}
+
+/// <summary>
+/// Reads a source file in chunks that end on record boundaries, decompressing gzip when the file starts with the
+/// gzip magic bytes 1f 8b. With quoting, a line feed inside a quoted field does not end a record: the cut is at the
+/// last line feed preceded by an even number of quotes (RFC 4180 doubles quotes inside fields, which keeps parity).
+/// A truncated gzip (the stream ends early, or the trailer's ISIZE disagrees with the bytes produced) is a
+/// <see cref="DataFormatException"/> at the line where the data stopped.
+/// </summary>
+internal sealed class SourceReader : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly FileStream _file;
+    private readonly bool _quoting;
+    private readonly int _chunkBytes;
+    private readonly uint? _gzipSize;
+    private byte[] _carry = [];
+    private int _carryLength;
+    private long _line = 1;
+    private long _produced;
+    private int _index;
+    private bool _eof;
+
+    public SourceReader(string path, bool quoting, int chunkBytes)
+    {
+        Path = path;
+        _quoting = quoting;
+        _chunkBytes = chunkBytes;
+        try { _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            throw DataFormatException.InFile(path, "cannot open the file (" + e.Message + ")");
+        }
+        Span<byte> magic = stackalloc byte[2];
+        int n = _file.Read(magic);
+        _file.Position = 0;
+        if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        {
+            IsGzip = true;
+            if (_file.Length >= 18)
+            {
+                Span<byte> tail = stackalloc byte[4];
+                _file.Position = _file.Length - 4;
+                _file.ReadExactly(tail);
+                _file.Position = 0;
+                _gzipSize = BinaryPrimitives.ReadUInt32LittleEndian(tail);
+            }
+            _stream = new GZipStream(_file, CompressionMode.Decompress);
+        }
+        else _stream = _file;
+    }
+
+    public string Path { get; }
+    public bool IsGzip { get; }
+    public long FileSize => _file.Length;
+
+    /// <summary>The next chunk, or null at end of file. The caller releases it.</summary>
+    public Chunk? Next()
+    {
+        if (_eof && _carryLength == 0) return null;
+        int size = Math.Max(_chunkBytes, _carryLength * 2);
+        var buf = ArrayPool<byte>.Shared.Rent(size);
+        _carry.AsSpan(0, _carryLength).CopyTo(buf);
+        int len = _carryLength;
+        while (true)
+        {
+            while (!_eof && len < buf.Length)
+            {
+                int r = Read(buf.AsSpan(len));
+                if (r == 0) { _eof = true; CheckGzipEnd(buf, len); break; }
+                len += r;
+            }
+            int cut = _eof ? len : RecordEnd(buf.AsSpan(0, len));
+            if (cut > 0 || _eof)
+            {
+                _carryLength = len - cut;
+                if (_carry.Length < _carryLength) _carry = new byte[Math.Max(_carryLength, 1 << 16)];
+                buf.AsSpan(cut, _carryLength).CopyTo(_carry);
+                var chunk = new Chunk { Data = buf, Length = cut, FirstLine = _line, Index = _index++ };
+                _line += buf.AsSpan(0, cut).Count((byte)'\n');
+                if (cut == 0) { chunk.Release(); return null; }
+                return chunk;
+            }
+            // One record longer than the buffer: grow and read on.
+            var bigger = ArrayPool<byte>.Shared.Rent(buf.Length * 2);
+            buf.AsSpan(0, len).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(buf);
+            buf = bigger;
+        }
+    }
+
+    private int Read(Span<byte> destination)
+    {
+        try
+        {
+            int r = _stream.Read(destination);
+            _produced += r;
+            return r;
+        }
+        catch (InvalidDataException e)
+        {
+            throw DataFormatException.InFile(Path, $"corrupt gzip data after {_produced} decompressed bytes ({e.Message})");
+        }
+    }
+
+    private void CheckGzipEnd(byte[] buf, int len)
+    {
+        if (!IsGzip || (_gzipSize is uint isize && isize == (uint)_produced)) return;
+        // Locate the end of the decompressed data for the message.
+        var data = buf.AsSpan(0, len);
+        long line = _line + data.Count((byte)'\n');
+        int lastNl = data.LastIndexOf((byte)'\n');
+        int column = System.Text.Encoding.UTF8.GetCharCount(data[(lastNl + 1)..]) + 1;
+        throw DataFormatException.At(Path, line, column,
+            $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+    }
+
+    /// <summary>Length of the prefix that holds whole records, 0 if none ends in <paramref name="data"/>.</summary>
+    private int RecordEnd(ReadOnlySpan<byte> data)
+    {
+        int nl = data.LastIndexOf((byte)'\n');
+        if (!_quoting || nl < 0) return nl + 1;
+        int quotes = data[..nl].Count((byte)'"');
+        while ((quotes & 1) == 1)
+        {
+            int prev = data[..nl].LastIndexOf((byte)'\n');
+            if (prev < 0) return 0;
+            quotes -= data[prev..nl].Count((byte)'"');
+            nl = prev;
+        }
+        return nl + 1;
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _file.Dispose();
+    }
+}

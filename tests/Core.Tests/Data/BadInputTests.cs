@@ -1,0 +1,125 @@
+using System.IO.Compression;
+using System.Text;
+using CtrDsl.Data;
+using Xunit;
+
+namespace CtrDsl.Tests.Data;
+
+public class BadInputTests
+{
+    private static Schema Schema() =>
+        new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Categorical("a").Numeric("n").Build();
+
+    private static DataFormatException Fails(string content, Schema? schema = null, string name = "t.csv")
+    {
+        using var dir = new TempDir();
+        var path = dir.File(name, content);
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(schema ?? Schema(), DataSources.Files(path), DataTestKit.Options(dir.Cache)).Dispose());
+        Assert.StartsWith(path, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+        return e;
+    }
+
+    private static string Where(DataFormatException e) => e.Message[(e.Message.IndexOf(".csv", StringComparison.Ordinal) + 4)..];
+
+    [Fact]
+    public void WrongColumnCount_NamesLineAndColumn()
+    {
+        var e = Fails("label,a,n\n0,x,1\n1,y\n0,z,2\n");
+        Assert.Equal(":3:4: expected 3 columns, got 2", Where(e));
+        Assert.Equal((3L, 4), (e.Line, e.Column));
+    }
+
+    [Fact]
+    public void NonNumber_NamesTheColumn()
+    {
+        var e = Fails("label,a,n\n0,x,1\n0,ü,abc\n");
+        Assert.Equal(":3:5: column n (3 of 3): expected a number, got \"abc\"", Where(e));   // columns count characters, not bytes
+    }
+
+    [Fact]
+    public void LabelNotZeroOrOne_IsAnError() =>
+        Assert.Equal(":2:1: label column label: expected 0 or 1, got \"2\"", Where(Fails("label,a,n\n2,x,1\n")));
+
+    [Fact]
+    public void BadUtf8_NamesLineAndColumn()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "t.csv");
+        File.WriteAllBytes(path, [.. "label,a,n\n0,x,1\n0,ab"u8, 0xFF, .. "c,2\n"u8]);
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(path), DataTestKit.Options(dir.Cache)));
+        Assert.Equal(path + ":3:5: invalid UTF-8 byte 0xFF", e.Message);
+    }
+
+    [Fact]
+    public void TruncatedGzip_IsAnError()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "t.csv.gz");
+        var text = "label,a,n\n" + string.Concat(Enumerable.Range(0, 2000).Select(i => $"{i % 2},v{i * 7919 % 1013},{i}\n"));
+        using (var ms = new MemoryStream())
+        {
+            using (var z = new GZipStream(ms, CompressionLevel.Optimal, leaveOpen: true)) z.Write(Encoding.UTF8.GetBytes(text));
+            var bytes = ms.ToArray();
+            File.WriteAllBytes(path, bytes[..(bytes.Length * 2 / 3)]);
+        }
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(path), DataTestKit.Options(dir.Cache)));
+        Assert.StartsWith(path + ":", e.Message);
+        Assert.Contains("gzip", e.Message);
+        Assert.True(e.Line > 1, e.Message);
+    }
+
+    [Fact]
+    public void UnterminatedQuote_IsAnError() =>
+        Assert.StartsWith(":3:3: unterminated quoted field", Where(Fails("label,a,n\n0,x,1\n0,\"oops,1\n")));
+
+    [Fact]
+    public void EmptyFile_HeaderOnly_AndMissingColumn_AreClearErrors()
+    {
+        Assert.EndsWith(": the file is empty", Fails("").Message);
+        Assert.EndsWith(": no data rows after the header", Fails("label,a,n\n").Message);
+        Assert.Contains("field n needs column n, which the file does not have (columns: label, a, m)", Fails("label,a,m\n0,x,1\n").Message);
+        Assert.Contains("label needs column label", Fails("click,a,n\n0,x,1\n").Message);
+    }
+
+    [Fact]
+    public void CriteoRowWithTooFewTabs_IsAnError()
+    {
+        var row = "0\t" + string.Join("\t", Enumerable.Repeat("1", 38));   // 39 columns
+        var e = Fails(row + "\n", CtrDsl.Data.Schema.CriteoReference(1), "day.csv");
+        Assert.Equal(":1:78: expected 40 columns, got 39", Where(e));
+    }
+
+    [Fact]
+    public void LibFmBadLabel_IsAnError()
+    {
+        var schema = new SchemaBuilder(new SourceFormat.LibFm(true)).Label("label").Categorical("u", column: "0").Build();
+        var e = Fails("1 0:1:1\n3 0:2:1\n", schema, "x.csv");
+        Assert.Equal(":2:1: label: expected -1, 0 or 1, got \"3\"", Where(e));
+    }
+
+    [Fact]
+    public void SkipPolicy_CountsAndReportsBadRows_ThenFailsPastTheLimit()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("t.csv", "label,a,n\n0,x,1\n1,y\n0,z,abc\n1,w,4\n");
+        var options = DataTestKit.Options(dir.Cache) with { BadRows = BadRowPolicy.Skip(2) };
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(path), options))
+        {
+            Assert.Equal(2, ds.BadRows);
+            Assert.Equal(2, ds.Train.RowCount);
+            Assert.Contains(ds.Log, l => l.Contains("skipped 2 bad rows; the first: " + path + ":3:4: expected 3 columns, got 2"));
+            Assert.Equal([1f, 4f], DataTestKit.ReadAll(ds.Train, Schema()).Dense);
+        }
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(path), options with { BadRows = BadRowPolicy.Skip(1), Force = true }));
+        Assert.Equal($"{path}: more than 1 bad rows; the first: {path}:3:4: expected 3 columns, got 2", e.Message);
+    }
+
+    [Fact]
+    public void MissingFile_IsAClearError()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(Path.Combine(dir.Path, "nope.csv")), DataTestKit.Options(dir.Cache)));
+        Assert.Contains("nope.csv: cannot open the file", e.Message);
+    }
+}

@@ -1,0 +1,76 @@
+using CtrDsl.Data;
+using Xunit;
+
+namespace CtrDsl.Tests.Data;
+
+public class CacheTests
+{
+    private static Schema Schema(int minCount = 1) =>
+        new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").MinCount(minCount).Categorical("a").Build();
+
+    [Fact]
+    public void SecondPrepare_IsACacheHit()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n0,x\n1,y\n");
+        var test = dir.File("e.csv", "label,a\n0,y\n");
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache)))
+            Assert.All(ds.Log, l => Assert.Contains("rebuilt (no cache)", l));
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache)))
+        {
+            Assert.Equal(2, ds.Log.Count);
+            Assert.All(ds.Log, l => Assert.EndsWith("cache hit", l));
+            Assert.Equal(2, ds.Train.RowCount);
+        }
+    }
+
+    [Fact]
+    public void ChangedSource_RebuildsAndSaysSo()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n0,x\n1,y\n");
+        using (Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache))) { }
+        File.WriteAllText(train, "label,a\n0,x\n1,y\n1,z\n");
+        using var ds = Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache));
+        Assert.Contains("rebuilt (the source changed", ds.Log[0]);
+        Assert.Equal(3, ds.Train.RowCount);
+    }
+
+    [Fact]
+    public void ChangedMtimeAlone_Rebuilds()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n0,x\n");
+        using (Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache))) { }
+        File.SetLastWriteTimeUtc(train, DateTime.UtcNow.AddMinutes(5));
+        using var ds = Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache));
+        Assert.Contains("the source changed", ds.Log[0]);
+    }
+
+    [Fact]
+    public void ChangedSchema_RebuildsTrainAndTheTestCacheThatDependsOnItsVocabulary()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n0,x\n1,y\n0,x\n");
+        var test = dir.File("e.csv", "label,a\n0,y\n");
+        using (Dataset.Prepare(Schema(1), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache))) { }
+        using var ds = Dataset.Prepare(Schema(2), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache));
+        Assert.Contains("rebuilt (the schema changed)", ds.Log[0]);
+        Assert.Contains("rebuilt", ds.Log[1]);
+        Assert.Equal(0, DataTestKit.ReadAll(ds.Test!, Schema(2)).Ids[0] - ds.Features.VocabularyOf("a").Offset); // y is now rare
+    }
+
+    [Fact]
+    public void CacheFile_HoldsHeaderFieldsAndBlocks()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n" + string.Concat(Enumerable.Range(0, 10).Select(i => $"{i % 2},v{i % 3}\n")));
+        using var ds = Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache, blockRows: 4));
+        Assert.Equal(10, ds.Train.RowCount);
+        Assert.Equal(3, ds.Train.BlockCount);
+        Assert.Equal([4, 4, 2], Enumerable.Range(0, 3).Select(ds.Train.BlockRows));
+        var bytes = File.ReadAllBytes(ds.Train.Path);
+        Assert.Equal("CDRCACH1", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal(1, BitConverter.ToInt32(bytes, 8));   // version
+    }
+}
