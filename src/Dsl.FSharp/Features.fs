@@ -20,3 +20,17 @@ module Features =
     /// Only id fields, e.g. a generated dataset or a test.
     let ids (names: string list) (tableRows: int) =
         { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
+
+    /// The features a prepared dataset provides: its id fields and global table, numeric and multi-valued fields.
+    let ofFeatureSpace (fs: CtrDsl.Data.FeatureSpace) =
+        let schema = fs.Schema
+        { IdFields = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+          TableRows = fs.FeatureCount
+          DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+          Sequences =
+            schema.SequenceFields
+            |> Seq.map (fun f ->
+                { Name = f.Name
+                  MaxLength = f.MaxLength
+                  Pooling = if f.Pooling = CtrDsl.Data.Pooling.Sum then Pooling.Sum else Pooling.Mean })
+            |> Seq.toList }

@@ -1,0 +1,43 @@
+using CtrDsl.Autodiff;
+using CtrDsl.Data;
+using CtrDsl.Graph;
+
+namespace CtrDsl.Training;
+
+/// <summary>
+/// Copies a <see cref="Batch"/> into a plan's input nodes: the id fields into the categorical input, the numeric
+/// fields into the numeric input, each multi-valued field into its input (in schema order), and the first label.
+/// Inputs the plan does not read are skipped; nothing is allocated per batch.
+/// </summary>
+public sealed class BatchBinding
+{
+    private readonly Plan _plan;
+    private readonly Node? _ids, _dense, _label;
+    private readonly Node[] _sequences;
+
+    public BatchBinding(Plan plan)
+    {
+        _plan = plan;
+        var inputs = plan.Order.Where(n => n.Kind == NodeKind.Input).ToList();
+        _ids = inputs.SingleOrDefault(n => n.InputKind == InputKind.CategoricalIds);
+        _dense = inputs.SingleOrDefault(n => n.InputKind == InputKind.Numeric);
+        _label = inputs.SingleOrDefault(n => n.InputKind == InputKind.Label);
+        _sequences = inputs.Where(n => n.InputKind == InputKind.MultiValuedIds).ToArray();
+    }
+
+    public void Load(Batch batch)
+    {
+        if (batch.Rows > _plan.MaxBatch)
+            throw new ArgumentException($"a batch of {batch.Rows} rows does not fit a plan compiled for {_plan.MaxBatch}");
+        _plan.Batch = batch.Rows;
+        if (_ids is not null) _plan.SetInput(_ids, batch.IdRows);
+        if (_dense is not null) _plan.SetInput(_dense, batch.DenseRows);
+        for (int s = 0; s < _sequences.Length; s++)
+            _plan.SetInput(_sequences[s], batch.Sequences[s].AsSpan(0, batch.Rows * batch.SequenceMaxLengths[s]));
+        if (_label is not null)
+        {
+            if (batch.LabelCount == 1) _plan.SetInput(_label, batch.LabelRows);
+            else throw new NotSupportedException($"the model trains on one label; the batch has {batch.LabelCount}");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using CtrDsl.Autodiff;
+using CtrDsl.Data;
+using CtrDsl.Graph;
+using CtrDsl.Optim;
+
+namespace CtrDsl.Training;
+
+/// <summary>
+/// One optimisation step on a batch: load, forward, check the loss is finite, backward, clip the global gradient
+/// norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
+/// </summary>
+public sealed class TrainStep
+{
+    private readonly Plan _plan;
+    private readonly BatchBinding _binding;
+    private readonly Node _loss;
+
+    public TrainStep(Plan plan, Node loss, Optimizer optimizer)
+    {
+        _plan = plan;
+        _loss = loss;
+        _binding = new BatchBinding(plan);
+        Optimizer = optimizer;
+        plan.Training = true;
+    }
+
+    public Optimizer Optimizer { get; }
+
+    /// <summary>Maximum global gradient norm; 0 disables clipping.</summary>
+    public float ClipNorm { get; set; }
+
+    /// <summary>Steps taken (also seeds dropout through the plan).</summary>
+    public long Steps => _plan.Step;
+
+    /// <summary>Runs the step and returns the batch's mean loss (before the update).</summary>
+    public float Run(Batch batch)
+    {
+        _binding.Load(batch);
+        _plan.Forward();
+        float loss = _plan.ReadScalar(_loss);
+        if (!float.IsFinite(loss)) throw new DivergenceException(_plan.Step, loss);
+        _plan.Backward();
+        if (ClipNorm > 0f) GradientClipping.ClipGlobalNorm(Optimizer.Parameters, ClipNorm);
+        Optimizer.Step();
+        return loss;
+    }
+}
