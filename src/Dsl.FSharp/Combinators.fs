@@ -207,6 +207,12 @@ module Combinators =
             let x = b.Eval e
             if x.Shape.Rank = 2 then x else apply b (Flatten()) [ x ])
 
+    let dnnInput (e: Expr) =
+        Expr.make "dnn_input" (fun b ->
+            let x = b.Eval e
+            let flat = if x.Shape.Rank = 2 then x else apply b (Flatten()) [ x ]
+            if b.Features.DenseFields.IsEmpty then flat else apply b (Concat(-1)) [ flat; b.Dense ])
+
     /// The listed fields of x [batch; fields; k]: one slice per run of consecutive positions, then a concat.
     let private pickFields (b: Build) (indices: int list) (x: Node) =
         let fields = x.Shape[1]

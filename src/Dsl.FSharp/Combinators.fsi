@@ -113,6 +113,10 @@ module Combinators =
     /// [batch; d1; …] → [batch; d1·…].
     val flatten: Expr -> Expr
 
+    /// The usual DNN input: the flattened embeddings followed by the numeric fields when there are any
+    /// (DeepCTR's combined_dnn_input).
+    val dnnInput: Expr -> Expr
+
     /// The listed fields (by position) of [batch; fields; k], in the given order.
     val selectFields: int list -> Expr -> Expr
 

@@ -11,4 +11,4 @@ type DNNParams =
     static member Defaults = { EmbeddingDim = 10; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f }
 
 let dnn (p: DNNParams) =
-    embed p.EmbeddingDim |> flatten |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }
+    embed p.EmbeddingDim |> dnnInput |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }

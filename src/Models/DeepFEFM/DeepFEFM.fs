@@ -43,8 +43,8 @@ let deepFEFM (p: DeepFEFMParams) =
     let dnnInput =
         match p.UseFefmEmbedInDnn, p.ExcludeFeatureEmbedInDnn with
         | true, true -> pairs
-        | true, false -> concat [ flatten e; pairs ]
-        | false, _ -> flatten e
+        | true, false -> concat [ dnnInput e; pairs ]
+        | false, _ -> dnnInput e
     let parts =
         [ if p.UseLinear then yield linearWith p.L2Linear
           if p.UseFefm then yield reduceSum pairs |> named "fefm_logit"

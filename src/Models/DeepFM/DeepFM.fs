@@ -20,4 +20,4 @@ type DeepFMParams =
 let deepFM (p: DeepFMParams) =
     let e = embedWith { EmbedOptions.dim p.EmbeddingDim with L2 = p.L2Embedding }
     let dnn = { MlpOptions.hidden p.Hidden with Dropout = p.Dropout; BatchNorm = p.BatchNorm; L2 = p.L2Dnn }
-    sum [ linear; fm e; e |> flatten |> mlpWith dnn ]
+    sum [ linear; fm e; dnnInput e |> mlpWith dnn ]

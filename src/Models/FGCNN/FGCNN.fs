@@ -32,5 +32,5 @@ let fgcnn (p: FGCNNParams) =
     let raw = embed p.EmbeddingDim
     let source = if p.SharedEmbedding then raw else named "generation" (embed p.EmbeddingDim)
     let all = concatFields [ raw; convGenerate p.Conv source ]
-    concat [ flatten all; innerProduct all ]
+    concat [ dnnInput all; innerProduct all ]
     |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }

@@ -13,4 +13,4 @@ type IPNNParams =
 
 let ipnn (p: IPNNParams) =
     let e = embed p.EmbeddingDim
-    concat [ flatten e; innerProduct e ] |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }
+    concat [ dnnInput e; innerProduct e ] |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }

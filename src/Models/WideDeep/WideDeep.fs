@@ -22,4 +22,4 @@ let wideDeep (p: WideDeepParams) =
     let wide = named "wide" (linearWith p.L2Wide)
     let e = embedWith { EmbedOptions.dim p.EmbeddingDim with L2 = p.L2Embedding }
     let deepFields = if p.CrossFields.IsEmpty then e else excludeFields p.CrossFields e
-    sum [ wide; deepFields |> flatten |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout } |> named "deep" ]
+    sum [ wide; dnnInput deepFields |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout } |> named "deep" ]
