@@ -32,4 +32,65 @@ public static class ZooReference
                 }
         return y;
     }
+
+    /// <summary>y[b, p] = a_i ⊙ b_j for pairs p = (i &lt; j).</summary>
+    public static double[] PairwiseProduct(double[] a, double[] b, int batch, int fields, int dim)
+    {
+        int pairs = fields * (fields - 1) / 2;
+        var y = new double[batch * pairs * dim];
+        for (int s = 0; s < batch; s++)
+        {
+            int p = 0;
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, p++)
+                    for (int d = 0; d < dim; d++)
+                        y[(s * pairs + p) * dim + d] = a[(s * fields + i) * dim + d] * b[(s * fields + j) * dim + d];
+        }
+        return y;
+    }
+
+    /// <summary>z[b, r·fields + i, d] = h[b, r, d]·x0[b, i, d].</summary>
+    public static double[] FieldOuter(double[] h, double[] x0, int batch, int rows, int fields, int dim)
+    {
+        var z = new double[batch * rows * fields * dim];
+        for (int s = 0; s < batch; s++)
+            for (int r = 0; r < rows; r++)
+                for (int i = 0; i < fields; i++)
+                    for (int d = 0; d < dim; d++)
+                        z[((s * rows + r) * fields + i) * dim + d] = h[(s * rows + r) * dim + d] * x0[(s * fields + i) * dim + d];
+        return z;
+    }
+
+    /// <summary>y[b, p] = ⟨v_(i,j), v_(j,i)⟩ for pairs p = (i &lt; j), v_(i,f) = x[b, i, f·dim …].</summary>
+    public static double[] FieldAwareInner(double[] x, int batch, int fields, int dim)
+    {
+        int pairs = fields * (fields - 1) / 2, row = fields * dim;
+        var y = new double[batch * pairs];
+        for (int s = 0; s < batch; s++)
+        {
+            int p = 0;
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, p++)
+                    for (int d = 0; d < dim; d++)
+                        y[s * pairs + p] += x[(s * fields + i) * row + j * dim + d] * x[(s * fields + j) * row + i * dim + d];
+        }
+        return y;
+    }
+
+    /// <summary>y[b, p, r, c] = x_i[r]·x_j[c] for pairs p = (i &lt; j).</summary>
+    public static double[] PairwiseOuter(double[] x, int batch, int fields, int dim)
+    {
+        int pairs = fields * (fields - 1) / 2;
+        var y = new double[batch * pairs * dim * dim];
+        for (int s = 0; s < batch; s++)
+        {
+            int p = 0;
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, p++)
+                    for (int r = 0; r < dim; r++)
+                        for (int c = 0; c < dim; c++)
+                            y[((s * pairs + p) * dim + r) * dim + c] = x[(s * fields + i) * dim + r] * x[(s * fields + j) * dim + c];
+        }
+        return y;
+    }
 }
