@@ -93,4 +93,19 @@ public static class ZooReference
         }
         return y;
     }
+
+    /// <summary>y[b, f, o] = Σ_i x[b, f, i]·w[f, i, o].</summary>
+    public static double[] FieldLinear(double[] x, double[] w, int batch, int fields, int inDim, int outDim)
+    {
+        var y = new double[batch * fields * outDim];
+        for (int s = 0; s < batch; s++)
+            for (int f = 0; f < fields; f++)
+                for (int o = 0; o < outDim; o++)
+                {
+                    double sum = 0;
+                    for (int i = 0; i < inDim; i++) sum += x[(s * fields + f) * inDim + i] * w[(f * inDim + i) * outDim + o];
+                    y[(s * fields + f) * outDim + o] = sum;
+                }
+        return y;
+    }
 }
