@@ -37,6 +37,32 @@ public class ExpandTests
             (v, b) => Enumerable.Range(0, b * c.d1 * c.d2).Select(i => v[0][i] * v[1][i / c.d2]).ToArray(), c.seed));
 
     [Fact]
+    public void Expand_OfAScalarPerRow_ComposesDcnsCrossLayer()
+    {
+        // x1 = x0 ⊙ (x0ᵀw) + b + x0 (Wang et al. 2017, eq. 3): x0ᵀw is [batch; 1], expanded to [batch; n].
+        var gen = from batch in Sizes.Of(Sizes.Batches)
+                  from n in Sizes.Of(Sizes.Awkward)
+                  from seed in Gen.Choose(0, 1_000_000)
+                  select (batch, n, seed);
+        Sizes.Check(gen, c => GraphCheck.Run("dcn cross", (g, x) =>
+            {
+                var s = g.Apply(new Expand(1, c.n), g.Apply(new Linear(false), x[0], x[1]));
+                return g.Apply(new Add(), g.Apply(new Add(), g.Apply(new Mul(), x[0], s), x[2]), x[0]);
+            },
+            [new([c.n]), new([c.n, 1], Batched: false), new([c.n], Batched: false)], c.batch, (v, b) =>
+            {
+                var y = new double[b * c.n];
+                for (int s = 0; s < b; s++)
+                {
+                    double dot = 0;
+                    for (int i = 0; i < c.n; i++) dot += v[0][s * c.n + i] * v[1][i];
+                    for (int k = 0; k < c.n; k++) y[s * c.n + k] = v[0][s * c.n + k] * dot + v[2][k] + v[0][s * c.n + k];
+                }
+                return y;
+            }, c.seed));
+    }
+
+    [Fact]
     public void Expand_ThrowsNamingShapes_WhenTheAxisIsNotOne()
     {
         var g = new CtrDsl.Graph.ExprGraph();

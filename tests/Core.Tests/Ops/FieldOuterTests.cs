@@ -27,6 +27,28 @@ public class FieldOuterTests
             [new([c.fields, c.dim])], c.batch, (v, b) => Z.FieldOuter(v[0], v[0], b, c.fields, c.fields, c.dim), c.seed));
 
     [Fact]
+    public void FieldOuter_ThenLinearPerDimension_ComposesACinLayer() =>
+        // h1[k, d] = Σ_(r,i) W[r·m + i, k]·x0[r, d]·x0[i, d] (xDeepFM eq. 6): outer, Transpose(1, 2), Linear, Transpose back.
+        Sizes.Check(Cases, c => GraphCheck.Run("cin layer", (g, x) =>
+            {
+                var z = g.Apply(new CtrDsl.Ops.Transpose(1, 2), g.Apply(new FieldOuter(), x[0], x[0]));
+                return g.Apply(new CtrDsl.Ops.Transpose(1, 2), g.Apply(new Linear(false), z, x[1]));
+            },
+            [new([c.fields, c.dim]), new([c.fields * c.fields, c.rows], Batched: false)], c.batch, (v, b) =>
+            {
+                int m = c.fields;
+                var h = new double[b * c.rows * c.dim];
+                for (int s = 0; s < b; s++)
+                    for (int k = 0; k < c.rows; k++)
+                        for (int d = 0; d < c.dim; d++)
+                            for (int r = 0; r < m; r++)
+                                for (int i = 0; i < m; i++)
+                                    h[(s * c.rows + k) * c.dim + d] += v[1][(r * m + i) * c.rows + k]
+                                        * v[0][(s * m + r) * c.dim + d] * v[0][(s * m + i) * c.dim + d];
+                return h;
+            }, c.seed));
+
+    [Fact]
     public void FieldOuter_ThrowsNamingShapes_ForADifferentDim()
     {
         var g = new CtrDsl.Graph.ExprGraph();
