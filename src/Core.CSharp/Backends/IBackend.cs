@@ -95,6 +95,10 @@ public interface IBackend : IDisposable
     void PairwiseProduct(int batch, int fields, int dim, BufferView a, BufferView b, BufferView y);
     /// <summary>da_i += Σ_j dy_p ⊙ b_j, db_j += Σ_i dy_p ⊙ a_i. a and b may be one buffer, and so may da and db.</summary>
     void PairwiseProductBackward(int batch, int fields, int dim, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db);
+    /// <summary>y[b, p] = x_i, or x_j when <paramref name="second"/>, for pairs p = (i &lt; j): [batch; fields; dim] → [batch; pairs; dim].</summary>
+    void PairRows(int batch, int fields, int dim, bool second, BufferView x, BufferView y);
+    /// <summary>dx_i (or dx_j) += dy_p for every pair p that reads it.</summary>
+    void PairRowsBackward(int batch, int fields, int dim, bool second, BufferView dy, BufferView dx);
     /// <summary>z[b, r·fields + i] = h_r ⊙ x0_i: h [batch; rows; dim], x0 [batch; fields; dim] → z [batch; rows·fields; dim] (CIN).</summary>
     void FieldOuter(int batch, int rows, int fields, int dim, BufferView h, BufferView x0, BufferView z);
     /// <summary>dh_r += Σ_i dz_(r,i) ⊙ x0_i, dx0_i += Σ_r dz_(r,i) ⊙ h_r. h and x0 may be one buffer, and so may dh and dx0.</summary>

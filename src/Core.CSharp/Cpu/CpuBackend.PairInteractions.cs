@@ -59,6 +59,32 @@ public sealed partial class CpuBackend
         }
     }
 
+    public void PairRows(int batch, int fields, int dim, bool second, BufferView x, BufferView y)
+    {
+        var xs = F(x);
+        var ys = F(y);
+        int q = 0;
+        for (int s = 0; s < batch; s++)
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, q++)
+                    xs.Slice((s * fields + (second ? j : i)) * dim, dim).CopyTo(ys.Slice(q * dim, dim));
+    }
+
+    public void PairRowsBackward(int batch, int fields, int dim, bool second, BufferView dy, BufferView dx)
+    {
+        if (dx.IsEmpty) return;
+        var dys = F(dy);
+        var dxs = F(dx);
+        int q = 0;
+        for (int s = 0; s < batch; s++)
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, q++)
+                {
+                    var d = dxs.Slice((s * fields + (second ? j : i)) * dim, dim);
+                    TensorPrimitives.Add(d, dys.Slice(q * dim, dim), d);
+                }
+    }
+
     public void FieldAwareInner(int batch, int fields, int dim, BufferView x, BufferView y)
     {
         var xs = F(x);

@@ -108,4 +108,19 @@ public static class ZooReference
                 }
         return y;
     }
+
+    /// <summary>y[b, p] = x_i (or x_j when <paramref name="second"/>) for pairs p = (i &lt; j).</summary>
+    public static double[] PairRows(double[] x, int batch, int fields, int dim, bool second)
+    {
+        int pairs = fields * (fields - 1) / 2;
+        var y = new double[batch * pairs * dim];
+        for (int s = 0; s < batch; s++)
+        {
+            int p = 0;
+            for (int i = 0; i < fields; i++)
+                for (int j = i + 1; j < fields; j++, p++)
+                    for (int d = 0; d < dim; d++) y[(s * pairs + p) * dim + d] = x[(s * fields + (second ? j : i)) * dim + d];
+        }
+        return y;
+    }
 }
