@@ -7,8 +7,10 @@ using CtrDsl.Tensors;
 namespace CtrDsl.Ops;
 
 /// <summary>
-/// y = x·W + b with x [batch; in], W [in; out], b [out] (optional third input).
-/// Backward: dx += dy·Wᵀ, dW += xᵀ·dy, db += Σ_batch dy. The bias rides in the GEMM epilogue.
+/// y = x·W + b over the last axis: x [batch; …; in], W [in; out], b [out] (optional third input) give
+/// y [batch; …; out]. Every leading position is one row of a single GEMM, rows = batch·(product of the middle
+/// dimensions), so [batch; in] is the plain dense layer and [batch; fields; in] applies one W to every field.
+/// Backward: dx += dy·Wᵀ, dW += xᵀ·dy, db += Σ_rows dy. The bias rides in the GEMM epilogue.
 /// </summary>
 public sealed class Linear(bool hasBias = true) : Op
 {
@@ -21,22 +23,32 @@ public sealed class Linear(bool hasBias = true) : Op
         var x = inputs[0].Shape;
         var w = inputs[1].Shape;
         ExpectFloat(inputs[0], "input");
-        Expect(x.IsBatched && x.Rank == 2, "[batch; n]", x);
-        Expect(!w.IsBatched && w.Rank == 2 && w[0] == x[1], $"weight [{x[1]}; out]", w);
+        Expect(x.IsBatched && x.Rank >= 2, "[batch; …; n]", x);
+        int inDim = x[x.Rank - 1];
+        Expect(!w.IsBatched && w.Rank == 2, $"weight [{inDim}; out]", w);
+        Expect(w[0] == inDim, $"[batch; …; {w[0]}] to match weight {w}", x);
         if (hasBias) Expect(inputs[2].Shape == new Shape(w[1]), $"bias [{w[1]}]", inputs[2].Shape);
-        return Shape.Batched(w[1]);
+        var dims = x.ToArray();
+        dims[^1] = w[1];
+        return new Shape(dims);
+    }
+
+    private static (int rows, int k, int n) View(NodeContext c)
+    {
+        int last = c.InShape(0).Rank - 1;
+        return (c.Product(0, 0, last), c.Dim(0, last), c.Dim(1, 1));
     }
 
     public override void Forward(IBackend b, NodeContext c)
     {
-        int m = c.Batch, k = c.Dim(0, 1), n = c.Dim(1, 1);
+        var (m, k, n) = View(c);
         b.Gemm(GemmOp.No, GemmOp.No, m, n, k, 1f, c.In(0), k, c.X[1], n, 0f, c.Out, n,
             hasBias ? c.X[2] : default, hasBias ? GemmEpilogue.Bias : GemmEpilogue.None);
     }
 
     public override void Backward(IBackend b, NodeContext c)
     {
-        int m = c.Batch, k = c.Dim(0, 1), n = c.Dim(1, 1);
+        var (m, k, n) = View(c);
         var dy = c.DOut;
         if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, 1f, c.DIn(0), k);
         if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, 1f, c.DX[1], n);
