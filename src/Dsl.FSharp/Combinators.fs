@@ -30,6 +30,17 @@ type ConvGenerateOptions =
       NewMaps: int list
       Rounding: PoolRounding }
 
+type CrossForm =
+    | VectorCross
+    | MatrixCross
+
+type BilinearKind =
+    | FieldAll
+    | FieldEach
+    | FieldInteraction
+
+type AttentionOptions = { Heads: int; HeadDim: int; Residual: bool }
+
 module EmbedOptions =
     let dim k = { Dim = k; Std = 0.01f; L2 = 0.0f }
 
@@ -278,3 +289,132 @@ module Combinators =
             match generated with
             | [ one ] -> one
             | many -> apply b (Concat(1)) many)
+
+    let private expectRank (name: string) (rank: int) (expected: string) (x: Node) =
+        if x.Shape.Rank <> rank then
+            raise (CtrDsl.Tensors.ShapeException($"{name}: expected {expected}, got {x.Shape}"))
+
+    let ffm (dim: int) =
+        Expr.make "ffm" (fun b ->
+            let f = b.Features
+            let fields = f.IdFields.Length
+            let table =
+                b.Param("table", [ f.TableRows; fields * dim ], Initializer.Normal(0.0f, 0.01f), "embedding", sparse = true)
+            apply b (FieldAwareInner()) [ apply b (Embedding()) [ b.Ids; table ] ])
+
+    let outerProduct (e: Expr) =
+        Expr.make "outer_product" (fun b ->
+            let x = b.Eval e
+            expectRank "outer_product" 3 "[batch; fields; dim]" x
+            let s = apply b (Sum(1, keepDim = true)) [ x ]
+            apply b (Flatten()) [ apply b (BatchedMatMul(transposeA = true)) [ s; s ] ])
+
+    let cross (form: CrossForm) (layers: int) (e: Expr) =
+        Expr.make "cross" (fun b ->
+            let x0 = b.Eval e
+            expectRank "cross" 2 "[batch; d]" x0
+            let d = x0.Shape[1]
+            let init = Initializer.XavierNormal()
+            [ 0 .. layers - 1 ]
+            |> List.fold
+                (fun xl l ->
+                    let bias = b.Param($"layer{l}.bias", [ d ], Initializer.Zeros(), "dnn")
+                    let mixed =
+                        match form with
+                        | VectorCross ->
+                            // x0·(x_lᵀw) + b: a scalar per row, broadcast over d.
+                            let w = b.Param($"layer{l}.weight", [ d; 1 ], init, "dnn")
+                            let s = apply b (Expand(1, d)) [ apply b (Linear(false)) [ xl; w ] ]
+                            apply b (Add()) [ apply b (Mul()) [ x0; s ]; bias ]
+                        | MatrixCross ->
+                            let w = b.Param($"layer{l}.weight", [ d; d ], init, "dnn")
+                            apply b (Mul()) [ x0; apply b (Linear()) [ xl; w; bias ] ]
+                    apply b (Add()) [ mixed; xl ])
+                x0)
+
+    let cin (sizes: int list) (e: Expr) =
+        Expr.make "cin" (fun b ->
+            let x0 = b.Eval e
+            expectRank "cin" 3 "[batch; fields; dim]" x0
+            let m = x0.Shape[1]
+            let pools, _ =
+                sizes
+                |> List.indexed
+                |> List.mapFold
+                    (fun (xk: Node) (l, size) ->
+                        let h = xk.Shape[1]
+                        // z [batch; h·m; D] → [batch; D; h·m] → dense over h·m per d → [batch; D; size] → [batch; size; D]
+                        let z = apply b (Transpose(1, 2)) [ apply b (FieldOuter()) [ xk; x0 ] ]
+                        let w = b.Param($"layer{l}.weight", [ h * m; size ], Initializer.TorchLinearWeight(), "dnn")
+                        let bias = b.Param($"layer{l}.bias", [ size ], Initializer.Zeros(), "dnn")
+                        let next = apply b (Transpose(1, 2)) [ apply b (Linear()) [ z; w; bias ] ]
+                        apply b (Sum(2)) [ next ], next)
+                    x0
+            match pools with
+            | [] -> invalidArg "sizes" "cin: at least one layer"
+            | [ one ] -> one
+            | many -> apply b (Concat(-1)) many)
+
+    let selfAttention (o: AttentionOptions) (e: Expr) =
+        Expr.make "self_attention" (fun b ->
+            let x = b.Eval e
+            expectRank "self_attention" 3 "[batch; fields; dim]" x
+            let fields, d, width = x.Shape[1], x.Shape[2], o.Heads * o.HeadDim
+            let project name =
+                let w = b.Param(name, [ d; width ], Initializer.XavierUniform(), "dnn")
+                apply b (Linear(false)) [ x; w ]
+            // [batch; fields; heads·dk] → [batch; heads; fields; dk]
+            let heads (y: Node) = apply b (Transpose(1, 2)) [ apply b (Reshape(fields, o.Heads, o.HeadDim)) [ y ] ]
+            let q, k, v = heads (project "query"), heads (project "key"), heads (project "value")
+            let scores = apply b (Softmax()) [ apply b (BatchedMatMul(transposeB = true)) [ q; k ] ]
+            let attended = apply b (BatchedMatMul()) [ scores; v ]
+            let merged = apply b (Reshape(fields, width)) [ apply b (Transpose(1, 2)) [ attended ] ]
+            let out = if o.Residual then apply b (Add()) [ merged; project "residual" ] else merged
+            apply b (CtrDsl.Ops.Relu()) [ out ])
+
+    let attentionPooling (attentionDim: int) (e: Expr) =
+        Expr.make "attention_pooling" (fun b ->
+            let x = b.Eval e
+            expectRank "attention_pooling" 3 "[batch; fields; dim]" x
+            let k = x.Shape[2]
+            let pairs = apply b (PairwiseProduct()) [ x; x ]
+            let p = pairs.Shape[1]
+            let w = b.Param("attention.weight", [ k; attentionDim ], Initializer.XavierNormal(), "dnn")
+            let bias = b.Param("attention.bias", [ attentionDim ], Initializer.Zeros(), "dnn")
+            let h = b.Param("projection", [ attentionDim; 1 ], Initializer.XavierNormal(), "dnn")
+            let hidden = apply b (CtrDsl.Ops.Relu()) [ apply b (Linear()) [ pairs; w; bias ] ]
+            let scores = apply b (Softmax()) [ apply b (Reshape(p)) [ apply b (Linear(false)) [ hidden; h ] ] ]
+            let weights = apply b (Expand(2, k)) [ apply b (Reshape(p, 1)) [ scores ] ]
+            apply b (Sum(1)) [ apply b (Mul()) [ pairs; weights ] ])
+
+    let senet (reduction: int) (e: Expr) =
+        Expr.make "senet" (fun b ->
+            let x = b.Eval e
+            expectRank "senet" 3 "[batch; fields; dim]" x
+            let fields, k = x.Shape[1], x.Shape[2]
+            let reduced = max 1 (fields / max 1 reduction)
+            let w1 = b.Param("squeeze", [ fields; reduced ], Initializer.XavierNormal(), "dnn")
+            let w2 = b.Param("excite", [ reduced; fields ], Initializer.XavierNormal(), "dnn")
+            let z = apply b (Mean(2)) [ x ]
+            let a = apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ z; w1 ] ]; w2 ] ]
+            let weights = apply b (Expand(2, k)) [ apply b (Reshape(fields, 1)) [ a ] ]
+            apply b (Mul()) [ x; weights ])
+
+    let bilinear (kind: BilinearKind) (e: Expr) =
+        Expr.make "bilinear" (fun b ->
+            let x = b.Eval e
+            expectRank "bilinear" 3 "[batch; fields; dim]" x
+            let fields, k = x.Shape[1], x.Shape[2]
+            let init = Initializer.XavierNormal()
+            match kind with
+            | FieldAll ->
+                let w = b.Param("weight", [ k; k ], init, "dnn")
+                apply b (PairwiseProduct()) [ apply b (Linear(false)) [ x; w ]; x ]
+            | FieldEach ->
+                let w = b.Param("weight", [ fields; k; k ], init, "dnn")
+                apply b (PairwiseProduct()) [ apply b (FieldLinear()) [ x; w ]; x ]
+            | FieldInteraction ->
+                let pairs = FieldInteraction.Pairs fields
+                let w = b.Param("weight", [ pairs; k; k ], init, "dnn")
+                let left = apply b (FieldLinear()) [ apply b (PairRows(PairSide.Left)) [ x ]; w ]
+                apply b (Mul()) [ left; apply b (PairRows(PairSide.Right)) [ x ] ])

@@ -33,6 +33,21 @@ type ConvGenerateOptions =
       NewMaps: int list
       Rounding: PoolRounding }
 
+/// DCN's cross layer: the vector form x0·(x_lᵀw) + b + x_l (Wang 2017) or DCNv2's matrix form
+/// x0 ⊙ (W x_l + b) + x_l (Wang 2021).
+type CrossForm =
+    | VectorCross
+    | MatrixCross
+
+/// FiBiNET's bilinear interaction p_ij = (v_i W) ⊙ v_j: one W for all fields, one per field i, or one per pair.
+type BilinearKind =
+    | FieldAll
+    | FieldEach
+    | FieldInteraction
+
+/// AutoInt's interacting layer: heads × head size, with a residual projection when Residual is set.
+type AttentionOptions = { Heads: int; HeadDim: int; Residual: bool }
+
 module EmbedOptions =
     /// Dim k, N(0, 0.01) initial values (the PyTorch reference's), no L2.
     val dim: int -> EmbedOptions
@@ -133,3 +148,34 @@ module Combinators =
     /// A block with the same definition under another name (for describe, errors and parameter names). It is a new
     /// block with its own parameters: bind the named value and use it wherever it should be shared.
     val named: string -> Expr -> Expr
+
+    /// FFM (Juan 2016): a new field-aware table where each id has one k-vector per field;
+    /// ⟨v_(i, field j), v_(j, field i)⟩ for every field pair: [batch; pairs]. `reduceSum` gives the FFM term.
+    val ffm: dim: int -> Expr
+
+    /// The PNN paper's outer-product layer in its superposition form: with s = Σ_f e_f, the k×k matrix s sᵀ
+    /// flattened: [batch; k·k].
+    val outerProduct: Expr -> Expr
+
+    /// `cross form layers x` stacks cross layers on x [batch; d] (x0 = x): [batch; d].
+    val cross: CrossForm -> layers: int -> Expr -> Expr
+
+    /// xDeepFM's compressed interaction network over e [batch; m; D]: layer k is
+    /// X_k[h] = Σ_{i,j} W_k[h, i, j]·(X_{k−1}[i] ⊙ X_0[j]) + b_k[h]; every layer is sum-pooled over D and the pools
+    /// are concatenated: [batch; Σ sizes].
+    val cin: sizes: int list -> Expr -> Expr
+
+    /// AutoInt's multi-head self-attention over the fields of e [batch; fields; d], ReLU after the residual:
+    /// [batch; fields; heads·headDim].
+    val selfAttention: AttentionOptions -> Expr -> Expr
+
+    /// AFM's attention-weighted sum of the pairwise products e_i ⊙ e_j: a ReLU attention net of the given size
+    /// scores each pair, a softmax over the pairs weighs them: [batch; k].
+    val attentionPooling: attentionDim: int -> Expr -> Expr
+
+    /// FiBiNET's SENET: per-field weights from the mean of each embedding through two ReLU layers (reduction ratio r),
+    /// multiplied back onto the fields: [batch; fields; k].
+    val senet: reduction: int -> Expr -> Expr
+
+    /// FiBiNET's bilinear interaction for every field pair: [batch; pairs; k].
+    val bilinear: BilinearKind -> Expr -> Expr
