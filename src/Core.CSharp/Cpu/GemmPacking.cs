@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CtrDsl.Cpu;
+
+/// <summary>
+/// Copies a panel of an operand into the contiguous layout a micro-kernel streams: [kc; W], where element (p, r) of
+/// the source sits at <c>src[p·strideK + r·strideW]</c>. Rows r ≥ w are zero, so a tail tile computes zeros there.
+/// One routine serves A and B in both storage orders; only the strides differ.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    public static void Panel(float* src, nint strideK, nint strideW, int kc, int w, int width, float* dst)
+    {
+        if (strideW == 1)
+        {
+            // Rows of the panel are contiguous in the source (B not transposed, A transposed): plain copies.
+            nuint bytes = (nuint)w * sizeof(float);
+            for (int p = 0; p < kc; p++)
+            {
+                Unsafe.CopyBlockUnaligned(dst + (nint)p * width, src + p * strideK, (uint)bytes);
+                if (w < width) NativeMemory.Clear(dst + (nint)p * width + w, (nuint)(width - w) * sizeof(float));
+            }
+            return;
+        }
+        // Columns of the panel are contiguous (A not transposed, B transposed): read each source line once, in
+        // order, and scatter it with stride `width` into the panel, which stays in L1.
+        for (int r = 0; r < w; r++)
+        {
+            float* s = src + r * strideW;
+            float* d = dst + r;
+            if (strideK == 1)
+            {
+                for (int p = 0; p < kc; p++) d[(nint)p * width] = s[p];
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++) d[(nint)p * width] = s[p * strideK];
+            }
+        }
+        for (int r = w; r < width; r++)
+        {
+            for (int p = 0; p < kc; p++) dst[(nint)p * width + r] = 0f;
+        }
+    }
+}
+
+/// <summary>
+/// Packing buffers owned by the thread that uses them, allocated once and grown only when a larger size is first
+/// seen, so a GEMM call allocates nothing once warm. Pinned (stable addresses) and 64-byte aligned.
+/// </summary>
+internal static unsafe class GemmBuffers
+{
+    [ThreadStatic] static float[]? aArray;
+    [ThreadStatic] static float* aPointer;
+    [ThreadStatic] static long aCapacity;
+    [ThreadStatic] static float[]? bArray;
+    [ThreadStatic] static float* bPointer;
+    [ThreadStatic] static long bCapacity;
+
+    /// <summary>This thread's buffer for packed A blocks.</summary>
+    public static float* A(long floats)
+    {
+        if (floats > aCapacity) aPointer = Grow(floats, out aArray, out aCapacity);
+        return aPointer;
+    }
+
+    /// <summary>This thread's buffer for packed B, shared read-only with the workers while its call runs.</summary>
+    public static float* B(long floats)
+    {
+        if (floats > bCapacity) bPointer = Grow(floats, out bArray, out bCapacity);
+        return bPointer;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static float* Grow(long floats, out float[] array, out long capacity)
+    {
+        array = GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        float* aligned = (float*)(((nuint)p + 63) & ~(nuint)63);
+        capacity = floats;
+        return aligned;
+    }
+}
