@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CtrDsl.Cpu;
 
@@ -15,9 +16,12 @@ public enum GemmEpilogue { None, Bias, BiasRelu }
 /// <summary>Dense single-precision matrix multiplication on the CPU, row-major, parallel over <see cref="WorkerPool"/>.</summary>
 public static class Gemm
 {
-    /// <summary>Widest vector path <see cref="Sgemm"/> may take: 512, 256, or anything lower for the scalar path
-    /// (the widest one the hardware accelerates is used). Tests lower it to run every path.</summary>
-    internal static int MaxVectorWidth { get; set; } = 512;
+    [ThreadStatic] static int? maxVectorWidth;
+
+    /// <summary>Widest vector path <see cref="Sgemm"/> may take: 512 (default), 256, or anything lower for the scalar
+    /// path; the widest one the hardware accelerates is used. Tests lower it to run every path. Like
+    /// <see cref="GemmBlocking"/>, a setting holds for the calling thread only.</summary>
+    internal static int MaxVectorWidth { get => maxVectorWidth ?? 512; set => maxVectorWidth = value; }
 
     /// <summary>
     /// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C, then the epilogue. op(A) is m×k, op(B) is k×n.
@@ -65,7 +69,7 @@ public static class Gemm
                 Relu = epilogue == GemmEpilogue.BiasRelu,
             };
             if (!readsAB) ScaleOnly(g);
-            else if (MaxVectorWidth >= 512 && Vector512.IsHardwareAccelerated) GemmDriver<MicroKernel512>.Run(g);
+            else if (MaxVectorWidth >= 512 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported)) GemmDriver<MicroKernel512>.Run(g);
             else if (MaxVectorWidth >= 256 && Vector256.IsHardwareAccelerated) GemmDriver<MicroKernel256>.Run(g);
             else GemmDriver<MicroKernelScalar>.Run(g);
         }

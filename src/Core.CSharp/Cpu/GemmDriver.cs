@@ -19,18 +19,28 @@ internal unsafe struct GemmArgs
     public bool Relu;
 }
 
-/// <summary>Blocking sizes, fixed for every call so that the K order of each element never changes.</summary>
+/// <summary>
+/// Blocking sizes, the same for every call so that the K order of each element never changes. Settable for tests and
+/// tuning; a setting holds for the thread that makes it (read once per call, on the calling thread), so a test that
+/// changes one cannot disturb calls made elsewhere.
+/// </summary>
 internal static class GemmBlocking
 {
-    /// <summary>Largest K block. A K block's A micro-panel (MR·kc floats, 24 KiB at MR = 12) stays in L1 while the
-    /// kernel streams B micro-panels from L2; K up to this size is done in one pass, so C is read and written once.</summary>
-    internal static int KcMax { get; set; } = 512;
+    [ThreadStatic] static int? kcMax, tilesPerBlockMax;
+    [ThreadStatic] static long? packedBMax;
 
-    /// <summary>Most MR-row tiles in one row block (one job): its packed A block, tiles·MR·kc floats, stays in L2.</summary>
-    internal static int TilesPerBlockMax { get; set; } = 16;
+    /// <summary>Largest K block (default 512). The A micro-panel (MR·kc floats, 24 KiB at MR = 12 and kc = 512) stays
+    /// in L1 while the kernel streams B micro-panels from L2; K up to this size is one pass, so C is read and written
+    /// once. Measured at 4096×400×400: kc = 400 (one block) beat two blocks of 200 or four of 100.</summary>
+    internal static int KcMax { get => kcMax ?? 512; set => kcMax = value; }
 
-    /// <summary>Cap on packed B (floats): columns of C are done in blocks of at most this many K×NC floats.</summary>
-    internal static long PackedBMax { get; set; } = 8L << 20;
+    /// <summary>Most MR-row tiles in one row block (one job, default 16); its packed A block, tiles·MR·kc floats,
+    /// stays in L2 (384 KiB at the defaults).</summary>
+    internal static int TilesPerBlockMax { get => tilesPerBlockMax ?? 16; set => tilesPerBlockMax = value; }
+
+    /// <summary>Cap on packed B in floats (default 8 Mi = 32 MiB): C's columns are done in blocks of at most this many
+    /// K×NC floats.</summary>
+    internal static long PackedBMax { get => packedBMax ?? 8L << 20; set => packedBMax = value; }
 }
 
 /// <summary>

@@ -46,7 +46,7 @@ internal readonly unsafe struct TileUpdate(float alpha, float beta, bool first, 
             v = *c + v;
         }
         if (bias != null) v += *bias;
-        if (Relu) v = v > 0f ? v : 0f;
+        if (Relu) v = v < 0f ? 0f : v; // max(0, v) that keeps a NaN visible
         return v;
     }
 

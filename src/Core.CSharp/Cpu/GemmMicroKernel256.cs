@@ -67,7 +67,7 @@ internal readonly unsafe struct MicroKernel256 : IMicroKernel
             v = Vector256.Load(c) + v;
         }
         if (bias != null) v += Vector256.Load(bias);
-        if (u.Relu) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256<float>.Zero);
+        if (u.Relu) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
         Vector256.Store(v, c);
     }
 }

@@ -99,7 +99,7 @@ internal readonly unsafe struct MicroKernel512 : IMicroKernel
             v = Vector512.Load(c) + v;
         }
         if (bias != null) v += Vector512.Load(bias);
-        if (u.Relu) v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, Vector512<float>.Zero);
+        if (u.Relu) v = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), Vector512<float>.Zero, v);
         Vector512.Store(v, c);
     }
 }
