@@ -74,34 +74,44 @@ public static class GemmBench
         int lda = ta == Transpose.No ? k : m, ldb = tb == Transpose.No ? n : k;
         double flops = 2.0 * m * k * n;
 
-        double ours = Gflops(() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n), flops, seconds);
-        double? theirs = null;
-        if (blas is not null)
+        Action ourCall = () => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+        Action? theirCall = blas is null ? null : () => blas.Sgemm(ta == Transpose.Yes, tb == Transpose.Yes, m, n, k,
+            1f, a, lda, b, ldb, 0f, c, n);
+
+        // Warm up, then alternate rounds of ours and theirs so that both see the same machine (others share these
+        // cores); each figure is the median over all its timed calls.
+        ourCall();
+        double estimate = Time(ourCall);
+        theirCall?.Invoke();
+        int reps = (int)Math.Clamp(seconds / Rounds / Math.Max(estimate, 1e-6), 2, 50);
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        for (int round = 0; round < Rounds; round++)
         {
-            theirs = Gflops(() => blas.Sgemm(ta == Transpose.Yes, tb == Transpose.Yes, m, n, k, 1f, a, lda, b, ldb, 0f,
-                c, n), flops, seconds);
-            // OpenBLAS's threads spin for a while after a call; let them go to sleep before timing ours again.
-            Thread.Sleep(300);
+            for (int r = 0; r < reps; r++) ours.Add(Time(ourCall));
+            if (theirCall is null) continue;
+            // OpenBLAS's threads spin for a while after a call: let them sleep before and after its round.
+            Thread.Sleep(150);
+            for (int r = 0; r < reps; r++) theirs.Add(Time(theirCall));
+            Thread.Sleep(150);
         }
-        return new GemmBenchRow(name, ta, tb, m, k, n, threads, ours, theirs);
+        return new GemmBenchRow(name, ta, tb, m, k, n, threads, flops / Median(ours) / 1e9,
+            theirCall is null ? null : flops / Median(theirs) / 1e9);
     }
 
-    static double Gflops(Action call, double flops, double seconds)
+    const int Rounds = 4;
+
+    static double Time(Action call)
     {
+        long start = Stopwatch.GetTimestamp();
         call();
-        var sw = Stopwatch.StartNew();
-        call();
-        double first = sw.Elapsed.TotalSeconds;
-        int reps = (int)Math.Clamp(seconds / Math.Max(first, 1e-6), 5, 200);
-        var times = new double[reps];
-        for (int r = 0; r < reps; r++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            call();
-            times[r] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-        Array.Sort(times);
-        return flops / times[reps / 2] / 1e9;
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    static double Median(List<double> times)
+    {
+        times.Sort();
+        return times[times.Count / 2];
     }
 
     static float[] Random(Random rng, int length)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace CtrDsl.Cpu;
 
 /// <summary>
@@ -28,6 +30,9 @@ internal static class GemmBlocking
 {
     [ThreadStatic] static int? kcMax, tilesPerBlockMax;
     [ThreadStatic] static long? packedBMax;
+    [ThreadStatic] static bool? panelOuter;
+
+    internal static bool PanelOuter { get => panelOuter ?? false; set => panelOuter = value; }
 
     /// <summary>Largest K block (default 512). The A micro-panel (MR·kc floats, 24 KiB at MR = 12 and kc = 512) stays
     /// in L1 while the kernel streams B micro-panels from L2; K up to this size is one pass, so C is read and written
@@ -91,6 +96,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             {
                 G = g, PackedB = packedB, Column0 = j0, Panels = panels, Kc = kc, RowTiles = rowTiles,
                 TilesPerBlock = tilesPerBlock, PanelsPerBlock = panelsPerBlock, ColumnBlocks = columnBlocks,
+                PanelOuter = GemmBlocking.PanelOuter,
             };
             WorkerPool.For(rowBlocks * columnBlocks, ref compute);
         }
@@ -118,6 +124,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         public GemmArgs G;
         public float* PackedB;
         public int Column0, Panels, Kc, RowTiles, TilesPerBlock, PanelsPerBlock, ColumnBlocks;
+        public bool PanelOuter;
 
         public readonly void Run(int index)
         {
@@ -143,29 +150,43 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 var update = new TileUpdate(G.Alpha, G.Beta, p0 == 0, last && G.Relu);
                 float* bias = last ? G.Bias : null;
 
-                for (int t = t0; t < t1; t++)
+                if (PanelOuter)
                 {
-                    int i = t * mr;
-                    int h = Math.Min(mr, G.M - i);
-                    float* a = packedA + (nint)(t - t0) * mr * kc;
                     for (int q = q0; q < q1; q++)
-                    {
-                        int j = Column0 + q * nr;
-                        int w = Math.Min(nr, G.N - j);
-                        float* b = PackedB + ((nint)q * k + p0) * nr;
-                        float* c = G.C + i * G.Ldc + j;
-                        float* tileBias = bias == null ? null : bias + j;
-                        if (h == mr && w == nr)
-                        {
-                            TKernel.Run(kc, a, b, c, G.Ldc, tileBias, update);
-                        }
-                        else
-                        {
-                            TKernel.Run(kc, a, b, scratch, nr, null, TileUpdate.Store);
-                            update.ApplyTail(scratch, nr, h, w, c, G.Ldc, tileBias);
-                        }
-                    }
+                        for (int t = t0; t < t1; t++)
+                            Tile(t, q, p0, kc, packedA + (nint)(t - t0) * mr * kc, scratch, bias, update);
                 }
+                else
+                {
+                    for (int t = t0; t < t1; t++)
+                        for (int q = q0; q < q1; q++)
+                            Tile(t, q, p0, kc, packedA + (nint)(t - t0) * mr * kc, scratch, bias, update);
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly void Tile(int t, int q, int p0, int kc, float* a, float* scratch, float* bias, in TileUpdate update)
+        {
+            int mr = TKernel.MR, nr = TKernel.NR;
+            int i = t * mr;
+            int h = Math.Min(mr, G.M - i);
+            int j = Column0 + q * nr;
+            int w = Math.Min(nr, G.N - j);
+            float* b = PackedB + ((nint)q * G.K + p0) * nr;
+            float* c = G.C + i * G.Ldc + j;
+            float* tileBias = bias == null ? null : bias + j;
+            bool half = w <= nr / 2;
+            if (h == mr && w == (half ? nr / 2 : nr))
+            {
+                if (half) TKernel.RunHalf(kc, a, b, c, G.Ldc, tileBias, update);
+                else TKernel.Run(kc, a, b, c, G.Ldc, tileBias, update);
+            }
+            else
+            {
+                if (half) TKernel.RunHalf(kc, a, b, scratch, nr, null, TileUpdate.Store);
+                else TKernel.Run(kc, a, b, scratch, nr, null, TileUpdate.Store);
+                update.ApplyTail(scratch, nr, h, w, c, G.Ldc, tileBias);
             }
         }
     }

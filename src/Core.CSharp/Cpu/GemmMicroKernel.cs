@@ -15,6 +15,10 @@ internal unsafe interface IMicroKernel
     /// <summary>Computes the tile and writes all MR×NR elements to <paramref name="c"/> (row stride
     /// <paramref name="ldc"/>). <paramref name="bias"/> is null or points at NR values for the tile's columns.</summary>
     static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float* bias, in TileUpdate u);
+
+    /// <summary>As <see cref="Run"/> for the left MR×NR/2 of the tile only (B still read with stride NR): a last
+    /// column panel at most half full costs half. Each element is the same FMA chain as in <see cref="Run"/>.</summary>
+    static abstract void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float* bias, in TileUpdate u);
 }
 
 /// <summary>
@@ -89,6 +93,13 @@ internal readonly unsafe struct MicroKernelScalar : IMicroKernel
         StoreRow(c10, c11, c12, c13, c + ldc, bias, u);
         StoreRow(c20, c21, c22, c23, c + 2 * ldc, bias, u);
         StoreRow(c30, c31, c32, c33, c + 3 * ldc, bias, u);
+    }
+
+    public static void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float* bias, in TileUpdate u)
+    {
+        float* tile = stackalloc float[16];
+        Run(kc, a, b, tile, 4, null, TileUpdate.Store);
+        u.ApplyTail(tile, 4, 4, 2, c, ldc, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
