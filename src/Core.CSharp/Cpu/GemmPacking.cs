@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace CtrDsl.Cpu;
 
@@ -14,12 +15,17 @@ internal static unsafe class GemmPacking
     {
         if (strideW == 1)
         {
-            // Rows of the panel are contiguous in the source (B not transposed, A transposed): plain copies.
-            nuint bytes = (nuint)w * sizeof(float);
+            // Rows of the panel are contiguous in the source (B not transposed, A transposed): copy each in vector
+            // chunks (measured as fast as a memmove call per row for MR = 12, and no call).
             for (int p = 0; p < kc; p++)
             {
-                Unsafe.CopyBlockUnaligned(dst + (nint)p * width, src + p * strideK, (uint)bytes);
-                if (w < width) NativeMemory.Clear(dst + (nint)p * width + w, (nuint)(width - w) * sizeof(float));
+                float* s = src + p * strideK;
+                float* d = dst + (nint)p * width;
+                int r = 0;
+                for (; r + 8 <= w; r += 8) Vector256.Store(Vector256.Load(s + r), d + r);
+                for (; r + 4 <= w; r += 4) Vector128.Store(Vector128.Load(s + r), d + r);
+                for (; r < w; r++) d[r] = s[r];
+                for (; r < width; r++) d[r] = 0f;
             }
             return;
         }
