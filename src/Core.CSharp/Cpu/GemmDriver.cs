@@ -86,8 +86,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             for (int p0 = 0; p0 < g.K; p0 += kcMax)
             {
                 int kc = Math.Min(kcMax, g.K - p0);
-                var pack = new PackB { G = g, PackedB = packedB, Column0 = j0, P0 = p0, Kc = kc };
-                WorkerPool.For(panels, ref pack);
+                var pack = new PackB { G = g, PackedB = packedB, Column0 = j0, P0 = p0, Kc = kc, Panels = panels };
+                WorkerPool.For(g.BStrideN == 1 ? (kc + PackRowsPerJob - 1) / PackRowsPerJob : panels, ref pack);
 
                 var compute = new Compute
                 {
@@ -99,17 +99,27 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         }
     }
 
-    /// <summary>Packs column panel <c>index</c> of the K block [P0, P0 + Kc): [Kc; NR] at
-    /// <c>PackedB + index·Kc·NR</c>.</summary>
+    const int PackRowsPerJob = 32;
+
+    /// <summary>Packs the K block [P0, P0 + Kc) of the column block into panels [Kc; NR] at
+    /// <c>PackedB + q·Kc·NR</c>: rows [32·index, 32·index + 32) of every panel when B's rows are contiguous (B not
+    /// transposed), else panel <c>index</c>.</summary>
     struct PackB : IParallelJob
     {
         public GemmArgs G;
         public float* PackedB;
-        public int Column0, P0, Kc;
+        public int Column0, P0, Kc, Panels;
 
         public readonly void Run(int index)
         {
             int nr = TKernel.NR;
+            if (G.BStrideN == 1)
+            {
+                int p0 = index * PackRowsPerJob;
+                GemmPacking.Rows(G.B + P0 * G.BStrideK + Column0, G.BStrideK, p0, Math.Min(p0 + PackRowsPerJob, Kc),
+                    Kc, Panels, G.N - Column0, nr, PackedB);
+                return;
+            }
             int j = Column0 + index * nr;
             GemmPacking.Panel(G.B + P0 * G.BStrideK + j * G.BStrideN, G.BStrideK, G.BStrideN, Kc,
                 Math.Min(nr, G.N - j), nr, PackedB + (nint)index * Kc * nr);

@@ -11,6 +11,30 @@ namespace CtrDsl.Cpu;
 /// </summary>
 internal static unsafe class GemmPacking
 {
+    /// <summary>
+    /// Packs k steps [p0, p1) of <paramref name="panels"/> consecutive panels whose rows are contiguous in the source
+    /// (element (p, r) of panel q at <c>src[p·strideK + q·width + r]</c>), panel q going to
+    /// <c>dst + q·kc·width</c>, row by row: each source row is read once, start to end, which the hardware
+    /// prefetcher follows, where panel by panel would read short pieces of every row at a large stride.
+    /// </summary>
+    public static void Rows(float* src, nint strideK, int p0, int p1, int kc, int panels, int n, int width,
+        float* dst)
+    {
+        for (int p = p0; p < p1; p++)
+        {
+            float* s = src + p * strideK;
+            float* d = dst + (nint)p * width;
+            for (int q = 0; q < panels; q++, s += width, d += (nint)kc * width)
+            {
+                int w = Math.Min(width, n - q * width);
+                int r = 0;
+                for (; r + 8 <= w; r += 8) Vector256.Store(Vector256.Load(s + r), d + r);
+                for (; r < w; r++) d[r] = s[r];
+                for (; r < width; r++) d[r] = 0f;
+            }
+        }
+    }
+
     public static void Panel(float* src, nint strideK, nint strideW, int kc, int w, int width, float* dst)
     {
         if (strideW == 1)
