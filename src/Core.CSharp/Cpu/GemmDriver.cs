@@ -146,11 +146,20 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             float* packedA = GemmBuffers.A((long)(t1 - t0) * mr * kc);
             float* scratch = stackalloc float[mr * nr];
 
-            for (int t = t0; t < t1; t++)
+            if (G.AStrideM == 1)
             {
-                int i = t * mr;
-                GemmPacking.Panel(G.A + i * G.AStrideM + P0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
-                    Math.Min(mr, G.M - i), mr, packedA + (nint)(t - t0) * mr * kc);
+                // A transposed: the block's rows of op(A) are contiguous pieces of A's rows; pack row by row.
+                int i0 = t0 * mr;
+                GemmPacking.Rows(G.A + i0 + P0 * G.AStrideK, G.AStrideK, 0, kc, kc, t1 - t0, G.M - i0, mr, packedA);
+            }
+            else
+            {
+                for (int t = t0; t < t1; t++)
+                {
+                    int i = t * mr;
+                    GemmPacking.Panel(G.A + i * G.AStrideM + P0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
+                        Math.Min(mr, G.M - i), mr, packedA + (nint)(t - t0) * mr * kc);
+                }
             }
             bool last = P0 + kc == G.K;
             var update = new TileUpdate(G.Alpha, G.Beta, P0 == 0, last && G.Relu);
