@@ -1,0 +1,35 @@
+using CtrDsl.Bench;
+
+// Usage: dotnet run -c Release --project bench/Bench -- gemm [--threads 1,2] [--json] [--seconds 0.6]
+if (args.Length == 0 || args[0] != "gemm")
+{
+    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S]");
+    return 2;
+}
+int[] threads = [1, Environment.ProcessorCount];
+bool json = false;
+double seconds = 0.6;
+for (int i = 1; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--threads" when i + 1 < args.Length:
+            threads = args[++i].Split(',').Select(int.Parse).ToArray();
+            break;
+        case "--json":
+            json = true;
+            break;
+        case "--seconds" when i + 1 < args.Length:
+            seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            break;
+        default:
+            Console.Error.WriteLine($"Bench gemm: unknown argument {args[i]}");
+            return 2;
+    }
+}
+foreach (var t in threads.Distinct())
+{
+    GemmBench.Run(Console.Out, t, json, seconds);
+    if (!json) Console.WriteLine();
+}
+return 0;

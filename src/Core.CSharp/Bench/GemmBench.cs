@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using CtrDsl.Cpu;
+
+namespace CtrDsl.Bench;
+
+/// <summary>One measured GEMM shape: ours and (when OpenBLAS was found) cblas_sgemm, in GFLOP/s (2·m·k·n per call).</summary>
+public readonly record struct GemmBenchRow(
+    string Name, Transpose TransA, Transpose TransB, int M, int K, int N, int Threads,
+    double Ours, double? OpenBlas)
+{
+    public double? Ratio => OpenBlas is { } o ? Ours / o : null;
+}
+
+/// <summary>
+/// Times <see cref="Gemm.Sgemm"/> against OpenBLAS's cblas_sgemm on the MLP shapes (m×k×n): the forward pass
+/// Y = X·W, dX = dY·Wᵀ (NT) and dW = Xᵀ·dY (TN), with the same thread count for both. Each figure is the median
+/// of timed calls after warm-up.
+/// </summary>
+public static class GemmBench
+{
+    /// <summary>The shapes measured by default.</summary>
+    public static IReadOnlyList<(string Name, Transpose TransA, Transpose TransB, int M, int K, int N)> Shapes { get; } =
+    [
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 400, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 1200, 400),
+        ("dX=dY·Wᵀ", Transpose.No, Transpose.Yes, 4096, 400, 400),
+        ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 400, 4096, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 390, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 11280, 400),
+    ];
+
+    /// <summary>Measures every shape of <see cref="Shapes"/> with <paramref name="threads"/> threads and prints a
+    /// table (or one JSON object per line when <paramref name="json"/>). Restores <see cref="WorkerPool.ThreadCount"/>.</summary>
+    public static IReadOnlyList<GemmBenchRow> Run(TextWriter output, int threads, bool json = false,
+        double secondsPerShape = 0.6)
+    {
+        var blas = OpenBlas.TryLoad();
+        if (!json)
+        {
+            output.WriteLine(blas is null
+                ? "OpenBLAS not found (install libopenblas0-pthread for the oracle); printing our figures only."
+                : $"OpenBLAS oracle: {blas.Path} ({blas.CoreName} kernels)");
+            output.WriteLine($"threads = {threads}, GFLOP/s = 2·m·k·n / median time");
+            output.WriteLine($"{"shape",-10} {"op",-3} {"m",6} {"k",6} {"n",6} {"ours",9} {"openblas",9} {"ratio",7}");
+        }
+        var rows = new List<GemmBenchRow>();
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            WorkerPool.ThreadCount = threads;
+            blas?.SetThreads(threads);
+            foreach (var (name, ta, tb, m, k, n) in Shapes)
+            {
+                var row = Measure(name, ta, tb, m, k, n, threads, blas, secondsPerShape);
+                rows.Add(row);
+                output.WriteLine(json ? ToJson(row) : ToLine(row));
+            }
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+        }
+        return rows;
+    }
+
+    static GemmBenchRow Measure(string name, Transpose ta, Transpose tb, int m, int k, int n, int threads,
+        OpenBlas? blas, double seconds)
+    {
+        var rng = new Random(1234);
+        var a = Random(rng, m * k);
+        var b = Random(rng, k * n);
+        var c = new float[m * n];
+        int lda = ta == Transpose.No ? k : m, ldb = tb == Transpose.No ? n : k;
+        double flops = 2.0 * m * k * n;
+
+        Action ourCall = () => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+        Action? theirCall = blas is null ? null : () => blas.Sgemm(ta == Transpose.Yes, tb == Transpose.Yes, m, n, k,
+            1f, a, lda, b, ldb, 0f, c, n);
+
+        // Warm up, then alternate rounds of ours and theirs so that both see the same machine (others share these
+        // cores); each figure is the median over all its timed calls.
+        ourCall();
+        double estimate = Time(ourCall);
+        theirCall?.Invoke();
+        int reps = (int)Math.Clamp(seconds / Rounds / Math.Max(estimate, 1e-6), 2, 50);
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        for (int round = 0; round < Rounds; round++)
+        {
+            for (int r = 0; r < reps; r++) ours.Add(Time(ourCall));
+            if (theirCall is null) continue;
+            // OpenBLAS's threads spin for a while after a call: let them sleep before and after its round.
+            Thread.Sleep(150);
+            for (int r = 0; r < reps; r++) theirs.Add(Time(theirCall));
+            Thread.Sleep(150);
+        }
+        return new GemmBenchRow(name, ta, tb, m, k, n, threads, flops / Median(ours) / 1e9,
+            theirCall is null ? null : flops / Median(theirs) / 1e9);
+    }
+
+    const int Rounds = 4;
+
+    static double Time(Action call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        call();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    static double Median(List<double> times)
+    {
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    static float[] Random(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    static string Op(GemmBenchRow r) => $"{(r.TransA == Transpose.No ? 'N' : 'T')}{(r.TransB == Transpose.No ? 'N' : 'T')}";
+
+    static string ToLine(GemmBenchRow r) => string.Create(CultureInfo.InvariantCulture,
+        $"{r.Name,-10} {Op(r),-3} {r.M,6} {r.K,6} {r.N,6} {r.Ours,9:F1} {(r.OpenBlas is { } o ? o.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {(r.Ratio is { } q ? q.ToString("F2", CultureInfo.InvariantCulture) : "-"),7}");
+
+    static string ToJson(GemmBenchRow r) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"shape\":\"{r.Name}\",\"op\":\"{Op(r)}\",\"m\":{r.M},\"k\":{r.K},\"n\":{r.N},\"threads\":{r.Threads},\"ours_gflops\":{r.Ours:F2},\"openblas_gflops\":{(r.OpenBlas is { } o ? o.ToString("F2", CultureInfo.InvariantCulture) : "null")},\"ratio\":{(r.Ratio is { } q ? q.ToString("F3", CultureInfo.InvariantCulture) : "null")}}}");
+}

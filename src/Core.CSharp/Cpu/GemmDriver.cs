@@ -1,0 +1,198 @@
+namespace CtrDsl.Cpu;
+
+/// <summary>
+/// The operands of one <see cref="Gemm.Sgemm"/> call as strided views: element (i, p) of op(A) is
+/// <c>A[i·AStrideM + p·AStrideK]</c> and element (p, j) of op(B) is <c>B[p·BStrideK + j·BStrideN]</c>, which folds the
+/// four transpose cases into one.
+/// </summary>
+internal unsafe struct GemmArgs
+{
+    public int M, N, K;
+    public float Alpha, Beta;
+    public float* A;
+    public nint AStrideM, AStrideK;
+    public float* B;
+    public nint BStrideK, BStrideN;
+    public float* C;
+    public nint Ldc;
+    public float* Bias; // null when there is no bias epilogue
+    public bool Relu;
+}
+
+/// <summary>
+/// Blocking sizes, the same for every call so that the K order of each element never changes. Settable for tests and
+/// tuning; a setting holds for the thread that makes it (read once per call, on the calling thread), so a test that
+/// changes one cannot disturb calls made elsewhere.
+/// </summary>
+internal static class GemmBlocking
+{
+    [ThreadStatic] static int? kcMax, tilesPerBlockMax;
+    [ThreadStatic] static long? packedBMax;
+
+
+    /// <summary>Largest K block (default 512). The A micro-panel (MR·kc floats, 24 KiB at MR = 12 and kc = 512) stays
+    /// in L1 while the kernel streams B micro-panels from L2; K up to this size is one pass, so C is read and written
+    /// once. Measured at 4096×400×400: kc = 400 (one block) beat two blocks of 200 or four of 100.</summary>
+    internal static int KcMax { get => kcMax ?? 512; set => kcMax = value; }
+
+    /// <summary>Most MR-row tiles in one row block (one job, default 16); its packed A block, tiles·MR·kc floats,
+    /// stays in L2 (384 KiB at the defaults).</summary>
+    internal static int TilesPerBlockMax { get => tilesPerBlockMax ?? 16; set => tilesPerBlockMax = value; }
+
+    /// <summary>Cap on a packed B block in floats (default 8 Mi = 32 MiB): C's columns are done in blocks of at most
+    /// this many kc×NC floats (only n above 16 Ki columns reaches it at kc = 512).</summary>
+    internal static long PackedBMax { get => packedBMax ?? 8L << 20; set => packedBMax = value; }
+}
+
+/// <summary>
+/// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each K
+/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel over panels; then, in parallel
+/// over blocks of C (row blocks, and column blocks when there are too few rows), pack the block's rows of op(A) into
+/// the thread's buffer and run the micro-kernel over every (row tile, column panel) pair.
+/// </summary>
+/// <remarks>
+/// Packing B one K block at a time keeps the packed block (kc·n floats, 830 KiB at 512×400) in cache between its
+/// packing and its use. Determinism: the tile grid starts at (0, 0) and the K blocks are fixed by K alone, so each
+/// element of C is the same chain of FMAs and updates whichever thread computes it and however many threads there are.
+/// </remarks>
+internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroKernel
+{
+    public static void Run(in GemmArgs g)
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        int kBlocks = (g.K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
+        int kcMax = (g.K + kBlocks - 1) / kBlocks;
+
+        long panelsCap = Math.Max(1, GemmBlocking.PackedBMax / ((long)kcMax * nr));
+        int totalPanels = (g.N + nr - 1) / nr;
+        int panelsPerColumnBlock = (int)Math.Min(totalPanels, panelsCap);
+
+        int threads = Math.Max(1, WorkerPool.ThreadCount);
+        int rowTiles = (g.M + mr - 1) / mr;
+        float* packedB = GemmBuffers.B((long)panelsPerColumnBlock * nr * kcMax);
+
+        for (int panel0 = 0; panel0 < totalPanels; panel0 += panelsPerColumnBlock)
+        {
+            int panels = Math.Min(panelsPerColumnBlock, totalPanels - panel0);
+            int j0 = panel0 * nr;
+
+            // Row blocks of at most TilesPerBlockMax tiles, at least 4 per thread where there are enough tiles (the
+            // indices are handed out dynamically, so small blocks even out a thread that another process slows
+            // down), their count a multiple of the thread count; too few row tiles and the column panels are split.
+            int rowBlocks = Math.Max((rowTiles + GemmBlocking.TilesPerBlockMax - 1) / GemmBlocking.TilesPerBlockMax,
+                Math.Min(rowTiles, 4 * threads));
+            if (rowTiles >= threads) rowBlocks = Math.Min(rowTiles, (rowBlocks + threads - 1) / threads * threads);
+            int columnBlocks = rowBlocks >= threads ? 1 : Math.Min(panels, threads);
+            for (int p0 = 0; p0 < g.K; p0 += kcMax)
+            {
+                int kc = Math.Min(kcMax, g.K - p0);
+                var pack = new PackB { G = g, PackedB = packedB, Column0 = j0, P0 = p0, Kc = kc, Panels = panels };
+                WorkerPool.For(g.BStrideN == 1 ? (kc + PackRowsPerJob - 1) / PackRowsPerJob : panels, ref pack);
+
+                var compute = new Compute
+                {
+                    G = g, PackedB = packedB, Column0 = j0, Panels = panels, P0 = p0, Kc = kc, RowTiles = rowTiles,
+                    RowBlocks = rowBlocks, ColumnBlocks = columnBlocks,
+                };
+                WorkerPool.For(rowBlocks * columnBlocks, ref compute);
+            }
+        }
+    }
+
+    const int PackRowsPerJob = 32;
+
+    /// <summary>Packs the K block [P0, P0 + Kc) of the column block into panels [Kc; NR] at
+    /// <c>PackedB + q·Kc·NR</c>: rows [32·index, 32·index + 32) of every panel when B's rows are contiguous (B not
+    /// transposed), else panel <c>index</c>.</summary>
+    struct PackB : IParallelJob
+    {
+        public GemmArgs G;
+        public float* PackedB;
+        public int Column0, P0, Kc, Panels;
+
+        public readonly void Run(int index)
+        {
+            int nr = TKernel.NR;
+            if (G.BStrideN == 1)
+            {
+                int p0 = index * PackRowsPerJob;
+                GemmPacking.Rows(G.B + P0 * G.BStrideK + Column0, G.BStrideK, p0, Math.Min(p0 + PackRowsPerJob, Kc),
+                    Kc, Panels, G.N - Column0, nr, PackedB);
+                return;
+            }
+            int j = Column0 + index * nr;
+            GemmPacking.Panel(G.B + P0 * G.BStrideK + j * G.BStrideN, G.BStrideK, G.BStrideN, Kc,
+                Math.Min(nr, G.N - j), nr, PackedB + (nint)index * Kc * nr);
+        }
+    }
+
+    /// <summary>Computes one block of C for the K block [P0, P0 + Kc): a range of row tiles × a range of panels.</summary>
+    struct Compute : IParallelJob
+    {
+        public GemmArgs G;
+        public float* PackedB;
+        public int Column0, Panels, P0, Kc, RowTiles, RowBlocks, ColumnBlocks;
+
+        public readonly void Run(int index)
+        {
+            int mr = TKernel.MR, nr = TKernel.NR;
+            // Even shares: block sizes differ by at most one tile (panel).
+            int rowBlock = index / ColumnBlocks, columnBlock = index % ColumnBlocks;
+            int t0 = (int)((long)rowBlock * RowTiles / RowBlocks);
+            int t1 = (int)((long)(rowBlock + 1) * RowTiles / RowBlocks);
+            int q0 = (int)((long)columnBlock * Panels / ColumnBlocks);
+            int q1 = (int)((long)(columnBlock + 1) * Panels / ColumnBlocks);
+            int kc = Kc;
+            float* packedA = GemmBuffers.A((long)(t1 - t0) * mr * kc);
+            float* scratch = stackalloc float[mr * nr];
+
+            if (G.AStrideM == 1)
+            {
+                // A transposed: the block's rows of op(A) are contiguous pieces of A's rows; pack row by row.
+                int i0 = t0 * mr;
+                GemmPacking.Rows(G.A + i0 + P0 * G.AStrideK, G.AStrideK, 0, kc, kc, t1 - t0, G.M - i0, mr, packedA);
+            }
+            else
+            {
+                for (int t = t0; t < t1; t++)
+                {
+                    int i = t * mr;
+                    GemmPacking.Panel(G.A + i * G.AStrideM + P0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
+                        Math.Min(mr, G.M - i), mr, packedA + (nint)(t - t0) * mr * kc);
+                }
+            }
+            bool last = P0 + kc == G.K;
+            var update = new TileUpdate(G.Alpha, G.Beta, P0 == 0, last && G.Relu);
+            float* bias = last ? G.Bias : null;
+
+            // Row tile outer: the tile's A micro-panel (MR·kc floats) stays in L1 while B panels stream from L2.
+            // Measured against panel-outer at 4096×400×400: no better at any kc, so the simpler order stays.
+            for (int t = t0; t < t1; t++)
+            {
+                float* a = packedA + (nint)(t - t0) * mr * kc;
+                int i = t * mr;
+                int h = Math.Min(mr, G.M - i);
+                for (int q = q0; q < q1; q++)
+                {
+                    int j = Column0 + q * nr;
+                    int w = Math.Min(nr, G.N - j);
+                    float* b = PackedB + (nint)q * kc * nr;
+                    float* c = G.C + i * G.Ldc + j;
+                    float* tileBias = bias == null ? null : bias + j;
+                    bool half = w <= nr / 2;
+                    if (h == mr && w == (half ? nr / 2 : nr))
+                    {
+                        if (half) TKernel.RunHalf(kc, a, b, c, G.Ldc, tileBias, update);
+                        else TKernel.Run(kc, a, b, c, G.Ldc, tileBias, update);
+                    }
+                    else
+                    {
+                        if (half) TKernel.RunHalf(kc, a, b, scratch, nr, null, TileUpdate.Store);
+                        else TKernel.Run(kc, a, b, scratch, nr, null, TileUpdate.Store);
+                        update.ApplyTail(scratch, nr, h, w, c, G.Ldc, tileBias);
+                    }
+                }
+            }
+        }
+    }
+}

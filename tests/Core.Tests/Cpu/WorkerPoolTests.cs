@@ -1,0 +1,128 @@
+using CtrDsl.Cpu;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+
+namespace CtrDsl.Tests.Cpu;
+
+public class WorkerPoolTests
+{
+    struct CountRuns : IParallelJob
+    {
+        public int[] Runs;
+        public void Run(int index) => Interlocked.Increment(ref Runs[index]);
+    }
+
+    struct Nested : IParallelJob
+    {
+        public int[] Runs;
+        public int Inner;
+
+        public void Run(int index)
+        {
+            var inner = new CountRuns { Runs = new int[Inner] };
+            WorkerPool.For(Inner, ref inner);
+            if (inner.Runs.All(r => r == 1)) Interlocked.Increment(ref Runs[index]);
+        }
+    }
+
+    struct ThrowAt : IParallelJob
+    {
+        public int Bad;
+        public void Run(int index)
+        {
+            if (index == Bad) throw new InvalidOperationException($"index {index}");
+        }
+    }
+
+    struct SetField : IParallelJob
+    {
+        public int Seen;
+        public void Run(int index) => Seen = 1;
+    }
+
+    static void WithThreads(int threads, Action body)
+    {
+        int saved = WorkerPool.ThreadCount;
+        WorkerPool.ThreadCount = threads;
+        try
+        {
+            body();
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+        }
+    }
+
+    [Fact]
+    public void For_RunsEveryIndexExactlyOnce() =>
+        Prop.ForAll(Gen.Elements(0, 1, 2, 3, 17, 64, 1000).ToArbitrary(), Gen.Elements(1, 2, 3, 4).ToArbitrary(),
+            (count, threads) => WithThreads(threads, () =>
+            {
+                var job = new CountRuns { Runs = new int[count] };
+                WorkerPool.For(count, ref job);
+                var wrong = Array.FindIndex(job.Runs, r => r != 1);
+                if (wrong >= 0)
+                    throw new Exception($"count {count}, threads {threads}: index {wrong} ran {job.Runs[wrong]} times");
+            })).QuickCheckThrowOnFailure();
+
+    [Fact]
+    public void For_NestedCallsRunInline()
+    {
+        WithThreads(2, () =>
+        {
+            var job = new Nested { Runs = new int[8], Inner = 33 };
+            WorkerPool.For(8, ref job);
+            Assert.All(job.Runs, r => Assert.Equal(1, r));
+        });
+    }
+
+    [Fact]
+    public void For_RethrowsAJobsExceptionAndStaysUsable()
+    {
+        WithThreads(2, () =>
+        {
+            var bad = new ThrowAt { Bad = 37 };
+            var e = Assert.Throws<InvalidOperationException>(() => WorkerPool.For(100, ref bad));
+            Assert.Equal("index 37", e.Message);
+            var job = new CountRuns { Runs = new int[50] };
+            WorkerPool.For(50, ref job);
+            Assert.All(job.Runs, r => Assert.Equal(1, r));
+        });
+    }
+
+    [Fact]
+    public void For_CopiesTheJobBack()
+    {
+        WithThreads(2, () =>
+        {
+            var job = new SetField();
+            WorkerPool.For(4, ref job);
+            Assert.Equal(1, job.Seen);
+        });
+    }
+
+    [Fact]
+    public void For_AllocatesNothing_OnceWarm()
+    {
+        WithThreads(2, () =>
+        {
+            var job = new CountRuns { Runs = new int[64] };
+            for (int i = 0; i < 10; i++) WorkerPool.For(64, ref job);
+            // The counter is process-wide and other test classes run alongside: the least of a few trials is ours.
+            long least = long.MaxValue;
+            for (int trial = 0; trial < 5 && least != 0; trial++)
+            {
+                long before = GC.GetTotalAllocatedBytes(true);
+                for (int i = 0; i < 1000; i++) WorkerPool.For(64, ref job);
+                least = Math.Min(least, GC.GetTotalAllocatedBytes(true) - before);
+            }
+            Assert.Equal(0, least);
+        });
+    }
+
+    [Fact]
+    public void ThreadCount_ThrowsBelowOne() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerPool.ThreadCount = 0);
+}
