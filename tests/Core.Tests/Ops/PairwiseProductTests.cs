@@ -9,12 +9,7 @@ namespace CtrDsl.Tests.Ops;
 
 public class PairwiseProductTests
 {
-    private static readonly FsCheck.Gen<(int batch, int fields, int dim, int seed)> Cases =
-        from batch in Sizes.Of(Sizes.Batches)
-        from fields in Sizes.Of(1, 2, 3, 5, 7)
-        from dim in Sizes.Of(Sizes.Awkward)
-        from seed in Gen.Choose(0, 1_000_000)
-        select (batch, fields, dim, seed);
+    private static readonly FsCheck.Gen<(int batch, int fields, int dim, int seed)> Cases = Sizes.FieldCases;
 
     [Fact]
     public void PairwiseProduct_MatchesReference_AndFiniteDifferences() =>

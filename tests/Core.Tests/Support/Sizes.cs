@@ -12,6 +12,14 @@ public static class Sizes
 
     public static Gen<int> Of(params int[] sizes) => Gen.Elements(sizes);
 
+    /// <summary>Cases for ops over [batch; fields; dim]: a few field counts (1 has no pairs), awkward dims, a seed.</summary>
+    public static readonly Gen<(int batch, int fields, int dim, int seed)> FieldCases =
+        from batch in Of(Batches)
+        from fields in Of(1, 2, 3, 5, 7)
+        from dim in Of(Awkward)
+        from seed in Gen.Choose(0, 1_000_000)
+        select (batch, fields, dim, seed);
+
     /// <summary>Runs a property over generated cases, 25 by default; a failure prints FsCheck's replay seed.</summary>
     public static void Check<T>(Gen<T> gen, Action<T> property, int count = 25) =>
         Prop.ForAll(gen.ToArbitrary(), property).Check(Config.QuickThrowOnFailure.WithMaxTest(count));
