@@ -418,3 +418,15 @@ module Combinators =
                 let w = b.Param("weight", [ pairs; k; k ], init, "dnn")
                 let left = apply b (FieldLinear()) [ apply b (PairRows(PairSide.Left)) [ x ]; w ]
                 apply b (Mul()) [ left; apply b (PairRows(PairSide.Right)) [ x ] ])
+
+    let crossProduct (crosses: string list list) (buckets: int) =
+        Expr.make "cross_product" (fun b ->
+            let idFields = b.Features.IdFields
+            let position name =
+                match List.tryFindIndex ((=) name) idFields with
+                | Some i -> i
+                | None -> invalidArg "crosses" $"""cross_product: no id field named {name}; the id fields are {String.concat ", " idFields}"""
+            let groups = crosses |> List.map (fun g -> g |> List.map position |> List.toArray) |> List.toArray
+            let crossed = apply b (HashCross(groups, buckets)) [ b.Ids ]
+            let w = b.Param("weight", [ buckets; 1 ], Initializer.Zeros(), "linear", sparse = true)
+            apply b (Sum(1)) [ apply b (Embedding()) [ crossed; w ] ])

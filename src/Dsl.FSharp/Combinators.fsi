@@ -179,3 +179,7 @@ module Combinators =
 
     /// FiBiNET's bilinear interaction for every field pair: [batch; pairs; k].
     val bilinear: BilinearKind -> Expr -> Expr
+
+    /// Wide & Deep's cross-product features: each group of named id fields is crossed (its ids hashed into one of
+    /// `buckets` rows of a new first-order weight table) and the weights of the crossed ids are summed: [batch; 1].
+    val crossProduct: crosses: string list list -> buckets: int -> Expr

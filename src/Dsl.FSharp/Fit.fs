@@ -59,6 +59,13 @@ module Fit =
         | Ftrl alpha -> CtrDsl.Optim.Ftrl(parameters, alpha)
         | Ranger lr -> CtrDsl.Optim.Ranger(parameters, lr)
 
+    /// A split that exists and has rows (a ratio split of 0 gives an empty cache).
+    let private present (split: DataCache | null) =
+        match split with
+        | null -> None
+        | s when s.RowCount = 0L -> None
+        | s -> Some s
+
     let run (m: BuiltModel) (data: Dataset) (o: FitOptions) (onEpoch: EpochReport -> unit) : FitResult =
         use backend = new CpuBackend()
         let trainPlan = Plan.Compile(m.Graph, backend, o.BatchSize, m.Loss, m.Output)
@@ -84,10 +91,10 @@ module Fit =
                   let report =
                       { Epoch = epoch
                         TrainLoss = (if rows > 0L then lossSum / float rows else nan)
-                        Valid = data.Valid |> Option.ofObj |> Option.map (fun v -> scorer.Evaluate(v, schema))
+                        Valid = present data.Valid |> Option.map (fun v -> scorer.Evaluate(v, schema))
                         TrainSeconds = seconds
                         SamplesPerSecond = float rows / max seconds 1e-9 }
                   onEpoch report
                   yield report ]
         { Epochs = reports
-          Test = data.Test |> Option.ofObj |> Option.map (fun t -> scorer.Evaluate(t, schema)) }
+          Test = present data.Test |> Option.map (fun t -> scorer.Evaluate(t, schema)) }

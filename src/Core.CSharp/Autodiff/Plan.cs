@@ -217,16 +217,22 @@ public sealed class Plan
         return one[0];
     }
 
+    /// <summary>When set, every op's forward and backward time is added to <see cref="Profile"/>.</summary>
+    public PlanProfile? Profile { get; set; }
+
     public void Forward()
     {
         var ops = _ops;
+        var profile = Profile;
         for (int i = 0; i < ops.Length; i++)
         {
             var c = ops[i];
             c.Batch = _batch;
             c.Training = Training;
             c.Seed = Mix(Seed, (ulong)Step, (ulong)c.Node.Id);
+            long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             c.Node.Op!.Forward(_backend, c);
+            if (profile is not null) profile.AddForward(c.Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
     }
 
@@ -245,8 +251,14 @@ public sealed class Plan
         if (_grads[_loss.Id].IsEmpty) { Step++; return; } // the loss depends on no trainable parameter
         _backend.Fill(_grads[_loss.Id].Take(1), 1f);
         var ops = _ops;
+        var profile = Profile;
         for (int i = ops.Length - 1; i >= 0; i--)
-            if (_runBackward[i]) ops[i].Node.Op!.Backward(_backend, ops[i]);
+        {
+            if (!_runBackward[i]) continue;
+            long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            ops[i].Node.Op!.Backward(_backend, ops[i]);
+            if (profile is not null) profile.AddBackward(ops[i].Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+        }
         Step++;
     }
 

@@ -80,6 +80,10 @@ public interface IBackend : IDisposable
     /// <summary>Row-sparse table gradient into the step's accumulator.</summary>
     void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, SparseRowAccumulator dtable);
 
+    /// <summary>Crossed ids: y[b, g] = hash(ids[b, f] for f in group g) mod buckets; groups are
+    /// fields[starts[g] .. starts[g+1]). The hash is fixed (SplitMix64 over the ids), so it is the same everywhere.</summary>
+    void HashCross(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets, BufferView ids, BufferView y);
+
     // ---- field interactions on x [batch; fields; dim] -----------------------------------------------------
     /// <summary>y[b, k] = ½[(Σ_f x)² − Σ_f x²] (the FM / NFM bi-interaction pooling).</summary>
     void BiInteraction(int batch, int fields, int dim, BufferView x, BufferView y);
