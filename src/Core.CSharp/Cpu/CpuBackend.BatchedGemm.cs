@@ -2,7 +2,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     // One Sgemm per matrix: the matrices of attention are small (fields × dim), and the GEMM's own blocking
     // is the part worth sharing.

@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
     {

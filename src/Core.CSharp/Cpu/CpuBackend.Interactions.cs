@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void BiInteraction(int batch, int fields, int dim, BufferView x, BufferView y)
     {
@@ -42,44 +42,78 @@ public sealed partial class CpuBackend
         }
     }
 
+    // Pairwise inner products with the sample's embeddings transposed to Eᵀ [dim; fields]: for a first field i, the
+    // products with every later field are axpys over a contiguous run of Eᵀ, written straight into the pairs
+    // (i, i+1) … (i, F−1), which are contiguous in combinations order. Samples run in parallel.
+    private struct PairwiseInnerJob : IParallelJob
+    {
+        public int Fields, Dim, Pairs;
+        public float* X, Y, DY, DX;
+        public bool Backward;
+
+        [ThreadStatic] private static float[]? t_transposed, t_gradTransposed;
+
+        public readonly void Run(int b)
+        {
+            int fields = Fields, dim = Dim;
+            var et = BatchChunks.Scratch(ref t_transposed, (long)fields * dim).AsSpan(0, fields * dim);
+            float* e = X + (long)b * fields * dim;
+            for (int f = 0; f < fields; f++)
+                for (int a = 0; a < dim; a++) et[a * fields + f] = e[f * dim + a];
+            if (!Backward)
+            {
+                var y = new Span<float>(Y + (long)b * Pairs, Pairs);
+                int p = 0;
+                for (int i = 0; i < fields - 1; i++)
+                {
+                    int later = fields - 1 - i;
+                    var row = y.Slice(p, later);
+                    row.Clear();
+                    for (int a = 0; a < dim; a++)
+                        TensorPrimitives.MultiplyAdd(et.Slice(a * fields + i + 1, later), e[i * dim + a], row, row);
+                    p += later;
+                }
+                return;
+            }
+            var det = BatchChunks.Scratch(ref t_gradTransposed, (long)fields * dim).AsSpan(0, fields * dim);
+            det.Clear();
+            var g = new ReadOnlySpan<float>(DY + (long)b * Pairs, Pairs);
+            float* de = DX + (long)b * fields * dim;
+            int q = 0;
+            for (int i = 0; i < fields - 1; i++)
+            {
+                int later = fields - 1 - i;
+                var gi = g.Slice(q, later);
+                for (int a = 0; a < dim; a++)
+                {
+                    // dx_i[a] += Σ_j g_ij·x_j[a]; dx_j[a] += g_ij·x_i[a] for every j > i.
+                    de[i * dim + a] += TensorPrimitives.Dot(gi, et.Slice(a * fields + i + 1, later));
+                    var dj = det.Slice(a * fields + i + 1, later);
+                    TensorPrimitives.MultiplyAdd(gi, e[i * dim + a], dj, dj);
+                }
+                q += later;
+            }
+            for (int f = 0; f < fields; f++)
+                for (int a = 0; a < dim; a++) de[f * dim + a] += det[a * fields + f];
+        }
+    }
+
     public void PairwiseInner(int batch, int fields, int dim, BufferView x, BufferView y)
     {
-        var xs = F(x);
-        var ys = F(y);
-        int pairs = fields * (fields - 1) / 2;
-        for (int b = 0; b < batch; b++)
+        fixed (float* px = F(x), py = F(y))
         {
-            var e = xs.Slice(b * fields * dim, fields * dim);
-            var yr = ys.Slice(b * pairs, pairs);
-            int p = 0;
-            for (int i = 0; i < fields; i++)
-                for (int j = i + 1; j < fields; j++)
-                    yr[p++] = TensorPrimitives.Dot(e.Slice(i * dim, dim), e.Slice(j * dim, dim));
+            var job = new PairwiseInnerJob { Fields = fields, Dim = dim, Pairs = fields * (fields - 1) / 2, X = px, Y = py };
+            WorkerPool.For(batch, ref job);
         }
     }
 
     public void PairwiseInnerBackward(int batch, int fields, int dim, BufferView x, BufferView dy, BufferView dx)
     {
         if (dx.IsEmpty) return;
-        var xs = F(x);
-        var dys = F(dy);
-        var dxs = F(dx);
-        int pairs = fields * (fields - 1) / 2;
-        for (int b = 0; b < batch; b++)
+        fixed (float* px = F(x), pdy = F(dy), pdx = F(dx))
         {
-            var e = xs.Slice(b * fields * dim, fields * dim);
-            var de = dxs.Slice(b * fields * dim, fields * dim);
-            var g = dys.Slice(b * pairs, pairs);
-            int p = 0;
-            for (int i = 0; i < fields; i++)
-                for (int j = i + 1; j < fields; j++)
-                {
-                    float gp = g[p++];
-                    var di = de.Slice(i * dim, dim);
-                    var dj = de.Slice(j * dim, dim);
-                    TensorPrimitives.MultiplyAdd(e.Slice(j * dim, dim), gp, di, di);
-                    TensorPrimitives.MultiplyAdd(e.Slice(i * dim, dim), gp, dj, dj);
-                }
+            var job = new PairwiseInnerJob { Fields = fields, Dim = dim, Pairs = fields * (fields - 1) / 2, X = px, DY = pdy, DX = pdx, Backward = true };
+            WorkerPool.For(batch, ref job);
         }
     }
 

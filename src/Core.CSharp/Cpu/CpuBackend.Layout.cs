@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate)
     {

@@ -2,7 +2,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void BceWithLogits(int n, BufferView logits, BufferView labels, BufferView loss)
     {

@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void Softmax(int rows, int cols, BufferView x, BufferView y)
     {

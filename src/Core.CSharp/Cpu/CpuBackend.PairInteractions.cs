@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void PairwiseProduct(int batch, int fields, int dim, BufferView a, BufferView b, BufferView y) =>
         RowProducts(batch, fields, fields, dim, upper: true, F(a), F(b), F(y));

@@ -3,7 +3,7 @@ using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
 
-public sealed partial class CpuBackend
+public sealed unsafe partial class CpuBackend
 {
     public void Unary(UnaryFn fn, BufferView x, BufferView y)
     {

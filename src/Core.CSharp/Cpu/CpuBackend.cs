@@ -7,7 +7,7 @@ namespace CtrDsl.Cpu;
 /// The CPU backend: managed arrays, the blocked FMA GEMM on the worker pool, and TensorPrimitives or the shared
 /// <see cref="Elementwise"/> loop for pointwise work. Kernels for each op family live in the partial files beside this one.
 /// </summary>
-public sealed partial class CpuBackend : IBackend
+public sealed unsafe partial class CpuBackend : IBackend
 {
     public string Name => "cpu";
 

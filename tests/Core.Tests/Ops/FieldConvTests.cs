@@ -53,3 +53,31 @@ public class FieldConvTests
         Assert.Contains("too few fields for pooling", e.Message);
     }
 }
+
+[Xunit.Collection(CtrDsl.Tests.Support.Serial.Name)]
+public class FieldConvThreadTests
+{
+    [Fact]
+    public void FieldConvBackward_GivesTheSameBits_OnOneAndTwoThreads()
+    {
+        float[] Run(int threads)
+        {
+            int saved = CtrDsl.Cpu.WorkerPool.ThreadCount;
+            CtrDsl.Cpu.WorkerPool.ThreadCount = threads;
+            try
+            {
+                var b = new CtrDsl.Cpu.CpuBackend();
+                var rng = new Random(3);
+                float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+                int batch = 50, cin = 3, cout = 4, fields = 9, dim = 5, h = 3;
+                var x = b.Bind(R(batch * cin * fields * dim)); var w = b.Bind(R(cout * cin * h));
+                var dy = b.Bind(R(batch * cout * fields * dim));
+                var dx = b.Bind(new float[batch * cin * fields * dim]); var dw = b.Bind(new float[cout * cin * h]); var db = b.Bind(new float[cout]);
+                b.FieldConvBackward(batch, cin, cout, fields, dim, h, x.All, w.All, dy.All, dx.All, dw.All, db.All);
+                return ((CtrDsl.Cpu.CpuFloatBuffer)dw).Data.Concat(((CtrDsl.Cpu.CpuFloatBuffer)db).Data).Concat(((CtrDsl.Cpu.CpuFloatBuffer)dx).Data).ToArray();
+            }
+            finally { CtrDsl.Cpu.WorkerPool.ThreadCount = saved; }
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
+}
