@@ -8,6 +8,11 @@ string? test = args.Length > 1 && args[1] != "-" ? args[1] : null;
 string cacheDir = args.Length > 2 ? args[2] : Path.Combine(Path.GetTempPath(), "ctrdsl-databench");
 int threads = args.Length > 3 ? int.Parse(args[3]) : 2;
 int epochs = args.Length > 4 ? int.Parse(args[4]) : 3;
+if (args[0] == "--profile")
+{
+    CtrDsl.Bench.DataBench.ProfileParse(args[1], args.Length > 2 ? int.Parse(args[2]) : 20, Console.Out);
+    return 0;
+}
 try
 {
     CtrDsl.Bench.DataBench.Run(args[0], test, cacheDir, threads, epochs, Console.Out);

@@ -1,5 +1,8 @@
 using System.Buffers.Text;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Unicode;
 
@@ -127,18 +130,40 @@ internal sealed class ChunkParser
         var line = data[pos..end];
         if (_quoting && line.Contains((byte)'"')) return SplitQuoted(data, pos);
         _inScratch = false;
-        int n = 0, s = 0;
-        while (true)
+        // One compare per 32 bytes finds every delimiter (one IndexOf call per field costs more on short fields).
+        int n = 0, start = 0, i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            int k = line[s..].IndexOf(_delimiter);
-            int len = k < 0 ? line.Length - s : k;
-            if (n < _fs.Length) { _fs[n] = pos + s; _fl[n] = len; _fp[n] = pos + s; }
-            n++;
-            if (k < 0) break;
-            s += k + 1;
+            ref byte r0 = ref MemoryMarshal.GetReference(line);
+            var d = Vector256.Create(_delimiter);
+            for (; i + 32 <= line.Length; i += 32)
+            {
+                uint mask = Vector256.Equals(Vector256.LoadUnsafe(ref r0, (nuint)i), d).ExtractMostSignificantBits();
+                while (mask != 0)
+                {
+                    int k = i + BitOperations.TrailingZeroCount(mask);
+                    AddField(ref n, pos + start, k - start);
+                    start = k + 1;
+                    mask &= mask - 1;
+                }
+            }
         }
+        for (; i < line.Length; i++)
+            if (line[i] == _delimiter)
+            {
+                AddField(ref n, pos + start, i - start);
+                start = i + 1;
+            }
+        AddField(ref n, pos + start, line.Length - start);
         if (n != _nCols) throw Error(end, $"expected {_nCols} columns, got {n}");
         return next;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddField(ref int n, int start, int length)
+    {
+        if (n < _fs.Length) { _fs[n] = start; _fl[n] = length; _fp[n] = start; }
+        n++;
     }
 
     /// <summary>RFC 4180: quoted fields are copied, unescaped, into the scratch buffer.</summary>
@@ -392,9 +417,7 @@ internal sealed class ChunkParser
         if (frozen != null) return offset + frozen.Lookup(tok);
         if (tok.IsEmpty && _l.Schema.MissingOf(field) == MissingPolicy.OwnId) return -1;
         var table = r.Tables[group];
-        int id = table.GetOrAdd(tok, TokenTable.Hash(tok));
-        if (train) table.AddTrain(id, 1, row);
-        return id;
+        return table.GetOrAdd(tok, TokenTable.Hash(tok), train ? 1 : 0, row);
     }
 
     /// <summary>The value of a numeric column, NaN when empty; a non-number is an error naming the column.</summary>

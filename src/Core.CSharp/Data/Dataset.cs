@@ -272,9 +272,8 @@ public sealed class Dataset : IDisposable
             var map = maps[g] = new int[t.Count];
             for (int i = 0; i < t.Count; i++)
             {
-                int id = global[g].GetOrAdd(t.Token(i), t.HashOf(i));
-                if (t.CountOf(i) > 0) global[g].AddTrain(id, t.CountOf(i), rowBase + t.FirstTrainRow(i));
-                map[i] = id;
+                long count = t.CountOf(i);
+                map[i] = global[g].GetOrAdd(t.Token(i), t.HashOf(i), count, count > 0 ? rowBase + t.FirstTrainRow(i) : -1);
             }
         }
         int nIds = layout.Ids.Length;

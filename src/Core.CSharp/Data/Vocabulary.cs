@@ -113,9 +113,7 @@ public sealed class Vocabulary
         int first = missing == MissingPolicy.OwnId ? 2 : 1;
         foreach (int i in kept)
         {
-            int id = table.GetOrAdd(seen.Token(i), seen.HashOf(i));
-            table.AddTrain(id, seen.CountOf(i), seen.FirstTrainRow(i));
-            map[i] = first + id;
+            map[i] = first + table.GetOrAdd(seen.Token(i), seen.HashOf(i), seen.CountOf(i), seen.FirstTrainRow(i));
         }
         return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0);
     }
