@@ -81,16 +81,25 @@ internal sealed class ChunkParser
                 if (int.TryParse(layout.Columns[c], out int k)) _libFmColumn[k] = c;
     }
 
-    public ChunkResult Parse(Chunk chunk)
+    /// <summary>Parses a chunk into <paramref name="reuse"/> (cleared first) or a new result.</summary>
+    public ChunkResult Parse(Chunk chunk, ChunkResult? reuse = null)
     {
-        var r = new ChunkResult
+        var r = reuse ?? new ChunkResult
         {
-            SeqOffsets = _l.Seqs.Select(_ => new List<int> { 0 }).ToArray(),
+            SeqOffsets = _l.Seqs.Select(_ => new List<int>()).ToArray(),
             SeqValues = _l.Seqs.Select(_ => new List<int>()).ToArray(),
             Tables = _frozen == null ? _l.Groups.Select(_ => new TokenTable(1024)).ToArray() : [],
             DenseSum = new double[_l.Dense.Length], DenseSumSq = new double[_l.Dense.Length], DenseCount = new long[_l.Dense.Length],
             QuantileValues = _l.Ids.Select(s => s.Kind == SlotKind.QuantileBucket && _frozen == null ? new List<float>() : null).ToArray(),
         };
+        r.Rows = 0;
+        r.TrainRows = 0;
+        r.BadRows.Clear();
+        foreach (var o in r.SeqOffsets) { o.Clear(); o.Add(0); }
+        foreach (var v in r.SeqValues) v.Clear();
+        foreach (var t in r.Tables) t.Clear();
+        Array.Clear(r.DenseSum); Array.Clear(r.DenseSumSq); Array.Clear(r.DenseCount);
+        foreach (var q in r.QuantileValues) q?.Clear();
         _data = chunk.Data;
         var data = chunk.Data.AsSpan(0, chunk.Length);
         bool utf8Ok = Utf8.IsValid(data);

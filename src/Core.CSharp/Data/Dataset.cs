@@ -172,6 +172,7 @@ public sealed class Dataset : IDisposable
         // Pipeline: up to 2 × threads chunks parse on the thread pool while this thread reads ahead and merges the
         // oldest result; merging strictly in chunk order keeps ids in order of first appearance.
         var parsers = new System.Collections.Concurrent.ConcurrentBag<ChunkParser>();
+        var results = new System.Collections.Concurrent.ConcurrentBag<ChunkResult>();   // reused: no fresh pages per chunk
         var inFlight = new Queue<Task<ChunkResult>>();
         var limiter = new SemaphoreSlim(threads);
         Task<ChunkResult> Start(Chunk c) => Task.Run(async () =>
@@ -180,7 +181,8 @@ public sealed class Dataset : IDisposable
             try
             {
                 if (!parsers.TryTake(out var p)) p = new ChunkParser(layout, frozen, rule, fileSplit, options.BadRows.MaxBadRows > 0);
-                var r = p.Parse(c);
+                results.TryTake(out var reuse);
+                var r = p.Parse(c, reuse);
                 parsers.Add(p);
                 return r;
             }
@@ -219,6 +221,7 @@ public sealed class Dataset : IDisposable
                 for (int row = 0; row < r.Rows; row++)
                     writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
                 rowBase += r.Rows;
+                results.Add(r);
             }
             if (writers[0].RowCount == 0 && rowBase == 0)
                 throw DataFormatException.InFile(source, schema.Format is SourceFormat.Delimited { Header: true } ? "no data rows after the header" : "no data rows");

@@ -45,6 +45,14 @@ internal sealed class TokenTable
 
     public int Count { get; private set; }
 
+    /// <summary>Empties the table, keeping its memory (chunk tables are reused from chunk to chunk).</summary>
+    public void Clear()
+    {
+        Array.Clear(_slots);
+        Count = 0;
+        _arenaLength = 0;
+    }
+
     public ReadOnlySpan<byte> Token(int id) => _arena.AsSpan(_entries[id].Start, _entries[id].Length);
     public ulong HashOf(int id) => _entries[id].Hash;
     public long CountOf(int id) => _slots[_entries[id].Slot].Count;
