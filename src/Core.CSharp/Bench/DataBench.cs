@@ -12,11 +12,11 @@ public static class DataBench
     /// schema (log3 buckets, min-count 5, missing as a value) into <paramref name="cacheDir"/> from scratch, then
     /// reads the train cache for <paramref name="epochs"/> shuffled epochs of batch 4096, and writes the figures.
     /// </summary>
-    public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output)
+    public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output, int chunkBytes = 4 << 20)
     {
         var inv = CultureInfo.InvariantCulture;
         var schema = Schema.CriteoReference(minCount: 5);
-        var options = new PrepareOptions { CacheDir = cacheDir, Threads = threads, Force = true };
+        var options = new PrepareOptions { CacheDir = cacheDir, Threads = threads, Force = true, ChunkBytes = chunkBytes };
         var sw = Stopwatch.StartNew();
         using (var ds = Dataset.Prepare(schema, DataSources.Files(trainTsv), options))
         {

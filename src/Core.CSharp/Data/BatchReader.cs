@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace CtrDsl.Data;
 
 /// <summary>
@@ -75,6 +76,7 @@ public sealed unsafe class BatchReader
     }
 
     /// <summary>Fills <paramref name="batch"/> with the next rows; false when the epoch has no rows left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Next(Batch batch)
     {
         if (batch.IdFieldCount != _cache.IdFieldCount || batch.DenseFieldCount != _cache.DenseFieldCount

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CtrDsl.Data;
@@ -37,6 +38,7 @@ internal sealed class CacheWriter : IDisposable
     public long RowCount { get; private set; }
 
     /// <summary>Appends row <paramref name="row"/> of a parsed chunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(ChunkResult r, int row)
     {
         r.Labels.AsSpan(row * _nLabels, _nLabels).CopyTo(_labels.AsSpan(_rows * _nLabels));

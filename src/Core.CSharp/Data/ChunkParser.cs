@@ -68,6 +68,8 @@ internal sealed class ChunkParser
         }
         for (int i = 0; i < layout.Seqs.Length; i++)
             if (frozen != null) { _seqVocab[i] = frozen.VocabularyOf(layout.Seqs[i].Field.Name); _seqOffset[i] = _seqVocab[i]!.Offset; }
+        _log3Id = layout.Ids.Select(x => x.Kind == SlotKind.Log3 ? Enumerable.Repeat(int.MinValue, MissingBucket + 1).ToArray() : []).ToArray();
+        _log3Count = layout.Ids.Select(x => new long[x.Kind == SlotKind.Log3 ? MissingBucket + 1 : 0]).ToArray();
         _mean = new double[layout.Dense.Length];
         _std = new double[layout.Dense.Length];
         for (int i = 0; i < layout.Dense.Length; i++)
@@ -82,6 +84,7 @@ internal sealed class ChunkParser
     }
 
     /// <summary>Parses a chunk into <paramref name="reuse"/> (cleared first) or a new result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ChunkResult Parse(Chunk chunk, ChunkResult? reuse = null)
     {
         var r = reuse ?? new ChunkResult
@@ -124,12 +127,35 @@ internal sealed class ChunkParser
             line += data[pos..next].Count((byte)'\n');
             pos = next;
         }
+        FlushLog3(r);
         return r;
+    }
+
+    private const int MissingBucket = 64;
+    private readonly int[][] _log3Id;
+    private readonly long[][] _log3Count;
+
+    /// <summary>Adds the repeats counted on the side to the chunk's tables and forgets the cached ids.</summary>
+    private void FlushLog3(ChunkResult r)
+    {
+        for (int i = 0; i < _log3Id.Length; i++)
+        {
+            if (_log3Id[i].Length == 0) continue;
+            for (int k = 0; k < _log3Id[i].Length; k++)
+            {
+                int id = _log3Id[i][k];
+                if (_frozen == null && id >= 0 && _log3Count[i][k] > 0)
+                    r.Tables[_l.Ids[i].Group].AddCount(id, _log3Count[i][k]);
+                if (_frozen == null) _log3Id[i][k] = int.MinValue;
+                _log3Count[i][k] = 0;
+            }
+        }
     }
 
     // ---- record splitting ------------------------------------------------------------------------------------------
 
     /// <summary>Splits the record at <paramref name="pos"/> into fields; returns the next record's position.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int SplitRecord(ReadOnlySpan<byte> data, int pos)
     {
         int nl = data[pos..].IndexOf((byte)'\n');
@@ -300,6 +326,7 @@ internal sealed class ChunkParser
     private ReadOnlySpan<byte> Field(ReadOnlySpan<byte> data, int c) =>
         _inScratch ? _scratch.AsSpan(_fs[c], _fl[c]) : data.Slice(_fs[c], _fl[c]);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Row(ChunkResult r, ReadOnlySpan<byte> data)
     {
         // Phase 1: everything that can fail.
@@ -365,15 +392,27 @@ internal sealed class ChunkParser
                     break;
                 case SlotKind.Log3:
                     {
+                        // The 13 log-bucket fields take few distinct values: remember each bucket's id in this chunk
+                        // and count repeats on the side, instead of formatting, hashing and probing the token each time.
                         double x = _slotNum[i];
+                        int k = double.IsNaN(x) ? MissingBucket : LogBucket(x);
+                        var cache = _log3Id[i];
+                        if (k < cache.Length && cache[k] != int.MinValue)
+                        {
+                            ids[i] = cache[k];
+                            if (train && _frozen == null && cache[k] >= 0) _log3Count[i][k]++;
+                            break;
+                        }
                         var tok = tokenBuf[..0];
-                        if (!double.IsNaN(x))
+                        if (k != MissingBucket)
                         {
                             tokenBuf[0] = (byte)'b';
-                            Utf8Formatter.TryFormat(LogBucket(x), tokenBuf[1..], out int w);
+                            Utf8Formatter.TryFormat(k, tokenBuf[1..], out int w);
                             tok = tokenBuf[..(1 + w)];
                         }
                         ids[i] = TokenId(r, slot.Group, slot.Field, _slotVocab[i], _slotOffset[i], tok, train, row);
+                        // Only cache once a train row has set the token's first train row.
+                        if (k < cache.Length && (train || _frozen != null)) cache[k] = ids[i];
                         break;
                     }
                 case SlotKind.Hashed:
@@ -430,6 +469,7 @@ internal sealed class ChunkParser
     }
 
     /// <summary>The value of a numeric column, NaN when empty; a non-number is an error naming the column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double Number(ReadOnlySpan<byte> data, int c)
     {
         var f = Field(data, c);
@@ -439,6 +479,7 @@ internal sealed class ChunkParser
     }
 
     /// <summary>Integers (the common case: counts) take a fast path; anything else goes through the double parser.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryNumber(ReadOnlySpan<byte> s, out double x)
     {
         if (s.Length is > 0 and <= 18)
@@ -461,7 +502,15 @@ internal sealed class ChunkParser
     }
 
     /// <summary>floor(3·log1p(max(x, 0))): the reference's dense bucket rule.</summary>
-    public static int LogBucket(double x) => (int)Math.Floor(3.0 * Log1p(Math.Max(x, 0)));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int LogBucket(double x)
+    {
+        if (x >= 0 && x < SmallBuckets.Length && x == Math.Floor(x)) return SmallBuckets[(int)x];
+        return (int)Math.Floor(3.0 * Log1p(Math.Max(x, 0)));
+    }
+
+    private static readonly int[] SmallBuckets =
+        Enumerable.Range(0, 1 << 12).Select(v => (int)Math.Floor(3.0 * Math.Log(1.0 + v))).ToArray();
 
     /// <summary>log(1 + x), accurate for small x (Math.Log(1 + x) loses digits below 1e-4).</summary>
     public static double Log1p(double x)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CtrDsl.Data;
@@ -265,6 +266,7 @@ public sealed class Dataset : IDisposable
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Merge(ChunkResult r, RowLayout layout, TokenTable[] global, long rowBase, double[] denseSum, double[] denseSumSq,
         long[] denseCount, List<float>?[] reservoirs, ref long seen, Random rng, int reservoirSize)
     {
@@ -343,45 +345,55 @@ public sealed class Dataset : IDisposable
         File.Move(tmp, target, overwrite: true);
     }
 
-    private static unsafe void Remap(DataCache cache, BuildResult built, FeatureSpace features)
+    private static void Remap(DataCache cache, BuildResult built, FeatureSpace features)
     {
         var layout = built.Layout;
+        var plan = new RemapPlan(
+            layout,
+            built.Maps,
+            layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
+            layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
+            layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray());
+        Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan));
+    }
+
+    private sealed record RemapPlan(RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, NumericStats[] Stats);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RemapBlock(DataCache cache, int b, RemapPlan plan)
+    {
+        var layout = plan.Layout;
         int nIds = layout.Ids.Length, nDense = layout.Dense.Length;
-        var vocab = layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
-        var seqVocab = layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
-        var stats = layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray();
-        Parallel.For(0, cache.BlockCount, b =>
+        int rows = cache.BlockRows(b);
+        int* ids = cache.IdsPtr(b);
+        for (int k = 0; k < nIds; k++)
         {
-            int rows = cache.BlockRows(b);
-            int* ids = cache.IdsPtr(b);
-            for (int k = 0; k < nIds; k++)
-            {
-                var slot = layout.Ids[k];
-                int offset = vocab[k].Offset;
-                var map = built.Maps[slot.Group];
-                for (int row = 0; row < rows; row++)
-                {
-                    ref int v = ref ids[row * nIds + k];
-                    v = slot.Kind switch
-                    {
-                        SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
-                        SlotKind.QuantileBucket => offset + vocab[k].BucketOf(BitConverter.Int32BitsToSingle(v)),
-                        _ => offset + v,
-                    };
-                }
-            }
-            float* dense = cache.DensePtr(b);
+            var slot = layout.Ids[k];
+            var vocab = plan.Vocab[k];
+            int offset = vocab.Offset;
+            var map = plan.Maps[slot.Group];
             for (int row = 0; row < rows; row++)
-                for (int k = 0; k < nDense; k++)
-                    dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], stats[k].Mean, stats[k].Std);
-            for (int s = 0; s < layout.Seqs.Length; s++)
             {
-                int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
-                int offset = seqVocab[s].Offset;
-                var map = built.Maps[layout.Seqs[s].Group];
-                for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
+                ref int v = ref ids[row * nIds + k];
+                v = slot.Kind switch
+                {
+                    SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
+                    SlotKind.QuantileBucket => offset + vocab.BucketOf(BitConverter.Int32BitsToSingle(v)),
+                    _ => offset + v,
+                };
             }
-        });
+        }
+        float* dense = cache.DensePtr(b);
+        for (int row = 0; row < rows; row++)
+            for (int k = 0; k < nDense; k++)
+                dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], plan.Stats[k].Mean, plan.Stats[k].Std);
+        for (int s = 0; s < layout.Seqs.Length; s++)
+        {
+            int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
+            int offset = plan.SeqVocab[s].Offset;
+            var map = plan.Maps[layout.Seqs[s].Group];
+            for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
+        }
     }
 
     /// <summary>Column names: the header record, the schema's list, or for libFM the field numbers the schema uses.</summary>

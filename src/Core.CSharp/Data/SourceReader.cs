@@ -14,7 +14,10 @@ internal sealed class Chunk
     /// <summary>Position of the chunk in the file (0-based), which fixes its place in the merge.</summary>
     public required int Index;
 
-    public void Release() => ArrayPool<byte>.Shared.Return(Data);
+    public void Release() => Pool.Return(Data);
+
+    /// <summary>Chunk buffers are recycled (fresh 4 MB arrays would cost page faults on every chunk).</summary>
+    internal static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(1 << 28, 32);
 }
 
 /// <summary>
@@ -76,7 +79,7 @@ internal sealed class SourceReader : IDisposable
     {
         if (_eof && _carryLength == 0) return null;
         int size = Math.Max(_chunkBytes, _carryLength * 2);
-        var buf = ArrayPool<byte>.Shared.Rent(size);
+        var buf = Chunk.Pool.Rent(size);
         _carry.AsSpan(0, _carryLength).CopyTo(buf);
         int len = _carryLength;
         while (true)
@@ -99,9 +102,9 @@ internal sealed class SourceReader : IDisposable
                 return chunk;
             }
             // One record longer than the buffer: grow and read on.
-            var bigger = ArrayPool<byte>.Shared.Rent(buf.Length * 2);
+            var bigger = Chunk.Pool.Rent(buf.Length * 2);
             buf.AsSpan(0, len).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(buf);
+            Chunk.Pool.Return(buf);
             buf = bigger;
         }
     }

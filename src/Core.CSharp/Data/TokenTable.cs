@@ -101,7 +101,7 @@ internal sealed class TokenTable
     public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash) => GetOrAdd(token, hash, 0, -1);
 
     /// <summary>The id of the token, adding it when new, and adds <paramref name="count"/> train occurrences at <paramref name="row"/> (none when 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash, long count, long row)
     {
         int mask = _slots.Length - 1;
@@ -127,6 +127,10 @@ internal sealed class TokenTable
         return id;
     }
 
+    /// <summary>Adds train occurrences to a token that already has a first train row.</summary>
+    public void AddCount(int id, long count) => _slots[_entries[id].Slot].Count += count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Insert(int slot, ReadOnlySpan<byte> token, ulong hash, ulong packed, long count, long firstTrain)
     {
         int id = Count;
