@@ -86,7 +86,7 @@ internal sealed class SourceReader : IDisposable
         {
             while (!_eof && len < buf.Length)
             {
-                int r = Read(buf.AsSpan(len));
+                int r = Read(buf, len);
                 if (r == 0) { _eof = true; CheckGzipEnd(buf, len); break; }
                 len += r;
             }
@@ -109,30 +109,34 @@ internal sealed class SourceReader : IDisposable
         }
     }
 
-    private int Read(Span<byte> destination)
+    private int Read(byte[] buf, int len)
     {
         try
         {
-            int r = _stream.Read(destination);
+            int r = _stream.Read(buf.AsSpan(len));
             _produced += r;
             return r;
         }
         catch (InvalidDataException e)
         {
-            throw DataFormatException.InFile(Path, $"corrupt gzip data after {_produced} decompressed bytes ({e.Message})");
+            throw AtEnd(buf, len, $"corrupt gzip data after {_produced} decompressed bytes ({e.Message})");
         }
     }
 
     private void CheckGzipEnd(byte[] buf, int len)
     {
         if (!IsGzip || (_gzipSize is uint isize && isize == (uint)_produced)) return;
-        // Locate the end of the decompressed data for the message.
+        throw AtEnd(buf, len, $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+    }
+
+    /// <summary>An error at the end of the data decompressed so far (<c>buf[0..len)</c> follows the lines already handed out).</summary>
+    private DataFormatException AtEnd(byte[] buf, int len, string what)
+    {
         var data = buf.AsSpan(0, len);
         long line = _line + data.Count((byte)'\n');
         int lastNl = data.LastIndexOf((byte)'\n');
         int column = System.Text.Encoding.UTF8.GetCharCount(data[(lastNl + 1)..]) + 1;
-        throw DataFormatException.At(Path, line, column,
-            $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+        return DataFormatException.At(Path, line, column, what);
     }
 
     /// <summary>Length of the prefix that holds whole records, 0 if none ends in <paramref name="data"/>.</summary>
