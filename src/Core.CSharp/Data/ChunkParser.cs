@@ -40,6 +40,7 @@ internal sealed class ChunkParser
     private readonly int[] _slotOffset, _seqOffset;
     private readonly double[] _mean, _std;
     private readonly Dictionary<int, int> _libFmColumn = [];
+    private readonly int[] _seqOfColumn;
     private byte[] _data = [];
     private int _recStart;
     private long _recLine;
@@ -78,6 +79,8 @@ internal sealed class ChunkParser
             var st = frozen?.Numeric.FirstOrDefault(n => n.Field == layout.Dense[i].Field.Name);
             if (st != null) { _mean[i] = st.Mean; _std[i] = st.Std; }
         }
+        _seqOfColumn = Enumerable.Repeat(-1, _nCols).ToArray();
+        for (int i = 0; i < layout.Seqs.Length; i++) _seqOfColumn[layout.Seqs[i].Column] = i;
         if (_fieldAware)
             for (int c = 0; c < _nCols; c++)
                 if (int.TryParse(layout.Columns[c], out int k)) _libFmColumn[k] = c;
@@ -307,7 +310,7 @@ internal sealed class ChunkParser
             if (!int.TryParse(Encoding.ASCII.GetString(tok[..c1]), out int field)) throw Error(at, $"expected an integer field number, got \"{Show(tok[..c1])}\"");
             if (!TryNumber(tok[(c2 + 1)..], out _)) throw Error(at + c2 + 1, $"expected a number as the value, got \"{Show(tok[(c2 + 1)..])}\"");
             if (!_libFmColumn.TryGetValue(field, out int col)) return; // a field the schema does not use
-            int seq = Array.FindIndex(_l.Seqs, s => s.Column == col);
+            int seq = _seqOfColumn[col];
             if (seq >= 0) { _pieces[seq].Add((at + c1 + 1, c2 - c1 - 1)); return; }
             if (_fl[col] > 0) throw Error(at, $"field {field} appears twice in the row");
             _fs[col] = at + c1 + 1; _fl[col] = c2 - c1 - 1; _fp[col] = at;

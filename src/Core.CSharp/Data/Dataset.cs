@@ -54,6 +54,8 @@ public sealed class Dataset : IDisposable
     public static Dataset Prepare(Schema schema, DataSources sources, PrepareOptions options)
     {
         schema.Validate();
+        if (options.BlockRows < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BlockRows, "BlockRows must be >= 1");
+        if (options.ChunkBytes < 16) throw new ArgumentOutOfRangeException(nameof(options), options.ChunkBytes, "ChunkBytes must be >= 16");
         Directory.CreateDirectory(options.CacheDir);
         var log = new List<string>();
         string Cache(string file, Split split) =>
