@@ -1,3 +1,4 @@
+#nullable enable
 using CtrDsl.Data;
 using Xunit;
 using Xunit.Abstractions;
