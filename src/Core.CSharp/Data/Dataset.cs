@@ -221,8 +221,9 @@ public sealed class Dataset : IDisposable
                         throw new DataFormatException($"{source}: more than {options.BadRows.MaxBadRows} bad rows; the first: {firstBad}") { File = source };
                 }
                 if (frozen == null) Merge(r, layout, global, rowBase, denseSum, denseSumSq, denseCount, reservoirs, ref reservoirSeen, rng, ReservoirSize);
-                for (int row = 0; row < r.Rows; row++)
-                    writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
+                if (frozen != null || rule is SplitRule.ByFile) writers[0].AddRange(r, 0, r.Rows);
+                else
+                    for (int row = 0; row < r.Rows; row++) writers[r.Split[row]].Add(r, row);
                 rowBase += r.Rows;
                 results.Add(r);
             }
