@@ -74,9 +74,11 @@ public sealed class Dataset : IDisposable
             if (sources.Test != null) evalFiles.Add((Split.Test, sources.Test, Cache(sources.Test, Split.Test)));
         }
         string trainCache = Cache(sources.Train, Split.Train);
+        // The caches depend on the schema and on how rows are split.
+        ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + sources.Rule));
 
         FeatureSpace? features = null;
-        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, schema, null);
+        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, key, null);
         if (why == null)
         {
             try
@@ -92,12 +94,12 @@ public sealed class Dataset : IDisposable
         }
         if (why == null && single)
             foreach (var (_, src, cache) in evalFiles)
-                why ??= Stale(cache, src, schema, features);
+                why ??= Stale(cache, src, key, features);
         long bad = 0;
         if (why != null)
         {
             var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
-            var built = Build(schema, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
+            var built = Build(schema, key, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
             features = built.Features!;
             features.Save(featuresPath);
             bad += built.BadRows;
@@ -110,9 +112,9 @@ public sealed class Dataset : IDisposable
         if (!single)
             foreach (var (split, src, cache) in evalFiles)
             {
-                string? evalWhy = options.Force ? "forced" : Stale(cache, src, schema, features);
+                string? evalWhy = options.Force ? "forced" : Stale(cache, src, key, features);
                 if (evalWhy == null) { log.Add($"{cache}: cache hit"); continue; }
-                var built = Build(schema, src, [cache], features, new SplitRule.ByFile(), split, options, log);
+                var built = Build(schema, key, src, [cache], features, new SplitRule.ByFile(), split, options, log);
                 bad += built.BadRows;
                 log.Add($"{cache}: rebuilt ({evalWhy})");
                 Finalize(cache, built, features!);
@@ -122,7 +124,7 @@ public sealed class Dataset : IDisposable
     }
 
     /// <summary>Why a cache cannot be reused, or null when it can.</summary>
-    private static string? Stale(string cachePath, string source, Schema schema, FeatureSpace? features)
+    private static string? Stale(string cachePath, string source, ulong key, FeatureSpace? features)
     {
         if (!File.Exists(cachePath)) return "no cache";
         if (!File.Exists(source)) throw DataFormatException.InFile(source, "file not found");
@@ -131,7 +133,7 @@ public sealed class Dataset : IDisposable
             using var c = DataCache.Open(cachePath);
             var info = new FileInfo(source);
             if (!c.Complete) return "an earlier build did not finish";
-            if (c.SchemaHash != schema.Hash) return "the schema changed";
+            if (c.SchemaHash != key) return "the schema or the split rule changed";
             if (c.SourceSize != info.Length || c.SourceMtimeTicks != info.LastWriteTimeUtc.Ticks)
                 return $"the source changed: {c.SourceSize} bytes at {new DateTime(c.SourceMtimeTicks, DateTimeKind.Utc):u} then, {info.Length} bytes at {info.LastWriteTimeUtc:u} now";
             if (features != null && c.FeaturesHash != features.Hash) return "the vocabularies changed";
@@ -151,7 +153,7 @@ public sealed class Dataset : IDisposable
     }
 
     /// <summary>Parses one source into the target caches (.tmp files), merging chunk results in file order.</summary>
-    private static BuildResult Build(Schema schema, string source, string[] targets, FeatureSpace? frozen, SplitRule rule,
+    private static BuildResult Build(Schema schema, ulong key, string source, string[] targets, FeatureSpace? frozen, SplitRule rule,
         Split fileSplit, PrepareOptions options, List<string> log)
     {
         bool quoting = schema.Format is SourceFormat.Delimited { Quoting: true };
@@ -230,7 +232,7 @@ public sealed class Dataset : IDisposable
             if (writers[0].RowCount == 0 && rowBase == 0)
                 throw DataFormatException.InFile(source, schema.Format is SourceFormat.Delimited { Header: true } ? "no data rows after the header" : "no data rows");
             var info = new FileInfo(source);
-            foreach (var w in writers) w.Finish(schema.Hash, info.Length, info.LastWriteTimeUtc.Ticks);
+            foreach (var w in writers) w.Finish(key, info.Length, info.LastWriteTimeUtc.Ticks);
         }
         finally
         {
