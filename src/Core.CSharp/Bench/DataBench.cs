@@ -12,11 +12,11 @@ public static class DataBench
     /// schema (log3 buckets, min-count 5, missing as a value) into <paramref name="cacheDir"/> from scratch, then
     /// reads the train cache for <paramref name="epochs"/> shuffled epochs of batch 4096, and writes the figures.
     /// </summary>
-    public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output)
+    public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output, int chunkBytes = 4 << 20)
     {
         var inv = CultureInfo.InvariantCulture;
         var schema = Schema.CriteoReference(minCount: 5);
-        var options = new PrepareOptions { CacheDir = cacheDir, Threads = threads, Force = true };
+        var options = new PrepareOptions { CacheDir = cacheDir, Threads = threads, Force = true, ChunkBytes = chunkBytes };
         var sw = Stopwatch.StartNew();
         using (var ds = Dataset.Prepare(schema, DataSources.Files(trainTsv), options))
         {
@@ -60,5 +60,30 @@ public static class DataBench
                     seed is null ? "file order" : "shuffled  ", rows, sw.Elapsed.TotalSeconds, rows / sw.Elapsed.TotalSeconds, epochs, checksum));
             }
         }
+    }
+
+    /// <summary>
+    /// Single-thread cost of each parse stage on the first <paramref name="maxChunks"/> 4 MB chunks of a Criteo file
+    /// held in memory: reading, record splitting, and parsing into chunk results, in µs per row.
+    /// </summary>
+    public static void ProfileParse(string trainTsv, int maxChunks, TextWriter output)
+    {
+        var schema = Schema.CriteoReference(5);
+        var layout = RowLayout.Resolve(schema, trainTsv, SourceFormat.CriteoColumns().ToArray(), new SplitRule.ByFile());
+        var chunks = new List<Chunk>();
+        using (var reader = new SourceReader(trainTsv, false, 4 << 20))
+            while (chunks.Count < maxChunks && reader.Next() is { } c) chunks.Add(c);
+        long rows = chunks.Sum(c => (long)c.Data.AsSpan(0, c.Length).Count((byte)'\n'));
+        var parser = new ChunkParser(layout, null, new SplitRule.ByFile(), Split.Train, false);
+        foreach (var c in chunks.Take(2)) parser.Parse(c);   // warm up the JIT
+        var cpu = System.Diagnostics.Process.GetCurrentProcess();
+        var t0 = cpu.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        foreach (var c in chunks) parser.Parse(c);
+        sw.Stop();
+        cpu.Refresh();
+        output.WriteLine(string.Format(CultureInfo.InvariantCulture, "parse only: {0:N0} rows, {1:F3} µs/row wall, {2:F3} µs/row cpu",
+            rows, sw.Elapsed.TotalMilliseconds * 1000 / rows, (cpu.TotalProcessorTime - t0).TotalMilliseconds * 1000 / rows));
+        foreach (var c in chunks) c.Release();
     }
 }

@@ -21,6 +21,7 @@ internal struct CacheHeader
     public int Version;
     /// <summary>1 once the ids are final; a file without it is an interrupted build.</summary>
     public int Complete;
+    /// <summary>FNV-1a-64 of the schema's description and the split rule.</summary>
     public ulong SchemaHash;
     public ulong FeaturesHash;
     public long SourceSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CtrDsl.Data;
@@ -37,20 +38,35 @@ internal sealed class CacheWriter : IDisposable
     public long RowCount { get; private set; }
 
     /// <summary>Appends row <paramref name="row"/> of a parsed chunk.</summary>
-    public void Add(ChunkResult r, int row)
+    public void Add(ChunkResult r, int row) => AddRange(r, row, 1);
+
+    /// <summary>Appends rows <c>[first, first + count)</c> of a parsed chunk, a block-sized run at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AddRange(ChunkResult r, int first, int count)
     {
-        r.Labels.AsSpan(row * _nLabels, _nLabels).CopyTo(_labels.AsSpan(_rows * _nLabels));
-        r.Ids.AsSpan(row * _nIds, _nIds).CopyTo(_ids.AsSpan(_rows * _nIds));
-        r.Dense.AsSpan(row * _nDense, _nDense).CopyTo(_dense.AsSpan(_rows * _nDense));
-        for (int s = 0; s < _nSeqs; s++)
+        while (count > 0)
         {
-            int from = r.SeqOffsets[s][row], to = r.SeqOffsets[s][row + 1];
-            var values = _seqValues[s];
-            for (int k = from; k < to; k++) values.Add(r.SeqValues[s][k]);
-            _seqOffsets[s].Add(values.Count);
+            int n = Math.Min(count, _blockRows - _rows);
+            r.Labels.AsSpan(first * _nLabels, n * _nLabels).CopyTo(_labels.AsSpan(_rows * _nLabels));
+            r.Ids.AsSpan(first * _nIds, n * _nIds).CopyTo(_ids.AsSpan(_rows * _nIds));
+            r.Dense.AsSpan(first * _nDense, n * _nDense).CopyTo(_dense.AsSpan(_rows * _nDense));
+            for (int s = 0; s < _nSeqs; s++)
+            {
+                var values = _seqValues[s];
+                var offsets = _seqOffsets[s];
+                for (int row = first; row < first + n; row++)
+                {
+                    int from = r.SeqOffsets[s][row], to = r.SeqOffsets[s][row + 1];
+                    for (int k = from; k < to; k++) values.Add(r.SeqValues[s][k]);
+                    offsets.Add(values.Count);
+                }
+            }
+            RowCount += n;
+            _rows += n;
+            first += n;
+            count -= n;
+            if (_rows == _blockRows) Flush();
         }
-        RowCount++;
-        if (++_rows == _blockRows) Flush();
     }
 
     private void Flush()

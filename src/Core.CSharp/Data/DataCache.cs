@@ -96,8 +96,9 @@ public sealed unsafe class DataCache : IDisposable
     {
         _header.Complete = 1;
         _header.FeaturesHash = featuresHash;
+        // No msync: the page cache already holds the data for any later reader, and forcing write-back would only add
+        // disk waits (a cache lost in a crash is rebuilt: the source's mtime is checked, not the disk state).
         *(CacheHeader*)_base = _header;
-        _view.Flush();
     }
 
     public void Dispose()

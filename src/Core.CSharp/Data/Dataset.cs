@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CtrDsl.Data;
@@ -53,6 +54,8 @@ public sealed class Dataset : IDisposable
     public static Dataset Prepare(Schema schema, DataSources sources, PrepareOptions options)
     {
         schema.Validate();
+        if (options.BlockRows < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BlockRows, "BlockRows must be >= 1");
+        if (options.ChunkBytes < 16) throw new ArgumentOutOfRangeException(nameof(options), options.ChunkBytes, "ChunkBytes must be >= 16");
         Directory.CreateDirectory(options.CacheDir);
         var log = new List<string>();
         string Cache(string file, Split split) =>
@@ -71,9 +74,11 @@ public sealed class Dataset : IDisposable
             if (sources.Test != null) evalFiles.Add((Split.Test, sources.Test, Cache(sources.Test, Split.Test)));
         }
         string trainCache = Cache(sources.Train, Split.Train);
+        // The caches depend on the schema and on how rows are split.
+        ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + sources.Rule));
 
         FeatureSpace? features = null;
-        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, schema, null);
+        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, key, null);
         if (why == null)
         {
             try
@@ -89,12 +94,12 @@ public sealed class Dataset : IDisposable
         }
         if (why == null && single)
             foreach (var (_, src, cache) in evalFiles)
-                why ??= Stale(cache, src, schema, features);
+                why ??= Stale(cache, src, key, features);
         long bad = 0;
         if (why != null)
         {
             var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
-            var built = Build(schema, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
+            var built = Build(schema, key, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
             features = built.Features!;
             features.Save(featuresPath);
             bad += built.BadRows;
@@ -107,9 +112,9 @@ public sealed class Dataset : IDisposable
         if (!single)
             foreach (var (split, src, cache) in evalFiles)
             {
-                string? evalWhy = options.Force ? "forced" : Stale(cache, src, schema, features);
+                string? evalWhy = options.Force ? "forced" : Stale(cache, src, key, features);
                 if (evalWhy == null) { log.Add($"{cache}: cache hit"); continue; }
-                var built = Build(schema, src, [cache], features, new SplitRule.ByFile(), split, options, log);
+                var built = Build(schema, key, src, [cache], features, new SplitRule.ByFile(), split, options, log);
                 bad += built.BadRows;
                 log.Add($"{cache}: rebuilt ({evalWhy})");
                 Finalize(cache, built, features!);
@@ -119,7 +124,7 @@ public sealed class Dataset : IDisposable
     }
 
     /// <summary>Why a cache cannot be reused, or null when it can.</summary>
-    private static string? Stale(string cachePath, string source, Schema schema, FeatureSpace? features)
+    private static string? Stale(string cachePath, string source, ulong key, FeatureSpace? features)
     {
         if (!File.Exists(cachePath)) return "no cache";
         if (!File.Exists(source)) throw DataFormatException.InFile(source, "file not found");
@@ -128,7 +133,7 @@ public sealed class Dataset : IDisposable
             using var c = DataCache.Open(cachePath);
             var info = new FileInfo(source);
             if (!c.Complete) return "an earlier build did not finish";
-            if (c.SchemaHash != schema.Hash) return "the schema changed";
+            if (c.SchemaHash != key) return "the schema or the split rule changed";
             if (c.SourceSize != info.Length || c.SourceMtimeTicks != info.LastWriteTimeUtc.Ticks)
                 return $"the source changed: {c.SourceSize} bytes at {new DateTime(c.SourceMtimeTicks, DateTimeKind.Utc):u} then, {info.Length} bytes at {info.LastWriteTimeUtc:u} now";
             if (features != null && c.FeaturesHash != features.Hash) return "the vocabularies changed";
@@ -148,7 +153,7 @@ public sealed class Dataset : IDisposable
     }
 
     /// <summary>Parses one source into the target caches (.tmp files), merging chunk results in file order.</summary>
-    private static BuildResult Build(Schema schema, string source, string[] targets, FeatureSpace? frozen, SplitRule rule,
+    private static BuildResult Build(Schema schema, ulong key, string source, string[] targets, FeatureSpace? frozen, SplitRule rule,
         Split fileSplit, PrepareOptions options, List<string> log)
     {
         bool quoting = schema.Format is SourceFormat.Delimited { Quoting: true };
@@ -172,6 +177,7 @@ public sealed class Dataset : IDisposable
         // Pipeline: up to 2 × threads chunks parse on the thread pool while this thread reads ahead and merges the
         // oldest result; merging strictly in chunk order keeps ids in order of first appearance.
         var parsers = new System.Collections.Concurrent.ConcurrentBag<ChunkParser>();
+        var results = new System.Collections.Concurrent.ConcurrentBag<ChunkResult>();   // reused: no fresh pages per chunk
         var inFlight = new Queue<Task<ChunkResult>>();
         var limiter = new SemaphoreSlim(threads);
         Task<ChunkResult> Start(Chunk c) => Task.Run(async () =>
@@ -180,7 +186,8 @@ public sealed class Dataset : IDisposable
             try
             {
                 if (!parsers.TryTake(out var p)) p = new ChunkParser(layout, frozen, rule, fileSplit, options.BadRows.MaxBadRows > 0);
-                var r = p.Parse(c);
+                results.TryTake(out var reuse);
+                var r = p.Parse(c, reuse);
                 parsers.Add(p);
                 return r;
             }
@@ -216,14 +223,16 @@ public sealed class Dataset : IDisposable
                         throw new DataFormatException($"{source}: more than {options.BadRows.MaxBadRows} bad rows; the first: {firstBad}") { File = source };
                 }
                 if (frozen == null) Merge(r, layout, global, rowBase, denseSum, denseSumSq, denseCount, reservoirs, ref reservoirSeen, rng, ReservoirSize);
-                for (int row = 0; row < r.Rows; row++)
-                    writers[frozen != null || rule is SplitRule.ByFile ? 0 : r.Split[row]].Add(r, row);
+                if (frozen != null || rule is SplitRule.ByFile) writers[0].AddRange(r, 0, r.Rows);
+                else
+                    for (int row = 0; row < r.Rows; row++) writers[r.Split[row]].Add(r, row);
                 rowBase += r.Rows;
+                results.Add(r);
             }
             if (writers[0].RowCount == 0 && rowBase == 0)
                 throw DataFormatException.InFile(source, schema.Format is SourceFormat.Delimited { Header: true } ? "no data rows after the header" : "no data rows");
             var info = new FileInfo(source);
-            foreach (var w in writers) w.Finish(schema.Hash, info.Length, info.LastWriteTimeUtc.Ticks);
+            foreach (var w in writers) w.Finish(key, info.Length, info.LastWriteTimeUtc.Ticks);
         }
         finally
         {
@@ -262,6 +271,7 @@ public sealed class Dataset : IDisposable
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Merge(ChunkResult r, RowLayout layout, TokenTable[] global, long rowBase, double[] denseSum, double[] denseSumSq,
         long[] denseCount, List<float>?[] reservoirs, ref long seen, Random rng, int reservoirSize)
     {
@@ -272,9 +282,8 @@ public sealed class Dataset : IDisposable
             var map = maps[g] = new int[t.Count];
             for (int i = 0; i < t.Count; i++)
             {
-                int id = global[g].GetOrAdd(t.Token(i), t.HashOf(i));
-                if (t.CountOf(i) > 0) global[g].AddTrain(id, t.CountOf(i), rowBase + t.FirstTrainRow(i));
-                map[i] = id;
+                long count = t.CountOf(i);
+                map[i] = global[g].GetOrAdd(t.Token(i), t.HashOf(i), count, count > 0 ? rowBase + t.FirstTrainRow(i) : -1);
             }
         }
         int nIds = layout.Ids.Length;
@@ -341,45 +350,55 @@ public sealed class Dataset : IDisposable
         File.Move(tmp, target, overwrite: true);
     }
 
-    private static unsafe void Remap(DataCache cache, BuildResult built, FeatureSpace features)
+    private static void Remap(DataCache cache, BuildResult built, FeatureSpace features)
     {
         var layout = built.Layout;
+        var plan = new RemapPlan(
+            layout,
+            built.Maps,
+            layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
+            layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
+            layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray());
+        Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan));
+    }
+
+    private sealed record RemapPlan(RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, NumericStats[] Stats);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RemapBlock(DataCache cache, int b, RemapPlan plan)
+    {
+        var layout = plan.Layout;
         int nIds = layout.Ids.Length, nDense = layout.Dense.Length;
-        var vocab = layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
-        var seqVocab = layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray();
-        var stats = layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray();
-        Parallel.For(0, cache.BlockCount, b =>
+        int rows = cache.BlockRows(b);
+        int* ids = cache.IdsPtr(b);
+        for (int k = 0; k < nIds; k++)
         {
-            int rows = cache.BlockRows(b);
-            int* ids = cache.IdsPtr(b);
-            for (int k = 0; k < nIds; k++)
-            {
-                var slot = layout.Ids[k];
-                int offset = vocab[k].Offset;
-                var map = built.Maps[slot.Group];
-                for (int row = 0; row < rows; row++)
-                {
-                    ref int v = ref ids[row * nIds + k];
-                    v = slot.Kind switch
-                    {
-                        SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
-                        SlotKind.QuantileBucket => offset + vocab[k].BucketOf(BitConverter.Int32BitsToSingle(v)),
-                        _ => offset + v,
-                    };
-                }
-            }
-            float* dense = cache.DensePtr(b);
+            var slot = layout.Ids[k];
+            var vocab = plan.Vocab[k];
+            int offset = vocab.Offset;
+            var map = plan.Maps[slot.Group];
             for (int row = 0; row < rows; row++)
-                for (int k = 0; k < nDense; k++)
-                    dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], stats[k].Mean, stats[k].Std);
-            for (int s = 0; s < layout.Seqs.Length; s++)
             {
-                int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
-                int offset = seqVocab[s].Offset;
-                var map = built.Maps[layout.Seqs[s].Group];
-                for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
+                ref int v = ref ids[row * nIds + k];
+                v = slot.Kind switch
+                {
+                    SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
+                    SlotKind.QuantileBucket => offset + vocab.BucketOf(BitConverter.Int32BitsToSingle(v)),
+                    _ => offset + v,
+                };
             }
-        });
+        }
+        float* dense = cache.DensePtr(b);
+        for (int row = 0; row < rows; row++)
+            for (int k = 0; k < nDense; k++)
+                dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], plan.Stats[k].Mean, plan.Stats[k].Std);
+        for (int s = 0; s < layout.Seqs.Length; s++)
+        {
+            int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
+            int offset = plan.SeqVocab[s].Offset;
+            var map = plan.Maps[layout.Seqs[s].Group];
+            for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
+        }
     }
 
     /// <summary>Column names: the header record, the schema's list, or for libFM the field numbers the schema uses.</summary>

@@ -48,7 +48,7 @@ public sealed class FeatureSpace
     /// <summary>
     /// JSON: <c>{"format":"ctrdsl-features","version":1,"schema_hash":"hex","schema":"…",
     /// "vocabularies":[{"name","kind":"tokens|hashed|buckets","min_count","missing":"own_id|as_value","offset","size",
-    /// "tokens":[… in id order from FirstValueId] | "buckets":n | "boundaries":[…]}],
+    /// "distinct_in_train","tokens":[… in id order from FirstValueId] | "buckets":n | "boundaries":[…]}],
     /// "numeric":[{"field","mean","std","count"}]}</c>.
     /// </summary>
     public void Save(string path) => File.WriteAllBytes(path, ToJson());
@@ -76,6 +76,7 @@ public sealed class FeatureSpace
                 switch (v.Kind)
                 {
                     case VocabularyKind.Tokens:
+                        w.WriteNumber("distinct_in_train", v.DistinctInTrain);
                         w.WriteStartArray("tokens");
                         var t = v.TokenTable!;
                         for (int i = 0; i < t.Count; i++) w.WriteStringValue(t.Token(i));
@@ -128,7 +129,8 @@ public sealed class FeatureSpace
                 int minCount = v.GetProperty("min_count").GetInt32();
                 vocabs.Add(v.GetProperty("kind").GetString() switch
                 {
-                    "tokens" => Vocabulary.FromTokens(name, minCount, missing, v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!), 0),
+                    "tokens" => Vocabulary.FromTokens(name, minCount, missing, v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!), 0,
+                        v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0),
                     "hashed" => Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32()),
                     _ => Vocabulary.Bucketed(name, v.GetProperty("boundaries").EnumerateArray().Select(x => x.GetDouble()).ToArray()),
                 });

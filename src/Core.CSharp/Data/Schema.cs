@@ -72,6 +72,10 @@ public sealed record Schema(SourceFormat Format, IReadOnlyList<string> Labels, I
                     throw new ArgumentException($"schema: fields {first.Name} and {f.Name} share vocabulary {g.Key} but differ in min_count, missing or hash_buckets");
             }
         }
+        if (Format is SourceFormat.LibFm { FieldAware: true })
+            foreach (var f in Fields)
+                if (!int.TryParse(f.Column, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+                    throw new ArgumentException($"schema: field {f.Name}: a libFM field's column must be its field number, got \"{f.Column}\"");
         if (Format is SourceFormat.LibFm { FieldAware: false } && (Fields.Count != 1 || Fields[0].Kind != FieldKind.Sequence))
             throw new ArgumentException("schema: a libSVM (feature:value) source needs exactly one sequence field");
     }

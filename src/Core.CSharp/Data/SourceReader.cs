@@ -14,7 +14,10 @@ internal sealed class Chunk
     /// <summary>Position of the chunk in the file (0-based), which fixes its place in the merge.</summary>
     public required int Index;
 
-    public void Release() => ArrayPool<byte>.Shared.Return(Data);
+    public void Release() => Pool.Return(Data);
+
+    /// <summary>Chunk buffers are recycled (fresh 4 MB arrays would cost page faults on every chunk).</summary>
+    internal static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(1 << 28, 32);
 }
 
 /// <summary>
@@ -76,14 +79,14 @@ internal sealed class SourceReader : IDisposable
     {
         if (_eof && _carryLength == 0) return null;
         int size = Math.Max(_chunkBytes, _carryLength * 2);
-        var buf = ArrayPool<byte>.Shared.Rent(size);
+        var buf = Chunk.Pool.Rent(size);
         _carry.AsSpan(0, _carryLength).CopyTo(buf);
         int len = _carryLength;
         while (true)
         {
             while (!_eof && len < buf.Length)
             {
-                int r = Read(buf.AsSpan(len));
+                int r = Read(buf, len);
                 if (r == 0) { _eof = true; CheckGzipEnd(buf, len); break; }
                 len += r;
             }
@@ -99,37 +102,41 @@ internal sealed class SourceReader : IDisposable
                 return chunk;
             }
             // One record longer than the buffer: grow and read on.
-            var bigger = ArrayPool<byte>.Shared.Rent(buf.Length * 2);
+            var bigger = Chunk.Pool.Rent(buf.Length * 2);
             buf.AsSpan(0, len).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(buf);
+            Chunk.Pool.Return(buf);
             buf = bigger;
         }
     }
 
-    private int Read(Span<byte> destination)
+    private int Read(byte[] buf, int len)
     {
         try
         {
-            int r = _stream.Read(destination);
+            int r = _stream.Read(buf.AsSpan(len));
             _produced += r;
             return r;
         }
         catch (InvalidDataException e)
         {
-            throw DataFormatException.InFile(Path, $"corrupt gzip data after {_produced} decompressed bytes ({e.Message})");
+            throw AtEnd(buf, len, $"corrupt gzip data after {_produced} decompressed bytes ({e.Message})");
         }
     }
 
     private void CheckGzipEnd(byte[] buf, int len)
     {
         if (!IsGzip || (_gzipSize is uint isize && isize == (uint)_produced)) return;
-        // Locate the end of the decompressed data for the message.
+        throw AtEnd(buf, len, $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+    }
+
+    /// <summary>An error at the end of the data decompressed so far (<c>buf[0..len)</c> follows the lines already handed out).</summary>
+    private DataFormatException AtEnd(byte[] buf, int len, string what)
+    {
         var data = buf.AsSpan(0, len);
         long line = _line + data.Count((byte)'\n');
         int lastNl = data.LastIndexOf((byte)'\n');
         int column = System.Text.Encoding.UTF8.GetCharCount(data[(lastNl + 1)..]) + 1;
-        throw DataFormatException.At(Path, line, column,
-            $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+        return DataFormatException.At(Path, line, column, what);
     }
 
     /// <summary>Length of the prefix that holds whole records, 0 if none ends in <paramref name="data"/>.</summary>

@@ -13,10 +13,14 @@ namespace CtrDsl.Data;
 /// </summary>
 internal sealed class TokenTable
 {
+    // The train count lives in the slot, so that counting a token touches one cache line (the entry array is
+    // only read when merging and building vocabularies).
     private struct Slot
     {
         public ulong Hash;
         public ulong Packed;
+        public long Count;
+        public long FirstTrain;
         public int IdPlusOne;   // 0 = empty
         public int Length;
     }
@@ -24,8 +28,7 @@ internal sealed class TokenTable
     private struct Entry
     {
         public ulong Hash;
-        public long Count;
-        public long FirstTrain;
+        public int Slot;
         public int Start;
         public int Length;
     }
@@ -42,11 +45,19 @@ internal sealed class TokenTable
 
     public int Count { get; private set; }
 
+    /// <summary>Empties the table, keeping its memory (chunk tables are reused from chunk to chunk).</summary>
+    public void Clear()
+    {
+        Array.Clear(_slots);
+        Count = 0;
+        _arenaLength = 0;
+    }
+
     public ReadOnlySpan<byte> Token(int id) => _arena.AsSpan(_entries[id].Start, _entries[id].Length);
     public ulong HashOf(int id) => _entries[id].Hash;
-    public long CountOf(int id) => _entries[id].Count;
+    public long CountOf(int id) => _slots[_entries[id].Slot].Count;
     /// <summary>First train row that held the token, or −1 if only non-train rows did.</summary>
-    public long FirstTrainRow(int id) => _entries[id].FirstTrain;
+    public long FirstTrainRow(int id) => _slots[_entries[id].Slot].FirstTrain;
 
     /// <summary>The first 8 bytes, little-endian, zero-padded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -87,8 +98,11 @@ internal sealed class TokenTable
     }
 
     /// <summary>The id of the token, adding it (count 0, no train row) when new.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash)
+    public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash) => GetOrAdd(token, hash, 0, -1);
+
+    /// <summary>The id of the token, adding it when new, and adds <paramref name="count"/> train occurrences at <paramref name="row"/> (none when 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    public int GetOrAdd(ReadOnlySpan<byte> token, ulong hash, long count, long row)
     {
         int mask = _slots.Length - 1;
         ulong packed = Pack(token);
@@ -98,32 +112,36 @@ internal sealed class TokenTable
             ref Slot s = ref _slots[i];
             if (s.IdPlusOne == 0) break;
             if (s.Hash == hash && s.Packed == packed && s.Length == token.Length
-                && (token.Length <= 8 || Token(s.IdPlusOne - 1).SequenceEqual(token))) return s.IdPlusOne - 1;
+                && (token.Length <= 8 || Token(s.IdPlusOne - 1).SequenceEqual(token)))
+            {
+                if (count != 0)
+                {
+                    if (s.Count == 0) s.FirstTrain = row;
+                    s.Count += count;
+                }
+                return s.IdPlusOne - 1;
+            }
         }
-        return Insert(i, token, hash, packed);
+        int id = Insert(i, token, hash, packed, count, count != 0 ? row : -1);
+        if (Count * 2 > _slots.Length) Grow();
+        return id;
     }
 
-    /// <summary>Adds train occurrences; the first call sets the first train row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void AddTrain(int id, long count, long row)
-    {
-        ref Entry e = ref _entries[id];
-        if (e.Count == 0) e.FirstTrain = row;
-        e.Count += count;
-    }
+    /// <summary>Adds train occurrences to a token that already has a first train row.</summary>
+    public void AddCount(int id, long count) => _slots[_entries[id].Slot].Count += count;
 
-    private int Insert(int slot, ReadOnlySpan<byte> token, ulong hash, ulong packed)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Insert(int slot, ReadOnlySpan<byte> token, ulong hash, ulong packed, long count, long firstTrain)
     {
         int id = Count;
         if (id == _entries.Length) Array.Resize(ref _entries, id * 2);
         if (_arenaLength + token.Length > _arena.Length)
             Array.Resize(ref _arena, Math.Max(_arena.Length * 2, _arenaLength + token.Length));
         token.CopyTo(_arena.AsSpan(_arenaLength));
-        _entries[id] = new Entry { Hash = hash, Count = 0, FirstTrain = -1, Start = _arenaLength, Length = token.Length };
+        _entries[id] = new Entry { Hash = hash, Slot = slot, Start = _arenaLength, Length = token.Length };
         _arenaLength += token.Length;
-        _slots[slot] = new Slot { Hash = hash, Packed = packed, IdPlusOne = id + 1, Length = token.Length };
+        _slots[slot] = new Slot { Hash = hash, Packed = packed, IdPlusOne = id + 1, Length = token.Length, Count = count, FirstTrain = firstTrain };
         Count = id + 1;
-        if (Count * 2 > _slots.Length) Grow();
         return id;
     }
 
@@ -138,6 +156,7 @@ internal sealed class TokenTable
             int i = (int)(s.Hash >> 32) & mask;
             while (_slots[i].IdPlusOne != 0) i = (i + 1) & mask;
             _slots[i] = s;
+            _entries[s.IdPlusOne - 1].Slot = i;
         }
     }
 }

@@ -42,6 +42,9 @@ public sealed class Vocabulary
     public MissingPolicy Missing { get; }
     public int HashBuckets { get; }
     public IReadOnlyList<double> Boundaries => _boundaries;
+    /// <summary>Distinct values seen in train rows before the min-count cut (token vocabularies; 0 otherwise).</summary>
+    public int DistinctInTrain { get; internal init; }
+
     /// <summary>Number of ids, reserved ones included: the rows of this range in the embedding table.</summary>
     public int Size { get; }
     /// <summary>First global id of this vocabulary.</summary>
@@ -113,14 +116,15 @@ public sealed class Vocabulary
         int first = missing == MissingPolicy.OwnId ? 2 : 1;
         foreach (int i in kept)
         {
-            int id = table.GetOrAdd(seen.Token(i), seen.HashOf(i));
-            table.AddTrain(id, seen.CountOf(i), seen.FirstTrainRow(i));
-            map[i] = first + id;
+            map[i] = first + table.GetOrAdd(seen.Token(i), seen.HashOf(i), seen.CountOf(i), seen.FirstTrainRow(i));
         }
-        return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0);
+        int distinct = 0;
+        for (int i = 0; i < seen.Count; i++)
+            if (seen.CountOf(i) > 0) distinct++;
+        return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0) { DistinctInTrain = distinct };
     }
 
-    internal static Vocabulary FromTokens(string name, int minCount, MissingPolicy missing, IEnumerable<string> tokens, int offset)
+    internal static Vocabulary FromTokens(string name, int minCount, MissingPolicy missing, IEnumerable<string> tokens, int offset, int distinctInTrain)
     {
         var table = new TokenTable();
         foreach (var t in tokens)
@@ -128,7 +132,7 @@ public sealed class Vocabulary
             var b = Encoding.UTF8.GetBytes(t);
             table.GetOrAdd(b, TokenTable.Hash(b));
         }
-        return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, offset);
+        return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, offset) { DistinctInTrain = distinctInTrain };
     }
 
     internal static Vocabulary Hashed(string name, MissingPolicy missing, int buckets, int offset = 0) =>

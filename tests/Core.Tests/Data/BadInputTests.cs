@@ -1,3 +1,4 @@
+#nullable enable
 using System.IO.Compression;
 using System.Text;
 using CtrDsl.Data;
@@ -67,6 +68,24 @@ public class BadInputTests
         Assert.StartsWith(path + ":", e.Message);
         Assert.Contains("gzip", e.Message);
         Assert.True(e.Line > 1, e.Message);
+    }
+
+    [Fact]
+    public void CorruptGzip_IsAnErrorWithLineAndColumn()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "t.csv.gz");
+        var text = "label,a,n\n" + string.Concat(Enumerable.Range(0, 3000).Select(i => $"{i % 2},v{i * 7919 % 1013},{i}\n"));
+        using (var ms = new MemoryStream())
+        {
+            using (var z = new GZipStream(ms, CompressionLevel.Optimal, leaveOpen: true)) z.Write(Encoding.UTF8.GetBytes(text));
+            var bytes = ms.ToArray();
+            for (int i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++) bytes[i] ^= 0x5A;
+            File.WriteAllBytes(path, bytes);
+        }
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(path), DataTestKit.Options(dir.Cache)));
+        Assert.Matches(@"^.*t\.csv\.gz:\d+:\d+: .*gzip", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
     }
 
     [Fact]

@@ -55,9 +55,19 @@ public class CacheTests
         var test = dir.File("e.csv", "label,a\n0,y\n");
         using (Dataset.Prepare(Schema(1), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache))) { }
         using var ds = Dataset.Prepare(Schema(2), DataSources.Files(train, test: test), DataTestKit.Options(dir.Cache));
-        Assert.Contains("rebuilt (the schema changed)", ds.Log[0]);
+        Assert.Contains("rebuilt (the schema or the split rule changed)", ds.Log[0]);
         Assert.Contains("rebuilt", ds.Log[1]);
         Assert.Equal(0, DataTestKit.ReadAll(ds.Test!, Schema(2)).Ids[0] - ds.Features.VocabularyOf("a").Offset); // y is now rare
+    }
+
+    [Fact]
+    public void ChangedSplitRule_Rebuilds()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("t.csv", "label,a\n" + string.Concat(Enumerable.Range(0, 50).Select(i => $"{i % 2},v{i}\n")));
+        using (Dataset.Prepare(Schema(), DataSources.Single(path, new SplitRule.Ratio(0.1, 0.1, 1)), DataTestKit.Options(dir.Cache))) { }
+        using var ds = Dataset.Prepare(Schema(), DataSources.Single(path, new SplitRule.Ratio(0.1, 0.3, 1)), DataTestKit.Options(dir.Cache));
+        Assert.Contains("rebuilt (the schema or the split rule changed)", ds.Log[0]);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+#nullable enable
 using Xunit;
 
 namespace CtrDsl.Tests.Data;

@@ -1,3 +1,4 @@
+#nullable enable
 using CtrDsl.Data;
 using Xunit;
 using Xunit.Abstractions;
@@ -39,7 +40,9 @@ public class SharedDataTests(ITestOutputHelper output)
         Assert.All(rows.Dense, x => Assert.True(float.IsFinite(x)));
         double ctr = rows.Labels.Average();
         output.WriteLine($"{train}: {ds.Train.RowCount:N0} rows{(test is null ? "" : $" + {test}: {ds.Test!.RowCount:N0} rows")}, CTR {ctr:P2}, {ds.Features.FeatureCount:N0} features");
-        output.WriteLine("  " + string.Join(" ", ds.Features.Vocabularies.Select(v => $"{v.Name}={v.Size}")));
+        // name=distinct values in train/vocabulary size (ids incl. OOV and missing); numeric fields have none.
+        output.WriteLine("  " + string.Join(" ", ds.Features.Vocabularies.Select(v => v.Kind == VocabularyKind.Tokens ? $"{v.Name}={v.DistinctInTrain}/{v.Size}" : $"{v.Name}={v.Size}")));
+        output.WriteLine("  numeric: " + string.Join(" ", schema.DenseFields.Select(f => f.Name)));
     }
 
     [SharedDataFact]
