@@ -12,7 +12,10 @@ type DCNParams =
 
     static member Defaults = { EmbeddingDim = 10; CrossLayers = 3; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f }
 
-let dcn (p: DCNParams) =
+/// The parallel deep-and-cross structure with either form of cross layer (DCNv2 uses the matrix form).
+let dcnWith (form: CrossForm) (p: DCNParams) =
     let x = embed p.EmbeddingDim |> dnnInput
-    concat [ cross VectorCross p.CrossLayers x; layers { MlpOptions.hidden p.Hidden with Dropout = p.Dropout } x ]
+    concat [ cross form p.CrossLayers x; layers { MlpOptions.hidden p.Hidden with Dropout = p.Dropout } x ]
     |> denseLayer 1
+
+let dcn (p: DCNParams) = dcnWith VectorCross p
