@@ -80,4 +80,28 @@ public class FieldConvThreadTests
         }
         Assert.Equal(Run(1), Run(2));
     }
+
+    [Fact]
+    public void FefmAndPairwiseInnerBackward_GiveTheSameBits_OnOneAndTwoThreads()
+    {
+        float[] Run(int threads)
+        {
+            int saved = CtrDsl.Cpu.WorkerPool.ThreadCount;
+            CtrDsl.Cpu.WorkerPool.ThreadCount = threads;
+            try
+            {
+                var b = new CtrDsl.Cpu.CpuBackend();
+                var rng = new Random(5);
+                float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+                int batch = 70, fields = 7, dim = 5, pairs = 21;
+                var x = b.Bind(R(batch * fields * dim)); var u = b.Bind(R(pairs * dim * dim)); var dy = b.Bind(R(batch * pairs));
+                var dx = b.Bind(new float[batch * fields * dim]); var du = b.Bind(new float[pairs * dim * dim]);
+                b.FefmBackward(batch, fields, dim, x.All, u.All, dy.All, dx.All, du.All);
+                b.PairwiseInnerBackward(batch, fields, dim, x.All, dy.All, dx.All);
+                return ((CtrDsl.Cpu.CpuFloatBuffer)dx).Data.Concat(((CtrDsl.Cpu.CpuFloatBuffer)du).Data).ToArray();
+            }
+            finally { CtrDsl.Cpu.WorkerPool.ThreadCount = saved; }
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
 }
