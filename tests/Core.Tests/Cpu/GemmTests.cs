@@ -60,9 +60,11 @@ public class GemmTests
     [Fact]
     public void Sgemm_MatchesFloat64Reference_WithSmallKBlocks()
     {
-        // K blocks of 16 and row blocks of one tile make even small problems run many K blocks and many jobs.
+        // K blocks of 16 and row blocks of one tile make even small problems run many K blocks and many jobs, all
+        // of them through the pool.
         GemmBlocking.KcMax = 16;
         GemmBlocking.TilesPerBlockMax = 1;
+        GemmBlocking.ParallelMinFlops = 0;
         try
         {
             Check.One(Config(100), Prop.ForAll(cases.ToArbitrary(), c => CheckAgainstReference(c)));
@@ -71,6 +73,7 @@ public class GemmTests
         {
             GemmBlocking.KcMax = 512;
             GemmBlocking.TilesPerBlockMax = 16;
+            GemmBlocking.ParallelMinFlops = 8e6;
         }
     }
 
@@ -162,6 +165,7 @@ public class GemmTests
         int saved = WorkerPool.ThreadCount;
         WorkerPool.ThreadCount = threads;
         Gemm.MaxVectorWidth = vectorWidth;
+        GemmBlocking.ParallelMinFlops = 0; // the small shapes too go through the pool
         try
         {
             Gemm.Sgemm(c.TransA, c.TransB, c.M, c.N, c.K, c.Alpha, a, lda, b, ldb, c.Beta, cm, ldc, bias, c.Epilogue);
@@ -170,6 +174,7 @@ public class GemmTests
         {
             WorkerPool.ThreadCount = saved;
             Gemm.MaxVectorWidth = 512;
+            GemmBlocking.ParallelMinFlops = 8e6;
         }
         return cm;
     }

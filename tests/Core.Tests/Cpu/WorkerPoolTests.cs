@@ -68,6 +68,30 @@ public class WorkerPoolTests
             })).QuickCheckThrowOnFailure();
 
     [Fact]
+    public void For_ManyQuickCallsWithChangingThreadCounts_RunEveryIndexOnce()
+    {
+        // Back-to-back calls catch workers still polling from the last call, and a worker left out of one call
+        // (fewer threads) must not count itself into the next.
+        int[] threadCounts = [2, 4, 3, 1, 2];
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            for (int call = 0; call < 3000; call++)
+            {
+                WorkerPool.ThreadCount = threadCounts[call % threadCounts.Length];
+                var job = new CountRuns { Runs = new int[1 + call % 7] };
+                WorkerPool.For(job.Runs.Length, ref job);
+                var wrong = Array.FindIndex(job.Runs, r => r != 1);
+                if (wrong >= 0) throw new Exception($"call {call}: index {wrong} ran {job.Runs[wrong]} times");
+            }
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+        }
+    }
+
+    [Fact]
     public void For_NestedCallsRunInline()
     {
         WithThreads(2, () =>
