@@ -34,7 +34,6 @@ internal static class GemmBlocking
     /// Tests set it to 0 to run small problems through the pool.</summary>
     internal static double ParallelMinFlops { get => parallelMinFlops ?? 8e6; set => parallelMinFlops = value; }
 
-
     /// <summary>Largest K block (default 512). The A micro-panel (MR·kc floats, 24 KiB at MR = 12 and kc = 512) stays
     /// in L1 while the kernel streams B micro-panels from L2; K up to this size is one pass, so C is read and written
     /// once. Measured at 4096×400×400: kc = 400 (one block) beat two blocks of 200 or four of 100.</summary>
@@ -51,7 +50,8 @@ internal static class GemmBlocking
 
 /// <summary>
 /// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each K
-/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel over panels; then, in parallel
+/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel (over chunks of rows, or over
+/// panels when B is transposed); then, in parallel
 /// over blocks of C (row blocks, and column blocks when there are too few rows), pack the block's rows of op(A) into
 /// the thread's buffer and run the micro-kernel over every (row tile, column panel) pair.
 /// </summary>
