@@ -28,7 +28,11 @@ internal static class GemmBlocking
 {
     [ThreadStatic] static int? kcMax, tilesPerBlockMax;
     [ThreadStatic] static long? packedBMax;
+    [ThreadStatic] static double? parallelMinFlops;
 
+    /// <summary>Products of fewer flops (2·m·n·k, default 8 M, ~50 µs on one core) run on the calling thread only.
+    /// Tests set it to 0 to run small problems through the pool.</summary>
+    internal static double ParallelMinFlops { get => parallelMinFlops ?? 8e6; set => parallelMinFlops = value; }
 
     /// <summary>Largest K block (default 512). The A micro-panel (MR·kc floats, 24 KiB at MR = 12 and kc = 512) stays
     /// in L1 while the kernel streams B micro-panels from L2; K up to this size is one pass, so C is read and written
@@ -46,7 +50,8 @@ internal static class GemmBlocking
 
 /// <summary>
 /// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each K
-/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel over panels; then, in parallel
+/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel (over chunks of rows, or over
+/// panels when B is transposed); then, in parallel
 /// over blocks of C (row blocks, and column blocks when there are too few rows), pack the block's rows of op(A) into
 /// the thread's buffer and run the micro-kernel over every (row tile, column panel) pair.
 /// </summary>
@@ -67,7 +72,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         int totalPanels = (g.N + nr - 1) / nr;
         int panelsPerColumnBlock = (int)Math.Min(totalPanels, panelsCap);
 
-        int threads = Math.Max(1, WorkerPool.ThreadCount);
+        // Below ParallelMinFlops a call runs on the calling thread alone: handing work to a worker and waiting for
+        // it costs microseconds on an idle machine and far more on a busy one.
+        bool parallel = 2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops;
+        int threads = parallel ? Math.Max(1, WorkerPool.ThreadCount) : 1;
         int rowTiles = (g.M + mr - 1) / mr;
         float* packedB = GemmBuffers.B((long)panelsPerColumnBlock * nr * kcMax);
 
@@ -87,16 +95,26 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             {
                 int kc = Math.Min(kcMax, g.K - p0);
                 var pack = new PackB { G = g, PackedB = packedB, Column0 = j0, P0 = p0, Kc = kc, Panels = panels };
-                WorkerPool.For(g.BStrideN == 1 ? (kc + PackRowsPerJob - 1) / PackRowsPerJob : panels, ref pack);
+                For(g.BStrideN == 1 ? (kc + PackRowsPerJob - 1) / PackRowsPerJob : panels, ref pack, parallel);
 
                 var compute = new Compute
                 {
                     G = g, PackedB = packedB, Column0 = j0, Panels = panels, P0 = p0, Kc = kc, RowTiles = rowTiles,
                     RowBlocks = rowBlocks, ColumnBlocks = columnBlocks,
                 };
-                WorkerPool.For(rowBlocks * columnBlocks, ref compute);
+                For(rowBlocks * columnBlocks, ref compute, parallel);
             }
         }
+    }
+
+    static void For<TJob>(int count, ref TJob job, bool parallel) where TJob : struct, IParallelJob
+    {
+        if (parallel)
+        {
+            WorkerPool.For(count, ref job);
+            return;
+        }
+        for (int i = 0; i < count; i++) job.Run(i);
     }
 
     const int PackRowsPerJob = 32;

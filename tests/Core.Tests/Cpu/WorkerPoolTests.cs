@@ -5,6 +5,9 @@ using Xunit;
 
 namespace CtrDsl.Tests.Cpu;
 
+// One collection: these tests change WorkerPool.ThreadCount and count the process's allocations, so they must
+// not run alongside each other.
+[Collection("WorkerPool")]
 public class WorkerPoolTests
 {
     struct CountRuns : IParallelJob
@@ -68,6 +71,30 @@ public class WorkerPoolTests
             })).QuickCheckThrowOnFailure();
 
     [Fact]
+    public void For_ManyQuickCallsWithChangingThreadCounts_RunEveryIndexOnce()
+    {
+        // Back-to-back calls catch workers still polling from the last call, and a worker left out of one call
+        // (fewer threads) must not count itself into the next.
+        int[] threadCounts = [2, 4, 3, 1, 2];
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            for (int call = 0; call < 3000; call++)
+            {
+                WorkerPool.ThreadCount = threadCounts[call % threadCounts.Length];
+                var job = new CountRuns { Runs = new int[1 + call % 7] };
+                WorkerPool.For(job.Runs.Length, ref job);
+                var wrong = Array.FindIndex(job.Runs, r => r != 1);
+                if (wrong >= 0) throw new Exception($"call {call}: index {wrong} ran {job.Runs[wrong]} times");
+            }
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+        }
+    }
+
+    [Fact]
     public void For_NestedCallsRunInline()
     {
         WithThreads(2, () =>
@@ -112,7 +139,7 @@ public class WorkerPoolTests
             for (int i = 0; i < 10; i++) WorkerPool.For(64, ref job);
             // The counter is process-wide and other test classes run alongside: the least of a few trials is ours.
             long least = long.MaxValue;
-            for (int trial = 0; trial < 5 && least != 0; trial++)
+            for (int trial = 0; trial < 10 && least != 0; trial++)
             {
                 long before = GC.GetTotalAllocatedBytes(true);
                 for (int i = 0; i < 1000; i++) WorkerPool.For(64, ref job);
