@@ -14,7 +14,7 @@ public sealed record GemmCase(
 
 // One collection: these tests change WorkerPool.ThreadCount and count the process's allocations, so they must
 // not run alongside each other.
-[Collection("WorkerPool")]
+[Collection(CtrDsl.Tests.Support.Serial.Name)]
 public class GemmTests
 {
     // Every tail of every path: each micro-tile size (4, 6, 12 rows; 4, 16, 32 columns) ±1, a few primes, and K

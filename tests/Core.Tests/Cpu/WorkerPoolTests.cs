@@ -7,7 +7,7 @@ namespace CtrDsl.Tests.Cpu;
 
 // One collection: these tests change WorkerPool.ThreadCount and count the process's allocations, so they must
 // not run alongside each other.
-[Collection("WorkerPool")]
+[Collection(CtrDsl.Tests.Support.Serial.Name)]
 public class WorkerPoolTests
 {
     struct CountRuns : IParallelJob

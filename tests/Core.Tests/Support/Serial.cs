@@ -3,8 +3,8 @@ using Xunit;
 namespace CtrDsl.Tests.Support;
 
 /// <summary>
-/// Tests that read process-wide counters (allocated bytes) or time things run in this collection, alone,
-/// after the parallel ones: other tests' allocations would otherwise be counted.
+/// Tests that read process-wide counters (allocated bytes), change the worker pool's thread count or drive the pool
+/// hard run in this collection, alone, after the parallel ones: other tests' allocations would otherwise be counted.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class Serial
