@@ -26,12 +26,14 @@ type TrainArgs =
     | Eval_Every of steps: int
     | Threads of n: int
     | Resume of run: string
+    | Max_Steps of n: int
     | Json
     | Verbose
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Max_Steps _ -> "stop after N optimizer steps in all, checkpointed so that --resume continues."
             | Config _ -> "experiment YAML (sections dataset, model, training); flags override it."
             | Model _ -> "model name from `ctr models` (default deepfm)."
             | Train _ -> "training file; without it the bundled Adult data is used."

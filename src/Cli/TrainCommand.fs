@@ -47,7 +47,7 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Epochs _ | TrainArgs.Batch_Size _ | TrainArgs.Lr _ | TrainArgs.Seed _ | TrainArgs.Patience _
             | TrainArgs.Clip_Norm _ | TrainArgs.Eval_Every _ | TrainArgs.Threads _ ->
                 Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
-            | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Json | TrainArgs.Verbose -> e
+            | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Max_Steps _ | TrainArgs.Json | TrainArgs.Verbose -> e
     e
 
 let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTime.Now.ToString("yyyyMMdd-HHmmss")}"""
@@ -120,8 +120,9 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
             let st = LoopState.ofJson c.Metadata["loop"]
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
-    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state sink)
+    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state (int64 (args.GetResult(TrainArgs.Max_Steps, 0))) sink)
     if result.State.Stopped <> "" then say result.State.Stopped
+    if result.Halted then say $"stopped at step %d{s.Step.Steps} (--max-steps); continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
     if File.Exists outputs.BestCheckpoint then
         (Checkpoint.Load outputs.BestCheckpoint).RestoreParameters(model.Parameters, outputs.BestCheckpoint)

@@ -164,7 +164,9 @@ type LoopResult =
       TrainRows: int64
       TrainSeconds: float
       /// Rows per second of the train steps after the first warm-up steps of this process.
-      SteadyRowsPerSecond: float }
+      SteadyRowsPerSecond: float
+      /// Stopped by maxSteps: the last checkpoint holds the position, and a resume continues from it.
+      Halted: bool }
 
 /// Where the loop writes: the best checkpoint (for eval/predict), the last one (for resume) and the metrics lines.
 type Outputs =
@@ -200,7 +202,7 @@ let monitored (monitor: Monitor) (m: MetricsReport) =
 /// Runs (or continues) training from `state`. Each evaluation appends a metrics line and writes the last checkpoint;
 /// an improvement also writes the best one (every evaluation does when there is no validation split).
 let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache option) (o: Outputs) (state: LoopState)
-    (sink: Progress.Sink) : LoopResult =
+    (maxSteps: int64) (sink: Progress.Sink) : LoopResult =
     let reader = if t.Shuffle then BatchReader(train, uint64 t.Seed) else BatchReader(train)
     let batch = Batch.Plan(s.Schema, t.BatchSize)
     let batches = int ((train.RowCount + int64 t.BatchSize - 1L) / int64 t.BatchSize)
@@ -211,6 +213,7 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
     let warmup = min 10 (max 1 (batches / 4))
     let mutable steadyRows, steadyTicks = 0L, 0L
     let epochClock = Stopwatch()
+    let mutable halted = false
     let mutable epochRows = 0L
     let evaluate () =
         let v = valid |> Option.map (fun v -> s.Scorer.Evaluate(v, s.Schema))
@@ -219,7 +222,7 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
               Step = s.Step.Steps
               TrainLoss = (if state.LossRows > 0L then state.LossSum / float state.LossRows else nan)
               Valid = v
-              LearningRate = float optimizer.LearningRate
+              LearningRate = float (decimal optimizer.LearningRate)
               Seconds = epochClock.Elapsed.TotalSeconds
               SamplesPerSecond = float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds }
         state.LossSum <- 0.0
@@ -262,14 +265,14 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
         epochRows <- 0L
     if state.History.Length > 0 then writeMetrics o state
     epochClock.Start()
-    while state.Stopped = "" && state.Epoch < t.Epochs do
+    while state.Stopped = "" && not halted && state.Epoch < t.Epochs do
         reader.StartEpoch(int64 state.Epoch)
         // Resuming inside an epoch: the reader's order is a function of (seed, epoch), so skipping the batches
         // already trained puts it where the interrupted run was.
         for _ in 1 .. state.Batch do
             reader.Next batch |> ignore
         let mutable more = true
-        while more && state.Stopped = "" do
+        while more && state.Stopped = "" && not halted do
             trainClock.Start()
             let t0 = Stopwatch.GetTimestamp()
             more <- reader.Next batch
@@ -290,12 +293,17 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
                           state.LossSum / float state.LossRows)
                 if t.EvalEverySteps > 0 && s.Step.Steps % int64 t.EvalEverySteps = 0L && state.Batch < batches then
                     evaluate ()
+                // An interruption on request: save the position without evaluating, so the resumed run makes exactly
+                // the decisions (learning-rate cuts, early stopping) the uninterrupted one makes.
+                if maxSteps > 0L && s.Step.Steps >= maxSteps && state.Batch < batches then
+                    save s o state o.LastCheckpoint
+                    halted <- true
             else trainClock.Stop()
-        if state.Stopped = "" || state.Batch = batches then
+        if not halted && (state.Stopped = "" || state.Batch = batches) then
             state.Epoch <- state.Epoch + 1
             state.Batch <- 0
             evaluate ()
     let steady =
         if steadyTicks > 0L then float steadyRows / (float steadyTicks / float Stopwatch.Frequency)
         else float rows / max 1e-9 trainClock.Elapsed.TotalSeconds
-    { State = state; TrainRows = rows; TrainSeconds = trainClock.Elapsed.TotalSeconds; SteadyRowsPerSecond = steady }
+    { State = state; TrainRows = rows; TrainSeconds = trainClock.Elapsed.TotalSeconds; SteadyRowsPerSecond = steady; Halted = halted }
