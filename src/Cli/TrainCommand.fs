@@ -54,20 +54,11 @@ let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTi
 
 let private fmt (x: float) = x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
 
-/// Trains, then returns the summary JSON; human lines go to `out` unless --json.
-let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
-    let json = args.Contains TrainArgs.Json
-    let verbose = args.Contains TrainArgs.Verbose
+/// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
+/// summary.json; human lines go to `out` unless `json`.
+let runExperiment (e: Experiment) (resume: string option) (maxSteps: int64) (json: bool) (verbose: bool) (out: TextWriter) : Json =
     let total = Stopwatch.StartNew()
-    let resume = args.TryGetResult TrainArgs.Resume |> Option.map Path.GetFullPath
-    let fromFile =
-        match resume, args.TryGetResult TrainArgs.Config with
-        | Some run, _ ->
-            if not (Directory.Exists run) then Errors.usage $"%s{run}: no such run folder"
-            Experiment.load (Run.configFile run)
-        | None, Some file -> Experiment.load file
-        | None, None -> Experiment.empty
-    let e = applyFlags args fromFile |> DataLoad.withDefaults
+    let e = DataLoad.withDefaults e
     let entry, configured = configure e
     let t = e.Training
     let runDir =
@@ -120,7 +111,7 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
             let st = LoopState.ofJson c.Metadata["loop"]
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
-    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state (int64 (args.GetResult(TrainArgs.Max_Steps, 0))) sink)
+    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state maxSteps sink)
     if result.State.Stopped <> "" then say result.State.Stopped
     if result.Halted then say $"stopped at step %d{s.Step.Steps} (--max-steps); continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
@@ -163,10 +154,24 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
               "data loading", $"%.2f{data.Seconds} s"
               "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ]
     )
-    if json then out.WriteLine(Json.serialize summary)
-    else
+    if not json then
         for n, m in splits do
             out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
         out.WriteLine($"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s")
         out.WriteLine($"run folder: %s{runDir} (report.html, metrics.jsonl, checkpoint.ckpt)")
+    summary
+
+let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
+    let json = args.Contains TrainArgs.Json
+    let resume = args.TryGetResult TrainArgs.Resume |> Option.map Path.GetFullPath
+    let fromFile =
+        match resume, args.TryGetResult TrainArgs.Config with
+        | Some run, _ ->
+            if not (Directory.Exists run) then Errors.usage $"%s{run}: no such run folder"
+            Experiment.load (Run.configFile run)
+        | None, Some file -> Experiment.load file
+        | None, None -> Experiment.empty
+    let e = applyFlags args fromFile
+    let summary = runExperiment e resume (int64 (args.GetResult(TrainArgs.Max_Steps, 0))) json (args.Contains TrainArgs.Verbose) out
+    if json then out.WriteLine(Json.serialize summary)
     ExitCode.Ok
