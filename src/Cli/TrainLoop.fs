@@ -222,7 +222,7 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
               Step = s.Step.Steps
               TrainLoss = (if state.LossRows > 0L then state.LossSum / float state.LossRows else nan)
               Valid = v
-              LearningRate = float (decimal optimizer.LearningRate)
+              LearningRate = Double.Parse(optimizer.LearningRate.ToString("R", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
               Seconds = epochClock.Elapsed.TotalSeconds
               SamplesPerSecond = float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds }
         state.LossSum <- 0.0
