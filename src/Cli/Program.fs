@@ -43,7 +43,7 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             ExitCode.Ok
         | :? ArguParseException as e ->
             // Argu's message is the error followed by the usage text: keep the error line.
-            let first = e.Message.Split('\n') |> Array.find (fun l -> l.Trim() <> "")
+            let first = (e.Message.Split('\n') |> Array.find (fun l -> l.Trim() <> "")).Replace("ERROR: ", "")
             let command = argv |> Array.tryHead |> Option.filter (fun c -> examples.ContainsKey c) |> Option.defaultValue ""
             stderr.WriteLine($"""ctr: %s{first.Trim()} (see ctr %s{command}%s{if command = "" then "" else " "}--help)""")
             ExitCode.Usage
