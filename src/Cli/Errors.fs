@@ -17,6 +17,9 @@ module ExitCode =
     /// The loss became NaN or infinite.
     [<Literal>]
     let Divergence = 4
+    /// Ctrl+C during training: the position is checkpointed and `ctr train --resume RUN` continues.
+    [<Literal>]
+    let Interrupted = 130
 
 /// A user's mistake: one line for stderr and the exit code.
 exception CliError of code: int * message: string

@@ -16,7 +16,7 @@ let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
         with :? CtrDsl.Data.DataFormatException as e ->
             Errors.data e.Message
     use _ = ds
-    use s = TrainLoop.session r.Model r.Schema r.Training
+    use s = TrainLoop.scoring r.Model r.Training
     let m = s.Scorer.Evaluate(data, r.Schema)
     if args.Contains EvalArgs.Json then
         out.WriteLine(Json.serialize (JObj [ "command", JStr "eval"; "checkpoint", JStr r.Path; "model", JStr r.Entry.Name; "metrics", Json.metrics m ]))

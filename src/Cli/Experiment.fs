@@ -167,7 +167,7 @@ let private parseModel (e: Experiment) (node: Node) =
     | Map(items, p) ->
         let name, namePos =
             match items |> List.tryFind (fun (k, _, _) -> k = "name") with
-            | Some(_, kp, v) -> scalar "name" v, kp
+            | Some(_, _, v) -> scalar "name" v, v.Pos
             | None -> fail p "model" "missing name; expected e.g. `name: deepfm`"
         { e with
             Model = name

@@ -17,7 +17,7 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
         with :? DataFormatException as e ->
             Errors.data e.Message
     use _ = ds
-    use s = TrainLoop.session r.Model r.Schema r.Training
+    use s = TrainLoop.scoring r.Model r.Training
     let target = args.GetResult PredictArgs.Out
     let reader = BatchReader(data)
     let batch = Batch.Plan(r.Schema, s.Scorer.MaxBatch)

@@ -80,7 +80,7 @@ let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
     let results =
         experiments
         |> List.mapi (fun i (point, e) ->
-            let summary = TrainCommand.runExperiment e None 0L true verbose TextWriter.Null
+            let summary = TrainCommand.runExperiment e None (fun _ -> false) true verbose TextWriter.Null
             let s = Text.Json.JsonDocument.Parse(Json.serialize summary).RootElement.Clone()
             if not json then
                 let cells = Table.runCells s

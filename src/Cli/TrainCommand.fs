@@ -50,13 +50,21 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Max_Steps _ | TrainArgs.Json | TrainArgs.Verbose -> e
     e
 
+let private settingJson (v: CtrDsl.Models.Registry.SettingValue) =
+    match v with
+    | CtrDsl.Models.Registry.Int i -> JInt(int64 i)
+    | CtrDsl.Models.Registry.Float f -> JNum f
+    | CtrDsl.Models.Registry.Bool b -> JBool b
+    | CtrDsl.Models.Registry.Text s -> JStr s
+    | CtrDsl.Models.Registry.Ints l -> JArr [ for i in l -> JInt(int64 i) ]
+
 let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTime.Now.ToString("yyyyMMdd-HHmmss")}"""
 
 let private fmt (x: float) = x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
 
 /// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
 /// summary.json; human lines go to `out` unless `json`.
-let runExperiment (e: Experiment) (resume: string option) (maxSteps: int64) (json: bool) (verbose: bool) (out: TextWriter) : Json =
+let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) (json: bool) (verbose: bool) (out: TextWriter) : Json =
     let total = Stopwatch.StartNew()
     let e = DataLoad.withDefaults e
     let entry, configured = configure e
@@ -111,14 +119,17 @@ let runExperiment (e: Experiment) (resume: string option) (maxSteps: int64) (jso
             let st = LoopState.ofJson c.Metadata["loop"]
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
-    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state maxSteps sink)
+    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state halt sink)
     if result.State.Stopped <> "" then say result.State.Stopped
-    if result.Halted then say $"stopped at step %d{s.Step.Steps} (--max-steps); continue with: ctr train --resume %s{runDir}"
+    if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
     if File.Exists outputs.BestCheckpoint then
         (Checkpoint.Load outputs.BestCheckpoint).RestoreParameters(model.Parameters, outputs.BestCheckpoint)
     let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> s.Scorer.Evaluate(c, data.Schema))
-    let splits = [ "valid", evaluate data.Valid; "test", evaluate data.Test ] |> List.choose (fun (n, m) -> m |> Option.map (fun m -> n, m))
+    // A halted run stops promptly: its final metrics come when it is resumed and finishes.
+    let splits =
+        if result.Halted then []
+        else [ "valid", evaluate data.Valid; "test", evaluate data.Test ] |> List.choose (fun (n, m) -> m |> Option.map (fun m -> n, m))
     let history = result.State.History
     let best = if result.State.BestIndex >= 0 && result.State.BestIndex < history.Length then Some history[result.State.BestIndex] else None
     let wholeRun = float result.TrainRows / total.Elapsed.TotalSeconds
@@ -126,7 +137,7 @@ let runExperiment (e: Experiment) (resume: string option) (maxSteps: int64) (jso
         JObj [ "command", JStr "train"
                "run", JStr runDir
                "model", JStr entry.Name
-               "settings", JObj [ for k, v in configured.Effective -> k, JStr(CtrDsl.Models.Registry.SettingValue.show v) ]
+               "settings", JObj [ for k, v in configured.Effective -> k, settingJson v ]
                "optimizer", JStr(optimizerName t.Optimizer)
                "learning_rate", JNum t.LearningRate
                "batch_size", JInt(int64 t.BatchSize)
@@ -134,6 +145,7 @@ let runExperiment (e: Experiment) (resume: string option) (maxSteps: int64) (jso
                "epochs_completed", JInt(int64 result.State.Epoch)
                "best_epoch", (match best with Some b -> JInt(int64 b.Epoch) | None -> JNull)
                "stopped", JStr result.State.Stopped
+               "halted", JBool result.Halted
                "metrics", JObj [ for n, m in splits -> n, Json.metrics m ]
                "history", JArr(history |> List.map EvalRecord.toJson)
                "throughput",
@@ -172,6 +184,17 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
         | None, Some file -> Experiment.load file
         | None, None -> Experiment.empty
     let e = applyFlags args fromFile
-    let summary = runExperiment e resume (int64 (args.GetResult(TrainArgs.Max_Steps, 0))) json (args.Contains TrainArgs.Verbose) out
+    let maxSteps = int64 (args.GetResult(TrainArgs.Max_Steps, 0))
+    // Ctrl+C (SIGINT) or SIGTERM asks the loop to checkpoint its position at the next step and stop; a second
+    // signal terminates as usual.
+    let mutable cancelled = false
+    let onSignal (c: Runtime.InteropServices.PosixSignalContext) =
+        if not cancelled then
+            cancelled <- true
+            c.Cancel <- true
+    use _int = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGINT, onSignal)
+    use _term = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, onSignal)
+    let halt steps = cancelled || (maxSteps > 0L && steps >= maxSteps)
+    let summary = runExperiment e resume halt json (args.Contains TrainArgs.Verbose) out
     if json then out.WriteLine(Json.serialize summary)
-    ExitCode.Ok
+    if cancelled then ExitCode.Interrupted else ExitCode.Ok

@@ -151,6 +151,19 @@ type Session =
     interface IDisposable with
         member s.Dispose() = s.Backend.Dispose()
 
+/// Scoring only (eval, predict): one evaluation plan, no training plan or optimizer.
+type ScoringSession =
+    { Scorer: Scorer
+      Backend: CpuBackend }
+
+    interface IDisposable with
+        member s.Dispose() = s.Backend.Dispose()
+
+let scoring (m: BuiltModel) (t: TrainingSection) =
+    let backend = new CpuBackend()
+    let plan = Plan.Compile(m.Graph, backend, t.EvalBatchSize, null, m.Output)
+    { Scorer = Scorer(plan, m.Output, (t.Loss = Bce)); Backend = backend }
+
 let session (m: BuiltModel) (schema: Schema) (t: TrainingSection) =
     let backend = new CpuBackend()
     let trainPlan = Plan.Compile(m.Graph, backend, t.BatchSize, m.Loss, m.Output)
@@ -165,7 +178,7 @@ type LoopResult =
       TrainSeconds: float
       /// Rows per second of the train steps after the first warm-up steps of this process.
       SteadyRowsPerSecond: float
-      /// Stopped by maxSteps: the last checkpoint holds the position, and a resume continues from it.
+      /// Halted on request (--max-steps or Ctrl+C): the last checkpoint holds the position and a resume continues.
       Halted: bool }
 
 /// Where the loop writes: the best checkpoint (for eval/predict), the last one (for resume) and the metrics lines.
@@ -202,7 +215,7 @@ let monitored (monitor: Monitor) (m: MetricsReport) =
 /// Runs (or continues) training from `state`. Each evaluation appends a metrics line and writes the last checkpoint;
 /// an improvement also writes the best one (every evaluation does when there is no validation split).
 let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache option) (o: Outputs) (state: LoopState)
-    (maxSteps: int64) (sink: Progress.Sink) : LoopResult =
+    (halt: int64 -> bool) (sink: Progress.Sink) : LoopResult =
     let reader = if t.Shuffle then BatchReader(train, uint64 t.Seed) else BatchReader(train)
     let batch = Batch.Plan(s.Schema, t.BatchSize)
     let batches = int ((train.RowCount + int64 t.BatchSize - 1L) / int64 t.BatchSize)
@@ -293,9 +306,9 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
                           state.LossSum / float state.LossRows)
                 if t.EvalEverySteps > 0 && s.Step.Steps % int64 t.EvalEverySteps = 0L && state.Batch < batches then
                     evaluate ()
-                // An interruption on request: save the position without evaluating, so the resumed run makes exactly
-                // the decisions (learning-rate cuts, early stopping) the uninterrupted one makes.
-                if maxSteps > 0L && s.Step.Steps >= maxSteps && state.Batch < batches then
+                // A halt on request: save the position without evaluating, so the resumed run makes exactly the
+                // decisions (learning-rate cuts, early stopping) the uninterrupted one makes.
+                if state.Batch < batches && halt s.Step.Steps then
                     save s o state o.LastCheckpoint
                     halted <- true
             else trainClock.Stop()

@@ -75,7 +75,7 @@ let ``flags override the experiment file`` () =
     let j = json r
     Assert.Equal("fm", j.GetProperty("model").GetString())
     Assert.Equal(1, j.GetProperty("epochs_completed").GetInt32())
-    Assert.Equal("5", j.GetProperty("settings").GetProperty("embedding_dim").GetString())
+    Assert.Equal(5, j.GetProperty("settings").GetProperty("embedding_dim").GetInt32())
 
 [<Fact>]
 let ``eval of a corrupted checkpoint is one line naming the file`` () =
