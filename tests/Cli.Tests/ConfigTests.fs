@@ -70,3 +70,47 @@ let ``help lists the flags and examples and exits 0`` () =
     Assert.Equal(0, r.Code)
     Assert.Contains("--embedding-dim", r.Out)
     Assert.Contains("examples:", r.Out)
+
+/// The repository root (the folder holding CtrDsl.sln), found from the test binary's folder.
+let private repo =
+    let rec up (d: DirectoryInfo) =
+        if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName
+        else up d.Parent
+    up (DirectoryInfo(System.AppContext.BaseDirectory))
+
+[<Fact>]
+let ``every example experiment parses and configures its model`` () =
+    let files = Directory.GetFiles(Path.Combine(repo, "examples", "experiments"), "*.yaml")
+    Assert.NotEmpty files
+    for f in files do
+        let root = CtrDsl.Cli.Yaml.load f
+        let e = CtrDsl.Cli.Experiment.ofNode [ "sweep" ] root
+        CtrDsl.Cli.Experiment.configure e |> ignore
+
+[<Fact>]
+let ``the FGCNN seed file carries the seed document's configuration`` () =
+    let e = CtrDsl.Cli.Experiment.load (Path.Combine(repo, "examples", "experiments", "fgcnn_seed.yaml"))
+    let entry, c = CtrDsl.Cli.Experiment.configure e
+    Assert.Equal("fgcnn", entry.Name)
+    let get k = c.Effective |> List.find (fst >> (=) k) |> snd
+    Assert.Equal(CtrDsl.Models.Registry.Int 40, get "embedding_dim")
+    Assert.Equal(CtrDsl.Models.Registry.Ints [ 14; 16; 18; 20 ], get "conv_kernels")
+    Assert.Equal(CtrDsl.Models.Registry.Ints [ 3; 3; 3; 3 ], get "kernels")
+    Assert.Equal(CtrDsl.Models.Registry.Ints [ 7; 7; 7; 7 ], get "h")
+    Assert.Equal(CtrDsl.Models.Registry.Ints [ 2; 2; 2; 2 ], get "hp")
+    Assert.Equal(CtrDsl.Models.Registry.Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
+    Assert.Equal(CtrDsl.Cli.Experiment.Ranger, e.Training.Optimizer)
+    Assert.Equal(CtrDsl.Cli.Experiment.Bce, e.Training.Loss)
+
+[<Fact>]
+let ``an unknown model in the file names the line of its name`` () =
+    let file = yaml "exp.yaml" "training:\n  epochs: 1\nmodel:\n  name: deepfn\n"
+    let r = ctr [ "train"; "--config"; file ]
+    Assert.Equal(2, r.Code)
+    Assert.StartsWith($"ctr: %s{file}:4:9 model: unknown model \"deepfn\"; the zoo: lr,", r.Err)
+
+[<Fact>]
+let ``a bad model value from a flag names the flag`` () =
+    let r = ctr [ "train"; "--set"; "net_dropout"; "2" ]
+    Assert.Equal(2, r.Code)
+    Assert.Equal("ctr: --set net_dropout net_dropout: expected a number in [0, 0.99], got 2 (model DeepFM)", r.Err.Trim())
