@@ -183,6 +183,16 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
             Experiment.load (Run.configFile run)
         | None, Some file -> Experiment.load file
         | None, None -> Experiment.empty
+    // A resumed run must see the same batches in the same order with the same model: only the length of the run,
+    // its stopping rule and the machine's threads may change.
+    if resume.IsSome then
+        for a in args.GetAllResults() do
+            match a with
+            | TrainArgs.Resume _ | TrainArgs.Epochs _ | TrainArgs.Patience _ | TrainArgs.Threads _ | TrainArgs.Max_Steps _
+            | TrainArgs.Json | TrainArgs.Verbose -> ()
+            | other ->
+                let name = args.Parser.GetArgumentCaseInfo(other).Name.Value
+                Errors.usage $"%s{name}: cannot change when resuming; only --epochs, --patience, --threads and --max-steps can"
     let e = applyFlags args fromFile
     let maxSteps = int64 (args.GetResult(TrainArgs.Max_Steps, 0))
     // Ctrl+C (SIGINT) or SIGTERM asks the loop to checkpoint its position at the next step and stop; a second

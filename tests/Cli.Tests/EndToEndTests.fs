@@ -101,3 +101,12 @@ let ``models and describe print JSON with --json`` () =
     let d = ctr [ "describe"; "fgcnn"; "--fields"; "26"; "--json" ]
     Assert.True((d.Code = 0), d.Err)
     Assert.True((json d).GetProperty("parameters").GetInt64() > 0L)
+
+[<Fact>]
+let ``resuming refuses flags that would change the batches or the model`` () =
+    let dir = tempDir "resume-flags"
+    Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
+    File.WriteAllText(Path.Combine(dir, "run", "config.yaml"), "model: fm\n")
+    let r = ctr [ "train"; "--resume"; Path.Combine(dir, "run"); "--batch-size"; "64" ]
+    Assert.Equal(2, r.Code)
+    Assert.Contains("--batch-size: cannot change when resuming", r.Err)
