@@ -1,6 +1,69 @@
 module CtrDsl.Cli.Program
 
+open System
+open System.IO
+open Argu
+open CtrDsl.Cli.Args
+
+let private version =
+    match typeof<CtrArgs>.Assembly.GetName().Version with
+    | null -> "0.0.0"
+    | v -> string v
+
+/// Runs one command line in-process; every error becomes one line on `stderr` and an exit code (docs/cli.md).
+let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
+    let verbose = argv |> Array.contains "--verbose"
+    let parser = ArgumentParser.Create<CtrArgs>(programName = "ctr")
+    try
+        try
+            let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
+            match results.TryGetSubCommand() with
+            | Some(Train a) -> TrainCommand.execute a stdout
+            | Some(Eval a) -> EvalCommand.execute a stdout
+            | Some(Predict a) -> PredictCommand.execute a stdout
+            | Some(Describe a) -> DescribeCommand.execute a stdout
+            | Some(Models a) -> ModelsCommand.execute a stdout
+            | Some(Data a) ->
+                match a.TryGetSubCommand() with
+                | Some(DataArgs.Inspect i) -> InspectCommand.execute i stdout
+                | None -> Errors.usage "data: expected a subcommand: inspect"
+            | Some(Sweep a) -> SweepCommand.execute a stdout
+            | Some(Compare a) -> CompareCommand.execute a stdout
+            | Some(Bench a) -> BenchCommand.execute a stdout
+            | Some Version -> stdout.WriteLine($"ctr %s{version}"); ExitCode.Ok
+            | None ->
+                stdout.Write(parser.PrintUsage())
+                ExitCode.Usage
+        with
+        | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+            stdout.Write(e.Message)
+            match argv |> Array.tryHead |> Option.bind (fun c -> examples.TryFind c) with
+            | Some ex -> stdout.WriteLine("\n" + ex)
+            | None -> ()
+            ExitCode.Ok
+        | :? ArguParseException as e ->
+            // Argu's message is the error followed by the usage text: keep the error line.
+            let first = (e.Message.Split('\n') |> Array.find (fun l -> l.Trim() <> "")).Replace("ERROR: ", "")
+            let command = argv |> Array.tryHead |> Option.filter (fun c -> examples.ContainsKey c) |> Option.defaultValue ""
+            stderr.WriteLine($"""ctr: %s{first.Trim()} (see ctr %s{command}%s{if command = "" then "" else " "}--help)""")
+            ExitCode.Usage
+        | CliError(code, message) ->
+            stderr.WriteLine($"ctr: %s{message}")
+            code
+        | :? CtrDsl.Data.DataFormatException as e ->
+            stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Data
+        | :? CtrDsl.Training.DivergenceException as e ->
+            stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Divergence
+        | :? CtrDsl.Training.CheckpointException as e ->
+            stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Failure
+    with e ->
+        stderr.WriteLine($"ctr: %s{e.GetType().Name}: %s{e.Message}")
+        if verbose then stderr.WriteLine(e.ToString())
+        else stderr.WriteLine("ctr: (run with --verbose for the stack trace)")
+        ExitCode.Failure
+
 [<EntryPoint>]
-let main argv =
-    printfn "ctr: the experiment runner arrives with the CLI issue"
-    0
+let main argv = run argv Console.Out Console.Error

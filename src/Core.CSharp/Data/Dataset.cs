@@ -123,6 +123,34 @@ public sealed class Dataset : IDisposable
         return new Dataset(features!, DataCache.Open(trainCache), caches.GetValueOrDefault(Split.Valid), caches.GetValueOrDefault(Split.Test), log, bad);
     }
 
+    /// <summary>
+    /// Encodes another file (a test set, or new rows to score) with features learned before, e.g. those saved with a
+    /// model: unseen values map to the OOV id. The cache sits in <see cref="PrepareOptions.CacheDir"/>, keyed by the
+    /// file name and the features, and is reused while the source and the features are unchanged. The caller owns
+    /// the returned cache.
+    /// </summary>
+    public static DataCache Encode(FeatureSpace features, string source, PrepareOptions options, ICollection<string>? log = null)
+    {
+        var schema = features.Schema;
+        Directory.CreateDirectory(options.CacheDir);
+        string cache = System.IO.Path.Combine(options.CacheDir,
+            $"{System.IO.Path.GetFileName(source)}.{features.Hash:x16}.encoded.ctrcache");
+        var rule = new SplitRule.ByFile();
+        ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + rule));
+        string? why = options.Force ? "forced" : Stale(cache, source, key, features);
+        if (why is null)
+        {
+            log?.Add($"{cache}: cache hit");
+            return DataCache.Open(cache);
+        }
+        var lines = new List<string>();
+        var built = Build(schema, key, source, [cache], features, rule, Split.Test, options, lines);
+        Finalize(cache, built, features);
+        foreach (var l in lines) log?.Add(l);
+        log?.Add($"{cache}: rebuilt ({why})");
+        return DataCache.Open(cache);
+    }
+
     /// <summary>Why a cache cannot be reused, or null when it can.</summary>
     private static string? Stale(string cachePath, string source, ulong key, FeatureSpace? features)
     {

@@ -25,6 +25,31 @@ public class CacheTests
     }
 
     [Fact]
+    public void Encode_UsesTheSavedFeatures_MapsUnseenValuesToOov_AndReusesItsCache()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,a\n0,x\n1,y\n");
+        var fresh = dir.File("new.csv", "label,a\n1,y\n0,never-seen\n");
+        FeatureSpace features;
+        int yId;
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(train), DataTestKit.Options(dir.Cache)))
+        {
+            features = ds.Features;
+            yId = DataTestKit.ReadAll(ds.Train, Schema()).Ids[1];
+        }
+        var log = new List<string>();
+        using (var c = Dataset.Encode(features, fresh, DataTestKit.Options(dir.Cache), log))
+        {
+            var rows = DataTestKit.ReadAll(c, Schema());
+            Assert.Equal(new[] { yId, features.IdFieldOffsets[0] + Vocabulary.OovId }, rows.Ids);
+            Assert.Contains("rebuilt (no cache)", log[^1]);
+        }
+        log.Clear();
+        using (Dataset.Encode(features, fresh, DataTestKit.Options(dir.Cache), log)) { }
+        Assert.EndsWith("cache hit", log[^1]);
+    }
+
+    [Fact]
     public void ChangedSource_RebuildsAndSaysSo()
     {
         using var dir = new TempDir();

@@ -1,0 +1,239 @@
+/// The command line: one Argu union per command; subcommands carry their own unions.
+module CtrDsl.Cli.Args
+
+open Argu
+
+type TrainArgs =
+    | [<AltCommandLine("-c")>] Config of file: string
+    | Model of name: string
+    | Train of path: string
+    | Valid of path: string
+    | Test of path: string
+    | Format of format: string
+    | Schema of file: string
+    | Epochs of n: int
+    | Batch_Size of n: int
+    | Lr of rate: float
+    | Embedding_Dim of k: int
+    | Set of key: string * value: string
+    | Seed of seed: int
+    | Out of dir: string
+    | Optimizer of name: string
+    | Valid_Ratio of ratio: float
+    | Patience of n: int
+    | Monitor of metric: string
+    | Clip_Norm of norm: float
+    | Eval_Every of steps: int
+    | Threads of n: int
+    | Resume of run: string
+    | Max_Steps of n: int
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Max_Steps _ -> "stop after N optimizer steps in all, checkpointed so that --resume continues."
+            | Config _ -> "experiment YAML (sections dataset, model, training); flags override it."
+            | Model _ -> "model name from `ctr models` (default deepfm)."
+            | Train _ -> "training file; without it the bundled Adult data is used."
+            | Valid _ -> "validation file."
+            | Test _ -> "test file."
+            | Format _ -> "criteo | avazu | csv | libfm (criteo and avazu bring a bundled schema)."
+            | Schema _ -> "dataset schema YAML (see examples/schemas)."
+            | Epochs _ -> "epochs (default 2)."
+            | Batch_Size _ -> "training batch size (default 1024)."
+            | Lr _ -> "learning rate (default 0.001)."
+            | Embedding_Dim _ -> "embedding size k (the model's embedding_dim setting)."
+            | Set _ -> "any model setting, e.g. --set dnn_hidden_units 256,128."
+            | Seed _ -> "seed of the initial values, shuffling and the valid split (default 2024)."
+            | Out _ -> "run folder (default runs/<model>-<timestamp>)."
+            | Optimizer _ -> "adam | adagrad | sgd | ftrl | ranger (default adam)."
+            | Valid_Ratio _ -> "hold out this fraction of the train file for validation."
+            | Patience _ -> "stop after N evaluations without improvement (0: never; default 2)."
+            | Monitor _ -> "auc | logloss: the metric early stopping and the best checkpoint follow."
+            | Clip_Norm _ -> "clip the global gradient norm to this value (0: off)."
+            | Eval_Every _ -> "also evaluate and checkpoint every N steps."
+            | Threads _ -> "compute and parsing threads (default: all cores)."
+            | Resume _ -> "continue the interrupted run in this folder (from its last.ckpt)."
+            | Json -> "print one JSON object instead of human output."
+            | Verbose -> "print stack traces and the data-cache log."
+
+type EvalArgs =
+    | [<MainCommand; ExactlyOnce; First>] Run of run: string
+    | [<Mandatory>] Data of path: string
+    | Threads of n: int
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Run _ -> "run folder (its checkpoint.ckpt) or a .ckpt file."
+            | Data _ -> "labelled file in the run's format."
+            | Threads _ -> "compute and parsing threads."
+            | Json -> "print one JSON object."
+            | Verbose -> "print stack traces."
+
+type PredictArgs =
+    | [<MainCommand; ExactlyOnce; First>] Run of run: string
+    | [<Mandatory>] Data of path: string
+    | [<Mandatory>] Out of file: string
+    | Threads of n: int
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Run _ -> "run folder or .ckpt file."
+            | Data _ -> "file to score, in the run's format (its label column may hold anything numeric)."
+            | Out _ -> "output file: one click probability per input row, in order."
+            | Threads _ -> "compute and parsing threads."
+            | Json -> "print one JSON object."
+            | Verbose -> "print stack traces."
+
+type DescribeArgs =
+    | [<MainCommand; ExactlyOnce; First>] Model of name: string
+    | Fields of n: int
+    | Schema of file: string
+    | Set of key: string * value: string
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "model name from `ctr models`, or a run folder."
+            | Fields _ -> "id fields of the generated Criteo-shaped input (default 39)."
+            | Schema _ -> "describe over this schema's fields instead."
+            | Set _ -> "a model setting, e.g. --set embedding_dim 16."
+            | Json -> "print one JSON object."
+            | Verbose -> "print stack traces."
+
+type ModelsArgs =
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Json -> "print one JSON object."
+
+type InspectArgs =
+    | [<MainCommand; ExactlyOnce; First>] File of path: string
+    | Format of format: string
+    | Rows of n: int
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | File _ -> "CSV/TSV/Criteo/libFM file (gzip is read transparently)."
+            | Format _ -> "criteo | avazu | csv | tsv | libfm (default: guessed)."
+            | Rows _ -> "rows to read (default 100000)."
+            | Json -> "print one JSON object."
+
+type DataArgs =
+    | [<CliPrefix(CliPrefix.None)>] Inspect of ParseResults<InspectArgs>
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Inspect _ -> "guess a schema: column kinds, cardinalities, missing rates."
+
+type SweepArgs =
+    | [<Mandatory; AltCommandLine("-c")>] Config of file: string
+    | Out of dir: string
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Config _ -> "experiment YAML with a `sweep:` section mapping section.key to a list of values."
+            | Out _ -> "sweep folder (default runs/sweep-<timestamp>)."
+            | Json -> "print one JSON object."
+            | Verbose -> "print stack traces."
+
+type CompareArgs =
+    | [<MainCommand; ExactlyOnce>] Runs of runs: string list
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Runs _ -> "run folders."
+            | Json -> "print one JSON object."
+
+type GemmArgs =
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Json -> "print one JSON object."
+
+type BenchArgs =
+    | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
+    | Model of name: string
+    | Batch_Size of n: int
+    | Steps of n: int
+    | Fields of n: int
+    | Vocabulary of n: int
+    | Threads of n: int
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Gemm _ -> "GEMM kernel throughput."
+            | Model _ -> "zoo model to time (default: the MLP bench, then deepfm)."
+            | Batch_Size _ -> "batch size (default 4096)."
+            | Steps _ -> "timed steps (default 20)."
+            | Fields _ -> "id fields of the synthetic data (default 39)."
+            | Vocabulary _ -> "ids per table of the synthetic data (default 100000)."
+            | Threads _ -> "compute threads."
+            | Json -> "print one JSON object."
+
+type CtrArgs =
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
+    | [<CliPrefix(CliPrefix.None)>] Describe of ParseResults<DescribeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Models of ParseResults<ModelsArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | Version
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Train _ -> "train a model (YAML experiment and/or flags) into a run folder."
+            | Eval _ -> "evaluate a run's best checkpoint on a labelled file."
+            | Predict _ -> "write click probabilities for a file."
+            | Describe _ -> "print a model's block tree with shapes and parameter counts."
+            | Models _ -> "list the model zoo."
+            | Data _ -> "data tools (inspect)."
+            | Sweep _ -> "train a grid of experiments and compare them."
+            | Compare _ -> "compare finished runs in one table."
+            | Bench _ -> "training and scoring throughput on synthetic data."
+            | Version -> "print the version."
+
+/// Examples printed under each command's --help.
+let examples =
+    Map [ "train",
+          """examples:
+  ctr train --model deepfm                                  # bundled Adult data, prints test AUC
+  ctr train --config examples/experiments/deepfm_adult.yaml --epochs 1
+  ctr train --model fgcnn --train day0.tsv --format criteo --valid-ratio 0.1 --out runs/fgcnn
+  ctr train --resume runs/fgcnn --epochs 3                  # continue an interrupted run"""
+          "eval", "examples:\n  ctr eval runs/deepfm-20260101-120000 --data test.csv.gz"
+          "predict", "examples:\n  ctr predict runs/deepfm-20260101-120000 --data new.csv --out scores.txt"
+          "describe", "examples:\n  ctr describe deepfm\n  ctr describe fgcnn --fields 26 --set embedding_dim 40"
+          "models", "examples:\n  ctr models\n  ctr models --json"
+          "data", "examples:\n  ctr data inspect train.csv.gz\n  ctr data inspect day0.tsv --format criteo"
+          "sweep", "examples:\n  ctr sweep --config examples/experiments/sweep_adult.yaml"
+          "compare", "examples:\n  ctr compare runs/a runs/b runs/c"
+          "bench", "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm" ]

@@ -1,0 +1,114 @@
+/// `ctr bench`: training and scoring throughput of the MLP bench and a zoo model on synthetic in-memory ids, with
+/// peak RSS. `ctr bench gemm`: the GEMM kernel bench, when this build has it.
+module CtrDsl.Cli.BenchCommand
+
+open System
+open System.Diagnostics
+open System.IO
+open Argu
+open CtrDsl.Autodiff
+open CtrDsl.Cli.Args
+open CtrDsl.Cpu
+open CtrDsl.Dsl
+open CtrDsl.Graph
+open CtrDsl.Models.Registry
+
+type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: float; TrainStepMs: float }
+
+/// Median of the timed steps after three warm-up steps.
+let private median (steps: int) (f: unit -> unit) =
+    for _ in 1..3 do f ()
+    let times =
+        [| for _ in 1..steps ->
+               let t0 = Stopwatch.GetTimestamp()
+               f ()
+               float (Stopwatch.GetTimestamp() - t0) / float Stopwatch.Frequency |]
+    Array.sortInPlace times
+    times[steps / 2]
+
+let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) =
+    let configured =
+        match entry.Configure [] with
+        | Ok c -> c
+        | Error e -> Errors.failure e.Message
+    let features = Features.ids [ for i in 1..fields -> $"C%d{i}" ] (fields * vocabulary)
+    let m =
+        try
+            Model.build entry.DisplayName features 1UL configured.Expr
+        with :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+    use backend = new CpuBackend()
+    let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
+    train.Training <- true
+    let optimizer = CtrDsl.Optim.Adam(train.Parameters, 1e-3f)
+    let score = Plan.Compile(m.Graph, backend, batch, null, m.Output)
+    let rng = Random(1)
+    // Id of field f is f·vocabulary + a uniform draw: every field reads its own slice of the one table.
+    let ids = Array.init (batch * fields) (fun i -> (i % fields) * vocabulary + rng.Next vocabulary)
+    let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+    for plan in [ train; score ] do
+        for n in plan.Order do
+            if n.Kind = NodeKind.Input && n.InputKind.HasValue then
+                match n.InputKind.Value with
+                | InputKind.CategoricalIds -> plan.SetInput(n, ReadOnlySpan ids)
+                | InputKind.Label -> plan.SetInput(n, ReadOnlySpan labels)
+                | _ -> ()
+    let step = median steps (fun () -> train.Forward(); train.Backward(); optimizer.Step())
+    let forward = median steps (fun () -> score.Forward())
+    { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
+
+let private peakRss () =
+    use p = Process.GetCurrentProcess()
+    p.Refresh()
+    p.PeakWorkingSet64
+
+/// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
+/// configured thread count.
+let private gemm (json: bool) (out: TextWriter) =
+    CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, 1.0) |> ignore
+    0
+
+let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
+    match args.TryGetSubCommand() with
+    | Some(BenchArgs.Gemm g) ->
+        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        gemm (g.Contains GemmArgs.Json) out
+    | _ ->
+        let json = args.Contains BenchArgs.Json
+        let batch = args.GetResult(BenchArgs.Batch_Size, 4096)
+        let steps = args.GetResult(BenchArgs.Steps, 20)
+        let fields = args.GetResult(BenchArgs.Fields, 39)
+        let vocabulary = args.GetResult(BenchArgs.Vocabulary, 100_000)
+        if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then Errors.usage "bench: sizes must be at least 1"
+        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        let modelName = args.GetResult(BenchArgs.Model, "deepfm")
+        let entry =
+            match tryFind modelName with
+            | Some e -> e
+            | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
+        let mlp = new StringWriter()
+        CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
+        let t = timeModel entry fields vocabulary batch steps
+        let rss = peakRss ()
+        if json then
+            out.WriteLine(
+                Json.serialize (
+                    JObj [ "command", JStr "bench"
+                           "threads", JInt(int64 WorkerPool.ThreadCount)
+                           "batch_size", JInt(int64 batch)
+                           "fields", JInt(int64 fields)
+                           "vocabulary", JInt(int64 vocabulary)
+                           "mlp", JStr(mlp.ToString())
+                           "model", JStr entry.Name
+                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
+                           "score_samples_per_second", JNum t.ScoreSamplesPerSecond
+                           "train_step_ms", JNum t.TrainStepMs
+                           "peak_rss_bytes", JInt rss ]
+                )
+            )
+        else
+            out.Write(mlp.ToString())
+            out.WriteLine($"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, threads %d{WorkerPool.ThreadCount}")
+            out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
+            out.WriteLine($"  score (forward)       %.0f{t.ScoreSamplesPerSecond} samples/s")
+            out.WriteLine($"peak RSS: %.1f{float rss / 1048576.0} MiB")
+        ExitCode.Ok

@@ -1,0 +1,259 @@
+/// The experiment an invocation of `ctr train` runs: YAML sections dataset / model / training mapped onto typed
+/// records (unknown keys are errors naming file:line:col), with flags applied over the file.
+module CtrDsl.Cli.Experiment
+
+open System
+open System.Globalization
+open System.IO
+open System.Text
+open CtrDsl.Cli.Yaml
+open CtrDsl.Models.Registry
+
+type OptimizerKind =
+    | Adam
+    | Adagrad
+    | Sgd
+    | Ftrl
+    | Ranger
+
+/// The validation metric early stopping, reduce-on-plateau and the best checkpoint follow.
+type Monitor =
+    | Auc
+    | LogLoss
+
+type Loss =
+    | Bce
+    | Mse
+
+type DatasetSection =
+    { Train: string option
+      Valid: string option
+      Test: string option
+      /// criteo | avazu | csv | libfm; picks the bundled schema when no schema file is given.
+      Format: string option
+      Schema: string option
+      /// Fraction of the train file held out for validation when no valid file is given.
+      ValidRatio: float
+      CacheDir: string option }
+
+type TrainingSection =
+    { Epochs: int
+      BatchSize: int
+      EvalBatchSize: int
+      Optimizer: OptimizerKind
+      LearningRate: float
+      Loss: Loss
+      Seed: int
+      Shuffle: bool
+      /// Evaluations without improvement before stopping; 0 never stops early.
+      Patience: int
+      Monitor: Monitor
+      ClipNorm: float
+      /// Evaluations without improvement before the learning rate is multiplied by ReduceLrFactor; 0 disables.
+      ReduceLrPatience: int
+      ReduceLrFactor: float
+      MinLr: float
+      /// Also evaluate (and checkpoint) every N steps; 0 evaluates at epoch ends only.
+      EvalEverySteps: int
+      /// Compute and parsing threads; 0 uses every core.
+      Threads: int }
+
+type Experiment =
+    { Dataset: DatasetSection
+      Model: string
+      ModelPos: Pos
+      /// Model settings as given (defaults are the registry's), each with where it came from.
+      Settings: (string * SettingValue * Pos) list
+      Training: TrainingSection
+      Out: string option }
+
+let defaultTraining =
+    { Epochs = 2
+      BatchSize = 1024
+      EvalBatchSize = 8192
+      Optimizer = Adam
+      LearningRate = 1e-3
+      Loss = Bce
+      Seed = 2024
+      Shuffle = true
+      Patience = 2
+      Monitor = Auc
+      ClipNorm = 0.0
+      ReduceLrPatience = 1
+      ReduceLrFactor = 0.1
+      MinLr = 1e-6
+      EvalEverySteps = 0
+      Threads = 0 }
+
+let empty =
+    { Dataset =
+        { Train = None
+          Valid = None
+          Test = None
+          Format = None
+          Schema = None
+          ValidRatio = 0.0
+          CacheDir = None }
+      Model = "deepfm"
+      ModelPos = Pos.Flag "--model"
+      Settings = []
+      Training = defaultTraining
+      Out = None }
+
+let optimizers = [ "adam", Adam; "adagrad", Adagrad; "sgd", Sgd; "ftrl", Ftrl; "ranger", Ranger ]
+let monitors = [ "auc", Auc; "logloss", LogLoss ]
+let losses = [ "bce", Bce; "mse", Mse ]
+let formats = [ "criteo"; "avazu"; "csv"; "libfm" ]
+
+let private nameOf (options: (string * 'a) list) (v: 'a) = options |> List.find (snd >> (=) v) |> fst
+
+let datasetKeys = [ "train"; "valid"; "test"; "format"; "schema"; "valid_ratio"; "cache_dir" ]
+
+let trainingKeys =
+    [ "epochs"; "batch_size"; "eval_batch_size"; "optimizer"; "learning_rate"; "loss"; "seed"; "shuffle"; "patience"
+      "monitor"; "clip_norm"; "reduce_lr_patience"; "reduce_lr_factor"; "min_lr"; "eval_every_steps"; "threads" ]
+
+let topKeys = [ "dataset"; "model"; "training"; "out" ]
+
+/// A path in the file is relative to the file's folder.
+let private path (baseDir: string) key (n: Node) =
+    let p = scalar key n
+    if p = "" then fail n.Pos key "expected a path, got an empty value"
+    Path.GetFullPath(Path.Combine(baseDir, p))
+
+let private parseDataset baseDir (d: DatasetSection) (node: Node) =
+    entries "dataset" datasetKeys node
+    |> List.fold
+        (fun (d: DatasetSection) (k, _, v) ->
+            match k with
+            | "train" -> { d with Train = Some(path baseDir k v) }
+            | "valid" -> { d with Valid = Some(path baseDir k v) }
+            | "test" -> { d with Test = Some(path baseDir k v) }
+            | "format" -> { d with Format = Some(choice k [ for f in formats -> f, f ] v) }
+            | "schema" -> { d with Schema = Some(path baseDir k v) }
+            | "valid_ratio" -> { d with ValidRatio = float' k 0.0 0.9 v }
+            | "cache_dir" -> { d with CacheDir = Some(path baseDir k v) }
+            | _ -> d)
+        d
+
+let private parseTraining (t: TrainingSection) (node: Node) =
+    entries "training" trainingKeys node
+    |> List.fold
+        (fun t (k, _, v) ->
+            match k with
+            | "epochs" -> { t with Epochs = int' k 1 v }
+            | "batch_size" -> { t with BatchSize = int' k 1 v }
+            | "eval_batch_size" -> { t with EvalBatchSize = int' k 1 v }
+            | "optimizer" -> { t with Optimizer = choice k optimizers v }
+            | "learning_rate" -> { t with LearningRate = float' k 1e-12 10.0 v }
+            | "loss" -> { t with Loss = choice k losses v }
+            | "seed" -> { t with Seed = int' k 0 v }
+            | "shuffle" -> { t with Shuffle = bool' k v }
+            | "patience" -> { t with Patience = int' k 0 v }
+            | "monitor" -> { t with Monitor = choice k monitors v }
+            | "clip_norm" -> { t with ClipNorm = float' k 0.0 1e9 v }
+            | "reduce_lr_patience" -> { t with ReduceLrPatience = int' k 0 v }
+            | "reduce_lr_factor" -> { t with ReduceLrFactor = float' k 1e-6 1.0 v }
+            | "min_lr" -> { t with MinLr = float' k 0.0 10.0 v }
+            | "eval_every_steps" -> { t with EvalEverySteps = int' k 0 v }
+            | "threads" -> { t with Threads = int' k 0 v }
+            | _ -> t)
+        t
+
+/// The model section: `name` plus the model's settings (checked against the registry by `configure`).
+let private parseModel (e: Experiment) (node: Node) =
+    match node with
+    | Scalar(name, p) -> { e with Model = name; ModelPos = p }
+    | Map(items, p) ->
+        let name, namePos =
+            match items |> List.tryFind (fun (k, _, _) -> k = "name") with
+            | Some(_, _, v) -> scalar "name" v, v.Pos
+            | None -> fail p "model" "missing name; expected e.g. `name: deepfm`"
+        { e with
+            Model = name
+            ModelPos = namePos
+            Settings = [ for k, kp, v in items do if k <> "name" then k, setting k v, kp ] }
+    | n -> fail n.Pos "model" $"expected a model name or a mapping, got {show n}"
+
+/// Parses an experiment document; `extraTop` are further top-level keys the caller reads itself (e.g. sweep).
+let ofNode (extraTop: string list) (node: Node) : Experiment =
+    let baseDir =
+        match Path.GetDirectoryName(Path.GetFullPath node.Pos.File) with
+        | null -> "."
+        | d -> d
+    entries "the experiment" (topKeys @ extraTop) node
+    |> List.fold
+        (fun e (k, _, v) ->
+            match k with
+            | "dataset" -> { e with Dataset = parseDataset baseDir e.Dataset v }
+            | "training" -> { e with Training = parseTraining e.Training v }
+            | "model" -> parseModel e v
+            | "out" -> { e with Out = Some(path baseDir k v) }
+            | _ -> e)
+        empty
+
+let load (file: string) = ofNode [] (Yaml.load file)
+
+/// The registry entry and the configured model; an unknown model lists the zoo, a bad setting names where it came from.
+let configure (e: Experiment) : ModelEntry * Configured =
+    match tryFind e.Model with
+    | None -> fail e.ModelPos "model" $"""unknown model "%s{e.Model}"; the zoo: %s{String.Join(", ", names)}"""
+    | Some entry ->
+        match entry.Configure [ for k, v, _ in e.Settings -> k, v ] with
+        | Ok c -> entry, c
+        | Error err ->
+            let key =
+                match err with
+                | UnknownKey(k, _)
+                | BadValue(k, _, _) -> k
+            let pos =
+                e.Settings
+                |> List.tryFindBack (fun (k, _, _) -> k = key)
+                |> Option.map (fun (_, _, p) -> p)
+                |> Option.defaultValue e.ModelPos
+            let msg = err.Message
+            Errors.usage $"%O{pos} %s{msg} (model %s{entry.DisplayName})"
+
+let private q (s: string) = "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
+let private num (f: float) = f.ToString("R", CultureInfo.InvariantCulture)
+
+/// The resolved experiment as YAML (effective model settings included); `ctr train --config` reads it back.
+let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
+    let sb = StringBuilder()
+    let line (s: string) = sb.Append(s).Append('\n') |> ignore
+    line "dataset:"
+    let opt key (v: string option) = v |> Option.iter (fun v -> line $"  %s{key}: %s{q v}")
+    opt "train" e.Dataset.Train
+    opt "valid" e.Dataset.Valid
+    opt "test" e.Dataset.Test
+    opt "format" e.Dataset.Format
+    opt "schema" e.Dataset.Schema
+    line $"  valid_ratio: %s{num e.Dataset.ValidRatio}"
+    opt "cache_dir" e.Dataset.CacheDir
+    line "model:"
+    line $"  name: %s{e.Model.ToLowerInvariant()}"
+    for k, v in effective do
+        line $"  %s{k}: %s{SettingValue.show v}"
+    let t = e.Training
+    line "training:"
+    line $"  epochs: %d{t.Epochs}"
+    line $"  batch_size: %d{t.BatchSize}"
+    line $"  eval_batch_size: %d{t.EvalBatchSize}"
+    line $"  optimizer: %s{nameOf optimizers t.Optimizer}"
+    line $"  learning_rate: %s{num t.LearningRate}"
+    line $"  loss: %s{nameOf losses t.Loss}"
+    line $"  seed: %d{t.Seed}"
+    line $"""  shuffle: %s{if t.Shuffle then "true" else "false"}"""
+    line $"  patience: %d{t.Patience}"
+    line $"  monitor: %s{nameOf monitors t.Monitor}"
+    line $"  clip_norm: %s{num t.ClipNorm}"
+    line $"  reduce_lr_patience: %d{t.ReduceLrPatience}"
+    line $"  reduce_lr_factor: %s{num t.ReduceLrFactor}"
+    line $"  min_lr: %s{num t.MinLr}"
+    line $"  eval_every_steps: %d{t.EvalEverySteps}"
+    line $"  threads: %d{t.Threads}"
+    e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
+    sb.ToString()
+
+let optimizerName (k: OptimizerKind) = nameOf optimizers k
+let monitorName (m: Monitor) = nameOf monitors m

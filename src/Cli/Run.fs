@@ -1,0 +1,69 @@
+/// A run folder: config.yaml, metrics.jsonl, checkpoint.ckpt (best), last.ckpt (resume), summary.json, report.html.
+module CtrDsl.Cli.Run
+
+open System
+open System.IO
+open CtrDsl.Cli.TrainLoop
+open CtrDsl.Data
+open CtrDsl.Dsl
+open CtrDsl.Models.Registry
+open CtrDsl.Training
+
+let configFile dir = Path.Combine(dir, "config.yaml")
+let metricsFile dir = Path.Combine(dir, "metrics.jsonl")
+let bestCheckpoint dir = Path.Combine(dir, "checkpoint.ckpt")
+let lastCheckpoint dir = Path.Combine(dir, "last.ckpt")
+let summaryFile dir = Path.Combine(dir, "summary.json")
+let reportFile dir = Path.Combine(dir, "report.html")
+
+/// The effective settings as YAML lines, stored in a checkpoint to rebuild the model.
+let settingsText (effective: (string * SettingValue) list) =
+    String.Join("\n", [ for k, v in effective -> $"%s{k}: %s{SettingValue.show v}" ])
+
+/// A checkpoint's model rebuilt with its parameters: for eval, predict and describe of a run.
+type Restored =
+    { Checkpoint: Checkpoint
+      Path: string
+      Entry: ModelEntry
+      Model: BuiltModel
+      Schema: Schema
+      Features: FeatureSpace
+      Training: Experiment.TrainingSection }
+
+let private meta (c: Checkpoint) (file: string) (key: string) =
+    match c.Metadata.TryGetValue key with
+    | true, v -> v
+    | _ -> raise (CheckpointException(file, $"missing metadata '{key}'"))
+
+/// Loads RUN (a run folder or a .ckpt file): the model, its settings, schema and features, parameters restored.
+let restore (run: string) : Restored =
+    let path =
+        if Directory.Exists run then bestCheckpoint run
+        elif File.Exists run then run
+        else Errors.usage $"%s{run}: no such run folder or checkpoint"
+    if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint yet"
+    let c = Checkpoint.Load path
+    let m = meta c path
+    let entry =
+        match tryFind (m "model") with
+        | Some e -> e
+        | None ->
+            let name = m "model"
+            raise (CheckpointException(path, $"unknown model '%s{name}'"))
+    let settings =
+        match Yaml.parse path (m "settings") with
+        | Yaml.Map(items, _) -> [ for k, _, v in items -> k, Yaml.setting k v ]
+        | _ -> []
+    let configured =
+        match entry.Configure settings with
+        | Ok c -> c
+        | Error e -> raise (CheckpointException(path, e.Message))
+    let schema = DataLoad.parseSchema (path + "#schema") (m "schema")
+    let features = loadFeatures c.Features schema
+    let training = Experiment.ofNode [] (Yaml.parse path (m "experiment")) |> fun e -> e.Training
+    let model = buildModel entry configured features training.Loss training.Seed
+    c.RestoreParameters(model.Parameters, path)
+    { Checkpoint = c; Path = path; Entry = entry; Model = model; Schema = schema; Features = features; Training = training }
+
+let trainPath (r: Restored) = r.Checkpoint.Metadata["train_path"]
+let cacheDir (r: Restored) = r.Checkpoint.Metadata["cache_dir"]

@@ -1,0 +1,210 @@
+/// `ctr train`: experiment (file and flags) → data → model → loop → run folder, summary and report.
+module CtrDsl.Cli.TrainCommand
+
+open System
+open System.Diagnostics
+open System.IO
+open Argu
+open CtrDsl.Cli.Args
+open CtrDsl.Cli.Experiment
+open CtrDsl.Cli.TrainLoop
+open CtrDsl.Training
+
+/// Applies the flags over the experiment (flags win).
+let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
+    let flag (name: string) = Yaml.Pos.Flag name
+    let mutable e = e
+    for a in args.GetAllResults() do
+        let d, t = e.Dataset, e.Training
+        let full p = Path.GetFullPath(p: string)
+        let pick flagName options (v: string) =
+            match options |> List.tryFind (fun (n, _) -> n = v.ToLowerInvariant()) with
+            | Some(_, x) -> x
+            | None -> Errors.usage $"""%s{flagName}: expected one of %s{String.Join(" | ", List.map fst options)}, got "%s{v}" """
+        e <-
+            match a with
+            | TrainArgs.Model m -> { e with Model = m; ModelPos = flag "--model" }
+            | TrainArgs.Train p -> { e with Dataset = { d with Train = Some(full p) } }
+            | TrainArgs.Valid p -> { e with Dataset = { d with Valid = Some(full p) } }
+            | TrainArgs.Test p -> { e with Dataset = { d with Test = Some(full p) } }
+            | TrainArgs.Format f -> { e with Dataset = { d with Format = Some(pick "--format" [ for f in formats -> f, f ] f) } }
+            | TrainArgs.Schema s -> { e with Dataset = { d with Schema = Some(full s) } }
+            | TrainArgs.Valid_Ratio r when r > 0.0 && r < 1.0 -> { e with Dataset = { d with ValidRatio = r } }
+            | TrainArgs.Valid_Ratio r -> Errors.usage $"--valid-ratio: expected a fraction in (0, 1), got %g{r}"
+            | TrainArgs.Epochs n when n >= 1 -> { e with Training = { t with Epochs = n } }
+            | TrainArgs.Batch_Size n when n >= 1 -> { e with Training = { t with BatchSize = n } }
+            | TrainArgs.Lr r when r > 0.0 -> { e with Training = { t with LearningRate = r } }
+            | TrainArgs.Seed s when s >= 0 -> { e with Training = { t with Seed = s } }
+            | TrainArgs.Optimizer o -> { e with Training = { t with Optimizer = pick "--optimizer" optimizers o } }
+            | TrainArgs.Patience n when n >= 0 -> { e with Training = { t with Patience = n } }
+            | TrainArgs.Monitor m -> { e with Training = { t with Monitor = pick "--monitor" monitors m } }
+            | TrainArgs.Clip_Norm c when c >= 0.0 -> { e with Training = { t with ClipNorm = c } }
+            | TrainArgs.Eval_Every n when n >= 0 -> { e with Training = { t with EvalEverySteps = n } }
+            | TrainArgs.Threads n when n >= 0 -> { e with Training = { t with Threads = n } }
+            | TrainArgs.Embedding_Dim k -> { e with Settings = e.Settings @ [ "embedding_dim", CtrDsl.Models.Registry.SettingValue.Int k, flag "--embedding-dim" ] }
+            | TrainArgs.Set(k, v) -> { e with Settings = e.Settings @ [ k, Yaml.settingOfText $"--set %s{k}" v, flag $"--set %s{k}" ] }
+            | TrainArgs.Out o -> { e with Out = Some(full o) }
+            | TrainArgs.Epochs _ | TrainArgs.Batch_Size _ | TrainArgs.Lr _ | TrainArgs.Seed _ | TrainArgs.Patience _
+            | TrainArgs.Clip_Norm _ | TrainArgs.Eval_Every _ | TrainArgs.Threads _ ->
+                Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
+            | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Max_Steps _ | TrainArgs.Json | TrainArgs.Verbose -> e
+    e
+
+let private settingJson (v: CtrDsl.Models.Registry.SettingValue) =
+    match v with
+    | CtrDsl.Models.Registry.Int i -> JInt(int64 i)
+    | CtrDsl.Models.Registry.Float f -> JNum f
+    | CtrDsl.Models.Registry.Bool b -> JBool b
+    | CtrDsl.Models.Registry.Text s -> JStr s
+    | CtrDsl.Models.Registry.Ints l -> JArr [ for i in l -> JInt(int64 i) ]
+
+let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTime.Now.ToString("yyyyMMdd-HHmmss")}"""
+
+let private fmt (x: float) = x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
+
+/// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
+/// summary.json; human lines go to `out` unless `json`.
+let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) (json: bool) (verbose: bool) (out: TextWriter) : Json =
+    let total = Stopwatch.StartNew()
+    let e = DataLoad.withDefaults e
+    let entry, configured = configure e
+    let t = e.Training
+    let runDir =
+        match resume, e.Out with
+        | Some r, _ -> r
+        | None, Some o -> o
+        | None, None -> Path.GetFullPath(Path.Combine("runs", runName entry.Name))
+    let e = { e with Out = Some runDir }
+    Directory.CreateDirectory runDir |> ignore
+    if t.Threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- t.Threads
+    let cacheDir = e.Dataset.CacheDir |> Option.defaultValue (Path.Combine(runDir, "cache"))
+    let say (s: string) = if not json then out.WriteLine s
+    use data =
+        try
+            DataLoad.prepare e cacheDir t.Threads
+        with :? CtrDsl.Data.DataFormatException as ex ->
+            Errors.data ex.Message
+    let rowsOf (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> c.RowCount) |> Option.defaultValue 0L
+    say $"data: %d{data.Train.RowCount} train rows, %d{rowsOf data.Valid} valid, %d{rowsOf data.Test} test; %d{data.Features.FeatureCount} features (%.1f{data.Seconds} s)"
+    if verbose then data.Log |> List.iter say
+    let model = buildModel entry configured data.Features t.Loss t.Seed
+    say $"model: %s{entry.DisplayName}, %d{model.ParameterCount} trainable parameters; run folder %s{runDir}"
+    use s = session model data.Schema t
+    let features = featuresJson data.Features
+    let experimentYaml = toYaml e configured.Effective
+    File.WriteAllText(Run.configFile runDir, experimentYaml)
+    let outputs =
+        { BestCheckpoint = Run.bestCheckpoint runDir
+          LastCheckpoint = Run.lastCheckpoint runDir
+          MetricsFile = Run.metricsFile runDir
+          Features = features
+          Metadata =
+            Map [ "model", entry.Name
+                  "settings", Run.settingsText configured.Effective
+                  "schema", data.SchemaText
+                  "experiment", experimentYaml
+                  "train_path", data.TrainPath
+                  "cache_dir", data.CacheDir
+                  "features_hash", data.Features.Hash.ToString("x16") ] }
+    let state =
+        match resume with
+        | None -> LoopState.fresh ()
+        | Some run ->
+            let path = Run.lastCheckpoint run
+            if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint to resume from"
+            let c = Checkpoint.Load path
+            c.RestoreParameters(model.Parameters, path)
+            c.RestoreOptimizer(s.Step.Optimizer, path)
+            s.TrainPlan.Step <- c.PlanStep
+            let st = LoopState.ofJson c.Metadata["loop"]
+            say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
+            st
+    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state halt sink)
+    if result.State.Stopped <> "" then say result.State.Stopped
+    if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
+    // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
+    if File.Exists outputs.BestCheckpoint then
+        (Checkpoint.Load outputs.BestCheckpoint).RestoreParameters(model.Parameters, outputs.BestCheckpoint)
+    let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> s.Scorer.Evaluate(c, data.Schema))
+    // A halted run stops promptly: its final metrics come when it is resumed and finishes.
+    let splits =
+        if result.Halted then []
+        else [ "valid", evaluate data.Valid; "test", evaluate data.Test ] |> List.choose (fun (n, m) -> m |> Option.map (fun m -> n, m))
+    let history = result.State.History
+    let best = if result.State.BestIndex >= 0 && result.State.BestIndex < history.Length then Some history[result.State.BestIndex] else None
+    let wholeRun = float result.TrainRows / total.Elapsed.TotalSeconds
+    let summary =
+        JObj [ "command", JStr "train"
+               "run", JStr runDir
+               "model", JStr entry.Name
+               "settings", JObj [ for k, v in configured.Effective -> k, settingJson v ]
+               "optimizer", JStr(optimizerName t.Optimizer)
+               "learning_rate", JNum t.LearningRate
+               "batch_size", JInt(int64 t.BatchSize)
+               "parameters", JInt model.ParameterCount
+               "epochs_completed", JInt(int64 result.State.Epoch)
+               "best_epoch", (match best with Some b -> JInt(int64 b.Epoch) | None -> JNull)
+               "stopped", JStr result.State.Stopped
+               "halted", JBool result.Halted
+               "metrics", JObj [ for n, m in splits -> n, Json.metrics m ]
+               "history", JArr(history |> List.map EvalRecord.toJson)
+               "throughput",
+               JObj [ "train_samples_per_second_steady", JNum result.SteadyRowsPerSecond
+                      "train_samples_per_second_run", JNum wholeRun
+                      "train_rows", JInt result.TrainRows
+                      "train_seconds", JNum result.TrainSeconds
+                      "data_seconds", JNum data.Seconds
+                      "total_seconds", JNum total.Elapsed.TotalSeconds ] ]
+    File.WriteAllText(Run.summaryFile runDir, Json.serialize summary)
+    File.WriteAllText(
+        Run.reportFile runDir,
+        Report.html $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}" history splits
+            [ "model", entry.Summary
+              "settings", Run.settingsText configured.Effective |> fun s -> s.Replace("\n", "; ")
+              "optimizer", $"%s{optimizerName t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
+              "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
+              "data loading", $"%.2f{data.Seconds} s"
+              "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ]
+    )
+    if not json then
+        for n, m in splits do
+            out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
+        out.WriteLine($"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s")
+        out.WriteLine($"run folder: %s{runDir} (report.html, metrics.jsonl, checkpoint.ckpt)")
+    summary
+
+let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
+    let json = args.Contains TrainArgs.Json
+    let resume = args.TryGetResult TrainArgs.Resume |> Option.map Path.GetFullPath
+    let fromFile =
+        match resume, args.TryGetResult TrainArgs.Config with
+        | Some run, _ ->
+            if not (Directory.Exists run) then Errors.usage $"%s{run}: no such run folder"
+            Experiment.load (Run.configFile run)
+        | None, Some file -> Experiment.load file
+        | None, None -> Experiment.empty
+    // A resumed run must see the same batches in the same order with the same model: only the length of the run,
+    // its stopping rule and the machine's threads may change.
+    if resume.IsSome then
+        for a in args.GetAllResults() do
+            match a with
+            | TrainArgs.Resume _ | TrainArgs.Epochs _ | TrainArgs.Patience _ | TrainArgs.Threads _ | TrainArgs.Max_Steps _
+            | TrainArgs.Json | TrainArgs.Verbose -> ()
+            | other ->
+                let name = args.Parser.GetArgumentCaseInfo(other).Name.Value
+                Errors.usage $"%s{name}: cannot change when resuming; only --epochs, --patience, --threads and --max-steps can"
+    let e = applyFlags args fromFile
+    let maxSteps = int64 (args.GetResult(TrainArgs.Max_Steps, 0))
+    // Ctrl+C (SIGINT) or SIGTERM asks the loop to checkpoint its position at the next step and stop; a second
+    // signal terminates as usual.
+    let mutable cancelled = false
+    let onSignal (c: Runtime.InteropServices.PosixSignalContext) =
+        if not cancelled then
+            cancelled <- true
+            c.Cancel <- true
+    use _int = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGINT, onSignal)
+    use _term = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, onSignal)
+    let halt steps = cancelled || (maxSteps > 0L && steps >= maxSteps)
+    let summary = runExperiment e resume halt json (args.Contains TrainArgs.Verbose) out
+    if json then out.WriteLine(Json.serialize summary)
+    if cancelled then ExitCode.Interrupted else ExitCode.Ok

@@ -1,0 +1,112 @@
+module CtrDsl.Cli.Tests.EndToEndTests
+
+open System.IO
+open System.Text.Json
+open CtrDsl.Cli.Tests.Support
+open CtrDsl.Training
+open Xunit
+
+[<Fact>]
+let ``train then eval, predict and describe a run`` () =
+    let dir = tempDir "e2e"
+    let train, test = criteoFiles dir
+    let run = Path.Combine(dir, "run")
+    let r = ctr (smallRun train test run @ [ "--epochs"; "2"; "--json" ])
+    Assert.True((r.Code = 0), r.Err)
+    let j = json r
+    let testAuc = j.GetProperty("metrics").GetProperty("test").GetProperty("auc").GetDouble()
+    // The planted signal is strong (weights up to ±2 on two fields): a model that learns anything exceeds 0.7.
+    Assert.True(testAuc > 0.7, $"test auc {testAuc}")
+    Assert.True(j.GetProperty("throughput").GetProperty("train_samples_per_second_steady").GetDouble() > 0.0)
+    Assert.Equal(run, j.GetProperty("run").GetString())
+    for f in [ "config.yaml"; "metrics.jsonl"; "checkpoint.ckpt"; "last.ckpt"; "report.html"; "summary.json" ] do
+        Assert.True(File.Exists(Path.Combine(run, f)), f)
+    Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length)
+    Assert.Contains("<svg", File.ReadAllText(Path.Combine(run, "report.html")))
+
+    let e = ctr [ "eval"; run; "--data"; test; "--json" ]
+    Assert.True((e.Code = 0), e.Err)
+    // Same checkpoint, same file: the same AUC as train's final test metrics.
+    Assert.Equal(testAuc, (json e).GetProperty("metrics").GetProperty("auc").GetDouble(), 12)
+
+    let scores = Path.Combine(dir, "scores.txt")
+    let p = ctr [ "predict"; run; "--data"; test; "--out"; scores ]
+    Assert.True((p.Code = 0), p.Err)
+    let lines = File.ReadAllLines scores
+    Assert.Equal(600, lines.Length)
+    for l in lines do
+        let v = float l
+        Assert.InRange(v, 0.0, 1.0)
+
+    let d = ctr [ "describe"; run ]
+    Assert.True((d.Code = 0), d.Err)
+    Assert.Contains("total trainable parameters", d.Out)
+
+    // The saved config trains again as a file.
+    let again = ctr [ "train"; "--config"; Path.Combine(run, "config.yaml"); "--epochs"; "1"; "--out"; Path.Combine(dir, "again"); "--json" ]
+    Assert.True((again.Code = 0), again.Err)
+
+[<Fact>]
+let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
+    let dir = tempDir "resume"
+    let train, test = criteoFiles dir
+    let whole = Path.Combine(dir, "whole")
+    let parts = Path.Combine(dir, "parts")
+    // Dropout and Adam state both have to come back for the parameters to match.
+    let flags out = smallRun train test out @ [ "--set"; "net_dropout"; "0.2"; "--patience"; "0"; "--json" ]
+    Assert.Equal(0, (ctr (flags whole @ [ "--epochs"; "2" ])).Code)
+    Assert.Equal(0, (ctr (flags parts @ [ "--epochs"; "1" ])).Code)
+    let r = ctr [ "train"; "--resume"; parts; "--epochs"; "2"; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let a = Checkpoint.Load(Path.Combine(whole, "last.ckpt"))
+    let b = Checkpoint.Load(Path.Combine(parts, "last.ckpt"))
+    Assert.Equal(a.PlanStep, b.PlanStep)
+    Assert.Equal(a.OptimizerSteps, b.OptimizerSteps)
+    Assert.Equal(a.Parameters.Count, b.Parameters.Count)
+    for x, y in Seq.zip a.Parameters b.Parameters do
+        Assert.Equal(x.Name, y.Name)
+        Assert.Equal<float32[]>(x.Values, y.Values)
+    for KeyValue(k, v) in a.OptimizerState do
+        Assert.Equal<float32[]>(v, b.OptimizerState[k])
+    Assert.Equal(2, File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")).Length)
+
+[<Fact>]
+let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
+    let dir = tempDir "resume-mid"
+    let train, test = criteoFiles dir
+    let whole = Path.Combine(dir, "whole")
+    let parts = Path.Combine(dir, "parts")
+    // 1,600 train rows in batches of 128: 13 steps an epoch; evaluations every 7 steps and at epoch ends.
+    let flags out = smallRun train test out @ [ "--eval-every"; "7"; "--json"; "--epochs"; "2" ]
+    Assert.Equal(0, (ctr (flags whole)).Code)
+    let stopped = ctr (flags parts @ [ "--max-steps"; "10" ])
+    Assert.Equal(0, stopped.Code)
+    Assert.Equal(10L, (Checkpoint.Load(Path.Combine(parts, "last.ckpt"))).PlanStep)
+    let r = ctr [ "train"; "--resume"; parts; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let a = Checkpoint.Load(Path.Combine(whole, "last.ckpt"))
+    let b = Checkpoint.Load(Path.Combine(parts, "last.ckpt"))
+    Assert.Equal(26L, b.PlanStep)
+    for x, y in Seq.zip a.Parameters b.Parameters do
+        Assert.Equal<float32[]>(x.Values, y.Values)
+    Assert.Equal<string[]>(
+        File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")),
+        File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")))
+
+[<Fact>]
+let ``models and describe print JSON with --json`` () =
+    let m = ctr [ "models"; "--json" ]
+    Assert.Equal(0, m.Code)
+    Assert.Equal(CtrDsl.Models.Registry.all.Length, (json m).GetProperty("models").GetArrayLength())
+    let d = ctr [ "describe"; "fgcnn"; "--fields"; "26"; "--json" ]
+    Assert.True((d.Code = 0), d.Err)
+    Assert.True((json d).GetProperty("parameters").GetInt64() > 0L)
+
+[<Fact>]
+let ``resuming refuses flags that would change the batches or the model`` () =
+    let dir = tempDir "resume-flags"
+    Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
+    File.WriteAllText(Path.Combine(dir, "run", "config.yaml"), "model: fm\n")
+    let r = ctr [ "train"; "--resume"; Path.Combine(dir, "run"); "--batch-size"; "64" ]
+    Assert.Equal(2, r.Code)
+    Assert.Contains("--batch-size: cannot change when resuming", r.Err)

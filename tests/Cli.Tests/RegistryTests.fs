@@ -1,0 +1,56 @@
+module CtrDsl.Cli.Tests.RegistryTests
+
+open CtrDsl.Models.Registry
+open Xunit
+
+[<Fact>]
+let ``every model's effective settings configure the same model again`` () =
+    for e in all do
+        match e.Configure [] with
+        | Error err -> failwith $"{e.Name}: {err.Message}"
+        | Ok c ->
+            match e.Configure c.Effective with
+            | Ok again -> Assert.Equal<(string * SettingValue) list>(c.Effective, again.Effective)
+            | Error err -> failwith $"{e.Name}: {err.Message}"
+
+[<Fact>]
+let ``an unknown key names the key and lists the known ones`` () =
+    let deepfm = (tryFind "deepfm").Value
+    match deepfm.Configure [ "hidden_units", Ints [ 10 ] ] with
+    | Error(UnknownKey("hidden_units", known)) -> Assert.Contains("dnn_hidden_units", known)
+    | other -> failwith $"expected an unknown-key error, got %A{other}"
+
+[<Fact>]
+let ``a bad value says what was expected`` () =
+    let deepfm = (tryFind "deepfm").Value
+    match deepfm.Configure [ "embedding_dim", Text "ten" ] with
+    | Error(BadValue("embedding_dim", expected, Text "ten") as e) ->
+        Assert.Contains("integer", expected)
+        Assert.Equal("embedding_dim: expected an integer >= 1, got \"ten\"", e.Message)
+    | other -> failwith $"expected a bad-value error, got %A{other}"
+
+[<Fact>]
+let ``the FGCNN seed configuration is expressible as settings`` () =
+    let fgcnn = (tryFind "fgcnn").Value
+    let settings =
+        [ "embedding_dim", Int 40; "conv_kernels", Ints [ 14; 16; 18; 20 ]; "kernels", Ints [ 3; 3; 3; 3 ]
+          "dense_layers", Ints [ 4096; 2048; 1024; 512 ]; "h", Int 7; "hp", Int 2 ]
+    match fgcnn.Configure settings with
+    | Ok c ->
+        let get k = c.Effective |> List.find (fst >> (=) k) |> snd
+        Assert.Equal(Ints [ 7; 7; 7; 7 ], get "h")
+        Assert.Equal(Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
+    | Error e -> failwith e.Message
+
+[<Fact>]
+let ``FGCNN refuses per-layer lists of different lengths`` () =
+    let fgcnn = (tryFind "fgcnn").Value
+    match fgcnn.Configure [ "conv_kernels", Ints [ 4; 4 ]; "kernels", Ints [ 3; 3; 3 ]; "h", Int 2; "hp", Int 2 ] with
+    | Error(BadValue("kernels", _, _)) -> ()
+    | other -> failwith $"expected a kernels error, got %A{other}"
+
+[<Fact>]
+let ``model names are unique lowercase keys`` () =
+    Assert.Equal(names.Length, (List.distinct names).Length)
+    for n in names do
+        Assert.Equal(n.ToLowerInvariant(), n)

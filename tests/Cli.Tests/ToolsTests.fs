@@ -1,0 +1,88 @@
+module CtrDsl.Cli.Tests.ToolsTests
+
+open System.IO
+open CtrDsl.Cli.Tests.Support
+open Xunit
+
+[<Fact>]
+let ``sweep trains every grid point and writes a sorted table and CSV`` () =
+    let dir = tempDir "sweep"
+    let train, test = criteoFiles dir
+    let file = Path.Combine(dir, "sweep.yaml")
+    File.WriteAllText(
+        file,
+        "dataset:\n  train: train.tsv\n  test: test.tsv\n  format: criteo\n  valid_ratio: 0.2\n"
+        + "model:\n  name: deepfm\n  dnn_hidden_units: [8]\n  embedding_dim: 4\n"
+        + "training:\n  epochs: 1\n  batch_size: 256\n  threads: 1\n"
+        + "sweep:\n  training.learning_rate: [0.001, 0.02]\n"
+    )
+    ignore (train, test)
+    let out = Path.Combine(dir, "grid")
+    let r = ctr [ "sweep"; "--config"; file; "--out"; out; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let runs = (json r).GetProperty("runs")
+    Assert.Equal(2, runs.GetArrayLength())
+    let auc (i: int) = float (runs[i].GetProperty("valid auc").GetString())
+    Assert.True(auc 0 >= auc 1, "sorted by valid AUC, best first")
+    Assert.Equal(3, File.ReadAllLines(Path.Combine(out, "sweep.csv")).Length)
+    let c = ctr ("compare" :: [ for d in Directory.GetDirectories out -> d ])
+    Assert.True((c.Code = 0), c.Err)
+    Assert.Contains("valid auc", c.Out)
+
+[<Fact>]
+let ``a sweep over an unknown key fails before training anything`` () =
+    let dir = tempDir "sweep-bad"
+    let file = Path.Combine(dir, "sweep.yaml")
+    File.WriteAllText(file, "model: deepfm\nsweep:\n  model.embeding_dim: [4, 8]\n")
+    let r = ctr [ "sweep"; "--config"; file; "--out"; Path.Combine(dir, "grid") ]
+    Assert.Equal(2, r.Code)
+    Assert.Contains("embeding_dim: unknown", r.Err)
+    Assert.False(Directory.Exists(Path.Combine(dir, "grid")))
+
+[<Fact>]
+let ``data inspect guesses the Criteo layout and the kinds`` () =
+    let dir = tempDir "inspect"
+    let train, _ = criteoFiles dir
+    let r = ctr [ "data"; "inspect"; train; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let j = json r
+    Assert.Equal("criteo", j.GetProperty("format").GetString())
+    Assert.Equal(2000L, j.GetProperty("rows").GetInt64())
+    let columns = j.GetProperty("columns")
+    Assert.Equal(40, columns.GetArrayLength())
+    Assert.Equal("label", columns[0].GetProperty("kind").GetString())
+    Assert.Equal(12L, columns[14].GetProperty("distinct").GetInt64()) // C1: 12 planted values
+
+[<Fact>]
+let ``a diverging run exits with the divergence code and one line`` () =
+    let dir = tempDir "diverge"
+    let train, test = criteoFiles dir
+    let r =
+        ctr [ "train"; "--model"; "dnn"; "--train"; train; "--test"; test; "--format"; "criteo"; "--set"; "dnn_hidden_units"; "[8]"
+              "--optimizer"; "sgd"; "--lr"; "1e30"; "--threads"; "1"; "--out"; Path.Combine(dir, "run") ]
+    Assert.Equal(4, r.Code)
+    Assert.StartsWith("ctr: training diverged at step", r.Err)
+
+[<Fact>]
+let ``flags override the experiment file`` () =
+    let dir = tempDir "override"
+    let train, test = criteoFiles dir
+    let file = Path.Combine(dir, "exp.yaml")
+    File.WriteAllText(file, "model:\n  name: fm\n  embedding_dim: 3\ntraining:\n  epochs: 3\n")
+    let run = Path.Combine(dir, "run")
+    let r = ctr [ "train"; "--config"; file; "--train"; train; "--test"; test; "--format"; "criteo"; "--epochs"; "1"; "--embedding-dim"; "5"; "--threads"; "1"; "--out"; run; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let j = json r
+    Assert.Equal("fm", j.GetProperty("model").GetString())
+    Assert.Equal(1, j.GetProperty("epochs_completed").GetInt32())
+    Assert.Equal(5, j.GetProperty("settings").GetProperty("embedding_dim").GetInt32())
+
+[<Fact>]
+let ``eval of a corrupted checkpoint is one line naming the file`` () =
+    let dir = tempDir "corrupt"
+    Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
+    let ckpt = Path.Combine(dir, "run", "checkpoint.ckpt")
+    File.WriteAllText(ckpt, "not a checkpoint")
+    let r = ctr [ "eval"; Path.Combine(dir, "run"); "--data"; ckpt ]
+    Assert.Equal(1, r.Code)
+    Assert.Equal($"ctr: %s{ckpt}: not a CtrDsl checkpoint (bad magic)", r.Err.Trim())
