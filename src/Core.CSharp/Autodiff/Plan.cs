@@ -21,13 +21,18 @@ public sealed class Plan
     private readonly BufferView[] _zeroOnBackward;
     private readonly SparseRowAccumulator[] _sparse;
     private readonly Node? _loss;
+    private readonly Bound[] _bound;              // every parameter the plan reads, with its device buffers
     private int _batch;
 
+    /// <summary>A parameter and the buffers <see cref="IBackend.Bind"/> made of its value and dense gradient.</summary>
+    private readonly record struct Bound(Parameter Parameter, DeviceBuffer Value, DeviceBuffer? Grad);
+
     private Plan(IBackend backend, int maxBatch, Node? loss, NodeContext[] ops, bool[] runBackward, BufferView[] values,
-        BufferView[] grads, BufferView[] zeroOnBackward, SparseRowAccumulator[] sparse, Parameter[] parameters, Node[] order)
+        BufferView[] grads, BufferView[] zeroOnBackward, SparseRowAccumulator[] sparse, Parameter[] parameters, Node[] order, Bound[] bound)
     {
         _backend = backend; MaxBatch = maxBatch; _batch = maxBatch; _loss = loss; _ops = ops; _runBackward = runBackward;
         _values = values; _grads = grads; _zeroOnBackward = zeroOnBackward; _sparse = sparse; Parameters = parameters; Order = order;
+        _bound = bound;
     }
 
     public IBackend Backend => _backend;
@@ -123,6 +128,7 @@ public sealed class Plan
         var runBackward = new List<bool>();
         var order = new List<Node>();
         var parameters = new List<Parameter>();
+        var bound = new List<Bound>();
         foreach (var n in graph.Nodes)
         {
             if (!needed[n.Id]) continue;
@@ -142,6 +148,7 @@ public sealed class Plan
                         grads[n.Id] = backend.Bind(p.Grad).All;
                         zero.Add(grads[n.Id]);
                     }
+                    bound.Add(new Bound(p, values[n.Id].Buffer!, grads[n.Id].Buffer));
                     break;
                 case NodeKind.Op:
                     var op = n.Op!;
@@ -176,7 +183,7 @@ public sealed class Plan
             }
         }
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, [.. zero],
-            [.. accumulators.Values], [.. parameters], [.. order]);
+            [.. accumulators.Values], [.. parameters], [.. order], [.. bound]);
     }
 
     /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
@@ -217,8 +224,16 @@ public sealed class Plan
         return one[0];
     }
 
+    /// <summary>
+    /// Runs the graph on the current inputs. Parameters live on the host (<see cref="Parameter.Value"/>, which the
+    /// optimizers update), so each forward pass first copies them to their device buffers, and a training pass copies
+    /// the non-trainable ones that kernels move (batch-norm running statistics) back. On the CPU backend the buffers
+    /// are the host arrays and both copies are skipped.
+    /// </summary>
     public void Forward()
     {
+        var bound = _bound;
+        for (int i = 0; i < bound.Length; i++) _backend.SyncFromHost(bound[i].Parameter.Value, bound[i].Value);
         var ops = _ops;
         for (int i = 0; i < ops.Length; i++)
         {
@@ -228,6 +243,9 @@ public sealed class Plan
             c.Seed = Mix(Seed, (ulong)Step, (ulong)c.Node.Id);
             c.Node.Op!.Forward(_backend, c);
         }
+        if (!Training) return;
+        for (int i = 0; i < bound.Length; i++)
+            if (!bound[i].Parameter.Trainable) _backend.SyncToHost(bound[i].Value, bound[i].Parameter.Value);
     }
 
     /// <summary>
@@ -247,6 +265,9 @@ public sealed class Plan
         var ops = _ops;
         for (int i = ops.Length - 1; i >= 0; i--)
             if (_runBackward[i]) ops[i].Node.Op!.Backward(_backend, ops[i]);
+        var bound = _bound;
+        for (int i = 0; i < bound.Length; i++)
+            if (bound[i].Grad is { } g) _backend.SyncToHost(g, bound[i].Parameter.Grad);
         Step++;
     }
 

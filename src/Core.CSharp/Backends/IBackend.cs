@@ -16,6 +16,11 @@ public interface IBackend : IDisposable
     DeviceBuffer Allocate(long length, DType type);
     /// <summary>A device buffer holding a host array's values (the CPU backend shares the array itself).</summary>
     DeviceBuffer Bind(float[] host);
+    /// <summary>Copies <paramref name="host"/> into the buffer <see cref="Bind"/> made from it: the optimizer moved
+    /// the host values. Nothing to do where the buffer is the array itself (the CPU backend).</summary>
+    void SyncFromHost(float[] host, DeviceBuffer bound);
+    /// <summary>Copies a bound buffer back into its host array (gradients, running statistics, checkpoints).</summary>
+    void SyncToHost(DeviceBuffer bound, float[] host);
     void Upload(ReadOnlySpan<float> source, BufferView destination);
     void Upload(ReadOnlySpan<int> source, BufferView destination);
     void Download(BufferView source, Span<float> destination);
