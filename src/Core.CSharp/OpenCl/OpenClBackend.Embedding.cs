@@ -6,9 +6,11 @@ namespace CtrDsl.OpenCl;
 // small read), so it groups the lookups by row: a counting sort into a CSR list (unique rows in order of first
 // appearance, each with its (bag, scale) entries in order). The device then sums each unique row's entries in
 // one work-item per (row, k), writing each output row once: deterministic, and the same order as the CPU's scatter.
-// Dense tables accumulate straight into dtable. Sparse tables get the sums in a staging buffer, read back and added
-// into the SparseRowAccumulator's rows on the host, so its contract (unique rows in first-appearance order, Count)
-// is the CPU backend's exactly.
+// Dense tables accumulate straight into dtable. For a sparse table the host assigns the accumulator's slots (so its
+// contract, unique rows in first-appearance order and Count, is the CPU backend's exactly) and the sums go either
+// into the accumulator's DeviceRows (resident parameters: a fresh slot is written, a slot seen earlier this step is
+// added to), or into a staging buffer that is read back and added into the host rows (the host round trip).
+// The ids come from the host copy Upload keeps of every int buffer, so they are not read back.
 public sealed partial class OpenClBackend
 {
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
@@ -30,6 +32,19 @@ public sealed partial class OpenClBackend
         int rows = dtable.Table.Shape[0];
         int unique = GroupByRow(bags, len, pooling, ids, rows);
         if (unique == 0 || dim == 0) return;
+        if (!dtable.DeviceRows.IsEmpty)
+        {
+            // Target slot, or −(slot + 1) for a slot first touched now (written rather than added to).
+            GrowHost(ref _targets, unique);
+            for (int u = 0; u < unique; u++)
+            {
+                int slot = dtable.SlotFor(_uniqueRows[u], out bool fresh);
+                _targets[u] = fresh ? -(slot + 1) : slot;
+            }
+            _rt.Write<int>(_targets.AsSpan(0, unique), _targetsDev!.All);
+            SumRows(unique, dim, dy, dtable.DeviceRows, accumulate: true);
+            return;
+        }
         var local = new int[unique];
         for (int u = 0; u < unique; u++) local[u] = u;
         _rt.Write<int>(local, _targetsDev!.All);
@@ -49,7 +64,7 @@ public sealed partial class OpenClBackend
         K("embedding_rows_backward").Int(dim).Buf(_startsDev!.All).Buf(_bagsDev!.All).Buf(_scalesDev!.All).Buf(_targetsDev!.All)
             .Buf(dy).Buf(output).Int(accumulate ? 1 : 0).Run((long)unique * dim);
 
-    private int[] _ids = [], _slotOfRow = [], _uniqueRows = [], _counts = [], _starts = [], _entryBags = [];
+    private int[] _targets = [], _ids = [], _slotOfRow = [], _uniqueRows = [], _counts = [], _starts = [], _entryBags = [];
     private float[] _entryScales = [];
     private OpenClBuffer? _startsDev, _bagsDev, _scalesDev, _targetsDev, _stagingDev;
 
@@ -58,7 +73,9 @@ public sealed partial class OpenClBackend
     {
         int n = bags * len;
         GrowHost(ref _ids, n);
-        _rt.Read<int>(ids.Take(n), _ids.AsSpan(0, n));
+        var shadow = ((OpenClBuffer)ids.Buffer!).HostInts;
+        if (shadow is not null) shadow.AsSpan(checked((int)ids.Offset), n).CopyTo(_ids);
+        else _rt.Read<int>(ids.Take(n), _ids.AsSpan(0, n));
         GrowHost(ref _slotOfRow, tableRows, fill: -1);
         GrowHost(ref _uniqueRows, n);
         GrowHost(ref _counts, n);

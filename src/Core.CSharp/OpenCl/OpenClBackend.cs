@@ -54,7 +54,20 @@ public sealed partial class OpenClBackend : IBackend
     public void SyncToHost(DeviceBuffer bound, float[] host) => _rt.Read<float>(bound.All, host);
 
     public void Upload(ReadOnlySpan<float> source, BufferView destination) => _rt.Write(source, destination);
-    public void Upload(ReadOnlySpan<int> source, BufferView destination) => _rt.Write(source, destination);
+    // The host keeps what it uploads to an int buffer, so the embedding backward groups ids without reading them back.
+    public void Upload(ReadOnlySpan<int> source, BufferView destination)
+    {
+        _rt.Write(source, destination);
+        var b = (OpenClBuffer)destination.Buffer!;
+        b.HostInts ??= new int[b.Length];
+        source.CopyTo(b.HostInts.AsSpan(checked((int)destination.Offset)));
+    }
+
+    /// <summary>Bytes copied host → device so far, uploads of batches, parameters and row lists alike.</summary>
+    public long BytesToDevice => _rt.BytesToDevice;
+
+    /// <summary>Bytes copied device → host so far.</summary>
+    public long BytesToHost => _rt.BytesToHost;
     public void Download(BufferView source, Span<float> destination) => _rt.Read(source, destination);
 
     /// <summary>Copies int32 values (ids, arg-max indices) to the host.</summary>

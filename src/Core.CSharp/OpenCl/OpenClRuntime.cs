@@ -104,9 +104,14 @@ internal sealed unsafe class OpenClRuntime : IDisposable
         return new OpenClBuffer(mem, length, type);
     }
 
+    /// <summary>Bytes copied host → device and device → host so far (for data-movement checks and benchmarks).</summary>
+    public long BytesToDevice { get; private set; }
+    public long BytesToHost { get; private set; }
+
     public void Write<T>(ReadOnlySpan<T> source, BufferView destination) where T : unmanaged
     {
         if (source.Length == 0) return;
+        BytesToDevice += source.Length * 4L;
         if (source.Length > destination.Length) throw new ArgumentException($"upload: {source.Length} values into a view of {destination.Length}");
         fixed (T* p = source)
             OpenClException.Check(Native.clEnqueueWriteBuffer(_queue, Mem(destination), 1, (nuint)(destination.Offset * 4),
@@ -116,6 +121,7 @@ internal sealed unsafe class OpenClRuntime : IDisposable
     public void Read<T>(BufferView source, Span<T> destination) where T : unmanaged
     {
         if (destination.Length == 0) return;
+        BytesToHost += destination.Length * 4L;
         if (destination.Length > source.Length) throw new ArgumentException($"download: {destination.Length} values from a view of {source.Length}");
         fixed (T* p = destination)
             OpenClException.Check(Native.clEnqueueReadBuffer(_queue, Mem(source), 1, (nuint)(source.Offset * 4),
@@ -142,6 +148,10 @@ public sealed class OpenClBuffer : DeviceBuffer, IDisposable
 {
     internal OpenClBuffer(ClMem mem, long length, DType type) { Mem = mem; Length = length; Type = type; }
     internal ClMem Mem { get; }
+
+    /// <summary>The host copy of an int32 buffer's values as last uploaded (ids: no kernel writes them), or null.</summary>
+    internal int[]? HostInts { get; set; }
+
     public override long Length { get; }
     public override DType Type { get; }
     public void Dispose() => Mem.Dispose();

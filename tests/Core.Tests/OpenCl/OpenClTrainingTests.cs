@@ -18,77 +18,16 @@ namespace CtrDsl.Tests.OpenCl;
 [Collection(OpenClTestDevice.Collection)]
 public class OpenClTrainingTests
 {
-    private const int Fields = 5, Dim = 4, Vocabulary = 40, Batch = 16, Steps = 3;
+    private const int Fields = TrainingGraphs.Fields, Vocabulary = 40, Batch = 16, Steps = 3;
 
-    private sealed record Model(ExprGraph Graph, Node Ids, Node Label, Node Logits, Node Loss, Parameter[] Parameters);
-
-    private sealed class Builder(ulong seed)
+    private static Parameter[] Train(Func<ulong, int, TrainingGraphs.Model> build, IBackend backend,
+        Func<IEnumerable<Parameter>, Optimizer> optimizer, bool resident = false)
     {
-        public readonly ExprGraph G = new();
-        public readonly List<Parameter> Ps = [];
-
-        public Node P(string name, int[] shape, bool sparse = false, float std = 0.1f, bool trainable = true, float fill = float.NaN)
-        {
-            var p = new Parameter(name, shape, sparse) { Trainable = trainable };
-            if (float.IsNaN(fill)) new Initializer.Normal(0f, std).Fill(p, seed);
-            else Array.Fill(p.Value, fill);
-            Ps.Add(p);
-            return G.Parameter(p);
-        }
-
-        public Node Apply(Op op, params Node[] inputs) => G.Apply(op, inputs);
-
-        public Node Dense(string name, Node x, int input, int output) =>
-            Apply(new Linear(), x, P($"{name}.weight", [input, output]), P($"{name}.bias", [output], fill: 0f));
-    }
-
-    // logit = Σ first-order weights + FM(e) + MLP(flatten e), e = embedding(ids) [batch; fields; dim] from a sparse table.
-    private static Model DeepFm(ulong seed)
-    {
-        var b = new Builder(seed);
-        var ids = b.G.CategoricalInput("ids", Fields);
-        var label = b.G.LabelInput();
-        var e = b.Apply(new Embedding(), ids, b.P("embedding", [Vocabulary, Dim], sparse: true));
-        var first = b.Apply(new Sum(1), b.Apply(new Embedding(), ids, b.P("linear", [Vocabulary, 1], sparse: true)));
-        var fm = b.Apply(new Sum(1, keepDim: true), b.Apply(new BiInteraction(), e));
-        var h = b.Apply(new Relu(), b.Dense("dnn0", b.Apply(new Flatten(), e), Fields * Dim, 8));
-        var deep = b.Dense("dnn1", h, 8, 1);
-        var logit = b.Apply(new Add(), b.Apply(new Add(), first, fm), deep);
-        return new Model(b.G, ids, label, logit, b.Apply(new BceWithLogits(), logit, label), [.. b.Ps]);
-    }
-
-    // FGCNN: conv (h = 3) → tanh → max-pool (2) over the field axis, a recombination layer making new fields, then
-    // IPNN-style inner products over old and new fields, and an MLP with batch norm and dropout on everything.
-    private static Model Fgcnn(ulong seed)
-    {
-        var b = new Builder(seed);
-        var ids = b.G.CategoricalInput("ids", Fields);
-        var label = b.G.LabelInput();
-        var e = b.Apply(new Embedding(), ids, b.P("embedding", [Vocabulary, Dim], sparse: true));
-        const int channels = 3, pooled = (Fields + 1) / 2, newFields = 2;
-        var conv = b.Apply(new FieldConv(), b.Apply(new Reshape(1, Fields, Dim), e), b.P("conv.weight", [channels, 1, 3]), b.P("conv.bias", [channels], fill: 0f));
-        var pool = b.Apply(new FieldMaxPool(2, PoolRounding.Ceil), b.Apply(new Tanh(), conv));
-        var generated = b.Apply(new Reshape(newFields, Dim),
-            b.Apply(new Tanh(), b.Dense("recombine", b.Apply(new Flatten(), pool), channels * pooled * Dim, newFields * Dim)));
-        var all = b.Apply(new Concat(1), e, generated);
-        int f = Fields + newFields, pairs = FieldInteraction.Pairs(f), width = f * Dim + pairs;
-        var x = b.Apply(new Concat(-1), b.Apply(new Flatten(), all), b.Apply(new PairwiseInner(), all));
-        // No bias before batch norm: its true gradient is 0, and Adam would magnify the rounding noise into steps of ±lr.
-        var h = b.Apply(new Linear(false), x, b.P("dnn0.weight", [width, 8]));
-        h = b.Apply(new BatchNorm(), h, b.P("bn.gamma", [8], fill: 1f), b.P("bn.beta", [8], fill: 0f),
-            b.P("bn.mean", [8], fill: 0f, trainable: false), b.P("bn.var", [8], fill: 1f, trainable: false));
-        h = b.Apply(new Dropout(0.2f), b.Apply(new Relu(), h));
-        var logit = b.Dense("dnn1", h, 8, 1);
-        return new Model(b.G, ids, label, logit, b.Apply(new BceWithLogits(), logit, label), [.. b.Ps]);
-    }
-
-    private static Parameter[] Train(Func<ulong, Model> build, IBackend backend, Func<IEnumerable<Parameter>, Optimizer> optimizer)
-    {
-        var m = build(7);
+        var m = build(7, Vocabulary);
         var plan = Plan.Compile(m.Graph, backend, Batch, m.Loss, m.Logits);
         plan.Training = true;
         plan.Seed = 11;
-        var opt = optimizer(plan.Parameters);
+        var opt = resident ? new DeviceOptimizer(plan, optimizer(plan.Parameters)) : optimizer(plan.Parameters);
         var rng = new Random(3);
         var ids = new int[Batch * Fields];
         var labels = new float[Batch];
@@ -102,29 +41,74 @@ public class OpenClTrainingTests
             plan.Backward();
             opt.Step();
         }
+        if (resident) plan.SyncToHost();
         return m.Parameters;
     }
 
-    private static void SameParameters(Func<ulong, Model> build, Func<IEnumerable<Parameter>, Optimizer> optimizer, double rtol, double atol)
+    // The reference is always the host optimizer on the CPU backend.
+    private static void SameParameters(Func<ulong, int, TrainingGraphs.Model> build, Func<IEnumerable<Parameter>, Optimizer> optimizer,
+        bool resident = false)
     {
         var cpu = Train(build, new CpuBackend(), optimizer);
-        var ocl = Train(build, OpenClTestDevice.Backend, optimizer);
+        var ocl = Train(build, OpenClTestDevice.Backend, optimizer, resident);
         for (int i = 0; i < cpu.Length; i++)
-            Equivalence.Compare($"{cpu[i].Name} after {Steps} steps", cpu[i].Value, ocl[i].Value, rtol, atol);
+            Equivalence.Compare($"{cpu[i].Name} after {Steps} steps", cpu[i].Value, ocl[i].Value, Equivalence.Rtol, Equivalence.Atol);
     }
 
-    // SGD moves a parameter linearly in its gradient, so backend differences of a few ulps stay a few ulps.
-    [OpenClFact]
-    public void DeepFm_SgdSteps_GiveTheSameParametersOnBothBackends() =>
-        SameParameters(DeepFm, ps => new Sgd(ps, 0.1f, momentum: 0.9f), Equivalence.Rtol, Equivalence.Atol);
+    private static Optimizer SgdMomentum(IEnumerable<Parameter> ps) => new Sgd(ps, 0.1f, momentum: 0.9f);
+    private static Optimizer AdamRule(IEnumerable<Parameter> ps) => new Adam(ps, 1e-3f);
+    private static Optimizer AdagradRule(IEnumerable<Parameter> ps) => new Adagrad(ps, 0.05f);
 
+    // Host round trip: the plan copies values up and gradients down every step; the host optimizer moves them.
     // Adam divides by √v, so a gradient that is 0 up to rounding would move its weight by ±lr; the graphs have no such
     // parameter (no bias before batch norm), and the tolerance is the op tests' own.
-    [OpenClFact]
-    public void Fgcnn_AdamSteps_GiveTheSameParametersOnBothBackends() =>
-        SameParameters(Fgcnn, ps => new Adam(ps, 1e-3f), Equivalence.Rtol, Equivalence.Atol);
+    [OpenClFact] public void DeepFm_HostSgd_GivesTheSameParametersOnBothBackends() => SameParameters(TrainingGraphs.DeepFm, SgdMomentum);
+    [OpenClFact] public void DeepFm_HostAdam_GivesTheSameParametersOnBothBackends() => SameParameters(TrainingGraphs.DeepFm, AdamRule);
+    [OpenClFact] public void Fgcnn_HostAdam_GivesTheSameParametersOnBothBackends() => SameParameters(TrainingGraphs.Fgcnn, AdamRule);
+
+    // Resident: parameters, state and gradients stay on the device; the DeviceOptimizer's kernels move them.
+    [OpenClFact] public void DeepFm_ResidentSgd_MatchesHostSgdOnCpu() => SameParameters(TrainingGraphs.DeepFm, SgdMomentum, resident: true);
+    [OpenClFact] public void DeepFm_ResidentAdam_MatchesHostAdamOnCpu() => SameParameters(TrainingGraphs.DeepFm, AdamRule, resident: true);
+    [OpenClFact] public void DeepFm_ResidentAdagrad_MatchesHostAdagradOnCpu() => SameParameters(TrainingGraphs.DeepFm, AdagradRule, resident: true);
+    [OpenClFact] public void Fgcnn_ResidentAdam_MatchesHostAdamOnCpu() => SameParameters(TrainingGraphs.Fgcnn, AdamRule, resident: true);
 
     [OpenClFact]
-    public void DeepFm_AdamSteps_GiveTheSameParametersOnBothBackends() =>
-        SameParameters(DeepFm, ps => new Adam(ps, 1e-3f), Equivalence.Rtol, Equivalence.Atol);
+    public void ResidentStep_MovesOnlyTheBatchUp_AndNothingDown()
+    {
+        const int vocabulary = 50_000, batch = 64;
+        var backend = OpenClTestDevice.Backend;
+        var m = TrainingGraphs.DeepFm(7, vocabulary);
+        var plan = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Logits);
+        plan.Training = true;
+        var opt = new DeviceOptimizer(plan, new Adam(plan.Parameters, 1e-3f));
+        var before = m.Parameters.Select(p => (float[])p.Value.Clone()).ToArray();
+        var rng = new Random(5);
+        var ids = new int[batch * Fields];
+        var labels = new float[batch];
+        long up = 0, down = 0;
+        for (int s = 0; s < 3; s++)
+        {
+            for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(vocabulary);
+            for (int i = 0; i < labels.Length; i++) labels[i] = rng.Next(2);
+            (long u0, long d0) = (backend.BytesToDevice, backend.BytesToHost);
+            plan.SetInput(m.Ids, ids);
+            plan.SetInput(m.Label, labels);
+            plan.Forward();
+            plan.Backward();
+            opt.Step();
+            backend.Finish();
+            (up, down) = (backend.BytesToDevice - u0, backend.BytesToHost - d0);
+        }
+        long parameterBytes = m.Parameters.Sum(p => p.Numel) * 4;
+        // Up: ids and labels, and per table lookup of n ids with u unique rows the grouping lists (starts u + 1, bags n,
+        // scales n, targets u) and the optimizer's touched rows (u): at most 5n + 1 ints. Never a parameter.
+        long batchBytes = (ids.Length + labels.Length) * 4L, lookups = 2 * (5L * ids.Length + 1) * 4;
+        Assert.True(up <= batchBytes + lookups, $"a resident step uploaded {up} bytes; batch {batchBytes} + lookups {lookups}, parameters {parameterBytes}");
+        Assert.True(up * 50 < parameterBytes);
+        Assert.Equal(0, down);
+        // The host copies are stale until asked for: the values live on the device.
+        Assert.True(m.Parameters.Select((p, i) => p.Value.AsSpan().SequenceEqual(before[i])).All(same => same));
+        plan.SyncToHost();
+        Assert.False(m.Parameters[0].Value.AsSpan().SequenceEqual(before[0]));
+    }
 }

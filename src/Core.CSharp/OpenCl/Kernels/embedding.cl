@@ -18,13 +18,14 @@ kernel void embedding_pool(const int len, const int dim, const int rows, const i
 
 // Row gradients from a host-built CSR list, so no two items write one row and no atomics are needed.
 // Unique row u gathers entries [starts[u], starts[u+1]): out[target[u]] (+)= Σ scale[e]·dy[bag[e]].
-// Entries keep their order of appearance, so the sums are deterministic.
+// Entries keep their order of appearance, so the sums are deterministic. A negative target −(t + 1) is written
+// rather than added to even when accumulating (a sparse slot first touched by this call).
 kernel void embedding_rows_backward(const int dim, IB(starts), IB(bags), FB(scales), IB(targets), FB(dy), FB(out), const int acc)
 {
     AT(starts); AT(bags); AT(scales); AT(targets); AT(dy); AT(out);
-    int i = GID, u = i / dim, k = i % dim;
+    int i = GID, u = i / dim, k = i % dim, t = targets[u];
     float s = 0.0f;
     for (int e = starts[u]; e < starts[u + 1]; e++) s += scales[e] * dy[bags[e] * dim + k];
-    global float* o = out + targets[u] * dim + k;
-    *o = acc ? *o + s : s;
+    global float* o = out + (t < 0 ? -t - 1 : t) * dim + k;
+    *o = acc && t >= 0 ? *o + s : s;
 }
