@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
 
@@ -18,13 +19,16 @@ public sealed partial class OpenClBackend : IBackend
 
     /// <summary>
     /// A backend on device <paramref name="deviceIndex"/> of <see cref="OpenClDevices.List"/>. Throws
-    /// <see cref="OpenClException"/> with what to install when there is no OpenCL runtime, and with the valid
+    /// <see cref="OpenClException"/> with what to install when there is no OpenCL runtime or no CLBlast, and with the valid
     /// indices when the index is out of range.
     /// </summary>
     public static OpenClBackend Create(int deviceIndex = 0)
     {
         var devices = OpenClDevices.List();
         if (devices.Count == 0) throw new OpenClException(OpenClDevices.InstallHint);
+        if (!NativeLibrary.TryLoad("libclblast.so.1", out var blast))
+            throw new OpenClException($"libclblast.so.1 (CLBlast, the OpenCL GEMM) is missing: `apt-get install libclblast1`; {OpenClDevices.InstallHint}");
+        NativeLibrary.Free(blast);
         if ((uint)deviceIndex >= (uint)devices.Count)
             throw new OpenClException($"OpenCL device {deviceIndex} does not exist; devices: {string.Join("; ", devices)}");
         return new OpenClBackend(new OpenClRuntime(devices[deviceIndex]));

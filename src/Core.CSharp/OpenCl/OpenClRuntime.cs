@@ -17,7 +17,10 @@ internal sealed unsafe class OpenClRuntime : IDisposable
     private readonly Dictionary<string, ClKernel> _kernels = new(StringComparer.Ordinal);
     private readonly IntPtr _device;
 
-    public OpenClRuntime(OpenClDevice device)
+    public OpenClRuntime(OpenClDevice device) : this(device, Source()) { }
+
+    /// <summary>A runtime whose program is <paramref name="source"/> (tests use it to see a build error's log).</summary>
+    internal OpenClRuntime(OpenClDevice device, string source)
     {
         Device = device;
         _device = device.DeviceId;
@@ -26,7 +29,13 @@ internal sealed unsafe class OpenClRuntime : IDisposable
         OpenClException.Check(status, "clCreateContext");
         _queue = Native.clCreateCommandQueue(_context, _device, 0, out status);
         OpenClException.Check(status, "clCreateCommandQueue");
-        _program = Build(Source());
+        try { _program = Build(source); }
+        catch
+        {
+            _queue.Dispose();
+            _context.Dispose();
+            throw;
+        }
         Placeholder = Allocate(1, DType.Float32);
     }
 

@@ -1,3 +1,4 @@
+#nullable enable
 using CtrDsl.Autodiff;
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
