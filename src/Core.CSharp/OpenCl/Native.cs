@@ -70,31 +70,3 @@ internal static unsafe partial class Native
         IntPtr a, nuint aOffset, nuint lda, nuint aStride, IntPtr b, nuint bOffset, nuint ldb, nuint bStride, float beta,
         IntPtr c, nuint cOffset, nuint ldc, nuint cStride, nuint batchCount, IntPtr* queue, IntPtr* evt);
 }
-
-/// <summary>An OpenCL object released exactly once by its own release call.</summary>
-internal abstract class ClHandle() : SafeHandle(IntPtr.Zero, ownsHandle: true)
-{
-    public override bool IsInvalid => handle == IntPtr.Zero;
-}
-
-internal sealed class ClContext : ClHandle { protected override bool ReleaseHandle() => Native.clReleaseContext(handle) == 0; }
-internal sealed class ClQueue : ClHandle { protected override bool ReleaseHandle() => Native.clReleaseCommandQueue(handle) == 0; }
-internal sealed class ClMem : ClHandle { protected override bool ReleaseHandle() => Native.clReleaseMemObject(handle) == 0; }
-internal sealed class ClProgram : ClHandle { protected override bool ReleaseHandle() => Native.clReleaseProgram(handle) == 0; }
-internal sealed class ClKernel : ClHandle { protected override bool ReleaseHandle() => Native.clReleaseKernel(handle) == 0; }
-
-/// <summary>An OpenCL or CLBlast call that failed; the message names the call and the status code.</summary>
-public sealed class OpenClException(string message) : Exception(message)
-{
-    internal static void Check(int status, string call)
-    {
-        if (status != Native.Success) Throw(status, call);
-    }
-
-    internal static void CheckBlast(int status, string call)
-    {
-        if (status != 0) throw new OpenClException($"{call} failed with CLBlast status {status}");
-    }
-
-    private static void Throw(int status, string call) => throw new OpenClException($"{call} failed with OpenCL status {status}");
-}

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
@@ -13,7 +14,9 @@ namespace CtrDsl.OpenCl;
 public sealed partial class OpenClBackend : IBackend
 {
     private readonly OpenClRuntime _rt;
-    private readonly List<OpenClBuffer> _buffers = [];
+    // Weakly held: a buffer no plan references any more is released by its SafeHandle's finalizer; Dispose releases
+    // the ones still alive.
+    private readonly ConditionalWeakTable<OpenClBuffer, object?> _buffers = new();
 
     private OpenClBackend(OpenClRuntime runtime) => _rt = runtime;
 
@@ -42,7 +45,7 @@ public sealed partial class OpenClBackend : IBackend
     public DeviceBuffer Allocate(long length, DType type)
     {
         var b = _rt.Allocate(length, type);
-        _buffers.Add(b);
+        _buffers.Add(b, null);
         if (length > 0) Fill(b.All, 0f); // the CPU backend's arrays start at zero; so do these
         return b;
     }
@@ -102,7 +105,7 @@ public sealed partial class OpenClBackend : IBackend
 
     public void Dispose()
     {
-        foreach (var b in _buffers) b.Dispose();
+        foreach (var (b, _) in _buffers) b.Dispose();
         _buffers.Clear();
         _rt.Dispose();
     }
