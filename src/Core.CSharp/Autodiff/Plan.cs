@@ -21,13 +21,18 @@ public sealed class Plan
     private readonly BufferView[] _zeroOnBackward;
     private readonly SparseRowAccumulator[] _sparse;
     private readonly Node? _loss;
+    private readonly Bound[] _bound;              // every parameter the plan reads, with its device buffers
     private int _batch;
 
+    /// <summary>A parameter and the buffers <see cref="IBackend.Bind"/> made of its value and dense gradient.</summary>
+    private readonly record struct Bound(Parameter Parameter, DeviceBuffer Value, DeviceBuffer? Grad);
+
     private Plan(IBackend backend, int maxBatch, Node? loss, NodeContext[] ops, bool[] runBackward, BufferView[] values,
-        BufferView[] grads, BufferView[] zeroOnBackward, SparseRowAccumulator[] sparse, Parameter[] parameters, Node[] order)
+        BufferView[] grads, BufferView[] zeroOnBackward, SparseRowAccumulator[] sparse, Parameter[] parameters, Node[] order, Bound[] bound)
     {
         _backend = backend; MaxBatch = maxBatch; _batch = maxBatch; _loss = loss; _ops = ops; _runBackward = runBackward;
         _values = values; _grads = grads; _zeroOnBackward = zeroOnBackward; _sparse = sparse; Parameters = parameters; Order = order;
+        _bound = bound;
     }
 
     public IBackend Backend => _backend;
@@ -49,6 +54,56 @@ public sealed class Plan
 
     /// <summary>Seed of the stochastic ops; with the step counter it fixes every dropout mask.</summary>
     public ulong Seed { get; set; }
+
+    /// <summary>
+    /// Whether parameters stay on the device between steps. False (the default): <see cref="Parameter.Value"/> on the
+    /// host is the truth, a host optimizer updates it, and every step copies values up and gradients down (free on the
+    /// CPU backend, whose buffers are the host arrays). True: the device buffers are the truth and a
+    /// <see cref="Optim.DeviceOptimizer"/> updates them in place, so a step moves only its batch up (and what the caller
+    /// reads down); sparse row gradients are summed into <see cref="SparseRowAccumulator.DeviceRows"/>. Use
+    /// <see cref="SyncToHost"/> before reading <see cref="Parameter.Value"/> (checkpoints) and <see cref="SyncFromHost"/>
+    /// after writing it. Set by the DeviceOptimizer that owns the parameters.
+    /// </summary>
+    public bool Resident
+    {
+        get => _resident;
+        set
+        {
+            if (value == _resident) return;
+            if (value)
+                foreach (var acc in _sparse)
+                    if (acc.DeviceRows.IsEmpty) acc.DeviceRows = _backend.Bind(acc.Grad.Values).All;
+            _resident = value;
+        }
+    }
+    private bool _resident;
+
+    /// <summary>Copies every parameter's device values to <see cref="Parameter.Value"/> (a no-op on the CPU backend).</summary>
+    public void SyncToHost()
+    {
+        foreach (var b in _bound) _backend.SyncToHost(b.Value, b.Parameter.Value);
+    }
+
+    /// <summary>Copies every <see cref="Parameter.Value"/> to the device (after loading a checkpoint into the host arrays).</summary>
+    public void SyncFromHost()
+    {
+        foreach (var b in _bound) _backend.SyncFromHost(b.Parameter.Value, b.Value);
+    }
+
+    /// <summary>The device value buffer of a parameter the plan reads.</summary>
+    public BufferView ValueOf(Parameter p) => Find(p).Value.All;
+
+    /// <summary>The device dense-gradient buffer of a parameter, empty for a sparse table or one without a gradient.</summary>
+    public BufferView GradOf(Parameter p) => Find(p).Grad is { } g ? g.All : default;
+
+    /// <summary>The row-sparse gradient accumulator of a sparse table, or null.</summary>
+    public SparseRowAccumulator? SparseOf(Parameter p) => _sparse.FirstOrDefault(a => ReferenceEquals(a.Table, p));
+
+    private Bound Find(Parameter p)
+    {
+        foreach (var b in _bound) if (ReferenceEquals(b.Parameter, p)) return b;
+        throw new ArgumentException($"{p} is not read by this plan");
+    }
 
     /// <summary>Backward passes run so far.</summary>
     public long Step { get; set; }
@@ -123,6 +178,7 @@ public sealed class Plan
         var runBackward = new List<bool>();
         var order = new List<Node>();
         var parameters = new List<Parameter>();
+        var bound = new List<Bound>();
         foreach (var n in graph.Nodes)
         {
             if (!needed[n.Id]) continue;
@@ -142,6 +198,7 @@ public sealed class Plan
                         grads[n.Id] = backend.Bind(p.Grad).All;
                         zero.Add(grads[n.Id]);
                     }
+                    bound.Add(new Bound(p, values[n.Id].Buffer!, grads[n.Id].Buffer));
                     break;
                 case NodeKind.Op:
                     var op = n.Op!;
@@ -176,7 +233,7 @@ public sealed class Plan
             }
         }
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, [.. zero],
-            [.. accumulators.Values], [.. parameters], [.. order]);
+            [.. accumulators.Values], [.. parameters], [.. order], [.. bound]);
     }
 
     /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
@@ -220,8 +277,16 @@ public sealed class Plan
     /// <summary>When set, every op's forward and backward time is added to <see cref="Profile"/>.</summary>
     public PlanProfile? Profile { get; set; }
 
+    /// <summary>
+    /// Runs the graph on the current inputs. Parameters live on the host (<see cref="Parameter.Value"/>, which the
+    /// optimizers update), so unless the plan is <see cref="Resident"/> each forward pass first copies them to their device buffers, and a training pass copies
+    /// the non-trainable ones that kernels move (batch-norm running statistics) back. On the CPU backend the buffers
+    /// are the host arrays and both copies are skipped.
+    /// </summary>
     public void Forward()
     {
+        var bound = _resident ? [] : _bound;
+        for (int i = 0; i < bound.Length; i++) _backend.SyncFromHost(bound[i].Parameter.Value, bound[i].Value);
         var ops = _ops;
         var profile = Profile;
         for (int i = 0; i < ops.Length; i++)
@@ -234,6 +299,9 @@ public sealed class Plan
             c.Node.Op!.Forward(_backend, c);
             if (profile is not null) profile.AddForward(c.Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
+        if (!Training) return;
+        for (int i = 0; i < bound.Length; i++)
+            if (!bound[i].Parameter.Trainable) _backend.SyncToHost(bound[i].Value, bound[i].Parameter.Value);
     }
 
     /// <summary>
@@ -259,6 +327,9 @@ public sealed class Plan
             ops[i].Node.Op!.Backward(_backend, ops[i]);
             if (profile is not null) profile.AddBackward(ops[i].Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
+        var bound = _resident ? [] : _bound;
+        for (int i = 0; i < bound.Length; i++)
+            if (bound[i].Grad is { } g) _backend.SyncToHost(g, bound[i].Parameter.Grad);
         Step++;
     }
 

@@ -1,4 +1,5 @@
 using CtrDsl.Cpu;
+using CtrDsl.Optim;
 
 namespace CtrDsl.Backends;
 
@@ -16,6 +17,11 @@ public interface IBackend : IDisposable
     DeviceBuffer Allocate(long length, DType type);
     /// <summary>A device buffer holding a host array's values (the CPU backend shares the array itself).</summary>
     DeviceBuffer Bind(float[] host);
+    /// <summary>Copies <paramref name="host"/> into the buffer <see cref="Bind"/> made from it: the optimizer moved
+    /// the host values. Nothing to do where the buffer is the array itself (the CPU backend).</summary>
+    void SyncFromHost(float[] host, DeviceBuffer bound);
+    /// <summary>Copies a bound buffer back into its host array (gradients, running statistics, checkpoints).</summary>
+    void SyncToHost(DeviceBuffer bound, float[] host);
     void Upload(ReadOnlySpan<float> source, BufferView destination);
     void Upload(ReadOnlySpan<int> source, BufferView destination);
     void Download(BufferView source, Span<float> destination);
@@ -133,4 +139,16 @@ public interface IBackend : IDisposable
     void BceWithLogitsBackward(int n, BufferView logits, BufferView labels, BufferView dloss, BufferView dlogits);
     void Mse(int n, BufferView predictions, BufferView targets, BufferView loss);
     void MseBackward(int n, BufferView predictions, BufferView targets, BufferView dloss, BufferView dpredictions);
+
+    // ---- optimizer steps on resident parameters (see Optim/DeviceOptimizer.cs) -----------------------------
+    // Each rule is the span kernel of Optim/*Kernel.cs. A dense step updates whole buffers of one length; a rows step
+    // updates row rows[s] of w and its state with gradient row s of grads [count; dim] (the lazy sparse update).
+    // l2 ≠ 0 first adds l2·w to the gradient, as Regularization.AddGradient does (the gradient buffer may change).
+    void AdamStep(BufferView w, BufferView g, BufferView m, BufferView v, in AdamCoefficients c, float l2);
+    void AdamRowsStep(int dim, ReadOnlySpan<int> rows, BufferView grads, BufferView w, BufferView m, BufferView v, in AdamCoefficients c, float l2);
+    void AdagradStep(BufferView w, BufferView g, BufferView sum, in AdagradCoefficients c, float l2);
+    void AdagradRowsStep(int dim, ReadOnlySpan<int> rows, BufferView grads, BufferView w, BufferView sum, in AdagradCoefficients c, float l2);
+    /// <summary>SGD; an empty <paramref name="momentum"/> buffer is plain SGD (w ← w − lr·g).</summary>
+    void SgdStep(BufferView w, BufferView g, BufferView momentum, in SgdCoefficients c, float l2);
+    void SgdRowsStep(int dim, ReadOnlySpan<int> rows, BufferView grads, BufferView w, BufferView momentum, in SgdCoefficients c, float l2);
 }

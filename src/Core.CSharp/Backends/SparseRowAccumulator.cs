@@ -25,6 +25,14 @@ public sealed class SparseRowAccumulator
     public Parameter Table { get; }
     public RowSparseGrad Grad { get; }
 
+    /// <summary>
+    /// Where the row sums live when the plan keeps parameters resident on a device (<c>Plan.Resident</c>): a
+    /// [capacity; dim] buffer in this accumulator's slot order, made by binding <see cref="RowSparseGrad.Values"/>
+    /// (so on the CPU backend it is that array). Empty: the sums are in <see cref="Grad"/> on the host.
+    /// <see cref="RowSparseGrad.Rows"/> and <see cref="RowSparseGrad.Count"/> are always kept on the host.
+    /// </summary>
+    public BufferView DeviceRows { get; set; }
+
     /// <summary>Forgets the previous step's rows.</summary>
     public void Reset()
     {
@@ -36,16 +44,24 @@ public sealed class SparseRowAccumulator
     /// <summary>The gradient row for table row <paramref name="row"/>, zeroed when first touched this step.</summary>
     public Span<float> RowFor(int row)
     {
+        int slot = SlotFor(row, out bool fresh);
+        var r = Grad.Row(slot);
+        if (fresh) r.Clear();
+        return r;
+    }
+
+    /// <summary>The slot of table row <paramref name="row"/>, handed out on first touch this step (then
+    /// <paramref name="fresh"/> is true and the slot's values are not yet cleared: the caller writes them).</summary>
+    public int SlotFor(int row, out bool fresh)
+    {
         int slot = _slotOfRow[row];
-        if (slot < 0)
+        fresh = slot < 0;
+        if (fresh)
         {
             slot = Grad.Count++;
             _slotOfRow[row] = slot;
             Grad.Rows[slot] = row;
-            var r = Grad.Row(slot);
-            r.Clear();
-            return r;
         }
-        return Grad.Row(slot);
+        return slot;
     }
 }

@@ -86,27 +86,8 @@ public sealed unsafe partial class CpuBackend
     }
 
     public void HashCross(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
-        BufferView ids, BufferView y)
-    {
-        var id = I(ids);
-        var ys = I(y);
-        int groups = groupStarts.Length - 1;
-        for (int b = 0; b < batch; b++)
-            for (int g = 0; g < groups; g++)
-            {
-                ulong h = 0x9E3779B97F4A7C15UL * (ulong)(g + 1);
-                for (int i = groupStarts[g]; i < groupStarts[g + 1]; i++) h = Mix(h ^ (uint)id[b * fields + groupFields[i]]);
-                ys[b * groups + g] = (int)(h % (ulong)buckets);
-            }
-    }
-
-    /// <summary>The SplitMix64 finaliser.</summary>
-    internal static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+        BufferView ids, BufferView y) =>
+        Ops.HashCross.Compute(batch, fields, groupFields, groupStarts, buckets, I(ids), I(y));
 
     private static void ThrowId(int id, int rows, int bag) =>
         throw new IndexOutOfRangeException($"embedding: id {id} in row {bag} is outside the table's {rows} rows");

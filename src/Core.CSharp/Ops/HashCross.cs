@@ -48,4 +48,28 @@ public sealed class HashCross : Op
 
     // Ids carry no gradient.
     public override void Backward(IBackend b, NodeContext c) { }
+
+    /// <summary>
+    /// The crossing itself, on host spans, shared by every backend: y[b, g] = SplitMix64 chain over the group's ids,
+    /// modulo the buckets. Fixed, so a crossed id means the same thing on every backend and in every run.
+    /// </summary>
+    public static void Compute(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
+        ReadOnlySpan<int> ids, Span<int> y)
+    {
+        int groups = groupStarts.Length - 1;
+        for (int b = 0; b < batch; b++)
+            for (int g = 0; g < groups; g++)
+            {
+                ulong h = 0x9E3779B97F4A7C15UL * (ulong)(g + 1);
+                for (int i = groupStarts[g]; i < groupStarts[g + 1]; i++) h = Mix(h ^ (uint)ids[b * fields + groupFields[i]]);
+                y[b * groups + g] = (int)(h % (ulong)buckets);
+            }
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
 }
