@@ -24,6 +24,7 @@ type TrainArgs =
     | Monitor of metric: string
     | Clip_Norm of norm: float
     | Eval_Every of steps: int
+    | Device of device: string
     | Threads of n: int
     | Resume of run: string
     | Max_Steps of n: int
@@ -54,6 +55,7 @@ type TrainArgs =
             | Monitor _ -> "auc | logloss: the metric early stopping and the best checkpoint follow."
             | Clip_Norm _ -> "clip the global gradient norm to this value (0: off)."
             | Eval_Every _ -> "also evaluate and checkpoint every N steps."
+            | Device _ -> "where the model runs: cpu (default), opencl or opencl:N (see `ctr devices`)."
             | Threads _ -> "compute and parsing threads (default: all cores)."
             | Resume _ -> "continue the interrupted run in this folder (from its last.ckpt)."
             | Json -> "print one JSON object instead of human output."
@@ -112,6 +114,14 @@ type DescribeArgs =
             | Verbose -> "print stack traces."
 
 type ModelsArgs =
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Json -> "print one JSON object."
+
+type DevicesArgs =
     | Json
 
     interface IArgParserTemplate with
@@ -201,6 +211,7 @@ type CtrArgs =
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Describe of ParseResults<DescribeArgs>
     | [<CliPrefix(CliPrefix.None)>] Models of ParseResults<ModelsArgs>
+    | [<CliPrefix(CliPrefix.None)>] Devices of ParseResults<DevicesArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepArgs>
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
@@ -215,6 +226,7 @@ type CtrArgs =
             | Predict _ -> "write click probabilities for a file."
             | Describe _ -> "print a model's block tree with shapes and parameter counts."
             | Models _ -> "list the model zoo."
+            | Devices _ -> "list the devices a model can run on (cpu and what OpenCL reports)."
             | Data _ -> "data tools (inspect)."
             | Sweep _ -> "train a grid of experiments and compare them."
             | Compare _ -> "compare finished runs in one table."
@@ -233,6 +245,7 @@ let examples =
           "predict", "examples:\n  ctr predict runs/deepfm-20260101-120000 --data new.csv --out scores.txt"
           "describe", "examples:\n  ctr describe deepfm\n  ctr describe fgcnn --fields 26 --set embedding_dim 40"
           "models", "examples:\n  ctr models\n  ctr models --json"
+          "devices", "examples:\n  ctr devices\n  ctr train --model deepfm --device opencl:0"
           "data", "examples:\n  ctr data inspect train.csv.gz\n  ctr data inspect day0.tsv --format criteo"
           "sweep", "examples:\n  ctr sweep --config examples/experiments/sweep_adult.yaml"
           "compare", "examples:\n  ctr compare runs/a runs/b runs/c"

@@ -56,7 +56,9 @@ type TrainingSection =
       /// Also evaluate (and checkpoint) every N steps; 0 evaluates at epoch ends only.
       EvalEverySteps: int
       /// Compute and parsing threads; 0 uses every core.
-      Threads: int }
+      Threads: int
+      /// Where the model runs: cpu, opencl or opencl:N.
+      Device: string }
 
 type Experiment =
     { Dataset: DatasetSection
@@ -66,6 +68,11 @@ type Experiment =
       Settings: (string * SettingValue * Pos) list
       Training: TrainingSection
       Out: string option }
+
+/// cpu, opencl or opencl:N (checked here so a config error names its line; the backend is made at run time).
+let validDevice (d: string) =
+    let d = d.Trim().ToLowerInvariant()
+    d = "cpu" || d = "opencl" || (d.StartsWith "opencl:" && fst (System.Int32.TryParse(d.Substring 7)) && int (d.Substring 7) >= 0)
 
 let defaultTraining =
     { Epochs = 2
@@ -83,7 +90,8 @@ let defaultTraining =
       ReduceLrFactor = 0.1
       MinLr = 1e-6
       EvalEverySteps = 0
-      Threads = 0 }
+      Threads = 0
+      Device = "cpu" }
 
 let empty =
     { Dataset =
@@ -111,7 +119,7 @@ let datasetKeys = [ "train"; "valid"; "test"; "format"; "schema"; "valid_ratio";
 
 let trainingKeys =
     [ "epochs"; "batch_size"; "eval_batch_size"; "optimizer"; "learning_rate"; "loss"; "seed"; "shuffle"; "patience"
-      "monitor"; "clip_norm"; "reduce_lr_patience"; "reduce_lr_factor"; "min_lr"; "eval_every_steps"; "threads" ]
+      "monitor"; "clip_norm"; "reduce_lr_patience"; "reduce_lr_factor"; "min_lr"; "eval_every_steps"; "threads"; "device" ]
 
 let topKeys = [ "dataset"; "model"; "training"; "out" ]
 
@@ -157,6 +165,10 @@ let private parseTraining (t: TrainingSection) (node: Node) =
             | "min_lr" -> { t with MinLr = float' k 0.0 10.0 v }
             | "eval_every_steps" -> { t with EvalEverySteps = int' k 0 v }
             | "threads" -> { t with Threads = int' k 0 v }
+            | "device" ->
+                let d = scalar k v
+                if not (validDevice d) then fail v.Pos k $"expected cpu, opencl or opencl:N, got \"%s{d}\""
+                { t with Device = d }
             | _ -> t)
         t
 
@@ -252,6 +264,7 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  min_lr: %s{num t.MinLr}"
     line $"  eval_every_steps: %d{t.EvalEverySteps}"
     line $"  threads: %d{t.Threads}"
+    line $"  device: %s{q t.Device}"
     e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
     sb.ToString()
 

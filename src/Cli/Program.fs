@@ -23,6 +23,7 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             | Some(Predict a) -> PredictCommand.execute a stdout
             | Some(Describe a) -> DescribeCommand.execute a stdout
             | Some(Models a) -> ModelsCommand.execute a stdout
+            | Some(Devices a) -> DevicesCommand.execute a stdout
             | Some(Data a) ->
                 match a.TryGetSubCommand() with
                 | Some(DataArgs.Inspect i) -> InspectCommand.execute i stdout

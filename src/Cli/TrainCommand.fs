@@ -41,6 +41,8 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Clip_Norm c when c >= 0.0 -> { e with Training = { t with ClipNorm = c } }
             | TrainArgs.Eval_Every n when n >= 0 -> { e with Training = { t with EvalEverySteps = n } }
             | TrainArgs.Threads n when n >= 0 -> { e with Training = { t with Threads = n } }
+            | TrainArgs.Device d when Experiment.validDevice d -> { e with Training = { t with Device = d } }
+            | TrainArgs.Device d -> Errors.usage $"--device: expected cpu, opencl or opencl:N, got \"%s{d}\""
             | TrainArgs.Embedding_Dim k -> { e with Settings = e.Settings @ [ "embedding_dim", CtrDsl.Models.Registry.SettingValue.Int k, flag "--embedding-dim" ] }
             | TrainArgs.Set(k, v) -> { e with Settings = e.Settings @ [ k, Yaml.settingOfText $"--set %s{k}" v, flag $"--set %s{k}" ] }
             | TrainArgs.Out o -> { e with Out = Some(full o) }
@@ -114,6 +116,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
             if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint to resume from"
             let c = Checkpoint.Load path
             c.RestoreParameters(model.Parameters, path)
+            if s.TrainPlan.Resident then s.TrainPlan.SyncFromHost()
             c.RestoreOptimizer(s.Step.Optimizer, path)
             s.TrainPlan.Step <- c.PlanStep
             let st = LoopState.ofJson c.Metadata["loop"]
@@ -188,7 +191,7 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
     if resume.IsSome then
         for a in args.GetAllResults() do
             match a with
-            | TrainArgs.Resume _ | TrainArgs.Epochs _ | TrainArgs.Patience _ | TrainArgs.Threads _ | TrainArgs.Max_Steps _
+            | TrainArgs.Resume _ | TrainArgs.Epochs _ | TrainArgs.Patience _ | TrainArgs.Threads _ | TrainArgs.Max_Steps _ | TrainArgs.Device _
             | TrainArgs.Json | TrainArgs.Verbose -> ()
             | other ->
                 let name = args.Parser.GetArgumentCaseInfo(other).Name.Value

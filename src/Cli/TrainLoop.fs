@@ -8,6 +8,7 @@ open System.Diagnostics
 open System.IO
 open System.Text.Json
 open CtrDsl.Autodiff
+open CtrDsl.Backends
 open CtrDsl.Cli.Experiment
 open CtrDsl.Cpu
 open CtrDsl.Data
@@ -146,29 +147,48 @@ type Session =
       Step: TrainStep
       Scorer: Scorer
       Schema: Schema
-      Backend: CpuBackend }
+      Backend: IBackend }
 
     interface IDisposable with
         member s.Dispose() = s.Backend.Dispose()
 
+/// Brings resident parameters (and so the evaluation plan and checkpoints) up to date on the host.
+let syncToHost (s: Session) = if s.TrainPlan.Resident then s.TrainPlan.SyncToHost()
+
+/// The backend for a device name; a missing OpenCL runtime is one clear line.
+let backendFor (device: string) : IBackend =
+    try
+        Devices.Create device
+    with
+    | :? ArgumentException as e -> Errors.usage e.Message
+    | :? CtrDsl.OpenCl.OpenClException as e -> Errors.failure e.Message
+
 /// Scoring only (eval, predict): one evaluation plan, no training plan or optimizer.
 type ScoringSession =
     { Scorer: Scorer
-      Backend: CpuBackend }
+      Backend: IBackend }
 
     interface IDisposable with
         member s.Dispose() = s.Backend.Dispose()
 
 let scoring (m: BuiltModel) (t: TrainingSection) =
-    let backend = new CpuBackend()
+    let backend = backendFor t.Device
     let plan = Plan.Compile(m.Graph, backend, t.EvalBatchSize, null, m.Output)
     { Scorer = Scorer(plan, m.Output, (t.Loss = Bce)); Backend = backend }
 
 let session (m: BuiltModel) (schema: Schema) (t: TrainingSection) =
-    let backend = new CpuBackend()
+    let backend = backendFor t.Device
     let trainPlan = Plan.Compile(m.Graph, backend, t.BatchSize, m.Loss, m.Output)
     trainPlan.Seed <- uint64 t.Seed
-    let step = TrainStep(trainPlan, m.Loss, Fit.optimizer (optimizerChoice t) trainPlan.Parameters, ClipNorm = float32 t.ClipNorm)
+    let rule = Fit.optimizer (optimizerChoice t) trainPlan.Parameters
+    // On an accelerator, parameters and optimizer state stay on the device when the rule has device kernels
+    // (Adam, Adagrad, SGD); FTRL and Ranger update on the host and copy the parameters each step.
+    let optimizer: CtrDsl.Optim.Optimizer =
+        match rule with
+        | :? CtrDsl.Optim.Adam | :? CtrDsl.Optim.Adagrad | :? CtrDsl.Optim.Sgd when Devices.IsAccelerator backend ->
+            CtrDsl.Optim.DeviceOptimizer(trainPlan, rule)
+        | _ -> rule
+    let step = TrainStep(trainPlan, m.Loss, optimizer, ClipNorm = float32 t.ClipNorm)
     let evalPlan = Plan.Compile(m.Graph, backend, t.EvalBatchSize, null, m.Output)
     { Model = m; TrainPlan = trainPlan; Step = step; Scorer = Scorer(evalPlan, m.Output, (t.Loss = Bce)); Schema = schema; Backend = backend }
 
@@ -190,6 +210,7 @@ type Outputs =
       Features: byte[] }
 
 let private save (s: Session) (o: Outputs) (state: LoopState) (path: string) =
+    syncToHost s
     let meta = o.Metadata |> Map.add "loop" (LoopState.toJson state)
     try
         Checkpoint.Capture(meta, o.Features, s.Model.Parameters, s.Step.Optimizer, s.TrainPlan.Step).Save path
@@ -229,6 +250,7 @@ let run (s: Session) (t: TrainingSection) (train: DataCache) (valid: DataCache o
     let mutable halted = false
     let mutable epochRows = 0L
     let evaluate () =
+        syncToHost s
         let v = valid |> Option.map (fun v -> s.Scorer.Evaluate(v, s.Schema))
         let record =
             { Epoch = state.Epoch + (if state.Batch > 0 then 1 else 0)
