@@ -68,7 +68,8 @@ public static class MlpBench
         var ids = new int[batch * fields];
         var labels = new float[batch];
         FillBatch(plan, s, vocabulary, 2, ids, labels);
-        for (int i = 0; i < 3; i++) { plan.Forward(); plan.Backward(); adam.Step(); }
+        // Warm up past tiered JIT compilation (its transient allocations and slower first tiers are not the step's).
+        for (int i = 0; i < 40; i++) { plan.Forward(); plan.Backward(); adam.Step(); }
 
         var times = new double[steps];
         var updates = new double[steps];
@@ -95,5 +96,11 @@ public static class MlpBench
         output.WriteLine($"  adam update       median {updates[steps / 2] * 1e3:F2} ms");
         output.WriteLine($"  samples/s (fwd+bwd+update): {batch / (median + updates[steps / 2]):F0}");
         output.WriteLine($"  allocated per step: {allocated / steps} bytes ({allocated} over {steps} steps)");
+        // Where a step's time goes, from a few more steps with the profiler attached.
+        var profile = new PlanProfile();
+        plan.Profile = profile;
+        for (int i = 0; i < 5; i++) { plan.Forward(); plan.Backward(); }
+        plan.Profile = null;
+        output.Write(profile.Report(5));
     }
 }
