@@ -135,9 +135,10 @@ let rec setting key (n: Node) : SettingValue =
 /// Parses a flag's text the way a YAML scalar or flow list (`[400,400]` or `400,400`) would be.
 let settingOfText (flag: string) (text: string) : SettingValue =
     let t = text.Trim()
-    if t.StartsWith "[" || t.Contains "," then
-        let inner = t.Trim('[', ']')
-        let parts = inner.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    let parts = t.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    let isInt (p: string) = fst (Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture))
+    if t.StartsWith "[" || (t.Contains "," && Array.forall isInt parts) then
+        // [400, 400] or 400,400: a list of integers.
         Ints [ for p in parts ->
                    match Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture) with
                    | true, v -> v

@@ -156,6 +156,20 @@ let private perLayer key (get: ConvGenerateOptions -> int list) (set: ConvGenera
             | _ -> Error "a positive integer or a list of them"
       Get = fun p -> Ints(get p.Conv) }
 
+// Settings shared by two zoo entries over one parameter record (DCN and DCNv2, AutoInt and AutoInt+).
+let private dcnFields: Field<DCNParams> list =
+    [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
+      intField "num_cross_layers" 1 (fun p -> p.CrossLayers) (fun p v -> { p with CrossLayers = v })
+      hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v })
+      dropout (fun p -> p.Dropout) (fun p v -> { p with Dropout = v }) ]
+
+let private autoIntFields: Field<AutoIntParams> list =
+    [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
+      intField "attention_layers" 1 (fun p -> p.Layers) (fun p v -> { p with Layers = v })
+      intField "num_heads" 1 (fun p -> p.Heads) (fun p v -> { p with Heads = v })
+      intField "attention_dim" 1 (fun p -> p.HeadDim) (fun p v -> { p with HeadDim = v })
+      hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v }) ]
+
 /// Every model, in the order `ctr models` lists them.
 let all: ModelEntry list =
     [ model "lr" "LR" "Logistic regression over one-hot ids and numeric fields (the baseline of every CTR table)."
@@ -273,17 +287,11 @@ let all: ModelEntry list =
           noCheck afm
       model "dcn" "DCN" "DCN (Wang et al., ADKDD 2017): vector cross layers beside an MLP."
           DCNParams.Defaults
-          [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
-            intField "num_cross_layers" 1 (fun p -> p.CrossLayers) (fun p v -> { p with CrossLayers = v })
-            hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v })
-            dropout (fun p -> p.Dropout) (fun p v -> { p with Dropout = v }) ]
+          dcnFields
           noCheck dcn
       model "dcnv2" "DCNv2" "DCN-V2 (Wang et al., WWW 2021): matrix cross layers beside an MLP."
           DCNParams.Defaults
-          [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
-            intField "num_cross_layers" 1 (fun p -> p.CrossLayers) (fun p v -> { p with CrossLayers = v })
-            hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v })
-            dropout (fun p -> p.Dropout) (fun p v -> { p with Dropout = v }) ]
+          dcnFields
           noCheck dcnv2
       model "xdeepfm" "xDeepFM" "xDeepFM (Lian et al., KDD 2018): linear + compressed interaction network + MLP."
           xDeepFMParams.Defaults
@@ -294,19 +302,11 @@ let all: ModelEntry list =
           noCheck xdeepfm
       model "autoint" "AutoInt" "AutoInt (Song et al., CIKM 2019): stacked multi-head self-attention over the fields."
           AutoIntParams.Defaults
-          [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
-            intField "attention_layers" 1 (fun p -> p.Layers) (fun p v -> { p with Layers = v })
-            intField "num_heads" 1 (fun p -> p.Heads) (fun p v -> { p with Heads = v })
-            intField "attention_dim" 1 (fun p -> p.HeadDim) (fun p v -> { p with HeadDim = v })
-            hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v }) ]
+          autoIntFields
           noCheck autoint
       model "autoint+" "AutoInt+" "AutoInt+ (Song et al., CIKM 2019): AutoInt plus an MLP over the embeddings."
           AutoIntParams.PlusDefaults
-          [ embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v })
-            intField "attention_layers" 1 (fun p -> p.Layers) (fun p v -> { p with Layers = v })
-            intField "num_heads" 1 (fun p -> p.Heads) (fun p v -> { p with Heads = v })
-            intField "attention_dim" 1 (fun p -> p.HeadDim) (fun p v -> { p with HeadDim = v })
-            hiddenUnits (fun p -> p.Hidden) (fun p v -> { p with Hidden = v }) ]
+          autoIntFields
           noCheck autoint
       model "fibinet" "FiBiNET" "FiBiNET (Huang et al., RecSys 2019): SENET re-weighting and bilinear interactions feed an MLP."
           FiBiNETParams.Defaults
