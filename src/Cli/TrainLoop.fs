@@ -182,10 +182,11 @@ let session (m: BuiltModel) (schema: Schema) (t: TrainingSection) =
     trainPlan.Seed <- uint64 t.Seed
     let rule = Fit.optimizer (optimizerChoice t) trainPlan.Parameters
     // On an accelerator, parameters and optimizer state stay on the device when the rule has device kernels
-    // (Adam, Adagrad, SGD); FTRL and Ranger update on the host and copy the parameters each step.
+    // (Adam, Adagrad, SGD). FTRL and Ranger update on the host and copy the parameters each step, and so does a run
+    // with gradient clipping, which reads the gradients on the host.
     let optimizer: CtrDsl.Optim.Optimizer =
         match rule with
-        | :? CtrDsl.Optim.Adam | :? CtrDsl.Optim.Adagrad | :? CtrDsl.Optim.Sgd when Devices.IsAccelerator backend ->
+        | :? CtrDsl.Optim.Adam | :? CtrDsl.Optim.Adagrad | :? CtrDsl.Optim.Sgd when Devices.IsAccelerator backend && t.ClipNorm <= 0.0 ->
             CtrDsl.Optim.DeviceOptimizer(trainPlan, rule)
         | _ -> rule
     let step = TrainStep(trainPlan, m.Loss, optimizer, ClipNorm = float32 t.ClipNorm)
