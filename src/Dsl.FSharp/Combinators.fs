@@ -262,6 +262,8 @@ module Combinators =
             let r = b.Param("weight", [ x.Shape[1]; 1 ], Initializer.TorchLinearWeight(), "dnn")
             apply b (Linear(false)) [ x; r ])
 
+    let fwfm (e: Expr) = named "fwfm" (weightedSum (innerProduct e))
+
     let convGenerate (o: ConvGenerateOptions) (e: Expr) =
         Expr.make "conv_generate" (fun b ->
             let n = o.Channels.Length

@@ -95,6 +95,10 @@ module Combinators =
     /// ⟨e_i, e_j⟩ for every field pair i < j in combinations order: [batch; pairs] (IPNN).
     val innerProduct: Expr -> Expr
 
+    /// FwFM's interaction term: Σ_{i<j} r_ij ⟨e_i, e_j⟩ with one learned weight per field pair: [batch; 1]
+    /// (a bias-free `weightedSum` of `innerProduct`).
+    val fwfm: Expr -> Expr
+
     /// e_iᵀ (U_ij + U_ijᵀ) e_j for every field pair: [batch; pairs] (FEFM, Pande 2020). `reduceSum` gives the FEFM term.
     val fefm: Expr -> Expr
 

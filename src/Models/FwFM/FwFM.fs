@@ -11,4 +11,4 @@ type FwFMParams =
 
 let fwfm (p: FwFMParams) =
     let e = embed p.EmbeddingDim
-    sum [ linear; innerProduct e |> weightedSum ]
+    sum [ linear; Combinators.fwfm e ]
