@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 using CtrDsl.Backends;
 
@@ -5,14 +6,87 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    // A (h, 1) kernel moves along fields only, so each tap is one axpy over a contiguous [rows·dim] run:
-    // y[b,o, f0..f1) += w[o,c,t]·x[b,c, f0+t−top..f1+t−top), no im2col needed. Samples are independent, so the
-    // batch runs in fixed chunks on the worker pool; weight gradients are summed per chunk, then over chunks in order.
-    private static (int dstStart, int srcStart, int rows) Tap(int t, int top, int fields)
+    // A (h, 1) kernel moves along fields only. With each input channel copied into a zero-padded row
+    // xp[c] = [top zero rows | x[b, c] | bottom zero rows] (each row k wide), output position p of channel o is
+    // y[o, p] = bias_o + Σ_c Σ_t w[o, c, t]·xp[c, p + t·k]: every tap is a shifted contiguous load, so a block of
+    // output positions stays in vector registers across all (c, t) and no boundary test runs in the loop.
+    // The input gradient is the same sum over dy padded by h−1 rows, with the taps reversed and the channel roles
+    // swapped; weight gradients are dot products of dy with the shifted rows, summed per batch chunk and then over
+    // chunks in order (the same bits for any thread count).
+
+    /// <summary>out[o, p] = init_o + Σ_c Σ_t w(o, c, t)·src[c·srcStride + p + t·k] for p in [0, n), w laid out
+    /// [outs; ins; h].</summary>
+    private static void ConvRows(int outs, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
+        float* dst, bool accumulate)
     {
-        int shift = t - top;                       // source row = f + shift
-        int f0 = Math.Max(0, -shift), f1 = Math.Min(fields, fields - shift);
-        return (f0, f0 + shift, Math.Max(0, f1 - f0));
+        for (int o = 0; o < outs; o++)
+        {
+            float* y = dst + (long)o * n;
+            float* wo = w + (long)o * ins * h;
+            float start = init == null ? 0f : init[o];
+            int p = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; p + 64 <= n; p += 64)
+                {
+                    var a0 = Vector512.Create(start); var a1 = a0; var a2 = a0; var a3 = a0;
+                    for (int c = 0; c < ins; c++)
+                    {
+                        float* row = src + (long)c * srcStride + p;
+                        for (int t = 0; t < h; t++)
+                        {
+                            var wv = Vector512.Create(wo[c * h + t]);
+                            float* r = row + t * k;
+                            a0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r), a0);
+                            a1 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 16), a1);
+                            a2 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 32), a2);
+                            a3 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 48), a3);
+                        }
+                    }
+                    if (accumulate)
+                    {
+                        a0 += Vector512.Load(y + p); a1 += Vector512.Load(y + p + 16);
+                        a2 += Vector512.Load(y + p + 32); a3 += Vector512.Load(y + p + 48);
+                    }
+                    a0.Store(y + p); a1.Store(y + p + 16); a2.Store(y + p + 32); a3.Store(y + p + 48);
+                }
+                for (; p + 16 <= n; p += 16)
+                {
+                    var a0 = Vector512.Create(start);
+                    for (int c = 0; c < ins; c++)
+                    {
+                        float* row = src + (long)c * srcStride + p;
+                        for (int t = 0; t < h; t++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wo[c * h + t]), Vector512.Load(row + t * k), a0);
+                    }
+                    if (accumulate) a0 += Vector512.Load(y + p);
+                    a0.Store(y + p);
+                }
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; p + 8 <= n; p += 8)
+                {
+                    var a0 = Vector256.Create(start);
+                    for (int c = 0; c < ins; c++)
+                    {
+                        float* row = src + (long)c * srcStride + p;
+                        for (int t = 0; t < h; t++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wo[c * h + t]), Vector256.Load(row + t * k), a0);
+                    }
+                    if (accumulate) a0 += Vector256.Load(y + p);
+                    a0.Store(y + p);
+                }
+            }
+            for (; p < n; p++)
+            {
+                float a = start;
+                for (int c = 0; c < ins; c++)
+                {
+                    float* row = src + (long)c * srcStride + p;
+                    for (int t = 0; t < h; t++) a = MathF.FusedMultiplyAdd(wo[c * h + t], row[t * k], a);
+                }
+                y[p] = accumulate ? y[p] + a : a;
+            }
+        }
     }
 
     private struct ConvShape
@@ -27,69 +101,81 @@ public sealed unsafe partial class CpuBackend
         public ConvShape S;
         public float* X, W, Bias, Y;
 
-        public readonly void Run(int chunk)
+        [ThreadStatic] private static float[]? t_padded;
+
+        public readonly void Run(int b)
         {
-            var (start, end) = BatchChunks.Range(chunk, S.Batch);
-            int plane = S.Plane;
-            for (int b = start; b < end; b++)
-                for (int o = 0; o < S.Cout; o++)
+            int plane = S.Plane, top = S.Top, stride = plane + (S.H - 1) * S.Dim;
+            var padded = BatchChunks.Scratch(ref t_padded, (long)S.Cin * stride + 64);
+            fixed (float* xp = padded)
+            {
+                for (int c = 0; c < S.Cin; c++)
                 {
-                    var yo = new Span<float>(Y + (long)(b * S.Cout + o) * plane, plane);
-                    yo.Fill(Bias[o]);
-                    for (int c = 0; c < S.Cin; c++)
-                    {
-                        var xc = new ReadOnlySpan<float>(X + (long)(b * S.Cin + c) * plane, plane);
-                        for (int t = 0; t < S.H; t++)
-                        {
-                            var (d, s, rows) = Tap(t, S.Top, S.Fields);
-                            if (rows == 0) continue;
-                            var dst = yo.Slice(d * S.Dim, rows * S.Dim);
-                            TensorPrimitives.MultiplyAdd(xc.Slice(s * S.Dim, rows * S.Dim), W[(o * S.Cin + c) * S.H + t], dst, dst);
-                        }
-                    }
+                    float* row = xp + (long)c * stride;
+                    new Span<float>(row, top * S.Dim).Clear();
+                    new ReadOnlySpan<float>(X + ((long)b * S.Cin + c) * plane, plane).CopyTo(new Span<float>(row + top * S.Dim, plane));
+                    new Span<float>(row + top * S.Dim + plane, (S.H - 1 - top) * S.Dim).Clear();
                 }
+                ConvRows(S.Cout, S.Cin, S.H, S.Dim, plane, W, xp, stride, Bias, Y + (long)b * S.Cout * plane, accumulate: false);
+            }
         }
     }
 
     private struct ConvBackwardJob : IParallelJob
     {
         public ConvShape S;
-        public float* X, W, DY, DX, Partials; // Partials: per chunk, dw then dbias
+        public float* X, WFlipped, DY, DX, Partials; // Partials: per chunk, dw then dbias
         public bool WantDx, WantDw, WantDbias;
+
+        [ThreadStatic] private static float[]? t_x, t_dy;
 
         public readonly void Run(int chunk)
         {
             var (start, end) = BatchChunks.Range(chunk, S.Batch);
-            int plane = S.Plane, wSize = S.Cout * S.Cin * S.H;
+            int plane = S.Plane, h = S.H, k = S.Dim, top = S.Top, wSize = S.Cout * S.Cin * h;
+            int xStride = plane + (h - 1) * k, dyStride = plane + 2 * (h - 1) * k;
             float* dw = Partials + (long)chunk * (wSize + S.Cout);
             float* db = dw + wSize;
             new Span<float>(dw, wSize + S.Cout).Clear();
-            for (int b = start; b < end; b++)
-                for (int o = 0; o < S.Cout; o++)
+            var xs = BatchChunks.Scratch(ref t_x, (long)S.Cin * xStride + 64);
+            var dys = BatchChunks.Scratch(ref t_dy, (long)S.Cout * dyStride + 64);
+            fixed (float* xp = xs, dyp = dys)
+            {
+                for (int b = start; b < end; b++)
                 {
-                    var g = new ReadOnlySpan<float>(DY + (long)(b * S.Cout + o) * plane, plane);
-                    if (WantDbias) db[o] += TensorPrimitives.Sum(g);
-                    for (int c = 0; c < S.Cin; c++)
-                    {
-                        long xOff = (long)(b * S.Cin + c) * plane;
-                        for (int t = 0; t < S.H; t++)
+                    if (WantDw)
+                        for (int c = 0; c < S.Cin; c++)
                         {
-                            var (d, s, rows) = Tap(t, S.Top, S.Fields);
-                            if (rows == 0) continue;
-                            var gr = g.Slice(d * S.Dim, rows * S.Dim);
-                            if (WantDw) dw[(o * S.Cin + c) * S.H + t] += TensorPrimitives.Dot(gr, new ReadOnlySpan<float>(X + xOff + s * S.Dim, rows * S.Dim));
-                            if (WantDx)
-                            {
-                                var dst = new Span<float>(DX + xOff + s * S.Dim, rows * S.Dim);
-                                TensorPrimitives.MultiplyAdd(gr, W[(o * S.Cin + c) * S.H + t], dst, dst);
-                            }
+                            float* row = xp + (long)c * xStride;
+                            new Span<float>(row, top * k).Clear();
+                            new ReadOnlySpan<float>(X + ((long)b * S.Cin + c) * plane, plane).CopyTo(new Span<float>(row + top * k, plane));
+                            new Span<float>(row + top * k + plane, (h - 1 - top) * k).Clear();
+                        }
+                    for (int o = 0; o < S.Cout; o++)
+                    {
+                        var g = new ReadOnlySpan<float>(DY + ((long)b * S.Cout + o) * plane, plane);
+                        if (WantDbias) db[o] += TensorPrimitives.Sum(g);
+                        if (WantDw)
+                            for (int c = 0; c < S.Cin; c++)
+                                for (int t = 0; t < h; t++)
+                                    dw[(o * S.Cin + c) * h + t] += TensorPrimitives.Dot(g, new ReadOnlySpan<float>(xp + (long)c * xStride + t * k, plane));
+                        if (WantDx)
+                        {
+                            float* row = dyp + (long)o * dyStride;
+                            new Span<float>(row, (h - 1) * k).Clear();
+                            g.CopyTo(new Span<float>(row + (h - 1) * k, plane));
+                            new Span<float>(row + (h - 1) * k + plane, (h - 1) * k).Clear();
                         }
                     }
+                    // dx[c, q] = Σ_o Σ_t' wFlipped[c, o, t']·dyp[o, q + top·k + t'·k] with wFlipped[c, o, t'] = w[o, c, h−1−t'].
+                    if (WantDx)
+                        ConvRows(S.Cin, S.Cout, h, k, plane, WFlipped, dyp + top * k, dyStride, null, DX + (long)b * S.Cin * plane, accumulate: true);
                 }
+            }
         }
     }
 
-    private float[]? _convPartials;
+    private float[]? _convPartials, _convFlipped;
 
     public void FieldConv(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w, BufferView bias, BufferView y)
     {
@@ -97,7 +183,7 @@ public sealed unsafe partial class CpuBackend
         fixed (float* px = F(x), pw = F(w), pb = F(bias), py = F(y))
         {
             var job = new ConvForwardJob { S = shape, X = px, W = pw, Bias = pb, Y = py };
-            WorkerPool.For(BatchChunks.Count(batch), ref job);
+            WorkerPool.For(batch, ref job);
         }
     }
 
@@ -107,11 +193,17 @@ public sealed unsafe partial class CpuBackend
         var shape = new ConvShape { Batch = batch, Cin = cin, Cout = cout, Fields = fields, Dim = dim, H = h };
         int chunks = BatchChunks.Count(batch), wSize = cout * cin * h;
         var partials = BatchChunks.Scratch(ref _convPartials, (long)chunks * (wSize + cout));
-        fixed (float* px = F(x), pw = F(w), pdy = F(dy), pdx = F(dx), pp = partials)
+        var ws = F(w);
+        var flipped = BatchChunks.Scratch(ref _convFlipped, wSize);
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                for (int t = 0; t < h; t++)
+                    flipped[(c * cout + o) * h + (h - 1 - t)] = ws[(o * cin + c) * h + t];
+        fixed (float* px = F(x), pf = flipped, pdy = F(dy), pdx = F(dx), pp = partials)
         {
             var job = new ConvBackwardJob
             {
-                S = shape, X = px, W = pw, DY = pdy, DX = pdx, Partials = pp,
+                S = shape, X = px, WFlipped = pf, DY = pdy, DX = pdx, Partials = pp,
                 WantDx = !dx.IsEmpty, WantDw = !dw.IsEmpty, WantDbias = !dbias.IsEmpty,
             };
             WorkerPool.For(chunks, ref job);
