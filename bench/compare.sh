@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Side by side with the PyTorch reference (../shared/bench/ref): DeepFM, Wide&Deep, DeepFEFM and FGCNN trained for
+# one epoch on the reference's synthetic Criteo-shaped data (batch 4096, k = 10, MLP 400-400-400, Adam 1e-3,
+# dropout 0, file order), in one invocation: training samples/s (steady and whole epoch), data-loading time,
+# peak RSS, test AUC and logloss for both, and the ratios ours / PyTorch. CI does not run this.
+#
+#   bash bench/compare.sh                      # 1M/200k rows (FGCNN on the first 200k, as the reference does)
+#   ROWS=100000 TEST_ROWS=20000 bash bench/compare.sh   # a quick check
+#   MODELS="deepfm widedeep" bash bench/compare.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+ref_src=$(cd "$root/../shared/bench/ref" 2>/dev/null && pwd) || { echo "compare: ../shared/bench/ref not found" >&2; exit 2; }
+out=${OUT:-/tmp/ctrdsl-compare}
+rows=${ROWS:-1000000}
+test_rows=${TEST_ROWS:-200000}
+fgcnn_rows=${FGCNN_ROWS:-$(( rows < 200000 ? rows : 200000 ))}
+models=${MODELS:-deepfm widedeep deepfefm fgcnn}
+mkdir -p "$out"
+
+# PyTorch from Debian, with the OpenMP OpenBLAS build the reference README uses (the pthread one halves its speed).
+if ! /usr/bin/python3 -c "import torch, numpy, sklearn" 2>/dev/null; then
+  echo "compare: installing python3-torch (Debian) for the reference"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sklearn libopenblas0-openmp >/dev/null
+fi
+
+# The reference writes caches beside itself; run a copy of it in the output folder (never committed).
+ref="$out/ref"
+rm -rf "$ref" && cp -r "$ref_src" "$ref" && chmod -R u+w "$ref"
+train="$ref/out/train_${rows}.tsv"; test="$ref/out/test_${test_rows}.tsv"
+if [ ! -f "$train" ] || [ ! -f "$test" ]; then
+  (cd "$ref" && /usr/bin/python3 data.py --train-rows "$rows" --test-rows "$test_rows" --out "$ref/out")
+fi
+head -n "$fgcnn_rows" "$train" > "$out/train_fgcnn.tsv"
+
+# Ours: the ctr CLI, one process per model, peak RSS from /usr/bin/time.
+dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
+ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
+for m in $models; do
+  t="$train"; [ "$m" = fgcnn ] && t="$out/train_fgcnn.tsv"
+  cat > "$out/$m.yaml" <<YAML
+dataset:
+  train: $t
+  test: $test
+  format: criteo
+  schema: $root/examples/schemas/criteo_synthetic.yaml
+  cache_dir: $out/cache-$m
+model:
+  name: $m
+  embedding_dim: 10
+training:
+  epochs: 1
+  batch_size: 4096
+  eval_batch_size: 16384
+  optimizer: adam
+  learning_rate: 0.001
+  shuffle: false
+  patience: 0
+  reduce_lr_patience: 0
+YAML
+  echo "ours: $m"
+  /usr/bin/time -f "%M" -o "$out/ours-$m.rss" $ctr train --config "$out/$m.yaml" --out "$out/run-$m" --json > "$out/ours-$m.json"
+done
+$ctr bench gemm --json > "$out/gemm.json" || true
+
+# The reference, in the same invocation. Debian's OpenBLAS 0.3.21 misdetects this VM's Xeon as an SSE3 "Prescott"
+# and runs about 4x slower; naming the AVX-512 kernels keeps the comparison fair (override with OPENBLAS_CORETYPE).
+echo "reference: $models"
+(cd "$ref" && OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} /usr/bin/python3 bench.py --train "$train" --test "$test" --models $models --rows-for "fgcnn=$fgcnn_rows" \
+   --no-gemm --results "$out/ref.json" > "$out/ref.log" 2>&1)
+
+/usr/bin/python3 "$here/compare_report.py" "$out" $models | tee "$out/report.md"
