@@ -5,34 +5,59 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    // Bags are independent, so the gather runs over fixed chunks of bags on the worker pool (the same result for any
+    // thread count). An id outside the table throws from whichever thread meets it; the pool rethrows it here.
+    private struct GatherJob : IParallelJob
+    {
+        public int Bags, Len, Dim, Rows;
+        public Pooling Pooling;
+        public int* Ids;
+        public float* Table, Y;
+
+        public readonly void Run(int chunk)
+        {
+            int start = chunk * GatherChunk, end = Math.Min(Bags, start + GatherChunk);
+            for (int bag = start; bag < end; bag++)
+            {
+                var yr = new Span<float>(Y + (long)bag * Dim, Dim);
+                if (Len == 1)
+                {
+                    int r = Ids[bag];
+                    if ((uint)r < (uint)Rows) new ReadOnlySpan<float>(Table + (long)r * Dim, Dim).CopyTo(yr);
+                    else if (r < 0) yr.Clear(); // padding
+                    else ThrowId(r, Rows, bag);
+                    continue;
+                }
+                yr.Clear();
+                int n = 0;
+                for (int l = 0; l < Len; l++)
+                {
+                    int r = Ids[(long)bag * Len + l];
+                    if (r < 0) continue; // padding
+                    if (r >= Rows) ThrowId(r, Rows, bag);
+                    TensorPrimitives.Add(yr, new ReadOnlySpan<float>(Table + (long)r * Dim, Dim), yr);
+                    n++;
+                }
+                if (Pooling == Pooling.Mean && n > 1) TensorPrimitives.Multiply(yr, 1f / n, yr);
+            }
+        }
+    }
+
+    /// <summary>Bags per pool index: enough rows to amortise a dispatch.</summary>
+    private const int GatherChunk = 1024;
+
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
     {
-        var id = I(ids);
         var t = F(table);
-        var ys = F(y);
-        int rows = dim == 0 ? 0 : t.Length / dim;
-        for (int bag = 0; bag < bags; bag++)
+        fixed (int* pi = I(ids))
+        fixed (float* pt = t, py = F(y))
         {
-            var yr = ys.Slice(bag * dim, dim);
-            if (len == 1)
+            var job = new GatherJob
             {
-                int r = id[bag];
-                if ((uint)r < (uint)rows) t.Slice(r * dim, dim).CopyTo(yr);
-                else if (r < 0) yr.Clear(); // padding
-                else ThrowId(r, rows, bag);
-                continue;
-            }
-            yr.Clear();
-            int n = 0;
-            for (int l = 0; l < len; l++)
-            {
-                int r = id[bag * len + l];
-                if (r < 0) continue; // padding
-                if (r >= rows) ThrowId(r, rows, bag);
-                TensorPrimitives.Add(yr, t.Slice(r * dim, dim), yr);
-                n++;
-            }
-            if (pooling == Pooling.Mean && n > 1) TensorPrimitives.Multiply(yr, 1f / n, yr);
+                Bags = bags, Len = len, Dim = dim, Rows = dim == 0 ? 0 : t.Length / dim, Pooling = pooling,
+                Ids = pi, Table = pt, Y = py,
+            };
+            WorkerPool.For((bags + GatherChunk - 1) / GatherChunk, ref job);
         }
     }
 
