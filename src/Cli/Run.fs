@@ -65,5 +65,4 @@ let restore (run: string) : Restored =
     c.RestoreParameters(model.Parameters, path)
     { Checkpoint = c; Path = path; Entry = entry; Model = model; Schema = schema; Features = features; Training = training }
 
-let trainPath (r: Restored) = r.Checkpoint.Metadata["train_path"]
 let cacheDir (r: Restored) = r.Checkpoint.Metadata["cache_dir"]

@@ -336,11 +336,6 @@ public sealed class Plan
     private static Exception NotInPlan(Node n) => new ArgumentException($"{n} is not part of this plan");
 
     // SplitMix64 finaliser over the three words: distinct (seed, step, node) give unrelated streams.
-    private static ulong Mix(ulong seed, ulong step, ulong node)
-    {
-        ulong z = seed ^ (step * 0x9E3779B97F4A7C15UL) ^ (node * 0xC2B2AE3D27D4EB4FUL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    private static ulong Mix(ulong seed, ulong step, ulong node) =>
+        Init.Rng.Finalize(seed ^ (step * 0x9E3779B97F4A7C15UL) ^ (node * 0xC2B2AE3D27D4EB4FUL));
 }

@@ -190,7 +190,7 @@ public sealed unsafe partial class CpuBackend
         var xs = F(x);
         int pairs = fields * (fields - 1) / 2;
         var wcat = FefmWeights(fields, dim, F(u));
-        var t = Scratch(ref _fefmT, (long)batch * Math.Max(0, fields - 1) * dim);
+        var t = BatchChunks.Scratch(ref _fefmT, (long)batch * Math.Max(0, fields - 1) * dim);
         int row = fields * dim;
         int pairStart = 0;
         fixed (float* px = xs, pt = t, py = F(y))
@@ -212,10 +212,10 @@ public sealed unsafe partial class CpuBackend
         var xs = F(x);
         int pairs = fields * (fields - 1) / 2;
         var wcat = FefmWeights(fields, dim, F(u));
-        var t = Scratch(ref _fefmT, (long)batch * Math.Max(0, fields - 1) * dim);
+        var t = BatchChunks.Scratch(ref _fefmT, (long)batch * Math.Max(0, fields - 1) * dim);
         int chunks = BatchChunks.Count(batch);
-        var partials = Scratch(ref _fefmG, (long)chunks * dim * Math.Max(0, fields - 1) * dim);
-        var dwcat = Scratch(ref _fefmDW, (long)pairs * dim * dim);
+        var partials = BatchChunks.Scratch(ref _fefmG, (long)chunks * dim * Math.Max(0, fields - 1) * dim);
+        var dwcat = BatchChunks.Scratch(ref _fefmDW, (long)pairs * dim * dim);
         int row = fields * dim;
         int pairStart = 0;
         fixed (float* px = xs, pt = t, pp = partials, pdy = F(dy), pdx = F(dx), pw = wcat)
@@ -268,7 +268,7 @@ public sealed unsafe partial class CpuBackend
     private float[] FefmWeights(int fields, int dim, Span<float> u)
     {
         int pairs = fields * (fields - 1) / 2;
-        var w = Scratch(ref _fefmW, (long)pairs * dim * dim);
+        var w = BatchChunks.Scratch(ref _fefmW, (long)pairs * dim * dim);
         int pairStart = 0;
         for (int i = 0; i < fields - 1; i++)
         {
@@ -285,10 +285,4 @@ public sealed unsafe partial class CpuBackend
         return w;
     }
 
-    /// <summary>A scratch array kept by the backend, grown only when a larger size is first needed.</summary>
-    private static float[] Scratch(ref float[]? slot, long length)
-    {
-        if (slot is null || slot.LongLength < length) slot = new float[Math.Max(length, 1)];
-        return slot;
-    }
 }

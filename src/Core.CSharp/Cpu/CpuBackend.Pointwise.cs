@@ -124,10 +124,7 @@ public sealed unsafe partial class CpuBackend
         // the seed and the position, never on the thread that computes it.
         for (int i = 0; i < ms.Length; i++)
         {
-            ulong z = seed + (ulong)i * 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
+            ulong z = Init.Rng.Finalize(seed + (ulong)i * 0x9E3779B97F4A7C15UL);
             float u = (z >> 40) * (1f / (1 << 24));
             ms[i] = u >= rate ? keep : 0f;
         }

@@ -12,11 +12,5 @@ public static class TokenHash
     }
 
     /// <summary>SplitMix64 finaliser: a well-mixed 64-bit value from a counter; used for seeded shuffles and splits.</summary>
-    public static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
+    public static ulong Mix(ulong x) => Init.Rng.Finalize(x + 0x9E3779B97F4A7C15UL);
 }

@@ -122,9 +122,12 @@ public sealed class Rng
         }
     }
 
-    private static ulong SplitMix64(ref ulong x)
+    private static ulong SplitMix64(ref ulong x) => Finalize(x += 0x9E3779B97F4A7C15UL);
+
+    /// <summary>The SplitMix64 finaliser: a well-mixed 64-bit value from any 64-bit input. Every counter-based hash in
+    /// the core (dropout masks, plan seeds, crossed ids, token hashes) goes through this one definition.</summary>
+    public static ulong Finalize(ulong z)
     {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);

@@ -61,15 +61,8 @@ public sealed class HashCross : Op
             for (int g = 0; g < groups; g++)
             {
                 ulong h = 0x9E3779B97F4A7C15UL * (ulong)(g + 1);
-                for (int i = groupStarts[g]; i < groupStarts[g + 1]; i++) h = Mix(h ^ (uint)ids[b * fields + groupFields[i]]);
+                for (int i = groupStarts[g]; i < groupStarts[g + 1]; i++) h = Init.Rng.Finalize(h ^ (uint)ids[b * fields + groupFields[i]]);
                 y[b * groups + g] = (int)(h % (ulong)buckets);
             }
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }
