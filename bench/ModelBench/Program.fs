@@ -111,6 +111,10 @@ let private profile (name: string) (steps: int) =
     printfn $"{name}: {steps} steps of batch {batch} in {seconds:F2} s = {float (steps * batch) / seconds:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
     printfn $"  batch upload {float upload / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step, Adam update {float optimizer / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step"
     printfn "%s" (prof.Report steps)
+    if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
+        printfn "node                                              fwd ms/step  bwd ms/step"
+        for key, f, b in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape} {n.Scope}") do
+            printfn $"{key,-50} {f * 1e3 / float steps,11:F2} {b * 1e3 / float steps,12:F2}"
 
 [<EntryPoint>]
 let main argv =
