@@ -171,6 +171,9 @@ public sealed class Plan
         var accumulators = new Dictionary<Parameter, SparseRowAccumulator>(ReferenceEqualityComparer.Instance);
         foreach (var (p, n) in lookups) accumulators[p] = new SparseRowAccumulator(p, checked((int)n));
 
+        // Fusion: a biased linear layer read only by a ReLU runs as one LinearRelu that writes the ReLU's buffers.
+        var fusedInto = FusedReluOf(graph, needed, outputs.Append(loss).OfType<Node>());
+
         var values = new BufferView[count];
         var grads = new BufferView[count];
         var zero = new List<BufferView>();
@@ -202,6 +205,13 @@ public sealed class Plan
                     break;
                 case NodeKind.Op:
                     var op = n.Op!;
+                    if (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n)
+                    {
+                        // The ReLU of a fused pair: the LinearRelu before it computed this node's value and gradient.
+                        values[n.Id] = values[n.Inputs[0].Id];
+                        grads[n.Id] = grads[n.Inputs[0].Id];
+                        break;
+                    }
                     if (op.IsView)
                     {
                         values[n.Id] = values[n.Inputs[0].Id];
@@ -217,6 +227,7 @@ public sealed class Plan
                         }
                     }
                     var c = new NodeContext(n, maxBatch) { Y = values[n.Id], DY = grads[n.Id] };
+                    if (fusedInto[n.Id] is not null) c.Kernel = LinearRelu.Instance;
                     for (int i = 0; i < n.Inputs.Length; i++)
                     {
                         var input = n.Inputs[i];
@@ -296,7 +307,7 @@ public sealed class Plan
             c.Training = Training;
             c.Seed = Mix(Seed, (ulong)Step, (ulong)c.Node.Id);
             long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            c.Node.Op!.Forward(_backend, c);
+            c.Kernel.Forward(_backend, c);
             if (profile is not null) profile.AddForward(c.Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
         if (!Training) return;
@@ -324,13 +335,40 @@ public sealed class Plan
         {
             if (!_runBackward[i]) continue;
             long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            ops[i].Node.Op!.Backward(_backend, ops[i]);
+            ops[i].Kernel.Backward(_backend, ops[i]);
             if (profile is not null) profile.AddBackward(ops[i].Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
         var bound = _resident ? [] : _bound;
         for (int i = 0; i < bound.Length; i++)
             if (bound[i].Grad is { } g) _backend.SyncToHost(g, bound[i].Parameter.Grad);
         Step++;
+    }
+
+    /// <summary>Turns off operator fusion in plans compiled on this thread (tests compare fused with unfused).</summary>
+    [ThreadStatic] internal static bool NoFusion;
+
+    /// <summary>
+    /// For each node, the ReLU it is fused into, or null. A node fuses when it is a biased <see cref="Linear"/>, is not
+    /// an output, and its only reader in the plan is a <see cref="Relu"/>: nothing else sees its pre-activation value.
+    /// </summary>
+    private static Node?[] FusedReluOf(ExprGraph graph, bool[] needed, IEnumerable<Node> outputs)
+    {
+        var fused = new Node?[graph.Nodes.Count];
+        if (NoFusion) return fused;
+        var readers = new int[fused.Length];
+        var reader = new Node?[fused.Length];
+        foreach (var n in graph.Nodes)
+        {
+            if (!needed[n.Id]) continue;
+            foreach (var i in n.Inputs) { readers[i.Id]++; reader[i.Id] = n; }
+        }
+        foreach (var o in outputs) readers[o.Id] = int.MaxValue;
+        foreach (var n in graph.Nodes)
+        {
+            if (needed[n.Id] && n.Op is Linear { HasBias: true } && readers[n.Id] == 1 && reader[n.Id] is { Op: Relu } r)
+                fused[n.Id] = r;
+        }
+        return fused;
     }
 
     private static Exception NotInPlan(Node n) => new ArgumentException($"{n} is not part of this plan");

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
@@ -32,6 +33,80 @@ public sealed unsafe partial class CpuBackend
             case UnaryFn.Tanh: Elementwise.Accumulate<TanhGrad>(ys, dys, dxs); break;
             case UnaryFn.Identity: TensorPrimitives.Add(dys, dxs, dxs); break;
             default: throw new ArgumentOutOfRangeException(nameof(fn));
+        }
+    }
+
+    // Parallel over fixed blocks of columns: each bias-gradient element is one chain over the rows in order, whichever
+    // thread runs its block, and the same chain as ReduceAxis over the masked gradient.
+    private struct ReluMaskJob : IParallelJob
+    {
+        public const int Columns = 64;
+        public int Rows, Cols;
+        public float* Y, DY, DB;
+
+        public readonly void Run(int block)
+        {
+            int j0 = block * Columns, j1 = Math.Min(Cols, j0 + Columns);
+            for (int j = j0; j < j1;)
+            {
+                if (Vector512.IsHardwareAccelerated && j + 64 <= j1) { Columns512x4(j); j += 64; }
+                else if (Vector512.IsHardwareAccelerated && j + 16 <= j1) { Columns512(j); j += 16; }
+                else { Column1(j); j++; }
+            }
+        }
+
+        private readonly void Columns512x4(int j)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            if (DB != null) { a0 = Vector512.Load(DB + j); a1 = Vector512.Load(DB + j + 16); a2 = Vector512.Load(DB + j + 32); a3 = Vector512.Load(DB + j + 48); }
+            for (long r = 0; r < Rows; r++)
+            {
+                float* y = Y + r * Cols + j, dy = DY + r * Cols + j;
+                a0 += Mask(y, dy); a1 += Mask(y + 16, dy + 16); a2 += Mask(y + 32, dy + 32); a3 += Mask(y + 48, dy + 48);
+            }
+            if (DB != null) { a0.Store(DB + j); a1.Store(DB + j + 16); a2.Store(DB + j + 32); a3.Store(DB + j + 48); }
+        }
+
+        private static Vector512<float> Mask(float* y, float* dy)
+        {
+            var g = Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.Load(y), Vector512<float>.Zero),
+                Vector512.Load(dy), Vector512<float>.Zero);
+            g.Store(dy);
+            return g;
+        }
+
+        private readonly void Columns512(int j)
+        {
+            var acc = DB == null ? default : Vector512.Load(DB + j);
+            for (long r = 0; r < Rows; r++)
+            {
+                long o = r * Cols + j;
+                acc += Mask(Y + o, DY + o);
+            }
+            if (DB != null) acc.Store(DB + j);
+        }
+
+        private readonly void Column1(int j)
+        {
+            float acc = DB == null ? 0f : DB[j];
+            for (long r = 0; r < Rows; r++)
+            {
+                long o = r * Cols + j;
+                float g = Y[o] > 0f ? DY[o] : 0f;
+                DY[o] = g;
+                acc += g;
+            }
+            if (DB != null) DB[j] = acc;
+        }
+    }
+
+    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db)
+    {
+        if ((long)rows * cols == 0) return;
+        fixed (float* py = F(y), pdy = F(dy), pdb = db.IsEmpty ? default : F(db))
+        {
+            var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, DB = db.IsEmpty ? null : pdb };
+            WorkerPool.For((cols + ReluMaskJob.Columns - 1) / ReluMaskJob.Columns, ref job);
         }
     }
 

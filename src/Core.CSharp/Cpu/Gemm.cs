@@ -69,6 +69,7 @@ public static class Gemm
                 Relu = epilogue == GemmEpilogue.BiasRelu,
             };
             if (!readsAB) ScaleOnly(g);
+            else if (GemmVector.Applies(g)) GemmVector.Run(g, MaxVectorWidth);
             else if (MaxVectorWidth >= 512 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported)) GemmDriver<MicroKernel512>.Run(g);
             else if (MaxVectorWidth >= 256 && Vector256.IsHardwareAccelerated) GemmDriver<MicroKernel256>.Run(g);
             else GemmDriver<MicroKernelScalar>.Run(g);

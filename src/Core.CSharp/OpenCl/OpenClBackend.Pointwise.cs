@@ -12,6 +12,14 @@ public sealed partial class OpenClBackend
         K("unary_backward").Int((int)fn).Buf(y).Buf(dy).Buf(dx).Run(dx.Length);
     }
 
+    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db)
+    {
+        long n = (long)rows * cols;
+        if (n == 0) return;
+        K("relu_mask").Buf(y).Buf(dy).Run(n);
+        ReduceAxis(1, rows, cols, 1f, dy.Take(n), db, accumulate: true);
+    }
+
     public void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y)
     {
         if (b.Length == 0) { if (y.Length > 0) throw new ArgumentException("binary: empty right operand"); return; }

@@ -33,7 +33,7 @@ public sealed class Linear(bool hasBias = true) : Op
         return new Shape(dims);
     }
 
-    private static (int rows, int k, int n) View(NodeContext c)
+    internal static (int rows, int k, int n) View(NodeContext c)
     {
         int last = c.InShape(0).Rank - 1;
         return (c.Product(0, 0, last), c.Dim(0, last), c.Dim(1, 1));
@@ -53,5 +53,37 @@ public sealed class Linear(bool hasBias = true) : Op
         if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, 1f, c.DIn(0), k);
         if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, 1f, c.DX[1], n);
         if (hasBias && c.WantsGrad(2)) b.ReduceAxis(1, m, n, 1f, dy, c.DX[2], accumulate: true);
+    }
+}
+
+/// <summary>
+/// A biased <see cref="Linear"/> whose only consumer is a <see cref="Relu"/>, fused by the plan compiler: the ReLU
+/// runs in the GEMM epilogue and the two nodes share one value buffer and one gradient buffer. Backward masks the
+/// shared gradient in place (it is the ReLU's dy, read by no one else), summing the bias gradient in the same pass,
+/// then runs the linear layer's two GEMMs. It never appears in a graph; the plan puts it in place of the Linear.
+/// </summary>
+internal sealed class LinearRelu : Op
+{
+    public static readonly LinearRelu Instance = new();
+
+    public override string Name => "linear";
+    public override string Attributes => "relu fused";
+    public override int Arity => 3;
+
+    public override Shape Infer(IReadOnlyList<Node> inputs) => throw new NotSupportedException("linear+relu is made by the plan compiler");
+
+    public override void Forward(IBackend b, NodeContext c)
+    {
+        var (m, k, n) = Linear.View(c);
+        b.Gemm(GemmOp.No, GemmOp.No, m, n, k, 1f, c.In(0), k, c.X[1], n, 0f, c.Out, n, c.X[2], GemmEpilogue.BiasRelu);
+    }
+
+    public override void Backward(IBackend b, NodeContext c)
+    {
+        var (m, k, n) = Linear.View(c);
+        var dy = c.DOut;
+        b.ReluMaskBackward(m, n, c.Out, dy, c.WantsGrad(2) ? c.DX[2] : default);
+        if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, 1f, c.DIn(0), k);
+        if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, 1f, c.DX[1], n);
     }
 }

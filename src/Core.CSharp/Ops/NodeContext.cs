@@ -13,6 +13,7 @@ public sealed class NodeContext
     internal NodeContext(Node node, int maxBatch)
     {
         Node = node;
+        Kernel = node.Op!;
         MaxBatch = maxBatch;
         Batch = maxBatch;
         int n = node.Inputs.Length;
@@ -23,6 +24,9 @@ public sealed class NodeContext
     }
 
     public Node Node { get; }
+
+    /// <summary>The op that runs this node: the node's own, or a fused one the plan compiler chose.</summary>
+    internal Op Kernel { get; set; }
     public int MaxBatch { get; }
 
     /// <summary>Rows present this step (≤ <see cref="MaxBatch"/>; the last batch of an epoch may be short).</summary>

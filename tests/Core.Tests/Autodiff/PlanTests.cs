@@ -105,6 +105,33 @@ public class PlanTests
     }
 
     [Fact]
+    public void FusedLinearRelu_TrainsBitForBitAsTheSeparateOps()
+    {
+        (float[][] parameters, bool shared) Run(bool fuse)
+        {
+            Plan.NoFusion = !fuse;
+            try
+            {
+                var (s, plan, opt, ids, labels) = Make(13);
+                Train(s, plan, opt, ids, labels, 8);
+                var linear = s.Graph.Nodes.First(n => n.Op is Linear && s.Graph.Nodes.Any(r => r.Op is Relu && r.Inputs[0] == n));
+                var relu = s.Graph.Nodes.First(r => r.Op is Relu && r.Inputs[0] == linear);
+                bool shared = ReferenceEquals(plan.ValueOf(linear).Buffer, plan.ValueOf(relu).Buffer);
+                return (s.Parameters.Select(p => (float[])p.Value.Clone()).ToArray(), shared);
+            }
+            finally
+            {
+                Plan.NoFusion = false;
+            }
+        }
+        var (separate, sharedSeparate) = Run(false);
+        var (fused, sharedFused) = Run(true);
+        Assert.False(sharedSeparate);
+        Assert.True(sharedFused); // the pair did fuse: one buffer for both nodes
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(separate[i], fused[i]);
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)

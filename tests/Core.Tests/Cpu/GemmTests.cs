@@ -205,6 +205,67 @@ public class GemmTests
         Assert.Equal(first, Run(c, 2, 0));
     }
 
+    public static TheoryData<Transpose, Transpose, int, int, int> VectorShapes => new()
+    {
+        { Transpose.No, Transpose.No, 300, 1, 1100 }, { Transpose.Yes, Transpose.No, 300, 1, 1100 },
+        { Transpose.No, Transpose.Yes, 77, 1, 5 }, { Transpose.Yes, Transpose.Yes, 77, 1, 13 },
+        { Transpose.No, Transpose.No, 1, 300, 1100 }, { Transpose.No, Transpose.Yes, 1, 300, 1100 },
+        { Transpose.Yes, Transpose.No, 1, 77, 5 }, { Transpose.Yes, Transpose.Yes, 1, 77, 13 },
+        { Transpose.No, Transpose.No, 1, 1, 523 },
+    };
+
+    [Theory]
+    [MemberData(nameof(VectorShapes))]
+    public void Sgemm_MatrixVectorPath_MatchesThePackedPathBitForBit(Transpose ta, Transpose tb, int m, int n, int k)
+    {
+        // n == 1 and m == 1 skip the packed driver; widening the problem by one column (row) of noise sends it through
+        // the driver, whose first column (row) must be the same bits, at every width and thread count.
+        var c = new GemmCase(ta, tb, m, n, k, 0, 0, 0, 0.75f, 0.5f, GemmEpilogue.BiasRelu, 11);
+        var (a, b, cm, bias, _, _, _) = Make(c);
+        var wide = n == 1 ? c with { N = 2 } : c with { M = 2 };
+        var (a2, b2, c2, bias2, lda2, ldb2, ldc2) = Make(wide with { Seed = 12 });
+        // Copy the narrow problem into the wide one's first column (row).
+        if (n == 1)
+        {
+            for (int p = 0; p < k; p++) b2[tb == Transpose.No ? p * ldb2 : p] = b[p];
+            a2 = a;
+            lda2 = ta == Transpose.No ? k : m;
+            for (int i = 0; i < m; i++) c2[i * ldc2] = cm[i];
+            bias2[0] = bias[0];
+        }
+        else
+        {
+            for (int p = 0; p < k; p++) a2[ta == Transpose.No ? p : p * lda2] = a[p];
+            b2 = b;
+            ldb2 = tb == Transpose.No ? n : k;
+            Array.Copy(cm, c2, n);
+            Array.Copy(bias, bias2, n);
+        }
+        foreach (var (threads, width) in new[] { (2, 512), (1, 512), (2, 256), (1, 0) })
+        {
+            var narrow = (float[])cm.Clone();
+            var widened = (float[])c2.Clone();
+            int saved = WorkerPool.ThreadCount;
+            WorkerPool.ThreadCount = threads;
+            Gemm.MaxVectorWidth = width;
+            GemmBlocking.ParallelMinFlops = 0;
+            try
+            {
+                Gemm.Sgemm(ta, tb, m, n, k, c.Alpha, a, ta == Transpose.No ? k : m, b, tb == Transpose.No ? n : k,
+                    c.Beta, narrow, n, bias, c.Epilogue);
+                Gemm.Sgemm(ta, tb, wide.M, wide.N, k, c.Alpha, a2, lda2, b2, ldb2, c.Beta, widened, ldc2, bias2, c.Epilogue);
+            }
+            finally
+            {
+                WorkerPool.ThreadCount = saved;
+                Gemm.MaxVectorWidth = 512;
+                GemmBlocking.ParallelMinFlops = 8e6;
+            }
+            for (int e = 0; e < Math.Max(m, n); e++)
+                Assert.Equal(widened[n == 1 ? e * ldc2 : e], narrow[e]);
+        }
+    }
+
     [Fact]
     public void Sgemm_AllocatesNothing_OnceWarm()
     {

@@ -16,6 +16,13 @@ kernel void unary_backward(const int fn, FB(y), FB(dy), FB(dx))
     dx[i] += fn == 0 ? (v > 0.0f ? g : 0.0f) : fn == 1 ? g * v * (1.0f - v) : fn == 2 ? g * (1.0f - v * v) : g;
 }
 
+kernel void relu_mask(FB(y), FB(dy))
+{
+    AT(y); AT(dy);
+    int i = GID;
+    if (!(y[i] > 0.0f)) dy[i] = 0.0f;
+}
+
 kernel void binary(const int fn, FB(a), FB(b), FB(y), const int period)
 {
     AT(a); AT(b); AT(y);

@@ -1,0 +1,159 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CtrDsl.Cpu;
+
+/// <summary>
+/// The matrix–vector cases of <see cref="Gemm.Sgemm"/>: n == 1 (a layer with one output, y = X·w, and its weight
+/// gradient Xᵀ·dy) and m == 1 (one row, y = x·W: single-row scoring). Packing a panel for one row or one column costs
+/// more than the product, so these skip the packed driver and run each output element's FMA chain straight from the
+/// operands. Each element is the same chain as in the driver (p = 0, 1, … within the same K blocks, then the same
+/// <see cref="TileUpdate"/>), so results are bit-identical to the general path, for any thread count and width.
+/// </summary>
+/// <remarks>
+/// Both cases are "elements e, each a dot product of x(e, ·) with one shared vector v": for n == 1, x is the rows of
+/// op(A) and v the column of op(B); for m == 1, x is the columns of op(B) and v the row of op(A). When consecutive
+/// elements are adjacent in memory the chains run 16 (or 8) elements to a vector; otherwise 4 scalar chains interleave.
+/// </remarks>
+internal static unsafe class GemmVector
+{
+    /// <summary>Elements per pool index: fixed, so the split never depends on the thread count.</summary>
+    const int Chunk = 256;
+
+    public static bool Applies(in GemmArgs g) => g.N == 1 || g.M == 1;
+
+    public static void Run(in GemmArgs g, int maxVectorWidth)
+    {
+        var job = g.N == 1
+            ? new Job { X = g.A, XStrideE = g.AStrideM, XStrideP = g.AStrideK, V = g.B, VStride = g.BStrideK, Elements = g.M, CStride = g.Ldc, BiasStride = 0 }
+            : new Job { X = g.B, XStrideE = g.BStrideN, XStrideP = g.BStrideK, V = g.A, VStride = g.AStrideK, Elements = g.N, CStride = 1, BiasStride = 1 };
+        job.G = g;
+        job.Width = maxVectorWidth >= 512 && Vector512.IsHardwareAccelerated ? 512
+            : maxVectorWidth >= 256 && Vector256.IsHardwareAccelerated ? 256 : 0;
+        int kBlocks = (g.K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
+        job.KcMax = (g.K + kBlocks - 1) / kBlocks;
+        int chunks = (job.Elements + Chunk - 1) / Chunk;
+        if (2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops && chunks > 1) WorkerPool.For(chunks, ref job);
+        else for (int i = 0; i < chunks; i++) job.Run(i);
+    }
+
+    struct Job : IParallelJob
+    {
+        public GemmArgs G;
+        public float* X, V;
+        public nint XStrideE, XStrideP, VStride, CStride, BiasStride;
+        public int Elements, KcMax, Width;
+
+        public readonly void Run(int chunk)
+        {
+            int e0 = chunk * Chunk, e1 = Math.Min(Elements, e0 + Chunk);
+            float* acc = stackalloc float[Chunk];
+            for (int p0 = 0; p0 < G.K; p0 += KcMax)
+            {
+                int kc = Math.Min(KcMax, G.K - p0);
+                float* x = X + e0 * XStrideE + p0 * XStrideP;
+                float* v = V + p0 * VStride;
+                int n = e1 - e0, done = 0;
+                if (XStrideE == 1)
+                {
+                    if (Width == 512) done = Contiguous512(x, v, kc, n, acc);
+                    else if (Width == 256) done = Contiguous256(x, v, kc, n, acc);
+                }
+                Strided(x + done * XStrideE, v, kc, n - done, acc + done);
+
+                bool last = p0 + kc == G.K;
+                var update = new TileUpdate(G.Alpha, G.Beta, p0 == 0, last && G.Relu);
+                float* bias = last ? G.Bias : null;
+                for (int e = e0; e < e1; e++)
+                {
+                    float* c = G.C + e * CStride;
+                    *c = update.Apply(acc[e - e0], c, bias == null ? null : bias + e * BiasStride);
+                }
+            }
+        }
+
+        // Consecutive elements adjacent (XStrideE == 1): 16 chains per vector, four vectors at a time.
+        readonly int Contiguous512(float* x, float* v, int kc, int n, float* acc)
+        {
+            int e = 0;
+            for (; e + 64 <= n; e += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int p = 0; p < kc; p++)
+                {
+                    float* xp = x + e + p * XStrideP;
+                    var vp = Vector512.Create(v[p * VStride]);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(xp), vp, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 16), vp, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 32), vp, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 48), vp, a3);
+                }
+                a0.Store(acc + e); a1.Store(acc + e + 16); a2.Store(acc + e + 32); a3.Store(acc + e + 48);
+            }
+            for (; e + 16 <= n; e += 16)
+            {
+                Vector512<float> a0 = default;
+                for (int p = 0; p < kc; p++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + e + p * XStrideP), Vector512.Create(v[p * VStride]), a0);
+                a0.Store(acc + e);
+            }
+            return e;
+        }
+
+        readonly int Contiguous256(float* x, float* v, int kc, int n, float* acc)
+        {
+            int e = 0;
+            for (; e + 32 <= n; e += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int p = 0; p < kc; p++)
+                {
+                    float* xp = x + e + p * XStrideP;
+                    var vp = Vector256.Create(v[p * VStride]);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(xp), vp, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 8), vp, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 16), vp, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 24), vp, a3);
+                }
+                a0.Store(acc + e); a1.Store(acc + e + 8); a2.Store(acc + e + 16); a3.Store(acc + e + 24);
+            }
+            for (; e + 8 <= n; e += 8)
+            {
+                Vector256<float> a0 = default;
+                for (int p = 0; p < kc; p++)
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + e + p * XStrideP), Vector256.Create(v[p * VStride]), a0);
+                a0.Store(acc + e);
+            }
+            return e;
+        }
+
+        // Any layout: four independent scalar chains at a time (each still p = 0, 1, … in order).
+        readonly void Strided(float* x, float* v, int kc, int n, float* acc)
+        {
+            int e = 0;
+            for (; e + 4 <= n; e += 4)
+            {
+                float* x0 = x + e * XStrideE;
+                float* x1 = x0 + XStrideE, x2 = x1 + XStrideE, x3 = x2 + XStrideE;
+                float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
+                for (int p = 0; p < kc; p++)
+                {
+                    nint o = p * XStrideP;
+                    float vp = v[p * VStride];
+                    c0 = MathF.FusedMultiplyAdd(x0[o], vp, c0);
+                    c1 = MathF.FusedMultiplyAdd(x1[o], vp, c1);
+                    c2 = MathF.FusedMultiplyAdd(x2[o], vp, c2);
+                    c3 = MathF.FusedMultiplyAdd(x3[o], vp, c3);
+                }
+                acc[e] = c0; acc[e + 1] = c1; acc[e + 2] = c2; acc[e + 3] = c3;
+            }
+            for (; e < n; e++)
+            {
+                float* xe = x + e * XStrideE;
+                float c0 = 0f;
+                for (int p = 0; p < kc; p++) c0 = MathF.FusedMultiplyAdd(xe[p * XStrideP], v[p * VStride], c0);
+                acc[e] = c0;
+            }
+        }
+    }
+}
