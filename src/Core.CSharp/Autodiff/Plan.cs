@@ -323,14 +323,16 @@ public sealed class Plan
     public void Backward()
     {
         if (_loss is null) throw new InvalidOperationException("this plan was compiled without a loss");
+        var profile = Profile;
+        long z0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         var zero = _zeroOnBackward;
         for (int i = 0; i < zero.Length; i++) _backend.Fill(zero[i], 0f);
+        if (profile is not null) profile.ZeroFillTicks += System.Diagnostics.Stopwatch.GetTimestamp() - z0;
         var sparse = _sparse;
         for (int i = 0; i < sparse.Length; i++) sparse[i].Reset();
         if (_grads[_loss.Id].IsEmpty) { Step++; return; } // the loss depends on no trainable parameter
         _backend.Fill(_grads[_loss.Id].Take(1), 1f);
         var ops = _ops;
-        var profile = Profile;
         for (int i = ops.Length - 1; i >= 0; i--)
         {
             if (!_runBackward[i]) continue;

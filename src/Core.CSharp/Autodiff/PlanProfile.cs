@@ -24,7 +24,10 @@ public sealed class PlanProfile
         _ticks[n] = (t.forward, t.backward + ticks);
     }
 
-    public void Clear() => _ticks.Clear();
+    /// <summary>Stopwatch ticks spent zeroing gradient buffers at the start of backward passes.</summary>
+    public long ZeroFillTicks { get; internal set; }
+
+    public void Clear() { _ticks.Clear(); ZeroFillTicks = 0; }
 
     /// <summary>Total seconds in forward and backward kernels.</summary>
     public double Seconds => _ticks.Values.Sum(t => (double)(t.forward + t.backward)) / Stopwatch.Frequency;
@@ -51,7 +54,7 @@ public sealed class PlanProfile
         Table("op", By(n => n.Op?.Name ?? n.Name));
         sb.AppendLine();
         Table("block", By(n => n.Scope ?? "(none)"));
-        sb.AppendLine($"kernels: {total * 1e3 / steps:F2} ms/step");
+        sb.AppendLine($"kernels: {total * 1e3 / steps:F2} ms/step; zeroing gradient buffers: {ZeroFillTicks * 1e3 / Stopwatch.Frequency / steps:F2} ms/step");
         return sb.ToString();
     }
 }

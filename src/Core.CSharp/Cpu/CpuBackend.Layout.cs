@@ -16,7 +16,12 @@ public sealed unsafe partial class CpuBackend
             if (!accumulate) yr.Clear();
             if (inner == 1)
             {
-                yr[0] += scale * TensorPrimitives.Sum(xs.Slice(o * len, len));
+                // Short rows (a sum over fields): a plain loop beats a library call per row.
+                var row = xs.Slice(o * len, len);
+                float sum = 0f;
+                if (len < 64) foreach (var v in row) sum += v;
+                else sum = TensorPrimitives.Sum(row);
+                yr[0] += scale * sum;
                 continue;
             }
             var block = xs.Slice(o * len * inner, len * inner);
@@ -34,6 +39,13 @@ public sealed unsafe partial class CpuBackend
         var dxs = F(dx);
         for (int o = 0; o < outer; o++)
         {
+            if (inner == 1)
+            {
+                // One value spread over a row: one call per row, not one per element.
+                var row = dxs.Slice(o * len, len);
+                TensorPrimitives.Add(row, dys[o] * scale, row);
+                continue;
+            }
             var g = dys.Slice(o * inner, inner);
             for (int l = 0; l < len; l++)
             {

@@ -117,6 +117,16 @@ public sealed unsafe partial class CpuBackend
         var ys = F(y);
         int period = bs.Length;
         if (period == 0) { if (ys.Length > 0) throw new ArgumentException("binary: empty right operand"); return; }
+        if (period == 1)
+        {
+            // A scalar operand (a [1] bias): one call, not one per element.
+            switch (fn)
+            {
+                case BinaryFn.Add: TensorPrimitives.Add(As[..ys.Length], bs[0], ys); return;
+                case BinaryFn.Sub: TensorPrimitives.Subtract(As[..ys.Length], bs[0], ys); return;
+                case BinaryFn.Mul: TensorPrimitives.Multiply(As[..ys.Length], bs[0], ys); return;
+            }
+        }
         for (int start = 0; start < ys.Length; start += period)
         {
             var ar = As.Slice(start, period);
@@ -139,6 +149,13 @@ public sealed unsafe partial class CpuBackend
         var das = F(da);
         var dbs = F(db);
         int period = bs.Length;
+        if (period == 1 && fn != BinaryFn.Mul)
+        {
+            // A scalar operand: da gets dy whole, db the sum of dy.
+            if (!da.IsEmpty) TensorPrimitives.Add(das[..dys.Length], dys, das[..dys.Length]);
+            if (!db.IsEmpty) dbs[0] += fn == BinaryFn.Add ? TensorPrimitives.Sum(dys) : -TensorPrimitives.Sum(dys);
+            return;
+        }
         for (int start = 0; start < dys.Length; start += period)
         {
             var g = dys.Slice(start, period);

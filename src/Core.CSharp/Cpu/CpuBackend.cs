@@ -20,7 +20,32 @@ public sealed unsafe partial class CpuBackend : IBackend
     public void Upload(ReadOnlySpan<int> source, BufferView destination) => source.CopyTo(I(destination));
     public void Download(BufferView source, Span<float> destination) => F(source).CopyTo(destination);
 
-    public void Fill(BufferView y, float value) => F(y).Fill(value);
+    public void Fill(BufferView y, float value)
+    {
+        var ys = F(y);
+        if (ys.Length < 2 * FillChunk) { ys.Fill(value); return; }
+        fixed (float* p = ys)
+        {
+            var job = new FillJob { Y = p, Length = ys.Length, Value = value };
+            WorkerPool.For((ys.Length + FillChunk - 1) / FillChunk, ref job);
+        }
+    }
+
+    /// <summary>Floats per pool index of a large fill (256 KiB).</summary>
+    private const int FillChunk = 1 << 16;
+
+    private struct FillJob : IParallelJob
+    {
+        public float* Y;
+        public int Length;
+        public float Value;
+
+        public readonly void Run(int chunk)
+        {
+            long start = (long)chunk * FillChunk;
+            new Span<float>(Y + start, (int)Math.Min(FillChunk, Length - start)).Fill(Value);
+        }
+    }
 
     public void Axpy(float alpha, BufferView x, BufferView y)
     {
