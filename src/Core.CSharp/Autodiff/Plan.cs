@@ -174,6 +174,16 @@ public sealed class Plan
         // Fusion: a biased linear layer read only by a ReLU runs as one LinearRelu that writes the ReLU's buffers.
         var fusedInto = FusedReluOf(graph, needed, outputs.Append(loss).OfType<Node>());
 
+        // A plan without a loss only runs forward: a node's buffer is free once its last reader has run, so later
+        // nodes reuse it (outputs and inputs keep their own). A training plan keeps every value for the backward pass.
+        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, fusedInto, outputs)) : null;
+        long allocated = 0;
+        BufferView Allocate(long numel, DType type)
+        {
+            allocated += numel * 4;
+            return backend.Allocate(numel, type).All;
+        }
+
         var values = new BufferView[count];
         var grads = new BufferView[count];
         var zero = new List<BufferView>();
@@ -190,7 +200,7 @@ public sealed class Plan
             switch (n.Kind)
             {
                 case NodeKind.Input:
-                    values[n.Id] = backend.Allocate(numel, n.Type).All;
+                    values[n.Id] = Allocate(numel, n.Type);
                     break;
                 case NodeKind.Parameter:
                     var p = n.Parameter!;
@@ -219,10 +229,10 @@ public sealed class Plan
                     }
                     else
                     {
-                        values[n.Id] = backend.Allocate(numel, n.Type).All;
+                        values[n.Id] = pool is null ? Allocate(numel, n.Type) : pool.Take(numel, n.Type);
                         if (wantsGrad[n.Id])
                         {
-                            grads[n.Id] = backend.Allocate(numel, DType.Float32).All;
+                            grads[n.Id] = Allocate(numel, DType.Float32);
                             zero.Add(grads[n.Id]);
                         }
                     }
@@ -236,15 +246,22 @@ public sealed class Plan
                         if (input.Parameter is { IsSparse: true } sp) c.Sparse[i] = accumulators[sp];
                         else c.DX[i] = grads[input.Id];
                     }
-                    c.Work = op.Workspace(c).Select(w => backend.Allocate(w.Length, w.Type).All).ToArray();
+                    c.Work = op.Workspace(c).Select(w => pool is null ? Allocate(w.Length, w.Type) : pool.Take(w.Length, w.Type)).ToArray();
                     c.State = op.Prepare(c);
+                    if (pool is not null)
+                    {
+                        // Scratch lives for this op only; inputs whose last reader this was are free for later nodes.
+                        foreach (var w in c.Work) pool.Return(w);
+                        pool.Release(n, values);
+                    }
                     contexts.Add(c);
                     runBackward.Add(wantsGrad[n.Id] && !op.IsView);
                     break;
             }
         }
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, [.. zero],
-            [.. accumulators.Values], [.. parameters], [.. order], [.. bound]);
+            [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
+        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) };
     }
 
     /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
@@ -348,6 +365,78 @@ public sealed class Plan
 
     /// <summary>Turns off operator fusion in plans compiled on this thread (tests compare fused with unfused).</summary>
     [ThreadStatic] internal static bool NoFusion;
+
+    /// <summary>Turns off buffer reuse in forward-only plans compiled on this thread.</summary>
+    [ThreadStatic] internal static bool NoReuse;
+
+    /// <summary>
+    /// Bytes of device memory the plan allocated for node values, gradients and scratch (parameters, bound to their
+    /// own arrays, and sparse-gradient slots are not counted). In a forward-only plan, intermediate values share
+    /// buffers, so <see cref="ValueOf(Node)"/> is meaningful for inputs and outputs only.
+    /// </summary>
+    public long AllocatedBytes { get; private init; }
+
+    /// <summary>For each node whose buffer it owns, the index (node id) of the last op that reads it; outputs never end.</summary>
+    private static int[] LastReads(ExprGraph graph, bool[] needed, Node?[] fusedInto, IEnumerable<Node> outputs)
+    {
+        var owner = new int[graph.Nodes.Count];
+        var last = new int[graph.Nodes.Count];
+        foreach (var n in graph.Nodes)
+        {
+            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
+            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
+            last[n.Id] = -1;
+            if (!needed[n.Id] || n.Kind != NodeKind.Op) continue;
+            foreach (var i in n.Inputs) last[owner[i.Id]] = Math.Max(last[owner[i.Id]], n.Id);
+        }
+        foreach (var o in outputs) last[owner[o.Id]] = int.MaxValue;
+        return last;
+    }
+
+    /// <summary>Buffers of a forward-only plan, handed out best fit and taken back after their last reader.</summary>
+    private sealed class BufferPool(IBackend backend, int[] lastRead)
+    {
+        private readonly List<DeviceBuffer> _free = [];
+        private readonly Dictionary<int, DeviceBuffer> _held = [];
+        private readonly Dictionary<DeviceBuffer, int> _ownerOf = new(ReferenceEqualityComparer.Instance);
+        public long Bytes { get; private set; }
+
+        public BufferView Take(long numel, DType type)
+        {
+            DeviceBuffer? best = null;
+            foreach (var b in _free)
+                if (b.Type == type && b.Length >= numel && (best is null || b.Length < best.Length)) best = b;
+            if (best is null)
+            {
+                best = backend.Allocate(Math.Max(numel, 1), type);
+                Bytes += best.Length * 4;
+            }
+            else _free.Remove(best);
+            return best.All.Take(numel);
+        }
+
+        public void Return(BufferView v)
+        {
+            if (v.Buffer is not null) _free.Add(v.Buffer);
+        }
+
+        /// <summary>Records the buffer node <paramref name="n"/> writes, then frees every buffer whose last reader is n.</summary>
+        public void Release(Node n, BufferView[] values)
+        {
+            if (values[n.Id].Buffer is { } mine && lastRead[n.Id] >= 0 && !_ownerOf.ContainsKey(mine))
+            {
+                _held[n.Id] = mine;
+                _ownerOf[mine] = n.Id;
+            }
+            foreach (var (id, buffer) in _held)
+            {
+                if (lastRead[id] != n.Id) continue;
+                _held.Remove(id); // allowed while enumerating
+                _ownerOf.Remove(buffer);
+                _free.Add(buffer);
+            }
+        }
+    }
 
     /// <summary>
     /// For each node, the ReLU it is fused into, or null. A node fuses when it is a biased <see cref="Linear"/>, is not

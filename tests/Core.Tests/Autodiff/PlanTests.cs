@@ -132,6 +132,34 @@ public class PlanTests
     }
 
     [Fact]
+    public void ForwardOnlyPlan_ReusesBuffers_AndScoresTheSame()
+    {
+        var s = MlpBench.Build(Fields, Dim, Vocabulary, [17, 9, 9, 5], 21, true);
+        var ids = Enumerable.Range(0, Batch * Fields).Select(i => (i * 13) % Vocabulary).ToArray();
+        (float[] logits, long bytes) Score(bool reuse)
+        {
+            Plan.NoReuse = !reuse;
+            try
+            {
+                var plan = Plan.Compile(s.Graph, new CpuBackend(), Batch, null, s.Logits);
+                plan.SetInput(s.Ids, ids);
+                plan.Forward();
+                var y = new float[Batch];
+                plan.Read(s.Logits, y);
+                return (y, plan.AllocatedBytes);
+            }
+            finally
+            {
+                Plan.NoReuse = false;
+            }
+        }
+        var (separate, separateBytes) = Score(false);
+        var (shared, sharedBytes) = Score(true);
+        Assert.Equal(separate, shared);
+        Assert.True(sharedBytes < separateBytes, $"reuse: {sharedBytes} bytes, without: {separateBytes}");
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)
