@@ -1,23 +1,60 @@
-"""Prints the side-by-side table of bench/compare.sh from its output folder: ours (ctr train --json, /usr/bin/time)
-against the PyTorch reference (bench.py's results JSON), with the ratios ours / PyTorch."""
+"""Prints the side-by-side tables of bench/compare.sh from its output folder: ours (ctr data prepare / ctr train
+--json, /usr/bin/time) against the PyTorch reference (bench.py's results JSON), with the ratios ours / PyTorch, and the
+share of the MLP's GEMM-bound ceiling each run reaches."""
 import json
 import os
 import sys
 
 out, models = sys.argv[1], sys.argv[2:]
 ref = json.load(open(os.path.join(out, "ref.json")))["models"]
-print("| model | rows | ours samples/s steady (whole) | PyTorch steady (whole) | ratio steady | ours load s | PyTorch load s "
-      "| ours peak RSS MB | PyTorch peak RSS MB | RSS ratio | ours AUC / logloss | PyTorch AUC / logloss |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+# Width of each model's MLP input (400-400-400-1 after it), for the GEMM-bound ceiling: training costs 3x the forward
+# FLOPs (forward, dX, dW).
+MLP_INPUT = {"deepfm": 390, "widedeep": 390, "deepfefm": 390 + 741, "fgcnn": 1410 + 9870}
+
+
+def mlp_flops_per_sample(m):
+    i = MLP_INPUT[m]
+    return 3 * 2 * (i * 400 + 400 * 400 + 400 * 400 + 400)
+
+
+# The GEMM rate of `ctr bench gemm` in the same run: the mean of the three 400-wide training shapes (forward NN,
+# backward NT and TN) at the machine's thread count, which a training step uses in equal FLOPs.
+gemm_rows = [json.loads(l) for l in open(os.path.join(out, "gemm.json")) if l.strip().startswith("{")]
+train_shapes = [r for r in gemm_rows if r["k"] in (400, 4096) and r["n"] == 400 and r["m"] in (400, 4096)
+                and (r["m"], r["k"]) != (400, 400)]
+threads = max(r["threads"] for r in gemm_rows)
+rates = [r["ours_gflops"] for r in train_shapes if r["threads"] == threads]
+gemm = sum(rates) / len(rates)
+
+print(f"GEMM rate (ctr bench gemm, {threads} threads, mean of NN/NT/TN 4096x400x400): {gemm:.1f} GFLOP/s\n")
+print("| model | rows | ours samples/s steady (whole epoch) | PyTorch steady (whole epoch) | ratio steady | "
+      "MLP GFLOP/s ours | share of GEMM ceiling | ours AUC / logloss | PyTorch AUC / logloss |")
+print("|---|---|---|---|---|---|---|---|---|")
 for m in models:
     o = json.load(open(os.path.join(out, f"ours-{m}.json")))
-    rss = int(open(os.path.join(out, f"ours-{m}.rss")).read().split()[-1]) / 1024.0
     r = ref[m]
     t = o["throughput"]
     test = o["metrics"]["test"]
     steady, whole = t["train_samples_per_second_steady"], t["train_samples_per_second_run"]
     r_steady, r_whole = r["train_samples_per_s_steady"], r["train_samples_per_s"]
-    r_rss = r.get("peak_rss_process_mb", float("nan"))
+    mlp = mlp_flops_per_sample(m) * steady / 1e9
     print(f"| {m} | {t['train_rows']:,} | {steady:,.0f} ({whole:,.0f}) | {r_steady:,.0f} ({r_whole:,.0f}) | "
-          f"{steady / r_steady:.2f}x | {t['data_seconds']:.1f} | {r['load_s']:.1f} | {rss:,.0f} | {r_rss:,.0f} | "
-          f"{rss / r_rss:.2f}x | {test['auc']:.5f} / {test['logloss']:.5f} | {r['test_auc']:.5f} / {r['test_logloss']:.5f} |")
+          f"{steady / r_steady:.2f}x | {mlp:.1f} | {mlp / gemm:.0%} | {test['auc']:.5f} / {test['logloss']:.5f} | "
+          f"{r['test_auc']:.5f} / {r['test_logloss']:.5f} |")
+
+print()
+print("| model | ours parse s (first run) | ours cache load s | PyTorch load s | ours peak RSS training MB | "
+      "PyTorch peak RSS training MB | ratio | ours peak RSS process MB | PyTorch peak RSS process MB | ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for m in models:
+    o = json.load(open(os.path.join(out, f"ours-{m}.json")))
+    d = json.load(open(os.path.join(out, f"ours-{m}-data.json")))
+    r = ref[m]
+    mem = o.get("memory", {})
+    train_rss = mem.get("peak_rss_train_mb") or float("nan")
+    time_rss = int(open(os.path.join(out, f"ours-{m}.rss")).read().split()[-1]) / 1024.0
+    proc_rss = max(mem.get("peak_rss_process_mb") or 0.0, time_rss)
+    r_train, r_proc = r.get("peak_rss_train_mb", float("nan")), r.get("peak_rss_process_mb", float("nan"))
+    print(f"| {m} | {d['seconds']:.1f} | {o['throughput']['data_seconds']:.1f} | {r['load_s']:.1f} | {train_rss:,.0f} | "
+          f"{r_train:,.0f} | {train_rss / r_train:.2f}x | {proc_rss:,.0f} | {r_proc:,.0f} | {proc_rss / r_proc:.2f}x |")

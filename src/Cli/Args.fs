@@ -143,13 +143,29 @@ type InspectArgs =
             | Rows _ -> "rows to read (default 100000)."
             | Json -> "print one JSON object."
 
+type PrepareArgs =
+    | [<Mandatory; AltCommandLine("-c")>] Config of file: string
+    | Cache_Dir of dir: string
+    | Threads of n: int
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Config _ -> "experiment YAML whose dataset section names the files and schema."
+            | Cache_Dir _ -> "cache folder (default: the config's dataset.cache_dir)."
+            | Threads _ -> "parser threads (default: the config's, else all cores)."
+            | Json -> "print one JSON object."
+
 type DataArgs =
     | [<CliPrefix(CliPrefix.None)>] Inspect of ParseResults<InspectArgs>
+    | [<CliPrefix(CliPrefix.None)>] Prepare of ParseResults<PrepareArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Inspect _ -> "guess a schema: column kinds, cardinalities, missing rates."
+            | Prepare _ -> "parse an experiment's data once into the columnar cache."
 
 type SweepArgs =
     | [<Mandatory; AltCommandLine("-c")>] Config of file: string

@@ -27,7 +27,8 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             | Some(Data a) ->
                 match a.TryGetSubCommand() with
                 | Some(DataArgs.Inspect i) -> InspectCommand.execute i stdout
-                | None -> Errors.usage "data: expected a subcommand: inspect"
+                | Some(DataArgs.Prepare p) -> PrepareCommand.execute p stdout
+                | None -> Errors.usage "data: expected a subcommand: inspect or prepare"
             | Some(Sweep a) -> SweepCommand.execute a stdout
             | Some(Compare a) -> CompareCommand.execute a stdout
             | Some(Bench a) -> BenchCommand.execute a stdout
