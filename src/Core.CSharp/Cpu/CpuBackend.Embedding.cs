@@ -17,17 +17,21 @@ public sealed unsafe partial class CpuBackend
         public readonly void Run(int chunk)
         {
             int start = chunk * GatherChunk, end = Math.Min(Bags, start + GatherChunk);
+            if (Len == 1)
+            {
+                for (int bag = start; bag < end; bag++)
+                {
+                    int r = Ids[bag];
+                    float* y = Y + (long)bag * Dim;
+                    if ((uint)r < (uint)Rows) ShortRows.Copy(Table + (long)r * Dim, y, Dim);
+                    else if (r < 0) ShortRows.Clear(y, Dim); // padding
+                    else ThrowId(r, Rows, bag);
+                }
+                return;
+            }
             for (int bag = start; bag < end; bag++)
             {
                 var yr = new Span<float>(Y + (long)bag * Dim, Dim);
-                if (Len == 1)
-                {
-                    int r = Ids[bag];
-                    if ((uint)r < (uint)Rows) new ReadOnlySpan<float>(Table + (long)r * Dim, Dim).CopyTo(yr);
-                    else if (r < 0) yr.Clear(); // padding
-                    else ThrowId(r, Rows, bag);
-                    continue;
-                }
                 yr.Clear();
                 int n = 0;
                 for (int l = 0; l < Len; l++)
@@ -65,39 +69,64 @@ public sealed unsafe partial class CpuBackend
     {
         if (dtable.IsEmpty) return;
         var t = F(dtable);
-        Scatter(bags, len, dim, pooling, I(ids), F(dy), new DenseRows(t, dim));
+        fixed (int* pi = I(ids))
+        fixed (float* pdy = F(dy), pt = t)
+            Scatter(bags, len, dim, pooling, pi, pdy, new DenseRows(pt, dim == 0 ? 0 : t.Length / dim, dim));
     }
 
-    public void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, SparseRowAccumulator dtable) =>
-        Scatter(bags, len, dim, pooling, I(ids), F(dy), new SparseRows(dtable));
-
-    private interface IRowSink { Span<float> Row(int r); }
-
-    private readonly ref struct DenseRows(Span<float> table, int dim) : IRowSink
+    public void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, SparseRowAccumulator dtable)
     {
-        private readonly Span<float> _table = table;
-        public Span<float> Row(int r) => _table.Slice(r * dim, dim);
+        fixed (int* pi = I(ids))
+        fixed (float* pdy = F(dy), pv = dtable.Grad.Values)
+            Scatter(bags, len, dim, pooling, pi, pdy, new SparseRows(dtable, pv, dim));
     }
 
-    private readonly struct SparseRows(SparseRowAccumulator acc) : IRowSink
+    /// <summary>Where the gradient of table row r accumulates: <see cref="Row"/> returns its first value and whether
+    /// it was first touched just now (its values are then stale, and the scatter clears them).</summary>
+    private interface IRowSink
     {
-        public Span<float> Row(int r) => acc.RowFor(r);
+        int Rows { get; }
+        float* Row(int r, out bool fresh);
     }
 
-    // One scatter loop for both sinks; duplicates within and across bags add up.
-    private static void Scatter<TSink>(int bags, int len, int dim, Pooling pooling, Span<int> id, Span<float> dy, TSink sink)
-        where TSink : IRowSink, allows ref struct
+    private readonly struct DenseRows(float* table, int rows, int dim) : IRowSink
     {
+        public int Rows => rows;
+
+        public float* Row(int r, out bool fresh)
+        {
+            fresh = false;
+            return table + (long)r * dim;
+        }
+    }
+
+    private readonly struct SparseRows(SparseRowAccumulator acc, float* values, int dim) : IRowSink
+    {
+        public int Rows => acc.Table.Shape[0];
+
+        public float* Row(int r, out bool fresh) => values + (long)acc.SlotFor(r, out fresh) * dim;
+    }
+
+    // One scatter loop for both sinks; duplicates within and across bags add up, in lookup order. It runs on one
+    // thread: handing out slots in first-appearance order is sequential anyway, and the adds it would leave to other
+    // threads are a few ns per lookup, about what finding the slot costs (ShortRows keeps them that cheap).
+    private static void Scatter<TSink>(int bags, int len, int dim, Pooling pooling, int* id, float* dy, TSink sink)
+        where TSink : IRowSink
+    {
+        int rows = sink.Rows;
         for (int bag = 0; bag < bags; bag++)
         {
-            var g = dy.Slice(bag * dim, dim);
-            float scale = ScaleOf(pooling, id.Slice(bag * len, len));
+            float* g = dy + (long)bag * dim;
+            int* bagIds = id + (long)bag * len;
+            float scale = len == 1 ? 1f : ScaleOf(pooling, new Span<int>(bagIds, len));
             for (int l = 0; l < len; l++)
             {
-                int r = id[bag * len + l];
-                if (r < 0) continue;
-                var row = sink.Row(r);
-                TensorPrimitives.MultiplyAdd(g, scale, row, row);
+                int r = bagIds[l];
+                if (r < 0) continue; // padding
+                if (r >= rows) ThrowId(r, rows, bag);
+                float* row = sink.Row(r, out bool fresh);
+                if (fresh) ShortRows.Clear(row, dim);
+                ShortRows.MultiplyAdd(g, scale, row, dim);
             }
         }
     }

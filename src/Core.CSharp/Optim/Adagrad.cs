@@ -29,17 +29,11 @@ public sealed class Adagrad : ElementwiseOptimizer
 
     public float Eps { get; }
 
-    protected override void UpdateDense(int index, Parameter p) =>
-        AdagradKernel.Update(p.Value, p.Grad, sums[index], new AdagradCoefficients(LearningRate, Eps));
+    private AdagradCoefficients Coefficients => new(LearningRate, Eps);
 
-    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g)
-    {
-        var c = new AdagradCoefficients(LearningRate, Eps);
-        int dim = p.RowDim;
-        for (int s = 0; s < g.Count; s++)
-        {
-            int start = RowStart(p, g.Rows[s]);
-            AdagradKernel.Update(p.Value.AsSpan(start, dim), g.Row(s), sums[index].AsSpan(start, dim), c);
-        }
-    }
+    protected override void UpdateDense(int index, Parameter p) =>
+        ParallelUpdate.Dense<AdagradKernel, AdagradCoefficients>(p, sums[index], Coefficients);
+
+    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g) =>
+        ParallelUpdate.Rows<AdagradKernel, AdagradCoefficients>(p, g, sums[index], Coefficients);
 }

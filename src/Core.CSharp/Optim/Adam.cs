@@ -47,16 +47,9 @@ public sealed class Adam : ElementwiseOptimizer
     protected override void BeginStep(long t) =>
         c = AdamCoefficients.At(t, LearningRate, Beta1, Beta2, Eps, DecoupledWeightDecay);
 
-    protected override void UpdateDense(int index, Parameter p) => AdamKernel.Update(p.Value, p.Grad, m[index], v[index], c);
+    protected override void UpdateDense(int index, Parameter p) =>
+        ParallelUpdate.Dense<AdamKernel, AdamCoefficients>(p, m[index], v[index], c);
 
-    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g)
-    {
-        int dim = p.RowDim;
-        for (int s = 0; s < g.Count; s++)
-        {
-            int start = RowStart(p, g.Rows[s]);
-            AdamKernel.Update(
-                p.Value.AsSpan(start, dim), g.Row(s), m[index].AsSpan(start, dim), v[index].AsSpan(start, dim), c);
-        }
-    }
+    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g) =>
+        ParallelUpdate.Rows<AdamKernel, AdamCoefficients>(p, g, m[index], v[index], c);
 }

@@ -5,7 +5,8 @@ namespace CtrDsl.Optim;
 /// <summary>
 /// An optimizer whose update is elementwise over each parameter, with per-element state slots.
 /// <see cref="Step"/> first adds each parameter's L2 gradient (<see cref="Regularization.AddGradient"/>), then
-/// updates a dense parameter as a whole and an embedding table row by row over its touched rows only.
+/// updates a dense parameter as a whole and an embedding table row by row over its touched rows only. The built-in
+/// optimizers run both on the worker pool (<see cref="ParallelUpdate"/>), with the same bits for any thread count.
 /// A table without a sparse gradient this step (null or <c>Count = 0</c>) is left alone.
 /// </summary>
 public abstract class ElementwiseOptimizer : Optimizer
@@ -108,7 +109,7 @@ public abstract class ElementwiseOptimizer : Optimizer
         return row * p.RowDim;
     }
 
-    private static void ThrowRow(Parameter p, int row) =>
+    internal static void ThrowRow(Parameter p, int row) =>
         throw new ArgumentOutOfRangeException(nameof(row), $"{p}: sparse gradient names row {row}, outside [0, {p.Shape[0]})");
 
     private static void ThrowRowDim(Parameter p, RowSparseGrad g) =>

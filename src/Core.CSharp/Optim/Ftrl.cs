@@ -42,16 +42,9 @@ public sealed class Ftrl : ElementwiseOptimizer
 
     private FtrlCoefficients Coefficients => new(LearningRate, Beta, L1, L2);
 
-    protected override void UpdateDense(int index, Parameter p) => FtrlKernel.Update(p.Value, p.Grad, z[index], n[index], Coefficients);
+    protected override void UpdateDense(int index, Parameter p) =>
+        ParallelUpdate.Dense<FtrlKernel, FtrlCoefficients>(p, z[index], n[index], Coefficients);
 
-    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g)
-    {
-        var c = Coefficients;
-        int dim = p.RowDim;
-        for (int s = 0; s < g.Count; s++)
-        {
-            int start = RowStart(p, g.Rows[s]);
-            FtrlKernel.Update(p.Value.AsSpan(start, dim), g.Row(s), z[index].AsSpan(start, dim), n[index].AsSpan(start, dim), c);
-        }
-    }
+    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g) =>
+        ParallelUpdate.Rows<FtrlKernel, FtrlCoefficients>(p, g, z[index], n[index], Coefficients);
 }

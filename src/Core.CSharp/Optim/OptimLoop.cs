@@ -45,9 +45,16 @@ internal static class OptimLoop
         int n = w.Length;
         CheckLength(nameof(g), n, g.Length);
         CheckLength(nameof(s), n, s.Length);
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        ref float sr = ref MemoryMarshal.GetReference(s);
+        Run<TKernel, TCoefficients>(
+            ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(g), ref MemoryMarshal.GetReference(s), n, in c);
+    }
+
+    /// <summary>As the span form, on <paramref name="n"/> values from each reference, unchecked: the callers that split
+    /// a tensor into chunks or rows check the bounds once for all of them.</summary>
+    public static void Run<TKernel, TCoefficients>(ref float wr, ref float gr, ref float sr, int n, in TCoefficients c)
+        where TKernel : IOptimKernel1<TCoefficients>
+        where TCoefficients : struct
+    {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
@@ -87,10 +94,16 @@ internal static class OptimLoop
         CheckLength(nameof(g), n, g.Length);
         CheckLength(nameof(a), n, a.Length);
         CheckLength(nameof(b), n, b.Length);
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float br = ref MemoryMarshal.GetReference(b);
+        Run<TKernel, TCoefficients>(
+            ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(g), ref MemoryMarshal.GetReference(a),
+            ref MemoryMarshal.GetReference(b), n, in c);
+    }
+
+    /// <summary>As the span form, on <paramref name="n"/> values from each reference, unchecked.</summary>
+    public static void Run<TKernel, TCoefficients>(ref float wr, ref float gr, ref float ar, ref float br, int n, in TCoefficients c)
+        where TKernel : IOptimKernel2<TCoefficients>
+        where TCoefficients : struct
+    {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
@@ -127,7 +140,7 @@ internal static class OptimLoop
         }
     }
 
-    private static void CheckLength(string span, int expected, int actual)
+    internal static void CheckLength(string span, int expected, int actual)
     {
         if (actual != expected) ThrowLength(span, expected, actual);
     }

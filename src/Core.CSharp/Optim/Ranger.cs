@@ -74,18 +74,11 @@ public sealed class Ranger : ElementwiseOptimizer
         c = RangerCoefficients.At(t, LearningRate, Beta1, Beta2, Eps, WeightDecay, SmaThreshold);
     }
 
-    protected override void UpdateDense(int index, Parameter p) => RangerKernel.Update(p.Value, p.Grad, m[index], v[index], c);
+    protected override void UpdateDense(int index, Parameter p) =>
+        ParallelUpdate.Dense<RangerKernel, RangerCoefficients>(p, m[index], v[index], c);
 
-    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g)
-    {
-        int dim = p.RowDim;
-        for (int s = 0; s < g.Count; s++)
-        {
-            int start = RowStart(p, g.Rows[s]);
-            RangerKernel.Update(
-                p.Value.AsSpan(start, dim), g.Row(s), m[index].AsSpan(start, dim), v[index].AsSpan(start, dim), c);
-        }
-    }
+    protected override void UpdateRows(int index, Parameter p, RowSparseGrad g) =>
+        ParallelUpdate.Rows<RangerKernel, RangerCoefficients>(p, g, m[index], v[index], c);
 
     protected override void EndStep(long t)
     {

@@ -33,19 +33,13 @@ public sealed class Sgd : ElementwiseOptimizer
 
     protected override void UpdateDense(int index, Parameter p)
     {
-        if (Momentum == 0f) SgdKernel.Update(p.Value, p.Grad, LearningRate);
-        else SgdKernel.Update(p.Value, p.Grad, buffers[index], Coefficients);
+        if (Momentum == 0f) ParallelUpdate.Dense(p, LearningRate);
+        else ParallelUpdate.Dense<SgdKernel, SgdCoefficients>(p, buffers[index], Coefficients);
     }
 
     protected override void UpdateRows(int index, Parameter p, RowSparseGrad g)
     {
-        var c = Coefficients;
-        int dim = p.RowDim;
-        for (int s = 0; s < g.Count; s++)
-        {
-            int start = RowStart(p, g.Rows[s]);
-            if (Momentum == 0f) SgdKernel.Update(p.Value.AsSpan(start, dim), g.Row(s), LearningRate);
-            else SgdKernel.Update(p.Value.AsSpan(start, dim), g.Row(s), buffers[index].AsSpan(start, dim), c);
-        }
+        if (Momentum == 0f) ParallelUpdate.Rows(p, g, LearningRate);
+        else ParallelUpdate.Rows<SgdKernel, SgdCoefficients>(p, g, buffers[index], Coefficients);
     }
 }

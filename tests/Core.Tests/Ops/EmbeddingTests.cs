@@ -84,6 +84,56 @@ public class EmbeddingTests
         Assert.Equal(new float[] { 15, 15 }, table.SparseGrad.Values.Take(2));
     }
 
+    // The short-row loops (ShortRows) have a path per width: 1, scalar tails, 4, 8, 16 and longer.
+    public static TheoryData<int> ShortDims => new(1, 3, 4, 7, 8, 10, 15, 16, 17, 33);
+
+    [Theory]
+    [MemberData(nameof(ShortDims))]
+    public void GatherAndScatter_OnShortRows_MatchTheReference_AndSparseEqualsDense(int dim)
+    {
+        foreach (var (len, pooling) in new[] { (1, Pooling.Sum), (3, Pooling.Sum), (3, Pooling.Mean) })
+        {
+            const int bags = 60, rows = 9;
+            string where = $"dim {dim}, len {len}, {pooling}";
+            var rng = new Random(dim * 10 + len);
+            // Few rows, so most lookups repeat one; some padding in bags.
+            var ids = Enumerable.Range(0, bags * len).Select(_ => len > 1 && rng.Next(5) == 0 ? -1 : rng.Next(rows)).ToArray();
+            var table = Enumerable.Range(0, rows * dim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+            var dy = Enumerable.Range(0, bags * dim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+            var b = new CpuBackend();
+            var idb = b.Allocate(ids.Length, DType.Int32);
+            b.Upload(ids, idb.All);
+
+            var y = new float[bags * dim];
+            b.EmbeddingPool(bags, len, dim, pooling, idb.All, b.Bind(table).All, b.Bind(y).All);
+            var dense = new float[rows * dim];
+            b.EmbeddingPoolBackward(bags, len, dim, pooling, idb.All, b.Bind(dy).All, b.Bind(dense).All);
+            var p = new Parameter("t", [rows, dim], isSparse: true);
+            var acc = new SparseRowAccumulator(p, rows);
+            b.EmbeddingPoolBackward(bags, len, dim, pooling, idb.All, b.Bind(dy).All, acc);
+
+            var expectedY = new double[bags * dim];
+            var expectedGrad = new double[rows * dim];
+            for (int bag = 0; bag < bags; bag++)
+            {
+                var used = ids.Skip(bag * len).Take(len).Where(r => r >= 0).ToArray();
+                double scale = pooling == Pooling.Mean && used.Length > 0 ? 1.0 / used.Length : 1.0;
+                foreach (int r in used)
+                {
+                    for (int k = 0; k < dim; k++)
+                    {
+                        expectedY[bag * dim + k] += scale * table[r * dim + k];
+                        expectedGrad[r * dim + k] += scale * dy[bag * dim + k];
+                    }
+                }
+            }
+            // Float sums of up to ~20 terms of size ≤ 0.5 against float64: a few ulps of 10.
+            Optim.OptimFixtures.AssertClose(expectedY, y, 1e-5, 1e-5, $"y ({where})");
+            Optim.OptimFixtures.AssertClose(expectedGrad, dense, 1e-5, 1e-5, $"dense gradient ({where})");
+            Optim.OptimFixtures.AssertSame(dense, OpCheck.Densify(p), $"sparse gradient ({where})");
+        }
+    }
+
     [Fact]
     public void Embedding_ThrowsForAnIdOutsideTheTable()
     {

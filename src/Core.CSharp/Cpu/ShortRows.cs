@@ -1,0 +1,65 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CtrDsl.Cpu;
+
+/// <summary>
+/// Copy and multiply-add on one embedding row: 1 to a few dozen floats, where a TensorPrimitives call costs more than
+/// the arithmetic (an embedding backward makes one per lookup, batch·fields of them). Widest vector first, then the
+/// narrower ones, then the scalar tail. <see cref="MultiplyAdd"/> rounds x·scale, then the sum, exactly as
+/// TensorPrimitives.MultiplyAdd does (no fused multiply-add), so the two are interchangeable bit for bit.
+/// </summary>
+internal static unsafe class ShortRows
+{
+    /// <summary>destination[i] = x[i] for i in [0, n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(float* x, float* destination, int n)
+    {
+        if (n == 1)
+        {
+            *destination = *x;
+            return;
+        }
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.Load(x + i), destination + i);
+        }
+        for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(x + i), destination + i);
+        for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(x + i), destination + i);
+        for (; i < n; i++) destination[i] = x[i];
+    }
+
+    /// <summary>destination[i] = 0 for i in [0, n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Clear(float* destination, int n)
+    {
+        if (n == 1) *destination = 0f;
+        else new Span<float>(destination, n).Clear();
+    }
+
+    /// <summary>destination[i] = x[i]·scale + destination[i] for i in [0, n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MultiplyAdd(float* x, float scale, float* destination, int n)
+    {
+        if (n == 1)
+        {
+            *destination = *x * scale + *destination;
+            return;
+        }
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var s512 = Vector512.Create(scale);
+            for (; i <= n - 16; i += 16)
+                Vector512.Store(Vector512.Load(x + i) * s512 + Vector512.Load(destination + i), destination + i);
+        }
+        var s256 = Vector256.Create(scale);
+        for (; i <= n - 8; i += 8)
+            Vector256.Store(Vector256.Load(x + i) * s256 + Vector256.Load(destination + i), destination + i);
+        var s128 = Vector128.Create(scale);
+        for (; i <= n - 4; i += 4)
+            Vector128.Store(Vector128.Load(x + i) * s128 + Vector128.Load(destination + i), destination + i);
+        for (; i < n; i++) destination[i] = x[i] * scale + destination[i];
+    }
+}
