@@ -186,7 +186,7 @@ public sealed class Plan
 
         var values = new BufferView[count];
         var grads = new BufferView[count];
-        var zero = new List<BufferView>();
+        var zero = new List<(int owner, BufferView grad)>();
         var contexts = new List<NodeContext>();
         var runBackward = new List<bool>();
         var order = new List<Node>();
@@ -209,7 +209,7 @@ public sealed class Plan
                     if (wantsGrad[n.Id] && !p.IsSparse)
                     {
                         grads[n.Id] = backend.Bind(p.Grad).All;
-                        zero.Add(grads[n.Id]);
+                        zero.Add((n.Id, grads[n.Id]));
                     }
                     bound.Add(new Bound(p, values[n.Id].Buffer!, grads[n.Id].Buffer));
                     break;
@@ -233,7 +233,7 @@ public sealed class Plan
                         if (wantsGrad[n.Id])
                         {
                             grads[n.Id] = Allocate(numel, DType.Float32);
-                            zero.Add(grads[n.Id]);
+                            zero.Add((n.Id, grads[n.Id]));
                         }
                     }
                     var c = new NodeContext(n, maxBatch) { Y = values[n.Id], DY = grads[n.Id] };
@@ -259,7 +259,11 @@ public sealed class Plan
                     break;
             }
         }
-        return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, [.. zero],
+        // The first op in the backward schedule to write a gradient buffer overwrites it where it can; that buffer
+        // then needs no zeroing.
+        var overwritten = MarkOverwrites(graph, contexts, runBackward, fusedInto);
+        var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
+        return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
         { AllocatedBytes = allocated + (pool?.Bytes ?? 0) };
     }
@@ -365,6 +369,46 @@ public sealed class Plan
 
     /// <summary>Turns off operator fusion in plans compiled on this thread (tests compare fused with unfused).</summary>
     [ThreadStatic] internal static bool NoFusion;
+
+    /// <summary>
+    /// Walks the backward schedule (contexts in reverse) and sets <see cref="NodeContext.Overwrite"/> for the first
+    /// writer of each gradient buffer (views and fused ReLUs write their source's) when its op allows it and it writes
+    /// that buffer through one input only. Returns, by owning node id, the buffers that no longer need zeroing.
+    /// </summary>
+    private static bool[] MarkOverwrites(ExprGraph graph, List<NodeContext> contexts, List<bool> runBackward, Node?[] fusedInto)
+    {
+        var owner = new int[graph.Nodes.Count];
+        foreach (var n in graph.Nodes)
+        {
+            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
+            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
+        }
+        var written = new bool[owner.Length];
+        var overwritten = new bool[owner.Length];
+        if (NoOverwrite) return overwritten;
+        for (int i = contexts.Count - 1; i >= 0; i--)
+        {
+            if (!runBackward[i]) continue;
+            var c = contexts[i];
+            var inputs = c.Node.Inputs;
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                if (c.DX[k].IsEmpty) continue;
+                int o = owner[inputs[k].Id];
+                if (written[o]) continue;
+                bool once = true;
+                for (int j = 0; j < inputs.Length; j++)
+                    if (j != k && !c.DX[j].IsEmpty && owner[inputs[j].Id] == o) once = false;
+                if (once && c.Kernel.CanOverwriteGrad(k)) c.Overwrite[k] = overwritten[o] = true;
+            }
+            for (int k = 0; k < inputs.Length; k++)
+                if (!c.DX[k].IsEmpty) written[owner[inputs[k].Id]] = true;
+        }
+        return overwritten;
+    }
+
+    /// <summary>Turns off gradient overwriting (every gradient buffer is zeroed, every op adds) on this thread.</summary>
+    [ThreadStatic] internal static bool NoOverwrite;
 
     /// <summary>Turns off buffer reuse in forward-only plans compiled on this thread.</summary>
     [ThreadStatic] internal static bool NoReuse;

@@ -45,8 +45,8 @@ public interface IBackend : IDisposable
     /// <summary>dx += f'(x)·dy, using whichever of x and y the rule needs.</summary>
     void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx);
     /// <summary>The backward of a dense layer fused with its ReLU, on [rows; cols]: dy ← dy where y &gt; 0, else 0, in
-    /// place; then, when <paramref name="db"/> is not empty, db[j] += Σ_r dy[r, j] in row order.</summary>
-    void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db);
+    /// place; then, when <paramref name="db"/> is not empty, db[j] (+)= Σ_r dy[r, j] in row order.</summary>
+    void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate);
     /// <summary>y[i] = f(a[i], b[i mod len(b)]): b repeats along a (a bias or a per-feature scale).</summary>
     void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y);
     /// <summary>da += ∂f/∂a·dy; db += the same for b, summed over its repeats.</summary>

@@ -43,6 +43,7 @@ public sealed unsafe partial class CpuBackend
         public const int Columns = 64;
         public int Rows, Cols;
         public float* Y, DY, DB;
+        public bool Accumulate; // false: db is overwritten with the sums
 
         public readonly void Run(int block)
         {
@@ -58,7 +59,7 @@ public sealed unsafe partial class CpuBackend
         private readonly void Columns512x4(int j)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            if (DB != null) { a0 = Vector512.Load(DB + j); a1 = Vector512.Load(DB + j + 16); a2 = Vector512.Load(DB + j + 32); a3 = Vector512.Load(DB + j + 48); }
+            if (DB != null && Accumulate) { a0 = Vector512.Load(DB + j); a1 = Vector512.Load(DB + j + 16); a2 = Vector512.Load(DB + j + 32); a3 = Vector512.Load(DB + j + 48); }
             for (long r = 0; r < Rows; r++)
             {
                 float* y = Y + r * Cols + j, dy = DY + r * Cols + j;
@@ -77,7 +78,7 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void Columns512(int j)
         {
-            var acc = DB == null ? default : Vector512.Load(DB + j);
+            var acc = DB == null || !Accumulate ? default : Vector512.Load(DB + j);
             for (long r = 0; r < Rows; r++)
             {
                 long o = r * Cols + j;
@@ -88,7 +89,7 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void Column1(int j)
         {
-            float acc = DB == null ? 0f : DB[j];
+            float acc = DB == null || !Accumulate ? 0f : DB[j];
             for (long r = 0; r < Rows; r++)
             {
                 long o = r * Cols + j;
@@ -100,12 +101,12 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db)
+    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate)
     {
         if ((long)rows * cols == 0) return;
         fixed (float* py = F(y), pdy = F(dy), pdb = db.IsEmpty ? default : F(db))
         {
-            var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, DB = db.IsEmpty ? null : pdb };
+            var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, DB = db.IsEmpty ? null : pdb, Accumulate = accumulate };
             WorkerPool.For((cols + ReluMaskJob.Columns - 1) / ReluMaskJob.Columns, ref job);
         }
     }

@@ -12,12 +12,12 @@ public sealed partial class OpenClBackend
         K("unary_backward").Int((int)fn).Buf(y).Buf(dy).Buf(dx).Run(dx.Length);
     }
 
-    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db)
+    public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate)
     {
         long n = (long)rows * cols;
         if (n == 0) return;
         K("relu_mask").Buf(y).Buf(dy).Run(n);
-        ReduceAxis(1, rows, cols, 1f, dy.Take(n), db, accumulate: true);
+        ReduceAxis(1, rows, cols, 1f, dy.Take(n), db, accumulate);
     }
 
     public void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y)

@@ -46,13 +46,21 @@ public sealed class Linear(bool hasBias = true) : Op
             hasBias ? c.X[2] : default, hasBias ? GemmEpilogue.Bias : GemmEpilogue.None);
     }
 
+    public override bool CanOverwriteGrad(int input) => true;
+
     public override void Backward(IBackend b, NodeContext c)
     {
         var (m, k, n) = View(c);
         var dy = c.DOut;
-        if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, 1f, c.DIn(0), k);
-        if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, 1f, c.DX[1], n);
-        if (hasBias && c.WantsGrad(2)) b.ReduceAxis(1, m, n, 1f, dy, c.DX[2], accumulate: true);
+        BackwardGemms(b, c, m, k, n, dy);
+        if (hasBias && c.WantsGrad(2)) b.ReduceAxis(1, m, n, 1f, dy, c.DX[2], accumulate: !c.Overwrite[2]);
+    }
+
+    /// <summary>dx (+)= dy·Wᵀ and dW (+)= xᵀ·dy, each overwriting when the plan says so.</summary>
+    internal static void BackwardGemms(IBackend b, NodeContext c, int m, int k, int n, BufferView dy)
+    {
+        if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, c.GradBeta(0), c.DIn(0), k);
+        if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, c.GradBeta(1), c.DX[1], n);
     }
 }
 
@@ -82,8 +90,9 @@ internal sealed class LinearRelu : Op
     {
         var (m, k, n) = Linear.View(c);
         var dy = c.DOut;
-        b.ReluMaskBackward(m, n, c.Out, dy, c.WantsGrad(2) ? c.DX[2] : default);
-        if (c.WantsGrad(0)) b.Gemm(GemmOp.No, GemmOp.Yes, m, k, n, 1f, dy, n, c.X[1], n, 1f, c.DIn(0), k);
-        if (c.WantsGrad(1)) b.Gemm(GemmOp.Yes, GemmOp.No, k, n, m, 1f, c.In(0), k, dy, n, 1f, c.DX[1], n);
+        b.ReluMaskBackward(m, n, c.Out, dy, c.WantsGrad(2) ? c.DX[2] : default, accumulate: !c.Overwrite[2]);
+        Linear.BackwardGemms(b, c, m, k, n, dy);
     }
+
+    public override bool CanOverwriteGrad(int input) => true;
 }

@@ -20,6 +20,7 @@ public sealed class NodeContext
         X = new BufferView[n];
         DX = new BufferView[n];
         Sparse = new SparseRowAccumulator?[n];
+        Overwrite = new bool[n];
         Work = [];
     }
 
@@ -77,4 +78,13 @@ public sealed class NodeContext
     public BufferView DIn(int input) => DX[input].IsEmpty ? default : DX[input].Take(Numel(input));
 
     public bool WantsGrad(int input) => !DX[input].IsEmpty || Sparse[input] is not null;
+
+    /// <summary>
+    /// Per input: this op runs first among the writers of the input's gradient buffer, which the plan did not zero,
+    /// so backward must overwrite it (only set where <see cref="Op.CanOverwriteGrad"/> allows).
+    /// </summary>
+    public bool[] Overwrite { get; }
+
+    /// <summary>The GEMM beta for writing input <paramref name="input"/>'s gradient: 0 to overwrite, 1 to add.</summary>
+    public float GradBeta(int input) => Overwrite[input] ? 0f : 1f;
 }

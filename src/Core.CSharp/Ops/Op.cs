@@ -30,6 +30,13 @@ public abstract class Op
     /// <summary>True for inputs that may be a row-sparse embedding table.</summary>
     public virtual bool AcceptsSparse(int input) => false;
 
+    /// <summary>
+    /// True when the backward pass can write input <paramref name="input"/>'s gradient whole instead of adding to it,
+    /// when <see cref="NodeContext.Overwrite"/> says so. The plan asks the first op to write each gradient buffer in
+    /// the backward schedule and then skips zeroing that buffer.
+    /// </summary>
+    public virtual bool CanOverwriteGrad(int input) => false;
+
     /// <summary>Scratch buffers, sized for the largest batch the plan runs.</summary>
     public virtual WorkspaceSpec[] Workspace(NodeContext c) => [];
 

@@ -105,11 +105,11 @@ public class PlanTests
     }
 
     [Fact]
-    public void FusedLinearRelu_TrainsBitForBitAsTheSeparateOps()
+    public void FusedLinearRelu_AndGradientOverwrite_TrainBitForBitAsTheSeparateOps()
     {
         (float[][] parameters, bool shared) Run(bool fuse)
         {
-            Plan.NoFusion = !fuse;
+            Plan.NoFusion = Plan.NoOverwrite = !fuse;
             try
             {
                 var (s, plan, opt, ids, labels) = Make(13);
@@ -121,7 +121,7 @@ public class PlanTests
             }
             finally
             {
-                Plan.NoFusion = false;
+                Plan.NoFusion = Plan.NoOverwrite = false;
             }
         }
         var (separate, sharedSeparate) = Run(false);

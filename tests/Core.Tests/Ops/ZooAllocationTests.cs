@@ -40,8 +40,15 @@ public class ZooAllocationTests
         var plan = Plan.Compile(g, new CpuBackend(), batch, loss, y);
         // Warm up past tiered JIT compilation, whose transient allocations are not the plan's.
         for (int i = 0; i < 200; i++) { plan.Forward(); plan.Backward(); }
-        long before = GC.GetTotalAllocatedBytes(true);
-        for (int i = 0; i < 10; i++) { plan.Forward(); plan.Backward(); }
-        Assert.Equal(0, GC.GetTotalAllocatedBytes(true) - before);
+        // The counter is process-wide, so tests running in parallel (or a runtime thread) can add bytes to one
+        // window; a step that allocates shows in every window. The best of three windows must be zero.
+        long best = long.MaxValue;
+        for (int window = 0; window < 3 && best != 0; window++)
+        {
+            long before = GC.GetTotalAllocatedBytes(true);
+            for (int i = 0; i < 10; i++) { plan.Forward(); plan.Backward(); }
+            best = Math.Min(best, GC.GetTotalAllocatedBytes(true) - before);
+        }
+        Assert.Equal(0, best);
     }
 }
