@@ -148,7 +148,7 @@ internal readonly unsafe struct MicroKernel512 : IMicroKernel
 
     /// <summary>The vector form of <see cref="TileUpdate.Apply"/>: the same unfused operations in the same order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(Vector512<float> acc, float* c, float* bias, in TileUpdate u)
+    internal static void Store(Vector512<float> acc, float* c, float* bias, in TileUpdate u)
     {
         var v = acc * u.Alpha;
         if (u.First)

@@ -188,6 +188,9 @@ public class GemmTests
         { Transpose.No, Transpose.Yes, 97, 401, 523 },
         { Transpose.Yes, Transpose.No, 401, 65, 1100 },
         { Transpose.Yes, Transpose.Yes, 13, 33, 17 },
+        { Transpose.No, Transpose.No, 203, 77, 1 },
+        { Transpose.Yes, Transpose.Yes, 203, 77, 1 },
+        { Transpose.No, Transpose.No, 1031, 1, 203 },
     };
 
     [Theory]
