@@ -90,6 +90,7 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
               use p = Serving.predictor batch features m
               batch, throughput p ids rows ]
     use p = Serving.predictor 4096 features m
+    use inline' = Serving.predictorWith (CtrDsl.Serving.PredictorOptions(BatchSize = 16, SingleRowOnCallingThread = true)) features m
     let raw = Array.init 1024 (fun _ -> rawRow rng)
     let names = [| for f in features.Schema.Fields -> f.Name |]
     let row = p.Row
@@ -107,7 +108,9 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
           latency "raw, schema order" calls (fun i -> sink <- sink + p.Predict(ReadOnlySpan raw[i &&& 1023]))
           latency "encode only (no forward)" calls (fun i -> encoder.Encode(ReadOnlySpan raw[i &&& 1023], one, 0))
           latency "encoded ids" calls (fun i ->
-              sink <- sink + p.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty)) ]
+              sink <- sink + p.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty))
+          latency "encoded ids, calling thread only" calls (fun i ->
+              sink <- sink + inline'.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty)) ]
     if Single.IsNaN sink then Errors.failure "bench score: the model produced NaN scores"
     if json then
         out.WriteLine(

@@ -100,7 +100,7 @@ let ``bench score reports batch throughput and single-row latency percentiles`` 
     for _, rps in batches do
         Assert.True(rps > 0.0)
     let paths = [ for s in j.GetProperty("single_row").EnumerateArray() -> s ]
-    Assert.Equal(4, paths.Length)
+    Assert.Equal(5, paths.Length)
     for s in paths do
         let q (k: string) = s.GetProperty(k).GetDouble()
         Assert.True(q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us", s.ToString())

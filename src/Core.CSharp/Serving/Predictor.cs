@@ -16,6 +16,10 @@ public sealed record PredictorOptions
     /// <summary>True when the model's output is a logit (binary classification): scores are its sigmoid, the click
     /// probability. False for regression: scores are the output itself.</summary>
     public bool OutputIsLogit { get; init; } = true;
+
+    /// <summary>Run single-row calls entirely on the calling thread (<see cref="WorkerPool.CallingThreadOnly"/>)
+    /// instead of splitting their kernels over the worker pool. Off by default: <c>ctr bench score</c> measures both.</summary>
+    public bool SingleRowOnCallingThread { get; init; }
 }
 
 /// <summary>
@@ -38,6 +42,7 @@ public sealed class Predictor : IDisposable
     private readonly Batch _oneBatch, _manyBatch;
     private readonly RowEncoder _encoder;
     private readonly float[] _p = new float[1];
+    private readonly bool _inline;
 
     /// <param name="graph">The model's graph, parameters holding the trained values.</param>
     /// <param name="output">The model's output node, <c>[batch; 1]</c>.</param>
@@ -48,6 +53,7 @@ public sealed class Predictor : IDisposable
         options ??= new PredictorOptions();
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be >= 1");
         Features = features;
+        _inline = options.SingleRowOnCallingThread;
         _encoder = new RowEncoder(features);
         _one = new Scorer(Plan.Compile(graph, _backend, 1, null, output), output, options.OutputIsLogit);
         _many = new Scorer(Plan.Compile(graph, _backend, options.BatchSize, null, output), output, options.OutputIsLogit);
@@ -136,7 +142,12 @@ public sealed class Predictor : IDisposable
 
     private float ScoreOne()
     {
-        _one.Score(_oneBatch, _p);
+        if (_inline)
+        {
+            using var scope = WorkerPool.CallingThreadOnly();
+            _one.Score(_oneBatch, _p);
+        }
+        else _one.Score(_oneBatch, _p);
         return _p[0];
     }
 
