@@ -5,6 +5,8 @@ using Xunit;
 
 namespace CtrDsl.Tests.Data;
 
+// Serial: WorkerPoolTests count the whole process's allocations, and these tests parse files.
+[Collection(CtrDsl.Tests.Support.Serial.Name)]
 public class RowEncoderTests
 {
     // Every encoding rule: token and hashed categoricals, log3 / fixed / quantile buckets, a log1p-standardised
