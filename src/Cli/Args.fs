@@ -199,8 +199,25 @@ type GemmArgs =
             match a with
             | Json -> "print one JSON object."
 
+type ScoreBenchArgs =
+    | Model of name: string
+    | Rows of n: int
+    | Calls of n: int
+    | Threads of n: int
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "zoo model to score (default deepfm)."
+            | Rows _ -> "rows scored per batch-size pass (default 262144)."
+            | Calls _ -> "timed single-row calls per path, after warm-up (default 20000)."
+            | Threads _ -> "compute threads."
+            | Json -> "print one JSON object."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
+    | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<ScoreBenchArgs>
     | Model of name: string
     | Batch_Size of n: int
     | Steps of n: int
@@ -213,6 +230,7 @@ type BenchArgs =
         member a.Usage =
             match a with
             | Gemm _ -> "GEMM kernel throughput."
+            | Score _ -> "scoring: batch rows/s and single-row latency through the in-process Predictor."
             | Model _ -> "zoo model to time (default: the MLP bench, then deepfm)."
             | Batch_Size _ -> "batch size (default 4096)."
             | Steps _ -> "timed steps (default 20)."
@@ -265,4 +283,4 @@ let examples =
           "data", "examples:\n  ctr data inspect train.csv.gz\n  ctr data inspect day0.tsv --format criteo"
           "sweep", "examples:\n  ctr sweep --config examples/experiments/sweep_adult.yaml"
           "compare", "examples:\n  ctr compare runs/a runs/b runs/c"
-          "bench", "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm" ]
+          "bench", "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json" ]

@@ -1,5 +1,6 @@
 /// `ctr bench`: training and scoring throughput of the MLP bench and a zoo model on synthetic in-memory ids, with
-/// peak RSS. `ctr bench gemm`: the GEMM kernel bench, when this build has it.
+/// peak RSS. `ctr bench gemm`: the GEMM kernel bench, when this build has it. `ctr bench score`: scoring throughput
+/// and single-row latency through the Predictor (ScoreBench).
 module CtrDsl.Cli.BenchCommand
 
 open System
@@ -72,6 +73,18 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     | Some(BenchArgs.Gemm g) ->
         args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
         gemm (g.Contains GemmArgs.Json) out
+    | Some(BenchArgs.Score s) ->
+        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        s.TryGetResult ScoreBenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        let rows = s.GetResult(ScoreBenchArgs.Rows, 262_144)
+        let calls = s.GetResult(ScoreBenchArgs.Calls, 20_000)
+        if rows < 1 || calls < 1 then Errors.usage "bench score: --rows and --calls must be at least 1"
+        let modelName = s.GetResult(ScoreBenchArgs.Model, "deepfm")
+        let entry =
+            match tryFind modelName with
+            | Some e -> e
+            | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
+        ScoreBench.run entry rows calls (s.Contains ScoreBenchArgs.Json) out
     | _ ->
         let json = args.Contains BenchArgs.Json
         let batch = args.GetResult(BenchArgs.Batch_Size, 4096)

@@ -66,3 +66,8 @@ let restore (run: string) : Restored =
     { Checkpoint = c; Path = path; Entry = entry; Model = model; Schema = schema; Features = features; Training = training }
 
 let cacheDir (r: Restored) = r.Checkpoint.Metadata["cache_dir"]
+
+/// A predictor over RUN's best checkpoint (see `CtrDsl.Serving.Predictor`), with a batch plan of `batchSize` rows.
+let predictor (run: string) (batchSize: int) : CtrDsl.Serving.Predictor =
+    let r = restore run
+    Serving.predictor batchSize r.Features r.Model

@@ -86,3 +86,31 @@ let ``eval of a corrupted checkpoint is one line naming the file`` () =
     let r = ctr [ "eval"; Path.Combine(dir, "run"); "--data"; ckpt ]
     Assert.Equal(1, r.Code)
     Assert.Equal($"ctr: %s{ckpt}: not a CtrDsl checkpoint (bad magic)", r.Err.Trim())
+
+[<Fact>]
+let ``bench score reports batch throughput and single-row latency percentiles`` () =
+    let r = ctr [ "bench"; "score"; "--model"; "deepfm"; "--rows"; "600"; "--calls"; "100"; "--threads"; "1"; "--json" ]
+    Assert.True((r.Code = 0), r.Err)
+    let j = json r
+    Assert.Equal("bench score", j.GetProperty("command").GetString())
+    Assert.Equal(39, j.GetProperty("fields").GetInt32())
+    Assert.InRange(j.GetProperty("features").GetInt32(), 70_000, 75_000)
+    let batches = [ for b in j.GetProperty("batch").EnumerateArray() -> b.GetProperty("batch_size").GetInt32(), b.GetProperty("rows_per_second").GetDouble() ]
+    Assert.Equal<int list>([ 4096; 16384 ], batches |> List.map fst)
+    for _, rps in batches do
+        Assert.True(rps > 0.0)
+    let paths = [ for s in j.GetProperty("single_row").EnumerateArray() -> s ]
+    Assert.Equal(5, paths.Length)
+    for s in paths do
+        let q (k: string) = s.GetProperty(k).GetDouble()
+        Assert.True(q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us", s.ToString())
+
+[<Fact>]
+let ``bench score prints a table and rejects an unknown model`` () =
+    let r = ctr [ "bench"; "score"; "--rows"; "300"; "--calls"; "50"; "--threads"; "1" ]
+    Assert.True((r.Code = 0), r.Err)
+    Assert.Contains("rows/s", r.Out)
+    Assert.Contains("p99.9", r.Out)
+    let bad = ctr [ "bench"; "score"; "--model"; "nosuch" ]
+    Assert.Equal(2, bad.Code)
+    Assert.Contains("unknown model \"nosuch\"", bad.Err)

@@ -64,6 +64,26 @@ public static unsafe class WorkerPool
     }
 
     /// <summary>
+    /// Until the returned scope is disposed, every <see cref="For"/> call made on this thread runs all its indices on
+    /// this thread, as a nested call does. For work too small to repay waking the workers (one row scored in process):
+    /// <c>using (WorkerPool.CallingThreadOnly()) plan.Forward();</c>. Allocates nothing; scopes nest.
+    /// </summary>
+    public static CallingThreadScope CallingThreadOnly()
+    {
+        var scope = new CallingThreadScope(insideJob);
+        insideJob = true;
+        return scope;
+    }
+
+    /// <summary>Restores the calling thread's earlier mode when disposed; see <see cref="CallingThreadOnly"/>.</summary>
+    public readonly ref struct CallingThreadScope
+    {
+        private readonly bool _previous;
+        internal CallingThreadScope(bool previous) => _previous = previous;
+        public void Dispose() => insideJob = _previous;
+    }
+
+    /// <summary>
     /// Runs <c>job.Run(i)</c> for every i in [0, <paramref name="count"/>) on the pool's threads plus the caller and
     /// returns when all are done. The job is copied to the workers and copied back afterwards, so fields a job sets
     /// are seen by the caller. The first exception thrown by any index is rethrown here once every thread has stopped.

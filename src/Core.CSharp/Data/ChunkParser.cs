@@ -483,7 +483,7 @@ internal sealed class ChunkParser
 
     /// <summary>Integers (the common case: counts) take a fast path; anything else goes through the double parser.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool TryNumber(ReadOnlySpan<byte> s, out double x)
+    internal static bool TryNumber(ReadOnlySpan<byte> s, out double x)
     {
         if (s.Length is > 0 and <= 18)
         {

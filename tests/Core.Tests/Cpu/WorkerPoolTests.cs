@@ -29,6 +29,48 @@ public class WorkerPoolTests
         }
     }
 
+    struct RecordThreads : IParallelJob
+    {
+        public int[] Threads;
+        public void Run(int index) => Threads[index] = Environment.CurrentManagedThreadId;
+    }
+
+    [Fact]
+    public void CallingThreadOnly_RunsEveryIndexOnTheCaller_UntilDisposed()
+    {
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            WorkerPool.ThreadCount = 4;
+            int me = Environment.CurrentManagedThreadId;
+            var job = new RecordThreads { Threads = new int[64] };
+            using (WorkerPool.CallingThreadOnly())
+            {
+                using (WorkerPool.CallingThreadOnly()) { }   // a nested scope keeps the outer one's mode
+                WorkerPool.For(64, ref job);
+            }
+            Assert.All(job.Threads, t => Assert.Equal(me, t));
+            // Afterwards the pool is used again: with a slow enough job, some index runs on a worker.
+            var slow = new SlowRecord { Threads = new int[64] };
+            WorkerPool.For(64, ref slow);
+            Assert.Contains(slow.Threads, t => t != me);
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+        }
+    }
+
+    struct SlowRecord : IParallelJob
+    {
+        public int[] Threads;
+        public void Run(int index)
+        {
+            Thread.Sleep(2);
+            Threads[index] = Environment.CurrentManagedThreadId;
+        }
+    }
+
     struct ThrowAt : IParallelJob
     {
         public int Bad;

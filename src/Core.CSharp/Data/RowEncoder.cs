@@ -1,0 +1,205 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace CtrDsl.Data;
+
+/// <summary>
+/// Encodes raw rows (a <see cref="RawRow"/>, or values in schema order) into a <see cref="Batch"/> with features
+/// learned before, the same way <see cref="Dataset.Encode"/> encodes a file: unseen tokens map to the OOV id, numbers
+/// go through the field's bucket rule or transform and the train statistics, sequences keep their first MaxLength ids
+/// and are padded with −1. Nothing is allocated per row once the UTF-8 scratch has grown to the longest value.
+/// Not thread-safe (one scratch buffer); use one encoder per thread.
+/// </summary>
+public sealed class RowEncoder
+{
+    private enum Rule : byte { Token, Log3, Bucket, Numeric, Sequence }
+
+    /// <summary>How one field is encoded: where it goes (a column of Ids or Dense, or a sequence) and with what.</summary>
+    private readonly record struct FieldRule(FieldSpec Field, Rule Rule, int Slot, Vocabulary? Vocabulary, int Offset, double Mean, double Std);
+
+    private readonly FieldRule[] _rules;
+    private readonly Dictionary<string, int> _index;
+    private readonly int _idFields, _denseFields, _sequenceFields;
+    private byte[] _scratch = new byte[256];
+
+    public RowEncoder(FeatureSpace features)
+    {
+        Features = features;
+        var schema = features.Schema;
+        _index = new Dictionary<string, int>(StringComparer.Ordinal);
+        _rules = new FieldRule[schema.Fields.Count];
+        int ids = 0, dense = 0, seqs = 0;
+        for (int i = 0; i < schema.Fields.Count; i++)
+        {
+            var f = schema.Fields[i];
+            _index[f.Name] = i;
+            switch (f.Kind)
+            {
+                case FieldKind.Categorical:
+                case FieldKind.Bucketized:
+                    var v = features.VocabularyOf(f.Name);
+                    var rule = f.Kind == FieldKind.Categorical ? Rule.Token : f.Buckets is BucketRule.Log3 ? Rule.Log3 : Rule.Bucket;
+                    _rules[i] = new FieldRule(f, rule, ids++, v, v.Offset, 0, 1);
+                    break;
+                case FieldKind.Numeric:
+                    var st = features.Numeric.FirstOrDefault(n => n.Field == f.Name);
+                    _rules[i] = new FieldRule(f, Rule.Numeric, dense++, null, 0, st?.Mean ?? 0, st?.Std ?? 1);
+                    break;
+                default:
+                    var sv = features.VocabularyOf(f.Name);
+                    _rules[i] = new FieldRule(f, Rule.Sequence, seqs++, sv, sv.Offset, 0, 1);
+                    break;
+            }
+        }
+        _idFields = ids;
+        _denseFields = dense;
+        _sequenceFields = seqs;
+    }
+
+    public FeatureSpace Features { get; }
+    public Schema Schema => Features.Schema;
+
+    /// <summary>An empty row (every field missing) for this encoder's schema.</summary>
+    public RawRow NewRow() => new(Schema, _index);
+
+    /// <summary>
+    /// Encodes <paramref name="row"/> into row <paramref name="index"/> of <paramref name="batch"/> and sets
+    /// <c>batch.Rows</c> to index + 1 (fill a batch in order 0, 1, …). Throws <see cref="ArgumentException"/> naming the
+    /// field for a value its field cannot take (text that is not a number for a numeric or bucketized field, a
+    /// fraction for a categorical one); the row is then partly written and <c>batch.Rows</c> unchanged.
+    /// </summary>
+    public void Encode(RawRow row, Batch batch, int index)
+    {
+        if (!ReferenceEquals(row.Schema, Schema) && row.Schema.Hash != Schema.Hash)
+            throw new ArgumentException("the row was made for another schema", nameof(row));
+        CheckBatch(batch, index);
+        for (int i = 0; i < _rules.Length; i++) EncodeField(i, row.Kinds[i], row.Texts[i], row.Numbers[i], batch, index);
+        batch.Rows = index + 1;
+    }
+
+    /// <summary>As <see cref="Encode(RawRow, Batch, int)"/>, with one value per field in schema order (null or "" is missing).</summary>
+    public void Encode(ReadOnlySpan<string?> values, Batch batch, int index)
+    {
+        if (values.Length != _rules.Length)
+            throw new ArgumentException($"expected {_rules.Length} values in schema order ({FieldList()}), got {values.Length}", nameof(values));
+        CheckBatch(batch, index);
+        for (int i = 0; i < _rules.Length; i++)
+        {
+            var v = values[i];
+            EncodeField(i, string.IsNullOrEmpty(v) ? RawRow.ValueKind.Missing : RawRow.ValueKind.Text, v, 0, batch, index);
+        }
+        batch.Rows = index + 1;
+    }
+
+    private void CheckBatch(Batch batch, int index)
+    {
+        if (batch.IdFieldCount != _idFields || batch.DenseFieldCount != _denseFields || batch.Sequences.Length != _sequenceFields)
+            throw new ArgumentException("the batch is shaped for another schema", nameof(batch));
+        if ((uint)index >= (uint)batch.Capacity)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"the batch holds {batch.Capacity} rows");
+    }
+
+    private void EncodeField(int i, RawRow.ValueKind kind, string? text, double number, Batch batch, int index)
+    {
+        ref readonly var r = ref _rules[i];
+        switch (r.Rule)
+        {
+            case Rule.Token:
+                batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.Lookup(Token(in r, kind, text, number));
+                break;
+            case Rule.Log3:
+                {
+                    // The text parser's rule: the token "b" + floor(3·log1p(max(x, 0))), missing as the empty token.
+                    double x = Number(in r, kind, text, number);
+                    Span<byte> tok = stackalloc byte[16];
+                    int length = 0;
+                    if (!double.IsNaN(x))
+                    {
+                        tok[0] = (byte)'b';
+                        Utf8Formatter.TryFormat(ChunkParser.LogBucket(x), tok[1..], out int w);
+                        length = 1 + w;
+                    }
+                    batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.Lookup(tok[..length]);
+                    break;
+                }
+            case Rule.Bucket:
+                batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.BucketOf(Number(in r, kind, text, number));
+                break;
+            case Rule.Numeric:
+                {
+                    double x = Number(in r, kind, text, number);
+                    if (!double.IsNaN(x) && r.Field.Transform is NumericTransform.Log1p or NumericTransform.Log1pStandardize)
+                        x = ChunkParser.Log1p(Math.Max(x, 0));
+                    batch.Dense[index * _denseFields + r.Slot] = ChunkParser.Finish(r.Field, x, r.Mean, r.Std);
+                    break;
+                }
+            default:
+                {
+                    var list = Token(in r, kind, text, number);
+                    int max = batch.SequenceMaxLengths[r.Slot];
+                    var dst = batch.Sequences[r.Slot].AsSpan(index * max, max);
+                    byte sep = (byte)r.Field.Separator;
+                    int n = 0;
+                    while (n < max && !list.IsEmpty)
+                    {
+                        int k = list.IndexOf(sep);
+                        var piece = k < 0 ? list : list[..k];
+                        list = k < 0 ? default : list[(k + 1)..];
+                        if (!piece.IsEmpty) dst[n++] = r.Offset + r.Vocabulary!.Lookup(piece);
+                    }
+                    dst[n..].Fill(-1);
+                    batch.SequenceLengths[r.Slot][index] = n;
+                    break;
+                }
+        }
+    }
+
+    /// <summary>The value as UTF-8 token bytes in the scratch buffer (empty when missing); an integer is written in invariant digits.</summary>
+    private ReadOnlySpan<byte> Token(in FieldRule r, RawRow.ValueKind kind, string? text, double number)
+    {
+        switch (kind)
+        {
+            case RawRow.ValueKind.Text:
+                int max = Encoding.UTF8.GetMaxByteCount(text!.Length);
+                if (max > _scratch.Length) _scratch = new byte[Math.Max(max, 2 * _scratch.Length)];
+                return _scratch.AsSpan(0, Encoding.UTF8.GetBytes(text, _scratch));
+            case RawRow.ValueKind.Number:
+                if (number != Math.Floor(number) || Math.Abs(number) >= 1e18) ThrowNotAnInteger(r.Field, number);
+                Utf8Formatter.TryFormat((long)number, _scratch, out int w);
+                return _scratch.AsSpan(0, w);
+            default:
+                return default;
+        }
+    }
+
+    /// <summary>The value as a number, NaN when missing; text must parse as the data files' numbers do.</summary>
+    private double Number(in FieldRule r, RawRow.ValueKind kind, string? text, double number)
+    {
+        switch (kind)
+        {
+            case RawRow.ValueKind.Number:
+                if (!double.IsFinite(number)) ThrowNotANumber(r.Field, number.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return number;
+            case RawRow.ValueKind.Text:
+                var bytes = Token(in r, kind, text, number);
+                if (!ChunkParser.TryNumber(bytes, out double x)) ThrowNotANumber(r.Field, text!);
+                return x;
+            default:
+                return double.NaN;
+        }
+    }
+
+    private string FieldList()
+    {
+        var names = Schema.Fields.Select(f => f.Name).ToList();
+        return names.Count <= 6 ? string.Join(", ", names) : $"{names[0]}, {names[1]}, …, {names[^1]}";
+    }
+
+    private static void ThrowNotANumber(FieldSpec f, string got) =>
+        throw new ArgumentException($"field {f.Name} ({f.Kind.ToString().ToLowerInvariant()}): expected a finite number, got \"{Show(got)}\"");
+
+    private static void ThrowNotAnInteger(FieldSpec f, double got) =>
+        throw new ArgumentException($"field {f.Name} ({f.Kind.ToString().ToLowerInvariant()}): expected text or an integer, got {got.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+
+    private static string Show(string s) => s.Length > 40 ? s[..40] + "…" : s;
+}

@@ -1,0 +1,22 @@
+/// In-process scoring of a built model: a `CtrDsl.Serving.Predictor` over its graph.
+module CtrDsl.Dsl.Serving
+
+open CtrDsl.Data
+open CtrDsl.Ops
+open CtrDsl.Serving
+
+/// A predictor for `model` trained on `features`, with a batch plan of `batchSize` rows. The output link follows
+/// the model's objective: a sigmoid of the logit for binary classification, the output itself for regression.
+/// The predictor shares the model's parameter arrays and is not thread-safe: make one per serving thread.
+/// `predictorWith` takes the options (e.g. `SingleRowOnCallingThread`); OutputIsLogit follows the model.
+let predictorWith (options: PredictorOptions) (features: FeatureSpace) (model: BuiltModel) : Predictor =
+    let isLogit =
+        match model.Loss.Op with
+        | :? BceWithLogits -> true
+        | _ -> false
+    let options = PredictorOptions(BatchSize = options.BatchSize, OutputIsLogit = isLogit, SingleRowOnCallingThread = options.SingleRowOnCallingThread)
+    new Predictor(model.Graph, model.Output, features, options)
+
+/// `predictorWith` with a batch plan of `batchSize` rows and the other options at their defaults.
+let predictor (batchSize: int) (features: FeatureSpace) (model: BuiltModel) : Predictor =
+    predictorWith (PredictorOptions(BatchSize = batchSize)) features model
