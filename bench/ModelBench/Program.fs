@@ -116,6 +116,27 @@ let private profile (name: string) (steps: int) =
         for key, f, b in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape} {n.Scope}") do
             printfn $"{key,-50} {f * 1e3 / float steps,11:F2} {b * 1e3 / float steps,12:F2}"
 
+/// One-row forward passes of a zoo model, broken down by node: where single-row latency goes.
+let private latency (name: string) (calls: int) =
+    let fields, rowsPerField = 39, 1855
+    let features = Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * rowsPerField)
+    let built = Model.build name features 1UL (zooModel name)
+    let plan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 1, null, built.Output)
+    let idsNode = built.Inputs |> List.find (fun n -> n.Name = "ids")
+    let ids = Array.init fields (fun f -> f * rowsPerField + 7)
+    for _ in 1..2000 do
+        plan.SetInput(idsNode, ReadOnlySpan ids)
+        plan.Forward()
+    let prof = CtrDsl.Autodiff.PlanProfile()
+    plan.Profile <- prof
+    let clock = Stopwatch.StartNew()
+    for _ in 1..calls do
+        plan.SetInput(idsNode, ReadOnlySpan ids)
+        plan.Forward()
+    printfn $"{name}: {calls} one-row forward passes, {clock.Elapsed.TotalMilliseconds * 1e3 / float calls:F1} µs each (profiled)"
+    for key, f, _ in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape}") do
+        printfn $"{key,-40} {f * 1e6 / float calls,8:F2} µs"
+
 [<EntryPoint>]
 let main argv =
     match List.ofArray argv with
@@ -125,6 +146,7 @@ let main argv =
     | [ "frappe"; file; epochs ] -> frappe file (int epochs); 0
     | [ "profile"; model ] -> profile model 10; 0
     | [ "profile"; model; steps ] -> profile model (int steps); 0
+    | [ "latency"; model ] -> latency model 20000; 0
     | _ ->
-        eprintfn "usage: ModelBench synthetic TRAIN.tsv TEST.tsv [model …] | frappe FRAPPE.csv [epochs] | profile MODEL [steps]"
+        eprintfn "usage: ModelBench synthetic TRAIN.tsv TEST.tsv [model …] | frappe FRAPPE.csv [epochs] | profile MODEL [steps] | latency MODEL"
         2

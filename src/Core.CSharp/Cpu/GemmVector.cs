@@ -20,6 +20,12 @@ internal static unsafe class GemmVector
     /// <summary>Elements per pool index: fixed, so the split never depends on the thread count.</summary>
     const int Chunk = 256;
 
+    /// <summary>Columns per pool index for a single row (m == 1).</summary>
+    const int RowChunk = 64;
+
+    /// <summary>A single row goes parallel from this many weights (B elements, 256 KiB).</summary>
+    const long RowParallelMinWeights = 64 * 1024;
+
     public static bool Applies(in GemmArgs g) => g.N == 1 || g.M == 1 || g.K == 1;
 
     public static void Run(in GemmArgs g, int maxVectorWidth)
@@ -37,9 +43,13 @@ internal static unsafe class GemmVector
             : maxVectorWidth >= 256 && Vector256.IsHardwareAccelerated ? 256 : 0;
         int kBlocks = (g.K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
         job.KcMax = (g.K + kBlocks - 1) / kBlocks;
-        int chunks = (job.Elements + Chunk - 1) / Chunk;
-        // A quarter of the packed path's threshold: these loops have no packing to amortise.
-        if (4.0 * 2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops && chunks > 1) WorkerPool.For(chunks, ref job);
+        // One row (m == 1) streams all of B once per call, so its time is B's trip from cache: split it over the cores
+        // in small column chunks even when the flops are few, so that each core's share of B can stay in its own L2
+        // across calls. Otherwise a quarter of the packed path's threshold: these loops have no packing to amortise.
+        job.ChunkSize = g.M == 1 ? RowChunk : Chunk;
+        int chunks = (job.Elements + job.ChunkSize - 1) / job.ChunkSize;
+        bool parallel = g.M == 1 ? (long)g.N * g.K >= RowParallelMinWeights : 4.0 * 2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops;
+        if (parallel && chunks > 1) WorkerPool.For(chunks, ref job);
         else for (int i = 0; i < chunks; i++) job.Run(i);
     }
 
@@ -92,11 +102,11 @@ internal static unsafe class GemmVector
         public GemmArgs G;
         public float* X, V;
         public nint XStrideE, XStrideP, VStride, CStride, BiasStride;
-        public int Elements, KcMax, Width;
+        public int Elements, KcMax, Width, ChunkSize;
 
         public readonly void Run(int chunk)
         {
-            int e0 = chunk * Chunk, e1 = Math.Min(Elements, e0 + Chunk);
+            int e0 = chunk * ChunkSize, e1 = Math.Min(Elements, e0 + ChunkSize);
             float* acc = stackalloc float[Chunk];
             for (int p0 = 0; p0 < G.K; p0 += KcMax)
             {
