@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace CtrDsl.Cpu;
 
 /// <summary>
@@ -64,6 +66,12 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
 {
     public static void Run(in GemmArgs g)
     {
+        int parts = SplitKParts(g);
+        if (parts > 1)
+        {
+            RunSplitK(g, parts);
+            return;
+        }
         int mr = TKernel.MR, nr = TKernel.NR;
         int kBlocks = (g.K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
         int kcMax = (g.K + kBlocks - 1) / kBlocks;
@@ -104,6 +112,76 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 };
                 For(rowBlocks * columnBlocks, ref compute, parallel);
             }
+        }
+    }
+
+    /// <summary>
+    /// How many K parts a call is split into: more than one only for a long K and a small C with A transposed, the
+    /// shape of a weight gradient xᵀ·dy (400×400 over a batch of 4096). There the row-block split leaves the threads
+    /// uneven at every K block's barrier and re-reads C once per block; K parts run whole on one thread each, into
+    /// their own C, summed afterwards in part order. The parts depend on K alone, never on the thread count.
+    /// </summary>
+    internal static int SplitKParts(in GemmArgs g)
+    {
+        if (g.AStrideM != 1 || g.K < 2 * SplitKMinPart || (long)g.M * g.N > 1 << 20) return 1;
+        if (2.0 * g.M * g.N * g.K < GemmBlocking.ParallelMinFlops) return 1;
+        return Math.Min(8, g.K / SplitKMinPart);
+    }
+
+    const int SplitKMinPart = 1024;
+
+    static void RunSplitK(in GemmArgs g, int parts)
+    {
+        long size = (long)g.M * g.N;
+        float* partials = GemmBuffers.Partials(size * parts);
+        var job = new SplitKPart { G = g, Parts = parts, Partials = partials };
+        WorkerPool.For(parts, ref job);
+        // C = alpha·(P0 + P1 + …) + beta·C, then the epilogue: one update, as for a single K block.
+        var update = new TileUpdate(g.Alpha, g.Beta, true, g.Relu);
+        for (int i = 0; i < g.M; i++)
+        {
+            float* c = g.C + i * g.Ldc;
+            float* p0 = partials + (long)i * g.N;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated && Gemm.MaxVectorWidth >= 512)
+            {
+                for (; j + 16 <= g.N; j += 16)
+                {
+                    var acc = Vector512.Load(p0 + j);
+                    for (int q = 1; q < parts; q++) acc += Vector512.Load(p0 + q * size + j);
+                    MicroKernel512.Store(acc, c + j, g.Bias == null ? null : g.Bias + j, update);
+                }
+            }
+            for (; j < g.N; j++)
+            {
+                float acc = p0[j];
+                for (int q = 1; q < parts; q++) acc += p0[q * size + j];
+                c[j] = update.Apply(acc, c + j, g.Bias == null ? null : g.Bias + j);
+            }
+        }
+    }
+
+    /// <summary>Part <c>index</c> of a split-K call: its K range into its own M×N buffer, on one thread.</summary>
+    struct SplitKPart : IParallelJob
+    {
+        public GemmArgs G;
+        public int Parts;
+        public float* Partials;
+
+        public readonly void Run(int index)
+        {
+            int k0 = (int)((long)index * G.K / Parts), k1 = (int)((long)(index + 1) * G.K / Parts);
+            var part = G;
+            part.A = G.A + k0 * G.AStrideK;
+            part.B = G.B + k0 * G.BStrideK;
+            part.K = k1 - k0;
+            part.Alpha = 1f;
+            part.Beta = 0f;
+            part.C = Partials + (long)index * G.M * G.N;
+            part.Ldc = G.N;
+            part.Bias = null;
+            part.Relu = false;
+            GemmDriver<TKernel>.Run(part); // nested in a pool job, so it runs on this thread alone
         }
     }
 

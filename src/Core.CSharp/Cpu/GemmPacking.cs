@@ -113,6 +113,17 @@ internal static unsafe class GemmBuffers
         return aPointer;
     }
 
+    [ThreadStatic] static float[]? partialsArray;
+    [ThreadStatic] static float* partialsPointer;
+    [ThreadStatic] static long partialsCapacity;
+
+    /// <summary>This thread's buffer for the partial products of a split-K call, written by the workers.</summary>
+    public static float* Partials(long floats)
+    {
+        if (floats > partialsCapacity) partialsPointer = Grow(floats, out partialsArray, out partialsCapacity);
+        return partialsPointer;
+    }
+
     /// <summary>This thread's buffer for packed B, shared read-only with the workers while its call runs.</summary>
     public static float* B(long floats)
     {

@@ -86,6 +86,8 @@ public class GemmTests
     [InlineData(Transpose.No, Transpose.No, 1, 400, 400)]
     [InlineData(Transpose.No, Transpose.Yes, 1000, 10, 37)]
     [InlineData(Transpose.Yes, Transpose.No, 10, 1000, 37)]
+    [InlineData(Transpose.Yes, Transpose.No, 400, 400, 4096)]
+    [InlineData(Transpose.Yes, Transpose.Yes, 33, 65, 3000)]
     public void Sgemm_MatchesFloat64Reference_ForTallAndSkinnyShapes(Transpose ta, Transpose tb, int m, int n, int k)
     {
         CheckAgainstReference(new GemmCase(ta, tb, m, n, k, 0, 0, 0, 1f, 0f, GemmEpilogue.Bias, 7));
@@ -191,6 +193,7 @@ public class GemmTests
         { Transpose.No, Transpose.No, 203, 77, 1 },
         { Transpose.Yes, Transpose.Yes, 203, 77, 1 },
         { Transpose.No, Transpose.No, 1031, 1, 203 },
+        { Transpose.Yes, Transpose.No, 45, 37, 4100 }, // split K: five parts
     };
 
     [Theory]
