@@ -78,71 +78,7 @@ public sealed unsafe partial class CpuBackend
     {
         fixed (int* pi = I(ids))
         fixed (float* pdy = F(dy), pv = dtable.Grad.Values)
-        {
-            long lookups = (long)bags * len;
-            if (lookups < ParallelScatterMin || WorkerPool.ThreadCount == 1)
-                Scatter(bags, len, dim, pooling, pi, pdy, new SparseRows(dtable, pv, dim));
-            else
-                ScatterInParts(bags, len, dim, pooling, pi, pdy, dtable, pv);
-        }
-    }
-
-    /// <summary>Lookups from which a row-sparse scatter splits its adds over the pool.</summary>
-    private const int ParallelScatterMin = 16 * 1024;
-
-    /// <summary>Slot ranges of a parallel scatter: fixed, so the split never depends on the thread count.</summary>
-    private const int ScatterParts = 8;
-
-    [ThreadStatic] private static int[]? t_lookupSlots;
-
-    // The row-sparse scatter in two passes. First, on this thread, every lookup gets its slot (handed out in order of
-    // first appearance, as in Scatter). Then the slots are cut into fixed ranges, and each range's rows are cleared
-    // and summed by one pool index that walks the lookups in order: every row is the same sum, in the same order, as
-    // in the one-thread Scatter, whichever thread computes it.
-    private static void ScatterInParts(int bags, int len, int dim, Pooling pooling, int* id, float* dy,
-        SparseRowAccumulator acc, float* values)
-    {
-        int n = bags * len, rows = acc.Table.Shape[0];
-        if (t_lookupSlots is null || t_lookupSlots.Length < n) t_lookupSlots = new int[n];
-        int before = acc.Grad.Count;
-        fixed (int* slots = t_lookupSlots)
-        {
-            for (int l = 0; l < n; l++)
-            {
-                int r = id[l];
-                if (r < 0) { slots[l] = -1; continue; } // padding
-                if (r >= rows) ThrowId(r, rows, l / len);
-                slots[l] = acc.SlotFor(r, out _);
-            }
-            var job = new ScatterPartJob
-            {
-                Lookups = n, Len = len, Dim = dim, Pooling = pooling, Ids = id, Slots = slots, DY = dy, Values = values,
-                FirstFresh = before, Count = acc.Grad.Count,
-            };
-            WorkerPool.For(ScatterParts, ref job);
-        }
-    }
-
-    private struct ScatterPartJob : IParallelJob
-    {
-        public int Lookups, Len, Dim, FirstFresh, Count;
-        public Pooling Pooling;
-        public int* Ids, Slots;
-        public float* DY, Values;
-
-        public readonly void Run(int part)
-        {
-            int s0 = (int)((long)part * Count / ScatterParts), s1 = (int)((long)(part + 1) * Count / ScatterParts);
-            for (int s = Math.Max(s0, FirstFresh); s < s1; s++) ShortRows.Clear(Values + (long)s * Dim, Dim);
-            for (int l = 0; l < Lookups; l++)
-            {
-                int s = Slots[l];
-                if (s < s0 || s >= s1) continue;
-                int bag = l / Len;
-                float scale = Len == 1 ? 1f : ScaleOf(Pooling, new Span<int>(Ids + (long)bag * Len, Len));
-                ShortRows.MultiplyAdd(DY + (long)bag * Dim, scale, Values + (long)s * Dim, Dim);
-            }
-        }
+            Scatter(bags, len, dim, pooling, pi, pdy, new SparseRows(dtable, pv, dim));
     }
 
     /// <summary>Where the gradient of table row r accumulates: <see cref="Row"/> returns its first value and whether
