@@ -110,6 +110,8 @@ let private profile (name: string) (steps: int) =
     let seconds = clock.Elapsed.TotalSeconds
     printfn $"{name}: {steps} steps of batch {batch} in {seconds:F2} s = {float (steps * batch) / seconds:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
     printfn $"  batch upload {float upload / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step, Adam update {float optimizer / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step"
+    let evalPlan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 16384, null, built.Output)
+    printfn $"  plan buffers: training (batch {batch}) {float plan.AllocatedBytes / 1048576.0:F0} MiB, scoring (batch 16384) {float evalPlan.AllocatedBytes / 1048576.0:F0} MiB"
     printfn "%s" (prof.Report steps)
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
         printfn "node                                              fwd ms/step  bwd ms/step"

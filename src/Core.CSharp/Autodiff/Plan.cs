@@ -184,6 +184,11 @@ public sealed class Plan
             return backend.Allocate(numel, type).All;
         }
 
+        // A training plan shares gradient buffers instead: each node's gradient lives from its first writer's backward
+        // to its own, and is placed after the plan is laid out (a one-value placeholder marks it until then).
+        bool poolGrads = loss is not null && !NoReuse;
+        var placeholder = poolGrads ? backend.Allocate(1, DType.Float32).All : default;
+
         var values = new BufferView[count];
         var grads = new BufferView[count];
         var zero = new List<(int owner, BufferView grad)>();
@@ -230,7 +235,8 @@ public sealed class Plan
                     else
                     {
                         values[n.Id] = pool is null ? Allocate(numel, n.Type) : pool.Take(numel, n.Type);
-                        if (wantsGrad[n.Id])
+                        if (wantsGrad[n.Id] && poolGrads) grads[n.Id] = placeholder;
+                        else if (wantsGrad[n.Id])
                         {
                             grads[n.Id] = Allocate(numel, DType.Float32);
                             zero.Add((n.Id, grads[n.Id]));
@@ -263,9 +269,12 @@ public sealed class Plan
         // then needs no zeroing.
         var overwritten = MarkOverwrites(graph, contexts, runBackward, fusedInto);
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
+        var zeroBefore = new BufferView[contexts.Count][];
+        long gradBytes = 0;
+        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, fusedInto, overwritten, grads, placeholder, backend, zeroBefore);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
-        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) };
+        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + gradBytes, _zeroBefore = zeroBefore };
     }
 
     /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
@@ -354,9 +363,15 @@ public sealed class Plan
         if (_grads[_loss.Id].IsEmpty) { Step++; return; } // the loss depends on no trainable parameter
         _backend.Fill(_grads[_loss.Id].Take(1), 1f);
         var ops = _ops;
+        var zeroBefore = _zeroBefore;
         for (int i = ops.Length - 1; i >= 0; i--)
         {
             if (!_runBackward[i]) continue;
+            if (zeroBefore.Length > 0)
+            {
+                var z = zeroBefore[i];
+                for (int j = 0; j < z.Length; j++) _backend.Fill(z[j], 0f);
+            }
             long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             ops[i].Kernel.Backward(_backend, ops[i]);
             if (profile is not null) profile.AddBackward(ops[i].Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
@@ -405,6 +420,79 @@ public sealed class Plan
                 if (!c.DX[k].IsEmpty) written[owner[inputs[k].Id]] = true;
         }
         return overwritten;
+    }
+
+    /// <summary>Per op (forward index), the pooled gradient buffers to zero just before its backward: those it is the
+    /// first to write, when it adds rather than overwrites.</summary>
+    private BufferView[][] _zeroBefore = [];
+
+    /// <summary>
+    /// Gives every op node's gradient (marked by <paramref name="placeholder"/>) a buffer from a pool, walking the
+    /// backward schedule: a gradient is taken when its first writer runs (zeroed first unless that writer overwrites
+    /// it) and handed back once its own node's backward has read it. Parameters keep their own gradient arrays. Then
+    /// the gradients of views and fused ReLUs, and every context's DY and DX, are pointed at the placed buffers.
+    /// Returns the bytes allocated.
+    /// </summary>
+    private static long PlaceGradients(ExprGraph graph, int maxBatch, Node loss, List<NodeContext> contexts, List<bool> runBackward,
+        Node?[] fusedInto, bool[] overwritten, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore)
+    {
+        var owner = new int[graph.Nodes.Count];
+        foreach (var n in graph.Nodes)
+        {
+            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
+            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
+        }
+        var placed = new BufferView[graph.Nodes.Count];
+        var free = new List<DeviceBuffer>();
+        long bytes = 0;
+        bool Pooled(int id) => grads[id].Buffer is { } b && ReferenceEquals(b, placeholder.Buffer);
+        BufferView Take(int id)
+        {
+            long numel = Math.Max(1, graph.Nodes[id].Shape.Numel(maxBatch));
+            DeviceBuffer? best = null;
+            foreach (var b in free)
+                if (b.Length >= numel && (best is null || b.Length < best.Length)) best = b;
+            if (best is null)
+            {
+                best = backend.Allocate(numel, DType.Float32);
+                bytes += numel * 4;
+            }
+            else free.Remove(best);
+            return placed[id] = best.All.Take(numel);
+        }
+
+        Take(owner[loss.Id]); // filled with 1 at the start of every backward pass
+        for (int i = contexts.Count - 1; i >= 0; i--)
+        {
+            var c = contexts[i];
+            var zero = new List<BufferView>();
+            if (runBackward[i])
+            {
+                var inputs = c.Node.Inputs;
+                for (int k = 0; k < inputs.Length; k++)
+                {
+                    int o = owner[inputs[k].Id];
+                    if (c.DX[k].IsEmpty || !Pooled(o) || !placed[o].IsEmpty) continue;
+                    var buffer = Take(o);
+                    if (!c.Overwrite[k]) zero.Add(buffer);
+                }
+                int self = owner[c.Node.Id];
+                if (Pooled(self) && placed[self].IsEmpty) zero.Add(Take(self)); // no writer: its gradient is zero
+            }
+            zeroBefore[i] = [.. zero];
+            if (runBackward[i] && Pooled(c.Node.Id)) free.Add(placed[owner[c.Node.Id]].Buffer!);
+        }
+
+        var pooled = graph.Nodes.Select(n => Pooled(owner[n.Id])).ToArray(); // before any placeholder is replaced
+        foreach (var n in graph.Nodes)
+            if (pooled[n.Id] && !grads[n.Id].IsEmpty) grads[n.Id] = placed[owner[n.Id]];
+        foreach (var c in contexts)
+        {
+            if (!c.DY.IsEmpty) c.DY = grads[c.Node.Id];
+            for (int k = 0; k < c.DX.Length; k++)
+                if (!c.DX[k].IsEmpty) c.DX[k] = grads[c.Node.Inputs[k].Id];
+        }
+        return bytes;
     }
 
     /// <summary>Turns off gradient overwriting (every gradient buffer is zeroed, every op adds) on this thread.</summary>

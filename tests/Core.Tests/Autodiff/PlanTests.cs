@@ -160,6 +160,31 @@ public class PlanTests
     }
 
     [Fact]
+    public void PooledGradientBuffers_TrainBitForBit_AndAllocateLess()
+    {
+        (float[][] parameters, long bytes) Run(bool reuse)
+        {
+            Plan.NoReuse = !reuse;
+            try
+            {
+                var s = MlpBench.Build(Fields, Dim, Vocabulary, [17, 9, 9, 5], 23, true);
+                var plan = Plan.Compile(s.Graph, new CpuBackend(), Batch, s.Loss, s.Logits);
+                plan.Training = true;
+                Train(s, plan, new Adam(plan.Parameters, 0.01f), new int[Batch * Fields], new float[Batch], 6);
+                return (s.Parameters.Select(p => (float[])p.Value.Clone()).ToArray(), plan.AllocatedBytes);
+            }
+            finally
+            {
+                Plan.NoReuse = false;
+            }
+        }
+        var (separate, separateBytes) = Run(false);
+        var (pooled, pooledBytes) = Run(true);
+        for (int i = 0; i < pooled.Length; i++) Assert.Equal(separate[i], pooled[i]);
+        Assert.True(pooledBytes < separateBytes, $"pooled: {pooledBytes} bytes, without: {separateBytes}");
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)
