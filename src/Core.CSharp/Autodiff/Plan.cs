@@ -269,7 +269,7 @@ public sealed class Plan
         // then needs no zeroing.
         var overwritten = MarkOverwrites(graph, contexts, runBackward, fusedInto);
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
-        var zeroBefore = new BufferView[contexts.Count][];
+        var zeroBefore = poolGrads ? new BufferView[contexts.Count][] : [];
         long gradBytes = 0;
         if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, fusedInto, overwritten, grads, placeholder, backend, zeroBefore);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
