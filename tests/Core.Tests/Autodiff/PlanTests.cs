@@ -167,7 +167,7 @@ public class PlanTests
             Plan.NoReuse = !reuse;
             try
             {
-                var s = MlpBench.Build(Fields, Dim, Vocabulary, [17, 9, 9, 5], 23, true);
+                var s = MlpBench.Build(Fields, Dim, Vocabulary, [9, 9, 9, 9], 23, true);
                 var plan = Plan.Compile(s.Graph, new CpuBackend(), Batch, s.Loss, s.Logits);
                 plan.Training = true;
                 Train(s, plan, new Adam(plan.Parameters, 0.01f), new int[Batch * Fields], new float[Batch], 6);
