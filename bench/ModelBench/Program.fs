@@ -113,6 +113,9 @@ let private profile (name: string) (steps: int) =
     let evalPlan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 16384, null, built.Output)
     printfn $"  plan buffers: training (batch {batch}) {float plan.AllocatedBytes / 1048576.0:F0} MiB, scoring (batch 16384) {float evalPlan.AllocatedBytes / 1048576.0:F0} MiB"
     printfn "%s" (prof.Report steps)
+    if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_SIZES" = "1" then
+        for n in built.Graph.Nodes |> Seq.sortByDescending (fun n -> n.Shape.Numel(16384)) |> Seq.truncate 12 do
+            printfn $"  {n.Id,4} {n.Name,-24} {n.Shape} {float (n.Shape.Numel(16384)) * 4.0 / 1048576.0,8:F0} MiB at 16384 rows"
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
         printfn "node                                              fwd ms/step  bwd ms/step"
         for key, f, b in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape} {n.Scope}") do

@@ -185,6 +185,18 @@ public class PlanTests
     }
 
     [Fact]
+    public void ScoringBatch_HalvesUntilTheScoringPlanFitsTheBudget()
+    {
+        var s = MlpBench.Build(Fields, Dim, Vocabulary, [17, 9], 3, true);
+        Assert.Equal(1000, Plan.ScoringBatch(s.Graph, 1000, long.MaxValue, s.Logits));
+        long perRow = Plan.Compile(s.Graph, new CpuBackend(), 1, null, s.Logits).AllocatedBytes;
+        int batch = Plan.ScoringBatch(s.Graph, 1000, perRow * 300, s.Logits);
+        Assert.Equal(250, batch); // 1000 → 500 → 250, the first at most 300 rows' worth
+        Assert.True(Plan.Compile(s.Graph, new CpuBackend(), batch, null, s.Logits).AllocatedBytes <= perRow * 300);
+        Assert.Equal(1, Plan.ScoringBatch(s.Graph, 1000, 0, s.Logits));
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)
