@@ -231,7 +231,7 @@ type BenchArgs =
             match a with
             | Gemm _ -> "GEMM kernel throughput."
             | Score _ -> "scoring: batch rows/s and single-row latency through the in-process Predictor."
-            | Model _ -> "zoo model to time (default: the MLP bench, then deepfm)."
+            | Model _ -> "zoo model to time alone (default: the MLP bench, then deepfm)."
             | Batch_Size _ -> "batch size (default 4096)."
             | Steps _ -> "timed steps (default 20)."
             | Fields _ -> "id fields of the synthetic data (default 39)."

@@ -176,11 +176,6 @@ let scoring (m: BuiltModel) (t: TrainingSection) =
     let plan = Plan.Compile(m.Graph, backend, t.EvalBatchSize, null, m.Output)
     { Scorer = Scorer(plan, m.Output, (t.Loss = Bce)); Backend = backend }
 
-/// Evaluation during training scores at most eval_batch_size rows at a time, fewer when that plan would need more
-/// buffer memory than the training plan (at least 64 MiB): evaluation then never raises the run's peak.
-let private scoringBatch (m: BuiltModel) (t: TrainingSection) (trainPlan: Plan) =
-    Plan.ScoringBatch(m.Graph, t.EvalBatchSize, max trainPlan.AllocatedBytes (64L <<< 20), m.Output)
-
 let session (m: BuiltModel) (schema: Schema) (t: TrainingSection) =
     let backend = backendFor t.Device
     let trainPlan = Plan.Compile(m.Graph, backend, t.BatchSize, m.Loss, m.Output)
@@ -195,7 +190,7 @@ let session (m: BuiltModel) (schema: Schema) (t: TrainingSection) =
             CtrDsl.Optim.DeviceOptimizer(trainPlan, rule)
         | _ -> rule
     let step = TrainStep(trainPlan, m.Loss, optimizer, ClipNorm = float32 t.ClipNorm)
-    let evalPlan = Plan.Compile(m.Graph, backend, scoringBatch m t trainPlan, null, m.Output)
+    let evalPlan = Plan.CompileForScoring(m.Graph, trainPlan, t.EvalBatchSize, m.Output)
     { Model = m; TrainPlan = trainPlan; Step = step; Scorer = Scorer(evalPlan, m.Output, (t.Loss = Bce)); Schema = schema; Backend = backend }
 
 type LoopResult =

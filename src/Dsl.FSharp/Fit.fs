@@ -70,9 +70,8 @@ module Fit =
         use backend = new CpuBackend()
         let trainPlan = Plan.Compile(m.Graph, backend, o.BatchSize, m.Loss, m.Output)
         let step = TrainStep(trainPlan, m.Loss, optimizer o.Optimizer trainPlan.Parameters, ClipNorm = o.ClipNorm)
-        // Scoring never needs more buffer memory than training (at least 64 MiB): fewer rows per pass when it would.
-        let evalBatch = Plan.ScoringBatch(m.Graph, o.EvalBatchSize, max trainPlan.AllocatedBytes (64L <<< 20), m.Output)
-        let evalPlan = Plan.Compile(m.Graph, backend, evalBatch, null, m.Output)
+        // Scoring borrows the training plan's buffers between steps (see Plan.CompileForScoring).
+        let evalPlan = Plan.CompileForScoring(m.Graph, trainPlan, o.EvalBatchSize, m.Output)
         let scorer = Scorer(evalPlan, m.Output)
         let schema = data.Features.Schema
         let batch = Batch.Plan(schema, o.BatchSize)

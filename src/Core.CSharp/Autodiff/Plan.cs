@@ -118,7 +118,30 @@ public sealed class Plan
     /// Compiles the part of <paramref name="graph"/> that <paramref name="loss"/> and <paramref name="outputs"/> need.
     /// With a loss the plan can train: gradients flow to every trainable parameter the loss depends on.
     /// </summary>
-    public static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, params Node[] outputs)
+    public static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, params Node[] outputs) =>
+        Compile(graph, backend, maxBatch, loss, [], outputs);
+
+    /// <summary>
+    /// A forward-only plan for scoring beside <paramref name="training"/>, on its backend, whose intermediate buffers
+    /// come first from the training plan's: they hold nothing between training steps, so scoring a validation or test
+    /// split in between costs no memory of its own. Scores at most <paramref name="wantedBatch"/> rows per pass: all of
+    /// them when that plan is small (at most 64 MiB of buffers), else at most the training batch, whose buffers fit.
+    /// Use the two plans alternately: never run the scoring plan between a training plan's Forward and Backward.
+    /// </summary>
+    public static Plan CompileForScoring(ExprGraph graph, Plan training, int wantedBatch, params Node[] outputs)
+    {
+        int batch = ScoringBatch(graph, wantedBatch, SmallScoringBytes, outputs) == wantedBatch
+            ? wantedBatch
+            : Math.Min(wantedBatch, training.MaxBatch);
+        return Compile(graph, training._backend, batch, null, training._scratch, outputs);
+    }
+
+    private const long SmallScoringBytes = 64L << 20;
+
+    /// <summary>Buffers whose contents matter only within a step (op values, gradients of op nodes, scratch).</summary>
+    private IReadOnlyList<DeviceBuffer> _scratch = [];
+
+    private static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, IReadOnlyList<DeviceBuffer> borrow, Node[] outputs)
     {
         if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "batch size must be at least 1");
         int count = graph.Nodes.Count;
@@ -176,12 +199,15 @@ public sealed class Plan
 
         // A plan without a loss only runs forward: a node's buffer is free once its last reader has run, so later
         // nodes reuse it (outputs and inputs keep their own). A training plan keeps every value for the backward pass.
-        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, fusedInto, outputs)) : null;
+        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, fusedInto, outputs), borrow) : null;
         long allocated = 0;
+        var scratch = new List<DeviceBuffer>();
         BufferView Allocate(long numel, DType type)
         {
             allocated += numel * 4;
-            return backend.Allocate(numel, type).All;
+            var b = backend.Allocate(numel, type);
+            scratch.Add(b);
+            return b.All;
         }
 
         // A training plan shares gradient buffers instead: each node's gradient lives from its first writer's backward
@@ -205,7 +231,8 @@ public sealed class Plan
             switch (n.Kind)
             {
                 case NodeKind.Input:
-                    values[n.Id] = Allocate(numel, n.Type);
+                    values[n.Id] = backend.Allocate(numel, n.Type).All; // kept: callers set inputs before a step
+                    allocated += numel * 4;
                     break;
                 case NodeKind.Parameter:
                     var p = n.Parameter!;
@@ -271,17 +298,17 @@ public sealed class Plan
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
         var zeroBefore = poolGrads ? new BufferView[contexts.Count][] : [];
         long gradBytes = 0;
-        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, fusedInto, overwritten, grads, placeholder, backend, zeroBefore);
+        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, fusedInto, overwritten, grads, placeholder, backend, zeroBefore, scratch);
+        if (pool is not null) scratch.AddRange(pool.Allocated);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
-        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + gradBytes, _zeroBefore = zeroBefore };
+        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + gradBytes, _zeroBefore = zeroBefore, _scratch = scratch };
     }
 
     /// <summary>
     /// The largest scoring batch, <paramref name="wanted"/> halved as often as needed, whose forward-only plan needs at
     /// most <paramref name="budgetBytes"/> of buffers (estimated from a one-row plan on the CPU, since every value
-    /// scales with the batch). Sizing the scoring plan of a training run by the training plan's <see cref="AllocatedBytes"/>
-    /// keeps evaluation from raising the run's peak memory: FGCNN's [16384; 11280] activations alone are 705 MiB.
+    /// scales with the batch). FGCNN's [16384; 11280] activations alone are 705 MiB.
     /// </summary>
     public static int ScoringBatch(ExprGraph graph, int wanted, long budgetBytes, params Node[] outputs)
     {
@@ -450,7 +477,8 @@ public sealed class Plan
     /// Returns the bytes allocated.
     /// </summary>
     private static long PlaceGradients(ExprGraph graph, int maxBatch, Node loss, List<NodeContext> contexts, List<bool> runBackward,
-        Node?[] fusedInto, bool[] overwritten, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore)
+        Node?[] fusedInto, bool[] overwritten, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore,
+        List<DeviceBuffer> scratch)
     {
         var owner = new int[graph.Nodes.Count];
         foreach (var n in graph.Nodes)
@@ -472,6 +500,7 @@ public sealed class Plan
             {
                 best = backend.Allocate(numel, DType.Float32);
                 bytes += numel * 4;
+                scratch.Add(best);
             }
             else free.Remove(best);
             return placed[id] = best.All.Take(numel);
@@ -542,9 +571,12 @@ public sealed class Plan
     }
 
     /// <summary>Buffers of a forward-only plan, handed out best fit and taken back after their last reader.</summary>
-    private sealed class BufferPool(IBackend backend, int[] lastRead)
+    private sealed class BufferPool(IBackend backend, int[] lastRead, IReadOnlyList<DeviceBuffer> borrowed)
     {
-        private readonly List<DeviceBuffer> _free = [];
+        private readonly List<DeviceBuffer> _free = [.. borrowed];
+
+        /// <summary>The buffers this pool allocated (not the borrowed ones).</summary>
+        public List<DeviceBuffer> Allocated { get; } = [];
         private readonly Dictionary<int, DeviceBuffer> _held = [];
         private readonly Dictionary<DeviceBuffer, int> _ownerOf = new(ReferenceEqualityComparer.Instance);
         public long Bytes { get; private set; }
@@ -558,6 +590,7 @@ public sealed class Plan
             {
                 best = backend.Allocate(Math.Max(numel, 1), type);
                 Bytes += best.Length * 4;
+                Allocated.Add(best);
             }
             else _free.Remove(best);
             return best.All.Take(numel);

@@ -197,6 +197,39 @@ public class PlanTests
     }
 
     [Fact]
+    public void ScoringPlan_BorrowsTheTrainingPlansBuffers_WithoutDisturbingTraining()
+    {
+        float[][] Run(bool scoreBetweenSteps, out float[] scores, out long borrowedBytes, out long ownBytes)
+        {
+            var (s, plan, opt, ids, labels) = Make(17);
+            var scoring = Plan.CompileForScoring(s.Graph, plan, Batch, s.Logits);
+            var alone = Plan.Compile(s.Graph, new CpuBackend(), Batch, null, s.Logits);
+            borrowedBytes = scoring.AllocatedBytes;
+            ownBytes = alone.AllocatedBytes;
+            scores = new float[Batch];
+            var fixedIds = Enumerable.Range(0, Batch * Fields).Select(i => (i * 11) % Vocabulary).ToArray();
+            for (int round = 0; round < 3; round++)
+            {
+                Train(s, plan, opt, ids, labels, 2);
+                if (!scoreBetweenSteps) continue;
+                scoring.SetInput(s.Ids, fixedIds);
+                scoring.Forward();
+                scoring.Read(s.Logits, scores);
+                alone.SetInput(s.Ids, fixedIds);
+                alone.Forward();
+                var expected = new float[Batch];
+                alone.Read(s.Logits, expected);
+                Assert.Equal(expected, scores);
+            }
+            return s.Parameters.Select(p => (float[])p.Value.Clone()).ToArray();
+        }
+        var plain = Run(false, out _, out _, out _);
+        var scored = Run(true, out _, out long borrowed, out long own);
+        for (int i = 0; i < plain.Length; i++) Assert.Equal(plain[i], scored[i]);
+        Assert.True(borrowed < own, $"borrowing: {borrowed} bytes, alone: {own}");
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)
