@@ -235,7 +235,26 @@ public sealed unsafe partial class CpuBackend
                 {
                     int f0 = of * P, f1 = Math.Min(Fields, f0 + P);
                     long outBase = ((long)bc * OutFields + of) * Dim;
-                    for (int k = 0; k < Dim; k++)
+                    int k = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        // Eight positions at a time, with the scalar loop's rule: a larger value or a NaN wins.
+                        for (; k + 8 <= Dim; k += 8)
+                        {
+                            var v = Vector256.Load(xp + f0 * Dim + k);
+                            var best = Vector256.Create(f0);
+                            for (int f = f0 + 1; f < f1; f++)
+                            {
+                                var cand = Vector256.Load(xp + f * Dim + k);
+                                var wins = Vector256.GreaterThan(cand, v) | ~Vector256.Equals(cand, cand);
+                                v = Vector256.ConditionalSelect(wins, cand, v);
+                                best = Vector256.ConditionalSelect(wins.AsInt32(), Vector256.Create(f), best);
+                            }
+                            v.Store(Y + outBase + k);
+                            best.Store(Argmax + outBase + k);
+                        }
+                    }
+                    for (; k < Dim; k++)
                     {
                         int best = f0;
                         float v = xp[f0 * Dim + k];
@@ -265,13 +284,30 @@ public sealed unsafe partial class CpuBackend
     public void FieldMaxPoolBackward(int batch, int channels, int outFields, int dim, BufferView argmax, BufferView dy, BufferView dx, int fields)
     {
         if (dx.IsEmpty) return;
-        var am = I(argmax); var dys = F(dy); var dxs = F(dx);
-        for (int bc = 0; bc < batch * channels; bc++)
-            for (int of = 0; of < outFields; of++)
-            {
-                int outBase = (bc * outFields + of) * dim;
-                for (int k = 0; k < dim; k++)
-                    dxs[(bc * fields + am[outBase + k]) * dim + k] += dys[outBase + k];
-            }
+        fixed (int* pa = I(argmax))
+        fixed (float* pdy = F(dy), pdx = F(dx))
+        {
+            // Each sample's gradient is its own: samples run on the pool.
+            var job = new MaxPoolBackwardJob { Channels = channels, Fields = fields, OutFields = outFields, Dim = dim, Argmax = pa, DY = pdy, DX = pdx };
+            WorkerPool.For(batch, ref job);
+        }
+    }
+
+    private struct MaxPoolBackwardJob : IParallelJob
+    {
+        public int Channels, Fields, OutFields, Dim;
+        public int* Argmax;
+        public float* DY, DX;
+
+        public readonly void Run(int b)
+        {
+            for (int bc = b * Channels; bc < (b + 1) * Channels; bc++)
+                for (int of = 0; of < OutFields; of++)
+                {
+                    long outBase = ((long)bc * OutFields + of) * Dim;
+                    for (int k = 0; k < Dim; k++)
+                        DX[((long)bc * Fields + Argmax[outBase + k]) * Dim + k] += DY[outBase + k];
+                }
+        }
     }
 }

@@ -6,10 +6,45 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    /// <summary>Elements per pool index of a large pointwise call (256 KiB of floats); smaller calls stay on the caller.</summary>
+    private const int PointwiseChunk = 1 << 16;
+
+    // A large pointwise call runs over fixed chunks on the pool: each element is computed alone, so the bits are the
+    // same for any split.
+    private struct UnaryJob : IParallelJob
+    {
+        public UnaryFn Fn;
+        public bool Backward;
+        public float* X, Y, DY, DX;
+        public long Length;
+
+        public readonly void Run(int chunk)
+        {
+            long start = (long)chunk * PointwiseChunk;
+            int n = (int)Math.Min(PointwiseChunk, Length - start);
+            if (Backward) UnaryBackwardSpan(Fn, new Span<float>(Y + start, n), new Span<float>(DY + start, n), new Span<float>(DX + start, n));
+            else UnarySpan(Fn, new Span<float>(X + start, n), new Span<float>(Y + start, n));
+        }
+    }
+
     public void Unary(UnaryFn fn, BufferView x, BufferView y)
     {
         var xs = F(x);
         var ys = F(y);
+        if (ys.Length >= 2 * PointwiseChunk)
+        {
+            fixed (float* px = xs, py = ys)
+            {
+                var job = new UnaryJob { Fn = fn, X = px, Y = py, Length = ys.Length };
+                WorkerPool.For((int)((ys.Length + PointwiseChunk - 1) / PointwiseChunk), ref job);
+            }
+            return;
+        }
+        UnarySpan(fn, xs, ys);
+    }
+
+    private static void UnarySpan(UnaryFn fn, Span<float> xs, Span<float> ys)
+    {
         switch (fn)
         {
             case UnaryFn.Relu: TensorPrimitives.Max(xs, 0f, ys); break;
@@ -26,6 +61,20 @@ public sealed unsafe partial class CpuBackend
         var ys = F(y);
         var dys = F(dy);
         var dxs = F(dx);
+        if (dxs.Length >= 2 * PointwiseChunk)
+        {
+            fixed (float* py = ys, pdy = dys, pdx = dxs)
+            {
+                var job = new UnaryJob { Fn = fn, Backward = true, Y = py, DY = pdy, DX = pdx, Length = dxs.Length };
+                WorkerPool.For((int)((dxs.Length + PointwiseChunk - 1) / PointwiseChunk), ref job);
+            }
+            return;
+        }
+        UnaryBackwardSpan(fn, ys, dys, dxs);
+    }
+
+    private static void UnaryBackwardSpan(UnaryFn fn, Span<float> ys, Span<float> dys, Span<float> dxs)
+    {
         switch (fn)
         {
             case UnaryFn.Relu: Elementwise.Accumulate<ReluGrad>(ys, dys, dxs); break;

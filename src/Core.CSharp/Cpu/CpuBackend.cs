@@ -56,15 +56,42 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public void CopyRows(int rows, int width, BufferView x, int xStride, BufferView y, int yStride, bool accumulate)
     {
-        if (y.IsEmpty || width == 0) return;
+        if (y.IsEmpty || width == 0 || rows == 0) return;
         var xs = F(x);
         var ys = F(y);
-        for (int r = 0; r < rows; r++)
+        fixed (float* px = xs, py = ys)
         {
-            var src = xs.Slice(r * xStride, width);
-            var dst = ys.Slice(r * yStride, width);
-            if (accumulate) TensorPrimitives.Add(src, dst, dst);
-            else src.CopyTo(dst);
+            // Rows are independent: large copies (a concatenation's) run over fixed chunks of rows on the pool.
+            var job = new CopyRowsJob
+            {
+                Width = width, XStride = xStride, YStride = yStride, Accumulate = accumulate, X = px, Y = py, Rows = rows,
+                RowsPerChunk = Math.Max(1, CopyChunk / width),
+            };
+            int chunks = (rows + job.RowsPerChunk - 1) / job.RowsPerChunk;
+            if ((long)rows * width >= 2 * CopyChunk) WorkerPool.For(chunks, ref job);
+            else for (int i = 0; i < chunks; i++) job.Run(i);
+        }
+    }
+
+    /// <summary>Floats per pool index of a large row copy.</summary>
+    private const int CopyChunk = 1 << 16;
+
+    private struct CopyRowsJob : IParallelJob
+    {
+        public int Width, XStride, YStride, Rows, RowsPerChunk;
+        public bool Accumulate;
+        public float* X, Y;
+
+        public readonly void Run(int chunk)
+        {
+            int r0 = chunk * RowsPerChunk, r1 = Math.Min(Rows, r0 + RowsPerChunk);
+            for (int r = r0; r < r1; r++)
+            {
+                var src = new ReadOnlySpan<float>(X + (long)r * XStride, Width);
+                var dst = new Span<float>(Y + (long)r * YStride, Width);
+                if (Accumulate) TensorPrimitives.Add(src, dst, dst);
+                else src.CopyTo(dst);
+            }
         }
     }
 
