@@ -18,6 +18,7 @@ test_rows=${TEST_ROWS:-200000}
 fgcnn_rows=${FGCNN_ROWS:-$(( rows < 200000 ? rows : 200000 ))}
 models=${MODELS:-deepfm widedeep deepfefm fgcnn}
 mkdir -p "$out"
+. "$here/experiment.sh"
 rm -rf "$out/cache"
 
 # PyTorch from Debian, with the OpenMP OpenBLAS build the reference README uses (the pthread one halves its speed).
@@ -42,26 +43,7 @@ dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
 ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
 for m in $models; do
   t="$train"; [ "$m" = fgcnn ] && t="$out/train_fgcnn.tsv"
-  cat > "$out/$m.yaml" <<YAML
-dataset:
-  train: $t
-  test: $test
-  format: criteo
-  schema: $root/examples/schemas/criteo_synthetic.yaml
-  cache_dir: $out/cache
-model:
-  name: $m
-  embedding_dim: 10
-training:
-  epochs: 1
-  batch_size: 4096
-  eval_batch_size: 16384
-  optimizer: adam
-  learning_rate: 0.001
-  shuffle: false
-  patience: 0
-  reduce_lr_patience: 0
-YAML
+  experiment_yaml "$out/$m.yaml" "$m" "$t" "$test" "$out/cache"
   # Parse once into the columnar cache in its own process (as the reference parses in its parent and each worker
   # loads its .npy cache), then train from the memory-mapped cache.
   echo "ours: $m"

@@ -14,33 +14,14 @@ root=$(cd "$here/.." && pwd)
 data=${DATA_DIR:?set DATA_DIR to the folder with train_1000000.tsv and test_200000.tsv}
 out=${OUT:-/tmp/ctrdsl-scaling}
 mkdir -p "$out"
+. "$here/experiment.sh"
 [ -f "$data/train_100000.tsv" ] || head -n 100000 "$data/train_1000000.tsv" > "$data/train_100000.tsv"
 
 dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
 ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
 
 config() { # rows threads
-  cat > "$out/deepfm-$1-$2.yaml" <<YAML
-dataset:
-  train: $data/train_$1.tsv
-  test: $data/test_200000.tsv
-  format: criteo
-  schema: $root/examples/schemas/criteo_synthetic.yaml
-  cache_dir: $out/cache
-model:
-  name: deepfm
-  embedding_dim: 10
-training:
-  epochs: 1
-  batch_size: 4096
-  eval_batch_size: 16384
-  optimizer: adam
-  learning_rate: 0.001
-  shuffle: false
-  patience: 0
-  reduce_lr_patience: 0
-  threads: $2
-YAML
+  experiment_yaml "$out/deepfm-$1-$2.yaml" deepfm "$data/train_$1.tsv" "$data/test_200000.tsv" "$out/cache" "$2"
   echo "$out/deepfm-$1-$2.yaml"
 }
 

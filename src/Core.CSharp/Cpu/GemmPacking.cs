@@ -99,36 +99,29 @@ internal static unsafe class GemmPacking
 /// </summary>
 internal static unsafe class GemmBuffers
 {
-    [ThreadStatic] static float[]? aArray;
-    [ThreadStatic] static float* aPointer;
-    [ThreadStatic] static long aCapacity;
-    [ThreadStatic] static float[]? bArray;
-    [ThreadStatic] static float* bPointer;
-    [ThreadStatic] static long bCapacity;
+    [ThreadStatic] static Slot a, b, partials;
 
     /// <summary>This thread's buffer for packed A blocks.</summary>
-    public static float* A(long floats)
-    {
-        if (floats > aCapacity) aPointer = Grow(floats, out aArray, out aCapacity);
-        return aPointer;
-    }
-
-    [ThreadStatic] static float[]? partialsArray;
-    [ThreadStatic] static float* partialsPointer;
-    [ThreadStatic] static long partialsCapacity;
-
-    /// <summary>This thread's buffer for the partial products of a split-K call, written by the workers.</summary>
-    public static float* Partials(long floats)
-    {
-        if (floats > partialsCapacity) partialsPointer = Grow(floats, out partialsArray, out partialsCapacity);
-        return partialsPointer;
-    }
+    public static float* A(long floats) => a.Get(floats);
 
     /// <summary>This thread's buffer for packed B, shared read-only with the workers while its call runs.</summary>
-    public static float* B(long floats)
+    public static float* B(long floats) => b.Get(floats);
+
+    /// <summary>This thread's buffer for the partial products of a split-K call, written by the workers.</summary>
+    public static float* Partials(long floats) => partials.Get(floats);
+
+    /// <summary>One grow-only buffer: the array (kept alive), its aligned start and its capacity in floats.</summary>
+    struct Slot
     {
-        if (floats > bCapacity) bPointer = Grow(floats, out bArray, out bCapacity);
-        return bPointer;
+        float[]? array;
+        float* pointer;
+        long capacity;
+
+        public float* Get(long floats)
+        {
+            if (floats > capacity) pointer = Grow(floats, out array, out capacity);
+            return pointer;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

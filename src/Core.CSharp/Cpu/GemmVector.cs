@@ -116,8 +116,8 @@ internal static unsafe class GemmVector
                 int n = e1 - e0, done = 0;
                 if (XStrideE == 1)
                 {
-                    if (Width == 512) done = Contiguous512(x, v, kc, n, acc);
-                    else if (Width == 256) done = Contiguous256(x, v, kc, n, acc);
+                    if (Width == 512) done = Contiguous<Width512, Vector512<float>>(x, v, kc, n, acc);
+                    else if (Width == 256) done = Contiguous<Width256, Vector256<float>>(x, v, kc, n, acc);
                 }
                 Strided(x + done * XStrideE, v, kc, n - done, acc + done);
 
@@ -132,57 +132,30 @@ internal static unsafe class GemmVector
             }
         }
 
-        // Consecutive elements adjacent (XStrideE == 1): 16 chains per vector, four vectors at a time.
-        readonly int Contiguous512(float* x, float* v, int kc, int n, float* acc)
+        // Consecutive elements adjacent (XStrideE == 1): one chain per lane, four vectors at a time.
+        readonly int Contiguous<W, TV>(float* x, float* v, int kc, int n, float* acc)
+            where W : IWidth<TV> where TV : struct
         {
-            int e = 0;
-            for (; e + 64 <= n; e += 64)
+            int lanes = W.Count, e = 0;
+            for (; e + 4 * lanes <= n; e += 4 * lanes)
             {
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                TV a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int p = 0; p < kc; p++)
                 {
                     float* xp = x + e + p * XStrideP;
-                    var vp = Vector512.Create(v[p * VStride]);
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(xp), vp, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 16), vp, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 32), vp, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(xp + 48), vp, a3);
+                    var vp = W.Broadcast(v[p * VStride]);
+                    a0 = W.Fma(W.Load(xp), vp, a0);
+                    a1 = W.Fma(W.Load(xp + lanes), vp, a1);
+                    a2 = W.Fma(W.Load(xp + 2 * lanes), vp, a2);
+                    a3 = W.Fma(W.Load(xp + 3 * lanes), vp, a3);
                 }
-                a0.Store(acc + e); a1.Store(acc + e + 16); a2.Store(acc + e + 32); a3.Store(acc + e + 48);
+                W.Store(a0, acc + e); W.Store(a1, acc + e + lanes); W.Store(a2, acc + e + 2 * lanes); W.Store(a3, acc + e + 3 * lanes);
             }
-            for (; e + 16 <= n; e += 16)
+            for (; e + lanes <= n; e += lanes)
             {
-                Vector512<float> a0 = default;
-                for (int p = 0; p < kc; p++)
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + e + p * XStrideP), Vector512.Create(v[p * VStride]), a0);
-                a0.Store(acc + e);
-            }
-            return e;
-        }
-
-        readonly int Contiguous256(float* x, float* v, int kc, int n, float* acc)
-        {
-            int e = 0;
-            for (; e + 32 <= n; e += 32)
-            {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int p = 0; p < kc; p++)
-                {
-                    float* xp = x + e + p * XStrideP;
-                    var vp = Vector256.Create(v[p * VStride]);
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(xp), vp, a0);
-                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 8), vp, a1);
-                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 16), vp, a2);
-                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(xp + 24), vp, a3);
-                }
-                a0.Store(acc + e); a1.Store(acc + e + 8); a2.Store(acc + e + 16); a3.Store(acc + e + 24);
-            }
-            for (; e + 8 <= n; e += 8)
-            {
-                Vector256<float> a0 = default;
-                for (int p = 0; p < kc; p++)
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + e + p * XStrideP), Vector256.Create(v[p * VStride]), a0);
-                a0.Store(acc + e);
+                TV a0 = default;
+                for (int p = 0; p < kc; p++) a0 = W.Fma(W.Load(x + e + p * XStrideP), W.Broadcast(v[p * VStride]), a0);
+                W.Store(a0, acc + e);
             }
             return e;
         }
@@ -222,4 +195,32 @@ internal static unsafe class GemmVector
             }
         }
     }
+}
+
+/// <summary>The vector operations <see cref="GemmVector"/>'s lane-parallel loop needs, once per width.</summary>
+internal unsafe interface IWidth<TV> where TV : struct
+{
+    static abstract int Count { get; }
+    static abstract TV Load(float* p);
+    static abstract void Store(TV v, float* p);
+    static abstract TV Broadcast(float x);
+    static abstract TV Fma(TV a, TV b, TV c);
+}
+
+internal readonly unsafe struct Width512 : IWidth<Vector512<float>>
+{
+    public static int Count => 16;
+    public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    public static void Store(Vector512<float> v, float* p) => v.Store(p);
+    public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
+    public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+}
+
+internal readonly unsafe struct Width256 : IWidth<Vector256<float>>
+{
+    public static int Count => 8;
+    public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    public static void Store(Vector256<float> v, float* p) => v.Store(p);
+    public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
+    public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 }
