@@ -48,6 +48,13 @@ public sealed class Dataset : IDisposable
     }
 
     /// <summary>
+    /// The stem of a source's cache files: its name, for people reading the folder, and a hash of its full path, so
+    /// that two sources with one name (train.csv of two datasets) never share a cache file.
+    /// </summary>
+    private static string CacheName(string file) =>
+        $"{System.IO.Path.GetFileName(file)}.{(uint)TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(file))):x8}";
+
+    /// <summary>
     /// Parses (or reuses) every split. Vocabularies, numeric statistics and quantile boundaries come from train rows
     /// only; valid and test rows map unseen values to OOV. Throws <see cref="DataFormatException"/> for bad data.
     /// </summary>
@@ -59,8 +66,8 @@ public sealed class Dataset : IDisposable
         Directory.CreateDirectory(options.CacheDir);
         var log = new List<string>();
         string Cache(string file, Split split) =>
-            System.IO.Path.Combine(options.CacheDir, $"{System.IO.Path.GetFileName(file)}.{split.ToString().ToLowerInvariant()}.ctrcache");
-        string featuresPath = System.IO.Path.Combine(options.CacheDir, $"{System.IO.Path.GetFileName(sources.Train)}.features.json");
+            System.IO.Path.Combine(options.CacheDir, $"{CacheName(file)}.{split.ToString().ToLowerInvariant()}.ctrcache");
+        string featuresPath = System.IO.Path.Combine(options.CacheDir, $"{CacheName(sources.Train)}.features.json");
         bool single = sources.Rule is not SplitRule.ByFile;
         var evalFiles = new List<(Split Split, string Source, string Cache)>();
         if (single)
@@ -134,7 +141,7 @@ public sealed class Dataset : IDisposable
         var schema = features.Schema;
         Directory.CreateDirectory(options.CacheDir);
         string cache = System.IO.Path.Combine(options.CacheDir,
-            $"{System.IO.Path.GetFileName(source)}.{features.Hash:x16}.encoded.ctrcache");
+            $"{CacheName(source)}.{features.Hash:x16}.encoded.ctrcache");
         var rule = new SplitRule.ByFile();
         ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + rule));
         string? why = options.Force ? "forced" : Stale(cache, source, key, features);

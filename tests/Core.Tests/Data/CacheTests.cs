@@ -50,6 +50,21 @@ public class CacheTests
     }
 
     [Fact]
+    public void TwoSourcesWithOneName_KeepTheirOwnCaches()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "a"));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "b"));
+        var first = dir.File(Path.Combine("a", "train.csv"), "label,a\n0,x\n1,y\n");
+        var second = dir.File(Path.Combine("b", "train.csv"), "label,a\n0,x\n1,y\n1,z\n");
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(first), DataTestKit.Options(dir.Cache))) Assert.Equal(2, ds.Train.RowCount);
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(second), DataTestKit.Options(dir.Cache))) Assert.Equal(3, ds.Train.RowCount);
+        using var again = Dataset.Prepare(Schema(), DataSources.Files(first), DataTestKit.Options(dir.Cache));
+        Assert.EndsWith("cache hit", again.Log[0]);
+        Assert.Equal(2, again.Train.RowCount);
+    }
+
+    [Fact]
     public void ChangedSource_RebuildsAndSaysSo()
     {
         using var dir = new TempDir();
