@@ -125,8 +125,65 @@ internal sealed class SourceReader : IDisposable
 
     private void CheckGzipEnd(byte[] buf, int len)
     {
-        if (!IsGzip || (_gzipSize is uint isize && isize == (uint)_produced)) return;
+        if (!IsGzip || (_gzipSize is uint isize && (isize == (uint)_produced || EndsWithWholeMember(isize)))) return;
         throw AtEnd(buf, len, $"the gzip stream ends early after {_produced} bytes (truncated file?); its trailer promised {_gzipSize?.ToString() ?? "more"} bytes");
+    }
+
+    /// <summary>
+    /// For a file of several gzip members (concatenated .gz files, as from <c>cat a.gz b.gz</c> or bgzip), the trailer
+    /// holds only the last member's size. The decompressor stops silently at a truncation, so this looks for the
+    /// last member: from the end of the file back, every "1f 8b 08" that starts a member whose own decompression to
+    /// the end of the file gives exactly <paramref name="isize"/> bytes proves the file ends with a whole member.
+    /// Only runs when the whole-file check failed; a truncated file has no such member (its last four bytes are
+    /// compressed data, not a size).
+    /// </summary>
+    private bool EndsWithWholeMember(uint isize)
+    {
+        using var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        long length = file.Length;
+        var block = new byte[1 << 16];
+        for (long end = length; end > 3;)
+        {
+            long start = Math.Max(1, end - block.Length + 2); // offset 0 is the whole file, already checked
+            int n = (int)(Math.Min(length, end + 2) - start);
+            file.Position = start;
+            file.ReadExactly(block, 0, n);
+            for (int i = (int)(end - start) - 1; i >= 0; i--)
+            {
+                if (i + 2 >= n || block[i] != 0x1f || block[i + 1] != 0x8b || block[i + 2] != 0x08) continue;
+                if (MemberSizeFrom(start + i) == isize) return true;
+            }
+            end = start;
+        }
+        return false;
+    }
+
+    /// <summary>Bytes (mod 2³²) that decompressing from <paramref name="offset"/> to the end of the file produces, or
+    /// null when that is not valid gzip.</summary>
+    private uint? MemberSizeFrom(long offset)
+    {
+        try
+        {
+            using var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            file.Position = offset;
+            using var gz = new GZipStream(file, CompressionMode.Decompress);
+            var sink = Chunk.Pool.Rent(1 << 16);
+            try
+            {
+                long total = 0;
+                int r;
+                while ((r = gz.Read(sink, 0, sink.Length)) > 0) total += r;
+                return (uint)total;
+            }
+            finally
+            {
+                Chunk.Pool.Return(sink);
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>An error at the end of the data decompressed so far (<c>buf[0..len)</c> follows the lines already handed out).</summary>

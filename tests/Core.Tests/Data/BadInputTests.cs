@@ -70,6 +70,32 @@ public class BadInputTests
         Assert.True(e.Line > 1, e.Message);
     }
 
+    private static byte[] Gzip(string text)
+    {
+        using var ms = new MemoryStream();
+        using (var z = new GZipStream(ms, CompressionLevel.Optimal, leaveOpen: true)) z.Write(Encoding.UTF8.GetBytes(text));
+        return ms.ToArray();
+    }
+
+    [Fact]
+    public void GzipOfSeveralMembers_ReadsEveryRow_AndATruncatedOneIsAnError()
+    {
+        // `cat a.gz b.gz c.gz`: the trailer of the file holds only the last member's size.
+        using var dir = new TempDir();
+        var rows = Enumerable.Range(0, 3000).Select(i => $"{i % 2},v{i * 7919 % 1013},{i}\n").ToArray();
+        var members = new[] { Gzip("label,a,n\n" + string.Concat(rows[..1000])), Gzip(string.Concat(rows[1000..2500])), Gzip(string.Concat(rows[2500..])) };
+        var whole = Path.Combine(dir.Path, "m.csv.gz");
+        File.WriteAllBytes(whole, [.. members[0], .. members[1], .. members[2]]);
+        using (var ds = Dataset.Prepare(Schema(), DataSources.Files(whole), DataTestKit.Options(Path.Combine(dir.Path, "c1"))))
+            Assert.Equal(3000, ds.Train.RowCount);
+
+        var cut = Path.Combine(dir.Path, "cut.csv.gz");
+        File.WriteAllBytes(cut, [.. members[0], .. members[1], .. members[2][..(members[2].Length / 2)]]);
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(Schema(), DataSources.Files(cut), DataTestKit.Options(Path.Combine(dir.Path, "c2"))));
+        Assert.StartsWith(cut + ":", e.Message);
+        Assert.Contains("gzip", e.Message);
+    }
+
     [Fact]
     public void CorruptGzip_IsAnErrorWithLineAndColumn()
     {
