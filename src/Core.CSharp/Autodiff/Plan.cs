@@ -196,10 +196,11 @@ public sealed class Plan
 
         // Fusion: a biased linear layer read only by a ReLU runs as one LinearRelu that writes the ReLU's buffers.
         var fusedInto = FusedReluOf(graph, needed, outputs.Append(loss).OfType<Node>());
+        var owner = BufferOwners(graph, fusedInto);
 
         // A plan without a loss only runs forward: a node's buffer is free once its last reader has run, so later
         // nodes reuse it (outputs and inputs keep their own). A training plan keeps every value for the backward pass.
-        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, fusedInto, outputs), borrow) : null;
+        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, owner, outputs), borrow) : null;
         long allocated = 0;
         var scratch = new List<DeviceBuffer>();
         BufferView Allocate(long numel, DType type)
@@ -247,7 +248,7 @@ public sealed class Plan
                     break;
                 case NodeKind.Op:
                     var op = n.Op!;
-                    if (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n)
+                    if (IsFusedRelu(n, fusedInto))
                     {
                         // The ReLU of a fused pair: the LinearRelu before it computed this node's value and gradient.
                         values[n.Id] = values[n.Inputs[0].Id];
@@ -294,11 +295,11 @@ public sealed class Plan
         }
         // The first op in the backward schedule to write a gradient buffer overwrites it where it can; that buffer
         // then needs no zeroing.
-        var overwritten = MarkOverwrites(graph, contexts, runBackward, fusedInto);
+        var overwritten = MarkOverwrites(owner, contexts, runBackward);
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
         var zeroBefore = poolGrads ? new BufferView[contexts.Count][] : [];
         long gradBytes = 0;
-        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, fusedInto, overwritten, grads, placeholder, backend, zeroBefore, scratch);
+        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, owner, grads, placeholder, backend, zeroBefore, scratch);
         if (pool is not null) scratch.AddRange(pool.Allocated);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
@@ -433,14 +434,8 @@ public sealed class Plan
     /// writer of each gradient buffer (views and fused ReLUs write their source's) when its op allows it and it writes
     /// that buffer through one input only. Returns, by owning node id, the buffers that no longer need zeroing.
     /// </summary>
-    private static bool[] MarkOverwrites(ExprGraph graph, List<NodeContext> contexts, List<bool> runBackward, Node?[] fusedInto)
+    private static bool[] MarkOverwrites(int[] owner, List<NodeContext> contexts, List<bool> runBackward)
     {
-        var owner = new int[graph.Nodes.Count];
-        foreach (var n in graph.Nodes)
-        {
-            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
-            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
-        }
         var written = new bool[owner.Length];
         var overwritten = new bool[owner.Length];
         if (NoOverwrite) return overwritten;
@@ -477,34 +472,12 @@ public sealed class Plan
     /// Returns the bytes allocated.
     /// </summary>
     private static long PlaceGradients(ExprGraph graph, int maxBatch, Node loss, List<NodeContext> contexts, List<bool> runBackward,
-        Node?[] fusedInto, bool[] overwritten, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore,
-        List<DeviceBuffer> scratch)
+        int[] owner, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore, List<DeviceBuffer> scratch)
     {
-        var owner = new int[graph.Nodes.Count];
-        foreach (var n in graph.Nodes)
-        {
-            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
-            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
-        }
         var placed = new BufferView[graph.Nodes.Count];
-        var free = new List<DeviceBuffer>();
-        long bytes = 0;
+        var pool = new BufferPool(backend, [], []);
         bool Pooled(int id) => grads[id].Buffer is { } b && ReferenceEquals(b, placeholder.Buffer);
-        BufferView Take(int id)
-        {
-            long numel = Math.Max(1, graph.Nodes[id].Shape.Numel(maxBatch));
-            DeviceBuffer? best = null;
-            foreach (var b in free)
-                if (b.Length >= numel && (best is null || b.Length < best.Length)) best = b;
-            if (best is null)
-            {
-                best = backend.Allocate(numel, DType.Float32);
-                bytes += numel * 4;
-                scratch.Add(best);
-            }
-            else free.Remove(best);
-            return placed[id] = best.All.Take(numel);
-        }
+        BufferView Take(int id) => placed[id] = pool.Take(Math.Max(1, graph.Nodes[id].Shape.Numel(maxBatch)), DType.Float32);
 
         Take(owner[loss.Id]); // filled with 1 at the start of every backward pass
         for (int i = contexts.Count - 1; i >= 0; i--)
@@ -525,7 +498,7 @@ public sealed class Plan
                 if (Pooled(self) && placed[self].IsEmpty) zero.Add(Take(self)); // no writer: its gradient is zero
             }
             zeroBefore[i] = [.. zero];
-            if (runBackward[i] && Pooled(c.Node.Id)) free.Add(placed[owner[c.Node.Id]].Buffer!);
+            if (runBackward[i] && Pooled(c.Node.Id)) pool.Return(placed[owner[c.Node.Id]]);
         }
 
         var pooled = graph.Nodes.Select(n => Pooled(owner[n.Id])).ToArray(); // before any placeholder is replaced
@@ -537,7 +510,8 @@ public sealed class Plan
             for (int k = 0; k < c.DX.Length; k++)
                 if (!c.DX[k].IsEmpty) c.DX[k] = grads[c.Node.Inputs[k].Id];
         }
-        return bytes;
+        scratch.AddRange(pool.Allocated);
+        return pool.Bytes;
     }
 
     /// <summary>Turns off gradient overwriting (every gradient buffer is zeroed, every op adds) on this thread.</summary>
@@ -553,15 +527,30 @@ public sealed class Plan
     /// </summary>
     public long AllocatedBytes { get; private init; }
 
-    /// <summary>For each node whose buffer it owns, the index (node id) of the last op that reads it; outputs never end.</summary>
-    private static int[] LastReads(ExprGraph graph, bool[] needed, Node?[] fusedInto, IEnumerable<Node> outputs)
+    /// <summary>A ReLU fused into the Linear before it (see <see cref="FusedReluOf"/>): it shares that node's buffers.</summary>
+    private static bool IsFusedRelu(Node n, Node?[] fusedInto) => n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n;
+
+    /// <summary>
+    /// For each node, the node whose value and gradient buffers it uses: itself, or for a view or a fused ReLU, the
+    /// owner of its input. Fusion, overwriting and buffer sharing all reason about owners.
+    /// </summary>
+    private static int[] BufferOwners(ExprGraph graph, Node?[] fusedInto)
     {
         var owner = new int[graph.Nodes.Count];
+        foreach (var n in graph.Nodes)
+        {
+            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || IsFusedRelu(n, fusedInto));
+            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
+        }
+        return owner;
+    }
+
+    /// <summary>For each node whose buffer it owns, the index (node id) of the last op that reads it; outputs never end.</summary>
+    private static int[] LastReads(ExprGraph graph, bool[] needed, int[] owner, IEnumerable<Node> outputs)
+    {
         var last = new int[graph.Nodes.Count];
         foreach (var n in graph.Nodes)
         {
-            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || (n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n));
-            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
             last[n.Id] = -1;
             if (!needed[n.Id] || n.Kind != NodeKind.Op) continue;
             foreach (var i in n.Inputs) last[owner[i.Id]] = Math.Max(last[owner[i.Id]], n.Id);
@@ -570,7 +559,10 @@ public sealed class Plan
         return last;
     }
 
-    /// <summary>Buffers of a forward-only plan, handed out best fit and taken back after their last reader.</summary>
+    /// <summary>
+    /// Buffers handed out best fit from a free list: a forward-only plan's values (<see cref="Release"/> takes each back
+    /// after its last reader, <paramref name="lastRead"/>), and a training plan's gradients (<see cref="Return"/>).
+    /// </summary>
     private sealed class BufferPool(IBackend backend, int[] lastRead, IReadOnlyList<DeviceBuffer> borrowed)
     {
         private readonly List<DeviceBuffer> _free = [.. borrowed];
@@ -578,7 +570,6 @@ public sealed class Plan
         /// <summary>The buffers this pool allocated (not the borrowed ones).</summary>
         public List<DeviceBuffer> Allocated { get; } = [];
         private readonly Dictionary<int, DeviceBuffer> _held = [];
-        private readonly Dictionary<DeviceBuffer, int> _ownerOf = new(ReferenceEqualityComparer.Instance);
         public long Bytes { get; private set; }
 
         public BufferView Take(long numel, DType type)
@@ -604,16 +595,12 @@ public sealed class Plan
         /// <summary>Records the buffer node <paramref name="n"/> writes, then frees every buffer whose last reader is n.</summary>
         public void Release(Node n, BufferView[] values)
         {
-            if (values[n.Id].Buffer is { } mine && lastRead[n.Id] >= 0 && !_ownerOf.ContainsKey(mine))
-            {
-                _held[n.Id] = mine;
-                _ownerOf[mine] = n.Id;
-            }
+            // Only owners have a last reader (views and fused ReLUs share their owner's buffer, already held).
+            if (values[n.Id].Buffer is { } mine && lastRead[n.Id] >= 0) _held[n.Id] = mine;
             foreach (var (id, buffer) in _held)
             {
                 if (lastRead[id] != n.Id) continue;
                 _held.Remove(id); // allowed while enumerating
-                _ownerOf.Remove(buffer);
                 _free.Add(buffer);
             }
         }
