@@ -21,3 +21,25 @@ internal static class BatchChunks
         return slot;
     }
 }
+
+/// <summary>
+/// Splits a large elementwise call (a fill, a pointwise function, a row copy) into fixed chunks of about
+/// <see cref="Size"/> elements for the worker pool. Each element is computed alone, so any split gives the same bits;
+/// a call under two chunks' worth runs on the caller, where a dispatch would cost more than it saves.
+/// </summary>
+internal static class ElementChunks
+{
+    /// <summary>Elements per pool index (256 KiB of floats).</summary>
+    public const int Size = 1 << 16;
+
+    /// <summary>Chunks of <see cref="Size"/> covering <paramref name="length"/> elements.</summary>
+    public static int Count(long length) => (int)((length + Size - 1) / Size);
+
+    /// <summary>Runs <c>job.Run(i)</c> for i &lt; <paramref name="chunks"/>: on the pool when the call covers
+    /// <paramref name="elements"/> ≥ two chunks' worth, else in order on the caller.</summary>
+    public static void For<TJob>(int chunks, long elements, ref TJob job) where TJob : struct, IParallelJob
+    {
+        if (elements >= 2L * Size) WorkerPool.For(chunks, ref job);
+        else for (int i = 0; i < chunks; i++) job.Run(i);
+    }
+}

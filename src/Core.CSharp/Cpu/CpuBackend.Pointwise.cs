@@ -6,11 +6,7 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    /// <summary>Elements per pool index of a large pointwise call (256 KiB of floats); smaller calls stay on the caller.</summary>
-    private const int PointwiseChunk = 1 << 16;
-
-    // A large pointwise call runs over fixed chunks on the pool: each element is computed alone, so the bits are the
-    // same for any split.
+    // A large pointwise call runs over fixed chunks on the pool (ElementChunks).
     private struct UnaryJob : IParallelJob
     {
         public UnaryFn Fn;
@@ -20,8 +16,8 @@ public sealed unsafe partial class CpuBackend
 
         public readonly void Run(int chunk)
         {
-            long start = (long)chunk * PointwiseChunk;
-            int n = (int)Math.Min(PointwiseChunk, Length - start);
+            long start = (long)chunk * ElementChunks.Size;
+            int n = (int)Math.Min(ElementChunks.Size, Length - start);
             if (Backward) UnaryBackwardSpan(Fn, new Span<float>(Y + start, n), new Span<float>(DY + start, n), new Span<float>(DX + start, n));
             else UnarySpan(Fn, new Span<float>(X + start, n), new Span<float>(Y + start, n));
         }
@@ -29,18 +25,12 @@ public sealed unsafe partial class CpuBackend
 
     public void Unary(UnaryFn fn, BufferView x, BufferView y)
     {
-        var xs = F(x);
         var ys = F(y);
-        if (ys.Length >= 2 * PointwiseChunk)
+        fixed (float* px = F(x), py = ys)
         {
-            fixed (float* px = xs, py = ys)
-            {
-                var job = new UnaryJob { Fn = fn, X = px, Y = py, Length = ys.Length };
-                WorkerPool.For((int)((ys.Length + PointwiseChunk - 1) / PointwiseChunk), ref job);
-            }
-            return;
+            var job = new UnaryJob { Fn = fn, X = px, Y = py, Length = ys.Length };
+            ElementChunks.For(ElementChunks.Count(ys.Length), ys.Length, ref job);
         }
-        UnarySpan(fn, xs, ys);
     }
 
     private static void UnarySpan(UnaryFn fn, Span<float> xs, Span<float> ys)
@@ -58,19 +48,12 @@ public sealed unsafe partial class CpuBackend
     public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx)
     {
         if (dx.IsEmpty) return;
-        var ys = F(y);
-        var dys = F(dy);
         var dxs = F(dx);
-        if (dxs.Length >= 2 * PointwiseChunk)
+        fixed (float* py = F(y), pdy = F(dy), pdx = dxs)
         {
-            fixed (float* py = ys, pdy = dys, pdx = dxs)
-            {
-                var job = new UnaryJob { Fn = fn, Backward = true, Y = py, DY = pdy, DX = pdx, Length = dxs.Length };
-                WorkerPool.For((int)((dxs.Length + PointwiseChunk - 1) / PointwiseChunk), ref job);
-            }
-            return;
+            var job = new UnaryJob { Fn = fn, Backward = true, Y = py, DY = pdy, DX = pdx, Length = dxs.Length };
+            ElementChunks.For(ElementChunks.Count(dxs.Length), dxs.Length, ref job);
         }
-        UnaryBackwardSpan(fn, ys, dys, dxs);
     }
 
     private static void UnaryBackwardSpan(UnaryFn fn, Span<float> ys, Span<float> dys, Span<float> dxs)

@@ -23,16 +23,12 @@ public sealed unsafe partial class CpuBackend : IBackend
     public void Fill(BufferView y, float value)
     {
         var ys = F(y);
-        if (ys.Length < 2 * FillChunk) { ys.Fill(value); return; }
         fixed (float* p = ys)
         {
             var job = new FillJob { Y = p, Length = ys.Length, Value = value };
-            WorkerPool.For((ys.Length + FillChunk - 1) / FillChunk, ref job);
+            ElementChunks.For(ElementChunks.Count(ys.Length), ys.Length, ref job);
         }
     }
-
-    /// <summary>Floats per pool index of a large fill (256 KiB).</summary>
-    private const int FillChunk = 1 << 16;
 
     private struct FillJob : IParallelJob
     {
@@ -42,8 +38,8 @@ public sealed unsafe partial class CpuBackend : IBackend
 
         public readonly void Run(int chunk)
         {
-            long start = (long)chunk * FillChunk;
-            new Span<float>(Y + start, (int)Math.Min(FillChunk, Length - start)).Fill(Value);
+            long start = (long)chunk * ElementChunks.Size;
+            new Span<float>(Y + start, (int)Math.Min(ElementChunks.Size, Length - start)).Fill(Value);
         }
     }
 
@@ -65,16 +61,11 @@ public sealed unsafe partial class CpuBackend : IBackend
             var job = new CopyRowsJob
             {
                 Width = width, XStride = xStride, YStride = yStride, Accumulate = accumulate, X = px, Y = py, Rows = rows,
-                RowsPerChunk = Math.Max(1, CopyChunk / width),
+                RowsPerChunk = Math.Max(1, ElementChunks.Size / width),
             };
-            int chunks = (rows + job.RowsPerChunk - 1) / job.RowsPerChunk;
-            if ((long)rows * width >= 2 * CopyChunk) WorkerPool.For(chunks, ref job);
-            else for (int i = 0; i < chunks; i++) job.Run(i);
+            ElementChunks.For((rows + job.RowsPerChunk - 1) / job.RowsPerChunk, (long)rows * width, ref job);
         }
     }
-
-    /// <summary>Floats per pool index of a large row copy.</summary>
-    private const int CopyChunk = 1 << 16;
 
     private struct CopyRowsJob : IParallelJob
     {
