@@ -57,11 +57,6 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
     let forward = median steps (fun () -> score.Forward())
     { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
 
-let private peakRss () =
-    use p = Process.GetCurrentProcess()
-    p.Refresh()
-    p.PeakWorkingSet64
-
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
 /// configured thread count.
 let private gemm (json: bool) (out: TextWriter) =
@@ -102,7 +97,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let mlp = new StringWriter()
         if not (args.Contains BenchArgs.Model) then CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
         let t = timeModel entry fields vocabulary batch steps
-        let rss = peakRss ()
+        let rss = CtrDsl.Bench.ProcessMemory.PeakBytes()
         if json then
             out.WriteLine(
                 Json.serialize (
