@@ -118,3 +118,45 @@ let ``every zoo model builds on Criteo-shaped features and describes itself`` ()
     // DeepFM's parameter count by hand: 390 linear rows + bias, 390×10 embedding, MLP 390·400+400 + 2·(400·400+400) + 400+1.
     let deepFM = Model.build "DeepFM" f 1UL (DeepFM.deepFM DeepFM.DeepFMParams.Defaults)
     Assert.Equal(390L + 1L + 3900L + (390L * 400L + 400L) + 2L * (400L * 400L + 400L) + 401L, deepFM.ParameterCount)
+
+/// Trains `steps` Adam steps (with dropout where the model has it) and returns the parameters and the plan's bytes.
+let private trainedParameters (m: BuiltModel) (ids: int[]) (labels: float32[]) batch steps =
+    let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), batch, m.Loss, m.Output)
+    plan.Training <- true
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
+    plan.SetInput(m.Label, ReadOnlySpan labels)
+    let adam = CtrDsl.Optim.Adam(plan.Parameters, 0.02f)
+    for _ in 1..steps do
+        plan.Forward()
+        plan.Backward()
+        adam.Step()
+    let logits = Array.zeroCreate<float32> batch
+    plan.Read(m.Output, Span logits)
+    [| for p in m.Parameters -> Array.copy p.Value |], logits, plan.AllocatedBytes
+
+[<Fact>]
+let ``every zoo model trains bit for bit with its training buffers shared by lifetime`` () =
+    // The training plan lays out values, scratch and gradients on one timeline and lets buffers whose lifetimes do
+    // not overlap share memory. An op that read a value its backward had declared unneeded, or a lifetime cut short,
+    // would change the trained parameters; with sharing off (Plan.NoReuse) every node keeps buffers of its own.
+    let f = features 6 5
+    let batch = 32
+    let rng = Random 3
+    let ids = randomIds rng f batch
+    let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+    let withDropout =
+        [ "DeepFM+dropout", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16; 8 ]; Dropout = 0.3f }
+          "NFM+dropout", NFM.nfm { NFM.NFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ]; BatchNorm = true; Dropout = 0.2f } ]
+    for name, expr in zoo @ withDropout do
+        let run reuse =
+            CtrDsl.Autodiff.Plan.NoReuse <- not reuse
+            try
+                trainedParameters (Model.build name f 1UL expr) ids labels batch 4
+            finally
+                CtrDsl.Autodiff.Plan.NoReuse <- false
+        let separate, separateLogits, separateBytes = run false
+        let shared, sharedLogits, sharedBytes = run true
+        Assert.Equal<float32[]>(separateLogits, sharedLogits)
+        for a, b in Array.zip separate shared do
+            Assert.Equal<float32[]>(a, b)
+        Assert.True(sharedBytes <= separateBytes, $"{name}: shared {sharedBytes} bytes, separate {separateBytes}")

@@ -11,7 +11,7 @@ namespace CtrDsl.Autodiff;
 /// steady-state <see cref="Forward"/> + <see cref="Backward"/> allocates no managed memory.
 /// A smaller last batch runs by setting <see cref="Batch"/>; nothing is reallocated.
 /// </summary>
-public sealed class Plan
+public sealed partial class Plan
 {
     private readonly IBackend _backend;
     private readonly NodeContext[] _ops;          // op nodes, topological order
@@ -199,8 +199,13 @@ public sealed class Plan
         var owner = BufferOwners(graph, fusedInto);
 
         // A plan without a loss only runs forward: a node's buffer is free once its last reader has run, so later
-        // nodes reuse it (outputs and inputs keep their own). A training plan keeps every value for the backward pass.
+        // nodes reuse it (outputs and inputs keep their own). A training plan lays out its values, scratch and
+        // gradients together once the schedule is known (PlaceTrainingBuffers); a placeholder marks them until then.
         var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, owner, outputs), borrow) : null;
+        bool layout = loss is not null && !NoReuse;
+        var placeholders = new Dictionary<DType, BufferView>();
+        BufferView Placeholder(DType type) =>
+            placeholders.TryGetValue(type, out var v) ? v : placeholders[type] = backend.Allocate(1, type).All;
         long allocated = 0;
         var scratch = new List<DeviceBuffer>();
         BufferView Allocate(long numel, DType type)
@@ -211,10 +216,6 @@ public sealed class Plan
             return b.All;
         }
 
-        // A training plan shares gradient buffers instead: each node's gradient lives from its first writer's backward
-        // to its own, and is placed after the plan is laid out (a one-value placeholder marks it until then).
-        bool poolGrads = loss is not null && !NoReuse;
-        var placeholder = poolGrads ? backend.Allocate(1, DType.Float32).All : default;
 
         var values = new BufferView[count];
         var grads = new BufferView[count];
@@ -262,8 +263,8 @@ public sealed class Plan
                     }
                     else
                     {
-                        values[n.Id] = pool is null ? Allocate(numel, n.Type) : pool.Take(numel, n.Type);
-                        if (wantsGrad[n.Id] && poolGrads) grads[n.Id] = placeholder;
+                        values[n.Id] = layout ? Placeholder(n.Type) : pool is null ? Allocate(numel, n.Type) : pool.Take(numel, n.Type);
+                        if (wantsGrad[n.Id] && layout) grads[n.Id] = Placeholder(DType.Float32);
                         else if (wantsGrad[n.Id])
                         {
                             grads[n.Id] = Allocate(numel, DType.Float32);
@@ -280,7 +281,7 @@ public sealed class Plan
                         if (input.Parameter is { IsSparse: true } sp) c.Sparse[i] = accumulators[sp];
                         else c.DX[i] = grads[input.Id];
                     }
-                    c.Work = op.Workspace(c).Select(w => pool is null ? Allocate(w.Length, w.Type) : pool.Take(w.Length, w.Type)).ToArray();
+                    c.Work = op.Workspace(c).Select(w => layout ? Placeholder(w.Type) : pool is null ? Allocate(w.Length, w.Type) : pool.Take(w.Length, w.Type)).ToArray();
                     c.State = op.Prepare(c);
                     if (pool is not null)
                     {
@@ -297,13 +298,18 @@ public sealed class Plan
         // then needs no zeroing.
         var overwritten = MarkOverwrites(owner, contexts, runBackward);
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
-        var zeroBefore = poolGrads ? new BufferView[contexts.Count][] : [];
-        long gradBytes = 0;
-        if (poolGrads) gradBytes = PlaceGradients(graph, maxBatch, loss!, contexts, runBackward, owner, grads, placeholder, backend, zeroBefore, scratch);
+        var zeroBefore = layout ? new BufferView[contexts.Count][] : [];
+        long laidOut = 0;
+        if (layout)
+        {
+            var pending = placeholders.Values.Select(v => v.Buffer!).ToHashSet();
+            var schedule = new TrainingSchedule(graph, maxBatch, contexts, runBackward, owner, outputs.Append(loss!));
+            laidOut = schedule.Place(values, grads, b => pending.Contains(b), backend, zeroBefore, scratch);
+        }
         if (pool is not null) scratch.AddRange(pool.Allocated);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
-        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + gradBytes, _zeroBefore = zeroBefore, _scratch = scratch };
+        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + laidOut, _zeroBefore = zeroBefore, _scratch = scratch };
     }
 
     /// <summary>
@@ -463,56 +469,6 @@ public sealed class Plan
     /// <summary>Per op (forward index), the pooled gradient buffers to zero just before its backward: those it is the
     /// first to write, when it adds rather than overwrites.</summary>
     private BufferView[][] _zeroBefore = [];
-
-    /// <summary>
-    /// Gives every op node's gradient (marked by <paramref name="placeholder"/>) a buffer from a pool, walking the
-    /// backward schedule: a gradient is taken when its first writer runs (zeroed first unless that writer overwrites
-    /// it) and handed back once its own node's backward has read it. Parameters keep their own gradient arrays. Then
-    /// the gradients of views and fused ReLUs, and every context's DY and DX, are pointed at the placed buffers.
-    /// Returns the bytes allocated.
-    /// </summary>
-    private static long PlaceGradients(ExprGraph graph, int maxBatch, Node loss, List<NodeContext> contexts, List<bool> runBackward,
-        int[] owner, BufferView[] grads, BufferView placeholder, IBackend backend, BufferView[][] zeroBefore, List<DeviceBuffer> scratch)
-    {
-        var placed = new BufferView[graph.Nodes.Count];
-        var pool = new BufferPool(backend, [], []);
-        bool Pooled(int id) => grads[id].Buffer is { } b && ReferenceEquals(b, placeholder.Buffer);
-        BufferView Take(int id) => placed[id] = pool.Take(Math.Max(1, graph.Nodes[id].Shape.Numel(maxBatch)), DType.Float32);
-
-        Take(owner[loss.Id]); // filled with 1 at the start of every backward pass
-        for (int i = contexts.Count - 1; i >= 0; i--)
-        {
-            var c = contexts[i];
-            var zero = new List<BufferView>();
-            if (runBackward[i])
-            {
-                var inputs = c.Node.Inputs;
-                for (int k = 0; k < inputs.Length; k++)
-                {
-                    int o = owner[inputs[k].Id];
-                    if (c.DX[k].IsEmpty || !Pooled(o) || !placed[o].IsEmpty) continue;
-                    var buffer = Take(o);
-                    if (!c.Overwrite[k]) zero.Add(buffer);
-                }
-                int self = owner[c.Node.Id];
-                if (Pooled(self) && placed[self].IsEmpty) zero.Add(Take(self)); // no writer: its gradient is zero
-            }
-            zeroBefore[i] = [.. zero];
-            if (runBackward[i] && Pooled(c.Node.Id)) pool.Return(placed[owner[c.Node.Id]]);
-        }
-
-        var pooled = graph.Nodes.Select(n => Pooled(owner[n.Id])).ToArray(); // before any placeholder is replaced
-        foreach (var n in graph.Nodes)
-            if (pooled[n.Id] && !grads[n.Id].IsEmpty) grads[n.Id] = placed[owner[n.Id]];
-        foreach (var c in contexts)
-        {
-            if (!c.DY.IsEmpty) c.DY = grads[c.Node.Id];
-            for (int k = 0; k < c.DX.Length; k++)
-                if (!c.DX[k].IsEmpty) c.DX[k] = grads[c.Node.Inputs[k].Id];
-        }
-        scratch.AddRange(pool.Allocated);
-        return pool.Bytes;
-    }
 
     /// <summary>Turns off gradient overwriting (every gradient buffer is zeroed, every op adds) on this thread.</summary>
     [ThreadStatic] internal static bool NoOverwrite;

@@ -14,6 +14,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class BatchedMatMul(bool transposeA = false, bool transposeB = false) : Op
 {
+    public override bool BackwardReadsOutput => false;
     public bool TransposeA => transposeA;
     public bool TransposeB => transposeB;
     public override string Name => "batched_matmul";

@@ -11,6 +11,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class Embedding : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "embedding";
     public override int Arity => 2;
     public override bool AcceptsSparse(int input) => input == 1;
@@ -41,6 +42,7 @@ public sealed class Embedding : Op
 /// </summary>
 public sealed class EmbeddingBag(Pooling pooling) : Op
 {
+    public override bool BackwardReadsOutput => false;
     public Pooling Pooling => pooling;
     public override string Name => "embedding_bag";
     public override int Arity => 2;

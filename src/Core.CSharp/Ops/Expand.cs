@@ -12,6 +12,8 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class Expand(int axis, int n) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public int Axis => axis;
     public int Size => n;
     public override string Name => "expand";

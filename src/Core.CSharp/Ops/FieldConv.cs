@@ -11,6 +11,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class FieldConv : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "field_conv";
     public override int Arity => 3;
 
@@ -40,6 +41,8 @@ public sealed class FieldConv : Op
 /// </summary>
 public sealed class FieldMaxPool(int p, PoolRounding rounding = PoolRounding.Floor) : Op
 {
+    public override bool BackwardReadsInput(int input) => false; // the arg-max rows are in the workspace
+    public override bool BackwardReadsOutput => false;
     public int Window => p;
     public PoolRounding Rounding => rounding;
     public override string Name => "field_max_pool";

@@ -15,6 +15,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class FieldLinear : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "field_linear";
     public override int Arity => 2;
 

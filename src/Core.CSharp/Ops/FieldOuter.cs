@@ -13,6 +13,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class FieldOuter : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "field_outer";
     public override int Arity => 2;
 

@@ -12,6 +12,8 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class HashCross : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     private readonly int[] _fields;   // the groups' field positions, concatenated
     private readonly int[] _starts;   // group g is _fields[_starts[g] .. _starts[g + 1])
 

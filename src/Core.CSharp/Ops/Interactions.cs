@@ -7,6 +7,7 @@ namespace CtrDsl.Ops;
 /// <summary>Shared shape rule of the field-interaction ops: x is [batch; fields; dim].</summary>
 public abstract class FieldInteraction : Op
 {
+    public override bool BackwardReadsOutput => false;
     protected static (int fields, int dim) Fields(Node x)
     {
         ExpectFloat(x, "embeddings");

@@ -10,6 +10,8 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class Concat(int axis) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public int Axis => axis;
     public override string Name => "concat";
     public override int Arity => -1;
@@ -62,6 +64,8 @@ public sealed class Concat(int axis) : Op
 /// </summary>
 public sealed class Slice(int axis, int start, int length) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public override string Name => "slice";
     public override int Arity => 1;
     public override string Attributes => $"axis={axis}, start={start}, length={length}";
@@ -107,6 +111,8 @@ public sealed class Slice(int axis, int start, int length) : Op
 /// </summary>
 public sealed class Reshape(params int[] trailing) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public override string Name => "reshape";
     public override int Arity => 1;
     public override bool IsView => true;
@@ -128,6 +134,8 @@ public sealed class Reshape(params int[] trailing) : Op
 /// <summary>[batch; d1; …; dn] → [batch; d1·…·dn].</summary>
 public sealed class Flatten : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public override string Name => "flatten";
     public override int Arity => 1;
     public override bool IsView => true;
@@ -146,6 +154,8 @@ public sealed class Flatten : Op
 /// <summary>Swaps two non-batch axes; backward swaps them back.</summary>
 public sealed class Transpose(int axis0, int axis1) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public override string Name => "transpose";
     public override int Arity => 1;
     public override string Attributes => $"axes=({axis0}, {axis1})";

@@ -14,6 +14,7 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class Linear(bool hasBias = true) : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "linear";
     public override int Arity => hasBias ? 3 : 2;
     public bool HasBias => hasBias;

@@ -7,6 +7,7 @@ namespace CtrDsl.Ops;
 /// <summary>Shared shape rule of the losses: predictions [batch] or [batch; 1], targets [batch] → a scalar [1].</summary>
 public abstract class LossOp : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override int Arity => 2;
 
     public override Shape Infer(IReadOnlyList<Node> inputs)

@@ -8,6 +8,7 @@ namespace CtrDsl.Ops;
 /// Backward: dx = y ⊙ (dy − Σ dy⊙y).</summary>
 public sealed class Softmax : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
     public override string Name => "softmax";
     public override int Arity => 1;
 
@@ -43,6 +44,7 @@ public sealed class Softmax : Op
 /// </summary>
 public sealed class LayerNorm(float eps = 1e-5f) : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "layer_norm";
     public override int Arity => 3;
     public override string Attributes => $"eps={eps}";
@@ -91,6 +93,7 @@ public sealed class LayerNorm(float eps = 1e-5f) : Op
 /// </summary>
 public sealed class BatchNorm(float eps = 1e-5f, float momentum = 0.1f) : Op
 {
+    public override bool BackwardReadsOutput => false;
     public override string Name => "batch_norm";
     public override int Arity => 5;
     public override string Attributes => $"eps={eps}, momentum={momentum}";

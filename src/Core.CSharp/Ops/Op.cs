@@ -37,7 +37,17 @@ public abstract class Op
     /// </summary>
     public virtual bool CanOverwriteGrad(int input) => false;
 
-    /// <summary>Scratch buffers, sized for the largest batch the plan runs.</summary>
+    /// <summary>
+    /// Whether the backward pass reads input <paramref name="input"/>'s value. A training plan keeps a value from its
+    /// forward write until its last reader, forward or backward, then hands the buffer to later values and
+    /// gradients; an op that declares what its backward does not read frees that memory. True unless the op says not.
+    /// </summary>
+    public virtual bool BackwardReadsInput(int input) => true;
+
+    /// <summary>Whether the backward pass reads the op's own output value (tanh, sigmoid and softmax do). True unless the op says not.</summary>
+    public virtual bool BackwardReadsOutput => true;
+
+    /// <summary>Scratch buffers, sized for the largest batch the plan runs. They live from the op's forward pass to its backward pass.</summary>
     public virtual WorkspaceSpec[] Workspace(NodeContext c) => [];
 
     /// <summary>Host-side state made once per node when the plan is compiled (kept in <see cref="NodeContext.State"/>).</summary>

@@ -17,6 +17,7 @@ public enum PairSide { Left, Right }
 /// </summary>
 public sealed class PairRows(PairSide side) : FieldInteraction
 {
+    public override bool BackwardReadsInput(int input) => false;
     public PairSide Side => side;
     public override string Name => "pair_rows";
     public override int Arity => 1;

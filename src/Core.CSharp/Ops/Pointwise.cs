@@ -16,6 +16,7 @@ public abstract class UnaryOp(UnaryFn fn) : Op
         return inputs[0].Shape;
     }
 
+    public override bool BackwardReadsInput(int input) => false; // every UnaryFn's derivative is written in y
     public override void Forward(IBackend b, NodeContext c) => b.Unary(fn, c.In(0), c.Out);
     public override void Backward(IBackend b, NodeContext c) => b.UnaryBackward(fn, c.In(0), c.Out, c.DOut, c.DIn(0));
 }
@@ -52,6 +53,8 @@ public abstract class BinaryOp(BinaryFn fn) : Op
         return a;
     }
 
+    public override bool BackwardReadsInput(int input) => fn == BinaryFn.Mul;
+    public override bool BackwardReadsOutput => false;
     public override void Forward(IBackend b, NodeContext c) => b.Binary(fn, c.In(0), c.In(1), c.Out);
 
     public override void Backward(IBackend b, NodeContext c) =>
@@ -74,6 +77,8 @@ public sealed class Scale(float s) : Op
     public override int Arity => 1;
     public float Factor => s;
     public override string Attributes => $"s={s}";
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
 
     public override Shape Infer(IReadOnlyList<Node> inputs)
     {
@@ -97,6 +102,7 @@ public sealed class PRelu : Op
 {
     public override string Name => "prelu";
     public override int Arity => 2;
+    public override bool BackwardReadsOutput => false;
 
     public override Shape Infer(IReadOnlyList<Node> inputs)
     {
@@ -128,6 +134,8 @@ public sealed class Dropout : Op
     public override string Name => "dropout";
     public override int Arity => 1;
     public override string Attributes => $"rate={Rate}";
+    public override bool BackwardReadsInput(int input) => false; // the mask is in the workspace
+    public override bool BackwardReadsOutput => false;
 
     public override Shape Infer(IReadOnlyList<Node> inputs)
     {

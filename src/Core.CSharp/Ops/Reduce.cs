@@ -10,6 +10,8 @@ namespace CtrDsl.Ops;
 /// </summary>
 public abstract class AxisReduction(int axis, bool keepDim, bool mean) : Op
 {
+    public override bool BackwardReadsInput(int input) => false;
+    public override bool BackwardReadsOutput => false;
     public int Axis => axis;
     public bool KeepDim => keepDim;
     public override int Arity => 1;
