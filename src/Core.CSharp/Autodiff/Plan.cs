@@ -194,15 +194,13 @@ public sealed partial class Plan
         var accumulators = new Dictionary<Parameter, SparseRowAccumulator>(ReferenceEqualityComparer.Instance);
         foreach (var (p, n) in lookups) accumulators[p] = new SparseRowAccumulator(p, checked((int)n));
 
-        // Fusion: a biased linear layer read only by a ReLU runs as one LinearRelu that writes the ReLU's buffers.
-        var fusedInto = FusedReluOf(graph, needed, outputs.Append(loss).OfType<Node>());
-        var owner = BufferOwners(graph, fusedInto);
+        var fusion = new Fusion(graph, needed, outputs.Append(loss).OfType<Node>());
+        var owner = fusion.Owner;
 
-        // A plan without a loss only runs forward: a node's buffer is free once its last reader has run, so later
-        // nodes reuse it (outputs and inputs keep their own). A training plan lays out its values, scratch and
-        // gradients together once the schedule is known (PlaceTrainingBuffers); a placeholder marks them until then.
-        var pool = loss is null && !NoReuse ? new BufferPool(backend, LastReads(graph, needed, owner, outputs), borrow) : null;
-        bool layout = loss is not null && !NoReuse;
+        // Op values, scratch and gradients are laid out together once the schedule is known (BufferSchedule), so
+        // buffers whose lifetimes do not overlap share memory; a placeholder marks them until then. Inputs and
+        // parameters keep their own. With NoReuse every node gets buffers of its own instead.
+        bool layout = !NoReuse;
         var placeholders = new Dictionary<DType, BufferView>();
         BufferView Placeholder(DType type) =>
             placeholders.TryGetValue(type, out var v) ? v : placeholders[type] = backend.Allocate(1, type).All;
@@ -249,13 +247,14 @@ public sealed partial class Plan
                     break;
                 case NodeKind.Op:
                     var op = n.Op!;
-                    if (IsFusedRelu(n, fusedInto))
+                    if (fusion.IsFusedRelu(n))
                     {
-                        // The ReLU of a fused pair: the LinearRelu before it computed this node's value and gradient.
+                        // The ReLU of a fused pair: the linear layer before it computed this node's value and gradient.
                         values[n.Id] = values[n.Inputs[0].Id];
                         grads[n.Id] = grads[n.Inputs[0].Id];
                         break;
                     }
+                    if (fusion.IsAbsorbed(n)) break; // the linear layer reading it reads its inputs
                     if (op.IsView)
                     {
                         values[n.Id] = values[n.Inputs[0].Id];
@@ -263,7 +262,7 @@ public sealed partial class Plan
                     }
                     else
                     {
-                        values[n.Id] = layout ? Placeholder(n.Type) : pool is null ? Allocate(numel, n.Type) : pool.Take(numel, n.Type);
+                        values[n.Id] = layout ? Placeholder(n.Type) : Allocate(numel, n.Type);
                         if (wantsGrad[n.Id] && layout) grads[n.Id] = Placeholder(DType.Float32);
                         else if (wantsGrad[n.Id])
                         {
@@ -271,24 +270,18 @@ public sealed partial class Plan
                             zero.Add((n.Id, grads[n.Id]));
                         }
                     }
-                    var c = new NodeContext(n, maxBatch) { Y = values[n.Id], DY = grads[n.Id] };
-                    if (fusedInto[n.Id] is not null) c.Kernel = LinearRelu.Instance;
-                    for (int i = 0; i < n.Inputs.Length; i++)
+                    var operands = fusion.OperandsOf(n);
+                    var c = new NodeContext(n, maxBatch, operands) { Y = values[n.Id], DY = grads[n.Id], Kernel = fusion.KernelOf(n) };
+                    for (int i = 0; i < operands.Length; i++)
                     {
-                        var input = n.Inputs[i];
+                        var input = operands[i];
                         c.X[i] = values[input.Id];
                         if (!wantsGrad[n.Id] || !wantsGrad[input.Id]) continue;
                         if (input.Parameter is { IsSparse: true } sp) c.Sparse[i] = accumulators[sp];
                         else c.DX[i] = grads[input.Id];
                     }
-                    c.Work = op.Workspace(c).Select(w => layout ? Placeholder(w.Type) : pool is null ? Allocate(w.Length, w.Type) : pool.Take(w.Length, w.Type)).ToArray();
+                    c.Work = op.Workspace(c).Select(w => layout ? Placeholder(w.Type) : Allocate(w.Length, w.Type)).ToArray();
                     c.State = op.Prepare(c);
-                    if (pool is not null)
-                    {
-                        // Scratch lives for this op only; inputs whose last reader this was are free for later nodes.
-                        foreach (var w in c.Work) pool.Return(w);
-                        pool.Release(n, values);
-                    }
                     contexts.Add(c);
                     runBackward.Add(wantsGrad[n.Id] && !op.IsView);
                     break;
@@ -298,18 +291,16 @@ public sealed partial class Plan
         // then needs no zeroing.
         var overwritten = MarkOverwrites(owner, contexts, runBackward);
         var zeroed = zero.Where(z => !overwritten[z.owner]).Select(z => z.grad).ToArray();
-        var zeroBefore = layout ? new BufferView[contexts.Count][] : [];
-        long laidOut = 0;
+        var zeroBefore = layout && loss is not null ? new BufferView[contexts.Count][] : [];
         if (layout)
         {
             var pending = placeholders.Values.Select(v => v.Buffer!).ToHashSet();
-            var schedule = new TrainingSchedule(graph, maxBatch, contexts, runBackward, owner, outputs.Append(loss!));
-            laidOut = schedule.Place(values, grads, b => pending.Contains(b), backend, zeroBefore, scratch);
+            var schedule = new BufferSchedule(graph, maxBatch, contexts, runBackward, owner, outputs.Append(loss).OfType<Node>(), loss);
+            allocated += schedule.Place(values, grads, b => pending.Contains(b), backend, borrow, zeroBefore, scratch);
         }
-        if (pool is not null) scratch.AddRange(pool.Allocated);
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
-        { AllocatedBytes = allocated + (pool?.Bytes ?? 0) + laidOut, _zeroBefore = zeroBefore, _scratch = scratch };
+        { AllocatedBytes = allocated, _zeroBefore = zeroBefore, _scratch = scratch };
     }
 
     /// <summary>
@@ -449,7 +440,7 @@ public sealed partial class Plan
         {
             if (!runBackward[i]) continue;
             var c = contexts[i];
-            var inputs = c.Node.Inputs;
+            var inputs = c.Operands;
             for (int k = 0; k < inputs.Length; k++)
             {
                 if (c.DX[k].IsEmpty) continue;
@@ -482,109 +473,6 @@ public sealed partial class Plan
     /// buffers, so <see cref="ValueOf(Node)"/> is meaningful for inputs and outputs only.
     /// </summary>
     public long AllocatedBytes { get; private init; }
-
-    /// <summary>A ReLU fused into the Linear before it (see <see cref="FusedReluOf"/>): it shares that node's buffers.</summary>
-    private static bool IsFusedRelu(Node n, Node?[] fusedInto) => n.Inputs.Length == 1 && fusedInto[n.Inputs[0].Id] == n;
-
-    /// <summary>
-    /// For each node, the node whose value and gradient buffers it uses: itself, or for a view or a fused ReLU, the
-    /// owner of its input. Fusion, overwriting and buffer sharing all reason about owners.
-    /// </summary>
-    private static int[] BufferOwners(ExprGraph graph, Node?[] fusedInto)
-    {
-        var owner = new int[graph.Nodes.Count];
-        foreach (var n in graph.Nodes)
-        {
-            bool alias = n.Kind == NodeKind.Op && (n.Op!.IsView || IsFusedRelu(n, fusedInto));
-            owner[n.Id] = alias ? owner[n.Inputs[0].Id] : n.Id;
-        }
-        return owner;
-    }
-
-    /// <summary>For each node whose buffer it owns, the index (node id) of the last op that reads it; outputs never end.</summary>
-    private static int[] LastReads(ExprGraph graph, bool[] needed, int[] owner, IEnumerable<Node> outputs)
-    {
-        var last = new int[graph.Nodes.Count];
-        foreach (var n in graph.Nodes)
-        {
-            last[n.Id] = -1;
-            if (!needed[n.Id] || n.Kind != NodeKind.Op) continue;
-            foreach (var i in n.Inputs) last[owner[i.Id]] = Math.Max(last[owner[i.Id]], n.Id);
-        }
-        foreach (var o in outputs) last[owner[o.Id]] = int.MaxValue;
-        return last;
-    }
-
-    /// <summary>
-    /// Buffers handed out best fit from a free list: a forward-only plan's values (<see cref="Release"/> takes each back
-    /// after its last reader, <paramref name="lastRead"/>), and a training plan's gradients (<see cref="Return"/>).
-    /// </summary>
-    private sealed class BufferPool(IBackend backend, int[] lastRead, IReadOnlyList<DeviceBuffer> borrowed)
-    {
-        private readonly List<DeviceBuffer> _free = [.. borrowed];
-
-        /// <summary>The buffers this pool allocated (not the borrowed ones).</summary>
-        public List<DeviceBuffer> Allocated { get; } = [];
-        private readonly Dictionary<int, DeviceBuffer> _held = [];
-        public long Bytes { get; private set; }
-
-        public BufferView Take(long numel, DType type)
-        {
-            DeviceBuffer? best = null;
-            foreach (var b in _free)
-                if (b.Type == type && b.Length >= numel && (best is null || b.Length < best.Length)) best = b;
-            if (best is null)
-            {
-                best = backend.Allocate(Math.Max(numel, 1), type);
-                Bytes += best.Length * 4;
-                Allocated.Add(best);
-            }
-            else _free.Remove(best);
-            return best.All.Take(numel);
-        }
-
-        public void Return(BufferView v)
-        {
-            if (v.Buffer is not null) _free.Add(v.Buffer);
-        }
-
-        /// <summary>Records the buffer node <paramref name="n"/> writes, then frees every buffer whose last reader is n.</summary>
-        public void Release(Node n, BufferView[] values)
-        {
-            // Only owners have a last reader (views and fused ReLUs share their owner's buffer, already held).
-            if (values[n.Id].Buffer is { } mine && lastRead[n.Id] >= 0) _held[n.Id] = mine;
-            foreach (var (id, buffer) in _held)
-            {
-                if (lastRead[id] != n.Id) continue;
-                _held.Remove(id); // allowed while enumerating
-                _free.Add(buffer);
-            }
-        }
-    }
-
-    /// <summary>
-    /// For each node, the ReLU it is fused into, or null. A node fuses when it is a biased <see cref="Linear"/>, is not
-    /// an output, and its only reader in the plan is a <see cref="Relu"/>: nothing else sees its pre-activation value.
-    /// </summary>
-    private static Node?[] FusedReluOf(ExprGraph graph, bool[] needed, IEnumerable<Node> outputs)
-    {
-        var fused = new Node?[graph.Nodes.Count];
-        if (NoFusion) return fused;
-        var readers = new int[fused.Length];
-        var reader = new Node?[fused.Length];
-        foreach (var n in graph.Nodes)
-        {
-            if (!needed[n.Id]) continue;
-            foreach (var i in n.Inputs) { readers[i.Id]++; reader[i.Id] = n; }
-        }
-        foreach (var o in outputs) readers[o.Id] = int.MaxValue;
-        foreach (var n in graph.Nodes)
-        {
-            if (needed[n.Id] && n.Op is Linear { HasBias: true } && readers[n.Id] == 1 && reader[n.Id] is { Op: Relu } r)
-                fused[n.Id] = r;
-        }
-        return fused;
-    }
 
     private static Exception NotInPlan(Node n) => new ArgumentException($"{n} is not part of this plan");
 

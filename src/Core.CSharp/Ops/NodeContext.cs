@@ -10,13 +10,14 @@ namespace CtrDsl.Ops;
 /// </summary>
 public sealed class NodeContext
 {
-    internal NodeContext(Node node, int maxBatch)
+    internal NodeContext(Node node, int maxBatch, Node[]? operands = null)
     {
         Node = node;
+        Operands = operands ?? node.Inputs;
         Kernel = node.Op!;
         MaxBatch = maxBatch;
         Batch = maxBatch;
-        int n = node.Inputs.Length;
+        int n = Operands.Length;
         X = new BufferView[n];
         DX = new BufferView[n];
         Sparse = new SparseRowAccumulator?[n];
@@ -25,6 +26,12 @@ public sealed class NodeContext
     }
 
     public Node Node { get; }
+
+    /// <summary>
+    /// The nodes whose values the kernel reads, in the order of <see cref="X"/>: the node's inputs, unless the plan
+    /// compiler fused a producer into this node (a concat absorbed by a linear layer reads the concat's inputs).
+    /// </summary>
+    public Node[] Operands { get; }
 
     /// <summary>The op that runs this node: the node's own, or a fused one the plan compiler chose.</summary>
     internal Op Kernel { get; set; }
@@ -50,23 +57,23 @@ public sealed class NodeContext
     /// <summary>The accumulator of a sparse table input, when the input is one.</summary>
     public SparseRowAccumulator?[] Sparse { get; }
 
-    public Shape InShape(int input) => Node.Inputs[input].Shape;
+    public Shape InShape(int input) => Operands[input].Shape;
     public Shape OutShape => Node.Shape;
 
     /// <summary>A dimension of an input with the batch bound to this step's rows.</summary>
     public int Dim(int input, int axis)
     {
-        int d = Node.Inputs[input].Shape[axis];
+        int d = Operands[input].Shape[axis];
         return d == Shape.Batch ? Batch : d;
     }
 
     /// <summary>Elements of an input at this step's batch.</summary>
-    public int Numel(int input) => checked((int)Node.Inputs[input].Shape.Numel(Batch));
+    public int Numel(int input) => checked((int)Operands[input].Shape.Numel(Batch));
 
     public int OutNumel => checked((int)Node.Shape.Numel(Batch));
 
     /// <summary>Product of an input's dimensions in [from, to), batch bound.</summary>
-    public int Product(int input, int from, int to) => checked((int)Node.Inputs[input].Shape.Product(from, to, Batch));
+    public int Product(int input, int from, int to) => checked((int)Operands[input].Shape.Product(from, to, Batch));
 
     /// <summary>An input's value restricted to this step's rows.</summary>
     public BufferView In(int input) => X[input].Take(Numel(input));

@@ -8,28 +8,37 @@ namespace CtrDsl.Autodiff;
 public sealed partial class Plan
 {
     /// <summary>
-    /// The buffer layout of a training plan. Every op value, op scratch buffer and op-node gradient is a lifetime on
-    /// one timeline of the step: op i's forward pass, then the fill of the loss gradient, then the backward passes in
-    /// reverse. Lifetimes that do not overlap share a buffer, handed out best fit in order of their start.
+    /// The buffer layout of a plan. Every op value, op scratch buffer and op-node gradient is a lifetime on one
+    /// timeline of the step: op i's forward pass, then (training) the fill of the loss gradient and the backward passes
+    /// in reverse.
     /// <list type="bullet">
     /// <item>A value lives from its op's forward pass to its last reader: a forward reader, or a backward pass that
     /// reads it (<see cref="Op.BackwardReadsInput"/>, <see cref="Op.BackwardReadsOutput"/>). Outputs and the loss live
     /// on, for the caller to read after the step.</item>
-    /// <item>Scratch lives from its op's forward pass to its backward pass.</item>
+    /// <item>Scratch lives from its op's forward pass to its backward pass (or through the forward pass alone when the
+    /// op runs no backward).</item>
     /// <item>A gradient lives from its first writer's backward pass (zeroed just before, unless that writer
     /// overwrites it) to its own node's backward pass, which reads it.</item>
     /// </list>
     /// An op's inputs, output, scratch, dy and dx are live together while it runs, so an op never sees two of them in
-    /// one buffer. Views and fused ReLUs share their owner's lifetimes; inputs and parameters keep their own buffers.
+    /// one place. Views and fused ReLUs share their owner's lifetimes; inputs and parameters keep their own buffers.
+    /// <para>The lifetimes of each element type are then packed into one arena, greedy by size (largest first, each at
+    /// the lowest offset clear of every placed lifetime that overlaps it in time), so memory that one lifetime frees
+    /// serves any later one, whatever their sizes.</para>
     /// </summary>
-    private sealed class TrainingSchedule
+    private sealed class BufferSchedule
     {
+        /// <summary>Lifetimes start on 64-byte boundaries of the arena.</summary>
+        private const long Align = 16;
+
         private sealed class Lifetime(long start, long numel, DType type)
         {
             public readonly long Start = start;
             public long End = start;
             public readonly long Numel = Math.Max(1, numel);
+            public long Size => (Numel + Align - 1) / Align * Align;
             public readonly DType Type = type;
+            public long Offset;
             public BufferView Placed;
         }
 
@@ -45,8 +54,8 @@ public sealed partial class Plan
         private long LossFill => 2L * _contexts.Count - 1;
         private long Backward(int op) => 2L * (2 * _contexts.Count - 1 - op);
 
-        public TrainingSchedule(ExprGraph graph, int maxBatch, List<NodeContext> contexts, List<bool> runBackward,
-            int[] owner, IEnumerable<Node> kept)
+        public BufferSchedule(ExprGraph graph, int maxBatch, List<NodeContext> contexts, List<bool> runBackward,
+            int[] owner, IEnumerable<Node> kept, Node? loss)
         {
             _contexts = contexts; _runBackward = runBackward; _owner = owner;
             _value = new Lifetime?[graph.Nodes.Count];
@@ -71,7 +80,7 @@ public sealed partial class Plan
             for (int i = 0; i < contexts.Count; i++)
             {
                 var c = contexts[i];
-                var inputs = c.Node.Inputs;
+                var inputs = c.Operands;
                 for (int k = 0; k < inputs.Length; k++)
                 {
                     Extend(_value[owner[inputs[k].Id]], Forward(i));
@@ -82,13 +91,12 @@ public sealed partial class Plan
             foreach (var n in kept) Extend(_value[owner[n.Id]], long.MaxValue);
 
             // Gradients, walking the backward schedule. Only op nodes own pooled gradients (the caller checks).
-            var loss = kept.Last();
-            if (_grad[owner[loss.Id]] is null) _grad[owner[loss.Id]] = New(LossFill, 1, DType.Float32);
+            if (loss is not null) _grad[owner[loss.Id]] = New(LossFill, 1, DType.Float32);
             for (int i = contexts.Count - 1; i >= 0; i--)
             {
                 if (!runBackward[i]) continue;
                 var c = contexts[i];
-                var inputs = c.Node.Inputs;
+                var inputs = c.Operands;
                 for (int k = 0; k < inputs.Length; k++)
                 {
                     int o = owner[inputs[k].Id];
@@ -112,25 +120,38 @@ public sealed partial class Plan
         }
 
         /// <summary>
-        /// Places every lifetime, then points <paramref name="values"/>, <paramref name="grads"/> and each context's
-        /// buffers at the placed ones where <paramref name="pending"/> marks a placeholder, and lists per op the
-        /// gradients to zero before its backward. Returns the bytes allocated.
+        /// Packs the lifetimes into arenas, one per element type, each a <paramref name="borrow"/>ed buffer when one
+        /// is large enough and a new one otherwise; then points <paramref name="values"/>, <paramref name="grads"/>
+        /// and each context's buffers at the placed views where <paramref name="pending"/> marks a placeholder, and
+        /// lists per op the gradients to zero before its backward. Returns the bytes allocated.
         /// </summary>
         public long Place(BufferView[] values, BufferView[] grads, Func<DeviceBuffer, bool> pending, IBackend backend,
-            BufferView[][] zeroBefore, List<DeviceBuffer> scratch)
+            IReadOnlyList<DeviceBuffer> borrow, BufferView[][] zeroBefore, List<DeviceBuffer> scratch)
         {
-            var pool = new BufferPool(backend, [], []);
-            var live = new List<Lifetime>();
-            foreach (var l in _all.OrderBy(l => l.Start)) // stable: ties keep creation order
+            long bytes = 0;
+            foreach (var group in _all.GroupBy(l => l.Type))
             {
-                for (int j = live.Count - 1; j >= 0; j--)
+                var placed = new List<Lifetime>();
+                foreach (var l in group.OrderByDescending(l => l.Size)) // stable: ties keep creation order
                 {
-                    if (live[j].End >= l.Start) continue;
-                    pool.Return(live[j].Placed);
-                    live.RemoveAt(j);
+                    long offset = 0;
+                    foreach (var p in placed.Where(p => p.Start <= l.End && l.Start <= p.End).OrderBy(p => p.Offset))
+                    {
+                        if (p.Offset >= offset + l.Size) break;
+                        offset = Math.Max(offset, p.Offset + p.Size);
+                    }
+                    l.Offset = offset;
+                    placed.Add(l);
                 }
-                l.Placed = pool.Take(l.Numel, l.Type);
-                live.Add(l);
+                long size = placed.Max(p => p.Offset + p.Size);
+                var arena = borrow.FirstOrDefault(b => b.Type == group.Key && b.Length >= size);
+                if (arena is null)
+                {
+                    arena = backend.Allocate(size, group.Key);
+                    bytes += size * 4;
+                }
+                scratch.Add(arena);
+                foreach (var l in placed) l.Placed = arena.All.Slice(l.Offset, l.Numel);
             }
 
             bool Pending(BufferView v) => v.Buffer is { } b && pending(b);
@@ -146,14 +167,13 @@ public sealed partial class Plan
                 if (!c.DY.IsEmpty) c.DY = grads[c.Node.Id];
                 for (int k = 0; k < c.X.Length; k++)
                 {
-                    c.X[k] = values[c.Node.Inputs[k].Id];
-                    if (!c.DX[k].IsEmpty) c.DX[k] = grads[c.Node.Inputs[k].Id];
+                    c.X[k] = values[c.Operands[k].Id];
+                    if (!c.DX[k].IsEmpty) c.DX[k] = grads[c.Operands[k].Id];
                 }
                 c.Work = [.. _work[i].Select(w => w.Placed)];
-                zeroBefore[i] = [.. _zero.Where(z => z.op == i).Select(z => z.grad.Placed)];
+                if (zeroBefore.Length > 0) zeroBefore[i] = [.. _zero.Where(z => z.op == i).Select(z => z.grad.Placed)];
             }
-            scratch.AddRange(pool.Allocated);
-            return pool.Bytes;
+            return bytes;
         }
     }
 }
