@@ -15,11 +15,114 @@ public sealed unsafe partial class CpuBackend
     // chunks in order (the same bits for any thread count).
 
     /// <summary>out[o, p] = init_o + Σ_c Σ_t w(o, c, t)·src[c·srcStride + p + t·k] for p in [0, n), w laid out
-    /// [outs; ins; h].</summary>
+    /// [outs; ins; h]. With AVX-512, four output rows at a time (<see cref="ConvRows4"/>), the rest one by one.</summary>
     private static void ConvRows(int outs, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
         float* dst, bool accumulate)
     {
-        for (int o = 0; o < outs; o++)
+        int o = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; o + 4 <= outs; o += 4) ConvRows4(o, ins, h, k, n, w, src, srcStride, init, dst, accumulate);
+        for (; o < outs; o++) ConvRow(o, ins, h, k, n, w, src, srcStride, init, dst, accumulate);
+    }
+
+    /// <summary>
+    /// Output rows o0 … o0+3 of <see cref="ConvRows"/>: each tap's row vectors feed four FMAs (sixteen accumulators
+    /// over 64 positions). The last vector of a row may run past n: its lanes come from the padding and the scratch's
+    /// slack (at least 64 values past the last row), are independent of the others, and are not stored.
+    /// </summary>
+    private static void ConvRows4(int o0, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
+        float* dst, bool accumulate)
+    {
+        int taps = ins * h;
+        float* w0 = w + (long)o0 * taps, w1 = w0 + taps, w2 = w1 + taps, w3 = w2 + taps;
+        float* y0 = dst + (long)o0 * n, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
+        var s0 = Vector512.Create(init == null ? 0f : init[o0]);
+        var s1 = Vector512.Create(init == null ? 0f : init[o0 + 1]);
+        var s2 = Vector512.Create(init == null ? 0f : init[o0 + 2]);
+        var s3 = Vector512.Create(init == null ? 0f : init[o0 + 3]);
+        int p = 0;
+        for (; p + 64 <= n; p += 64)
+        {
+            Vector512<float> a00 = s0, a01 = s0, a02 = s0, a03 = s0, a10 = s1, a11 = s1, a12 = s1, a13 = s1;
+            Vector512<float> a20 = s2, a21 = s2, a22 = s2, a23 = s2, a30 = s3, a31 = s3, a32 = s3, a33 = s3;
+            for (int c = 0; c < ins; c++)
+            {
+                float* row = src + (long)c * srcStride + p;
+                for (int t = 0; t < h; t++)
+                {
+                    float* r = row + t * k;
+                    var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + 16); var x2 = Vector512.Load(r + 32); var x3 = Vector512.Load(r + 48);
+                    int j = c * h + t;
+                    var b = Vector512.Create(w0[j]);
+                    a00 = Vector512.FusedMultiplyAdd(b, x0, a00); a01 = Vector512.FusedMultiplyAdd(b, x1, a01);
+                    a02 = Vector512.FusedMultiplyAdd(b, x2, a02); a03 = Vector512.FusedMultiplyAdd(b, x3, a03);
+                    b = Vector512.Create(w1[j]);
+                    a10 = Vector512.FusedMultiplyAdd(b, x0, a10); a11 = Vector512.FusedMultiplyAdd(b, x1, a11);
+                    a12 = Vector512.FusedMultiplyAdd(b, x2, a12); a13 = Vector512.FusedMultiplyAdd(b, x3, a13);
+                    b = Vector512.Create(w2[j]);
+                    a20 = Vector512.FusedMultiplyAdd(b, x0, a20); a21 = Vector512.FusedMultiplyAdd(b, x1, a21);
+                    a22 = Vector512.FusedMultiplyAdd(b, x2, a22); a23 = Vector512.FusedMultiplyAdd(b, x3, a23);
+                    b = Vector512.Create(w3[j]);
+                    a30 = Vector512.FusedMultiplyAdd(b, x0, a30); a31 = Vector512.FusedMultiplyAdd(b, x1, a31);
+                    a32 = Vector512.FusedMultiplyAdd(b, x2, a32); a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
+                }
+            }
+            Put(y0 + p, a00, a01, a02, a03, accumulate);
+            Put(y1 + p, a10, a11, a12, a13, accumulate);
+            Put(y2 + p, a20, a21, a22, a23, accumulate);
+            Put(y3 + p, a30, a31, a32, a33, accumulate);
+        }
+        for (; p < n; p += 16)
+        {
+            Vector512<float> a0 = s0, a1 = s1, a2 = s2, a3 = s3;
+            for (int c = 0; c < ins; c++)
+            {
+                float* row = src + (long)c * srcStride + p;
+                for (int t = 0; t < h; t++)
+                {
+                    var x = Vector512.Load(row + t * k);
+                    int j = c * h + t;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), x, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), x, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), x, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), x, a3);
+                }
+            }
+            int valid = Math.Min(16, n - p);
+            PutPartial(y0 + p, a0, valid, accumulate);
+            PutPartial(y1 + p, a1, valid, accumulate);
+            PutPartial(y2 + p, a2, valid, accumulate);
+            PutPartial(y3 + p, a3, valid, accumulate);
+        }
+    }
+
+    private static void Put(float* y, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, bool accumulate)
+    {
+        if (accumulate)
+        {
+            a0 += Vector512.Load(y); a1 += Vector512.Load(y + 16); a2 += Vector512.Load(y + 32); a3 += Vector512.Load(y + 48);
+        }
+        a0.Store(y); a1.Store(y + 16); a2.Store(y + 32); a3.Store(y + 48);
+    }
+
+    /// <summary>Stores the first <paramref name="valid"/> lanes of <paramref name="a"/> at y (adding to y when accumulating).</summary>
+    private static void PutPartial(float* y, Vector512<float> a, int valid, bool accumulate)
+    {
+        if (valid == 16)
+        {
+            if (accumulate) a += Vector512.Load(y);
+            a.Store(y);
+            return;
+        }
+        float* lanes = stackalloc float[16];
+        a.Store(lanes);
+        for (int i = 0; i < valid; i++) y[i] = accumulate ? y[i] + lanes[i] : lanes[i];
+    }
+
+    /// <summary>Output row o of <see cref="ConvRows"/>.</summary>
+    private static void ConvRow(int o, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
+        float* dst, bool accumulate)
+    {
         {
             float* y = dst + (long)o * n;
             float* wo = w + (long)o * ins * h;
@@ -89,6 +192,73 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <summary>
+    /// dw[o, c, t] += Σ_p g[o, p]·xp[c·xStride + p + t·k] over p in [0, n) for one sample (g [outs; n], taps j = (c, t)).
+    /// With AVX-512, blocks of four output channels by four taps keep sixteen vector sums, so each loaded vector feeds
+    /// four FMAs; a sum's lanes are added in a fixed order. The last vector of a row is read through a zero-padded
+    /// copy of g and masked x, so lanes past n add nothing. Other channels and taps take one dot product each.
+    /// </summary>
+    private static void ConvWeightGrad(int outs, int ins, int h, int k, int n, float* g, float* xp, int xStride, float* dw)
+    {
+        int taps = ins * h;
+        float* Tap(int j) => xp + (long)(j / h) * xStride + (j % h) * k;
+        int o = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int full = n / 16 * 16, rest = n - full;
+            var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
+            float* tails = stackalloc float[4 * 16];
+            for (; o + 4 <= outs; o += 4)
+            {
+                float* g0 = g + (long)o * n, g1 = g0 + n, g2 = g1 + n, g3 = g2 + n;
+                new Span<float>(tails, 4 * 16).Clear();
+                for (int i = 0; i < rest; i++) { tails[i] = g0[full + i]; tails[16 + i] = g1[full + i]; tails[32 + i] = g2[full + i]; tails[48 + i] = g3[full + i]; }
+                int j = 0;
+                for (; j + 4 <= taps; j += 4)
+                {
+                    float* x0 = Tap(j), x1 = Tap(j + 1), x2 = Tap(j + 2), x3 = Tap(j + 3);
+                    Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+                    Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+                    for (int p = 0; p <= full; p += 16)
+                    {
+                        Vector512<float> v0, v1, v2, v3, u0, u1, u2, u3;
+                        if (p < full)
+                        {
+                            v0 = Vector512.Load(x0 + p); v1 = Vector512.Load(x1 + p); v2 = Vector512.Load(x2 + p); v3 = Vector512.Load(x3 + p);
+                            u0 = Vector512.Load(g0 + p); u1 = Vector512.Load(g1 + p); u2 = Vector512.Load(g2 + p); u3 = Vector512.Load(g3 + p);
+                        }
+                        else if (rest > 0)
+                        {
+                            v0 = Vector512.ConditionalSelect(mask, Vector512.Load(x0 + p), default); v1 = Vector512.ConditionalSelect(mask, Vector512.Load(x1 + p), default);
+                            v2 = Vector512.ConditionalSelect(mask, Vector512.Load(x2 + p), default); v3 = Vector512.ConditionalSelect(mask, Vector512.Load(x3 + p), default);
+                            u0 = Vector512.Load(tails); u1 = Vector512.Load(tails + 16); u2 = Vector512.Load(tails + 32); u3 = Vector512.Load(tails + 48);
+                        }
+                        else break;
+                        a00 = Vector512.FusedMultiplyAdd(u0, v0, a00); a01 = Vector512.FusedMultiplyAdd(u0, v1, a01);
+                        a02 = Vector512.FusedMultiplyAdd(u0, v2, a02); a03 = Vector512.FusedMultiplyAdd(u0, v3, a03);
+                        a10 = Vector512.FusedMultiplyAdd(u1, v0, a10); a11 = Vector512.FusedMultiplyAdd(u1, v1, a11);
+                        a12 = Vector512.FusedMultiplyAdd(u1, v2, a12); a13 = Vector512.FusedMultiplyAdd(u1, v3, a13);
+                        a20 = Vector512.FusedMultiplyAdd(u2, v0, a20); a21 = Vector512.FusedMultiplyAdd(u2, v1, a21);
+                        a22 = Vector512.FusedMultiplyAdd(u2, v2, a22); a23 = Vector512.FusedMultiplyAdd(u2, v3, a23);
+                        a30 = Vector512.FusedMultiplyAdd(u3, v0, a30); a31 = Vector512.FusedMultiplyAdd(u3, v1, a31);
+                        a32 = Vector512.FusedMultiplyAdd(u3, v2, a32); a33 = Vector512.FusedMultiplyAdd(u3, v3, a33);
+                    }
+                    float* d0 = dw + (long)o * taps + j, d1 = d0 + taps, d2 = d1 + taps, d3 = d2 + taps;
+                    d0[0] += Vector512.Sum(a00); d0[1] += Vector512.Sum(a01); d0[2] += Vector512.Sum(a02); d0[3] += Vector512.Sum(a03);
+                    d1[0] += Vector512.Sum(a10); d1[1] += Vector512.Sum(a11); d1[2] += Vector512.Sum(a12); d1[3] += Vector512.Sum(a13);
+                    d2[0] += Vector512.Sum(a20); d2[1] += Vector512.Sum(a21); d2[2] += Vector512.Sum(a22); d2[3] += Vector512.Sum(a23);
+                    d3[0] += Vector512.Sum(a30); d3[1] += Vector512.Sum(a31); d3[2] += Vector512.Sum(a32); d3[3] += Vector512.Sum(a33);
+                }
+                for (; j < taps; j++)
+                    for (int i = 0; i < 4; i++)
+                        dw[(long)(o + i) * taps + j] += TensorPrimitives.Dot(new ReadOnlySpan<float>(g + (long)(o + i) * n, n), new ReadOnlySpan<float>(Tap(j), n));
+            }
+        }
+        for (; o < outs; o++)
+            for (int j = 0; j < taps; j++)
+                dw[(long)o * taps + j] += TensorPrimitives.Dot(new ReadOnlySpan<float>(g + (long)o * n, n), new ReadOnlySpan<float>(Tap(j), n));
+    }
+
     private struct ConvShape
     {
         public int Batch, Cin, Cout, Fields, Dim, H;
@@ -155,10 +325,6 @@ public sealed unsafe partial class CpuBackend
                     {
                         var g = new ReadOnlySpan<float>(DY + ((long)b * S.Cout + o) * plane, plane);
                         if (WantDbias) db[o] += TensorPrimitives.Sum(g);
-                        if (WantDw)
-                            for (int c = 0; c < S.Cin; c++)
-                                for (int t = 0; t < h; t++)
-                                    dw[(o * S.Cin + c) * h + t] += TensorPrimitives.Dot(g, new ReadOnlySpan<float>(xp + (long)c * xStride + t * k, plane));
                         if (WantDx)
                         {
                             float* row = dyp + (long)o * dyStride;
@@ -167,6 +333,7 @@ public sealed unsafe partial class CpuBackend
                             new Span<float>(row + (h - 1) * k + plane, (h - 1) * k).Clear();
                         }
                     }
+                    if (WantDw) ConvWeightGrad(S.Cout, S.Cin, h, k, plane, DY + (long)b * S.Cout * plane, xp, xStride, dw);
                     // dx[c, q] = Σ_o Σ_t' wFlipped[c, o, t']·dyp[o, q + top·k + t'·k] with wFlipped[c, o, t'] = w[o, c, h−1−t'].
                     if (WantDx)
                         ConvRows(S.Cin, S.Cout, h, k, plane, WFlipped, dyp + top * k, dyStride, null, DX + (long)b * S.Cin * plane, accumulate: true);
