@@ -130,10 +130,14 @@ public interface IBackend : IDisposable
     void FieldConv(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w, BufferView bias, BufferView y);
     void FieldConvBackward(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w,
         BufferView dy, BufferView dx, BufferView dw, BufferView dbias);
-    /// <summary>Max over windows (p, 1) along fields → outFields rows; the arg-max field is saved for backward.
-    /// A ceil window that runs past the end uses the rows that exist.</summary>
-    void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y, BufferView argmax);
-    void FieldMaxPoolBackward(int batch, int channels, int outFields, int dim, BufferView argmax, BufferView dy, BufferView dx, int fields);
+    /// <summary>Max over windows (p, 1) along fields → outFields rows. A ceil window that runs past the end uses the
+    /// rows that exist. A larger value replaces the running maximum and an equal one does not; the first NaN wins and
+    /// stays, so y is NaN when the window holds one.</summary>
+    void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y);
+    /// <summary>dx[row] += dy for each window's arg-max row, found again from x and the forward output y: the first row t
+    /// of the window with x[t] = y, or, when y is NaN, the first NaN row (the row the forward pass picked).</summary>
+    void FieldMaxPoolBackward(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y,
+        BufferView dy, BufferView dx);
 
     // ---- losses (mean over the rows present) --------------------------------------------------------------
     /// <summary>loss[0] = mean over n of softplus(z) − y·z, computed stably as max(z,0) − y·z + log1p(exp(−|z|)).</summary>

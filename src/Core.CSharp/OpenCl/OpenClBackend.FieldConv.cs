@@ -15,15 +15,13 @@ public sealed partial class OpenClBackend
         if (!dbias.IsEmpty) K("field_conv_backward_bias").Int(batch).Int(cout).Int(fields * dim).Buf(dy).Buf(dbias).Run(cout);
     }
 
-    public void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y, BufferView argmax)
-    {
-        ((OpenClBuffer)argmax.Buffer!).HostInts = null; // a kernel writes it: no host copy is current
-        K("field_max_pool").Int(fields).Int(dim).Int(p).Int(outFields).Buf(x).Buf(y).Buf(argmax).Run((long)batch * channels * outFields * dim);
-    }
+    public void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y) =>
+        K("field_max_pool").Int(fields).Int(dim).Int(p).Int(outFields).Buf(x).Buf(y).Run((long)batch * channels * outFields * dim);
 
-    public void FieldMaxPoolBackward(int batch, int channels, int outFields, int dim, BufferView argmax, BufferView dy, BufferView dx, int fields)
+    public void FieldMaxPoolBackward(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y,
+        BufferView dy, BufferView dx)
     {
         if (dx.IsEmpty) return;
-        K("field_max_pool_backward").Int(fields).Int(dim).Int(outFields).Buf(argmax).Buf(dy).Buf(dx).Run((long)batch * channels * outFields * dim);
+        K("field_max_pool_backward").Int(fields).Int(dim).Int(p).Int(outFields).Buf(x).Buf(y).Buf(dy).Buf(dx).Run((long)batch * channels * outFields * dim);
     }
 }

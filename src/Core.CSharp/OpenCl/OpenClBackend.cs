@@ -77,7 +77,7 @@ public sealed partial class OpenClBackend : IBackend
     public long BytesToHost => _rt.BytesToHost;
     public void Download(BufferView source, Span<float> destination) => _rt.Read(source, destination);
 
-    /// <summary>Copies int32 values (ids, arg-max indices) to the host.</summary>
+    /// <summary>Copies int32 values (ids) to the host.</summary>
     public void Download(BufferView source, Span<int> destination) => _rt.Read(source, destination);
 
     /// <summary>Waits until every queued command has run.</summary>

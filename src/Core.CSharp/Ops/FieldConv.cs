@@ -37,12 +37,14 @@ public sealed class FieldConv : Op
 /// <summary>
 /// Max-pooling (p, 1) along the field axis: [batch; c; fields; dim] → [batch; c; out; dim], out = ⌊fields/p⌋
 /// (floor, PyTorch's default) or ⌈fields/p⌉ (ceil, the last window holding the rows that remain). The gradient goes
-/// to the arg-max row of each window (the first one on ties).
+/// to the arg-max row of each window: the first row t with x[t] = y (on ties the earliest row, −0 and +0 counting as
+/// equal), or the first NaN row when the window holds a NaN (y is then NaN). Backward finds that row again from x and
+/// y, so no arg-max is kept between the passes.
 /// </summary>
 public sealed class FieldMaxPool(int p, PoolRounding rounding = PoolRounding.Floor) : Op
 {
-    public override bool BackwardReadsInput(int input) => false; // the arg-max rows are in the workspace
-    public override bool BackwardReadsOutput => false;
+    public override bool BackwardReadsInput(int input) => true; // the arg-max is recomputed from x and y
+    public override bool BackwardReadsOutput => true;
     public int Window => p;
     public PoolRounding Rounding => rounding;
     public override string Name => "field_max_pool";
@@ -65,11 +67,9 @@ public sealed class FieldMaxPool(int p, PoolRounding rounding = PoolRounding.Flo
         return Shape.Batched(x[1], outFields, x[3]);
     }
 
-    public override WorkspaceSpec[] Workspace(NodeContext c) => [new(c.Node.Shape.Numel(c.MaxBatch), DType.Int32)];
-
     public override void Forward(IBackend b, NodeContext c) =>
-        b.FieldMaxPool(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out, c.Work[0]);
+        b.FieldMaxPool(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out);
 
     public override void Backward(IBackend b, NodeContext c) =>
-        b.FieldMaxPoolBackward(c.Batch, c.Dim(0, 1), c.OutShape[2], c.Dim(0, 3), c.Work[0], c.DOut, c.DIn(0), c.Dim(0, 2));
+        b.FieldMaxPoolBackward(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out, c.DOut, c.DIn(0));
 }

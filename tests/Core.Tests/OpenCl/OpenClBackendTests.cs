@@ -156,6 +156,9 @@ public class OpenClBackendTests
     ]);
 
     [OpenClFact]
+    public void FieldMaxPool_OnTies_RoutesTheGradientToTheFirstMaximum() => CtrDsl.Tests.Ops.FieldConvTests.CheckTies(OpenClTestDevice.Backend);
+
+    [OpenClFact]
     public void Losses_MatchCpu() => Family([
         C(() => new BceWithLogits(), (_, _) => [new([1]), new([], NoGrad: true)]),
         C(() => new Mse(), (_, _) => [new([1]), new([], NoGrad: true)]),

@@ -47,6 +47,57 @@ public class FieldConvTests
     }
 
     [Fact]
+    public void FieldMaxPool_OnTies_RoutesTheGradientToTheFirstMaximum() => CheckTies(new CtrDsl.Cpu.CpuBackend());
+
+    /// <summary>
+    /// Max-pooling on <paramref name="backend"/> with inputs drawn from {−1, −0, 0, 1} (and sometimes NaN), so windows
+    /// often hold equal maxima: y must be the value of the reference arg-max row (bit for bit) and the backward pass must
+    /// add dy to exactly that row of dx, leaving the rest of dx's starting values as they were.
+    /// </summary>
+    internal static void CheckTies(IBackend backend) => Sizes.Check(
+        from batch in Sizes.Of(1, 2, 3)
+        from channels in Sizes.Of(1, 2)
+        from fields in Sizes.Of(1, 2, 3, 4, 5, 7, 9)
+        from dim in Sizes.Of(1, 3, 8, 9, 17)
+        from p in Sizes.Of(1, 2, 3, 4)
+        from ceil in Gen.Elements(true, false)
+        from nans in Gen.Elements(false, false, true)
+        from seed in Gen.Choose(0, 1_000_000)
+        where FieldMaxPool.OutFields(fields, p, ceil ? PoolRounding.Ceil : PoolRounding.Floor) >= 1
+        select (batch, channels, fields, dim, p, ceil, nans, seed),
+        c =>
+        {
+            var rng = new Random(c.seed);
+            float[] levels = c.nans ? [-1f, -0f, 0f, 1f, float.NaN] : [-1f, -0f, 0f, 1f];
+            float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            int outFields = FieldMaxPool.OutFields(c.fields, c.p, c.ceil ? PoolRounding.Ceil : PoolRounding.Floor);
+            int inN = c.batch * c.channels * c.fields * c.dim, outN = c.batch * c.channels * outFields * c.dim;
+            var x = Enumerable.Range(0, inN).Select(_ => levels[rng.Next(levels.Length)]).ToArray();
+            var (dy, dx0) = (Random(outN), Random(inN));
+
+            BufferView Put(float[] host) { var d = backend.Allocate(host.Length, DType.Float32); backend.Upload(host, d.All); return d.All; }
+            var (bx, by, bdy, bdx) = (Put(x), Put(new float[outN]), Put(dy), Put(dx0));
+            backend.FieldMaxPool(c.batch, c.channels, c.fields, c.dim, c.p, outFields, bx, by);
+            backend.FieldMaxPoolBackward(c.batch, c.channels, c.fields, c.dim, c.p, outFields, bx, by, bdy, bdx);
+            var (y, dx) = (new float[outN], new float[inN]);
+            backend.Download(by, y);
+            backend.Download(bdx, dx);
+
+            var rows = R.FieldMaxPoolArgmax(x.Select(v => (double)v).ToArray(), c.batch, c.channels, c.fields, c.dim, c.p, c.ceil);
+            var wantDx = (float[])dx0.Clone();
+            for (int i = 0; i < outN; i++)
+            {
+                int k = i % c.dim, bc = i / (c.dim * outFields), at = (bc * c.fields + rows[i]) * c.dim + k;
+                if (BitConverter.SingleToInt32Bits(y[i]) != BitConverter.SingleToInt32Bits(x[at]))
+                    throw new Xunit.Sdk.XunitException($"max-pool forward {c}: y[{i}] = {y[i]}, want x[{at}] = {x[at]} (row {rows[i]})");
+                wantDx[at] += dy[i];
+            }
+            for (int j = 0; j < inN; j++)
+                if (BitConverter.SingleToInt32Bits(dx[j]) != BitConverter.SingleToInt32Bits(wantDx[j]))
+                    throw new Xunit.Sdk.XunitException($"max-pool backward {c}: dx[{j}] = {dx[j]:G9}, want {wantDx[j]:G9}");
+        }, count: 60);
+
+    [Fact]
     public void FieldMaxPool_ThrowsClearly_WhenTooFewFields()
     {
         var g = new ExprGraph();

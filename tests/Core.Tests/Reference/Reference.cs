@@ -230,6 +230,27 @@ public static class Reference
         return y;
     }
 
+    /// <summary>
+    /// The row of x each max-pool output comes from, by definition: the first row of the window no other row exceeds
+    /// (the earliest of tied maxima), or the first NaN when the window holds one.
+    /// </summary>
+    public static int[] FieldMaxPoolArgmax(double[] x, int batch, int channels, int fields, int dim, int p, bool ceil)
+    {
+        int outFields = ceil ? (fields + p - 1) / p : fields / p;
+        var rows = new int[batch * channels * outFields * dim];
+        for (int bc = 0; bc < batch * channels; bc++)
+            for (int of = 0; of < outFields; of++)
+                for (int k = 0; k < dim; k++)
+                {
+                    var window = Enumerable.Range(of * p, Math.Min(fields, of * p + p) - of * p).ToArray();
+                    double At(int f) => x[(bc * fields + f) * dim + k];
+                    rows[(bc * outFields + of) * dim + k] = window.Any(f => double.IsNaN(At(f)))
+                        ? window.First(f => double.IsNaN(At(f)))
+                        : window.First(f => window.All(u => At(u) <= At(f)));
+                }
+        return rows;
+    }
+
     /// <summary>Mean of −[y·log σ(z) + (1−y)·log(1−σ(z))], straight from the definition.</summary>
     public static double BceWithLogits(double[] z, double[] y)
     {

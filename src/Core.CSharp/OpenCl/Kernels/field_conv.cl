@@ -61,28 +61,39 @@ kernel void field_conv_backward_bias(const int batch, const int cout, const int 
     dbias[o] += s;
 }
 
-// Max over windows [of·p, min(of·p + p, fields)) along fields; the first maximum wins and NaN propagates,
-// as on the CPU. One item per output value; the arg-max field is saved.
-kernel void field_max_pool(const int fields, const int dim, const int p, const int outFields, FB(x), FB(y), IB(argmax))
+// Max over windows [of·p, min(of·p + p, fields)) along fields, as on the CPU: a larger value replaces the running
+// maximum and an equal one does not; the first NaN replaces it and stays. One item per output value.
+kernel void field_max_pool(const int fields, const int dim, const int p, const int outFields, FB(x), FB(y))
 {
-    AT(x); AT(y); AT(argmax);
+    AT(x); AT(y);
     int i = GID, k = i % dim, of = (i / dim) % outFields, bc = i / (dim * outFields);
-    int f0 = of * p, f1 = min(fields, f0 + p), best = f0;
+    int f0 = of * p, f1 = min(fields, f0 + p);
     global float* xp = x + bc * fields * dim;
     float v = xp[f0 * dim + k];
     for (int f = f0 + 1; f < f1; f++)
     {
         float c = xp[f * dim + k];
-        if (c > v || isnan(c)) { v = c; best = f; }
+        if (c > v || (isnan(c) && !isnan(v))) v = c;
     }
     y[i] = v;
-    argmax[i] = best;
 }
 
+// The forward pass's arg-max found again from x and y: the first row equal to y, or the first NaN when y is NaN.
 // Windows do not overlap, so each input value has at most one output routed to it: no write conflicts.
-kernel void field_max_pool_backward(const int fields, const int dim, const int outFields, IB(argmax), FB(dy), FB(dx))
+kernel void field_max_pool_backward(const int fields, const int dim, const int p, const int outFields, FB(x), FB(y), FB(dy), FB(dx))
 {
-    AT(argmax); AT(dy); AT(dx);
-    int i = GID, k = i % dim, bc = i / (dim * outFields);
-    dx[(bc * fields + argmax[i]) * dim + k] += dy[i];
+    AT(x); AT(y); AT(dy); AT(dx);
+    int i = GID, k = i % dim, of = (i / dim) % outFields, bc = i / (dim * outFields);
+    int f0 = of * p, f1 = min(fields, f0 + p);
+    int base = bc * fields * dim + k;
+    float v = y[i];
+    for (int f = f0; f < f1; f++)
+    {
+        float c = x[base + f * dim];
+        if (c == v || (isnan(c) && isnan(v)))
+        {
+            dx[base + f * dim] += dy[i];
+            return;
+        }
+    }
 }
