@@ -6,8 +6,9 @@ using CtrDsl.Tensors;
 namespace CtrDsl.Autodiff;
 
 /// <summary>
-/// A graph compiled for one backend and a largest batch: a topological order, one buffer per node planned once
-/// (views share their input's), scratch space per op, and the reverse-mode schedule. Steps reuse everything, so a
+/// A graph compiled for one backend and a largest batch: a topological order, fused kernels (<see cref="Fusion"/>),
+/// every value, gradient and scratch buffer placed once in an arena by its lifetime (<see cref="BufferSchedule"/>;
+/// views share their input's), and the reverse-mode schedule. Steps reuse everything, so a
 /// steady-state <see cref="Forward"/> + <see cref="Backward"/> allocates no managed memory.
 /// A smaller last batch runs by setting <see cref="Batch"/>; nothing is reallocated.
 /// </summary>
@@ -318,7 +319,7 @@ public sealed partial class Plan
         return batch;
     }
 
-    /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>).</summary>
+    /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>); a concat fused into its linear layer has none.</summary>
     public BufferView ValueOf(Node n) => _values[n.Id].Buffer is null ? throw NotInPlan(n) : _values[n.Id];
 
     /// <summary>The gradient buffer of a node, empty when it has none.</summary>
@@ -469,8 +470,9 @@ public sealed partial class Plan
 
     /// <summary>
     /// Bytes of device memory the plan allocated for node values, gradients and scratch (parameters, bound to their
-    /// own arrays, and sparse-gradient slots are not counted). In a forward-only plan, intermediate values share
-    /// buffers, so <see cref="ValueOf(Node)"/> is meaningful for inputs and outputs only.
+    /// own arrays, and sparse-gradient slots are not counted). Intermediate values and gradients share memory once
+    /// their lifetimes end, so <see cref="ValueOf(Node)"/> and <see cref="GradOf(Node)"/> are meaningful after a step
+    /// for inputs, outputs and parameters only.
     /// </summary>
     public long AllocatedBytes { get; private init; }
 
