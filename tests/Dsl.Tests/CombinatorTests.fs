@@ -119,21 +119,15 @@ let ``crossProduct learns an AND of two fields that linear cannot`` () =
     let ids = randomIds rng f batch
     // Click exactly when C1 and C2 both hold their first id.
     let labels = Array.init batch (fun r -> if ids[r * 4] = 0 && ids[r * 4 + 1] = 6 then 1.0f else 0.0f)
-    let train expr =
+    let trainedLoss expr =
         let m = Model.build "m" f 1UL expr
-        let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), batch, m.Loss, m.Output)
-        plan.Training <- true
-        plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
-        plan.SetInput(m.Label, ReadOnlySpan labels)
+        let plan = trainingPlan m ids labels batch
         let adam = CtrDsl.Optim.Adam(plan.Parameters, 0.1f)
-        for _ in 1..300 do
-            plan.Forward()
-            plan.Backward()
-            adam.Step()
+        train plan adam 300
         plan.Forward()
         plan.ReadScalar m.Loss
-    let withCross = train (sum [ linear; crossProduct [ [ "C1"; "C2" ] ] 1000 ])
-    let linearOnly = train linear
+    let withCross = trainedLoss (sum [ linear; crossProduct [ [ "C1"; "C2" ] ] 1000 ])
+    let linearOnly = trainedLoss linear
     Assert.True(withCross < 0.05f && linearOnly > 2.0f * withCross, $"cross {withCross}, linear {linearOnly}")
 
 [<Fact>]

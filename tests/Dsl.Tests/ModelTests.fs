@@ -90,17 +90,11 @@ let ``every zoo model learns a planted pairwise signal`` () =
     let labels = Array.init batch (fun r -> if ids[r * 6] % 5 = (ids[r * 6 + 1] - 5) % 5 then 1.0f else 0.0f)
     for name, expr in zoo do
         let m = Model.build name f 1UL expr
-        let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), batch, m.Loss, m.Output)
-        plan.Training <- true
-        plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
-        plan.SetInput(m.Label, ReadOnlySpan labels)
+        let plan = trainingPlan m ids labels batch
         let adam = CtrDsl.Optim.Adam(plan.Parameters, 0.02f)
         plan.Forward()
         let first = plan.ReadScalar m.Loss
-        for _ in 1..150 do
-            plan.Forward()
-            plan.Backward()
-            adam.Step()
+        train plan adam 150
         plan.Forward()
         let last = plan.ReadScalar m.Loss
         // LR cannot see the agreement of two fields (it stays near 0.44); every interaction model memorises it.
@@ -121,15 +115,9 @@ let ``every zoo model builds on Criteo-shaped features and describes itself`` ()
 
 /// Trains `steps` Adam steps (with dropout where the model has it) and returns the parameters and the plan's bytes.
 let private trainedParameters (m: BuiltModel) (ids: int[]) (labels: float32[]) batch steps =
-    let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), batch, m.Loss, m.Output)
-    plan.Training <- true
-    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
-    plan.SetInput(m.Label, ReadOnlySpan labels)
+    let plan = trainingPlan m ids labels batch
     let adam = CtrDsl.Optim.Adam(plan.Parameters, 0.02f)
-    for _ in 1..steps do
-        plan.Forward()
-        plan.Backward()
-        adam.Step()
+    train plan adam steps
     let logits = Array.zeroCreate<float32> batch
     plan.Read(m.Output, Span logits)
     [| for p in m.Parameters -> Array.copy p.Value |], logits, plan.AllocatedBytes
@@ -177,15 +165,9 @@ let ``every zoo model trains the same with its layers fused as without`` () =
             CtrDsl.Autodiff.Plan.NoFusion <- not fuse
             try
                 let m = Model.build name f 1UL expr
-                let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), batch, m.Loss, m.Output)
-                plan.Training <- true
-                plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
-                plan.SetInput(m.Label, ReadOnlySpan labels)
+                let plan = trainingPlan m ids labels batch
                 let sgd = CtrDsl.Optim.Sgd(plan.Parameters, 0.5f)
-                for _ in 1..3 do
-                    plan.Forward()
-                    plan.Backward()
-                    sgd.Step()
+                train plan sgd 3
                 let concats = m.Graph.Nodes |> Seq.filter (fun n -> n.Op :? CtrDsl.Ops.Concat) |> Seq.toList
                 let absorbed = concats |> List.filter (fun n -> (try plan.ValueOf n |> ignore; false with :? ArgumentException -> true))
                 [| for p in m.Parameters -> Array.copy p.Value |], absorbed.Length

@@ -26,6 +26,21 @@ let forward (m: BuiltModel) (ids: int[]) batch =
     plan.Read(m.Output, Span y)
     y
 
+/// A training plan on the CPU for one fixed batch of ids and labels, its inputs set.
+let trainingPlan (m: BuiltModel) (ids: int[]) (labels: float32[]) batch =
+    let plan = Plan.Compile(m.Graph, CpuBackend(), batch, m.Loss, m.Output)
+    plan.Training <- true
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
+    plan.SetInput(m.Label, ReadOnlySpan labels)
+    plan
+
+/// `steps` forward passes, backward passes and optimizer steps.
+let train (plan: Plan) (optimizer: CtrDsl.Optim.Optimizer) steps =
+    for _ in 1..steps do
+        plan.Forward()
+        plan.Backward()
+        optimizer.Step()
+
 /// |a − b| ≤ atol + rtol·|b| everywhere, or a message naming the first offender.
 let close (what: string) (rtol: float) (atol: float) (want: float32[]) (got: float32[]) =
     if want.Length <> got.Length then failwith $"{what}: {want.Length} values expected, got {got.Length}"
