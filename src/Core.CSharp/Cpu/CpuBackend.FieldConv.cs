@@ -40,8 +40,10 @@ public sealed unsafe partial class CpuBackend
         var s1 = Vector512.Create(init == null ? 0f : init[o0 + 1]);
         var s2 = Vector512.Create(init == null ? 0f : init[o0 + 2]);
         var s3 = Vector512.Create(init == null ? 0f : init[o0 + 3]);
+        // Whole 64-position blocks, and a last block of more than 32 positions too (stored in part): sixteen
+        // independent chains keep both FMA ports busy where four one-vector chains would wait on FMA latency.
         int p = 0;
-        for (; p + 64 <= n; p += 64)
+        for (; n - p > 32; p += 64)
         {
             Vector512<float> a00 = s0, a01 = s0, a02 = s0, a03 = s0, a10 = s1, a11 = s1, a12 = s1, a13 = s1;
             Vector512<float> a20 = s2, a21 = s2, a22 = s2, a23 = s2, a30 = s3, a31 = s3, a32 = s3, a33 = s3;
@@ -67,10 +69,11 @@ public sealed unsafe partial class CpuBackend
                     a32 = Vector512.FusedMultiplyAdd(b, x2, a32); a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
                 }
             }
-            Put(y0 + p, a00, a01, a02, a03, accumulate);
-            Put(y1 + p, a10, a11, a12, a13, accumulate);
-            Put(y2 + p, a20, a21, a22, a23, accumulate);
-            Put(y3 + p, a30, a31, a32, a33, accumulate);
+            int valid = Math.Min(64, n - p);
+            Put(y0 + p, a00, a01, a02, a03, valid, accumulate);
+            Put(y1 + p, a10, a11, a12, a13, valid, accumulate);
+            Put(y2 + p, a20, a21, a22, a23, valid, accumulate);
+            Put(y3 + p, a30, a31, a32, a33, valid, accumulate);
         }
         for (; p < n; p += 16)
         {
@@ -96,13 +99,13 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    private static void Put(float* y, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, bool accumulate)
+    /// <summary>Stores the first <paramref name="valid"/> (33 … 64) of the 64 lanes a0 … a3 at y.</summary>
+    private static void Put(float* y, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, int valid, bool accumulate)
     {
-        if (accumulate)
-        {
-            a0 += Vector512.Load(y); a1 += Vector512.Load(y + 16); a2 += Vector512.Load(y + 32); a3 += Vector512.Load(y + 48);
-        }
-        a0.Store(y); a1.Store(y + 16); a2.Store(y + 32); a3.Store(y + 48);
+        PutPartial(y, a0, 16, accumulate);
+        PutPartial(y + 16, a1, 16, accumulate);
+        PutPartial(y + 32, a2, Math.Min(16, valid - 32), accumulate);
+        PutPartial(y + 48, a3, Math.Max(0, valid - 48), accumulate);
     }
 
     /// <summary>Stores the first <paramref name="valid"/> lanes of <paramref name="a"/> at y (adding to y when accumulating).</summary>

@@ -157,4 +157,83 @@ public class FieldConvThreadTests
         }
         Assert.Equal(Run(1), Run(2));
     }
+
+    /// <summary>
+    /// The blocked CPU kernels compute whole vectors past the end of a row and store only its part: run them on
+    /// outputs followed by sentinels, with a gradient that accumulates onto random values, on planes whose last
+    /// block is partial in each way (6, 8, 39, 40, 62 positions past the last whole 64), against float64 loops.
+    /// </summary>
+    [Theory]
+    [InlineData(5, 6, 5, 8, 7)]
+    [InlineData(5, 9, 13, 3, 7)]
+    [InlineData(6, 5, 9, 8, 3)]
+    [InlineData(4, 8, 19, 10, 7)]
+    [InlineData(9, 4, 39, 10, 5)]
+    public void FieldConv_CpuKernels_WriteOnlyTheirOutputs(int cin, int cout, int fields, int dim, int h)
+    {
+        const int batch = 3, guard = 64;
+        const float sentinel = 12345f;
+        int plane = fields * dim, top = (h - 1) / 2, xn = batch * cin * plane, yn = batch * cout * plane, wn = cout * cin * h;
+        var rng = new Random(cin * 1000 + plane);
+        float[] Random(int n, int extra = 0) =>
+            [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)), .. Enumerable.Repeat(sentinel, extra)];
+        var (x, w, bias, dy, dx0, dw0, db0) = (Random(xn), Random(wn), Random(cout), Random(yn), Random(xn, guard), Random(wn, guard), Random(cout, guard));
+        var y = Enumerable.Repeat(sentinel, yn + guard).ToArray();
+        var dx = (float[])dx0.Clone();
+        var dw = (float[])dw0.Clone();
+        var db = (float[])db0.Clone();
+        var b = new CtrDsl.Cpu.CpuBackend();
+        b.FieldConv(batch, cin, cout, fields, dim, h, b.Bind(x).All, b.Bind(w).All, b.Bind(bias).All, b.Bind(y).All.Take(yn));
+        b.FieldConvBackward(batch, cin, cout, fields, dim, h, b.Bind(x).All, b.Bind(w).All, b.Bind(dy).All,
+            b.Bind(dx).All.Take(xn), b.Bind(dw).All.Take(wn), b.Bind(db).All.Take(cout));
+
+        double X(int bb, int c, int f, int k) => f < 0 || f >= fields ? 0 : x[((bb * cin + c) * fields + f) * dim + k];
+        double DY(int bb, int o, int f, int k) => f < 0 || f >= fields ? 0 : dy[((bb * cout + o) * fields + f) * dim + k];
+        void Near(string what, double want, float got)
+        {
+            if (Math.Abs(got - want) > 1e-4 * (1 + Math.Abs(want)))
+                throw new Xunit.Sdk.XunitException($"{what}: want {want}, got {got} (cin {cin}, cout {cout}, plane {plane}, h {h})");
+        }
+        for (int bb = 0; bb < batch; bb++)
+            for (int f = 0; f < fields; f++)
+                for (int k = 0; k < dim; k++)
+                {
+                    for (int o = 0; o < cout; o++)
+                    {
+                        double v = bias[o];
+                        for (int c = 0; c < cin; c++)
+                            for (int t = 0; t < h; t++) v += w[(o * cin + c) * h + t] * X(bb, c, f + t - top, k);
+                        Near($"y[{bb},{o},{f},{k}]", v, y[((bb * cout + o) * fields + f) * dim + k]);
+                    }
+                    for (int c = 0; c < cin; c++)
+                    {
+                        int at = ((bb * cin + c) * fields + f) * dim + k;
+                        double v = dx0[at];
+                        for (int o = 0; o < cout; o++)
+                            for (int t = 0; t < h; t++) v += w[(o * cin + c) * h + t] * DY(bb, o, f - t + top, k);
+                        Near($"dx[{bb},{c},{f},{k}]", v, dx[at]);
+                    }
+                }
+        for (int o = 0; o < cout; o++)
+        {
+            double sum = db0[o];
+            for (int bb = 0; bb < batch; bb++)
+                for (int f = 0; f < fields; f++)
+                    for (int k = 0; k < dim; k++) sum += DY(bb, o, f, k);
+            Near($"db[{o}]", sum, db[o]);
+            for (int c = 0; c < cin; c++)
+                for (int t = 0; t < h; t++)
+                {
+                    double v = dw0[(o * cin + c) * h + t];
+                    for (int bb = 0; bb < batch; bb++)
+                        for (int f = 0; f < fields; f++)
+                            for (int k = 0; k < dim; k++) v += DY(bb, o, f, k) * X(bb, c, f + t - top, k);
+                    Near($"dw[{o},{c},{t}]", v, dw[(o * cin + c) * h + t]);
+                }
+        }
+        Assert.All(y[yn..], v => Assert.Equal(sentinel, v));
+        Assert.All(dx[xn..], v => Assert.Equal(sentinel, v));
+        Assert.All(dw[wn..], v => Assert.Equal(sentinel, v));
+        Assert.All(db[cout..], v => Assert.Equal(sentinel, v));
+    }
 }
