@@ -123,21 +123,19 @@ public sealed partial class Plan
         Compile(graph, backend, maxBatch, loss, [], outputs);
 
     /// <summary>
-    /// A forward-only plan for scoring beside <paramref name="training"/>, on its backend, whose intermediate buffers
-    /// come first from the training plan's: they hold nothing between training steps, so scoring a validation or test
-    /// split in between costs no memory of its own. Scores at most <paramref name="wantedBatch"/> rows per pass: all of
-    /// them when that plan is small (at most 64 MiB of buffers), else at most the training batch, whose buffers fit.
+    /// A forward-only plan for scoring beside <paramref name="training"/>, on its backend, that lays its buffers out in
+    /// the training plan's arena: it holds nothing between training steps, so scoring a validation or test split in
+    /// between costs no memory of its own. Scores at most <paramref name="wantedBatch"/> rows per pass: the most, halving
+    /// from there, whose buffers fit that arena, and never fewer than the training batch (the training plan's own
+    /// values at that batch fit, so a forward-only plan nearly always does too).
     /// Use the two plans alternately: never run the scoring plan between a training plan's Forward and Backward.
     /// </summary>
     public static Plan CompileForScoring(ExprGraph graph, Plan training, int wantedBatch, params Node[] outputs)
     {
-        int batch = ScoringBatch(graph, wantedBatch, SmallScoringBytes, outputs) == wantedBatch
-            ? wantedBatch
-            : Math.Min(wantedBatch, training.MaxBatch);
+        long room = training._scratch.Where(b => b.Type == DType.Float32).Select(b => b.Length * 4).DefaultIfEmpty(0).Max();
+        int batch = Math.Max(ScoringBatch(graph, wantedBatch, room, outputs), Math.Min(wantedBatch, training.MaxBatch));
         return Compile(graph, training._backend, batch, null, training._scratch, outputs);
     }
-
-    private const long SmallScoringBytes = 64L << 20;
 
     /// <summary>Buffers whose contents matter only within a step (op values, gradients of op nodes, scratch).</summary>
     private IReadOnlyList<DeviceBuffer> _scratch = [];
@@ -307,7 +305,7 @@ public sealed partial class Plan
     /// <summary>
     /// The largest scoring batch, <paramref name="wanted"/> halved as often as needed, whose forward-only plan needs at
     /// most <paramref name="budgetBytes"/> of buffers (estimated from a one-row plan on the CPU, since every value
-    /// scales with the batch). FGCNN's [16384; 11280] activations alone are 705 MiB.
+    /// scales with the batch). FGCNN's [16384; 9870] pair products alone are 617 MiB.
     /// </summary>
     public static int ScoringBatch(ExprGraph graph, int wanted, long budgetBytes, params Node[] outputs)
     {

@@ -231,6 +231,16 @@ public class PlanTests
     }
 
     [Fact]
+    public void ScoringPlan_ScoresTheLargestBatchWhoseBuffersFitTheTrainingArena()
+    {
+        var (s, plan, _, _, _) = Make(19);
+        var scoring = Plan.CompileForScoring(s.Graph, plan, 64 * Batch, s.Logits);
+        Assert.InRange(scoring.MaxBatch, Batch, 32 * Batch); // 64 batches' values cannot fit one batch's arena
+        // It allocates its own input (the ids) and nothing else: every value lies in the training plan's arena.
+        Assert.Equal((long)scoring.MaxBatch * Fields * 4, scoring.AllocatedBytes);
+    }
+
+    [Fact]
     public void SparseAndDenseEmbeddings_GiveTheSameTraining()
     {
         float[] Run(bool sparse)
