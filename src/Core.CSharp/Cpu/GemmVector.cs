@@ -116,8 +116,8 @@ internal static unsafe class GemmVector
                 int n = e1 - e0, done = 0;
                 if (XStrideE == 1)
                 {
-                    if (Width == 512) done = Contiguous<Width512, Vector512<float>>(x, v, kc, n, acc);
-                    else if (Width == 256) done = Contiguous<Width256, Vector256<float>>(x, v, kc, n, acc);
+                    if (Width == 512) done = Contiguous<Lanes512, Vector512<float>>(x, v, kc, n, acc);
+                    else if (Width == 256) done = Contiguous<Lanes256, Vector256<float>>(x, v, kc, n, acc);
                 }
                 Strided(x + done * XStrideE, v, kc, n - done, acc + done);
 
@@ -134,7 +134,7 @@ internal static unsafe class GemmVector
 
         // Consecutive elements adjacent (XStrideE == 1): one chain per lane, four vectors at a time.
         readonly int Contiguous<W, TV>(float* x, float* v, int kc, int n, float* acc)
-            where W : IWidth<TV> where TV : struct
+            where W : ILanes<TV> where TV : struct
         {
             int lanes = W.Count, e = 0;
             for (; e + 4 * lanes <= n; e += 4 * lanes)
@@ -195,32 +195,4 @@ internal static unsafe class GemmVector
             }
         }
     }
-}
-
-/// <summary>The vector operations <see cref="GemmVector"/>'s lane-parallel loop needs, once per width.</summary>
-internal unsafe interface IWidth<TV> where TV : struct
-{
-    static abstract int Count { get; }
-    static abstract TV Load(float* p);
-    static abstract void Store(TV v, float* p);
-    static abstract TV Broadcast(float x);
-    static abstract TV Fma(TV a, TV b, TV c);
-}
-
-internal readonly unsafe struct Width512 : IWidth<Vector512<float>>
-{
-    public static int Count => 16;
-    public static Vector512<float> Load(float* p) => Vector512.Load(p);
-    public static void Store(Vector512<float> v, float* p) => v.Store(p);
-    public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
-    public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-}
-
-internal readonly unsafe struct Width256 : IWidth<Vector256<float>>
-{
-    public static int Count => 8;
-    public static Vector256<float> Load(float* p) => Vector256.Load(p);
-    public static void Store(Vector256<float> v, float* p) => v.Store(p);
-    public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
-    public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 }
