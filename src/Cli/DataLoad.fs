@@ -61,6 +61,9 @@ type Loaded =
     interface IDisposable with
         member l.Dispose() = l.Owned |> List.iter (fun d -> d.Dispose())
 
+/// Rows of a split that may be absent (0 when it is).
+let rowCount (c: DataCache option) = c |> Option.map (fun c -> c.RowCount) |> Option.defaultValue 0L
+
 let private nonEmpty (c: DataCache | null) =
     match c with
     | null -> None
@@ -68,7 +71,8 @@ let private nonEmpty (c: DataCache | null) =
     | c -> Some c
 
 /// Prepares train/valid/test. A valid ratio splits the train file (its vocabulary comes from the train rows only);
-/// a test file beside it is then encoded with the same features by a second call on the same cache folder.
+/// a test file beside it is then encoded with the same features by a second call on the same cache folder. A bad
+/// value raises DataFormatException (file, line, column), which the entry point reports with the data exit code.
 let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     let clock = Stopwatch.StartNew()
     let schemaFile = schemaPath e
@@ -99,7 +103,8 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
           Log = List.ofSeq log
           Owned = ds :: (test |> Option.map (fun c -> c :> IDisposable) |> Option.toList) }
 
-/// Encodes a new file with a trained run's features (unseen values map to OOV), cached in the run's cache folder.
+/// Encodes a new file with a trained run's features (unseen values map to OOV), cached in the run's cache folder;
+/// bad values raise DataFormatException, as in <c>prepare</c>.
 let encode (features: FeatureSpace) (cacheDir: string) (data: string) (threads: int) =
     requireFile "data file" data
     let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))

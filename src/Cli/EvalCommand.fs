@@ -10,11 +10,7 @@ let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult EvalArgs.Run)
     let threads = args.GetResult(EvalArgs.Threads, 0)
     if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
-    let data =
-        try
-            DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult EvalArgs.Data)) threads
-        with :? CtrDsl.Data.DataFormatException as e ->
-            Errors.data e.Message
+    let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult EvalArgs.Data)) threads
     use _ = data
     use s = TrainLoop.scoring r.Model r.Training
     let m = s.Scorer.Evaluate(data, r.Schema)

@@ -11,11 +11,7 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult PredictArgs.Run)
     let threads = args.GetResult(PredictArgs.Threads, 0)
     if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
-    let data =
-        try
-            DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult PredictArgs.Data)) threads
-        with :? DataFormatException as e ->
-            Errors.data e.Message
+    let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult PredictArgs.Data)) threads
     use _ = data
     use s = TrainLoop.scoring r.Model r.Training
     let target = args.GetResult PredictArgs.Out

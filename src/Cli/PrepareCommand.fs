@@ -17,12 +17,8 @@ let execute (args: ParseResults<PrepareArgs>) (out: TextWriter) : int =
         args.TryGetResult PrepareArgs.Cache_Dir
         |> Option.orElse e.Dataset.CacheDir
         |> Option.defaultWith (fun () -> Errors.usage $"%s{file}: no cache folder: set dataset.cache_dir or pass --cache-dir")
-    use data =
-        try
-            DataLoad.prepare e cacheDir threads
-        with :? CtrDsl.Data.DataFormatException as ex ->
-            Errors.data ex.Message
-    let rows (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> c.RowCount) |> Option.defaultValue 0L
+    use data = DataLoad.prepare e cacheDir threads
+    let rows = DataLoad.rowCount
     if args.Contains PrepareArgs.Json then
         out.WriteLine(
             Json.serialize (

@@ -81,12 +81,8 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     if t.Threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- t.Threads
     let cacheDir = e.Dataset.CacheDir |> Option.defaultValue (Path.Combine(runDir, "cache"))
     let say (s: string) = if not json then out.WriteLine s
-    use data =
-        try
-            DataLoad.prepare e cacheDir t.Threads
-        with :? CtrDsl.Data.DataFormatException as ex ->
-            Errors.data ex.Message
-    let rowsOf (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> c.RowCount) |> Option.defaultValue 0L
+    use data = DataLoad.prepare e cacheDir t.Threads
+    let rowsOf = DataLoad.rowCount
     say $"data: %d{data.Train.RowCount} train rows, %d{rowsOf data.Valid} valid, %d{rowsOf data.Test} test; %d{data.Features.FeatureCount} features (%.1f{data.Seconds} s)"
     if verbose then data.Log |> List.iter say
     let model = buildModel entry configured data.Features t.Loss t.Seed
