@@ -43,7 +43,6 @@ public sealed partial class Plan
         }
 
         private readonly List<NodeContext> _contexts;
-        private readonly List<bool> _runBackward;
         private readonly int[] _owner;
         private readonly Lifetime?[] _value, _grad;
         private readonly Lifetime[][] _work;
@@ -54,10 +53,10 @@ public sealed partial class Plan
         private long LossFill => 2L * _contexts.Count - 1;
         private long Backward(int op) => 2L * (2 * _contexts.Count - 1 - op);
 
-        public BufferSchedule(ExprGraph graph, int maxBatch, List<NodeContext> contexts, List<bool> runBackward,
-            int[] owner, IEnumerable<Node> kept, Node? loss)
+        public BufferSchedule(ExprGraph graph, int maxBatch, List<NodeContext> contexts, List<WorkspaceSpec[]> workspaces,
+            List<bool> runBackward, int[] owner, IEnumerable<Node> kept, Node? loss)
         {
-            _contexts = contexts; _runBackward = runBackward; _owner = owner;
+            _contexts = contexts; _owner = owner;
             _value = new Lifetime?[graph.Nodes.Count];
             _grad = new Lifetime?[graph.Nodes.Count];
             _work = new Lifetime[contexts.Count][];
@@ -74,7 +73,7 @@ public sealed partial class Plan
                 var c = contexts[i];
                 int self = c.Node.Id;
                 if (owner[self] == self) _value[self] = New(Forward(i), Numel(self), c.Node.Type);
-                _work[i] = [.. c.Node.Op!.Workspace(c).Select(w => New(Forward(i), w.Length, w.Type))];
+                _work[i] = [.. workspaces[i].Select(w => New(Forward(i), w.Length, w.Type))];
                 foreach (var w in _work[i]) w.End = runBackward[i] ? Backward(i) : Forward(i);
             }
             for (int i = 0; i < contexts.Count; i++)

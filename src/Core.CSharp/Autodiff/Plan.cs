@@ -213,12 +213,12 @@ public sealed partial class Plan
             return b.All;
         }
 
-
         var values = new BufferView[count];
         var grads = new BufferView[count];
         var zero = new List<(int owner, BufferView grad)>();
         var contexts = new List<NodeContext>();
         var runBackward = new List<bool>();
+        var workspaces = new List<WorkspaceSpec[]>(); // per context, what op.Workspace asked for
         var order = new List<Node>();
         var parameters = new List<Parameter>();
         var bound = new List<Bound>();
@@ -279,9 +279,11 @@ public sealed partial class Plan
                         if (input.Parameter is { IsSparse: true } sp) c.Sparse[i] = accumulators[sp];
                         else c.DX[i] = grads[input.Id];
                     }
-                    c.Work = op.Workspace(c).Select(w => layout ? Placeholder(w.Type) : Allocate(w.Length, w.Type)).ToArray();
+                    var work = op.Workspace(c);
+                    c.Work = work.Select(w => layout ? Placeholder(w.Type) : Allocate(w.Length, w.Type)).ToArray();
                     c.State = op.Prepare(c);
                     contexts.Add(c);
+                    workspaces.Add(work);
                     runBackward.Add(wantsGrad[n.Id] && !op.IsView);
                     break;
             }
@@ -294,7 +296,7 @@ public sealed partial class Plan
         if (layout)
         {
             var pending = placeholders.Values.Select(v => v.Buffer!).ToHashSet();
-            var schedule = new BufferSchedule(graph, maxBatch, contexts, runBackward, owner, outputs.Append(loss).OfType<Node>(), loss);
+            var schedule = new BufferSchedule(graph, maxBatch, contexts, workspaces, runBackward, owner, outputs.Append(loss).OfType<Node>(), loss);
             allocated += schedule.Place(values, grads, b => pending.Contains(b), backend, borrow, zeroBefore, scratch);
         }
         return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
@@ -463,7 +465,7 @@ public sealed partial class Plan
     /// <summary>Turns off gradient overwriting (every gradient buffer is zeroed, every op adds) on this thread.</summary>
     [ThreadStatic] internal static bool NoOverwrite;
 
-    /// <summary>Turns off buffer reuse in forward-only plans compiled on this thread.</summary>
+    /// <summary>Turns off buffer sharing (every value, gradient and scratch buffer its own) in plans compiled on this thread.</summary>
     [ThreadStatic] internal static bool NoReuse;
 
     /// <summary>
