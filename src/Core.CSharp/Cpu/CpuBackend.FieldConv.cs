@@ -269,6 +269,14 @@ public sealed unsafe partial class CpuBackend
         public readonly int Top => (H - 1) / 2;
     }
 
+    /// <summary>row = [before zeros | the n values at src | after zeros].</summary>
+    private static void PadRow(float* row, float* src, int n, int before, int after)
+    {
+        new Span<float>(row, before).Clear();
+        new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(row + before, n));
+        new Span<float>(row + before + n, after).Clear();
+    }
+
     private struct ConvForwardJob : IParallelJob
     {
         public ConvShape S;
@@ -283,12 +291,7 @@ public sealed unsafe partial class CpuBackend
             fixed (float* xp = padded)
             {
                 for (int c = 0; c < S.Cin; c++)
-                {
-                    float* row = xp + (long)c * stride;
-                    new Span<float>(row, top * S.Dim).Clear();
-                    new ReadOnlySpan<float>(X + ((long)b * S.Cin + c) * plane, plane).CopyTo(new Span<float>(row + top * S.Dim, plane));
-                    new Span<float>(row + top * S.Dim + plane, (S.H - 1 - top) * S.Dim).Clear();
-                }
+                    PadRow(xp + (long)c * stride, X + ((long)b * S.Cin + c) * plane, plane, top * S.Dim, (S.H - 1 - top) * S.Dim);
                 ConvRows(S.Cout, S.Cin, S.H, S.Dim, plane, W, xp, stride, Bias, Y + (long)b * S.Cout * plane, accumulate: false);
             }
         }
@@ -318,23 +321,12 @@ public sealed unsafe partial class CpuBackend
                 {
                     if (WantDw)
                         for (int c = 0; c < S.Cin; c++)
-                        {
-                            float* row = xp + (long)c * xStride;
-                            new Span<float>(row, top * k).Clear();
-                            new ReadOnlySpan<float>(X + ((long)b * S.Cin + c) * plane, plane).CopyTo(new Span<float>(row + top * k, plane));
-                            new Span<float>(row + top * k + plane, (h - 1 - top) * k).Clear();
-                        }
+                            PadRow(xp + (long)c * xStride, X + ((long)b * S.Cin + c) * plane, plane, top * k, (h - 1 - top) * k);
                     for (int o = 0; o < S.Cout; o++)
                     {
                         var g = new ReadOnlySpan<float>(DY + ((long)b * S.Cout + o) * plane, plane);
                         if (WantDbias) db[o] += TensorPrimitives.Sum(g);
-                        if (WantDx)
-                        {
-                            float* row = dyp + (long)o * dyStride;
-                            new Span<float>(row, (h - 1) * k).Clear();
-                            g.CopyTo(new Span<float>(row + (h - 1) * k, plane));
-                            new Span<float>(row + (h - 1) * k + plane, (h - 1) * k).Clear();
-                        }
+                        if (WantDx) PadRow(dyp + (long)o * dyStride, DY + ((long)b * S.Cout + o) * plane, plane, (h - 1) * k, (h - 1) * k);
                     }
                     if (WantDw) ConvWeightGrad(S.Cout, S.Cin, h, k, plane, DY + (long)b * S.Cout * plane, xp, xStride, dw);
                     // dx[c, q] = Σ_o Σ_t' wFlipped[c, o, t']·dyp[o, q + top·k + t'·k] with wFlipped[c, o, t'] = w[o, c, h−1−t'].
