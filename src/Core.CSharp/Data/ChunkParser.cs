@@ -406,13 +406,7 @@ internal sealed class ChunkParser
                             if (train && _frozen == null && cache[k] >= 0) _log3Count[i][k]++;
                             break;
                         }
-                        var tok = tokenBuf[..0];
-                        if (k != MissingBucket)
-                        {
-                            tokenBuf[0] = (byte)'b';
-                            Utf8Formatter.TryFormat(k, tokenBuf[1..], out int w);
-                            tok = tokenBuf[..(1 + w)];
-                        }
+                        var tok = k == MissingBucket ? tokenBuf[..0] : tokenBuf[..LogToken(k, tokenBuf)];
                         ids[i] = TokenId(r, slot.Group, slot.Field, _slotVocab[i], _slotOffset[i], tok, train, row);
                         // Only cache once a train row has set the token's first train row.
                         if (k < cache.Length && (train || _frozen != null)) cache[k] = ids[i];
@@ -502,6 +496,15 @@ internal sealed class ChunkParser
             }
         }
         return Utf8Parser.TryParse(s, out x, out int used) && used == s.Length && double.IsFinite(x);
+    }
+
+    /// <summary>Writes bucket <paramref name="k"/>'s token, "b" and its digits, into <paramref name="dst"/> (at least 12
+    /// bytes) and returns its length: the vocabulary key of a log-bucketed count, when parsing and when serving.</summary>
+    public static int LogToken(int k, Span<byte> dst)
+    {
+        dst[0] = (byte)'b';
+        Utf8Formatter.TryFormat(k, dst[1..], out int w);
+        return 1 + w;
     }
 
     /// <summary>floor(3·log1p(max(x, 0))): the reference's dense bucket rule.</summary>

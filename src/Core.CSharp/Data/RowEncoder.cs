@@ -109,16 +109,10 @@ public sealed class RowEncoder
                 break;
             case Rule.Log3:
                 {
-                    // The text parser's rule: the token "b" + floor(3·log1p(max(x, 0))), missing as the empty token.
+                    // The text parser's token (ChunkParser.LogToken of the bucket), missing as the empty token.
                     double x = Number(in r, kind, text, number);
                     Span<byte> tok = stackalloc byte[16];
-                    int length = 0;
-                    if (!double.IsNaN(x))
-                    {
-                        tok[0] = (byte)'b';
-                        Utf8Formatter.TryFormat(ChunkParser.LogBucket(x), tok[1..], out int w);
-                        length = 1 + w;
-                    }
+                    int length = double.IsNaN(x) ? 0 : ChunkParser.LogToken(ChunkParser.LogBucket(x), tok);
                     batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.Lookup(tok[..length]);
                     break;
                 }
