@@ -63,14 +63,16 @@ public sealed partial class Plan
         /// <summary>A concat absorbed by the linear layer that reads it: no buffers, no kernel.</summary>
         public bool IsAbsorbed(Node n) => _absorbed[n.Id];
 
+        /// <summary>A linear layer that reads its absorbed concat's inputs in its place.</summary>
+        private bool ReadsAbsorbed(Node n) => n.Op is Linear && _absorbed[n.Inputs[0].Id];
+
         /// <summary>The nodes a node's kernel reads (<see cref="NodeContext.Operands"/>).</summary>
-        public Node[] OperandsOf(Node n) =>
-            n.Op is Linear && n.Inputs[0] is var x && _absorbed[x.Id] ? [.. x.Inputs, .. n.Inputs[1..]] : n.Inputs;
+        public Node[] OperandsOf(Node n) => ReadsAbsorbed(n) ? [.. n.Inputs[0].Inputs, .. n.Inputs[1..]] : n.Inputs;
 
         /// <summary>The kernel that runs a node: its own op, or a fused linear layer.</summary>
         public Op KernelOf(Node n)
         {
-            bool relu = _relu[n.Id] is not null, concat = n.Op is Linear && _absorbed[n.Inputs[0].Id];
+            bool relu = _relu[n.Id] is not null, concat = ReadsAbsorbed(n);
             return relu || concat ? FusedLinear.Of(relu, concat) : n.Op!;
         }
     }
