@@ -21,13 +21,14 @@ let private repoRoot () =
         else up d.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
-let private run (name: string) (model: Expr) (data: Dataset) (options: FitOptions) (seed: uint64) =
-    let built = Model.build name (Features.ofFeatureSpace data.Features) seed model
+/// The reference benchmark's setting: one epoch, batch 4096, Adam 1e-3, file order, no early stopping or plateau.
+let private reference =
+    { FitOptions.defaults with Epochs = 1; BatchSize = 4096; EvalBatchSize = 16384; Shuffle = false; Patience = 0; ReduceLrPatience = 0; Seed = 1234 }
+
+let private run (name: string) (model: Expr) (data: Dataset) (options: FitOptions) =
+    let built = Fit.build options name (Features.ofFeatureSpace data.Features) model
     let clock = Stopwatch.StartNew()
-    let result =
-        Fit.run built data options (fun e ->
-            let valid = e.Valid |> Option.map (fun v -> $" valid AUC {v.Auc:F5} logloss {v.LogLoss:F5}") |> Option.defaultValue ""
-            printfn $"  {name,-9} epoch {e.Epoch}: train loss {e.TrainLoss:F5}, {e.SamplesPerSecond,8:F0} samples/s{valid}")
+    let result = Fit.run built data options (FitReporter.lines (fun line -> printfn $"  {name,-9} {line}"))
     let test = result.Test |> Option.map (fun t -> $"test AUC {t.Auc:F5} logloss {t.LogLoss:F5}") |> Option.defaultValue ""
     printfn $"{name,-9} {built.ParameterCount,10:N0} params  {test}  ({clock.Elapsed.TotalSeconds:F1} s)"
     result
@@ -45,7 +46,7 @@ let private synthetic (train: string) (test: string) (models: string list) =
           "lr", LR.lr LR.LRParams.Defaults
           "fm", FM.fm FM.FMParams.Defaults ]
     for name, model in all do
-        if List.contains name models then run name model data FitOptions.defaults 1234UL |> ignore
+        if List.contains name models then run name model data reference |> ignore
 
 let private frappe (file: string) (epochs: int) =
     let schema = Schema.SchemaYaml.load (Path.Combine(repoRoot (), "examples/schemas/frappe.yaml"))
@@ -53,7 +54,7 @@ let private frappe (file: string) (epochs: int) =
     let sources = DataSources.Single(file, SplitRule.Ratio(0.2, 0.0, 2026UL))
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-frappe")))
     printfn $"frappe: {data.Train.RowCount:N0} train rows, {data.Valid.RowCount:N0} validation rows, {data.Features.FeatureCount:N0} features"
-    let options = { FitOptions.defaults with Epochs = epochs; BatchSize = 1024; ShuffleSeed = Some 7UL }
+    let options = { reference with Epochs = epochs; BatchSize = 1024; Shuffle = true; Seed = 7 }
     // Ten fields are too few for four floor-pooled layers (10 → 5 → 2 → 1 → 0): ceil pooling keeps 5 → 3 → 2 → 1.
     let fgcnnFrappe = { FGCNN.FGCNNParams.Defaults with Conv = { ConvGenerateOptions.paper with Rounding = PoolRounding.Ceil } }
     for name, model in
@@ -62,7 +63,7 @@ let private frappe (file: string) (epochs: int) =
           "deepfm", DeepFM.deepFM DeepFM.DeepFMParams.Defaults
           "deepfefm", DeepFEFM.deepFEFM DeepFEFM.DeepFEFMParams.Defaults
           "fgcnn", FGCNN.fgcnn fgcnnFrappe ] do
-        run name model data options 1234UL |> ignore
+        run name model data options |> ignore
 
 let private zooModel (name: string) =
     match name with

@@ -32,9 +32,9 @@ let main _ =
         DataSources.Files(Path.Combine(root, "data/adult/adult_train.csv.gz"), null, Path.Combine(root, "data/adult/adult_test.csv.gz"))
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-adult")))
     let features = Features.ofFeatureSpace data.Features
-    let options = { FitOptions.defaults with Epochs = 3; BatchSize = 256; ShuffleSeed = Some 1UL }
+    let options = { FitOptions.defaults with Epochs = 3; BatchSize = 256; Seed = 7 }
     for name, model in [ "CrossFEFM", crossFefm 8; "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with EmbeddingDim = 8; Hidden = [ 64; 32 ] } ] do
-        let built = Model.build name features 7UL model
-        let result = Fit.run built data options ignore
+        let built = Fit.build options name features model
+        let result = Fit.run built data options FitReporter.silent
         printfn $"{name,-10} {built.ParameterCount,9:N0} parameters  test AUC {result.Test.Value.Auc:F4}  logloss {result.Test.Value.LogLoss:F4}"
     0

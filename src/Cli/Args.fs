@@ -2,6 +2,7 @@
 module CtrDsl.Cli.Args
 
 open Argu
+open CtrDsl.Dsl
 
 type TrainArgs =
     | [<AltCommandLine("-c")>] Config of file: string
@@ -18,10 +19,10 @@ type TrainArgs =
     | Set of key: string * value: string
     | Seed of seed: int
     | Out of dir: string
-    | Optimizer of name: string
+    | Optimizer of name: OptimizerKind
     | Valid_Ratio of ratio: float
     | Patience of n: int
-    | Monitor of metric: string
+    | Monitor of metric: Monitor
     | Clip_Norm of norm: float
     | Eval_Every of steps: int
     | Device of device: string
@@ -49,10 +50,10 @@ type TrainArgs =
             | Set _ -> "any model setting, e.g. --set dnn_hidden_units 256,128."
             | Seed _ -> "seed of the initial values, shuffling and the valid split (default 2024)."
             | Out _ -> "run folder (default runs/<model>-<timestamp>)."
-            | Optimizer _ -> "adam | adagrad | sgd | ftrl | ranger (default adam)."
+            | Optimizer _ -> "the optimizer (default adam)."
             | Valid_Ratio _ -> "hold out this fraction of the train file for validation."
             | Patience _ -> "stop after N evaluations without improvement (0: never; default 2)."
-            | Monitor _ -> "auc | logloss: the metric early stopping and the best checkpoint follow."
+            | Monitor _ -> "the metric early stopping and the best checkpoint follow (default auc)."
             | Clip_Norm _ -> "clip the global gradient norm to this value (0: off)."
             | Eval_Every _ -> "also evaluate and checkpoint every N steps."
             | Device _ -> "where the model runs: cpu (default), opencl or opencl:N (see `ctr devices`)."

@@ -4,6 +4,7 @@ module CtrDsl.Cli.CompareCommand
 open System.IO
 open Argu
 open CtrDsl.Cli.Args
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<CompareArgs>) (out: TextWriter) : int =
     let runs = args.GetResult CompareArgs.Runs

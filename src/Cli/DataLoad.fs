@@ -25,12 +25,8 @@ let schemaPath (e: Experiment) =
 let requireFile (what: string) (path: string) =
     if not (File.Exists path) then Errors.usage $"%s{path}: %s{what} not found"
 
-/// Parses schema text; its errors are the user's (file:line:col), so they exit as usage errors.
-let parseSchema (file: string) (text: string) =
-    try
-        CtrDsl.Dsl.Schema.SchemaYaml.parse file text
-    with :? DataFormatException as ex ->
-        Errors.usage ex.Message
+/// Parses schema text; its errors are ConfigExceptions naming file:line:col (usage errors).
+let parseSchema (file: string) (text: string) = CtrDsl.Dsl.Schema.SchemaYaml.parse file text
 
 /// The experiment with the bundled Adult files filled in when it names no training data (10% held out to validate).
 let withDefaults (e: Experiment) =

@@ -20,7 +20,7 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
             let settings =
                 [ for a in args.GetAllResults() do
                       match a with
-                      | DescribeArgs.Set(k, v) -> yield k, Yaml.settingOfText $"--set %s{k}" v
+                      | DescribeArgs.Set(k, v) -> yield k, Experiment.settingOfText $"--set %s{k}" v
                       | _ -> () ]
             let configured =
                 match entry.Configure settings with

@@ -5,6 +5,7 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.OpenCl
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<DevicesArgs>) (out: TextWriter) : int =
     // No runtime, or a runtime with no platform, lists nothing; the hint says what to install.

@@ -5,6 +5,7 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Training
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult EvalArgs.Run)
@@ -12,7 +13,7 @@ let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
     if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
     let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult EvalArgs.Data)) threads
     use _ = data
-    use s = TrainLoop.scoring r.Model r.Training
+    use s = Run.scoring r.Model r.Training
     let m = s.Scorer.Evaluate(data, r.Schema)
     if args.Contains EvalArgs.Json then
         out.WriteLine(Json.serialize (JObj [ "command", JStr "eval"; "checkpoint", JStr r.Path; "model", JStr r.Entry.Name; "metrics", Json.metrics m ]))

@@ -6,24 +6,43 @@ open System
 open System.Globalization
 open System.IO
 open System.Text
-open CtrDsl.Cli.Yaml
+open CtrDsl.Dsl
+open CtrDsl.Dsl.Yaml
 open CtrDsl.Models.Registry
 
-type OptimizerKind =
-    | Adam
-    | Adagrad
-    | Sgd
-    | Ftrl
-    | Ranger
+/// A model setting's value: an int, a float, a bool, a list of ints, else a string.
+let rec setting key (n: YamlNode) : SettingValue =
+    match n with
+    | YamlNode.Scalar(s, _) ->
+        match Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+        | true, i -> Int i
+        | _ ->
+            match Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture) with
+            | true, f -> Float f
+            | _ ->
+                match s.ToLowerInvariant() with
+                | "true" -> Bool true
+                | "false" -> Bool false
+                | _ -> Text s
+    | YamlNode.List(items, _) ->
+        Ints [ for i in items ->
+                   match setting key i with
+                   | Int v -> v
+                   | _ -> fail i.Pos key $"expected a list of integers, got {show i} in the list" ]
+    | YamlNode.Map _ -> fail n.Pos key "expected a number, a boolean, a string or a list of integers, got a mapping"
 
-/// The validation metric early stopping, reduce-on-plateau and the best checkpoint follow.
-type Monitor =
-    | Auc
-    | LogLoss
-
-type Loss =
-    | Bce
-    | Mse
+/// Parses a flag's text the way a YAML scalar or flow list (`[400,400]` or `400,400`) would be.
+let settingOfText (flag: string) (text: string) : SettingValue =
+    let t = text.Trim()
+    let parts = t.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    let isInt (p: string) = fst (Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture))
+    if t.StartsWith "[" || (t.Contains "," && Array.forall isInt parts) then
+        // [400, 400] or 400,400: a list of integers.
+        Ints [ for p in parts ->
+                   match Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+                   | true, v -> v
+                   | _ -> Errors.usage $"%s{flag}: expected a list of integers, got \"%s{text}\"" ]
+    else setting flag (YamlNode.Scalar(t, Pos.Flag flag))
 
 type DatasetSection =
     { Train: string option
@@ -36,29 +55,8 @@ type DatasetSection =
       ValidRatio: float
       CacheDir: string option }
 
-type TrainingSection =
-    { Epochs: int
-      BatchSize: int
-      EvalBatchSize: int
-      Optimizer: OptimizerKind
-      LearningRate: float
-      Loss: Loss
-      Seed: int
-      Shuffle: bool
-      /// Evaluations without improvement before stopping; 0 never stops early.
-      Patience: int
-      Monitor: Monitor
-      ClipNorm: float
-      /// Evaluations without improvement before the learning rate is multiplied by ReduceLrFactor; 0 disables.
-      ReduceLrPatience: int
-      ReduceLrFactor: float
-      MinLr: float
-      /// Also evaluate (and checkpoint) every N steps; 0 evaluates at epoch ends only.
-      EvalEverySteps: int
-      /// Compute and parsing threads; 0 uses every core.
-      Threads: int
-      /// Where the model runs: cpu, opencl or opencl:N.
-      Device: string }
+/// The `training:` section is the library's FitOptions.
+type TrainingSection = FitOptions
 
 type Experiment =
     { Dataset: DatasetSection
@@ -68,30 +66,6 @@ type Experiment =
       Settings: (string * SettingValue * Pos) list
       Training: TrainingSection
       Out: string option }
-
-/// cpu, opencl or opencl:N (checked here so a config error names its line; the backend is made at run time).
-let validDevice (d: string) =
-    let d = d.Trim().ToLowerInvariant()
-    d = "cpu" || d = "opencl" || (d.StartsWith "opencl:" && fst (System.Int32.TryParse(d.Substring 7)) && int (d.Substring 7) >= 0)
-
-let defaultTraining =
-    { Epochs = 2
-      BatchSize = 1024
-      EvalBatchSize = 8192
-      Optimizer = Adam
-      LearningRate = 1e-3
-      Loss = Bce
-      Seed = 2024
-      Shuffle = true
-      Patience = 2
-      Monitor = Auc
-      ClipNorm = 0.0
-      ReduceLrPatience = 1
-      ReduceLrFactor = 0.1
-      MinLr = 1e-6
-      EvalEverySteps = 0
-      Threads = 0
-      Device = "cpu" }
 
 let empty =
     { Dataset =
@@ -105,15 +79,10 @@ let empty =
       Model = "deepfm"
       ModelPos = Pos.Flag "--model"
       Settings = []
-      Training = defaultTraining
+      Training = FitOptions.defaults
       Out = None }
 
-let optimizers = [ "adam", Adam; "adagrad", Adagrad; "sgd", Sgd; "ftrl", Ftrl; "ranger", Ranger ]
-let monitors = [ "auc", Auc; "logloss", LogLoss ]
-let losses = [ "bce", Bce; "mse", Mse ]
 let formats = [ "criteo"; "avazu"; "csv"; "libfm" ]
-
-let private nameOf (options: (string * 'a) list) (v: 'a) = options |> List.find (snd >> (=) v) |> fst
 
 let datasetKeys = [ "train"; "valid"; "test"; "format"; "schema"; "valid_ratio"; "cache_dir" ]
 
@@ -124,12 +93,12 @@ let trainingKeys =
 let topKeys = [ "dataset"; "model"; "training"; "out" ]
 
 /// A path in the file is relative to the file's folder.
-let private path (baseDir: string) key (n: Node) =
+let private path (baseDir: string) key (n: YamlNode) =
     let p = scalar key n
     if p = "" then fail n.Pos key "expected a path, got an empty value"
     Path.GetFullPath(Path.Combine(baseDir, p))
 
-let private parseDataset baseDir (d: DatasetSection) (node: Node) =
+let private parseDataset baseDir (d: DatasetSection) (node: YamlNode) =
     entries "dataset" datasetKeys node
     |> List.fold
         (fun (d: DatasetSection) (k, _, v) ->
@@ -144,7 +113,7 @@ let private parseDataset baseDir (d: DatasetSection) (node: Node) =
             | _ -> d)
         d
 
-let private parseTraining (t: TrainingSection) (node: Node) =
+let private parseTraining (t: TrainingSection) (node: YamlNode) =
     entries "training" trainingKeys node
     |> List.fold
         (fun t (k, _, v) ->
@@ -152,31 +121,28 @@ let private parseTraining (t: TrainingSection) (node: Node) =
             | "epochs" -> { t with Epochs = int' k 1 v }
             | "batch_size" -> { t with BatchSize = int' k 1 v }
             | "eval_batch_size" -> { t with EvalBatchSize = int' k 1 v }
-            | "optimizer" -> { t with Optimizer = choice k optimizers v }
-            | "learning_rate" -> { t with LearningRate = float' k 1e-12 10.0 v }
-            | "loss" -> { t with Loss = choice k losses v }
+            | "optimizer" -> { t with Optimizer = choice k OptimizerKind.names v }
+            | "learning_rate" -> { t with LearningRate = float' k (fst FitOptions.learningRateRange) (snd FitOptions.learningRateRange) v }
+            | "loss" -> { t with Objective = choice k Objective.names v }
             | "seed" -> { t with Seed = int' k 0 v }
             | "shuffle" -> { t with Shuffle = bool' k v }
             | "patience" -> { t with Patience = int' k 0 v }
-            | "monitor" -> { t with Monitor = choice k monitors v }
+            | "monitor" -> { t with Monitor = choice k Monitor.names v }
             | "clip_norm" -> { t with ClipNorm = float' k 0.0 1e9 v }
             | "reduce_lr_patience" -> { t with ReduceLrPatience = int' k 0 v }
             | "reduce_lr_factor" -> { t with ReduceLrFactor = float' k 1e-6 1.0 v }
             | "min_lr" -> { t with MinLr = float' k 0.0 10.0 v }
             | "eval_every_steps" -> { t with EvalEverySteps = int' k 0 v }
             | "threads" -> { t with Threads = int' k 0 v }
-            | "device" ->
-                let d = scalar k v
-                if not (validDevice d) then fail v.Pos k $"expected cpu, opencl or opencl:N, got \"%s{d}\""
-                { t with Device = d }
+            | "device" -> { t with Device = parsed k Device.parse v }
             | _ -> t)
         t
 
 /// The model section: `name` plus the model's settings (checked against the registry by `configure`).
-let private parseModel (e: Experiment) (node: Node) =
+let private parseModel (e: Experiment) (node: YamlNode) =
     match node with
-    | Scalar(name, p) -> { e with Model = name; ModelPos = p }
-    | Map(items, p) ->
+    | YamlNode.Scalar(name, p) -> { e with Model = name; ModelPos = p }
+    | YamlNode.Map(items, p) ->
         let name, namePos =
             match items |> List.tryFind (fun (k, _, _) -> k = "name") with
             | Some(_, _, v) -> scalar "name" v, v.Pos
@@ -188,7 +154,7 @@ let private parseModel (e: Experiment) (node: Node) =
     | n -> fail n.Pos "model" $"expected a model name or a mapping, got {show n}"
 
 /// Parses an experiment document; `extraTop` are further top-level keys the caller reads itself (e.g. sweep).
-let ofNode (extraTop: string list) (node: Node) : Experiment =
+let ofNode (extraTop: string list) (node: YamlNode) : Experiment =
     let baseDir =
         match Path.GetDirectoryName(Path.GetFullPath node.Pos.File) with
         | null -> "."
@@ -224,7 +190,7 @@ let configure (e: Experiment) : ModelEntry * Configured =
                 |> Option.map (fun (_, _, p) -> p)
                 |> Option.defaultValue e.ModelPos
             let msg = err.Message
-            Errors.usage $"%O{pos} %s{msg} (model %s{entry.DisplayName})"
+            raise (ConfigException(pos, $"%O{pos} %s{msg} (model %s{entry.DisplayName})"))
 
 let private q (s: string) = "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
 let private num (f: float) = f.ToString("R", CultureInfo.InvariantCulture)
@@ -251,22 +217,20 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  epochs: %d{t.Epochs}"
     line $"  batch_size: %d{t.BatchSize}"
     line $"  eval_batch_size: %d{t.EvalBatchSize}"
-    line $"  optimizer: %s{nameOf optimizers t.Optimizer}"
+    line $"  optimizer: %s{OptimizerKind.name t.Optimizer}"
     line $"  learning_rate: %s{num t.LearningRate}"
-    line $"  loss: %s{nameOf losses t.Loss}"
+    line $"  loss: %s{Choice.name Objective.names t.Objective}"
     line $"  seed: %d{t.Seed}"
     line $"""  shuffle: %s{if t.Shuffle then "true" else "false"}"""
     line $"  patience: %d{t.Patience}"
-    line $"  monitor: %s{nameOf monitors t.Monitor}"
+    line $"  monitor: %s{Monitor.name t.Monitor}"
     line $"  clip_norm: %s{num t.ClipNorm}"
     line $"  reduce_lr_patience: %d{t.ReduceLrPatience}"
     line $"  reduce_lr_factor: %s{num t.ReduceLrFactor}"
     line $"  min_lr: %s{num t.MinLr}"
     line $"  eval_every_steps: %d{t.EvalEverySteps}"
     line $"  threads: %d{t.Threads}"
-    line $"  device: %s{q t.Device}"
+    line $"  device: %s{q (Device.name t.Device)}"
     e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
     sb.ToString()
 
-let optimizerName (k: OptimizerKind) = nameOf optimizers k
-let monitorName (m: Monitor) = nameOf monitors m

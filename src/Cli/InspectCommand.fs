@@ -9,6 +9,7 @@ open System.IO
 open System.IO.Compression
 open Argu
 open CtrDsl.Cli.Args
+open CtrDsl.Dsl
 
 type private Column =
     { Name: string

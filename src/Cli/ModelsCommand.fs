@@ -6,6 +6,7 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Models.Registry
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<ModelsArgs>) (out: TextWriter) : int =
     if args.Contains ModelsArgs.Json then

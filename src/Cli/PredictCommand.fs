@@ -6,6 +6,7 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Data
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult PredictArgs.Run)
@@ -13,7 +14,7 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
     let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult PredictArgs.Data)) threads
     use _ = data
-    use s = TrainLoop.scoring r.Model r.Training
+    use s = Run.scoring r.Model r.Training
     let target = args.GetResult PredictArgs.Out
     let reader = BatchReader(data)
     let batch = Batch.Plan(r.Schema, s.Scorer.MaxBatch)

@@ -6,6 +6,7 @@ module CtrDsl.Cli.PrepareCommand
 open System.IO
 open Argu
 open CtrDsl.Cli.Args
+open CtrDsl.Dsl
 
 let execute (args: ParseResults<PrepareArgs>) (out: TextWriter) : int =
     let file = args.GetResult PrepareArgs.Config

@@ -52,6 +52,9 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
         | CliError(code, message) ->
             stderr.WriteLine($"ctr: %s{message}")
             code
+        | :? CtrDsl.Dsl.ConfigException as e ->
+            stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Usage
         | :? CtrDsl.Data.DataFormatException as e ->
             stderr.WriteLine($"ctr: %s{e.Message}")
             ExitCode.Data

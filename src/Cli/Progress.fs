@@ -5,19 +5,14 @@ module CtrDsl.Cli.Progress
 open System
 open System.Diagnostics
 open System.IO
+open CtrDsl.Dsl
 open Spectre.Console
 
-/// What the loop reports as it goes.
-type Sink =
-    /// epoch (1-based), batches done in the epoch, batches per epoch, rows/s since the epoch started, mean loss so far.
-    abstract Step: epoch: int * batch: int * batches: int * rowsPerSecond: float * loss: float -> unit
-    /// A finished evaluation's one-line summary.
-    abstract Line: string -> unit
 
 let private plain (out: TextWriter) (batchSize: int) =
     let clock = Stopwatch.StartNew()
     let mutable last = -10.0
-    { new Sink with
+    { new IFitReporter with
         member _.Step(epoch, batch, batches, rate, loss) =
             let now = clock.Elapsed.TotalSeconds
             if now - last >= 5.0 || batch = batches then
@@ -26,14 +21,9 @@ let private plain (out: TextWriter) (batchSize: int) =
                 out.WriteLine($"epoch %d{epoch} %d{batch}/%d{batches} batches  loss %.5f{loss}  %.0f{rate} samples/s  eta %.0f{eta}s")
         member _.Line s = out.WriteLine s }
 
-let private silent =
-    { new Sink with
-        member _.Step(_, _, _, _, _) = ()
-        member _.Line _ = () }
-
 /// Runs `work` with a sink. `interactive` is true for a terminal on the real console.
-let run (out: TextWriter) (json: bool) (batchSize: int) (work: Sink -> 'T) : 'T =
-    if json then work silent
+let run (out: TextWriter) (json: bool) (batchSize: int) (work: IFitReporter -> 'T) : 'T =
+    if json then work FitReporter.silent
     elif Object.ReferenceEquals(out, Console.Out) && not Console.IsOutputRedirected then
         AnsiConsole
             .Progress()
@@ -49,7 +39,7 @@ let run (out: TextWriter) (json: bool) (batchSize: int) (work: Sink -> 'T) : 'T 
                 let mutable task: ProgressTask | null = null
                 let mutable taskEpoch = 0
                 let sink =
-                    { new Sink with
+                    { new IFitReporter with
                         member _.Step(epoch, batch, batches, rate, loss) =
                             if isNull task || taskEpoch <> epoch then
                                 task <- ctx.AddTask($"epoch {epoch}", true, float batches)

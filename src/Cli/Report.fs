@@ -5,7 +5,7 @@ open System
 open System.Globalization
 open System.Net
 open System.Text
-open CtrDsl.Cli.TrainLoop
+open CtrDsl.Dsl
 
 let private f (x: float) = x.ToString("0.#####", CultureInfo.InvariantCulture)
 
@@ -38,7 +38,7 @@ let private chart (title: string) (series: (string * string * float list) list) 
     sb.Append("</svg></figure>").ToString()
 
 /// The whole page. `metrics` are the final rows: split name and its metrics.
-let html (title: string) (history: EvalRecord list) (metrics: (string * CtrDsl.Metrics.MetricsReport) list) (facts: (string * string) list) =
+let html (title: string) (history: Evaluation list) (metrics: (string * CtrDsl.Metrics.MetricsReport) list) (facts: (string * string) list) =
     let valid sel = history |> List.map (fun r -> r.Valid |> Option.map sel |> Option.defaultValue nan)
     let sb = StringBuilder()
     let e (s: string) = WebUtility.HtmlEncode s

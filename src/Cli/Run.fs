@@ -3,7 +3,6 @@ module CtrDsl.Cli.Run
 
 open System
 open System.IO
-open CtrDsl.Cli.TrainLoop
 open CtrDsl.Data
 open CtrDsl.Dsl
 open CtrDsl.Models.Registry
@@ -15,6 +14,50 @@ let bestCheckpoint dir = Path.Combine(dir, "checkpoint.ckpt")
 let lastCheckpoint dir = Path.Combine(dir, "last.ckpt")
 let summaryFile dir = Path.Combine(dir, "summary.json")
 let reportFile dir = Path.Combine(dir, "report.html")
+
+/// Builds the configured model over a feature space; a shape error (e.g. too few fields for FGCNN's kernels) is the user's.
+let buildModel (entry: ModelEntry) (configured: Configured) (features: FeatureSpace) (o: FitOptions) : BuiltModel =
+    try
+        Fit.build o entry.DisplayName (Features.ofFeatureSpace features) configured.Expr
+    with
+    | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+    | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+
+/// The features file's bytes, as a checkpoint stores them.
+let featuresJson (fs: FeatureSpace) =
+    let tmp = Path.GetTempFileName()
+    try
+        fs.Save tmp
+        File.ReadAllBytes tmp
+    finally
+        File.Delete tmp
+
+let loadFeatures (bytes: byte[]) (schema: Schema) =
+    let tmp = Path.GetTempFileName()
+    try
+        File.WriteAllBytes(tmp, bytes)
+        FeatureSpace.Load(tmp, schema)
+    finally
+        File.Delete tmp
+
+/// A session on the options' device; a missing OpenCL runtime is one clear line.
+let private onDevice (make: unit -> 'T) : 'T =
+    try
+        make ()
+    with :? CtrDsl.OpenCl.OpenClException as e ->
+        Errors.failure e.Message
+
+let session (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.create m o)
+let scoring (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.scoring m o)
+
+/// metrics.jsonl: the history so far, one evaluation a line, rewritten after every evaluation.
+type MetricsFile(path: string) =
+    inherit FitPolicy()
+
+    member _.Write(state: FitState) =
+        File.WriteAllLines(path, state.History |> List.map (Evaluation.toJson >> Json.serialize))
+
+    override m.Evaluated(c, _) = m.Write c.State
 
 /// The effective settings as YAML lines, stored in a checkpoint to rebuild the model.
 let settingsText (effective: (string * SettingValue) list) =
@@ -52,7 +95,7 @@ let restore (run: string) : Restored =
             raise (CheckpointException(path, $"unknown model '%s{name}'"))
     let settings =
         match Yaml.parse path (m "settings") with
-        | Yaml.Map(items, _) -> [ for k, _, v in items -> k, Yaml.setting k v ]
+        | YamlNode.Map(items, _) -> [ for k, _, v in items -> k, Experiment.setting k v ]
         | _ -> []
     let configured =
         match entry.Configure settings with
@@ -61,7 +104,7 @@ let restore (run: string) : Restored =
     let schema = DataLoad.parseSchema (path + "#schema") (m "schema")
     let features = loadFeatures c.Features schema
     let training = Experiment.ofNode [] (Yaml.parse path (m "experiment")) |> fun e -> e.Training
-    let model = buildModel entry configured features training.Loss training.Seed
+    let model = buildModel entry configured features training
     c.RestoreParameters(model.Parameters, path)
     { Checkpoint = c; Path = path; Entry = entry; Model = model; Schema = schema; Features = features; Training = training }
 

@@ -7,52 +7,53 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Cli.Experiment
-open CtrDsl.Cli.Yaml
+open CtrDsl.Dsl
+open CtrDsl.Dsl.Yaml
 
 /// One grid axis: the section, the key, and its values (positioned, so a bad value names its line).
-type private Axis = { Section: string; Key: string; Values: Node list }
+type private Axis = { Section: string; Key: string; Values: YamlNode list }
 
-let private axes (root: Node) =
+let private axes (root: YamlNode) =
     match root with
-    | Map(items, _) ->
+    | YamlNode.Map(items, _) ->
         match items |> List.tryFind (fun (k, _, _) -> k = "sweep") with
         | None -> fail root.Pos "sweep" "missing; expected a mapping like `model.embedding_dim: [4, 8]`"
-        | Some(_, _, Map(entries, _)) ->
+        | Some(_, _, YamlNode.Map(entries, _)) ->
             [ for k, p, v in entries ->
                   let section, key =
                       match k.Split('.', 2) with
                       | [| s; key |] when List.contains s [ "dataset"; "model"; "training" ] -> s, key
                       | _ -> fail p k "expected section.key with section dataset, model or training"
                   match v with
-                  | List(values, _) when not values.IsEmpty -> { Section = section; Key = key; Values = values }
+                  | YamlNode.List(values, _) when not values.IsEmpty -> { Section = section; Key = key; Values = values }
                   | v -> fail v.Pos k $"expected a non-empty list of values, got {show v}" ]
         | Some(_, _, n) -> fail n.Pos "sweep" $"expected a mapping, got {show n}"
     | n -> fail n.Pos "the experiment" $"expected a mapping, got {show n}"
 
 /// The document with `section.key` set to `value` (added when absent).
-let private set (root: Node) (axis: Axis) (value: Node) =
+let private set (root: YamlNode) (axis: Axis) (value: YamlNode) =
     match root with
-    | Map(items, p) ->
+    | YamlNode.Map(items, p) ->
         let sectionNode =
             match items |> List.tryFind (fun (k, _, _) -> k = axis.Section) with
-            | Some(_, _, Scalar(name, sp)) when axis.Section = "model" -> Map([ "name", sp, Scalar(name, sp) ], sp)
+            | Some(_, _, YamlNode.Scalar(name, sp)) when axis.Section = "model" -> YamlNode.Map([ "name", sp, YamlNode.Scalar(name, sp) ], sp)
             | Some(_, _, n) -> n
-            | None -> Map([], p)
+            | None -> YamlNode.Map([], p)
         let updated =
             match sectionNode with
-            | Map(entries, sp) ->
+            | YamlNode.Map(entries, sp) ->
                 let rest = entries |> List.filter (fun (k, _, _) -> k <> axis.Key)
-                Map(rest @ [ axis.Key, value.Pos, value ], sp)
+                YamlNode.Map(rest @ [ axis.Key, value.Pos, value ], sp)
             | n -> fail n.Pos axis.Section $"expected a mapping, got {show n}"
         let others = items |> List.filter (fun (k, _, _) -> k <> axis.Section)
-        Map(others @ [ axis.Section, p, updated ], p)
+        YamlNode.Map(others @ [ axis.Section, p, updated ], p)
     | n -> n
 
-let private text (n: Node) =
+let private text (n: YamlNode) =
     match n with
-    | Scalar(s, _) -> s
-    | List(items, _) -> "[" + String.Join(" ", items |> List.map (function Scalar(s, _) -> s | _ -> "?")) + "]"
-    | Map _ -> "{…}"
+    | YamlNode.Scalar(s, _) -> s
+    | YamlNode.List(items, _) -> "[" + String.Join(" ", items |> List.map (function YamlNode.Scalar(s, _) -> s | _ -> "?")) + "]"
+    | YamlNode.Map _ -> "{…}"
 
 let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
     let file = args.GetResult SweepArgs.Config
@@ -106,5 +107,5 @@ let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
         )
     else
         out.Write(Table.render headers rows)
-        out.WriteLine($"""sorted by %s{monitorName monitor}; table in %s{Path.Combine(sweepDir, "sweep.csv")}""")
+        out.WriteLine($"""sorted by %s{Monitor.name monitor}; table in %s{Path.Combine(sweepDir, "sweep.csv")}""")
     ExitCode.Ok

@@ -7,12 +7,12 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Cli.Experiment
-open CtrDsl.Cli.TrainLoop
+open CtrDsl.Dsl
 open CtrDsl.Training
 
 /// Applies the flags over the experiment (flags win).
 let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
-    let flag (name: string) = Yaml.Pos.Flag name
+    let flag (name: string) = Pos.Flag name
     let mutable e = e
     for a in args.GetAllResults() do
         let d, t = e.Dataset, e.Training
@@ -33,20 +33,26 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Valid_Ratio r -> Errors.usage $"--valid-ratio: expected a fraction in (0, 1), got %g{r}"
             | TrainArgs.Epochs n when n >= 1 -> { e with Training = { t with Epochs = n } }
             | TrainArgs.Batch_Size n when n >= 1 -> { e with Training = { t with BatchSize = n } }
-            | TrainArgs.Lr r when r > 0.0 -> { e with Training = { t with LearningRate = r } }
+            | TrainArgs.Lr r when r >= fst FitOptions.learningRateRange && r <= snd FitOptions.learningRateRange ->
+                { e with Training = { t with LearningRate = r } }
+            | TrainArgs.Lr r ->
+                let lo, hi = FitOptions.learningRateRange
+                Errors.usage $"--lr: expected a number in [%g{lo}, %g{hi}], got %g{r}"
             | TrainArgs.Seed s when s >= 0 -> { e with Training = { t with Seed = s } }
-            | TrainArgs.Optimizer o -> { e with Training = { t with Optimizer = pick "--optimizer" optimizers o } }
+            | TrainArgs.Optimizer o -> { e with Training = { t with Optimizer = o } }
             | TrainArgs.Patience n when n >= 0 -> { e with Training = { t with Patience = n } }
-            | TrainArgs.Monitor m -> { e with Training = { t with Monitor = pick "--monitor" monitors m } }
+            | TrainArgs.Monitor m -> { e with Training = { t with Monitor = m } }
             | TrainArgs.Clip_Norm c when c >= 0.0 -> { e with Training = { t with ClipNorm = c } }
             | TrainArgs.Eval_Every n when n >= 0 -> { e with Training = { t with EvalEverySteps = n } }
             | TrainArgs.Threads n when n >= 0 -> { e with Training = { t with Threads = n } }
-            | TrainArgs.Device d when Experiment.validDevice d -> { e with Training = { t with Device = d } }
-            | TrainArgs.Device d -> Errors.usage $"--device: expected cpu, opencl or opencl:N, got \"%s{d}\""
+            | TrainArgs.Device d ->
+                match Device.parse d with
+                | Ok device -> { e with Training = { t with Device = device } }
+                | Error expected -> Errors.usage $"--device: expected %s{expected}, got \"%s{d}\""
             | TrainArgs.Embedding_Dim k -> { e with Settings = e.Settings @ [ "embedding_dim", CtrDsl.Models.Registry.SettingValue.Int k, flag "--embedding-dim" ] }
-            | TrainArgs.Set(k, v) -> { e with Settings = e.Settings @ [ k, Yaml.settingOfText $"--set %s{k}" v, flag $"--set %s{k}" ] }
+            | TrainArgs.Set(k, v) -> { e with Settings = e.Settings @ [ k, settingOfText $"--set %s{k}" v, flag $"--set %s{k}" ] }
             | TrainArgs.Out o -> { e with Out = Some(full o) }
-            | TrainArgs.Epochs _ | TrainArgs.Batch_Size _ | TrainArgs.Lr _ | TrainArgs.Seed _ | TrainArgs.Patience _
+            | TrainArgs.Epochs _ | TrainArgs.Batch_Size _ | TrainArgs.Seed _ | TrainArgs.Patience _
             | TrainArgs.Clip_Norm _ | TrainArgs.Eval_Every _ | TrainArgs.Threads _ ->
                 Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
             | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Max_Steps _ | TrainArgs.Json | TrainArgs.Verbose -> e
@@ -85,50 +91,54 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let rowsOf = DataLoad.rowCount
     say $"data: %d{data.Train.RowCount} train rows, %d{rowsOf data.Valid} valid, %d{rowsOf data.Test} test; %d{data.Features.FeatureCount} features (%.1f{data.Seconds} s)"
     if verbose then data.Log |> List.iter say
-    let model = buildModel entry configured data.Features t.Loss t.Seed
+    let model = Run.buildModel entry configured data.Features t
     say $"model: %s{entry.DisplayName}, %d{model.ParameterCount} trainable parameters; run folder %s{runDir}"
-    use s = session model data.Schema t
-    let features = featuresJson data.Features
+    use s = Run.session model t
+    let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
     File.WriteAllText(Run.configFile runDir, experimentYaml)
-    let outputs =
-        { BestCheckpoint = Run.bestCheckpoint runDir
-          LastCheckpoint = Run.lastCheckpoint runDir
-          MetricsFile = Run.metricsFile runDir
-          Features = features
-          Metadata =
-            Map [ "model", entry.Name
-                  "settings", Run.settingsText configured.Effective
-                  "schema", data.SchemaText
-                  "experiment", experimentYaml
-                  "train_path", data.TrainPath
-                  "cache_dir", data.CacheDir
-                  "features_hash", data.Features.Hash.ToString("x16") ] }
+    let metadata =
+        Map [ "model", entry.Name
+              "settings", Run.settingsText configured.Effective
+              "schema", data.SchemaText
+              "experiment", experimentYaml
+              "train_path", data.TrainPath
+              "cache_dir", data.CacheDir
+              "features_hash", data.Features.Hash.ToString("x16") ]
+    let bestCheckpoint = Run.bestCheckpoint runDir
+    let metricsFile = Run.MetricsFile(Run.metricsFile runDir)
     let state =
         match resume with
-        | None -> LoopState.fresh ()
+        | None -> FitState.fresh ()
         | Some run ->
             let path = Run.lastCheckpoint run
             if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint to resume from"
             let c = Checkpoint.Load path
             c.RestoreParameters(model.Parameters, path)
-            if s.TrainPlan.Resident then s.TrainPlan.SyncFromHost()
+            FitSession.syncFromHost s
             c.RestoreOptimizer(s.Step.Optimizer, path)
-            s.TrainPlan.Step <- c.PlanStep
-            let st = LoopState.ofJson c.Metadata["loop"]
+            s.Plan.Step <- c.PlanStep
+            let st = FitState.ofJson c.Metadata["loop"]
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
+            metricsFile.Write st
             st
+    let policies =
+        Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
     let peakSetup = CtrDsl.Bench.ProcessMemory.PeakBytes()
     let peakReset = CtrDsl.Bench.ProcessMemory.ResetPeak()
-    let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state halt sink)
+    let result =
+        Progress.run out json t.BatchSize (fun reporter ->
+            let run = { Policies = policies; Reporter = reporter; Halt = halt; Parallel = FitParallel.alone }
+            Fit.loop s t run data.Schema data.Train data.Valid state)
     let peakTrain = CtrDsl.Bench.ProcessMemory.PeakBytes()
     if result.State.Stopped <> "" then say result.State.Stopped
     if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
-    if File.Exists outputs.BestCheckpoint then
-        (Checkpoint.Load outputs.BestCheckpoint).RestoreParameters(model.Parameters, outputs.BestCheckpoint)
-    let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (fun c -> s.Scorer.Evaluate(c, data.Schema))
+    if File.Exists bestCheckpoint then
+        (Checkpoint.Load bestCheckpoint).RestoreParameters(model.Parameters, bestCheckpoint)
+        FitSession.syncFromHost s
+    let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluate s data.Schema)
     // A halted run stops promptly: its final metrics come when it is resumed and finishes.
     let splits =
         if result.Halted then []
@@ -141,7 +151,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                "run", JStr runDir
                "model", JStr entry.Name
                "settings", JObj [ for k, v in configured.Effective -> k, settingJson v ]
-               "optimizer", JStr(optimizerName t.Optimizer)
+               "optimizer", JStr(OptimizerKind.name t.Optimizer)
                "learning_rate", JNum t.LearningRate
                "batch_size", JInt(int64 t.BatchSize)
                "parameters", JInt model.ParameterCount
@@ -150,7 +160,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                "stopped", JStr result.State.Stopped
                "halted", JBool result.Halted
                "metrics", JObj [ for n, m in splits -> n, Json.metrics m ]
-               "history", JArr(history |> List.map EvalRecord.toJson)
+               "history", JArr(history |> List.map Evaluation.toJson)
                "throughput",
                JObj [ "train_samples_per_second_steady", JNum result.SteadyRowsPerSecond
                       "train_samples_per_second_run", JNum wholeRun
@@ -167,7 +177,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
         Report.html $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}" history splits
             [ "model", entry.Summary
               "settings", Run.settingsText configured.Effective |> fun s -> s.Replace("\n", "; ")
-              "optimizer", $"%s{optimizerName t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
+              "optimizer", $"%s{OptimizerKind.name t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
               "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
               "data loading", $"%.2f{data.Seconds} s"
               "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ]

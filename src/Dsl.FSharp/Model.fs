@@ -12,9 +12,14 @@ type Objective =
     /// Real targets; the output is the prediction and the loss is MSE.
     | Regression
 
+module Objective =
+    /// The spellings of the YAML key `loss` and the CLI: bce | mse.
+    let names = [ "bce", BinaryClassification; "mse", Regression ]
+
 /// A model declaration built into a graph for one set of features: its output, loss, inputs and parameters.
 type BuiltModel =
     { Name: string
+      Objective: Objective
       Features: Features
       Graph: ExprGraph
       Output: Node
@@ -41,6 +46,7 @@ module Model =
             | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
             | Regression -> graph.Apply(Mse(), output, label)
         { Name = name
+          Objective = objective
           Features = features
           Graph = graph
           Output = output

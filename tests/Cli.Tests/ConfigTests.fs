@@ -83,7 +83,7 @@ let ``every example experiment parses and configures its model`` () =
     let files = Directory.GetFiles(Path.Combine(repo, "examples", "experiments"), "*.yaml")
     Assert.NotEmpty files
     for f in files do
-        let root = CtrDsl.Cli.Yaml.load f
+        let root = CtrDsl.Dsl.Yaml.load f
         let e = CtrDsl.Cli.Experiment.ofNode [ "sweep" ] root
         CtrDsl.Cli.Experiment.configure e |> ignore
 
@@ -99,8 +99,8 @@ let ``the FGCNN seed file carries the seed document's configuration`` () =
     Assert.Equal(CtrDsl.Models.Registry.Ints [ 7; 7; 7; 7 ], get "h")
     Assert.Equal(CtrDsl.Models.Registry.Ints [ 2; 2; 2; 2 ], get "hp")
     Assert.Equal(CtrDsl.Models.Registry.Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
-    Assert.Equal(CtrDsl.Cli.Experiment.Ranger, e.Training.Optimizer)
-    Assert.Equal(CtrDsl.Cli.Experiment.Bce, e.Training.Loss)
+    Assert.Equal(CtrDsl.Dsl.Ranger, e.Training.Optimizer)
+    Assert.Equal(CtrDsl.Dsl.BinaryClassification, e.Training.Objective)
 
 [<Fact>]
 let ``an unknown model in the file names the line of its name`` () =

@@ -6,8 +6,8 @@ using CtrDsl.Optim;
 namespace CtrDsl.Training;
 
 /// <summary>
-/// One optimisation step on a batch: load, forward, check the loss is finite, backward, clip the global gradient
-/// norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
+/// One optimisation step on a batch: load, forward, check the loss is finite, backward, reduce the gradients across
+/// processes (when <see cref="ReduceGradients"/> is set), clip the global gradient norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
 /// </summary>
 public sealed class TrainStep
 {
@@ -29,6 +29,10 @@ public sealed class TrainStep
     /// <summary>Maximum global gradient norm; 0 disables clipping.</summary>
     public float ClipNorm { get; set; }
 
+    /// <summary>Called on the parameters' gradients after the backward pass and before clipping and the update: where
+    /// data-parallel training reduces (all-reduces) the gradients across processes. Null alone.</summary>
+    public Action<IReadOnlyList<Tensors.Parameter>>? ReduceGradients { get; set; }
+
     /// <summary>Steps taken (also seeds dropout through the plan).</summary>
     public long Steps => _plan.Step;
 
@@ -40,6 +44,7 @@ public sealed class TrainStep
         float loss = _plan.ReadScalar(_loss);
         if (!float.IsFinite(loss)) throw new DivergenceException(_plan.Step, loss);
         _plan.Backward();
+        ReduceGradients?.Invoke(Optimizer.Parameters);
         if (ClipNorm > 0f) GradientClipping.ClipGlobalNorm(Optimizer.Parameters, ClipNorm);
         Optimizer.Step();
         return loss;

@@ -28,138 +28,68 @@
 module CtrDsl.Dsl.Schema.SchemaYaml
 
 open System
-open System.Globalization
-open System.IO
 open CtrDsl.Data
-open YamlDotNet.Core
-open YamlDotNet.RepresentationModel
+open CtrDsl.Dsl
 
-let private fail (file: string) (node: YamlNode) (key: string) (what: string) : 'a =
-    let line, col = int64 node.Start.Line, int node.Start.Column
-    raise (DataFormatException($"%s{file}:%d{line}:%d{col} %s{key}: %s{what}", File = file, Line = line, Column = col))
-
-let private text (s: YamlScalarNode) =
-    match s.Value with
-    | null -> ""
-    | v -> v
-
-let private show (node: YamlNode) =
-    match node with
-    | :? YamlScalarNode as s -> $"\"{text s}\""
-    | :? YamlSequenceNode -> "a list"
-    | _ -> "a mapping"
-
-/// The entries of a mapping, after checking every key is known.
-let private entries (file: string) (what: string) (known: string list) (node: YamlNode) =
-    match node with
-    | :? YamlMappingNode as m ->
-        [ for KeyValue(k, v) in m.Children do
-              let key = text (k :?> YamlScalarNode)
-              if not (List.contains key known) then
-                  fail file k key $"""unknown key in %s{what}; known keys: %s{String.Join(", ", known)}"""
-              key, v ]
-    | n -> fail file n what $"expected a mapping, got {show n}"
-
-let private scalar file key (node: YamlNode) =
-    match node with
-    | :? YamlScalarNode as s -> text s
-    | n -> fail file n key $"expected a single value, got {show n}"
-
-let private int' file key (node: YamlNode) lo =
-    match Int32.TryParse(scalar file key node, NumberStyles.Integer, CultureInfo.InvariantCulture) with
-    | true, v when v >= lo -> v
-    | _ -> fail file node key $"expected an integer >= %d{lo}, got {show node}"
-
-let private float' file key (node: YamlNode) =
-    match Double.TryParse(scalar file key node, NumberStyles.Float, CultureInfo.InvariantCulture) with
-    | true, v -> v
-    | _ -> fail file node key $"expected a number, got {show node}"
-
-let private bool' file key (node: YamlNode) =
-    match (scalar file key node).ToLowerInvariant() with
-    | "true" | "yes" -> true
-    | "false" | "no" -> false
-    | _ -> fail file node key $"expected true or false, got {show node}"
-
-let private char' file key (node: YamlNode) =
-    match scalar file key node with
-    | "\\t" | "tab" -> '\t'
-    | s when s.Length = 1 -> s[0]
-    | _ -> fail file node key $"expected one character (or \\t), got {show node}"
-
-let private list file key (node: YamlNode) =
-    match node with
-    | :? YamlSequenceNode as s -> [ for c in s.Children -> c ]
-    | n -> fail file n key $"expected a list, got {show n}"
-
-let private strings file key (node: YamlNode) =
-    match node with
-    | :? YamlScalarNode as s -> [ text s ]
-    | n -> list file key n |> List.map (scalar file key)
-
-let private choice file key (node: YamlNode) (options: (string * 'a) list) =
-    let v = scalar file key node
-    match List.tryFind (fun (name, _) -> name = v) options with
-    | Some(_, x) -> x
-    | None -> fail file node key $"""expected one of %s{String.Join(" | ", List.map fst options)}, got {show node}"""
-
-let private missing file key node =
-    choice file key node [ "own_id", MissingPolicy.OwnId; "as_value", MissingPolicy.AsValue ]
+let private missing key node =
+    Yaml.choice key [ "own_id", MissingPolicy.OwnId; "as_value", MissingPolicy.AsValue ] node
 
 let private fieldKeys =
     [ "name"; "names"; "kind"; "column"; "vocabulary"; "min_count"; "missing"; "hash_buckets"; "transform"; "default"
       "buckets"; "separator"; "max_length"; "pooling" ]
 
-let private bucketRule file (node: YamlNode) : BucketRule =
+let private bucketRule (node: YamlNode) : BucketRule =
     match node with
-    | :? YamlScalarNode as s when text s = "log3" -> BucketRule.Log3()
-    | :? YamlMappingNode ->
-        match entries file "buckets" [ "fixed"; "quantile" ] node with
-        | [ "fixed", v ] -> BucketRule.Fixed(list file "fixed" v |> List.map (float' file "fixed") |> Array.ofList)
-        | [ "quantile", v ] -> BucketRule.Quantile(int' file "quantile" v 2)
-        | _ -> fail file node "buckets" "expected exactly one of fixed or quantile"
-    | n -> fail file n "buckets" $"expected log3, {{fixed: [...]}} or {{quantile: n}}, got {show n}"
+    | YamlNode.Scalar("log3", _) -> BucketRule.Log3()
+    | YamlNode.Map _ ->
+        match Yaml.entries "buckets" [ "fixed"; "quantile" ] node with
+        | [ "fixed", _, v ] -> BucketRule.Fixed(Yaml.list "fixed" v |> List.map (Yaml.number "fixed") |> Array.ofList)
+        | [ "quantile", _, v ] -> BucketRule.Quantile(Yaml.int' "quantile" 2 v)
+        | _ -> Yaml.fail node.Pos "buckets" "expected exactly one of fixed or quantile"
+    | n -> Yaml.fail n.Pos "buckets" $"expected log3, {{fixed: [...]}} or {{quantile: n}}, got {Yaml.show n}"
 
-let private fields file (node: YamlNode) : FieldSpec list =
-    let e = entries file "a field" fieldKeys node
-    let get k = e |> List.tryFind (fst >> (=) k) |> Option.map snd
+let private fields (node: YamlNode) : FieldSpec list =
+    let e = Yaml.entries "a field" fieldKeys node
+    let get k = Yaml.tryGet k e
     let names =
         match get "name", get "names" with
-        | Some n, None -> [ scalar file "name" n ]
-        | None, Some n -> strings file "names" n
-        | _ -> fail file node "name" "expected exactly one of name or names"
+        | Some n, None -> [ Yaml.scalar "name" n ]
+        | None, Some n -> Yaml.strings "names" n
+        | _ -> Yaml.fail node.Pos "name" "expected exactly one of name or names"
     let kind =
         match get "kind" with
         | Some k ->
-            choice file "kind" k [ "categorical", FieldKind.Categorical; "numeric", FieldKind.Numeric
-                                   "bucketized", FieldKind.Bucketized; "sequence", FieldKind.Sequence ]
-        | None -> fail file node "kind" "missing; expected categorical | numeric | bucketized | sequence"
+            Yaml.choice "kind" [ "categorical", FieldKind.Categorical; "numeric", FieldKind.Numeric
+                                 "bucketized", FieldKind.Bucketized; "sequence", FieldKind.Sequence ] k
+        | None -> Yaml.fail node.Pos "kind" "missing; expected categorical | numeric | bucketized | sequence"
     let only (kinds: FieldKind list) k =
         match get k with
-        | Some v when not (List.contains kind kinds) -> fail file v k $"does not apply to a {kind.ToString().ToLowerInvariant()} field"
+        | Some v when not (List.contains kind kinds) -> Yaml.fail v.Pos k $"does not apply to a {kind.ToString().ToLowerInvariant()} field"
         | v -> v
     let transform =
         only [ FieldKind.Numeric ] "transform"
-        |> Option.map (fun v ->
-            choice file "transform" v [ "none", NumericTransform.None; "log1p", NumericTransform.Log1p
-                                        "standardize", NumericTransform.Standardize
-                                        "log1p_standardize", NumericTransform.Log1pStandardize ])
-    let buckets = only [ FieldKind.Bucketized ] "buckets" |> Option.map (bucketRule file)
-    if kind = FieldKind.Bucketized && buckets.IsNone then fail file node "buckets" "missing; a bucketized field needs log3, {fixed: [...]} or {quantile: n}"
-    if names.Length > 1 && (get "column").IsSome then fail file (get "column").Value "column" "cannot be given with names (each field reads its own column)"
-    let str k kinds = only kinds k |> Option.map (scalar file k)
-    let column = get "column" |> Option.map (scalar file "column")
-    let vocabulary = str "vocabulary" [ FieldKind.Categorical; FieldKind.Sequence ]
+        |> Option.map (
+            Yaml.choice "transform" [ "none", NumericTransform.None; "log1p", NumericTransform.Log1p
+                                      "standardize", NumericTransform.Standardize
+                                      "log1p_standardize", NumericTransform.Log1pStandardize ])
+    let buckets = only [ FieldKind.Bucketized ] "buckets" |> Option.map bucketRule
+    if kind = FieldKind.Bucketized && buckets.IsNone then
+        Yaml.fail node.Pos "buckets" "missing; a bucketized field needs log3, {fixed: [...]} or {quantile: n}"
+    match get "column" with
+    | Some c when names.Length > 1 -> Yaml.fail c.Pos "column" "cannot be given with names (each field reads its own column)"
+    | _ -> ()
+    let column = get "column" |> Option.map (Yaml.scalar "column")
+    let vocabulary = only [ FieldKind.Categorical; FieldKind.Sequence ] "vocabulary" |> Option.map (Yaml.scalar "vocabulary")
     let idKinds = [ FieldKind.Categorical; FieldKind.Sequence; FieldKind.Bucketized ]
-    let minCount = only idKinds "min_count" |> Option.map (fun v -> int' file "min_count" v 1)
-    let missing' = only idKinds "missing" |> Option.map (missing file "missing")
-    let hashBuckets = only [ FieldKind.Categorical; FieldKind.Sequence ] "hash_buckets" |> Option.map (fun v -> int' file "hash_buckets" v 1)
-    let defaultValue = only [ FieldKind.Numeric ] "default" |> Option.map (float' file "default" >> float32)
-    let separator = only [ FieldKind.Sequence ] "separator" |> Option.map (char' file "separator")
-    let maxLength = only [ FieldKind.Sequence ] "max_length" |> Option.map (fun v -> int' file "max_length" v 1)
+    let minCount = only idKinds "min_count" |> Option.map (Yaml.int' "min_count" 1)
+    let missing' = only idKinds "missing" |> Option.map (missing "missing")
+    let hashBuckets = only [ FieldKind.Categorical; FieldKind.Sequence ] "hash_buckets" |> Option.map (Yaml.int' "hash_buckets" 1)
+    let defaultValue = only [ FieldKind.Numeric ] "default" |> Option.map (Yaml.number "default" >> float32)
+    let separator = only [ FieldKind.Sequence ] "separator" |> Option.map (Yaml.char' "separator")
+    let maxLength = only [ FieldKind.Sequence ] "max_length" |> Option.map (Yaml.int' "max_length" 1)
     let pooling =
         only [ FieldKind.Sequence ] "pooling"
-        |> Option.map (fun v -> choice file "pooling" v [ "sum", Pooling.Sum; "mean", Pooling.Mean ])
+        |> Option.map (Yaml.choice "pooling" [ "sum", Pooling.Sum; "mean", Pooling.Mean ])
     let nullable o = match o with Some v -> Nullable v | None -> Nullable()
     [ for name in names ->
           FieldSpec(
@@ -180,30 +110,22 @@ let private fields file (node: YamlNode) : FieldSpec list =
 let private topKeys =
     [ "format"; "delimiter"; "header"; "columns"; "quoting"; "labels"; "label"; "min_count"; "missing"; "fields" ]
 
-/// Parses schema YAML; `file` names the source in error messages.
-let parse (file: string) (text: string) : Schema =
-    let stream = YamlStream()
-    try
-        stream.Load(new StringReader(text))
-    with :? YamlException as e ->
-        raise (DataFormatException($"%s{file}:%d{e.Start.Line}:%d{e.Start.Column} %s{e.Message}", File = file, Line = int64 e.Start.Line, Column = int e.Start.Column))
-    if stream.Documents.Count = 0 then raise (DataFormatException($"%s{file}: the schema file is empty", File = file))
-    let root = stream.Documents[0].RootNode
-    let e = entries file "the schema" topKeys root
-    let get k = e |> List.tryFind (fst >> (=) k) |> Option.map snd
-    let require k what = match get k with Some v -> v | None -> fail file root k $"missing; expected {what}"
-    let formatNode = require "format" "criteo | csv | tsv | libfm | libsvm"
-    let formatName = choice file "format" formatNode [ for n in [ "criteo"; "csv"; "tsv"; "libfm"; "libsvm" ] -> n, n ]
+/// The schema in a parsed YAML document.
+let ofNode (root: YamlNode) : Schema =
+    let e = Yaml.entries "the schema" topKeys root
+    let get k = Yaml.tryGet k e
+    let require k what = match get k with Some v -> v | None -> Yaml.fail root.Pos k $"missing; expected {what}"
+    let formatName = require "format" "criteo | csv | tsv | libfm | libsvm" |> Yaml.choice "format" [ for n in [ "criteo"; "csv"; "tsv"; "libfm"; "libsvm" ] -> n, n ]
     let delimitedOnly k =
         match get k with
-        | Some v when formatName <> "csv" && formatName <> "tsv" -> fail file v k $"applies to csv and tsv only, not {formatName}"
+        | Some v when formatName <> "csv" && formatName <> "tsv" -> Yaml.fail v.Pos k $"applies to csv and tsv only, not {formatName}"
         | v -> v
-    let delimiter = delimitedOnly "delimiter" |> Option.map (char' file "delimiter")
-    let header = delimitedOnly "header" |> Option.map (bool' file "header") |> Option.defaultValue true
-    let columns = delimitedOnly "columns" |> Option.map (strings file "columns")
-    let quoting = delimitedOnly "quoting" |> Option.map (bool' file "quoting") |> Option.defaultValue true
+    let delimiter = delimitedOnly "delimiter" |> Option.map (Yaml.char' "delimiter")
+    let header = delimitedOnly "header" |> Option.map (Yaml.bool' "header") |> Option.defaultValue true
+    let columns = delimitedOnly "columns" |> Option.map (Yaml.strings "columns")
+    let quoting = delimitedOnly "quoting" |> Option.map (Yaml.bool' "quoting") |> Option.defaultValue true
     if not header && columns.IsNone && (formatName = "csv" || formatName = "tsv") then
-        fail file root "columns" "missing; a file without a header needs its column names"
+        Yaml.fail root.Pos "columns" "missing; a file without a header needs its column names"
     let format: SourceFormat =
         match formatName with
         | "criteo" -> SourceFormat.CriteoTsv
@@ -218,27 +140,28 @@ let parse (file: string) (text: string) : Schema =
             SourceFormat.Delimited(d, header, names, quoting)
     let labels =
         match get "labels", get "label" with
-        | Some l, None -> strings file "labels" l
-        | None, Some l -> [ scalar file "label" l ]
+        | Some l, None -> Yaml.strings "labels" l
+        | None, Some l -> [ Yaml.scalar "label" l ]
         | None, None when formatName = "criteo" || formatName = "libfm" || formatName = "libsvm" -> [ "label" ]
-        | None, None -> fail file root "labels" "missing; expected the label column(s)"
-        | _, Some l -> fail file l "label" "give labels or label, not both"
+        | None, None -> Yaml.fail root.Pos "labels" "missing; expected the label column(s)"
+        | _, Some l -> Yaml.fail l.Pos "label" "give labels or label, not both"
     let fieldsNode = require "fields" "a list of fields"
-    let specs = list file "fields" fieldsNode |> List.collect (fields file)
+    let specs = Yaml.list "fields" fieldsNode |> List.collect fields
     let b = SchemaBuilder(format)
     for l in labels do b.Label l |> ignore
-    match get "min_count" with Some v -> b.MinCount(int' file "min_count" v 1) |> ignore | None -> ()
-    match get "missing" with Some v -> b.Missing(missing file "missing" v) |> ignore | None -> ()
+    get "min_count" |> Option.iter (fun v -> b.MinCount(Yaml.int' "min_count" 1 v) |> ignore)
+    get "missing" |> Option.iter (fun v -> b.Missing(missing "missing" v) |> ignore)
     for s in specs do b.Field s |> ignore
     try
         b.Build()
     with :? ArgumentException as ex ->
-        fail file fieldsNode "fields" (ex.Message.Replace("schema: ", ""))
+        Yaml.fail fieldsNode.Pos "fields" (ex.Message.Replace("schema: ", ""))
+
+/// Parses schema YAML; `file` names the source in error messages. An empty document is an error.
+let parse (file: string) (text: string) : Schema =
+    match Yaml.parse file text with
+    | YamlNode.Map([], p) when text.Trim() = "" -> raise (ConfigException(p, $"%s{file}: the schema file is empty"))
+    | root -> ofNode root
 
 /// Loads a schema YAML file.
-let load (path: string) : Schema =
-    let text =
-        try File.ReadAllText path
-        with :? IOException | :? UnauthorizedAccessException as e ->
-            raise (DataFormatException($"%s{path}: cannot read the schema ({e.Message})", File = path))
-    parse path text
+let load (path: string) : Schema = Yaml.load path |> ofNode

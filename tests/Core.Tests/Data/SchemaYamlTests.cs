@@ -8,8 +8,8 @@ public class SchemaYamlTests
 {
     private static string Examples => Path.Combine(SharedData.RepoRoot(), "examples", "schemas");
 
-    private static DataFormatException Fails(string yaml) =>
-        Assert.Throws<DataFormatException>(() => Yaml.parse("s.yaml", yaml));
+    private static CtrDsl.Dsl.ConfigException Fails(string yaml) =>
+        Assert.Throws<CtrDsl.Dsl.ConfigException>(() => Yaml.parse("s.yaml", yaml));
 
     [Fact]
     public void Yaml_BuildsTheSameSchemaAsCSharp()
@@ -69,7 +69,7 @@ public class SchemaYamlTests
     {
         var e = Fails("format: csv\nlabel: y\nfields:\n  - name: a\n    kind: categorical\n    min_cout: 3\n");
         Assert.Equal("s.yaml:6:5 min_cout: unknown key in a field; known keys: name, names, kind, column, vocabulary, min_count, missing, hash_buckets, transform, default, buckets, separator, max_length, pooling", e.Message);
-        Assert.Equal((6L, 5), (e.Line, e.Column));
+        Assert.Equal((6, 5), (e.Pos.Line, e.Pos.Column));
         Assert.StartsWith("s.yaml:1:1 formt: unknown key in the schema; known keys: format,", Fails("formt: csv\n").Message);
     }
 

@@ -1,5 +1,5 @@
 /// A small JSON value and writer for `--json` output, metrics lines and run summaries (reading uses System.Text.Json).
-namespace CtrDsl.Cli
+namespace CtrDsl.Dsl
 
 open System
 open System.Globalization

@@ -1,0 +1,93 @@
+/// The training choices a run names (optimizer, monitored metric, device), each one union with one spelling table that
+/// the YAML reader, the command line and the run folder all use.
+namespace CtrDsl.Dsl
+
+open System
+open CtrDsl.Backends
+open CtrDsl.Metrics
+open CtrDsl.Tensors
+
+/// A closed set of choices spelled one way: `names` pairs each spelling with its value.
+module Choice =
+    let name (names: (string * 'a) list) (v: 'a) = names |> List.find (snd >> (=) v) |> fst
+
+    let tryParse (names: (string * 'a) list) (text: string) =
+        let key = text.Trim().ToLowerInvariant()
+        names |> List.tryFind (fst >> (=) key) |> Option.map snd
+
+    /// "a | b | c", for messages.
+    let expected (names: (string * 'a) list) = String.Join(" | ", List.map fst names)
+
+/// The optimisation rule (the classes in CtrDsl.Optim implement them).
+type OptimizerKind =
+    | Adam
+    | Adagrad
+    | Sgd
+    | Ftrl
+    /// RAdam + Lookahead (k = 6, α = 0.5).
+    | Ranger
+
+module OptimizerKind =
+    let names = [ "adam", Adam; "adagrad", Adagrad; "sgd", Sgd; "ftrl", Ftrl; "ranger", Ranger ]
+    let name (k: OptimizerKind) = Choice.name names k
+
+    /// The rule over `parameters` at learning rate (FTRL: alpha) `lr`.
+    let create (k: OptimizerKind) (lr: float32) (parameters: Parameter seq) : CtrDsl.Optim.Optimizer =
+        match k with
+        | Adam -> CtrDsl.Optim.Adam(parameters, lr)
+        | Adagrad -> CtrDsl.Optim.Adagrad(parameters, lr)
+        | Sgd -> CtrDsl.Optim.Sgd(parameters, lr)
+        | Ftrl -> CtrDsl.Optim.Ftrl(parameters, lr)
+        | Ranger -> CtrDsl.Optim.Ranger(parameters, lr)
+
+/// The validation metric that early stopping, reduce-on-plateau and the best checkpoint follow.
+type Monitor =
+    | Auc
+    | LogLoss
+
+module Monitor =
+    let names = [ "auc", Auc; "logloss", LogLoss ]
+    let name (m: Monitor) = Choice.name names m
+
+    let value (m: Monitor) (r: MetricsReport) =
+        match m with
+        | Auc -> r.Auc
+        | LogLoss -> r.LogLoss
+
+    /// True when `v` beats `best` (NaN: nothing yet) on the metric.
+    let improves (m: Monitor) (best: float) (v: float) =
+        not (Double.IsNaN v)
+        && (Double.IsNaN best
+            || (match m with
+                | Auc -> v > best
+                | LogLoss -> v < best))
+
+/// Where a model runs: `cpu`, or `opencl` / `opencl:N` for the N-th OpenCL device (`ctr devices` lists them).
+type Device =
+    | Cpu
+    | OpenCl of index: int
+
+module Device =
+    let expected = "cpu, opencl or opencl:N"
+
+    /// The one grammar of a device name.
+    let parse (text: string) : Result<Device, string> =
+        let d = text.Trim().ToLowerInvariant()
+        if d = "cpu" then Ok Cpu
+        elif d = "opencl" then Ok(OpenCl 0)
+        elif d.StartsWith "opencl:" then
+            match Int32.TryParse(d.Substring 7) with
+            | true, i when i >= 0 -> Ok(OpenCl i)
+            | _ -> Error expected
+        else Error expected
+
+    let name (d: Device) =
+        match d with
+        | Cpu -> "cpu"
+        | OpenCl i -> $"opencl:%d{i}"
+
+    /// A new backend on the device; OpenCL raises OpenClException when no runtime or device answers.
+    let create (d: Device) : IBackend =
+        match d with
+        | Cpu -> new CtrDsl.Cpu.CpuBackend()
+        | OpenCl i -> CtrDsl.OpenCl.OpenClBackend.Create i
