@@ -23,7 +23,8 @@ let all: Settings.ModelEntry list =
       xDeepFM.entry
       AutoInt.entry
       AutoInt.plusEntry
-      FiBiNET.entry ]
+      FiBiNET.entry
+      ONN.entry ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)

@@ -78,7 +78,8 @@ let private zoo =
       "xDeepFM", xDeepFM.xdeepfm { xDeepFM.xDeepFMParams.Defaults with Embedding.Dim = 4; CinSizes = [ 6; 5 ]; Mlp.Hidden = [ 16 ] }
       "AutoInt", AutoInt.autoint { AutoInt.AutoIntParams.Defaults with Embedding.Dim = 4; Layers = 2; HeadDim = 4 }
       "AutoInt+", AutoInt.autoint { AutoInt.AutoIntParams.PlusDefaults with Embedding.Dim = 4; Layers = 1; HeadDim = 4; Mlp.Hidden = [ 16 ] }
-      "FiBiNET", FiBiNET.fibinet { FiBiNET.FiBiNETParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] } ]
+      "FiBiNET", FiBiNET.fibinet { FiBiNET.FiBiNETParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
+      "ONN", ONN.onn { ONN.ONNParams.Defaults with Mlp.Hidden = [ 16 ] } ]
 
 [<Fact>]
 let ``every zoo model learns a planted pairwise signal`` () =
@@ -112,6 +113,14 @@ let ``every zoo model builds on Criteo-shaped features and describes itself`` ()
     // DeepFM's parameter count by hand: 390 linear rows + bias, 390×10 embedding, MLP 390·400+400 + 2·(400·400+400) + 400+1.
     let deepFM = Model.build "DeepFM" f 1UL (DeepFM.deepFM DeepFM.DeepFMParams.Defaults)
     Assert.Equal(390L + 1L + 3900L + (390L * 400L + 400L) + 2L * (400L * 400L + 400L) + 401L, deepFM.ParameterCount)
+
+[<Fact>]
+let ``ONN's MLP reads fields·k copies and one field-aware product per pair`` () =
+    // 39 fields of 10 rows, k = 2: a copy table 390×2, a field-aware table 390×(39·2), then an MLP from
+    // 39·2 + 741 pair products = 819 inputs through 64-64-64 to one logit.
+    let m = Model.build "ONN" (features 39 10) 1UL (ONN.onn ONN.ONNParams.Defaults)
+    let mlp = (819L * 64L + 64L) + 2L * (64L * 64L + 64L) + 65L
+    Assert.Equal(390L * 2L + 390L * 78L + mlp, m.ParameterCount)
 
 /// Trains `steps` Adam steps (with dropout where the model has it) and returns the parameters and the plan's bytes.
 let private trainedParameters (m: BuiltModel) (ids: int[]) (labels: float32[]) batch steps =
