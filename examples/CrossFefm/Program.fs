@@ -33,7 +33,7 @@ let main _ =
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-adult")))
     let features = Features.ofFeatureSpace data.Features
     let options = { FitOptions.defaults with Epochs = 3; BatchSize = 256; Seed = 7 }
-    for name, model in [ "CrossFEFM", crossFefm 8; "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with EmbeddingDim = 8; Hidden = [ 64; 32 ] } ] do
+    for name, model in [ "CrossFEFM", crossFefm 8; "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 8; Mlp.Hidden = [ 64; 32 ] } ] do
         let built = Fit.build options name features model
         let result = Fit.run built data options FitReporter.silent
         printfn $"{name,-10} {built.ParameterCount,9:N0} parameters  test AUC {result.Test.Value.Auc:F4}  logloss {result.Test.Value.LogLoss:F4}"

@@ -10,7 +10,7 @@ open CtrDsl.Dsl.Tests.Support
 let ``DeepFEFM with every switch off but linear equals LR`` () =
     let f = features 6 4
     let onlyLinear =
-        { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Hidden = []; UseLinear = true }
+        { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Mlp.Hidden = []; UseLinear = true }
     let a = Model.build "DeepFEFM" f 3UL (DeepFEFM.deepFEFM onlyLinear)
     let b = Model.build "LR" f 3UL (LR.lr LR.LRParams.Defaults)
     Assert.Equal(b.ParameterCount, a.ParameterCount)
@@ -26,18 +26,18 @@ let ``DeepFEFM with every switch off but linear equals LR`` () =
 
 [<Fact>]
 let ``DeepFEFM with every part off is an error`` () =
-    let none = { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Hidden = []; UseLinear = false }
+    let none = { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Mlp.Hidden = []; UseLinear = false }
     Assert.Throws<ArgumentException>(fun () -> DeepFEFM.deepFEFM none |> ignore) |> ignore
 
 [<Fact>]
 let ``a model built twice with one seed has identical parameters`` () =
     let f = features 9 7
-    let build () = Model.build "DeepFM" f 42UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Hidden = [ 16; 8 ] })
+    let build () = Model.build "DeepFM" f 42UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Mlp.Hidden = [ 16; 8 ] })
     let a, b = build (), build ()
     for pa, pb in Seq.zip a.Parameters b.Parameters do
         Assert.Equal(pa.Name, pb.Name)
         Assert.Equal<float32[]>(pa.Value, pb.Value)
-    let c = Model.build "DeepFM" f 43UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Hidden = [ 16; 8 ] })
+    let c = Model.build "DeepFM" f 43UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Mlp.Hidden = [ 16; 8 ] })
     let table (m: BuiltModel) = m.Parameters |> Seq.find (fun p -> p.Group = "embedding")
     Assert.NotEqual<float32[]>((table a).Value, (table c).Value)
 
@@ -55,30 +55,31 @@ let ``FGCNN with too few fields for its pooling fails clearly`` () =
 /// Every zoo model with small settings, so the whole list builds and trains in a second or two.
 let private zoo =
     [ "LR", LR.lr LR.LRParams.Defaults
-      "FM", FM.fm { FM.FMParams.Defaults with EmbeddingDim = 4 }
+      "FM", FM.fm { FM.FMParams.Defaults with Embedding.Dim = 4 }
       "FFM", FFM.ffm FFM.FFMParams.Defaults
-      "FwFM", FwFM.fwfm { FwFM.FwFMParams.Defaults with EmbeddingDim = 4 }
-      "FEFM", FEFM.fefm { FEFM.FEFMParams.Defaults with EmbeddingDim = 4 }
-      "DNN", DNN.dnn { DNN.DNNParams.Defaults with EmbeddingDim = 4; Hidden = [ 16; 8 ] }
-      "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16; 8 ] }
-      "WideDeep", WideDeep.wideDeep { WideDeep.WideDeepParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ] }
-      "DeepFEFM", DeepFEFM.deepFEFM { DeepFEFM.DeepFEFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ] }
+      "FwFM", FwFM.fwfm { FwFM.FwFMParams.Defaults with Embedding.Dim = 4 }
+      "FEFM", FEFM.fefm { FEFM.FEFMParams.Defaults with Embedding.Dim = 4 }
+      "DNN", DNN.dnn { DNN.DNNParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16; 8 ] }
+      "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16; 8 ] }
+      "WideDeep", WideDeep.wideDeep { WideDeep.WideDeepParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
+      "DeepFEFM", DeepFEFM.deepFEFM { DeepFEFM.DeepFEFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
       "FGCNN",
       FGCNN.fgcnn
           { FGCNN.FGCNNParams.Defaults with
-              EmbeddingDim = 4
+              Embedding.Dim = 4
               Conv = { ConvGenerateOptions.paper with Channels = [ 3; 4 ]; KernelHeights = [ 3; 3 ]; PoolSizes = [ 2; 2 ]; NewMaps = [ 2; 2 ] }
-              Hidden = [ 16 ] }
-      "IPNN", IPNN.ipnn { IPNN.IPNNParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ] }
-      "OPNN", OPNN.opnn { OPNN.OPNNParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ] }
-      "NFM", NFM.nfm { NFM.NFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ]; BatchNorm = true }
-      "AFM", AFM.afm { AFM.AFMParams.Defaults with EmbeddingDim = 4; AttentionDim = 4 }
-      "DCN", DCN.dcn { DCN.DCNParams.Defaults with EmbeddingDim = 4; CrossLayers = 2; Hidden = [ 16 ] }
-      "DCNv2", DCNv2.dcnv2 { DCNv2.DCNv2Params.Defaults with EmbeddingDim = 4; CrossLayers = 2; Hidden = [ 16 ] }
-      "xDeepFM", xDeepFM.xdeepfm { xDeepFM.xDeepFMParams.Defaults with EmbeddingDim = 4; CinSizes = [ 6; 5 ]; Hidden = [ 16 ] }
-      "AutoInt", AutoInt.autoint { AutoInt.AutoIntParams.Defaults with EmbeddingDim = 4; Layers = 2; HeadDim = 4 }
-      "AutoInt+", AutoInt.autoint { AutoInt.AutoIntParams.PlusDefaults with EmbeddingDim = 4; Layers = 1; HeadDim = 4; Hidden = [ 16 ] }
-      "FiBiNET", FiBiNET.fibinet { FiBiNET.FiBiNETParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ] } ]
+              Mlp.Hidden = [ 16 ] }
+      "IPNN", IPNN.ipnn { IPNN.IPNNParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
+      "OPNN", OPNN.opnn { OPNN.OPNNParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
+      "NFM", NFM.nfm { NFM.NFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ]; Mlp.BatchNorm = true }
+      "AFM", AFM.afm { AFM.AFMParams.Defaults with Embedding.Dim = 4; AttentionDim = 4 }
+      "DCN", DCN.dcn { DCN.DCNParams.Defaults with Embedding.Dim = 4; CrossLayers = 2; Mlp.Hidden = [ 16 ] }
+      "DCNv2", DCNv2.dcnv2 { DCNv2.DCNv2Params.Defaults with Embedding.Dim = 4; CrossLayers = 2; Mlp.Hidden = [ 16 ] }
+      "xDeepFM", xDeepFM.xdeepfm { xDeepFM.xDeepFMParams.Defaults with Embedding.Dim = 4; CinSizes = [ 6; 5 ]; Mlp.Hidden = [ 16 ] }
+      "AutoInt", AutoInt.autoint { AutoInt.AutoIntParams.Defaults with Embedding.Dim = 4; Layers = 2; HeadDim = 4 }
+      "AutoInt+", AutoInt.autoint { AutoInt.AutoIntParams.PlusDefaults with Embedding.Dim = 4; Layers = 1; HeadDim = 4; Mlp.Hidden = [ 16 ] }
+      "FiBiNET", FiBiNET.fibinet { FiBiNET.FiBiNETParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
+      "ONN", ONN.onn { ONN.ONNParams.Defaults with Mlp.Hidden = [ 16 ] } ]
 
 [<Fact>]
 let ``every zoo model learns a planted pairwise signal`` () =
@@ -113,6 +114,14 @@ let ``every zoo model builds on Criteo-shaped features and describes itself`` ()
     let deepFM = Model.build "DeepFM" f 1UL (DeepFM.deepFM DeepFM.DeepFMParams.Defaults)
     Assert.Equal(390L + 1L + 3900L + (390L * 400L + 400L) + 2L * (400L * 400L + 400L) + 401L, deepFM.ParameterCount)
 
+[<Fact>]
+let ``ONN's MLP reads fields·k copies and one field-aware product per pair`` () =
+    // 39 fields of 10 rows, k = 2: a copy table 390×2, a field-aware table 390×(39·2), then an MLP from
+    // 39·2 + 741 pair products = 819 inputs through 64-64-64 to one logit.
+    let m = Model.build "ONN" (features 39 10) 1UL (ONN.onn ONN.ONNParams.Defaults)
+    let mlp = (819L * 64L + 64L) + 2L * (64L * 64L + 64L) + 65L
+    Assert.Equal(390L * 2L + 390L * 78L + mlp, m.ParameterCount)
+
 /// Trains `steps` Adam steps (with dropout where the model has it) and returns the parameters and the plan's bytes.
 let private trainedParameters (m: BuiltModel) (ids: int[]) (labels: float32[]) batch steps =
     let plan = trainingPlan m ids labels batch
@@ -133,8 +142,8 @@ let ``every zoo model trains bit for bit with its training buffers shared by lif
     let ids = randomIds rng f batch
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
     let withDropout =
-        [ "DeepFM+dropout", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16; 8 ]; Dropout = 0.3f }
-          "NFM+dropout", NFM.nfm { NFM.NFMParams.Defaults with EmbeddingDim = 4; Hidden = [ 16 ]; BatchNorm = true; Dropout = 0.2f } ]
+        [ "DeepFM+dropout", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16; 8 ]; Mlp.Dropout = 0.3f }
+          "NFM+dropout", NFM.nfm { NFM.NFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ]; Mlp.BatchNorm = true; Mlp.Dropout = 0.2f } ]
     for name, expr in zoo @ withDropout do
         let run reuse =
             CtrDsl.Autodiff.Plan.NoReuse <- not reuse

@@ -5,17 +5,29 @@ module CtrDsl.Models.DCN
 open CtrDsl.Dsl
 
 type DCNParams =
-    { EmbeddingDim: int
+    { Embedding: EmbedOptions
       CrossLayers: int
-      Hidden: int list
-      Dropout: float32 }
+      Mlp: MlpOptions }
 
-    static member Defaults = { EmbeddingDim = 10; CrossLayers = 3; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f }
+    static member Defaults = { Embedding = EmbedOptions.dim 10; CrossLayers = 3; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
 
 /// The parallel deep-and-cross structure with either form of cross layer (DCNv2 uses the matrix form).
 let dcnWith (form: CrossForm) (p: DCNParams) =
-    let x = embed p.EmbeddingDim |> dnnInput
-    concat [ cross form p.CrossLayers x; layers { MlpOptions.hidden p.Hidden with Dropout = p.Dropout } x ]
-    |> denseLayer 1
+    let x = embedWith p.Embedding |> dnnInput
+    concat [ cross form p.CrossLayers x; layers p.Mlp x ] |> denseLayer 1
 
 let dcn (p: DCNParams) = dcnWith VectorCross p
+
+let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
+let private deep = Settings.mlp (fun (p: DCNParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
+
+/// The settings of DCN and DCNv2.
+let settings =
+    [ embedding.Dim
+      Settings.intField "num_cross_layers" 1 (fun p -> p.CrossLayers) (fun p v -> { p with CrossLayers = v })
+      deep.Hidden
+      deep.Dropout ]
+
+let entry =
+    Settings.model "dcn" "DCN" "DCN (Wang et al., ADKDD 2017): vector cross layers beside an MLP."
+        DCNParams.Defaults settings Settings.noCheck dcn

@@ -6,18 +6,21 @@ module CtrDsl.Models.DeepFM
 open CtrDsl.Dsl
 
 type DeepFMParams =
-    { EmbeddingDim: int
-      Hidden: int list
-      Dropout: float32
-      BatchNorm: bool
-      L2Embedding: float32
-      L2Dnn: float32 }
+    { Embedding: EmbedOptions
+      Mlp: MlpOptions }
 
     /// The paper's architecture; dropout 0 as in the PyTorch reference benchmark (the paper's 0.5 is one field away).
-    static member Defaults =
-        { EmbeddingDim = 10; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f; BatchNorm = false; L2Embedding = 0.0f; L2Dnn = 0.0f }
+    static member Defaults = { Embedding = EmbedOptions.dim 10; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
 
 let deepFM (p: DeepFMParams) =
-    let e = embedWith { EmbedOptions.dim p.EmbeddingDim with L2 = p.L2Embedding }
-    let dnn = { MlpOptions.hidden p.Hidden with Dropout = p.Dropout; BatchNorm = p.BatchNorm; L2 = p.L2Dnn }
-    sum [ linear; fm e; dnnInput e |> mlpWith dnn ]
+    let e = embedWith p.Embedding
+    sum [ linear; fm e; dnnInput e |> mlpWith p.Mlp ]
+
+let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
+let private deep = Settings.mlp (fun (p: DeepFMParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
+
+let entry =
+    Settings.model "deepfm" "DeepFM" "DeepFM (Guo et al., IJCAI 2017): linear + FM + MLP over one shared embedding table."
+        DeepFMParams.Defaults
+        [ embedding.Dim; deep.Hidden; deep.Dropout; deep.BatchNorm; embedding.L2 "embedding_regularizer"; deep.L2 "net_regularizer" ]
+        Settings.noCheck deepFM

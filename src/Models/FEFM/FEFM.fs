@@ -5,12 +5,20 @@ module CtrDsl.Models.FEFM
 open CtrDsl.Dsl
 
 type FEFMParams =
-    { EmbeddingDim: int
-      L2FeatureEmbedding: float32
-      L2FieldEmbedding: float32 }
+    { Embedding: EmbedOptions
+      Fefm: FefmOptions }
 
-    static member Defaults = { EmbeddingDim = 10; L2FeatureEmbedding = 0.0f; L2FieldEmbedding = 0.0f }
+    static member Defaults = { Embedding = EmbedOptions.dim 10; Fefm = FefmOptions.defaults }
 
 let fefm (p: FEFMParams) =
-    let e = embedWith { EmbedOptions.dim p.EmbeddingDim with L2 = p.L2FeatureEmbedding }
-    sum [ linear; fefmWith { FefmOptions.defaults with L2 = p.L2FieldEmbedding } e |> reduceSum ]
+    sum [ linear; fefmWith p.Fefm (embedWith p.Embedding) |> reduceSum ]
+
+let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
+
+let entry =
+    Settings.model "fefm" "FEFM" "FEFM (Pande, 2020): linear + symmetric field-pair matrices between embeddings."
+        FEFMParams.Defaults
+        [ embedding.Dim
+          embedding.L2 "l2_reg_embedding_feat"
+          Settings.l2 "l2_reg_embedding_field" (fun p -> p.Fefm.L2) (fun p v -> { p with Fefm.L2 = v }) ]
+        Settings.noCheck fefm

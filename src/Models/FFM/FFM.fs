@@ -10,3 +10,9 @@ type FFMParams =
     static member Defaults = { EmbeddingDim = 4 }
 
 let ffm (p: FFMParams) = sum [ linear; Combinators.ffm p.EmbeddingDim |> reduceSum ]
+
+let entry =
+    Settings.model "ffm" "FFM" "FFM (Juan et al., RecSys 2016): one latent vector per feature and field it meets."
+        FFMParams.Defaults
+        [ Settings.embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v }) ]
+        Settings.noCheck ffm

@@ -5,10 +5,14 @@ module CtrDsl.Models.FwFM
 open CtrDsl.Dsl
 
 type FwFMParams =
-    { EmbeddingDim: int }
+    { Embedding: EmbedOptions }
 
-    static member Defaults = { EmbeddingDim = 10 }
+    static member Defaults = { Embedding = EmbedOptions.dim 10 }
 
-let fwfm (p: FwFMParams) =
-    let e = embed p.EmbeddingDim
-    sum [ linear; Combinators.fwfm e ]
+let fwfm (p: FwFMParams) = sum [ linear; Combinators.fwfm (embedWith p.Embedding) ]
+
+let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
+
+let entry =
+    Settings.model "fwfm" "FwFM" "FwFM (Pan et al., WWW 2018): linear + one learned weight per field pair's inner product."
+        FwFMParams.Defaults [ embedding.Dim ] Settings.noCheck fwfm

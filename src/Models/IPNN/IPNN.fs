@@ -3,14 +3,14 @@
 module CtrDsl.Models.IPNN
 
 open CtrDsl.Dsl
+open CtrDsl.Models.DNN
 
-type IPNNParams =
-    { EmbeddingDim: int
-      Hidden: int list
-      Dropout: float32 }
-
-    static member Defaults = { EmbeddingDim = 10; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f }
+type IPNNParams = DNNParams
 
 let ipnn (p: IPNNParams) =
-    let e = embed p.EmbeddingDim
-    concat [ dnnInput e; innerProduct e ] |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }
+    let e = embedWith p.Embedding
+    concat [ dnnInput e; innerProduct e ] |> mlpWith p.Mlp
+
+let entry =
+    Settings.model "ipnn" "IPNN" "IPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their pairwise inner products."
+        IPNNParams.Defaults DNN.settings Settings.noCheck ipnn

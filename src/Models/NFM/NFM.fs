@@ -5,13 +5,19 @@ module CtrDsl.Models.NFM
 open CtrDsl.Dsl
 
 type NFMParams =
-    { EmbeddingDim: int
-      Hidden: int list
-      Dropout: float32
-      BatchNorm: bool }
+    { Embedding: EmbedOptions
+      Mlp: MlpOptions }
 
-    static member Defaults = { EmbeddingDim = 10; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f; BatchNorm = false }
+    static member Defaults = { Embedding = EmbedOptions.dim 10; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
 
 let nfm (p: NFMParams) =
-    let e = embed p.EmbeddingDim
-    sum [ linear; biInteraction e |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout; BatchNorm = p.BatchNorm } ]
+    sum [ linear; biInteraction (embedWith p.Embedding) |> mlpWith p.Mlp ]
+
+let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
+let private deep = Settings.mlp (fun (p: NFMParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
+
+let entry =
+    Settings.model "nfm" "NFM" "NFM (He & Chua, SIGIR 2017): linear + MLP over bi-interaction pooling of the embeddings."
+        NFMParams.Defaults
+        [ embedding.Dim; deep.Hidden; deep.Dropout; deep.BatchNorm ]
+        Settings.noCheck nfm

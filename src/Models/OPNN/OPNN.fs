@@ -3,14 +3,14 @@
 module CtrDsl.Models.OPNN
 
 open CtrDsl.Dsl
+open CtrDsl.Models.DNN
 
-type OPNNParams =
-    { EmbeddingDim: int
-      Hidden: int list
-      Dropout: float32 }
-
-    static member Defaults = { EmbeddingDim = 10; Hidden = [ 400; 400; 400 ]; Dropout = 0.0f }
+type OPNNParams = DNNParams
 
 let opnn (p: OPNNParams) =
-    let e = embed p.EmbeddingDim
-    concat [ dnnInput e; outerProduct e ] |> mlpWith { MlpOptions.hidden p.Hidden with Dropout = p.Dropout }
+    let e = embedWith p.Embedding
+    concat [ dnnInput e; outerProduct e ] |> mlpWith p.Mlp
+
+let entry =
+    Settings.model "opnn" "OPNN" "OPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their outer products (superposition form)."
+        OPNNParams.Defaults DNN.settings Settings.noCheck opnn
