@@ -69,8 +69,8 @@ internal sealed class ChunkParser
         }
         for (int i = 0; i < layout.Seqs.Length; i++)
             if (frozen != null) { _seqVocab[i] = frozen.VocabularyOf(layout.Seqs[i].Field.Name); _seqOffset[i] = _seqVocab[i]!.Offset; }
-        _log3Id = layout.Ids.Select(x => x.Kind == SlotKind.Log3 ? Enumerable.Repeat(int.MinValue, MissingBucket + 1).ToArray() : []).ToArray();
-        _log3Count = layout.Ids.Select(x => new long[x.Kind == SlotKind.Log3 ? MissingBucket + 1 : 0]).ToArray();
+        _log3Id = layout.Ids.Select(x => x.Kind == SlotKind.Log3 ? Enumerable.Repeat(int.MinValue, CachedLogBuckets + 1).ToArray() : []).ToArray();
+        _log3Count = layout.Ids.Select(x => new long[x.Kind == SlotKind.Log3 ? CachedLogBuckets + 1 : 0]).ToArray();
         _mean = new double[layout.Dense.Length];
         _std = new double[layout.Dense.Length];
         for (int i = 0; i < layout.Dense.Length; i++)
@@ -134,7 +134,8 @@ internal sealed class ChunkParser
         return r;
     }
 
-    private const int MissingBucket = 64;
+    /// <summary>Log buckets 0..63 (counts below ~1.8e9) keep their ids per chunk, beside missing.</summary>
+    private const int CachedLogBuckets = 64;
     private readonly int[][] _log3Id;
     private readonly long[][] _log3Count;
 
@@ -397,8 +398,11 @@ internal sealed class ChunkParser
                     {
                         // The 13 log-bucket fields take few distinct values: remember each bucket's id in this chunk
                         // and count repeats on the side, instead of formatting, hashing and probing the token each time.
+                        // Cache slot 0 is missing and slot b + 1 bucket b; buckets past the cache (counts above ~1.8e9) are not cached.
                         double x = _slotNum[i];
-                        int k = double.IsNaN(x) ? MissingBucket : LogBucket(x);
+                        bool missing = double.IsNaN(x);
+                        int b = missing ? 0 : LogBucket(x);
+                        int k = missing ? 0 : b + 1;
                         var cache = _log3Id[i];
                         if (k < cache.Length && cache[k] != int.MinValue)
                         {
@@ -406,7 +410,7 @@ internal sealed class ChunkParser
                             if (train && _frozen == null && cache[k] >= 0) _log3Count[i][k]++;
                             break;
                         }
-                        var tok = k == MissingBucket ? tokenBuf[..0] : tokenBuf[..LogToken(k, tokenBuf)];
+                        var tok = missing ? tokenBuf[..0] : tokenBuf[..LogToken(b, tokenBuf)];
                         ids[i] = TokenId(r, slot.Group, slot.Field, _slotVocab[i], _slotOffset[i], tok, train, row);
                         // Only cache once a train row has set the token's first train row.
                         if (k < cache.Length && (train || _frozen != null)) cache[k] = ids[i];
