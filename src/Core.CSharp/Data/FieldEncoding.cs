@@ -192,10 +192,10 @@ internal sealed class FieldEncoding
     /// token when <paramref name="x"/> is NaN (missing). <paramref name="buffer"/> holds at least 12 bytes.
     /// </summary>
     public static ReadOnlySpan<byte> LogToken(double x, Span<byte> buffer) =>
-        double.IsNaN(x) ? buffer[..0] : buffer[..LogToken(LogBucket(x), buffer)];
+        double.IsNaN(x) ? buffer[..0] : buffer[..WriteLogToken(LogBucket(x), buffer)];
 
     /// <summary>Writes bucket <paramref name="k"/>'s token, "b" and its digits, into <paramref name="dst"/> (at least 12 bytes) and returns its length.</summary>
-    public static int LogToken(int k, Span<byte> dst)
+    private static int WriteLogToken(int k, Span<byte> dst)
     {
         dst[0] = (byte)'b';
         Utf8Formatter.TryFormat(k, dst[1..], out int w);
