@@ -3,22 +3,6 @@ using System.Text;
 
 namespace CtrDsl.Data;
 
-/// <summary>Settings for <see cref="Dataset.Prepare"/>.</summary>
-public sealed record PrepareOptions
-{
-    /// <summary>Folder for the cache files and the saved <see cref="FeatureSpace"/> (created if absent).</summary>
-    public required string CacheDir { get; init; }
-    /// <summary>Parser threads; chunks are merged in file order whatever the count, so results do not depend on it.</summary>
-    public int Threads { get; init; } = Environment.ProcessorCount;
-    public BadRowPolicy BadRows { get; init; } = BadRowPolicy.Fail;
-    /// <summary>Rows per cache block: the unit of streaming and of the block-level shuffle.</summary>
-    public int BlockRows { get; init; } = 16384;
-    /// <summary>Bytes of text per parse chunk.</summary>
-    public int ChunkBytes { get; init; } = 4 << 20;
-    /// <summary>Rebuild even when the caches are valid.</summary>
-    public bool Force { get; init; }
-}
-
 /// <summary>
 /// The splits of a dataset as memory-mapped caches plus the <see cref="FeatureSpace"/> learned from train.
 /// <see cref="Prepare"/> parses each source once: later calls reuse the caches unless the source (size or mtime),
@@ -194,14 +178,14 @@ public sealed class Dataset : IDisposable
         bool quoting = schema.Format is SourceFormat.Delimited { Quoting: true };
         using var reader = new SourceReader(source, quoting, options.ChunkBytes);
         var first = reader.Next() ?? throw DataFormatException.InFile(source, "the file is empty");
-        string[] columns = Columns(schema, source, first);
+        string[] columns = RecordSplitter.Columns(schema, source, first);
         var layout = RowLayout.Resolve(schema, source, columns, rule);
         int nGroups = layout.Groups.Length;
         var global = Enumerable.Range(0, nGroups).Select(_ => new TokenTable(1 << 12)).ToArray();
         var denseSum = new double[layout.Dense.Length];
         var denseSumSq = new double[layout.Dense.Length];
         var denseCount = new long[layout.Dense.Length];
-        var reservoirs = layout.Ids.Select(s => s.Kind == SlotKind.QuantileBucket ? new List<float>() : null).ToArray();
+        var reservoirs = layout.Ids.Select(s => s.Kind == EncodingKind.QuantileBucket ? new List<float>() : null).ToArray();
         long reservoirSeen = 0;
         var rng = new Random(20240521);
         const int ReservoirSize = 1 << 20;
@@ -324,7 +308,7 @@ public sealed class Dataset : IDisposable
         int nIds = layout.Ids.Length;
         for (int k = 0; k < nIds; k++)
         {
-            if (layout.Ids[k].Kind is not (SlotKind.Token or SlotKind.Log3)) continue;
+            if (layout.Ids[k].Kind is not (EncodingKind.Token or EncodingKind.Log3)) continue;
             var map = maps[layout.Ids[k].Group];
             for (int row = 0, p = k; row < r.Rows; row++, p += nIds)
                 if (r.Ids[p] >= 0) r.Ids[p] = map[r.Ids[p]];
@@ -393,11 +377,11 @@ public sealed class Dataset : IDisposable
             built.Maps,
             layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
-            layout.Dense.Select(d => features.Numeric.First(n => n.Field == d.Field.Name)).ToArray());
+            layout.Dense.Select(d => new FieldEncoding(layout.Schema, d.Field, features)).ToArray());
         Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan));
     }
 
-    private sealed record RemapPlan(RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, NumericStats[] Stats);
+    private sealed record RemapPlan(RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, FieldEncoding[] Dense);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RemapBlock(DataCache cache, int b, RemapPlan plan)
@@ -417,8 +401,8 @@ public sealed class Dataset : IDisposable
                 ref int v = ref ids[row * nIds + k];
                 v = slot.Kind switch
                 {
-                    SlotKind.Token or SlotKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
-                    SlotKind.QuantileBucket => offset + vocab.BucketOf(BitConverter.Int32BitsToSingle(v)),
+                    EncodingKind.Token or EncodingKind.Log3 => offset + (v < 0 ? Vocabulary.MissingId : map![v]),
+                    EncodingKind.QuantileBucket => offset + vocab.BucketOf(BitConverter.Int32BitsToSingle(v)),
                     _ => offset + v,
                 };
             }
@@ -426,7 +410,7 @@ public sealed class Dataset : IDisposable
         float* dense = cache.DensePtr(b);
         for (int row = 0; row < rows; row++)
             for (int k = 0; k < nDense; k++)
-                dense[row * nDense + k] = ChunkParser.Finish(layout.Dense[k].Field, dense[row * nDense + k], plan.Stats[k].Mean, plan.Stats[k].Std);
+                dense[row * nDense + k] = plan.Dense[k].Finish(dense[row * nDense + k]);
         for (int s = 0; s < layout.Seqs.Length; s++)
         {
             int* values = cache.SeqPtr(b, s, out int n) + rows + 1;
@@ -434,56 +418,5 @@ public sealed class Dataset : IDisposable
             var map = plan.Maps[layout.Seqs[s].Group];
             for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
         }
-    }
-
-    /// <summary>Column names: the header record, the schema's list, or for libFM the field numbers the schema uses.</summary>
-    private static string[] Columns(Schema schema, string source, Chunk first)
-    {
-        switch (schema.Format)
-        {
-            case SourceFormat.LibFm:
-                return schema.Fields.Select(f => f.Column).Distinct().ToArray();
-            case SourceFormat.Delimited { Header: false } d:
-                return d.Columns!.ToArray();
-            case SourceFormat.Delimited d:
-                {
-                    var data = first.Data.AsSpan(0, first.Length);
-                    int nl = data.IndexOf((byte)'\n');
-                    int next = nl < 0 ? data.Length : nl + 1;
-                    var line = data[..(nl < 0 ? data.Length : nl)];
-                    if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
-                    if (line.Length >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF) line = line[3..];
-                    if (!System.Text.Unicode.Utf8.IsValid(line)) throw DataFormatException.At(source, 1, 1, "the header is not valid UTF-8");
-                    var names = SplitHeader(Encoding.UTF8.GetString(line), d.Delimiter);
-                    data[next..].CopyTo(first.Data);
-                    first.Length -= next;
-                    first.FirstLine++;
-                    return names;
-                }
-            default:
-                throw new InvalidOperationException("unknown format");
-        }
-    }
-
-    private static string[] SplitHeader(string line, char delimiter)
-    {
-        var names = new List<string>();
-        var sb = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else sb.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == delimiter) { names.Add(sb.ToString()); sb.Clear(); }
-            else sb.Append(ch);
-        }
-        names.Add(sb.ToString());
-        return names.ToArray();
     }
 }

@@ -12,12 +12,9 @@ namespace CtrDsl.Data;
 /// </summary>
 public sealed class RowEncoder
 {
-    private enum Rule : byte { Token, Log3, Bucket, Numeric, Sequence }
-
-    /// <summary>How one field is encoded: where it goes (a column of Ids or Dense, or a sequence) and with what.</summary>
-    private readonly record struct FieldRule(FieldSpec Field, Rule Rule, int Slot, Vocabulary? Vocabulary, int Offset, double Mean, double Std);
-
-    private readonly FieldRule[] _rules;
+    /// <summary>Per field in schema order: its encoding, and its column of Ids or Dense or its sequence.</summary>
+    private readonly FieldEncoding[] _encodings;
+    private readonly int[] _slots;
     private readonly Dictionary<string, int> _index;
     private readonly int _idFields, _denseFields, _sequenceFields;
     private byte[] _scratch = new byte[256];
@@ -27,29 +24,20 @@ public sealed class RowEncoder
         Features = features;
         var schema = features.Schema;
         _index = new Dictionary<string, int>(StringComparer.Ordinal);
-        _rules = new FieldRule[schema.Fields.Count];
+        _encodings = new FieldEncoding[schema.Fields.Count];
+        _slots = new int[schema.Fields.Count];
         int ids = 0, dense = 0, seqs = 0;
         for (int i = 0; i < schema.Fields.Count; i++)
         {
             var f = schema.Fields[i];
             _index[f.Name] = i;
-            switch (f.Kind)
+            _encodings[i] = new FieldEncoding(schema, f, features);
+            _slots[i] = f.Kind switch
             {
-                case FieldKind.Categorical:
-                case FieldKind.Bucketized:
-                    var v = features.VocabularyOf(f.Name);
-                    var rule = f.Kind == FieldKind.Categorical ? Rule.Token : f.Buckets is BucketRule.Log3 ? Rule.Log3 : Rule.Bucket;
-                    _rules[i] = new FieldRule(f, rule, ids++, v, v.Offset, 0, 1);
-                    break;
-                case FieldKind.Numeric:
-                    var st = features.Numeric.FirstOrDefault(n => n.Field == f.Name);
-                    _rules[i] = new FieldRule(f, Rule.Numeric, dense++, null, 0, st?.Mean ?? 0, st?.Std ?? 1);
-                    break;
-                default:
-                    var sv = features.VocabularyOf(f.Name);
-                    _rules[i] = new FieldRule(f, Rule.Sequence, seqs++, sv, sv.Offset, 0, 1);
-                    break;
-            }
+                FieldKind.Categorical or FieldKind.Bucketized => ids++,
+                FieldKind.Numeric => dense++,
+                _ => seqs++,
+            };
         }
         _idFields = ids;
         _denseFields = dense;
@@ -73,17 +61,17 @@ public sealed class RowEncoder
         if (!ReferenceEquals(row.Schema, Schema) && row.Schema.Hash != Schema.Hash)
             throw new ArgumentException("the row was made for another schema", nameof(row));
         CheckBatch(batch, index);
-        for (int i = 0; i < _rules.Length; i++) EncodeField(i, row.Kinds[i], row.Texts[i], row.Numbers[i], batch, index);
+        for (int i = 0; i < _encodings.Length; i++) EncodeField(i, row.Kinds[i], row.Texts[i], row.Numbers[i], batch, index);
         batch.Rows = index + 1;
     }
 
     /// <summary>As <see cref="Encode(RawRow, Batch, int)"/>, with one value per field in schema order (null or "" is missing).</summary>
     public void Encode(ReadOnlySpan<string?> values, Batch batch, int index)
     {
-        if (values.Length != _rules.Length)
-            throw new ArgumentException($"expected {_rules.Length} values in schema order ({FieldList()}), got {values.Length}", nameof(values));
+        if (values.Length != _encodings.Length)
+            throw new ArgumentException($"expected {_encodings.Length} values in schema order ({FieldList()}), got {values.Length}", nameof(values));
         CheckBatch(batch, index);
-        for (int i = 0; i < _rules.Length; i++)
+        for (int i = 0; i < _encodings.Length; i++)
         {
             var v = values[i];
             EncodeField(i, string.IsNullOrEmpty(v) ? RawRow.ValueKind.Missing : RawRow.ValueKind.Text, v, 0, batch, index);
@@ -99,57 +87,50 @@ public sealed class RowEncoder
             throw new ArgumentOutOfRangeException(nameof(index), index, $"the batch holds {batch.Capacity} rows");
     }
 
+    /// <summary>The field's value through its <see cref="FieldEncoding"/>, as the file parser encodes it.</summary>
     private void EncodeField(int i, RawRow.ValueKind kind, string? text, double number, Batch batch, int index)
     {
-        ref readonly var r = ref _rules[i];
-        switch (r.Rule)
+        var e = _encodings[i];
+        int slot = _slots[i];
+        switch (e.Kind)
         {
-            case Rule.Token:
-                batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.Lookup(Token(in r, kind, text, number));
+            case EncodingKind.Token:
+            case EncodingKind.Hashed:
+                batch.Ids[index * _idFields + slot] = e.Id(Token(e, kind, text, number));
                 break;
-            case Rule.Log3:
+            case EncodingKind.Log3:
                 {
-                    // The text parser's token (ChunkParser.LogToken of the bucket), missing as the empty token.
-                    double x = Number(in r, kind, text, number);
-                    Span<byte> tok = stackalloc byte[16];
-                    int length = double.IsNaN(x) ? 0 : ChunkParser.LogToken(ChunkParser.LogBucket(x), tok);
-                    batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.Lookup(tok[..length]);
+                    Span<byte> buffer = stackalloc byte[16];
+                    batch.Ids[index * _idFields + slot] = e.Id(FieldEncoding.LogToken(Number(e, kind, text, number), buffer));
                     break;
                 }
-            case Rule.Bucket:
-                batch.Ids[index * _idFields + r.Slot] = r.Offset + r.Vocabulary!.BucketOf(Number(in r, kind, text, number));
+            case EncodingKind.FixedBucket:
+            case EncodingKind.QuantileBucket:
+                batch.Ids[index * _idFields + slot] = e.BucketId(Number(e, kind, text, number));
                 break;
-            case Rule.Numeric:
-                {
-                    double x = Number(in r, kind, text, number);
-                    if (!double.IsNaN(x) && r.Field.Transform is NumericTransform.Log1p or NumericTransform.Log1pStandardize)
-                        x = ChunkParser.Log1p(Math.Max(x, 0));
-                    batch.Dense[index * _denseFields + r.Slot] = ChunkParser.Finish(r.Field, x, r.Mean, r.Std);
-                    break;
-                }
+            case EncodingKind.Numeric:
+                batch.Dense[index * _denseFields + slot] = e.Dense(Number(e, kind, text, number));
+                break;
             default:
                 {
-                    var list = Token(in r, kind, text, number);
-                    int max = batch.SequenceMaxLengths[r.Slot];
-                    var dst = batch.Sequences[r.Slot].AsSpan(index * max, max);
-                    byte sep = (byte)r.Field.Separator;
+                    var list = Token(e, kind, text, number);
+                    int max = batch.SequenceMaxLengths[slot];
+                    var dst = batch.Sequences[slot].AsSpan(index * max, max);
                     int n = 0;
-                    while (n < max && !list.IsEmpty)
+                    foreach (var (start, length) in FieldEncoding.Pieces(list, e.Field.Separator))
                     {
-                        int k = list.IndexOf(sep);
-                        var piece = k < 0 ? list : list[..k];
-                        list = k < 0 ? default : list[(k + 1)..];
-                        if (!piece.IsEmpty) dst[n++] = r.Offset + r.Vocabulary!.Lookup(piece);
+                        if (n == max) break;
+                        dst[n++] = e.Id(list.Slice(start, length));
                     }
                     dst[n..].Fill(-1);
-                    batch.SequenceLengths[r.Slot][index] = n;
+                    batch.SequenceLengths[slot][index] = n;
                     break;
                 }
         }
     }
 
     /// <summary>The value as UTF-8 token bytes in the scratch buffer (empty when missing); an integer is written in invariant digits.</summary>
-    private ReadOnlySpan<byte> Token(in FieldRule r, RawRow.ValueKind kind, string? text, double number)
+    private ReadOnlySpan<byte> Token(FieldEncoding r, RawRow.ValueKind kind, string? text, double number)
     {
         switch (kind)
         {
@@ -167,7 +148,7 @@ public sealed class RowEncoder
     }
 
     /// <summary>The value as a number, NaN when missing; text must parse as the data files' numbers do.</summary>
-    private double Number(in FieldRule r, RawRow.ValueKind kind, string? text, double number)
+    private double Number(FieldEncoding r, RawRow.ValueKind kind, string? text, double number)
     {
         switch (kind)
         {
@@ -175,8 +156,8 @@ public sealed class RowEncoder
                 if (!double.IsFinite(number)) ThrowNotANumber(r.Field, number.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return number;
             case RawRow.ValueKind.Text:
-                var bytes = Token(in r, kind, text, number);
-                if (!ChunkParser.TryNumber(bytes, out double x)) ThrowNotANumber(r.Field, text!);
+                var bytes = Token(r, kind, text, number);
+                if (!FieldEncoding.TryNumber(bytes, out double x)) ThrowNotANumber(r.Field, text!);
                 return x;
             default:
                 return double.NaN;

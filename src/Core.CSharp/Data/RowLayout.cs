@@ -1,8 +1,6 @@
 namespace CtrDsl.Data;
 
-internal enum SlotKind { Token, Log3, Hashed, FixedBucket, QuantileBucket }
-
-internal sealed record IdSlot(FieldSpec Field, int Column, SlotKind Kind, int Group);
+internal sealed record IdSlot(FieldSpec Field, int Column, EncodingKind Kind, int Group);
 internal sealed record DenseSlot(FieldSpec Field, int Column);
 internal sealed record SeqSlot(FieldSpec Field, int Column, int Group, bool Hashed);
 
@@ -50,16 +48,8 @@ internal sealed class RowLayout
             int col = Col(f.Column, $"field {f.Name}");
             switch (f.Kind)
             {
-                case FieldKind.Categorical:
-                    ids.Add(new IdSlot(f, col, f.HashBuckets > 0 ? SlotKind.Hashed : SlotKind.Token, Group(f)));
-                    break;
-                case FieldKind.Bucketized:
-                    ids.Add(new IdSlot(f, col, f.Buckets switch
-                    {
-                        BucketRule.Log3 => SlotKind.Log3,
-                        BucketRule.Fixed => SlotKind.FixedBucket,
-                        _ => SlotKind.QuantileBucket,
-                    }, Group(f)));
+                case FieldKind.Categorical or FieldKind.Bucketized:
+                    ids.Add(new IdSlot(f, col, FieldEncoding.KindOf(f), Group(f)));
                     break;
                 case FieldKind.Numeric: dense.Add(new DenseSlot(f, col)); break;
                 default: seqs.Add(new SeqSlot(f, col, Group(f), f.HashBuckets > 0)); break;

@@ -86,6 +86,33 @@ public class RowEncoderTests
     }
 
     [Fact]
+    public void Encode_MatchesDatasetEncode_ForLogBucketsOfHugeCounts()
+    {
+        // floor(3·log1p(2e9)) = 64 and floor(3·log1p(5e9)) = 66: past the parser's per-chunk bucket cache, and
+        // neither may be taken for a missing value (the parser once gave bucket 64 the missing token).
+        using var dir = new TempDir();
+        var schema = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").MinCount(2)
+            .Bucketized("n", new BucketRule.Log3()).Build();
+        var train = dir.File("t.csv", "label,n\n1,2000000000\n0,2000000000\n1,5000000000\n0,5000000000\n1,\n0,\n1,7\n");
+        var fresh = dir.File("new.csv", "label,n\n1,2000000000\n0,\n1,5000000000\n0,7\n");
+        FeatureSpace features;
+        using (var ds = Dataset.Prepare(schema, DataSources.Files(train), DataTestKit.Options(dir.Cache)))
+            features = ds.Features;
+        Rows expected;
+        using (var c = Dataset.Encode(features, fresh, DataTestKit.Options(dir.Cache)))
+            expected = DataTestKit.ReadAll(c, features.Schema);
+        Assert.Equal(4, expected.Ids.Distinct().Count());
+        var encoder = new RowEncoder(features);
+        var batch = Batch.Plan(features.Schema, 1);
+        string?[] values = ["2000000000", "", "5000000000", "7"];
+        for (int r = 0; r < values.Length; r++)
+        {
+            encoder.Encode(values.AsSpan(r, 1), batch, 0);
+            Assert.Equal(expected.Ids[r], batch.IdRows[0]);
+        }
+    }
+
+    [Fact]
     public void Encode_ThrowsNamingTheFieldForBadValues()
     {
         using var dir = new TempDir();
