@@ -41,7 +41,7 @@ type TrainArgs =
             | Train _ -> "training file; without it the bundled Adult data is used."
             | Valid _ -> "validation file."
             | Test _ -> "test file."
-            | Format _ -> "criteo | avazu | csv | libfm (criteo and avazu bring a bundled schema)."
+            | Format _ -> "criteo | csv | tsv | libfm | libsvm | avazu (criteo and avazu bring a bundled schema)."
             | Schema _ -> "dataset schema YAML (see examples/schemas)."
             | Epochs _ -> "epochs (default 2)."
             | Batch_Size _ -> "training batch size (default 1024)."

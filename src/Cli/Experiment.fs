@@ -48,7 +48,7 @@ type DatasetSection =
     { Train: string option
       Valid: string option
       Test: string option
-      /// criteo | avazu | csv | libfm; picks the bundled schema when no schema file is given.
+      /// A file format or avazu (`formats`); criteo and avazu pick the bundled schema when no schema file is given.
       Format: string option
       Schema: string option
       /// Fraction of the train file held out for validation when no valid file is given.
@@ -82,7 +82,8 @@ let empty =
       Training = FitOptions.defaults
       Out = None }
 
-let formats = [ "criteo"; "avazu"; "csv"; "libfm" ]
+/// The file formats (CtrDsl.Data.FormatNames), and avazu: the Avazu CSV with its bundled schema.
+let formats = [ for f in CtrDsl.Data.FormatNames.All -> CtrDsl.Data.FormatNames.Print f ] @ [ "avazu" ]
 
 let datasetKeys = [ "train"; "valid"; "test"; "format"; "schema"; "valid_ratio"; "cache_dir" ]
 

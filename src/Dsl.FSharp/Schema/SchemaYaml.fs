@@ -115,39 +115,37 @@ let ofNode (root: YamlNode) : Schema =
     let e = Yaml.entries "the schema" topKeys root
     let get k = Yaml.tryGet k e
     let require k what = match get k with Some v -> v | None -> Yaml.fail root.Pos k $"missing; expected {what}"
-    let formatName = require "format" "criteo | csv | tsv | libfm | libsvm" |> Yaml.choice "format" [ for n in [ "criteo"; "csv"; "tsv"; "libfm"; "libsvm" ] -> n, n ]
+    let format = require "format" FormatNames.Usage |> Yaml.choice "format" [ for f in FormatNames.All -> FormatNames.Print f, f ]
+    let delimited = format = FormatName.Csv || format = FormatName.Tsv
     let delimitedOnly k =
         match get k with
-        | Some v when formatName <> "csv" && formatName <> "tsv" -> Yaml.fail v.Pos k $"applies to csv and tsv only, not {formatName}"
+        | Some v when not delimited -> Yaml.fail v.Pos k $"applies to csv and tsv only, not {FormatNames.Print format}"
         | v -> v
     let delimiter = delimitedOnly "delimiter" |> Option.map (Yaml.char' "delimiter")
     let header = delimitedOnly "header" |> Option.map (Yaml.bool' "header") |> Option.defaultValue true
     let columns = delimitedOnly "columns" |> Option.map (Yaml.strings "columns")
     let quoting = delimitedOnly "quoting" |> Option.map (Yaml.bool' "quoting") |> Option.defaultValue true
-    if not header && columns.IsNone && (formatName = "csv" || formatName = "tsv") then
+    if not header && columns.IsNone && delimited then
         Yaml.fail root.Pos "columns" "missing; a file without a header needs its column names"
-    let format: SourceFormat =
-        match formatName with
-        | "criteo" -> SourceFormat.CriteoTsv
-        | "libfm" -> SourceFormat.LibFm(true)
-        | "libsvm" -> SourceFormat.LibFm(false)
-        | name ->
-            let d = defaultArg delimiter (if name = "tsv" then '\t' else ',')
+    let source: SourceFormat =
+        if delimited then
+            let d = defaultArg delimiter (if format = FormatName.Tsv then '\t' else ',')
             let names: Collections.Generic.IReadOnlyList<string> | null =
                 match columns with
                 | Some c -> Array.ofList c
                 | None -> null
             SourceFormat.Delimited(d, header, names, quoting)
+        else FormatNames.Default format
     let labels =
         match get "labels", get "label" with
         | Some l, None -> Yaml.strings "labels" l
         | None, Some l -> [ Yaml.scalar "label" l ]
-        | None, None when formatName = "criteo" || formatName = "libfm" || formatName = "libsvm" -> [ "label" ]
+        | None, None when not delimited -> [ "label" ]
         | None, None -> Yaml.fail root.Pos "labels" "missing; expected the label column(s)"
         | _, Some l -> Yaml.fail l.Pos "label" "give labels or label, not both"
     let fieldsNode = require "fields" "a list of fields"
     let specs = Yaml.list "fields" fieldsNode |> List.collect fields
-    let b = SchemaBuilder(format)
+    let b = SchemaBuilder(source)
     for l in labels do b.Label l |> ignore
     get "min_count" |> Option.iter (fun v -> b.MinCount(Yaml.int' "min_count" 1 v) |> ignore)
     get "missing" |> Option.iter (fun v -> b.Missing(missing "missing" v) |> ignore)
