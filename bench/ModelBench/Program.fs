@@ -17,8 +17,10 @@ open CtrDsl.Models
 let private repoRoot () =
     let rec up (d: DirectoryInfo) =
         if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName
-        elif isNull d.Parent then failwith "run from inside the CtrDsl repository"
-        else up d.Parent
+        else
+            match d.Parent with
+            | null -> failwith "run from inside the CtrDsl repository"
+            | parent -> up parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
 /// The reference benchmark's setting: one epoch, batch 4096, Adam 1e-3, file order, no early stopping or plateau.
@@ -37,7 +39,7 @@ let private synthetic (train: string) (test: string) (models: string list) =
     let schema = Schema.SchemaYaml.load (Path.Combine(repoRoot (), "examples/schemas/criteo_synthetic.yaml"))
     let clock = Stopwatch.StartNew()
     use data = Dataset.Prepare(schema, DataSources.Files(train, null, test), PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-quality")))
-    printfn $"data: {data.Train.RowCount:N0} train rows, {data.Test.RowCount:N0} test rows, {data.Features.FeatureCount:N0} features, loaded in {clock.Elapsed.TotalSeconds:F1} s"
+    printfn $"data: {data.Train.RowCount:N0} train rows, {(nonNull data.Test).RowCount:N0} test rows, {data.Features.FeatureCount:N0} features, loaded in {clock.Elapsed.TotalSeconds:F1} s"
     let all =
         [ "deepfm", DeepFM.deepFM DeepFM.DeepFMParams.Defaults
           "widedeep", WideDeep.wideDeep WideDeep.WideDeepParams.Defaults
@@ -53,7 +55,7 @@ let private frappe (file: string) (epochs: int) =
     // 80/20 train/validation, rows assigned by a seeded draw (seed 2026).
     let sources = DataSources.Single(file, SplitRule.Ratio(0.2, 0.0, 2026UL))
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-frappe")))
-    printfn $"frappe: {data.Train.RowCount:N0} train rows, {data.Valid.RowCount:N0} validation rows, {data.Features.FeatureCount:N0} features"
+    printfn $"frappe: {data.Train.RowCount:N0} train rows, {(nonNull data.Valid).RowCount:N0} validation rows, {data.Features.FeatureCount:N0} features"
     let options = { reference with Epochs = epochs; BatchSize = 1024; Shuffle = true; Seed = 7 }
     // Ten fields are too few for four floor-pooled layers (10 → 5 → 2 → 1 → 0): ceil pooling keeps 5 → 3 → 2 → 1.
     let fgcnnFrappe = { FGCNN.FGCNNParams.Defaults with Conv = { ConvGenerateOptions.paper with Rounding = PoolRounding.Ceil } }
@@ -119,7 +121,7 @@ let private profile (name: string) (steps: int) =
             printfn $"  {n.Id,4} {n.Name,-24} {n.Shape} {float (n.Shape.Numel(16384)) * 4.0 / 1048576.0,8:F0} MiB at 16384 rows"
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
         printfn "node                                              fwd ms/step  bwd ms/step"
-        for key, f, b in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape} {n.Scope}") do
+        for key, f, b in prof.By(fun n -> $"{n.Id,4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
             printfn $"{key,-50} {f * 1e3 / float steps,11:F2} {b * 1e3 / float steps,12:F2}"
 
 /// One-row forward passes of a zoo model, broken down by node: where single-row latency goes.
@@ -140,7 +142,7 @@ let private latency (name: string) (calls: int) =
         plan.SetInput(idsNode, ReadOnlySpan ids)
         plan.Forward()
     printfn $"{name}: {calls} one-row forward passes, {clock.Elapsed.TotalMilliseconds * 1e3 / float calls:F1} µs each (profiled)"
-    for key, f, _ in prof.By(fun n -> $"{n.Id,4} {n.Op.Name} {n.Shape}") do
+    for key, f, _ in prof.By(fun n -> $"{n.Id,4} {(nonNull n.Op).Name} {n.Shape}") do
         printfn $"{key,-40} {f * 1e6 / float calls,8:F2} µs"
 
 [<EntryPoint>]

@@ -21,8 +21,10 @@ let crossFefm k =
 
 let rec private repoRoot (dir: DirectoryInfo) =
     if File.Exists(Path.Combine(dir.FullName, "CtrDsl.sln")) then dir.FullName
-    elif isNull dir.Parent then failwith "run this example from inside the CtrDsl repository"
-    else repoRoot dir.Parent
+    else
+        match dir.Parent with
+        | null -> failwith "run this example from inside the CtrDsl repository"
+        | parent -> repoRoot parent
 
 [<EntryPoint>]
 let main _ =

@@ -68,7 +68,7 @@ let ``selectFields keeps the listed fields in order`` () =
     let e = embedWith { EmbedOptions.dim 3 with Std = 1.0f }
     let picked = [ 3; 0; 1 ]
     let m = Model.build "m" f 7UL (concat [ e |> flatten; e |> selectFields picked |> flatten ] |> reduceSum)
-    let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, CtrDsl.Cpu.CpuBackend(), 2, null, m.Graph.Nodes |> Seq.filter (fun n -> n.Name = "concat") |> Seq.last)
+    let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, new CtrDsl.Cpu.CpuBackend(), 2, null, m.Graph.Nodes |> Seq.filter (fun n -> n.Name = "concat") |> Seq.last)
     let ids = randomIds (Random 3) f 2
     plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
     plan.Forward()

@@ -18,7 +18,7 @@ let randomIds (rng: Random) (f: Features) batch =
 
 /// The model's output for one batch of ids.
 let forward (m: BuiltModel) (ids: int[]) batch =
-    let plan = Plan.Compile(m.Graph, CpuBackend(), batch, null, m.Output)
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), batch, null, m.Output)
     let idsNode = m.Inputs |> List.find (fun n -> n.Name = "ids")
     plan.SetInput(idsNode, ReadOnlySpan ids)
     plan.Forward()
@@ -28,7 +28,7 @@ let forward (m: BuiltModel) (ids: int[]) batch =
 
 /// A training plan on the CPU for one fixed batch of ids and labels, its inputs set.
 let trainingPlan (m: BuiltModel) (ids: int[]) (labels: float32[]) batch =
-    let plan = Plan.Compile(m.Graph, CpuBackend(), batch, m.Loss, m.Output)
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), batch, m.Loss, m.Output)
     plan.Training <- true
     plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
     plan.SetInput(m.Label, ReadOnlySpan labels)
