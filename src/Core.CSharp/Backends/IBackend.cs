@@ -1,6 +1,3 @@
-using CtrDsl.Cpu;
-using CtrDsl.Optim;
-
 namespace CtrDsl.Backends;
 
 /// <summary>
@@ -32,7 +29,7 @@ public interface IBackend : IDisposable
     void Axpy(float alpha, BufferView x, BufferView y);
 
     // ---- dense algebra ------------------------------------------------------------------------------------
-    /// <summary>C = alpha·op(A)·op(B) + beta·C, then the epilogue; see <see cref="Gemm.Sgemm"/>.</summary>
+    /// <summary>C = alpha·op(A)·op(B) + beta·C, then the epilogue (row-major; the CPU backend's Cpu/Gemm.cs states the full contract).</summary>
     void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, BufferView a, int lda,
         BufferView b, int ldb, float beta, BufferView c, int ldc, BufferView bias = default, GemmEpilogue epilogue = GemmEpilogue.None);
     /// <summary>Strided batched GEMM: C_i = alpha·op(A_i)·op(B_i) + beta·C_i for i &lt; count, where A_i starts

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CtrDsl.Backends;
-using CtrDsl.Cpu;
 
 namespace CtrDsl.OpenCl;
 

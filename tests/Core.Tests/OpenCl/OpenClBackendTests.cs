@@ -1,6 +1,6 @@
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
-using Transpose = CtrDsl.Cpu.Transpose;
+using Transpose = CtrDsl.Backends.Transpose;
 using CtrDsl.Ops;
 using CtrDsl.Tests.Support;
 using FsCheck.Fluent;
