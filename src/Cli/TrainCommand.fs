@@ -119,10 +119,10 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
-    let peakSetup = CtrDsl.Bench.ProcessMemory.PeakBytes()
-    let peakReset = CtrDsl.Bench.ProcessMemory.ResetPeak()
+    let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
+    let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
     let result = Progress.run out json t.BatchSize (fun sink -> TrainLoop.run s t data.Train data.Valid outputs state halt sink)
-    let peakTrain = CtrDsl.Bench.ProcessMemory.PeakBytes()
+    let peakTrain = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
     if result.State.Stopped <> "" then say result.State.Stopped
     if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
@@ -160,7 +160,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                       "total_seconds", JNum total.Elapsed.TotalSeconds ]
                "memory",
                JObj [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
-                      "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Bench.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
+                      "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
     File.WriteAllText(Run.summaryFile runDir, Json.serialize summary)
     File.WriteAllText(
         Run.reportFile runDir,
