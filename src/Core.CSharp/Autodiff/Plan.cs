@@ -25,7 +25,7 @@ public sealed partial class Plan
     private readonly Bound[] _bound;              // every parameter the plan reads, with its device buffers
     private int _batch;
 
-    /// <summary>A parameter and the buffers <see cref="IBackend.Bind"/> made of its value and dense gradient.</summary>
+    /// <summary>A parameter and the buffers <see cref="IMemory.Bind"/> made of its value and dense gradient.</summary>
     private readonly record struct Bound(Parameter Parameter, DeviceBuffer Value, DeviceBuffer? Grad);
 
     private Plan(IBackend backend, int maxBatch, Node? loss, NodeContext[] ops, bool[] runBackward, BufferView[] values,
