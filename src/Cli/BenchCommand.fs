@@ -97,7 +97,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let mlp = new StringWriter()
         if not (args.Contains BenchArgs.Model) then CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
         let t = timeModel entry fields vocabulary batch steps
-        let rss = CtrDsl.Bench.ProcessMemory.PeakBytes()
+        let rss = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
         if json then
             out.WriteLine(
                 Json.serialize (

@@ -125,13 +125,13 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let policies =
         Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
-    let peakSetup = CtrDsl.Bench.ProcessMemory.PeakBytes()
-    let peakReset = CtrDsl.Bench.ProcessMemory.ResetPeak()
+    let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
+    let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
     let result =
         Progress.run out json t.BatchSize (fun reporter ->
             let run = { Policies = policies; Reporter = reporter; Halt = halt; Parallel = FitParallel.alone }
             Fit.loop s t run data.Schema data.Train data.Valid state)
-    let peakTrain = CtrDsl.Bench.ProcessMemory.PeakBytes()
+    let peakTrain = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
     if result.State.Stopped <> "" then say result.State.Stopped
     if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
@@ -170,7 +170,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                       "total_seconds", JNum total.Elapsed.TotalSeconds ]
                "memory",
                JObj [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
-                      "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Bench.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
+                      "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
     File.WriteAllText(Run.summaryFile runDir, Json.serialize summary)
     File.WriteAllText(
         Run.reportFile runDir,

@@ -124,7 +124,7 @@ public sealed partial class Plan
         /// and each context's buffers at the placed views where <paramref name="pending"/> marks a placeholder, and
         /// lists per op the gradients to zero before its backward. Returns the bytes allocated.
         /// </summary>
-        public long Place(BufferView[] values, BufferView[] grads, Func<DeviceBuffer, bool> pending, IBackend backend,
+        public long Place(BufferView[] values, BufferView[] grads, Func<DeviceBuffer, bool> pending, IMemory memory,
             IReadOnlyList<DeviceBuffer> borrow, BufferView[][] zeroBefore, List<DeviceBuffer> scratch)
         {
             long bytes = 0;
@@ -146,7 +146,7 @@ public sealed partial class Plan
                 var arena = borrow.FirstOrDefault(b => b.Type == group.Key && b.Length >= size);
                 if (arena is null)
                 {
-                    arena = backend.Allocate(size, group.Key);
+                    arena = memory.Allocate(size, group.Key);
                     bytes += size * 4;
                 }
                 scratch.Add(arena);

@@ -25,7 +25,7 @@ public sealed partial class Plan
     private readonly Bound[] _bound;              // every parameter the plan reads, with its device buffers
     private int _batch;
 
-    /// <summary>A parameter and the buffers <see cref="IBackend.Bind"/> made of its value and dense gradient.</summary>
+    /// <summary>A parameter and the buffers <see cref="IMemory.Bind"/> made of its value and dense gradient.</summary>
     private readonly record struct Bound(Parameter Parameter, DeviceBuffer Value, DeviceBuffer? Grad);
 
     private Plan(IBackend backend, int maxBatch, Node? loss, NodeContext[] ops, bool[] runBackward, BufferView[] values,
@@ -56,56 +56,6 @@ public sealed partial class Plan
     /// <summary>Seed of the stochastic ops; with the step counter it fixes every dropout mask.</summary>
     public ulong Seed { get; set; }
 
-    /// <summary>
-    /// Whether parameters stay on the device between steps. False (the default): <see cref="Parameter.Value"/> on the
-    /// host is the truth, a host optimizer updates it, and every step copies values up and gradients down (free on the
-    /// CPU backend, whose buffers are the host arrays). True: the device buffers are the truth and a
-    /// <see cref="Optim.DeviceOptimizer"/> updates them in place, so a step moves only its batch up (and what the caller
-    /// reads down); sparse row gradients are summed into <see cref="SparseRowAccumulator.DeviceRows"/>. Use
-    /// <see cref="SyncToHost"/> before reading <see cref="Parameter.Value"/> (checkpoints) and <see cref="SyncFromHost"/>
-    /// after writing it. Set by the DeviceOptimizer that owns the parameters.
-    /// </summary>
-    public bool Resident
-    {
-        get => _resident;
-        set
-        {
-            if (value == _resident) return;
-            if (value)
-                foreach (var acc in _sparse)
-                    if (acc.DeviceRows.IsEmpty) acc.DeviceRows = _backend.Bind(acc.Grad.Values).All;
-            _resident = value;
-        }
-    }
-    private bool _resident;
-
-    /// <summary>Copies every parameter's device values to <see cref="Parameter.Value"/> (a no-op on the CPU backend).</summary>
-    public void SyncToHost()
-    {
-        foreach (var b in _bound) _backend.SyncToHost(b.Value, b.Parameter.Value);
-    }
-
-    /// <summary>Copies every <see cref="Parameter.Value"/> to the device (after loading a checkpoint into the host arrays).</summary>
-    public void SyncFromHost()
-    {
-        foreach (var b in _bound) _backend.SyncFromHost(b.Parameter.Value, b.Value);
-    }
-
-    /// <summary>The device value buffer of a parameter the plan reads.</summary>
-    public BufferView ValueOf(Parameter p) => Find(p).Value.All;
-
-    /// <summary>The device dense-gradient buffer of a parameter, empty for a sparse table or one without a gradient.</summary>
-    public BufferView GradOf(Parameter p) => Find(p).Grad is { } g ? g.All : default;
-
-    /// <summary>The row-sparse gradient accumulator of a sparse table, or null.</summary>
-    public SparseRowAccumulator? SparseOf(Parameter p) => _sparse.FirstOrDefault(a => ReferenceEquals(a.Table, p));
-
-    private Bound Find(Parameter p)
-    {
-        foreach (var b in _bound) if (ReferenceEquals(b.Parameter, p)) return b;
-        throw new ArgumentException($"{p} is not read by this plan");
-    }
-
     /// <summary>Backward passes run so far.</summary>
     public long Step { get; set; }
 
@@ -122,25 +72,16 @@ public sealed partial class Plan
     public static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, params Node[] outputs) =>
         Compile(graph, backend, maxBatch, loss, [], outputs);
 
-    /// <summary>
-    /// A forward-only plan for scoring beside <paramref name="training"/>, on its backend, that lays its buffers out in
-    /// the training plan's arena: it holds nothing between training steps, so scoring a validation or test split in
-    /// between costs no memory of its own. Scores at most <paramref name="wantedBatch"/> rows per pass: the most, halving
-    /// from there, whose buffers fit that arena, and never fewer than the training batch (the training plan's own
-    /// values at that batch fit, so a forward-only plan nearly always does too).
-    /// Use the two plans alternately: never run the scoring plan between a training plan's Forward and Backward.
-    /// </summary>
-    public static Plan CompileForScoring(ExprGraph graph, Plan training, int wantedBatch, params Node[] outputs)
-    {
-        long room = training._scratch.Where(b => b.Type == DType.Float32).Select(b => b.Length * 4).DefaultIfEmpty(0).Max();
-        int batch = Math.Max(ScoringBatch(graph, wantedBatch, room, outputs), Math.Min(wantedBatch, training.MaxBatch));
-        return Compile(graph, training._backend, batch, null, training._scratch, outputs);
-    }
-
     /// <summary>Buffers whose contents matter only within a step (op values, gradients of op nodes, scratch).</summary>
     private IReadOnlyList<DeviceBuffer> _scratch = [];
 
-    private static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, IReadOnlyList<DeviceBuffer> borrow, Node[] outputs)
+    private static Plan Compile(ExprGraph graph, IBackend backend, int maxBatch, Node? loss, IReadOnlyList<DeviceBuffer> borrow, Node[] outputs) =>
+        Compile(graph, backend, backend, maxBatch, loss, borrow, outputs);
+
+    /// <summary>Compiles with buffers from <paramref name="memory"/>: the backend's own, or, with no backend, the
+    /// <see cref="Measure"/> memory whose buffers hold nothing (the plan only reports its <see cref="AllocatedBytes"/>).</summary>
+    private static Plan Compile(ExprGraph graph, IBackend? backend, IMemory memory, int maxBatch, Node? loss,
+        IReadOnlyList<DeviceBuffer> borrow, Node[] outputs)
     {
         if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "batch size must be at least 1");
         int count = graph.Nodes.Count;
@@ -202,13 +143,13 @@ public sealed partial class Plan
         bool layout = !NoReuse;
         var placeholders = new Dictionary<DType, BufferView>();
         BufferView Placeholder(DType type) =>
-            placeholders.TryGetValue(type, out var v) ? v : placeholders[type] = backend.Allocate(1, type).All;
+            placeholders.TryGetValue(type, out var v) ? v : placeholders[type] = memory.Allocate(1, type).All;
         long allocated = 0;
         var scratch = new List<DeviceBuffer>();
         BufferView Allocate(long numel, DType type)
         {
             allocated += numel * 4;
-            var b = backend.Allocate(numel, type);
+            var b = memory.Allocate(numel, type);
             scratch.Add(b);
             return b.All;
         }
@@ -230,16 +171,16 @@ public sealed partial class Plan
             switch (n.Kind)
             {
                 case NodeKind.Input:
-                    values[n.Id] = backend.Allocate(numel, n.Type).All; // kept: callers set inputs before a step
+                    values[n.Id] = memory.Allocate(numel, n.Type).All; // kept: callers set inputs before a step
                     allocated += numel * 4;
                     break;
                 case NodeKind.Parameter:
                     var p = n.Parameter!;
-                    values[n.Id] = backend.Bind(p.Value).All;
+                    values[n.Id] = memory.Bind(p.Value).All;
                     if (p.Trainable) parameters.Add(p);
                     if (wantsGrad[n.Id] && !p.IsSparse)
                     {
-                        grads[n.Id] = backend.Bind(p.Grad).All;
+                        grads[n.Id] = memory.Bind(p.Grad).All;
                         zero.Add((n.Id, grads[n.Id]));
                     }
                     bound.Add(new Bound(p, values[n.Id].Buffer!, grads[n.Id].Buffer));
@@ -297,26 +238,12 @@ public sealed partial class Plan
         {
             var pending = placeholders.Values.Select(v => v.Buffer!).ToHashSet();
             var schedule = new BufferSchedule(graph, maxBatch, contexts, workspaces, runBackward, owner, outputs.Append(loss).OfType<Node>(), loss);
-            allocated += schedule.Place(values, grads, b => pending.Contains(b), backend, borrow, zeroBefore, scratch);
+            allocated += schedule.Place(values, grads, b => pending.Contains(b), memory, borrow, zeroBefore, scratch);
         }
-        return new Plan(backend, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
+        // backend is null only for a measured plan (ScoringBatch), which never runs.
+        return new Plan(backend!, maxBatch, loss, [.. contexts], [.. runBackward], values, grads, zeroed,
             [.. accumulators.Values], [.. parameters], [.. order], [.. bound])
         { AllocatedBytes = allocated, _zeroBefore = zeroBefore, _scratch = scratch };
-    }
-
-    /// <summary>
-    /// The largest scoring batch, <paramref name="wanted"/> halved as often as needed, whose forward-only plan needs at
-    /// most <paramref name="budgetBytes"/> of buffers (estimated from a one-row plan on the CPU, since every value
-    /// scales with the batch). FGCNN's [16384; 9870] pair products alone are 617 MiB.
-    /// </summary>
-    public static int ScoringBatch(ExprGraph graph, int wanted, long budgetBytes, params Node[] outputs)
-    {
-        if (wanted < 1) throw new ArgumentOutOfRangeException(nameof(wanted), "batch size must be at least 1");
-        using var cpu = new Cpu.CpuBackend();
-        long perRow = Math.Max(1, Compile(graph, cpu, 1, null, outputs).AllocatedBytes);
-        int batch = wanted;
-        while (batch > 1 && perRow * batch > budgetBytes) batch /= 2;
-        return batch;
     }
 
     /// <summary>The value buffer of a node (sized for <see cref="MaxBatch"/>); a concat fused into its linear layer has none.</summary>

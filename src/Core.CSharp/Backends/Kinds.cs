@@ -11,3 +11,12 @@ public enum Pooling { Sum, Mean }
 
 /// <summary>How a pooling window count is rounded when the length is not a multiple of the window.</summary>
 public enum PoolRounding { Floor, Ceil }
+
+/// <summary>Whether a GEMM operand is used as stored (<see cref="No"/>) or transposed (<see cref="Yes"/>).</summary>
+public enum Transpose { No, Yes }
+
+/// <summary>
+/// What is applied to C after alpha·op(A)·op(B) + beta·C: <see cref="Bias"/> adds a length-n vector to every row,
+/// <see cref="BiasRelu"/> then applies max(0, ·).
+/// </summary>
+public enum GemmEpilogue { None, Bias, BiasRelu }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using CtrDsl.Backends;
 using CtrDsl.Cpu;
 
 namespace CtrDsl.Bench;

@@ -141,7 +141,7 @@ public sealed unsafe partial class CpuBackend
 
     public void HashCross(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
         BufferView ids, BufferView y) =>
-        Ops.HashCross.Compute(batch, fields, groupFields, groupStarts, buckets, I(ids), I(y));
+        HashCrossKernel.Compute(batch, fields, groupFields, groupStarts, buckets, I(ids), I(y));
 
     private static void ThrowId(int id, int rows, int bag) =>
         throw new IndexOutOfRangeException($"embedding: id {id} in row {bag} is outside the table's {rows} rows");

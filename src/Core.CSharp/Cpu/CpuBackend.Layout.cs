@@ -5,52 +5,38 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate)
+    public void CopyRows(int rows, int width, BufferView x, int xStride, BufferView y, int yStride, bool accumulate)
     {
-        if (y.IsEmpty) return;
+        if (y.IsEmpty || width == 0 || rows == 0) return;
         var xs = F(x);
         var ys = F(y);
-        for (int o = 0; o < outer; o++)
+        fixed (float* px = xs, py = ys)
         {
-            var yr = ys.Slice(o * inner, inner);
-            if (!accumulate) yr.Clear();
-            if (inner == 1)
+            // Rows are independent: large copies (a concatenation's) run over fixed chunks of rows on the pool.
+            var job = new CopyRowsJob
             {
-                // Short rows (a sum over fields): a plain loop beats a library call per row.
-                var row = xs.Slice(o * len, len);
-                float sum = 0f;
-                if (len < 64) foreach (var v in row) sum += v;
-                else sum = TensorPrimitives.Sum(row);
-                yr[0] += scale * sum;
-                continue;
-            }
-            var block = xs.Slice(o * len * inner, len * inner);
-            if (scale == 1f)
-                for (int l = 0; l < len; l++) TensorPrimitives.Add(yr, block.Slice(l * inner, inner), yr);
-            else
-                for (int l = 0; l < len; l++) TensorPrimitives.MultiplyAdd(block.Slice(l * inner, inner), scale, yr, yr);
+                Width = width, XStride = xStride, YStride = yStride, Accumulate = accumulate, X = px, Y = py, Rows = rows,
+                RowsPerChunk = Math.Max(1, ElementChunks.Size / width),
+            };
+            ElementChunks.For((rows + job.RowsPerChunk - 1) / job.RowsPerChunk, (long)rows * width, ref job);
         }
     }
 
-    public void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx)
+    private struct CopyRowsJob : IParallelJob
     {
-        if (dx.IsEmpty) return;
-        var dys = F(dy);
-        var dxs = F(dx);
-        for (int o = 0; o < outer; o++)
+        public int Width, XStride, YStride, Rows, RowsPerChunk;
+        public bool Accumulate;
+        public float* X, Y;
+
+        public readonly void Run(int chunk)
         {
-            if (inner == 1)
+            int r0 = chunk * RowsPerChunk, r1 = Math.Min(Rows, r0 + RowsPerChunk);
+            for (int r = r0; r < r1; r++)
             {
-                // One value spread over a row: one call per row, not one per element.
-                var row = dxs.Slice(o * len, len);
-                TensorPrimitives.Add(row, dys[o] * scale, row);
-                continue;
-            }
-            var g = dys.Slice(o * inner, inner);
-            for (int l = 0; l < len; l++)
-            {
-                var d = dxs.Slice((o * len + l) * inner, inner);
-                TensorPrimitives.MultiplyAdd(g, scale, d, d);
+                var src = new ReadOnlySpan<float>(X + (long)r * XStride, Width);
+                var dst = new Span<float>(Y + (long)r * YStride, Width);
+                if (Accumulate) TensorPrimitives.Add(src, dst, dst);
+                else src.CopyTo(dst);
             }
         }
     }

@@ -255,4 +255,54 @@ public sealed unsafe partial class CpuBackend
         }
         TensorPrimitives.Multiply(F(x), ms, F(y));
     }
+
+    public void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate)
+    {
+        if (y.IsEmpty) return;
+        var xs = F(x);
+        var ys = F(y);
+        for (int o = 0; o < outer; o++)
+        {
+            var yr = ys.Slice(o * inner, inner);
+            if (!accumulate) yr.Clear();
+            if (inner == 1)
+            {
+                // Short rows (a sum over fields): a plain loop beats a library call per row.
+                var row = xs.Slice(o * len, len);
+                float sum = 0f;
+                if (len < 64) foreach (var v in row) sum += v;
+                else sum = TensorPrimitives.Sum(row);
+                yr[0] += scale * sum;
+                continue;
+            }
+            var block = xs.Slice(o * len * inner, len * inner);
+            if (scale == 1f)
+                for (int l = 0; l < len; l++) TensorPrimitives.Add(yr, block.Slice(l * inner, inner), yr);
+            else
+                for (int l = 0; l < len; l++) TensorPrimitives.MultiplyAdd(block.Slice(l * inner, inner), scale, yr, yr);
+        }
+    }
+
+    public void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx)
+    {
+        if (dx.IsEmpty) return;
+        var dys = F(dy);
+        var dxs = F(dx);
+        for (int o = 0; o < outer; o++)
+        {
+            if (inner == 1)
+            {
+                // One value spread over a row: one call per row, not one per element.
+                var row = dxs.Slice(o * len, len);
+                TensorPrimitives.Add(row, dys[o] * scale, row);
+                continue;
+            }
+            var g = dys.Slice(o * inner, inner);
+            for (int l = 0; l < len; l++)
+            {
+                var d = dxs.Slice((o * len + l) * inner, inner);
+                TensorPrimitives.MultiplyAdd(g, scale, d, d);
+            }
+        }
+    }
 }

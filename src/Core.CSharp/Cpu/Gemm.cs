@@ -1,17 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
-
-/// <summary>Whether a GEMM operand is used as stored (<see cref="No"/>) or transposed (<see cref="Yes"/>).</summary>
-public enum Transpose { No, Yes }
-
-/// <summary>
-/// What is applied to C after alpha·op(A)·op(B) + beta·C: <see cref="Bias"/> adds a length-n vector to every row,
-/// <see cref="BiasRelu"/> then applies max(0, ·).
-/// </summary>
-public enum GemmEpilogue { None, Bias, BiasRelu }
 
 /// <summary>Dense single-precision matrix multiplication on the CPU, row-major, parallel over <see cref="WorkerPool"/>.</summary>
 public static class Gemm

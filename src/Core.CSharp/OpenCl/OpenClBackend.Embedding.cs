@@ -23,7 +23,7 @@ public sealed partial class OpenClBackend
         int n = batch * (groupStarts.Length - 1);
         if (_crossed is null || _crossed.Length < n) _crossed = new int[Math.Max(n, 1)];
         var crossed = _crossed.AsSpan(0, n);
-        Ops.HashCross.Compute(batch, fields, groupFields, groupStarts, buckets,
+        HashCrossKernel.Compute(batch, fields, groupFields, groupStarts, buckets,
             host.AsSpan(checked((int)ids.Offset), batch * fields), crossed);
         Upload(crossed, y.Take(n));
     }

@@ -1,5 +1,4 @@
 using CtrDsl.Backends;
-using CtrDsl.Cpu;
 
 namespace CtrDsl.OpenCl;
 

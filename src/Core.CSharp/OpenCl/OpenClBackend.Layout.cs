@@ -4,16 +4,10 @@ namespace CtrDsl.OpenCl;
 
 public sealed partial class OpenClBackend
 {
-    public void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate)
+    public void CopyRows(int rows, int width, BufferView x, int xStride, BufferView y, int yStride, bool accumulate)
     {
-        if (y.IsEmpty) return;
-        K("reduce_axis").Int(len).Int(inner).Float(scale).Buf(x).Buf(y).Int(accumulate ? 1 : 0).Run((long)outer * inner);
-    }
-
-    public void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx)
-    {
-        if (dx.IsEmpty) return;
-        K("broadcast_axis").Int(len).Int(inner).Float(scale).Buf(dy).Buf(dx).Run((long)outer * len * inner);
+        if (y.IsEmpty || width == 0) return;
+        K("copy_rows").Int(width).Buf(x).Int(xStride).Buf(y).Int(yStride).Int(accumulate ? 1 : 0).Run((long)rows * width);
     }
 
     private const int MaxRank = 8;

@@ -45,4 +45,16 @@ public sealed partial class OpenClBackend
 
     public void Dropout(float rate, ulong seed, BufferView x, BufferView mask, BufferView y) =>
         K("dropout").Float(rate).Float(1f / (1f - rate)).ULong(seed).Buf(x).Buf(mask).Buf(y).Run(mask.Length);
+
+    public void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate)
+    {
+        if (y.IsEmpty) return;
+        K("reduce_axis").Int(len).Int(inner).Float(scale).Buf(x).Buf(y).Int(accumulate ? 1 : 0).Run((long)outer * inner);
+    }
+
+    public void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx)
+    {
+        if (dx.IsEmpty) return;
+        K("broadcast_axis").Int(len).Int(inner).Float(scale).Buf(dy).Buf(dx).Run((long)outer * len * inner);
+    }
 }

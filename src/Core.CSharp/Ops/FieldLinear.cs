@@ -1,7 +1,7 @@
 using CtrDsl.Backends;
 using CtrDsl.Graph;
 using CtrDsl.Tensors;
-using GemmOp = CtrDsl.Cpu.Transpose;
+using GemmOp = CtrDsl.Backends.Transpose;
 
 namespace CtrDsl.Ops;
 

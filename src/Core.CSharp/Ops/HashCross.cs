@@ -8,7 +8,7 @@ namespace CtrDsl.Ops;
 /// Cross-product features (Wide &amp; Deep's AND(gender, language)): for each group of id fields, the tuple of their
 /// ids hashed into one of <c>buckets</c> rows: ids [batch; fields] → [batch; groups] int32 in [0, buckets).
 /// Two rows get the same crossed id exactly when they agree on every field of the group (up to hash collisions).
-/// It has no gradient; an embedding of the crossed ids learns their weights.
+/// It has no gradient; an embedding of the crossed ids learns their weights. The hash is <see cref="HashCrossKernel"/>.
 /// </summary>
 public sealed class HashCross : Op
 {
@@ -50,21 +50,4 @@ public sealed class HashCross : Op
 
     // Ids carry no gradient.
     public override void Backward(IBackend b, NodeContext c) { }
-
-    /// <summary>
-    /// The crossing itself, on host spans, shared by every backend: y[b, g] = SplitMix64 chain over the group's ids,
-    /// modulo the buckets. Fixed, so a crossed id means the same thing on every backend and in every run.
-    /// </summary>
-    public static void Compute(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
-        ReadOnlySpan<int> ids, Span<int> y)
-    {
-        int groups = groupStarts.Length - 1;
-        for (int b = 0; b < batch; b++)
-            for (int g = 0; g < groups; g++)
-            {
-                ulong h = 0x9E3779B97F4A7C15UL * (ulong)(g + 1);
-                for (int i = groupStarts[g]; i < groupStarts[g + 1]; i++) h = Init.Rng.Finalize(h ^ (uint)ids[b * fields + groupFields[i]]);
-                y[b * groups + g] = (int)(h % (ulong)buckets);
-            }
-    }
 }

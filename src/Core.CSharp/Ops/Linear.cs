@@ -1,6 +1,5 @@
 using CtrDsl.Backends;
-using GemmOp = CtrDsl.Cpu.Transpose;
-using CtrDsl.Cpu;
+using GemmOp = CtrDsl.Backends.Transpose;
 using CtrDsl.Graph;
 using CtrDsl.Tensors;
 

@@ -1,9 +1,7 @@
 using System.Runtime.Intrinsics;
+using CtrDsl.Backends;
 
 namespace CtrDsl.Optim;
-
-/// <summary>The scalars of one Adagrad step.</summary>
-public readonly record struct AdagradCoefficients(float LearningRate, float Eps);
 
 /// <summary>
 /// Adagrad, elementwise, as torch.optim.Adagrad (lr_decay = 0):

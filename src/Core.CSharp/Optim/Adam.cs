@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using CtrDsl.Tensors;
 
 namespace CtrDsl.Optim;

@@ -1,27 +1,7 @@
 using System.Runtime.Intrinsics;
+using CtrDsl.Backends;
 
 namespace CtrDsl.Optim;
-
-/// <summary>
-/// The scalars of one Adam step, computed once per step in float64 and rounded to float.
-/// <see cref="StepSize"/> = lr / (1 − β1ᵗ), <see cref="SqrtBiasCorrection2"/> = √(1 − β2ᵗ),
-/// <see cref="Decay"/> = 1 − lr·λ_decoupled (1 when there is no decoupled weight decay).
-/// </summary>
-public readonly record struct AdamCoefficients(
-    float Beta1, float Beta2, float Eps, float StepSize, float SqrtBiasCorrection2, float Decay)
-{
-    /// <summary>The coefficients of step <paramref name="t"/> (1-based), as torch.optim.Adam/AdamW compute them.</summary>
-    public static AdamCoefficients At(long t, float learningRate, float beta1, float beta2, float eps, float weightDecay)
-    {
-        double bc1 = 1 - Math.Pow(beta1, t);
-        double bc2 = 1 - Math.Pow(beta2, t);
-        return new AdamCoefficients(
-            beta1, beta2, eps,
-            StepSize: (float)(learningRate / bc1),
-            SqrtBiasCorrection2: (float)Math.Sqrt(bc2),
-            Decay: (float)(1 - (double)learningRate * weightDecay));
-    }
-}
 
 /// <summary>
 /// Adam, elementwise, with PyTorch's eps placement (torch.optim.Adam, single-tensor path):

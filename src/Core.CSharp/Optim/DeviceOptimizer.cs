@@ -7,7 +7,7 @@ namespace CtrDsl.Optim;
 /// <summary>
 /// Runs a host optimizer's rule (<see cref="Adam"/>, <see cref="Adagrad"/> or <see cref="Sgd"/>) on the plan's
 /// device buffers, so parameters and optimizer state stay resident: the rule object supplies the hyperparameters,
-/// the learning rate and the host mirrors of the state, and the backend's step kernels (IBackend.AdamStep …, the same
+/// the learning rate and the host mirrors of the state, and the backend's step kernels (IOptimizerKernels.AdamStep …, the same
 /// span kernels on the CPU) do the update. Constructing one makes the plan <see cref="Plan.Resident"/>.
 /// On the CPU backend the device buffers are the host arrays, so the result is bit-identical to <c>rule.Step()</c>.
 /// <para><see cref="State"/> reads the device state into the rule's arrays and returns them; <see cref="LoadState"/>

@@ -1,10 +1,8 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using CtrDsl.Backends;
 
 namespace CtrDsl.Optim;
-
-/// <summary>The scalars of one SGD step; <see cref="Nesterov"/> selects the look-ahead form.</summary>
-public readonly record struct SgdCoefficients(float LearningRate, float Momentum, bool Nesterov);
 
 /// <summary>
 /// SGD with momentum, elementwise, as torch.optim.SGD with dampening 0 (buffer starting at 0, so the first

@@ -43,7 +43,7 @@ module FitSession =
                 match o.Optimizer with
                 | Adam
                 | Adagrad
-                | Sgd when Devices.IsAccelerator backend && o.ClipNorm <= 0.0 -> CtrDsl.Optim.DeviceOptimizer(plan, rule)
+                | Sgd when not backend.SharesHostMemory && o.ClipNorm <= 0.0 -> CtrDsl.Optim.DeviceOptimizer(plan, rule)
                 | _ -> rule
             let step = TrainStep(plan, m.Loss, optimizer, ClipNorm = float32 o.ClipNorm)
             let evalPlan = Plan.CompileForScoring(m.Graph, plan, o.EvalBatchSize, m.Output)

@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using CtrDsl.Cpu;
 using CtrDsl.Tests.Reference;
 using FsCheck;

@@ -36,17 +36,18 @@ public sealed class DeviceWeightedSum(float[] r) : Op
 }
 
 /// <summary>
-/// Runs one op on the CPU backend and on the OpenCL backend from the same operands, through a plan compiled on
-/// each, and compares the outputs, every gradient (dense, or row-sparse with its rows in the same order) and
-/// the non-trainable operands the op moves (batch-norm running statistics).
+/// Runs one op on the CPU backend and on a candidate backend (the OpenCL one in <see cref="OpenClBackendTests"/>) from
+/// the same operands, through a plan compiled on each, and compares the outputs, every gradient (dense, or row-sparse
+/// with its rows in the same order) and the non-trainable operands the op moves (batch-norm running statistics).
+/// Any backend can be checked family by family this way.
 /// </summary>
 public static class Equivalence
 {
-    /// <summary>|opencl − cpu| ≤ Atol + Rtol·|cpu|: float32 kernels that sum in a different order (per work-item
+    /// <summary>|candidate − cpu| ≤ Atol + Rtol·|cpu|: float32 kernels that sum in a different order (per work-item
     /// loops, CLBlast's tiling) agree to a few ulps of the largest partial sum at these sizes.</summary>
     public const double Rtol = 1e-4, Atol = 1e-5;
 
-    public static void Run(Func<Op> makeOp, Arg[] args, int batch, int seed, bool training = true,
+    public static void Run(IBackend candidate, Func<Op> makeOp, Arg[] args, int batch, int seed, bool training = true,
         double rtol = Rtol, double atol = Atol)
     {
         var rng = new Random(seed);
@@ -101,19 +102,19 @@ public static class Equivalence
         }
 
         var cpu = Once(new CpuBackend());
-        var ocl = Once(OpenClTestDevice.Backend);
+        var other = Once(candidate);
         string name = makeOp().Name, where = $"(seed {seed}, batch {batch}, shapes {string.Join(" ", args.Select(a => $"[{string.Join("; ", a.Dims)}]"))})";
-        Compare($"{name} forward {where}", cpu.Output, ocl.Output, rtol, atol);
+        Compare($"{name} forward {where}", cpu.Output, other.Output, rtol, atol);
         for (int i = 0; i < args.Length; i++)
         {
-            var (pc, po) = (cpu.Parameters[i], ocl.Parameters[i]);
+            var (pc, po) = (cpu.Parameters[i], other.Parameters[i]);
             if (pc is null || po is null) continue;
             if (!pc.Trainable) { Compare($"{name} operand {i} after forward {where}", pc.Value, po.Value, rtol, atol); continue; }
             if (pc.IsSparse)
             {
                 var (gc, go) = (pc.SparseGrad!, po.SparseGrad!);
                 if (gc.Count != go.Count || !gc.Rows.AsSpan(0, gc.Count).SequenceEqual(go.Rows.AsSpan(0, go.Count)))
-                    throw new Xunit.Sdk.XunitException($"{name} operand {i} {where}: sparse rows differ: cpu [{string.Join(", ", gc.Rows.Take(gc.Count))}], opencl [{string.Join(", ", go.Rows.Take(go.Count))}]");
+                    throw new Xunit.Sdk.XunitException($"{name} operand {i} {where}: sparse rows differ: cpu [{string.Join(", ", gc.Rows.Take(gc.Count))}], {candidate.Name} [{string.Join(", ", go.Rows.Take(go.Count))}]");
                 Compare($"{name} d/d(operand {i}) {where}", OpCheck.Densify(pc), OpCheck.Densify(po), rtol, atol);
             }
             else Compare($"{name} d/d(operand {i}) {where}", pc.Grad, po.Grad, rtol, atol);
@@ -122,6 +123,6 @@ public static class Equivalence
 
     private sealed record Result(float[] Output, Parameter?[] Parameters);
 
-    public static void Compare(string what, float[] cpu, float[] opencl, double rtol, double atol) =>
-        OpCheck.Compare(what, cpu.Select(v => (double)v).ToArray(), opencl, rtol, atol);
+    public static void Compare(string what, float[] cpu, float[] candidate, double rtol, double atol) =>
+        OpCheck.Compare(what, cpu.Select(v => (double)v).ToArray(), candidate, rtol, atol);
 }

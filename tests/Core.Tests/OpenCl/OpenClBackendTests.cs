@@ -1,6 +1,6 @@
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
-using Transpose = CtrDsl.Cpu.Transpose;
+using Transpose = CtrDsl.Backends.Transpose;
 using CtrDsl.Ops;
 using CtrDsl.Tests.Support;
 using FsCheck.Fluent;
@@ -32,7 +32,7 @@ public class OpenClBackendTests
             c =>
             {
                 var (op, args) = cases[c.which](c.n, c.f);
-                Equivalence.Run(op, args, c.batch, c.seed, c.training);
+                Equivalence.Run(OpenClTestDevice.Backend, op, args, c.batch, c.seed, c.training);
             }, count);
 
     private static Case C(Func<Op> op, Func<int, int, Arg[]> args) => (n, f) => (op, args(n, f));
@@ -88,7 +88,7 @@ public class OpenClBackendTests
     ]);
 
     [OpenClFact]
-    public void DenseAlgebra_MatchesCpu() => Family([
+    public void Gemm_MatchesCpu() => Family([
         C(() => new Linear(true), (n, f) => [new([n]), new([n, f + 2], Batched: false), new([f + 2], Batched: false)]),
         C(() => new Linear(false), (n, f) => [new([f, n]), new([n, 3], Batched: false)]),
         C(() => new BatchedMatMul(false, false), (n, f) => [new([2, f, n]), new([2, n, 3])]),
@@ -131,14 +131,14 @@ public class OpenClBackendTests
     ]);
 
     [OpenClFact]
-    public void FieldInteractions_MatchCpu() => Family([
+    public void Interactions_MatchCpu() => Family([
         C(() => new BiInteraction(), (n, f) => [new([f, n])]),
         C(() => new PairwiseInner(), (n, f) => [new([f + 1, n])]),
         C(() => new Fefm(), (n, f) => [new([f + 1, n]), new([FieldInteraction.Pairs(f + 1), n, n], Batched: false)]),
     ]);
 
     [OpenClFact]
-    public void PairInteractions_MatchCpu() => Family([
+    public void Interactions_OnPairRows_MatchCpu() => Family([
         C(() => new PairwiseProduct(), (n, f) => [new([f + 1, n]), new([f + 1, n])]),
         C(() => new FieldOuter(), (n, f) => [new([f, n]), new([3, n])]),
         C(() => new PairRows(PairSide.Left), (n, f) => [new([f + 1, n])]),
@@ -148,7 +148,7 @@ public class OpenClBackendTests
     ]);
 
     [OpenClFact]
-    public void FieldConvolution_MatchesCpu() => Family([
+    public void FieldConv_MatchesCpu() => Family([
         C(() => new FieldConv(), (n, f) => [new([2, f + 2, n]), new([3, 2, Math.Min(3, f + 1)], Batched: false), new([3], Batched: false)]),
         C(() => new FieldConv(), (n, f) => [new([1, f, n]), new([2, 1, 2], Batched: false), new([2], Batched: false)]),
         C(() => new FieldMaxPool(2, PoolRounding.Floor), (n, f) => [new([2, f + 1, n])]),

@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using CtrDsl.Cpu;
 
 namespace CtrDsl.Tests.Reference;

@@ -1,18 +1,10 @@
-// x [outer; len; inner] → y [outer; inner], one item per output.
-kernel void reduce_axis(const int len, const int inner, const float scale, FB(x), FB(y), const int acc)
+// rows·width items: y[r·ys + c] (+)= x[r·xs + c].
+kernel void copy_rows(const int width, FB(x), const int xs, FB(y), const int ys, const int acc)
 {
     AT(x); AT(y);
-    int i = GID, o = i / inner, k = i % inner;
-    float s = 0.0f;
-    for (int l = 0; l < len; l++) s += x[(o * len + l) * inner + k];
-    y[i] = (acc ? y[i] : 0.0f) + scale * s;
-}
-
-kernel void broadcast_axis(const int len, const int inner, const float scale, FB(dy), FB(dx))
-{
-    AT(dy); AT(dx);
-    int i = GID, o = i / (len * inner), k = i % inner;
-    dx[i] += dy[o * inner + k] * scale;
+    int i = GID, r = i / width, c = i % width;
+    float v = x[r * xs + c];
+    if (acc) y[r * ys + c] += v; else y[r * ys + c] = v;
 }
 
 // y's axis d has size dims[d] and x-stride steps[d]; unused leading axes have size 1.

@@ -86,3 +86,20 @@ kernel void dropout(const float rate, const float keep, const ulong seed, FB(x),
     mask[i] = m;
     y[i] = x[i] * m;
 }
+
+// x [outer; len; inner] → y [outer; inner], one item per output.
+kernel void reduce_axis(const int len, const int inner, const float scale, FB(x), FB(y), const int acc)
+{
+    AT(x); AT(y);
+    int i = GID, o = i / inner, k = i % inner;
+    float s = 0.0f;
+    for (int l = 0; l < len; l++) s += x[(o * len + l) * inner + k];
+    y[i] = (acc ? y[i] : 0.0f) + scale * s;
+}
+
+kernel void broadcast_axis(const int len, const int inner, const float scale, FB(dy), FB(dx))
+{
+    AT(dy); AT(dx);
+    int i = GID, o = i / (len * inner), k = i % inner;
+    dx[i] += dy[o * inner + k] * scale;
+}

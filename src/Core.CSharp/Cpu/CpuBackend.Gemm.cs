@@ -4,6 +4,14 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    public void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, BufferView a, int lda,
+        BufferView b, int ldb, float beta, BufferView c, int ldc, BufferView bias = default, GemmEpilogue epilogue = GemmEpilogue.None)
+    {
+        if (c.IsEmpty) return;
+        Cpu.Gemm.Sgemm(transA, transB, m, n, k, alpha, F(a), lda, F(b), ldb, beta, F(c), ldc,
+            bias.IsEmpty ? default : F(bias), epilogue);
+    }
+
     // One Sgemm per matrix: the matrices of attention are small (fields × dim), and the GEMM's own blocking
     // is the part worth sharing.
     public void BatchedGemm(int count, Transpose transA, Transpose transB, int m, int n, int k, float alpha,

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace CtrDsl.Bench;
+namespace CtrDsl.Diagnostics;
 
 /// <summary>
 /// The process's resident memory as Linux reports it: <see cref="PeakBytes"/> is VmHWM, the high-water mark, which

@@ -1,5 +1,4 @@
 using CtrDsl.Backends;
-using CtrDsl.Optim;
 
 namespace CtrDsl.OpenCl;
 

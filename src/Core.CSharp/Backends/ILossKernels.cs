@@ -1,0 +1,12 @@
+namespace CtrDsl.Backends;
+
+/// <summary>The loss family: each loss is the mean over the n rows present, written to loss[0].</summary>
+public interface ILossKernels
+{
+    /// <summary>loss[0] = mean over n of softplus(z) − y·z, computed stably as max(z,0) − y·z + log1p(exp(−|z|)).</summary>
+    void BceWithLogits(int n, BufferView logits, BufferView labels, BufferView loss);
+    /// <summary>dz += dloss·(σ(z) − y)/n.</summary>
+    void BceWithLogitsBackward(int n, BufferView logits, BufferView labels, BufferView dloss, BufferView dlogits);
+    void Mse(int n, BufferView predictions, BufferView targets, BufferView loss);
+    void MseBackward(int n, BufferView predictions, BufferView targets, BufferView dloss, BufferView dpredictions);
+}

@@ -1,0 +1,141 @@
+using System.Runtime.Intrinsics;
+using CtrDsl.Backends;
+
+namespace CtrDsl.Cpu;
+
+// The field convolution family's max pooling over windows of fields (FGCNN), beside the convolution itself in
+// CpuBackend.FieldConv.cs.
+public sealed unsafe partial class CpuBackend
+{
+    // Max-pooling keeps no arg-max: the forward pass keeps the first maximum of each window (a larger value replaces
+    // it, an equal one does not; the first NaN replaces it and stays), and the backward pass finds that row again as
+    // the first one equal to y (or, when y is NaN, the first NaN). Windows do not overlap, so each sample's gradient
+    // rows are its own and the samples run on the pool.
+
+    private struct MaxPoolShape
+    {
+        public int Channels, Fields, Dim, P, OutFields;
+
+        /// <summary>Rows [f0, f1) of window <paramref name="of"/>.</summary>
+        public readonly (int F0, int F1) Window(int of) => (of * P, Math.Min(Fields, of * P + P));
+    }
+
+    private struct MaxPoolJob : IParallelJob
+    {
+        public MaxPoolShape S;
+        public float* X, Y;
+
+        public readonly void Run(int b)
+        {
+            for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
+            {
+                float* xp = X + (long)bc * S.Fields * S.Dim;
+                for (int of = 0; of < S.OutFields; of++)
+                {
+                    var (f0, f1) = S.Window(of);
+                    float* yp = Y + ((long)bc * S.OutFields + of) * S.Dim;
+                    int k = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                        for (; k + 8 <= S.Dim; k += 8)
+                        {
+                            var v = Vector256.Load(xp + f0 * S.Dim + k);
+                            for (int f = f0 + 1; f < f1; f++)
+                            {
+                                var cand = Vector256.Load(xp + f * S.Dim + k);
+                                var wins = Vector256.GreaterThan(cand, v) | (~Vector256.Equals(cand, cand) & Vector256.Equals(v, v));
+                                v = Vector256.ConditionalSelect(wins, cand, v);
+                            }
+                            v.Store(yp + k);
+                        }
+                    for (; k < S.Dim; k++)
+                    {
+                        float v = xp[f0 * S.Dim + k];
+                        for (int f = f0 + 1; f < f1; f++)
+                        {
+                            float cand = xp[f * S.Dim + k];
+                            if (cand > v || (float.IsNaN(cand) && !float.IsNaN(v))) v = cand;
+                        }
+                        yp[k] = v;
+                    }
+                }
+            }
+        }
+    }
+
+    private struct MaxPoolBackwardJob : IParallelJob
+    {
+        public MaxPoolShape S;
+        public float* X, Y, DY, DX;
+
+        public readonly void Run(int b)
+        {
+            for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
+            {
+                long plane = (long)bc * S.Fields * S.Dim;
+                for (int of = 0; of < S.OutFields; of++)
+                {
+                    var (f0, f1) = S.Window(of);
+                    long outBase = ((long)bc * S.OutFields + of) * S.Dim;
+                    int k = 0;
+                    if (Vector256.IsHardwareAccelerated)
+                        for (; k + 8 <= S.Dim; k += 8)
+                            RouteEight(X + plane + k, DX + plane + k, f0, f1, Vector256.Load(Y + outBase + k), Vector256.Load(DY + outBase + k));
+                    for (; k < S.Dim; k++)
+                    {
+                        float y = Y[outBase + k];
+                        for (int f = f0; f < f1; f++)
+                        {
+                            float xv = X[plane + f * S.Dim + k];
+                            if (xv == y || (float.IsNaN(xv) && float.IsNaN(y)))
+                            {
+                                DX[plane + f * S.Dim + k] += DY[outBase + k];
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>Adds g to the first row f in [f0, f1) of eight columns where x[f] matches y; rows are
+        /// <see cref="MaxPoolShape.Dim"/> apart and the other rows' dx keep their bits.</summary>
+        private readonly void RouteEight(float* x, float* dx, int f0, int f1, Vector256<float> y, Vector256<float> g)
+        {
+            var yNaN = ~Vector256.Equals(y, y);
+            var pending = Vector256<float>.AllBitsSet;
+            for (int f = f0; f < f1 && pending.ExtractMostSignificantBits() != 0; f++)
+            {
+                var xv = Vector256.Load(x + f * S.Dim);
+                var hit = (Vector256.Equals(xv, y) | (yNaN & ~Vector256.Equals(xv, xv))) & pending;
+                if (hit.ExtractMostSignificantBits() == 0) continue;
+                float* d = dx + f * S.Dim;
+                var dv = Vector256.Load(d);
+                Vector256.ConditionalSelect(hit, dv + g, dv).Store(d);
+                pending &= ~hit;
+            }
+        }
+    }
+
+    public void FieldMaxPool(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y)
+    {
+        fixed (float* px = F(x), py = F(y))
+        {
+            var job = new MaxPoolJob { S = PoolShape(channels, fields, dim, p, outFields), X = px, Y = py };
+            WorkerPool.For(batch, ref job);
+        }
+    }
+
+    public void FieldMaxPoolBackward(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y,
+        BufferView dy, BufferView dx)
+    {
+        if (dx.IsEmpty) return;
+        fixed (float* px = F(x), py = F(y), pdy = F(dy), pdx = F(dx))
+        {
+            var job = new MaxPoolBackwardJob { S = PoolShape(channels, fields, dim, p, outFields), X = px, Y = py, DY = pdy, DX = pdx };
+            WorkerPool.For(batch, ref job);
+        }
+    }
+
+    private static MaxPoolShape PoolShape(int channels, int fields, int dim, int p, int outFields) =>
+        new() { Channels = channels, Fields = fields, Dim = dim, P = p, OutFields = outFields };
+}
