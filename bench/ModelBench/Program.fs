@@ -16,30 +16,44 @@ open CtrDsl.Models
 
 let private repoRoot () =
     let rec up (d: DirectoryInfo) =
-        if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName
+        if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then
+            d.FullName
         else
             match d.Parent with
             | null -> failwith "run from inside the CtrDsl repository"
             | parent -> up parent
+
     up (DirectoryInfo AppContext.BaseDirectory)
 
 /// The reference benchmark's setting: one epoch, batch 4096, Adam 1e-3, file order, no early stopping or plateau.
 let private reference =
-    { FitOptions.defaults with Epochs = 1; BatchSize = 4096; EvalBatchSize = 16384; Shuffle = false; Patience = 0; ReduceLrPatience = 0; Seed = 1234 }
+    { FitOptions.defaults with
+        Epochs = 1
+        BatchSize = 4096
+        EvalBatchSize = 16384
+        Shuffle = false
+        Patience = 0
+        ReduceLrPatience = 0
+        Seed = 1234 }
 
 let private run (name: string) (model: Expr) (data: Dataset) (options: FitOptions) =
     let built = Fit.build options name (Features.ofFeatureSpace data.Features) model
     let clock = Stopwatch.StartNew()
-    let result = Fit.run built data options (FitReporter.lines (fun line -> printfn $"  {name,-9} {line}"))
+    let result = Fit.run built data options (FitReporter.lines (fun line -> printfn $"  {name, -9} {line}"))
     let test = result.Test |> Option.map (fun t -> $"test AUC {t.Auc:F5} logloss {t.LogLoss:F5}") |> Option.defaultValue ""
-    printfn $"{name,-9} {built.ParameterCount,10:N0} params  {test}  ({clock.Elapsed.TotalSeconds:F1} s)"
+    printfn $"{name, -9} {built.ParameterCount, 10:N0} params  {test}  ({clock.Elapsed.TotalSeconds:F1} s)"
     result
 
 let private synthetic (train: string) (test: string) (models: string list) =
     let schema = Schema.SchemaYaml.load (Path.Combine(repoRoot (), "examples/schemas/criteo_synthetic.yaml"))
     let clock = Stopwatch.StartNew()
-    use data = Dataset.Prepare(schema, DataSources.Files(train, null, test), PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-quality")))
-    printfn $"data: {data.Train.RowCount:N0} train rows, {(nonNull data.Test).RowCount:N0} test rows, {data.Features.FeatureCount:N0} features, loaded in {clock.Elapsed.TotalSeconds:F1} s"
+
+    use data =
+        Dataset.Prepare(schema, DataSources.Files(train, null, test), PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-quality")))
+
+    printfn
+        $"data: {data.Train.RowCount:N0} train rows, {(nonNull data.Test).RowCount:N0} test rows, {data.Features.FeatureCount:N0} features, loaded in {clock.Elapsed.TotalSeconds:F1} s"
+
     let all =
         [ "deepfm", DeepFM.deepFM DeepFM.DeepFMParams.Defaults
           "widedeep", WideDeep.wideDeep WideDeep.WideDeepParams.Defaults
@@ -47,18 +61,24 @@ let private synthetic (train: string) (test: string) (models: string list) =
           "fgcnn", FGCNN.fgcnn FGCNN.FGCNNParams.Defaults
           "lr", LR.lr LR.LRParams.Defaults
           "fm", FM.fm FM.FMParams.Defaults ]
+
     for name, model in all do
-        if List.contains name models then run name model data reference |> ignore
+        if List.contains name models then
+            run name model data reference |> ignore
 
 let private frappe (file: string) (epochs: int) =
     let schema = Schema.SchemaYaml.load (Path.Combine(repoRoot (), "examples/schemas/frappe.yaml"))
     // 80/20 train/validation, rows assigned by a seeded draw (seed 2026).
     let sources = DataSources.Single(file, SplitRule.Ratio(0.2, 0.0, 2026UL))
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-frappe")))
-    printfn $"frappe: {data.Train.RowCount:N0} train rows, {(nonNull data.Valid).RowCount:N0} validation rows, {data.Features.FeatureCount:N0} features"
+
+    printfn
+        $"frappe: {data.Train.RowCount:N0} train rows, {(nonNull data.Valid).RowCount:N0} validation rows, {data.Features.FeatureCount:N0} features"
+
     let options = { reference with Epochs = epochs; BatchSize = 1024; Shuffle = true; Seed = 7 }
     // Ten fields are too few for four floor-pooled layers (10 → 5 → 2 → 1 → 0): ceil pooling keeps 5 → 3 → 2 → 1.
     let fgcnnFrappe = { FGCNN.FGCNNParams.Defaults with Conv = { ConvGenerateOptions.paper with Rounding = PoolRounding.Ceil } }
+
     for name, model in
         [ "lr", LR.lr LR.LRParams.Defaults
           "fm", FM.fm FM.FMParams.Defaults
@@ -85,20 +105,28 @@ let private profile (name: string) (steps: int) =
     plan.Training <- true
     let adam = CtrDsl.Optim.Adam(plan.Parameters, 1e-3f)
     let rng = Random 1
-    let ids = Array.init (batch * fields) (fun i -> (i % fields) * rowsPerField + int (float rowsPerField * (rng.NextDouble() ** 3.0)))
+
+    let ids =
+        Array.init (batch * fields) (fun i -> (i % fields) * rowsPerField + int (float rowsPerField * (rng.NextDouble() ** 3.0)))
+
     let labels = Array.init batch (fun _ -> if rng.NextDouble() < 0.25 then 1.0f else 0.0f)
     let idsNode = built.Inputs |> List.find (fun n -> n.Name = "ids")
+
     let step () =
         plan.SetInput(idsNode, ReadOnlySpan ids)
         plan.SetInput(built.Label, ReadOnlySpan labels)
         plan.Forward()
         plan.Backward()
         adam.Step()
-    for _ in 1..3 do step ()
+
+    for _ in 1..3 do
+        step ()
+
     let prof = CtrDsl.Autodiff.PlanProfile()
     plan.Profile <- prof
     let mutable upload, optimizer = 0L, 0L
     let clock = Stopwatch.StartNew()
+
     for _ in 1..steps do
         let t0 = Stopwatch.GetTimestamp()
         plan.SetInput(idsNode, ReadOnlySpan ids)
@@ -110,19 +138,31 @@ let private profile (name: string) (steps: int) =
         adam.Step()
         upload <- upload + (t1 - t0)
         optimizer <- optimizer + (Stopwatch.GetTimestamp() - t2)
+
     let seconds = clock.Elapsed.TotalSeconds
-    printfn $"{name}: {steps} steps of batch {batch} in {seconds:F2} s = {float (steps * batch) / seconds:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
-    printfn $"  batch upload {float upload / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step, Adam update {float optimizer / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step"
+
+    printfn
+        $"{name}: {steps} steps of batch {batch} in {seconds:F2} s = {float (steps * batch) / seconds:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
+
+    printfn
+        $"  batch upload {float upload / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step, Adam update {float optimizer / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step"
+
     let evalPlan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 16384, null, built.Output)
-    printfn $"  plan buffers: training (batch {batch}) {float plan.AllocatedBytes / 1048576.0:F0} MiB, scoring (batch 16384) {float evalPlan.AllocatedBytes / 1048576.0:F0} MiB"
+
+    printfn
+        $"  plan buffers: training (batch {batch}) {float plan.AllocatedBytes / 1048576.0:F0} MiB, scoring (batch 16384) {float evalPlan.AllocatedBytes / 1048576.0:F0} MiB"
+
     printfn "%s" (prof.Report steps)
+
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_SIZES" = "1" then
         for n in built.Graph.Nodes |> Seq.sortByDescending (fun n -> n.Shape.Numel(16384)) |> Seq.truncate 12 do
-            printfn $"  {n.Id,4} {n.Name,-24} {n.Shape} {float (n.Shape.Numel(16384)) * 4.0 / 1048576.0,8:F0} MiB at 16384 rows"
+            printfn $"  {n.Id, 4} {n.Name, -24} {n.Shape} {float (n.Shape.Numel(16384)) * 4.0 / 1048576.0, 8:F0} MiB at 16384 rows"
+
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
         printfn "node                                              fwd ms/step  bwd ms/step"
-        for key, f, b in prof.By(fun n -> $"{n.Id,4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
-            printfn $"{key,-50} {f * 1e3 / float steps,11:F2} {b * 1e3 / float steps,12:F2}"
+
+        for key, f, b in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
+            printfn $"{key, -50} {f * 1e3 / float steps, 11:F2} {b * 1e3 / float steps, 12:F2}"
 
 /// One-row forward passes of a zoo model, broken down by node: where single-row latency goes.
 let private latency (name: string) (calls: int) =
@@ -132,29 +172,48 @@ let private latency (name: string) (calls: int) =
     let plan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 1, null, built.Output)
     let idsNode = built.Inputs |> List.find (fun n -> n.Name = "ids")
     let ids = Array.init fields (fun f -> f * rowsPerField + 7)
+
     for _ in 1..2000 do
         plan.SetInput(idsNode, ReadOnlySpan ids)
         plan.Forward()
+
     let prof = CtrDsl.Autodiff.PlanProfile()
     plan.Profile <- prof
     let clock = Stopwatch.StartNew()
+
     for _ in 1..calls do
         plan.SetInput(idsNode, ReadOnlySpan ids)
         plan.Forward()
+
     printfn $"{name}: {calls} one-row forward passes, {clock.Elapsed.TotalMilliseconds * 1e3 / float calls:F1} µs each (profiled)"
-    for key, f, _ in prof.By(fun n -> $"{n.Id,4} {(nonNull n.Op).Name} {n.Shape}") do
-        printfn $"{key,-40} {f * 1e6 / float calls,8:F2} µs"
+
+    for key, f, _ in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape}") do
+        printfn $"{key, -40} {f * 1e6 / float calls, 8:F2} µs"
 
 [<EntryPoint>]
 let main argv =
     match List.ofArray argv with
-    | [ "synthetic"; train; test ] -> synthetic train test [ "deepfm"; "widedeep"; "deepfefm"; "fgcnn" ]; 0
-    | "synthetic" :: train :: test :: models -> synthetic train test models; 0
-    | [ "frappe"; file ] -> frappe file 5; 0
-    | [ "frappe"; file; epochs ] -> frappe file (int epochs); 0
-    | [ "profile"; model ] -> profile model 10; 0
-    | [ "profile"; model; steps ] -> profile model (int steps); 0
-    | [ "latency"; model ] -> latency model 20000; 0
+    | [ "synthetic"; train; test ] ->
+        synthetic train test [ "deepfm"; "widedeep"; "deepfefm"; "fgcnn" ]
+        0
+    | "synthetic" :: train :: test :: models ->
+        synthetic train test models
+        0
+    | [ "frappe"; file ] ->
+        frappe file 5
+        0
+    | [ "frappe"; file; epochs ] ->
+        frappe file (int epochs)
+        0
+    | [ "profile"; model ] ->
+        profile model 10
+        0
+    | [ "profile"; model; steps ] ->
+        profile model (int steps)
+        0
+    | [ "latency"; model ] ->
+        latency model 20000
+        0
     | _ ->
         eprintfn "usage: ModelBench synthetic TRAIN.tsv TEST.tsv [model …] | frappe FRAPPE.csv [epochs] | profile MODEL [steps] | latency MODEL"
         2

@@ -11,16 +11,21 @@ open CtrDsl.Models
 // ---- the new variant (13 lines) ---------------------------------------------------------------------------------
 let crossFefm k =
     let e = embed k
+
     let generator =
-        { ConvGenerateOptions.paper with Channels = [ 6; 8 ]; KernelHeights = [ 3; 3 ]; PoolSizes = [ 2; 2 ]; NewMaps = [ 2; 2 ] }
+        { ConvGenerateOptions.paper with
+            Channels = [ 6; 8 ]
+            KernelHeights = [ 3; 3 ]
+            PoolSizes = [ 2; 2 ]
+            NewMaps = [ 2; 2 ] }
+
     let all = concatFields [ e; convGenerate generator (named "generation" (embed k)) ]
-    sum [ linear
-          fefm e |> reduceSum
-          concat [ cross VectorCross 2 (dnnInput e); innerProduct all ] |> mlp [ 64; 32 ] ]
+    sum [ linear; fefm e |> reduceSum; concat [ cross VectorCross 2 (dnnInput e); innerProduct all ] |> mlp [ 64; 32 ] ]
 // -----------------------------------------------------------------------------------------------------------------
 
 let rec private repoRoot (dir: DirectoryInfo) =
-    if File.Exists(Path.Combine(dir.FullName, "CtrDsl.sln")) then dir.FullName
+    if File.Exists(Path.Combine(dir.FullName, "CtrDsl.sln")) then
+        dir.FullName
     else
         match dir.Parent with
         | null -> failwith "run this example from inside the CtrDsl repository"
@@ -30,13 +35,19 @@ let rec private repoRoot (dir: DirectoryInfo) =
 let main _ =
     let root = repoRoot (DirectoryInfo(System.AppContext.BaseDirectory))
     let schema = Schema.SchemaYaml.load (Path.Combine(root, "examples/schemas/adult.yaml"))
+
     let sources =
         DataSources.Files(Path.Combine(root, "data/adult/adult_train.csv.gz"), null, Path.Combine(root, "data/adult/adult_test.csv.gz"))
+
     use data = Dataset.Prepare(schema, sources, PrepareOptions(CacheDir = Path.Combine(Path.GetTempPath(), "ctrdsl-adult")))
     let features = Features.ofFeatureSpace data.Features
     let options = { FitOptions.defaults with Epochs = 3; BatchSize = 256; Seed = 7 }
-    for name, model in [ "CrossFEFM", crossFefm 8; "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 8; Mlp.Hidden = [ 64; 32 ] } ] do
+
+    for name, model in
+        [ "CrossFEFM", crossFefm 8
+          "DeepFM", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 8; Mlp.Hidden = [ 64; 32 ] } ] do
         let built = Fit.build options name features model
         let result = Fit.run built data options FitReporter.silent
-        printfn $"{name,-10} {built.ParameterCount,9:N0} parameters  test AUC {result.Test.Value.Auc:F4}  logloss {result.Test.Value.LogLoss:F4}"
+        printfn $"{name, -10} {built.ParameterCount, 9:N0} parameters  test AUC {result.Test.Value.Auc:F4}  logloss {result.Test.Value.LogLoss:F4}"
+
     0

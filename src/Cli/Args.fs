@@ -270,7 +270,8 @@ type CtrArgs =
 
 /// Examples printed under each command's --help.
 let examples =
-    Map [ "train",
+    Map
+        [ "train",
           """examples:
   ctr train --model deepfm                                  # bundled Adult data, prints test AUC
   ctr train --config examples/experiments/deepfm_adult.yaml --epochs 1
@@ -284,4 +285,5 @@ let examples =
           "data", "examples:\n  ctr data inspect train.csv.gz\n  ctr data inspect day0.tsv --format criteo"
           "sweep", "examples:\n  ctr sweep --config examples/experiments/sweep_adult.yaml"
           "compare", "examples:\n  ctr compare runs/a runs/b runs/c"
-          "bench", "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json" ]
+          "bench",
+          "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json" ]

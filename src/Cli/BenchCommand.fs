@@ -18,12 +18,15 @@ type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: flo
 
 /// Median of the timed steps after three warm-up steps.
 let private median (steps: int) (f: unit -> unit) =
-    for _ in 1..3 do f ()
+    for _ in 1..3 do
+        f ()
+
     let times =
         [| for _ in 1..steps ->
                let t0 = Stopwatch.GetTimestamp()
                f ()
                float (Stopwatch.GetTimestamp() - t0) / float Stopwatch.Frequency |]
+
     Array.sortInPlace times
     times[steps / 2]
 
@@ -32,11 +35,15 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
         match entry.Configure [] with
         | Ok c -> c
         | Error e -> Errors.failure e.Message
+
     let features = Features.ids [ for i in 1..fields -> $"C%d{i}" ] (fields * vocabulary)
+
     let m =
         try
             Model.build entry.DisplayName features 1UL configured.Expr
-        with :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+        with :? CtrDsl.Tensors.ShapeException as e ->
+            Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
     train.Training <- true
@@ -46,6 +53,7 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
     // Id of field f is f·vocabulary + a uniform draw: every field reads its own slice of the one table.
     let ids = Array.init (batch * fields) (fun i -> (i % fields) * vocabulary + rng.Next vocabulary)
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+
     for plan in [ train; score ] do
         for n in plan.Order do
             if n.Kind = NodeKind.Input && n.InputKind.HasValue then
@@ -53,7 +61,13 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
                 | InputKind.CategoricalIds -> plan.SetInput(n, ReadOnlySpan ids)
                 | InputKind.Label -> plan.SetInput(n, ReadOnlySpan labels)
                 | _ -> ()
-    let step = median steps (fun () -> train.Forward(); train.Backward(); optimizer.Step())
+
+    let step =
+        median steps (fun () ->
+            train.Forward()
+            train.Backward()
+            optimizer.Step())
+
     let forward = median steps (fun () -> score.Forward())
     { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
 
@@ -73,12 +87,17 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         s.TryGetResult ScoreBenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
         let rows = s.GetResult(ScoreBenchArgs.Rows, 262_144)
         let calls = s.GetResult(ScoreBenchArgs.Calls, 20_000)
-        if rows < 1 || calls < 1 then Errors.usage "bench score: --rows and --calls must be at least 1"
+
+        if rows < 1 || calls < 1 then
+            Errors.usage "bench score: --rows and --calls must be at least 1"
+
         let modelName = s.GetResult(ScoreBenchArgs.Model, "deepfm")
+
         let entry =
             match tryFind modelName with
             | Some e -> e
             | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
+
         ScoreBench.run entry rows calls (s.Contains ScoreBenchArgs.Json) out
     | _ ->
         let json = args.Contains BenchArgs.Json
@@ -86,38 +105,52 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let steps = args.GetResult(BenchArgs.Steps, 20)
         let fields = args.GetResult(BenchArgs.Fields, 39)
         let vocabulary = args.GetResult(BenchArgs.Vocabulary, 100_000)
-        if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then Errors.usage "bench: sizes must be at least 1"
+
+        if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then
+            Errors.usage "bench: sizes must be at least 1"
+
         args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
         let modelName = args.GetResult(BenchArgs.Model, "deepfm")
+
         let entry =
             match tryFind modelName with
             | Some e -> e
             | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
         // The MLP bench runs unless a model is named, so a named model's peak RSS is its own.
         let mlp = new StringWriter()
-        if not (args.Contains BenchArgs.Model) then CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
+
+        if not (args.Contains BenchArgs.Model) then
+            CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
+
         let t = timeModel entry fields vocabulary batch steps
         let rss = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
+
         if json then
             out.WriteLine(
                 Json.serialize (
-                    JObj [ "command", JStr "bench"
-                           "threads", JInt(int64 WorkerPool.ThreadCount)
-                           "batch_size", JInt(int64 batch)
-                           "fields", JInt(int64 fields)
-                           "vocabulary", JInt(int64 vocabulary)
-                           "mlp", JStr(mlp.ToString())
-                           "model", JStr entry.Name
-                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
-                           "score_samples_per_second", JNum t.ScoreSamplesPerSecond
-                           "train_step_ms", JNum t.TrainStepMs
-                           "peak_rss_bytes", JInt rss ]
+                    JObj
+                        [ "command", JStr "bench"
+                          "threads", JInt(int64 WorkerPool.ThreadCount)
+                          "batch_size", JInt(int64 batch)
+                          "fields", JInt(int64 fields)
+                          "vocabulary", JInt(int64 vocabulary)
+                          "mlp", JStr(mlp.ToString())
+                          "model", JStr entry.Name
+                          "train_samples_per_second", JNum t.TrainSamplesPerSecond
+                          "score_samples_per_second", JNum t.ScoreSamplesPerSecond
+                          "train_step_ms", JNum t.TrainStepMs
+                          "peak_rss_bytes", JInt rss ]
                 )
             )
         else
             out.Write(mlp.ToString())
-            out.WriteLine($"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, threads %d{WorkerPool.ThreadCount}")
+
+            out.WriteLine(
+                $"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, threads %d{WorkerPool.ThreadCount}"
+            )
+
             out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
             out.WriteLine($"  score (forward)       %.0f{t.ScoreSamplesPerSecond} samples/s")
             out.WriteLine($"peak RSS: %.1f{float rss / 1048576.0} MiB")
+
         ExitCode.Ok

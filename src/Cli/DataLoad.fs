@@ -23,7 +23,8 @@ let schemaPath (e: Experiment) =
     | None, None, Some t -> Errors.usage $"%s{t}: give --format criteo|avazu or --schema FILE"
 
 let requireFile (what: string) (path: string) =
-    if not (File.Exists path) then Errors.usage $"%s{path}: %s{what} not found"
+    if not (File.Exists path) then
+        Errors.usage $"%s{path}: %s{what} not found"
 
 /// Parses schema text; its errors are ConfigExceptions naming file:line:col (usage errors).
 let parseSchema (file: string) (text: string) = CtrDsl.Dsl.Schema.SchemaYaml.parse file text
@@ -81,21 +82,41 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     d.Valid |> Option.iter (requireFile "validation file")
     d.Test |> Option.iter (requireFile "test file")
     let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))
-    let orNull (o: string option) : string | null = match o with Some s -> s | None -> null
+
+    let orNull (o: string option) : string | null =
+        match o with
+        | Some s -> s
+        | None -> null
+
     if d.Valid.IsSome || d.ValidRatio <= 0.0 then
         let ds = Dataset.Prepare(schema, DataSources.Files(train, orNull d.Valid, orNull d.Test), options)
-        { Schema = schema; SchemaText = schemaText; Features = ds.Features; Train = ds.Train
-          Valid = nonEmpty ds.Valid; Test = nonEmpty ds.Test; TrainPath = train; CacheDir = cacheDir
-          Seconds = clock.Elapsed.TotalSeconds; Log = List.ofSeq ds.Log; Owned = [ ds ] }
+
+        { Schema = schema
+          SchemaText = schemaText
+          Features = ds.Features
+          Train = ds.Train
+          Valid = nonEmpty ds.Valid
+          Test = nonEmpty ds.Test
+          TrainPath = train
+          CacheDir = cacheDir
+          Seconds = clock.Elapsed.TotalSeconds
+          Log = List.ofSeq ds.Log
+          Owned = [ ds ] }
     else
         let split = SplitRule.Ratio(d.ValidRatio, 0.0, uint64 e.Training.Seed)
         let ds = Dataset.Prepare(schema, DataSources.Single(train, split), options)
         let log = ResizeArray<string>(ds.Log)
         let test = d.Test |> Option.map (fun t -> Dataset.Encode(ds.Features, t, options, log))
-        { Schema = schema; SchemaText = schemaText; Features = ds.Features; Train = ds.Train
+
+        { Schema = schema
+          SchemaText = schemaText
+          Features = ds.Features
+          Train = ds.Train
           Valid = nonEmpty ds.Valid
           Test = test |> Option.bind (fun c -> nonEmpty c)
-          TrainPath = train; CacheDir = cacheDir; Seconds = clock.Elapsed.TotalSeconds
+          TrainPath = train
+          CacheDir = cacheDir
+          Seconds = clock.Elapsed.TotalSeconds
           Log = List.ofSeq log
           Owned = ds :: (test |> Option.map (fun c -> c :> IDisposable) |> Option.toList) }
 
@@ -105,7 +126,9 @@ let encode (features: FeatureSpace) (cacheDir: string) (data: string) (threads: 
     requireFile "data file" data
     let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))
     let cache = Dataset.Encode(features, data, options)
+
     if cache.RowCount = 0L then
         cache.Dispose()
         Errors.data $"%s{data}: no rows"
+
     cache

@@ -10,22 +10,27 @@ open CtrDsl.Models.Registry
 
 let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
     let name = args.GetResult DescribeArgs.Model
+
     let model =
-        if Directory.Exists name || File.Exists name then (Run.restore name).Model
+        if Directory.Exists name || File.Exists name then
+            (Run.restore name).Model
         else
             let entry =
                 match tryFind name with
                 | Some e -> e
                 | None -> Errors.usage $"""unknown model "%s{name}"; the zoo: %s{String.Join(", ", names)}"""
+
             let settings =
                 [ for a in args.GetAllResults() do
                       match a with
                       | DescribeArgs.Set(k, v) -> yield k, Experiment.settingOfText $"--set %s{k}" v
                       | _ -> () ]
+
             let configured =
                 match entry.Configure settings with
                 | Ok c -> c
                 | Error e -> Errors.usage $"--set %s{e.Message} (model %s{entry.DisplayName})"
+
             let features =
                 match args.TryGetResult DescribeArgs.Schema with
                 | Some file ->
@@ -33,19 +38,30 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
                     let schema = DataLoad.parseSchema file (File.ReadAllText file)
                     // Without data there are no vocabularies: give each id field a nominal 1,000 rows.
                     let ids = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+
                     { Features.ids ids (1000 * max 1 ids.Length) with
                         DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList }
                 | None ->
                     let n = args.GetResult(DescribeArgs.Fields, 39)
-                    if n < 1 then Errors.usage $"--fields: expected at least 1, got %d{n}"
+
+                    if n < 1 then
+                        Errors.usage $"--fields: expected at least 1, got %d{n}"
+
                     Features.ids [ for i in 1..n -> $"C%d{i}" ] (1000 * n)
+
             try
                 Model.build entry.DisplayName features 1UL configured.Expr
             with
             | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
             | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+
     let text = Describe.text model
+
     if args.Contains DescribeArgs.Json then
-        out.WriteLine(Json.serialize (JObj [ "command", JStr "describe"; "model", JStr model.Name; "parameters", JInt model.ParameterCount; "tree", JStr text ]))
-    else out.Write text
+        out.WriteLine(
+            Json.serialize (JObj [ "command", JStr "describe"; "model", JStr model.Name; "parameters", JInt model.ParameterCount; "tree", JStr text ])
+        )
+    else
+        out.Write text
+
     ExitCode.Ok

@@ -5,18 +5,23 @@ namespace CtrDsl.Cli
 module ExitCode =
     [<Literal>]
     let Ok = 0
+
     /// Training or I/O failed at run time (e.g. a checkpoint cannot be written).
     [<Literal>]
     let Failure = 1
+
     /// Bad arguments, a bad experiment file, an unknown model or key, a missing file.
     [<Literal>]
     let Usage = 2
+
     /// The data is malformed (the message names file:line:column).
     [<Literal>]
     let Data = 3
+
     /// The loss became NaN or infinite.
     [<Literal>]
     let Divergence = 4
+
     /// Ctrl+C during training: the position is checkpointed and `ctr train --resume RUN` continues.
     [<Literal>]
     let Interrupted = 130

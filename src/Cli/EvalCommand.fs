@@ -10,13 +10,22 @@ open CtrDsl.Dsl
 let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult EvalArgs.Run)
     let threads = args.GetResult(EvalArgs.Threads, 0)
-    if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
+    if threads > 0 then
+        CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
     let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult EvalArgs.Data)) threads
     use _ = data
     use s = Run.scoring r.Model r.Training
     let m = s.Scorer.Evaluate(data, r.Schema)
+
     if args.Contains EvalArgs.Json then
-        out.WriteLine(Json.serialize (JObj [ "command", JStr "eval"; "checkpoint", JStr r.Path; "model", JStr r.Entry.Name; "metrics", Json.metrics m ]))
+        out.WriteLine(
+            Json.serialize (JObj [ "command", JStr "eval"; "checkpoint", JStr r.Path; "model", JStr r.Entry.Name; "metrics", Json.metrics m ])
+        )
     else
-        out.WriteLine($"%s{r.Entry.DisplayName} on %s{args.GetResult EvalArgs.Data}: auc %.5f{m.Auc}  logloss %.5f{m.LogLoss}  accuracy %.4f{m.Accuracy}  calibration %.4f{m.Calibration}  (%d{m.Count} rows)")
+        out.WriteLine(
+            $"%s{r.Entry.DisplayName} on %s{args.GetResult EvalArgs.Data}: auc %.5f{m.Auc}  logloss %.5f{m.LogLoss}  accuracy %.4f{m.Accuracy}  calibration %.4f{m.Calibration}  (%d{m.Count} rows)"
+        )
+
     ExitCode.Ok

@@ -25,10 +25,11 @@ let rec setting key (n: YamlNode) : SettingValue =
                 | "false" -> Bool false
                 | _ -> Text s
     | YamlNode.List(items, _) ->
-        Ints [ for i in items ->
-                   match setting key i with
-                   | Int v -> v
-                   | _ -> fail i.Pos key $"expected a list of integers, got {show i} in the list" ]
+        Ints
+            [ for i in items ->
+                  match setting key i with
+                  | Int v -> v
+                  | _ -> fail i.Pos key $"expected a list of integers, got {show i} in the list" ]
     | YamlNode.Map _ -> fail n.Pos key "expected a number, a boolean, a string or a list of integers, got a mapping"
 
 /// Parses a flag's text the way a YAML scalar or flow list (`[400,400]` or `400,400`) would be.
@@ -36,46 +37,46 @@ let settingOfText (flag: string) (text: string) : SettingValue =
     let t = text.Trim()
     let parts = t.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
     let isInt (p: string) = fst (Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture))
+
     if t.StartsWith "[" || (t.Contains "," && Array.forall isInt parts) then
         // [400, 400] or 400,400: a list of integers.
-        Ints [ for p in parts ->
-                   match Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture) with
-                   | true, v -> v
-                   | _ -> Errors.usage $"%s{flag}: expected a list of integers, got \"%s{text}\"" ]
-    else setting flag (YamlNode.Scalar(t, Pos.Flag flag))
+        Ints
+            [ for p in parts ->
+                  match Int32.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+                  | true, v -> v
+                  | _ -> Errors.usage $"%s{flag}: expected a list of integers, got \"%s{text}\"" ]
+    else
+        setting flag (YamlNode.Scalar(t, Pos.Flag flag))
 
 type DatasetSection =
-    { Train: string option
-      Valid: string option
-      Test: string option
-      /// A file format or avazu (`formats`); criteo and avazu pick the bundled schema when no schema file is given.
-      Format: string option
-      Schema: string option
-      /// Fraction of the train file held out for validation when no valid file is given.
-      ValidRatio: float
-      CacheDir: string option }
+    {
+        Train: string option
+        Valid: string option
+        Test: string option
+        /// A file format or avazu (`formats`); criteo and avazu pick the bundled schema when no schema file is given.
+        Format: string option
+        Schema: string option
+        /// Fraction of the train file held out for validation when no valid file is given.
+        ValidRatio: float
+        CacheDir: string option
+    }
 
 /// The `training:` section is the library's FitOptions.
 type TrainingSection = FitOptions
 
 type Experiment =
-    { Dataset: DatasetSection
-      Model: string
-      ModelPos: Pos
-      /// Model settings as given (defaults are the registry's), each with where it came from.
-      Settings: (string * SettingValue * Pos) list
-      Training: TrainingSection
-      Out: string option }
+    {
+        Dataset: DatasetSection
+        Model: string
+        ModelPos: Pos
+        /// Model settings as given (defaults are the registry's), each with where it came from.
+        Settings: (string * SettingValue * Pos) list
+        Training: TrainingSection
+        Out: string option
+    }
 
 let empty =
-    { Dataset =
-        { Train = None
-          Valid = None
-          Test = None
-          Format = None
-          Schema = None
-          ValidRatio = 0.0
-          CacheDir = None }
+    { Dataset = { Train = None; Valid = None; Test = None; Format = None; Schema = None; ValidRatio = 0.0; CacheDir = None }
       Model = "deepfm"
       ModelPos = Pos.Flag "--model"
       Settings = []
@@ -88,15 +89,33 @@ let formats = [ for f in CtrDsl.Data.FormatNames.All -> CtrDsl.Data.FormatNames.
 let datasetKeys = [ "train"; "valid"; "test"; "format"; "schema"; "valid_ratio"; "cache_dir" ]
 
 let trainingKeys =
-    [ "epochs"; "batch_size"; "eval_batch_size"; "optimizer"; "learning_rate"; "loss"; "seed"; "shuffle"; "patience"
-      "monitor"; "clip_norm"; "reduce_lr_patience"; "reduce_lr_factor"; "min_lr"; "eval_every_steps"; "threads"; "device" ]
+    [ "epochs"
+      "batch_size"
+      "eval_batch_size"
+      "optimizer"
+      "learning_rate"
+      "loss"
+      "seed"
+      "shuffle"
+      "patience"
+      "monitor"
+      "clip_norm"
+      "reduce_lr_patience"
+      "reduce_lr_factor"
+      "min_lr"
+      "eval_every_steps"
+      "threads"
+      "device" ]
 
 let topKeys = [ "dataset"; "model"; "training"; "out" ]
 
 /// A path in the file is relative to the file's folder.
 let private path (baseDir: string) key (n: YamlNode) =
     let p = scalar key n
-    if p = "" then fail n.Pos key "expected a path, got an empty value"
+
+    if p = "" then
+        fail n.Pos key "expected a path, got an empty value"
+
     Path.GetFullPath(Path.Combine(baseDir, p))
 
 let private parseDataset baseDir (d: DatasetSection) (node: YamlNode) =
@@ -148,10 +167,14 @@ let private parseModel (e: Experiment) (node: YamlNode) =
             match items |> List.tryFind (fun (k, _, _) -> k = "name") with
             | Some(_, _, v) -> scalar "name" v, v.Pos
             | None -> fail p "model" "missing name; expected e.g. `name: deepfm`"
+
         { e with
             Model = name
             ModelPos = namePos
-            Settings = [ for k, kp, v in items do if k <> "name" then k, setting k v, kp ] }
+            Settings =
+                [ for k, kp, v in items do
+                      if k <> "name" then
+                          k, setting k v, kp ] }
     | n -> fail n.Pos "model" $"expected a model name or a mapping, got {show n}"
 
 /// Parses an experiment document; `extraTop` are further top-level keys the caller reads itself (e.g. sweep).
@@ -160,6 +183,7 @@ let ofNode (extraTop: string list) (node: YamlNode) : Experiment =
         match Path.GetDirectoryName(Path.GetFullPath node.Pos.File) with
         | null -> "."
         | d -> d
+
     entries "the experiment" (topKeys @ extraTop) node
     |> List.fold
         (fun e (k, _, v) ->
@@ -185,11 +209,13 @@ let configure (e: Experiment) : ModelEntry * Configured =
                 match err with
                 | UnknownKey(k, _)
                 | BadValue(k, _, _) -> k
+
             let pos =
                 e.Settings
                 |> List.tryFindBack (fun (k, _, _) -> k = key)
                 |> Option.map (fun (_, _, p) -> p)
                 |> Option.defaultValue e.ModelPos
+
             let msg = err.Message
             raise (ConfigException(pos, $"%O{pos} %s{msg} (model %s{entry.DisplayName})"))
 
@@ -211,8 +237,10 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     opt "cache_dir" e.Dataset.CacheDir
     line "model:"
     line $"  name: %s{e.Model.ToLowerInvariant()}"
+
     for k, v in effective do
         line $"  %s{k}: %s{SettingValue.show v}"
+
     let t = e.Training
     line "training:"
     line $"  epochs: %d{t.Epochs}"
@@ -234,4 +262,3 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  device: %s{q (Device.name t.Device)}"
     e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
     sb.ToString()
-

@@ -11,7 +11,10 @@ open CtrDsl.Dsl
 let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     let r = Run.restore (args.GetResult PredictArgs.Run)
     let threads = args.GetResult(PredictArgs.Threads, 0)
-    if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
+    if threads > 0 then
+        CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
     let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult PredictArgs.Data)) threads
     use _ = data
     use s = Run.scoring r.Model r.Training
@@ -20,14 +23,23 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     let batch = Batch.Plan(r.Schema, s.Scorer.MaxBatch)
     let p = Array.zeroCreate<float32> s.Scorer.MaxBatch
     let mutable rows = 0L
+
     do
         use w = new StreamWriter(target)
+
         while reader.Next batch do
             s.Scorer.Score(batch, p)
+
             for i in 0 .. batch.Rows - 1 do
                 w.WriteLine(p[i].ToString("R", CultureInfo.InvariantCulture))
+
             rows <- rows + int64 batch.Rows
+
     if args.Contains PredictArgs.Json then
-        out.WriteLine(Json.serialize (JObj [ "command", JStr "predict"; "checkpoint", JStr r.Path; "rows", JInt rows; "out", JStr(Path.GetFullPath target) ]))
-    else out.WriteLine($"wrote %d{rows} scores to %s{target}")
+        out.WriteLine(
+            Json.serialize (JObj [ "command", JStr "predict"; "checkpoint", JStr r.Path; "rows", JInt rows; "out", JStr(Path.GetFullPath target) ])
+        )
+    else
+        out.WriteLine($"wrote %d{rows} scores to %s{target}")
+
     ExitCode.Ok

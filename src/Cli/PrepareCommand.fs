@@ -13,26 +13,37 @@ let execute (args: ParseResults<PrepareArgs>) (out: TextWriter) : int =
     DataLoad.requireFile "config file" file
     let e = DataLoad.withDefaults (Experiment.load file)
     let threads = args.GetResult(PrepareArgs.Threads, e.Training.Threads)
-    if threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
+    if threads > 0 then
+        CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
     let cacheDir =
         args.TryGetResult PrepareArgs.Cache_Dir
         |> Option.orElse e.Dataset.CacheDir
         |> Option.defaultWith (fun () -> Errors.usage $"%s{file}: no cache folder: set dataset.cache_dir or pass --cache-dir")
+
     use data = DataLoad.prepare e cacheDir threads
     let rows = DataLoad.rowCount
+
     if args.Contains PrepareArgs.Json then
         out.WriteLine(
             Json.serialize (
-                JObj [ "command", JStr "data prepare"
-                       "cache_dir", JStr cacheDir
-                       "train_rows", JInt data.Train.RowCount
-                       "valid_rows", JInt(rows data.Valid)
-                       "test_rows", JInt(rows data.Test)
-                       "features", JInt(int64 data.Features.FeatureCount)
-                       "seconds", JNum data.Seconds
-                       "log", JArr [ for l in data.Log -> JStr l ] ]))
+                JObj
+                    [ "command", JStr "data prepare"
+                      "cache_dir", JStr cacheDir
+                      "train_rows", JInt data.Train.RowCount
+                      "valid_rows", JInt(rows data.Valid)
+                      "test_rows", JInt(rows data.Test)
+                      "features", JInt(int64 data.Features.FeatureCount)
+                      "seconds", JNum data.Seconds
+                      "log", JArr [ for l in data.Log -> JStr l ] ]
+            )
+        )
     else
-        out.WriteLine $"data: %d{data.Train.RowCount} train rows, %d{rows data.Valid} valid, %d{rows data.Test} test; %d{data.Features.FeatureCount} features in %.1f{data.Seconds} s"
+        out.WriteLine
+            $"data: %d{data.Train.RowCount} train rows, %d{rows data.Valid} valid, %d{rows data.Test} test; %d{data.Features.FeatureCount} features in %.1f{data.Seconds} s"
+
         data.Log |> List.iter out.WriteLine
         out.WriteLine $"cache: %s{cacheDir}"
+
     ExitCode.Ok

@@ -14,9 +14,11 @@ let private version =
 let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
     let verbose = argv |> Array.contains "--verbose"
     let parser = ArgumentParser.Create<CtrArgs>(programName = "ctr")
+
     try
         try
             let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
+
             match results.TryGetSubCommand() with
             | Some(Train a) -> TrainCommand.execute a stdout
             | Some(Eval a) -> EvalCommand.execute a stdout
@@ -32,16 +34,20 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             | Some(Sweep a) -> SweepCommand.execute a stdout
             | Some(Compare a) -> CompareCommand.execute a stdout
             | Some(Bench a) -> BenchCommand.execute a stdout
-            | Some Version -> stdout.WriteLine($"ctr %s{version}"); ExitCode.Ok
+            | Some Version ->
+                stdout.WriteLine($"ctr %s{version}")
+                ExitCode.Ok
             | None ->
                 stdout.Write(parser.PrintUsage())
                 ExitCode.Usage
         with
         | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
             stdout.Write(e.Message)
+
             match argv |> Array.tryHead |> Option.bind (fun c -> examples.TryFind c) with
             | Some ex -> stdout.WriteLine("\n" + ex)
             | None -> ()
+
             ExitCode.Ok
         | :? ArguParseException as e ->
             // Argu's message is the error followed by the usage text: keep the error line.
@@ -66,8 +72,12 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             ExitCode.Failure
     with e ->
         stderr.WriteLine($"ctr: %s{e.GetType().Name}: %s{e.Message}")
-        if verbose then stderr.WriteLine(e.ToString())
-        else stderr.WriteLine("ctr: (run with --verbose for the stack trace)")
+
+        if verbose then
+            stderr.WriteLine(e.ToString())
+        else
+            stderr.WriteLine("ctr: (run with --verbose for the stack trace)")
+
         ExitCode.Failure
 
 [<EntryPoint>]

@@ -26,6 +26,7 @@ let buildModel (entry: ModelEntry) (configured: Configured) (features: FeatureSp
 /// The features file's bytes, as a checkpoint stores them.
 let featuresJson (fs: FeatureSpace) =
     let tmp = Path.GetTempFileName()
+
     try
         fs.Save tmp
         File.ReadAllBytes tmp
@@ -34,6 +35,7 @@ let featuresJson (fs: FeatureSpace) =
 
 let loadFeatures (bytes: byte[]) (schema: Schema) =
     let tmp = Path.GetTempFileName()
+
     try
         File.WriteAllBytes(tmp, bytes)
         FeatureSpace.Load(tmp, schema)
@@ -54,14 +56,12 @@ let scoring (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.sco
 type MetricsFile(path: string) =
     inherit FitPolicy()
 
-    member _.Write(state: FitState) =
-        File.WriteAllLines(path, state.History |> List.map (Evaluation.toJson >> Json.serialize))
+    member _.Write(state: FitState) = File.WriteAllLines(path, state.History |> List.map (Evaluation.toJson >> Json.serialize))
 
     override m.Evaluated(c, _) = m.Write c.State
 
 /// The effective settings as YAML lines, stored in a checkpoint to rebuild the model.
-let settingsText (effective: (string * SettingValue) list) =
-    String.Join("\n", [ for k, v in effective -> $"%s{k}: %s{SettingValue.show v}" ])
+let settingsText (effective: (string * SettingValue) list) = String.Join("\n", [ for k, v in effective -> $"%s{k}: %s{SettingValue.show v}" ])
 
 /// A checkpoint's model rebuilt with its parameters: for eval, predict and describe of a run.
 type Restored =
@@ -84,23 +84,30 @@ let restore (run: string) : Restored =
         if Directory.Exists run then bestCheckpoint run
         elif File.Exists run then run
         else Errors.usage $"%s{run}: no such run folder or checkpoint"
-    if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint yet"
+
+    if not (File.Exists path) then
+        Errors.usage $"%s{path}: the run has no checkpoint yet"
+
     let c = Checkpoint.Load path
     let m = meta c path
+
     let entry =
         match tryFind (m "model") with
         | Some e -> e
         | None ->
             let name = m "model"
             raise (CheckpointException(path, $"unknown model '%s{name}'"))
+
     let settings =
         match Yaml.parse path (m "settings") with
         | YamlNode.Map(items, _) -> [ for k, _, v in items -> k, Experiment.setting k v ]
         | _ -> []
+
     let configured =
         match entry.Configure settings with
         | Ok c -> c
         | Error e -> raise (CheckpointException(path, e.Message))
+
     let schema = DataLoad.parseSchema (path + "#schema") (m "schema")
     let features = loadFeatures c.Features schema
     let training = Experiment.ofNode [] (Yaml.parse path (m "experiment")) |> fun e -> e.Training

@@ -24,14 +24,19 @@ let private rawRow (rng: Random) =
 let private syntheticFeatures (dir: string) =
     let file = Path.Combine(dir, "train.tsv")
     let rng = Random(11)
+
     do
         use w = new StreamWriter(file)
+
         for _ in 1..24_000 do
             w.Write(rng.Next 2)
+
             for v in rawRow rng do
                 w.Write('\t')
                 w.Write(v: string)
+
             w.Write('\n')
+
     let schema = Schema.CriteoReference(minCount = 1)
     use d = Dataset.Prepare(schema, DataSources.Files file, PrepareOptions(CacheDir = dir, Threads = 1))
     d.Features
@@ -40,12 +45,16 @@ type private Latency = { Path: string; P50: float; P90: float; P99: float; P999:
 
 /// Per-call times in µs of `calls` calls after `calls / 10` (at least 1000) warm-up calls.
 let private latency (path: string) (calls: int) (call: int -> unit) =
-    for i in 0 .. max 1000 (calls / 10) - 1 do call i
+    for i in 0 .. max 1000 (calls / 10) - 1 do
+        call i
+
     let t = Array.zeroCreate<float> calls
+
     for i in 0 .. calls - 1 do
         let t0 = Stopwatch.GetTimestamp()
         call i
         t[i] <- float (Stopwatch.GetTimestamp() - t0) * 1e6 / float Stopwatch.Frequency
+
     let mean = Array.average t
     Array.sortInPlace t
     let q (p: float) = t[min (calls - 1) (int (p * float calls))]
@@ -57,11 +66,13 @@ let private throughput (p: CtrDsl.Serving.Predictor) (ids: int[]) (rows: int) =
     let scores = Array.zeroCreate<float32> rows
     let warm = min rows (2 * p.MaxBatch)
     p.PredictEncoded(ReadOnlySpan(ids, 0, warm * nIds), ReadOnlySpan.Empty, Span(scores, 0, warm))
+
     let times =
         [| for _ in 1..3 ->
                let t0 = Stopwatch.GetTimestamp()
                p.PredictEncoded(ReadOnlySpan(ids, 0, rows * nIds), ReadOnlySpan.Empty, Span scores)
                float (Stopwatch.GetTimestamp() - t0) / float Stopwatch.Frequency |]
+
     Array.sortInPlace times
     float rows / times[1]
 
@@ -70,27 +81,38 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
         match entry.Configure [] with
         | Ok c -> c
         | Error e -> Errors.failure e.Message
+
     let dir = Path.Combine(Path.GetTempPath(), $"ctr-bench-score-%d{Environment.ProcessId}")
     Directory.CreateDirectory dir |> ignore
+
     let features =
         try
             syntheticFeatures dir
         finally
             Directory.Delete(dir, true)
+
     let m =
         try
             Model.build entry.DisplayName (Features.ofFeatureSpace features) 1UL configured.Expr
-        with :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+        with :? CtrDsl.Tensors.ShapeException as e ->
+            Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
     // Encoded rows: each field's id drawn uniformly from its own vocabulary.
     let rng = Random(5)
     let vocabularies = [| for f in features.Schema.IdFields -> features.VocabularyOf f.Name |]
-    let ids = Array.init (rows * vocabularies.Length) (fun i -> let v = vocabularies[i % vocabularies.Length] in v.Offset + rng.Next v.Size)
+
+    let ids =
+        Array.init (rows * vocabularies.Length) (fun i -> let v = vocabularies[i % vocabularies.Length] in v.Offset + rng.Next v.Size)
+
     let batches =
         [ for batch in [ 4096; 16384 ] ->
               use p = Serving.predictor batch features m
               batch, throughput p ids rows ]
+
     use p = Serving.predictor 4096 features m
-    use inline' = Serving.predictorWith (CtrDsl.Serving.PredictorOptions(BatchSize = 16, SingleRowOnCallingThread = true)) features m
+
+    use inline' =
+        Serving.predictorWith (CtrDsl.Serving.PredictorOptions(BatchSize = 16, SingleRowOnCallingThread = true)) features m
+
     let raw = Array.init 1024 (fun _ -> rawRow rng)
     let names = [| for f in features.Schema.Fields -> f.Name |]
     let row = p.Row
@@ -99,11 +121,14 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
     // The encoding alone, into a one-row batch: the Predictor's own cost beside the model's forward pass.
     let encoder = RowEncoder(features)
     let one = Batch.Plan(features.Schema, 1)
+
     let single =
         [ latency "raw, by field name" calls (fun i ->
               let v = raw[i &&& 1023]
+
               for f in 0 .. names.Length - 1 do
                   row.Set(names[f], v[f]) |> ignore
+
               sink <- sink + p.Predict row)
           latency "raw, schema order" calls (fun i -> sink <- sink + p.Predict(ReadOnlySpan raw[i &&& 1023]))
           latency "encode only (no forward)" calls (fun i -> encoder.Encode(ReadOnlySpan raw[i &&& 1023], one, 0))
@@ -111,30 +136,53 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
               sink <- sink + p.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty))
           latency "encoded ids, calling thread only" calls (fun i ->
               sink <- sink + inline'.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty)) ]
-    if Single.IsNaN sink then Errors.failure "bench score: the model produced NaN scores"
+
+    if Single.IsNaN sink then
+        Errors.failure "bench score: the model produced NaN scores"
+
     if json then
         out.WriteLine(
             Json.serialize (
-                JObj [ "command", JStr "bench score"
-                       "model", JStr entry.Name
-                       "threads", JInt(int64 WorkerPool.ThreadCount)
-                       "fields", JInt(int64 features.Schema.Fields.Count)
-                       "features", JInt(int64 features.FeatureCount)
-                       "rows", JInt(int64 rows)
-                       "calls", JInt(int64 calls)
-                       "batch",
-                       JArr [ for b, r in batches -> JObj [ "batch_size", JInt(int64 b); "rows_per_second", JNum r ] ]
-                       "single_row",
-                       JArr [ for l in single ->
-                                  JObj [ "path", JStr l.Path; "p50_us", JNum l.P50; "p90_us", JNum l.P90; "p99_us", JNum l.P99
-                                         "p999_us", JNum l.P999; "mean_us", JNum l.Mean ] ] ]
+                JObj
+                    [ "command", JStr "bench score"
+                      "model", JStr entry.Name
+                      "threads", JInt(int64 WorkerPool.ThreadCount)
+                      "fields", JInt(int64 features.Schema.Fields.Count)
+                      "features", JInt(int64 features.FeatureCount)
+                      "rows", JInt(int64 rows)
+                      "calls", JInt(int64 calls)
+                      "batch", JArr [ for b, r in batches -> JObj [ "batch_size", JInt(int64 b); "rows_per_second", JNum r ] ]
+                      "single_row",
+                      JArr
+                          [ for l in single ->
+                                JObj
+                                    [ "path", JStr l.Path
+                                      "p50_us", JNum l.P50
+                                      "p90_us", JNum l.P90
+                                      "p99_us", JNum l.P99
+                                      "p999_us", JNum l.P999
+                                      "mean_us", JNum l.Mean ] ] ]
             )
         )
     else
         let f (x: float) = x.ToString("F1", Globalization.CultureInfo.InvariantCulture)
-        out.WriteLine($"%s{entry.DisplayName} (defaults), %d{features.Schema.Fields.Count} fields, %d{features.FeatureCount} features, threads %d{WorkerPool.ThreadCount}")
+
+        out.WriteLine(
+            $"%s{entry.DisplayName} (defaults), %d{features.Schema.Fields.Count} fields, %d{features.FeatureCount} features, threads %d{WorkerPool.ThreadCount}"
+        )
+
         out.WriteLine($"batch scoring, %d{rows} encoded rows (median of 3 passes):")
-        out.Write(Table.render [ "batch"; "rows/s" ] [ for b, r in batches -> [ string b; r.ToString("F0", Globalization.CultureInfo.InvariantCulture) ] ])
+
+        out.Write(
+            Table.render [ "batch"; "rows/s" ] [ for b, r in batches -> [ string b; r.ToString("F0", Globalization.CultureInfo.InvariantCulture) ] ]
+        )
+
         out.WriteLine($"single-row latency through the Predictor, µs over %d{calls} calls after warm-up:")
-        out.Write(Table.render [ "path"; "p50"; "p90"; "p99"; "p99.9"; "mean" ] [ for l in single -> [ l.Path; f l.P50; f l.P90; f l.P99; f l.P999; f l.Mean ] ])
+
+        out.Write(
+            Table.render
+                [ "path"; "p50"; "p90"; "p99"; "p99.9"; "mean" ]
+                [ for l in single -> [ l.Path; f l.P50; f l.P90; f l.P99; f l.P999; f l.Mean ] ]
+        )
+
     ExitCode.Ok

@@ -24,6 +24,7 @@ let private axes (root: YamlNode) =
                       match k.Split('.', 2) with
                       | [| s; key |] when List.contains s [ "dataset"; "model"; "training" ] -> s, key
                       | _ -> fail p k "expected section.key with section dataset, model or training"
+
                   match v with
                   | YamlNode.List(values, _) when not values.IsEmpty -> { Section = section; Key = key; Values = values }
                   | v -> fail v.Pos k $"expected a non-empty list of values, got {show v}" ]
@@ -39,12 +40,14 @@ let private set (root: YamlNode) (axis: Axis) (value: YamlNode) =
             | Some(_, _, YamlNode.Scalar(name, sp)) when axis.Section = "model" -> YamlNode.Map([ "name", sp, YamlNode.Scalar(name, sp) ], sp)
             | Some(_, _, n) -> n
             | None -> YamlNode.Map([], p)
+
         let updated =
             match sectionNode with
             | YamlNode.Map(entries, sp) ->
                 let rest = entries |> List.filter (fun (k, _, _) -> k <> axis.Key)
                 YamlNode.Map(rest @ [ axis.Key, value.Pos, value ], sp)
             | n -> fail n.Pos axis.Section $"expected a mapping, got {show n}"
+
         let others = items |> List.filter (fun (k, _, _) -> k <> axis.Section)
         YamlNode.Map(others @ [ axis.Section, p, updated ], p)
     | n -> n
@@ -52,16 +55,31 @@ let private set (root: YamlNode) (axis: Axis) (value: YamlNode) =
 let private text (n: YamlNode) =
     match n with
     | YamlNode.Scalar(s, _) -> s
-    | YamlNode.List(items, _) -> "[" + String.Join(" ", items |> List.map (function YamlNode.Scalar(s, _) -> s | _ -> "?")) + "]"
+    | YamlNode.List(items, _) ->
+        "["
+        + String.Join(
+            " ",
+            items
+            |> List.map (function
+                | YamlNode.Scalar(s, _) -> s
+                | _ -> "?")
+        )
+        + "]"
     | YamlNode.Map _ -> "{…}"
 
 let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
     let file = args.GetResult SweepArgs.Config
     let root = Yaml.load file
     let grid = axes root
+
     let points =
         grid
-        |> List.fold (fun acc axis -> [ for point in acc do for v in axis.Values -> point @ [ axis, v ] ]) [ [] ]
+        |> List.fold
+            (fun acc axis ->
+                [ for point in acc do
+                      for v in axis.Values -> point @ [ axis, v ] ])
+            [ [] ]
+
     let sweepDir =
         match args.TryGetResult SweepArgs.Out with
         | Some o -> Path.GetFullPath o
@@ -75,37 +93,51 @@ let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
             configure (DataLoad.withDefaults e) |> ignore
             let name = String.Join("_", point |> List.map (fun (a, v) -> $"%s{a.Key}=%s{text v}")).Replace('/', '-')
             point, { e with Out = Some(Path.Combine(sweepDir, $"%02d{i + 1}-%s{name}")) })
+
     let json = args.Contains SweepArgs.Json
     let verbose = args.Contains SweepArgs.Verbose
     Directory.CreateDirectory sweepDir |> ignore
+
     let results =
         experiments
         |> List.mapi (fun i (point, e) ->
             let summary = TrainCommand.runExperiment e None (fun _ -> false) true verbose TextWriter.Null
             let s = Text.Json.JsonDocument.Parse(Json.serialize summary).RootElement.Clone()
+
             if not json then
                 let cells = Table.runCells s
                 out.WriteLine($"[%d{i + 1}/%d{experiments.Length}] %s{e.Out.Value}: valid auc %s{cells[2]} test auc %s{cells[4]}")
+
             point, e, s)
+
     let monitor = (snd experiments.Head).Training.Monitor
+
     let key (s: Text.Json.JsonElement) =
         let split = if Double.IsNaN(Table.metric s "valid" "auc") then "test" else "valid"
+
         match monitor with
         | Auc -> -(Table.metric s split "auc")
         | LogLoss -> Table.metric s split "logloss"
+
     let sorted = results |> List.sortBy (fun (_, _, s) -> key s)
     let headers = (grid |> List.map (fun a -> $"%s{a.Section}.%s{a.Key}")) @ Table.runColumns @ [ "run" ]
-    let rows = [ for point, e, s in sorted -> (point |> List.map (snd >> text)) @ Table.runCells s @ [ Table.fileName e.Out.Value ] ]
+
+    let rows =
+        [ for point, e, s in sorted -> (point |> List.map (snd >> text)) @ Table.runCells s @ [ Table.fileName e.Out.Value ] ]
+
     File.WriteAllText(Path.Combine(sweepDir, "sweep.csv"), Table.csv headers rows)
+
     if json then
         out.WriteLine(
             Json.serialize (
-                JObj [ "command", JStr "sweep"
-                       "folder", JStr sweepDir
-                       "runs", JArr [ for row in rows -> JObj(List.zip headers (row |> List.map JStr)) ] ]
+                JObj
+                    [ "command", JStr "sweep"
+                      "folder", JStr sweepDir
+                      "runs", JArr [ for row in rows -> JObj(List.zip headers (row |> List.map JStr)) ] ]
             )
         )
     else
         out.Write(Table.render headers rows)
         out.WriteLine($"""sorted by %s{Monitor.name monitor}; table in %s{Path.Combine(sweepDir, "sweep.csv")}""")
+
     ExitCode.Ok

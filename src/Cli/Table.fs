@@ -10,12 +10,12 @@ let render (headers: string list) (rows: string list list) =
     let all = headers :: rows
     let widths = [ for i in 0 .. headers.Length - 1 -> all |> List.map (fun r -> (List.item i r: string).Length) |> List.max ]
     let isNum (s: string) = fst (Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture))
-    let line (r: string list) =
-        String.Join("  ", r |> List.mapi (fun i c -> if isNum c then c.PadLeft widths[i] else c.PadRight widths[i])).TrimEnd()
-    String.Join("\n", [ line headers; String.Join("  ", widths |> List.map (fun w -> String('-', w))) ] @ (rows |> List.map line)) + "\n"
+    let line (r: string list) = String.Join("  ", r |> List.mapi (fun i c -> if isNum c then c.PadLeft widths[i] else c.PadRight widths[i])).TrimEnd()
 
-let private csvCell (s: string) =
-    if s.IndexOfAny([| ','; '"'; '\n' |]) >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
+    String.Join("\n", [ line headers; String.Join("  ", widths |> List.map (fun w -> String('-', w))) ] @ (rows |> List.map line))
+    + "\n"
+
+let private csvCell (s: string) = if s.IndexOfAny([| ','; '"'; '\n' |]) >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
 
 let csv (headers: string list) (rows: string list list) =
     String.Join("\n", (headers :: rows) |> List.map (fun r -> String.Join(",", r |> List.map csvCell))) + "\n"
@@ -32,8 +32,7 @@ let metric (summary: JsonElement) (split: string) (name: string) =
         | _ -> nan
     | _ -> nan
 
-let num (x: float) =
-    if Double.IsNaN x then "" else x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
+let num (x: float) = if Double.IsNaN x then "" else x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
 
 /// The last segment of a path (a run folder's name).
 let fileName (path: string) =
@@ -44,17 +43,31 @@ let fileName (path: string) =
 /// Reads RUN/summary.json.
 let summary (run: string) =
     let file = Path.Combine(run, "summary.json")
-    if not (File.Exists file) then Errors.usage $"%s{run}: no summary.json (not a finished run folder)"
+
+    if not (File.Exists file) then
+        Errors.usage $"%s{run}: no summary.json (not a finished run folder)"
+
     JsonDocument.Parse(File.ReadAllText file).RootElement.Clone()
 
 /// The columns compare and sweep print for a run.
 let runColumns = [ "model"; "epochs"; "valid auc"; "valid logloss"; "test auc"; "test logloss"; "params"; "samples/s" ]
 
 let runCells (s: JsonElement) =
-    let str (k: string) = match s.TryGetProperty k with | true, v -> v.ToString() | _ -> ""
+    let str (k: string) =
+        match s.TryGetProperty k with
+        | true, v -> v.ToString()
+        | _ -> ""
+
     let steady =
         match s.TryGetProperty "throughput" with
         | true, t -> t.GetProperty("train_samples_per_second_steady").GetDouble().ToString("F0", Globalization.CultureInfo.InvariantCulture)
         | _ -> ""
-    [ str "model"; str "epochs_completed"; num (metric s "valid" "auc"); num (metric s "valid" "logloss")
-      num (metric s "test" "auc"); num (metric s "test" "logloss"); str "parameters"; steady ]
+
+    [ str "model"
+      str "epochs_completed"
+      num (metric s "valid" "auc")
+      num (metric s "valid" "logloss")
+      num (metric s "test" "auc")
+      num (metric s "test" "logloss")
+      str "parameters"
+      steady ]

@@ -14,13 +14,16 @@ open CtrDsl.Training
 let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
     let flag (name: string) = Pos.Flag name
     let mutable e = e
+
     for a in args.GetAllResults() do
         let d, t = e.Dataset, e.Training
         let full p = Path.GetFullPath(p: string)
+
         let pick flagName options (v: string) =
             match options |> List.tryFind (fun (n, _) -> n = v.ToLowerInvariant()) with
             | Some(_, x) -> x
             | None -> Errors.usage $"""%s{flagName}: expected one of %s{String.Join(" | ", List.map fst options)}, got "%s{v}" """
+
         e <-
             match a with
             | TrainArgs.Model m -> { e with Model = m; ModelPos = flag "--model" }
@@ -49,13 +52,24 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
                 match Device.parse d with
                 | Ok device -> { e with Training = { t with Device = device } }
                 | Error expected -> Errors.usage $"--device: expected %s{expected}, got \"%s{d}\""
-            | TrainArgs.Embedding_Dim k -> { e with Settings = e.Settings @ [ "embedding_dim", CtrDsl.Models.Registry.SettingValue.Int k, flag "--embedding-dim" ] }
+            | TrainArgs.Embedding_Dim k ->
+                { e with
+                    Settings = e.Settings @ [ "embedding_dim", CtrDsl.Models.Registry.SettingValue.Int k, flag "--embedding-dim" ] }
             | TrainArgs.Set(k, v) -> { e with Settings = e.Settings @ [ k, settingOfText $"--set %s{k}" v, flag $"--set %s{k}" ] }
             | TrainArgs.Out o -> { e with Out = Some(full o) }
-            | TrainArgs.Epochs _ | TrainArgs.Batch_Size _ | TrainArgs.Seed _ | TrainArgs.Patience _
-            | TrainArgs.Clip_Norm _ | TrainArgs.Eval_Every _ | TrainArgs.Threads _ ->
-                Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
-            | TrainArgs.Config _ | TrainArgs.Resume _ | TrainArgs.Max_Steps _ | TrainArgs.Json | TrainArgs.Verbose -> e
+            | TrainArgs.Epochs _
+            | TrainArgs.Batch_Size _
+            | TrainArgs.Seed _
+            | TrainArgs.Patience _
+            | TrainArgs.Clip_Norm _
+            | TrainArgs.Eval_Every _
+            | TrainArgs.Threads _ -> Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
+            | TrainArgs.Config _
+            | TrainArgs.Resume _
+            | TrainArgs.Max_Steps _
+            | TrainArgs.Json
+            | TrainArgs.Verbose -> e
+
     e
 
 let private settingJson (v: CtrDsl.Models.Registry.SettingValue) =
@@ -77,42 +91,63 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let e = DataLoad.withDefaults e
     let entry, configured = configure e
     let t = e.Training
+
     let runDir =
         match resume, e.Out with
         | Some r, _ -> r
         | None, Some o -> o
         | None, None -> Path.GetFullPath(Path.Combine("runs", runName entry.Name))
+
     let e = { e with Out = Some runDir }
     Directory.CreateDirectory runDir |> ignore
-    if t.Threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- t.Threads
+
+    if t.Threads > 0 then
+        CtrDsl.Cpu.WorkerPool.ThreadCount <- t.Threads
+
     let cacheDir = e.Dataset.CacheDir |> Option.defaultValue (Path.Combine(runDir, "cache"))
-    let say (s: string) = if not json then out.WriteLine s
+
+    let say (s: string) =
+        if not json then
+            out.WriteLine s
+
     use data = DataLoad.prepare e cacheDir t.Threads
     let rowsOf = DataLoad.rowCount
-    say $"data: %d{data.Train.RowCount} train rows, %d{rowsOf data.Valid} valid, %d{rowsOf data.Test} test; %d{data.Features.FeatureCount} features (%.1f{data.Seconds} s)"
-    if verbose then data.Log |> List.iter say
+
+    say
+        $"data: %d{data.Train.RowCount} train rows, %d{rowsOf data.Valid} valid, %d{rowsOf data.Test} test; %d{data.Features.FeatureCount} features (%.1f{data.Seconds} s)"
+
+    if verbose then
+        data.Log |> List.iter say
+
     let model = Run.buildModel entry configured data.Features t
     say $"model: %s{entry.DisplayName}, %d{model.ParameterCount} trainable parameters; run folder %s{runDir}"
     use s = Run.session model t
     let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
     File.WriteAllText(Run.configFile runDir, experimentYaml)
+
     let metadata =
-        Map [ "model", entry.Name
+        Map
+            [ "model", entry.Name
               "settings", Run.settingsText configured.Effective
               "schema", data.SchemaText
               "experiment", experimentYaml
               "train_path", data.TrainPath
               "cache_dir", data.CacheDir
               "features_hash", data.Features.Hash.ToString("x16") ]
+
     let bestCheckpoint = Run.bestCheckpoint runDir
     let metricsFile = Run.MetricsFile(Run.metricsFile runDir)
+
     let state =
         match resume with
         | None -> FitState.fresh ()
         | Some run ->
             let path = Run.lastCheckpoint run
-            if not (File.Exists path) then Errors.usage $"%s{path}: the run has no checkpoint to resume from"
+
+            if not (File.Exists path) then
+                Errors.usage $"%s{path}: the run has no checkpoint to resume from"
+
             let c = Checkpoint.Load path
             c.RestoreParameters(model.Parameters, path)
             FitSession.syncFromHost s
@@ -122,80 +157,119 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
             say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             metricsFile.Write st
             st
+
     let policies =
         Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
     let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
     let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
+
     let result =
         Progress.run out json t.BatchSize (fun reporter ->
             let run = { Policies = policies; Reporter = reporter; Halt = halt; Parallel = FitParallel.alone }
             Fit.loop s t run data.Schema data.Train data.Valid state)
+
     let peakTrain = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
-    if result.State.Stopped <> "" then say result.State.Stopped
-    if result.Halted then say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
+
+    if result.State.Stopped <> "" then
+        say result.State.Stopped
+
+    if result.Halted then
+        say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
     if File.Exists bestCheckpoint then
         (Checkpoint.Load bestCheckpoint).RestoreParameters(model.Parameters, bestCheckpoint)
         FitSession.syncFromHost s
+
     let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluate s data.Schema)
     // A halted run stops promptly: its final metrics come when it is resumed and finishes.
     let splits =
-        if result.Halted then []
-        else [ "valid", evaluate data.Valid; "test", evaluate data.Test ] |> List.choose (fun (n, m) -> m |> Option.map (fun m -> n, m))
+        if result.Halted then
+            []
+        else
+            [ "valid", evaluate data.Valid; "test", evaluate data.Test ]
+            |> List.choose (fun (n, m) -> m |> Option.map (fun m -> n, m))
+
     let history = result.State.History
-    let best = if result.State.BestIndex >= 0 && result.State.BestIndex < history.Length then Some history[result.State.BestIndex] else None
+
+    let best =
+        if result.State.BestIndex >= 0 && result.State.BestIndex < history.Length then
+            Some history[result.State.BestIndex]
+        else
+            None
+
     let wholeRun = float result.TrainRows / total.Elapsed.TotalSeconds
+
     let summary =
-        JObj [ "command", JStr "train"
-               "run", JStr runDir
-               "model", JStr entry.Name
-               "settings", JObj [ for k, v in configured.Effective -> k, settingJson v ]
-               "optimizer", JStr(OptimizerKind.name t.Optimizer)
-               "learning_rate", JNum t.LearningRate
-               "batch_size", JInt(int64 t.BatchSize)
-               "parameters", JInt model.ParameterCount
-               "epochs_completed", JInt(int64 result.State.Epoch)
-               "best_epoch", (match best with Some b -> JInt(int64 b.Epoch) | None -> JNull)
-               "stopped", JStr result.State.Stopped
-               "halted", JBool result.Halted
-               "metrics", JObj [ for n, m in splits -> n, Json.metrics m ]
-               "history", JArr(history |> List.map Evaluation.toJson)
-               "throughput",
-               JObj [ "train_samples_per_second_steady", JNum result.SteadyRowsPerSecond
-                      "train_samples_per_second_run", JNum wholeRun
-                      "train_rows", JInt result.TrainRows
-                      "train_seconds", JNum result.TrainSeconds
-                      "data_seconds", JNum data.Seconds
-                      "total_seconds", JNum total.Elapsed.TotalSeconds ]
-               "memory",
-               JObj [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
-                      "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
+        JObj
+            [ "command", JStr "train"
+              "run", JStr runDir
+              "model", JStr entry.Name
+              "settings", JObj [ for k, v in configured.Effective -> k, settingJson v ]
+              "optimizer", JStr(OptimizerKind.name t.Optimizer)
+              "learning_rate", JNum t.LearningRate
+              "batch_size", JInt(int64 t.BatchSize)
+              "parameters", JInt model.ParameterCount
+              "epochs_completed", JInt(int64 result.State.Epoch)
+              "best_epoch",
+              (match best with
+               | Some b -> JInt(int64 b.Epoch)
+               | None -> JNull)
+              "stopped", JStr result.State.Stopped
+              "halted", JBool result.Halted
+              "metrics", JObj [ for n, m in splits -> n, Json.metrics m ]
+              "history", JArr(history |> List.map Evaluation.toJson)
+              "throughput",
+              JObj
+                  [ "train_samples_per_second_steady", JNum result.SteadyRowsPerSecond
+                    "train_samples_per_second_run", JNum wholeRun
+                    "train_rows", JInt result.TrainRows
+                    "train_seconds", JNum result.TrainSeconds
+                    "data_seconds", JNum data.Seconds
+                    "total_seconds", JNum total.Elapsed.TotalSeconds ]
+              "memory",
+              JObj
+                  [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
+                    "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
+
     File.WriteAllText(Run.summaryFile runDir, Json.serialize summary)
+
     File.WriteAllText(
         Run.reportFile runDir,
-        Report.html $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}" history splits
+        Report.html
+            $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}"
+            history
+            splits
             [ "model", entry.Summary
-              "settings", Run.settingsText configured.Effective |> fun s -> s.Replace("\n", "; ")
+              "settings", Run.settingsText configured.Effective |> (fun s -> s.Replace("\n", "; "))
               "optimizer", $"%s{OptimizerKind.name t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
               "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
               "data loading", $"%.2f{data.Seconds} s"
               "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ]
     )
+
     if not json then
         for n, m in splits do
             out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
-        out.WriteLine($"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s")
+
+        out.WriteLine(
+            $"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s"
+        )
+
         out.WriteLine($"run folder: %s{runDir} (report.html, metrics.jsonl, checkpoint.ckpt)")
+
     summary
 
 let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
     let json = args.Contains TrainArgs.Json
     let resume = args.TryGetResult TrainArgs.Resume |> Option.map Path.GetFullPath
+
     let fromFile =
         match resume, args.TryGetResult TrainArgs.Config with
         | Some run, _ ->
-            if not (Directory.Exists run) then Errors.usage $"%s{run}: no such run folder"
+            if not (Directory.Exists run) then
+                Errors.usage $"%s{run}: no such run folder"
+
             Experiment.load (Run.configFile run)
         | None, Some file -> Experiment.load file
         | None, None -> Experiment.empty
@@ -204,23 +278,35 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
     if resume.IsSome then
         for a in args.GetAllResults() do
             match a with
-            | TrainArgs.Resume _ | TrainArgs.Epochs _ | TrainArgs.Patience _ | TrainArgs.Threads _ | TrainArgs.Max_Steps _ | TrainArgs.Device _
-            | TrainArgs.Json | TrainArgs.Verbose -> ()
+            | TrainArgs.Resume _
+            | TrainArgs.Epochs _
+            | TrainArgs.Patience _
+            | TrainArgs.Threads _
+            | TrainArgs.Max_Steps _
+            | TrainArgs.Device _
+            | TrainArgs.Json
+            | TrainArgs.Verbose -> ()
             | other ->
                 let name = args.Parser.GetArgumentCaseInfo(other).Name.Value
                 Errors.usage $"%s{name}: cannot change when resuming; only --epochs, --patience, --threads and --max-steps can"
+
     let e = applyFlags args fromFile
     let maxSteps = int64 (args.GetResult(TrainArgs.Max_Steps, 0))
     // Ctrl+C (SIGINT) or SIGTERM asks the loop to checkpoint its position at the next step and stop; a second
     // signal terminates as usual.
     let mutable cancelled = false
+
     let onSignal (c: Runtime.InteropServices.PosixSignalContext) =
         if not cancelled then
             cancelled <- true
             c.Cancel <- true
+
     use _int = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGINT, onSignal)
     use _term = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, onSignal)
     let halt steps = cancelled || (maxSteps > 0L && steps >= maxSteps)
     let summary = runExperiment e resume halt json (args.Contains TrainArgs.Verbose) out
-    if json then out.WriteLine(Json.serialize summary)
+
+    if json then
+        out.WriteLine(Json.serialize summary)
+
     if cancelled then ExitCode.Interrupted else ExitCode.Ok

@@ -14,21 +14,11 @@ type Activation =
 
 type EmbedOptions = { Dim: int; Std: float32; L2: float32 }
 
-type MlpOptions =
-    { Hidden: int list
-      Activation: Activation
-      Dropout: float32
-      BatchNorm: bool
-      L2: float32 }
+type MlpOptions = { Hidden: int list; Activation: Activation; Dropout: float32; BatchNorm: bool; L2: float32 }
 
 type FefmOptions = { Std: float32; L2: float32 }
 
-type ConvGenerateOptions =
-    { Channels: int list
-      KernelHeights: int list
-      PoolSizes: int list
-      NewMaps: int list
-      Rounding: PoolRounding }
+type ConvGenerateOptions = { Channels: int list; KernelHeights: int list; PoolSizes: int list; NewMaps: int list; Rounding: PoolRounding }
 
 type CrossForm =
     | VectorCross
@@ -45,8 +35,7 @@ module EmbedOptions =
     let dim k = { Dim = k; Std = 0.01f; L2 = 0.0f }
 
 module MlpOptions =
-    let hidden sizes =
-        { Hidden = sizes; Activation = Relu; Dropout = 0.0f; BatchNorm = false; L2 = 0.0f }
+    let hidden sizes = { Hidden = sizes; Activation = Relu; Dropout = 0.0f; BatchNorm = false; L2 = 0.0f }
 
 module FefmOptions =
     let defaults = { Std = 0.01f; L2 = 0.0f }
@@ -75,14 +64,15 @@ module Combinators =
     let embedWith (o: EmbedOptions) =
         Expr.make "embed" (fun b ->
             let f = b.Features
-            let table =
-                b.Param("table", [ f.TableRows; o.Dim ], Initializer.Normal(0.0f, o.Std), "embedding", sparse = true, l2 = o.L2)
+            let table = b.Param("table", [ f.TableRows; o.Dim ], Initializer.Normal(0.0f, o.Std), "embedding", sparse = true, l2 = o.L2)
+
             let parts =
                 [ if not f.IdFields.IsEmpty then
                       yield apply b (Embedding()) [ b.Ids; table ]
                   for s in f.Sequences do
                       let pooled = apply b (EmbeddingBag(s.Pooling)) [ b.Sequence s; table ]
                       yield apply b (Reshape(1, o.Dim)) [ pooled ] ]
+
             match parts with
             | [] -> invalidArg "features" "embed: the features have no id or multi-valued fields"
             | [ one ] -> one
@@ -94,14 +84,16 @@ module Combinators =
         Expr.make "linear" (fun b ->
             let f = b.Features
             let needsTable = not f.IdFields.IsEmpty || not f.Sequences.IsEmpty
+
             let weights =
                 if needsTable then
                     Some(b.Param("weight", [ f.TableRows; 1 ], Initializer.Zeros(), "linear", sparse = true, l2 = l2))
-                else None
+                else
+                    None
+
             let terms =
                 [ match weights with
-                  | Some w when not f.IdFields.IsEmpty ->
-                      yield apply b (Sum(1)) [ apply b (Embedding()) [ b.Ids; w ] ]
+                  | Some w when not f.IdFields.IsEmpty -> yield apply b (Sum(1)) [ apply b (Embedding()) [ b.Ids; w ] ]
                   | _ -> ()
                   match weights with
                   | Some w ->
@@ -111,7 +103,9 @@ module Combinators =
                   if not f.DenseFields.IsEmpty then
                       let wd = b.Param("dense_weight", [ f.DenseFields.Length; 1 ], Initializer.Zeros(), "linear", l2 = l2)
                       yield apply b (Linear(false)) [ b.Dense; wd ] ]
+
             let bias = b.Param("bias", [ 1 ], Initializer.Zeros(), "linear")
+
             match terms with
             | [] -> invalidArg "features" "linear: the features are empty"
             | first :: rest ->
@@ -122,20 +116,19 @@ module Combinators =
 
     let dense = Expr.make "dense" (fun b -> b.Dense)
 
-    let biInteraction (e: Expr) =
-        Expr.make "bi_interaction" (fun b -> apply b (BiInteraction()) [ b.Eval e ])
+    let biInteraction (e: Expr) = Expr.make "bi_interaction" (fun b -> apply b (BiInteraction()) [ b.Eval e ])
 
-    let fm (e: Expr) =
-        Expr.make "fm" (fun b -> apply b (Sum(1, keepDim = true)) [ apply b (BiInteraction()) [ b.Eval e ] ])
+    let fm (e: Expr) = Expr.make "fm" (fun b -> apply b (Sum(1, keepDim = true)) [ apply b (BiInteraction()) [ b.Eval e ] ])
 
-    let innerProduct (e: Expr) =
-        Expr.make "inner_product" (fun b -> apply b (PairwiseInner()) [ b.Eval e ])
+    let innerProduct (e: Expr) = Expr.make "inner_product" (fun b -> apply b (PairwiseInner()) [ b.Eval e ])
 
     let fefmWith (o: FefmOptions) (e: Expr) =
         Expr.make "fefm" (fun b ->
             let x = b.Eval e
+
             if x.Shape.Rank <> 3 then
                 raise (CtrDsl.Tensors.ShapeException($"fefm: expected [batch; fields; dim], got {x.Shape}"))
+
             let fields, dim = x.Shape[1], x.Shape[2]
             let pairs = FieldInteraction.Pairs fields
             let u = b.Param("field_pairs", [ pairs; dim; dim ], Initializer.Normal(0.0f, o.Std), "field_embedding", l2 = o.L2)
@@ -143,13 +136,17 @@ module Combinators =
 
     let fefm e = fefmWith FefmOptions.defaults e
 
-    let reduceSum (e: Expr) =
-        Expr.make "reduce_sum" (fun b -> apply b (Sum(-1, keepDim = true)) [ b.Eval e ])
+    let reduceSum (e: Expr) = Expr.make "reduce_sum" (fun b -> apply b (Sum(-1, keepDim = true)) [ b.Eval e ])
 
     let private denseNode (b: Build) (name: string) (units: int) (l2: float32) (x: Node) =
         if x.Shape.Rank <> 2 then
-            let scope = match b.Graph.CurrentScope with | null -> "dense" | s -> s
+            let scope =
+                match b.Graph.CurrentScope with
+                | null -> "dense"
+                | s -> s
+
             raise (CtrDsl.Tensors.ShapeException($"{scope}: expected [batch; n], got {x.Shape}"))
+
         let n = x.Shape[1]
         let w = b.Param(name + ".weight", [ n; units ], Initializer.TorchLinearWeight(), "dnn", l2 = l2)
         let bias = b.Param(name + ".bias", [ units ], Initializer.TorchLinearBias(n), "dnn")
@@ -172,19 +169,23 @@ module Combinators =
             (fun x (i, units) ->
                 let name = $"dense{i}"
                 let mutable h = denseNode b name units o.L2 x
+
                 if o.BatchNorm then
                     let gamma = b.Param(name + ".bn.gamma", [ units ], Initializer.Constant(1.0f), "dnn")
                     let beta = b.Param(name + ".bn.beta", [ units ], Initializer.Zeros(), "dnn")
                     let mean = b.State(name + ".bn.running_mean", [ units ], 0.0f)
                     let var = b.State(name + ".bn.running_var", [ units ], 1.0f)
                     h <- apply b (BatchNorm()) [ h; gamma; beta; mean; var ]
+
                 h <- activate b o.Activation name h
-                if o.Dropout > 0.0f then h <- apply b (Dropout(o.Dropout)) [ h ]
+
+                if o.Dropout > 0.0f then
+                    h <- apply b (Dropout(o.Dropout)) [ h ]
+
                 h)
             input
 
-    let layers (o: MlpOptions) (e: Expr) =
-        Expr.make "mlp" (fun b -> hiddenLayers b o (b.Eval e))
+    let layers (o: MlpOptions) (e: Expr) = Expr.make "mlp" (fun b -> hiddenLayers b o (b.Eval e))
 
     let mlpWith (o: MlpOptions) (e: Expr) =
         Expr.make "mlp" (fun b ->
@@ -193,8 +194,7 @@ module Combinators =
 
     let mlp hidden e = mlpWith (MlpOptions.hidden hidden) e
 
-    let denseLayer (units: int) (e: Expr) =
-        Expr.make "dense_layer" (fun b -> denseNode b "dense" units 0.0f (b.Eval e))
+    let denseLayer (units: int) (e: Expr) = Expr.make "dense_layer" (fun b -> denseNode b "dense" units 0.0f (b.Eval e))
 
     let sum (parts: Expr list) =
         Expr.make "sum" (fun b ->
@@ -227,9 +227,11 @@ module Combinators =
     /// The listed fields of x [batch; fields; k]: one slice per run of consecutive positions, then a concat.
     let private pickFields (b: Build) (indices: int list) (x: Node) =
         let fields = x.Shape[1]
+
         for i in indices do
             if i < 0 || i >= fields then
                 raise (CtrDsl.Tensors.ShapeException($"select_fields: field {i} is outside {x.Shape}"))
+
         let runs =
             indices
             |> List.fold
@@ -239,6 +241,7 @@ module Combinators =
                     | _ -> (i, 1) :: acc)
                 []
             |> List.rev
+
         match runs with
         | [ (0, len) ] when len = fields -> x
         | _ ->
@@ -246,8 +249,7 @@ module Combinators =
             | [ one ] -> one
             | many -> apply b (Concat(1)) many
 
-    let selectFields (indices: int list) (e: Expr) =
-        Expr.make "select_fields" (fun b -> pickFields b indices (b.Eval e))
+    let selectFields (indices: int list) (e: Expr) = Expr.make "select_fields" (fun b -> pickFields b indices (b.Eval e))
 
     let excludeFields (indices: int list) (e: Expr) =
         Expr.make "exclude_fields" (fun b ->
@@ -257,8 +259,10 @@ module Combinators =
     let weightedSum (e: Expr) =
         Expr.make "weighted_sum" (fun b ->
             let x = b.Eval e
+
             if x.Shape.Rank <> 2 then
                 raise (CtrDsl.Tensors.ShapeException($"weighted_sum: expected [batch; n], got {x.Shape}"))
+
             let r = b.Param("weight", [ x.Shape[1]; 1 ], Initializer.TorchLinearWeight(), "dnn")
             apply b (Linear(false)) [ x; r ])
 
@@ -267,27 +271,50 @@ module Combinators =
     let convGenerate (o: ConvGenerateOptions) (e: Expr) =
         Expr.make "conv_generate" (fun b ->
             let n = o.Channels.Length
+
             if o.KernelHeights.Length <> n || o.PoolSizes.Length <> n || o.NewMaps.Length <> n then
-                invalidArg "o" $"conv_generate: channels, kernel heights, pool sizes and new maps need one entry per layer ({n}, {o.KernelHeights.Length}, {o.PoolSizes.Length}, {o.NewMaps.Length})"
+                invalidArg
+                    "o"
+                    $"conv_generate: channels, kernel heights, pool sizes and new maps need one entry per layer ({n}, {o.KernelHeights.Length}, {o.PoolSizes.Length}, {o.NewMaps.Length})"
+
             let x = b.Eval e
+
             if x.Shape.Rank <> 3 then
                 raise (CtrDsl.Tensors.ShapeException($"conv_generate: expected [batch; fields; dim], got {x.Shape}"))
+
             let dim = x.Shape[2]
             let mutable maps = apply b (Reshape(1, x.Shape[1], dim)) [ x ]
+
             let generated =
                 [ for layer in 0 .. n - 1 do
                       let cin = maps.Shape[1]
                       let cout, h, p, newMaps = o.Channels[layer], o.KernelHeights[layer], o.PoolSizes[layer], o.NewMaps[layer]
                       let name = $"conv{layer}"
                       let fanIn = cin * h
-                      let w = b.Param(name + ".weight", [ cout; cin; h ], Initializer.Uniform(-1.0f / sqrt (float32 fanIn), 1.0f / sqrt (float32 fanIn)), "generation")
-                      let bias = b.Param(name + ".bias", [ cout ], Initializer.Uniform(-1.0f / sqrt (float32 fanIn), 1.0f / sqrt (float32 fanIn)), "generation")
+
+                      let w =
+                          b.Param(
+                              name + ".weight",
+                              [ cout; cin; h ],
+                              Initializer.Uniform(-1.0f / sqrt (float32 fanIn), 1.0f / sqrt (float32 fanIn)),
+                              "generation"
+                          )
+
+                      let bias =
+                          b.Param(
+                              name + ".bias",
+                              [ cout ],
+                              Initializer.Uniform(-1.0f / sqrt (float32 fanIn), 1.0f / sqrt (float32 fanIn)),
+                              "generation"
+                          )
+
                       let conv = apply b (CtrDsl.Ops.Tanh()) [ apply b (FieldConv()) [ maps; w; bias ] ]
                       maps <- apply b (FieldMaxPool(p, o.Rounding)) [ conv ]
                       let pooled = maps.Shape[2]
                       let flat = apply b (Flatten()) [ maps ]
                       let recombined = apply b (CtrDsl.Ops.Tanh()) [ denseNode b $"recombine{layer}" (newMaps * pooled * dim) 0.0f flat ]
                       yield apply b (Reshape(newMaps * pooled, dim)) [ recombined ] ]
+
             match generated with
             | [ one ] -> one
             | many -> apply b (Concat(1)) many)
@@ -300,8 +327,7 @@ module Combinators =
         Expr.make "ffm" (fun b ->
             let f = b.Features
             let fields = f.IdFields.Length
-            let table =
-                b.Param("table", [ f.TableRows; fields * dim ], Initializer.Normal(0.0f, 0.01f), "embedding", sparse = true)
+            let table = b.Param("table", [ f.TableRows; fields * dim ], Initializer.Normal(0.0f, 0.01f), "embedding", sparse = true)
             apply b (FieldAwareInner()) [ apply b (Embedding()) [ b.Ids; table ] ])
 
     let outerProduct (e: Expr) =
@@ -317,10 +343,12 @@ module Combinators =
             expectRank "cross" 2 "[batch; d]" x0
             let d = x0.Shape[1]
             let init = Initializer.XavierNormal()
+
             [ 0 .. layers - 1 ]
             |> List.fold
                 (fun xl l ->
                     let bias = b.Param($"layer{l}.bias", [ d ], Initializer.Zeros(), "dnn")
+
                     let mixed =
                         match form with
                         | VectorCross ->
@@ -331,6 +359,7 @@ module Combinators =
                         | MatrixCross ->
                             let w = b.Param($"layer{l}.weight", [ d; d ], init, "dnn")
                             apply b (Mul()) [ x0; apply b (Linear()) [ xl; w; bias ] ]
+
                     apply b (Add()) [ mixed; xl ])
                 x0)
 
@@ -339,6 +368,7 @@ module Combinators =
             let x0 = b.Eval e
             expectRank "cin" 3 "[batch; fields; dim]" x0
             let m = x0.Shape[1]
+
             let pools, _ =
                 sizes
                 |> List.indexed
@@ -352,6 +382,7 @@ module Combinators =
                         let next = apply b (Transpose(1, 2)) [ apply b (Linear()) [ z; w; bias ] ]
                         apply b (Sum(2)) [ next ], next)
                     x0
+
             match pools with
             | [] -> invalidArg "sizes" "cin: at least one layer"
             | [ one ] -> one
@@ -362,6 +393,7 @@ module Combinators =
             let x = b.Eval e
             expectRank "self_attention" 3 "[batch; fields; dim]" x
             let fields, d, width = x.Shape[1], x.Shape[2], o.Heads * o.HeadDim
+
             let project name =
                 let w = b.Param(name, [ d; width ], Initializer.XavierUniform(), "dnn")
                 apply b (Linear(false)) [ x; w ]
@@ -398,7 +430,10 @@ module Combinators =
             let w1 = b.Param("squeeze", [ fields; reduced ], Initializer.XavierNormal(), "dnn")
             let w2 = b.Param("excite", [ reduced; fields ], Initializer.XavierNormal(), "dnn")
             let z = apply b (Mean(2)) [ x ]
-            let a = apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ z; w1 ] ]; w2 ] ]
+
+            let a =
+                apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ apply b (CtrDsl.Ops.Relu()) [ apply b (Linear(false)) [ z; w1 ] ]; w2 ] ]
+
             let weights = apply b (Expand(2, k)) [ apply b (Reshape(fields, 1)) [ a ] ]
             apply b (Mul()) [ x; weights ])
 
@@ -408,6 +443,7 @@ module Combinators =
             expectRank "bilinear" 3 "[batch; fields; dim]" x
             let fields, k = x.Shape[1], x.Shape[2]
             let init = Initializer.XavierNormal()
+
             match kind with
             | FieldAll ->
                 let w = b.Param("weight", [ k; k ], init, "dnn")
@@ -424,10 +460,12 @@ module Combinators =
     let crossProduct (crosses: string list list) (buckets: int) =
         Expr.make "cross_product" (fun b ->
             let idFields = b.Features.IdFields
+
             let position name =
                 match List.tryFindIndex ((=) name) idFields with
                 | Some i -> i
                 | None -> invalidArg "crosses" $"""cross_product: no id field named {name}; the id fields are {String.concat ", " idFields}"""
+
             let groups = crosses |> List.map (fun g -> g |> List.map position |> List.toArray) |> List.toArray
             let crossed = apply b (HashCross(groups, buckets)) [ b.Ids ]
             let w = b.Param("weight", [ buckets; 1 ], Initializer.Zeros(), "linear", sparse = true)

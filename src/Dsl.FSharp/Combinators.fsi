@@ -14,24 +14,14 @@ type Activation =
 type EmbedOptions = { Dim: int; Std: float32; L2: float32 }
 
 /// MLP options. Each hidden layer is dense → batch norm (optional) → activation → dropout, as in DeepCTR.
-type MlpOptions =
-    { Hidden: int list
-      Activation: Activation
-      Dropout: float32
-      BatchNorm: bool
-      L2: float32 }
+type MlpOptions = { Hidden: int list; Activation: Activation; Dropout: float32; BatchNorm: bool; L2: float32 }
 
 /// FEFM options: the field-pair matrices U start N(0, Std); W = U + Uᵀ.
 type FefmOptions = { Std: float32; L2: float32 }
 
 /// FGCNN feature generation, one entry per convolution layer: channels, kernel height h (kernel (h, 1)),
 /// pooling size p (pool (p, 1)), and the number of new feature maps made from the pooled maps.
-type ConvGenerateOptions =
-    { Channels: int list
-      KernelHeights: int list
-      PoolSizes: int list
-      NewMaps: int list
-      Rounding: PoolRounding }
+type ConvGenerateOptions = { Channels: int list; KernelHeights: int list; PoolSizes: int list; NewMaps: int list; Rounding: PoolRounding }
 
 /// DCN's cross layer: the vector form x0·(x_lᵀw) + b + x_l (Wang 2017) or DCNv2's matrix form
 /// x0 ⊙ (W x_l + b) + x_l (Wang 2021).

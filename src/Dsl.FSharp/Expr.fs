@@ -31,6 +31,7 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
     let mutable dense: Node option = None
     let sequences = Dictionary<string, Node>()
     let mutable label: Node option = None
+
     let scoped (name: string) =
         match graph.CurrentScope with
         | null -> name
@@ -48,12 +49,15 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
         | _ ->
             let mutable block = e.Name
             let mutable k = 2
+
             while not (blocks.Add block) do
                 block <- $"{e.Name}#{k}"
                 k <- k + 1
+
             let n =
                 use _ = graph.ScopeAt(model + "/" + block)
                 e.Run this
+
             memo[e] <- n
             n
 
@@ -62,9 +66,11 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
         let baseName = scoped name
         let mutable full = baseName
         let mutable k = 2
+
         while not (names.Add full) do
             full <- $"{baseName}#{k}"
             k <- k + 1
+
         let p = Parameter(full, List.toArray shape, defaultArg sparse false)
         p.Group <- defaultArg group "default"
         p.L2 <- defaultArg l2 0.0f
@@ -90,7 +96,9 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
 
     /// The numeric fields as one input [batch; n].
     member _.Dense =
-        if features.DenseFields.IsEmpty then invalidArg "features" "the model reads numeric fields, but the features have none"
+        if features.DenseFields.IsEmpty then
+            invalidArg "features" "the model reads numeric fields, but the features have none"
+
         match dense with
         | Some n -> n
         | None ->

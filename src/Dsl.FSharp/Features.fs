@@ -18,12 +18,12 @@ type Features =
 
 module Features =
     /// Only id fields, e.g. a generated dataset or a test.
-    let ids (names: string list) (tableRows: int) =
-        { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
+    let ids (names: string list) (tableRows: int) = { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
 
     /// The features a prepared dataset provides: its id fields and global table, numeric and multi-valued fields.
     let ofFeatureSpace (fs: CtrDsl.Data.FeatureSpace) =
         let schema = fs.Schema
+
         { IdFields = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
           TableRows = fs.FeatureCount
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList

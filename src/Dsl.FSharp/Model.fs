@@ -38,13 +38,17 @@ module Model =
         let graph = ExprGraph()
         let b = Build(graph, features, seed, name)
         let output = b.Eval model
+
         if output.Shape <> Shape.Batched(1) then
             raise (ShapeException($"{name}: a model must end in one output per row [batch; 1], got {output.Shape}"))
+
         let label = b.Label
+
         let loss =
             match objective with
             | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
             | Regression -> graph.Apply(Mse(), output, label)
+
         { Name = name
           Objective = objective
           Features = features

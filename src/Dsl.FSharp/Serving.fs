@@ -14,7 +14,10 @@ let predictorWith (options: PredictorOptions) (features: FeatureSpace) (model: B
         match model.Loss.Op with
         | :? BceWithLogits -> true
         | _ -> false
-    let options = PredictorOptions(BatchSize = options.BatchSize, OutputIsLogit = isLogit, SingleRowOnCallingThread = options.SingleRowOnCallingThread)
+
+    let options =
+        PredictorOptions(BatchSize = options.BatchSize, OutputIsLogit = isLogit, SingleRowOnCallingThread = options.SingleRowOnCallingThread)
+
     new Predictor(model.Graph, model.Output, features, options)
 
 /// `predictorWith` with a batch plan of `batchSize` rows and the other options at their defaults.

@@ -43,33 +43,37 @@ type SettingError =
 type Configured = { Expr: Expr; Effective: (string * SettingValue) list }
 
 type ModelEntry =
-    { /// Lowercase key: "deepfm".
-      Name: string
-      /// The paper's spelling: "DeepFM".
-      DisplayName: string
-      /// One line citing the paper.
-      Summary: string
-      /// The settings the model accepts, in the order they are written back.
-      Keys: string list
-      /// Applies settings over the defaults; the first refused setting is the error.
-      Configure: (string * SettingValue) list -> Result<Configured, SettingError> }
+    {
+        /// Lowercase key: "deepfm".
+        Name: string
+        /// The paper's spelling: "DeepFM".
+        DisplayName: string
+        /// One line citing the paper.
+        Summary: string
+        /// The settings the model accepts, in the order they are written back.
+        Keys: string list
+        /// Applies settings over the defaults; the first refused setting is the error.
+        Configure: (string * SettingValue) list -> Result<Configured, SettingError>
+    }
 
 /// One setting of a parameter record 'P: its key, how a value updates the record (or what was expected instead),
 /// and how to read it back.
-type Field<'P> =
-    { Key: string
-      Set: 'P -> SettingValue -> Result<'P, string>
-      Get: 'P -> SettingValue }
+type Field<'P> = { Key: string; Set: 'P -> SettingValue -> Result<'P, string>; Get: 'P -> SettingValue }
 
 /// An integer >= lo.
 let intField key lo (get: 'P -> int) (set: 'P -> int -> 'P) =
     { Key = key
-      Set = fun p v -> match v with Int i when i >= lo -> Ok(set p i) | _ -> Error $"an integer >= %d{lo}"
+      Set =
+        fun p v ->
+            match v with
+            | Int i when i >= lo -> Ok(set p i)
+            | _ -> Error $"an integer >= %d{lo}"
       Get = get >> Int }
 
 /// A number in [lo, hi]; an integer is taken as a number.
 let floatField key lo hi (get: 'P -> float32) (set: 'P -> float32 -> 'P) =
     let ok f = f >= lo && f <= hi
+
     { Key = key
       Set =
         fun p v ->
@@ -82,13 +86,18 @@ let floatField key lo hi (get: 'P -> float32) (set: 'P -> float32 -> 'P) =
 
 let boolField key (get: 'P -> bool) (set: 'P -> bool -> 'P) =
     { Key = key
-      Set = fun p v -> match v with Bool b -> Ok(set p b) | _ -> Error "true or false"
+      Set =
+        fun p v ->
+            match v with
+            | Bool b -> Ok(set p b)
+            | _ -> Error "true or false"
       Get = get >> Bool }
 
 /// A list of positive integers; `allowEmpty` for hidden layers (an empty MLP is a valid ablation). One integer is
 /// taken as a list of one.
 let intsField key allowEmpty (get: 'P -> int list) (set: 'P -> int list -> 'P) =
     let what = if allowEmpty then "a list of positive integers" else "a non-empty list of positive integers"
+
     { Key = key
       Set =
         fun p v ->
@@ -106,9 +115,7 @@ let embeddingDim get set = intField "embedding_dim" 1 get set
 
 /// A field of an options record kept inside 'P, as a field of 'P.
 let within (get: 'P -> 'O) (set: 'P -> 'O -> 'P) (f: Field<'O>) : Field<'P> =
-    { Key = f.Key
-      Set = fun p v -> f.Set (get p) v |> Result.map (set p)
-      Get = get >> f.Get }
+    { Key = f.Key; Set = fun p v -> f.Set (get p) v |> Result.map (set p); Get = get >> f.Get }
 
 /// The settings of an embedding table (EmbedOptions) kept in a parameter record 'P.
 type EmbeddingSettings<'P>(get: 'P -> EmbedOptions, set: 'P -> EmbedOptions -> 'P) =
@@ -122,8 +129,7 @@ type EmbeddingSettings<'P>(get: 'P -> EmbedOptions, set: 'P -> EmbedOptions -> '
 /// The settings of an MLP (MlpOptions) kept in a parameter record 'P.
 type MlpSettings<'P>(get: 'P -> MlpOptions, set: 'P -> MlpOptions -> 'P) =
     /// The hidden sizes under another key (FGCNN's dense_layers); an empty list is a valid ablation.
-    member _.HiddenAs(key) =
-        within get set (intsField key true (fun (o: MlpOptions) -> o.Hidden) (fun o v -> { o with Hidden = v }))
+    member _.HiddenAs(key) = within get set (intsField key true (fun (o: MlpOptions) -> o.Hidden) (fun o v -> { o with Hidden = v }))
 
     /// dnn_hidden_units.
     member m.Hidden = m.HiddenAs "dnn_hidden_units"
@@ -153,6 +159,7 @@ let noCheck (_: 'P) : (string * string) option = None
 /// back in the order of `fields`.
 let model name display summary (defaults: 'P) (fields: Field<'P> list) (check: 'P -> (string * string) option) (declare: 'P -> Expr) =
     let keys = fields |> List.map (fun f -> f.Key)
+
     let configure (settings: (string * SettingValue) list) =
         let folder (acc: Result<'P, SettingError>) (key: string, value: SettingValue) =
             acc
@@ -160,10 +167,12 @@ let model name display summary (defaults: 'P) (fields: Field<'P> list) (check: '
                 match fields |> List.tryFind (fun f -> f.Key = key) with
                 | None -> Error(UnknownKey(key, keys))
                 | Some f -> f.Set p value |> Result.mapError (fun expected -> BadValue(key, expected, value)))
+
         settings
         |> List.fold folder (Ok defaults)
         |> Result.bind (fun p ->
             match check p with
             | Some(key, problem) -> Error(BadValue(key, problem, (fields |> List.find (fun f -> f.Key = key)).Get p))
             | None -> Ok { Expr = declare p; Effective = [ for f in fields -> f.Key, f.Get p ] })
+
     { Name = name; DisplayName = display; Summary = summary; Keys = keys; Configure = configure }

@@ -11,9 +11,11 @@ let private parameters () =
     let a = Parameter("emb", [| 5; 3 |], true)
     let b = Parameter("w", [| 4 |])
     let rng = Random(3)
+
     for p in [ a; b ] do
         for i in 0 .. p.Value.Length - 1 do
             p.Value[i] <- float32 (rng.NextDouble())
+
     a, b
 
 [<Fact>]
@@ -21,7 +23,10 @@ let ``a checkpoint round-trips values, metadata and optimizer state bit for bit`
     let dir = Support.tempDir "ckpt"
     let a, b = parameters ()
     let adam = Adam([ a; b ], 0.01f)
-    let c = Checkpoint.Capture(dict [ "model", "deepfm"; "note", "ü" ] |> Collections.Generic.Dictionary, [| 1uy; 2uy |], [ a; b ], adam, 17L)
+
+    let c =
+        Checkpoint.Capture(dict [ "model", "deepfm"; "note", "ü" ] |> Collections.Generic.Dictionary, [| 1uy; 2uy |], [ a; b ], adam, 17L)
+
     let path = Path.Combine(dir, "x.ckpt")
     c.Save path
     let back = Checkpoint.Load path

@@ -73,15 +73,14 @@ let ``help lists the flags and examples and exits 0`` () =
 
 /// The repository root (the folder holding CtrDsl.sln), found from the test binary's folder.
 let private repo =
-    let rec up (d: DirectoryInfo) =
-        if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName
-        else up d.Parent
+    let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName else up d.Parent
     up (DirectoryInfo(System.AppContext.BaseDirectory))
 
 [<Fact>]
 let ``every example experiment parses and configures its model`` () =
     let files = Directory.GetFiles(Path.Combine(repo, "examples", "experiments"), "*.yaml")
     Assert.NotEmpty files
+
     for f in files do
         let root = CtrDsl.Dsl.Yaml.load f
         let e = CtrDsl.Cli.Experiment.ofNode [ "sweep" ] root

@@ -19,8 +19,10 @@ let ``train then eval, predict and describe a run`` () =
     Assert.True(testAuc > 0.7, $"test auc {testAuc}")
     Assert.True(j.GetProperty("throughput").GetProperty("train_samples_per_second_steady").GetDouble() > 0.0)
     Assert.Equal(run, j.GetProperty("run").GetString())
+
     for f in [ "config.yaml"; "metrics.jsonl"; "checkpoint.ckpt"; "last.ckpt"; "report.html"; "summary.json" ] do
         Assert.True(File.Exists(Path.Combine(run, f)), f)
+
     Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length)
     Assert.Contains("<svg", File.ReadAllText(Path.Combine(run, "report.html")))
 
@@ -34,6 +36,7 @@ let ``train then eval, predict and describe a run`` () =
     Assert.True((p.Code = 0), p.Err)
     let lines = File.ReadAllLines scores
     Assert.Equal(600, lines.Length)
+
     for l in lines do
         let v = float l
         Assert.InRange(v, 0.0, 1.0)
@@ -43,7 +46,17 @@ let ``train then eval, predict and describe a run`` () =
     Assert.Contains("total trainable parameters", d.Out)
 
     // The saved config trains again as a file.
-    let again = ctr [ "train"; "--config"; Path.Combine(run, "config.yaml"); "--epochs"; "1"; "--out"; Path.Combine(dir, "again"); "--json" ]
+    let again =
+        ctr
+            [ "train"
+              "--config"
+              Path.Combine(run, "config.yaml")
+              "--epochs"
+              "1"
+              "--out"
+              Path.Combine(dir, "again")
+              "--json" ]
+
     Assert.True((again.Code = 0), again.Err)
 
 [<Fact>]
@@ -63,11 +76,14 @@ let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
     Assert.Equal(a.PlanStep, b.PlanStep)
     Assert.Equal(a.OptimizerSteps, b.OptimizerSteps)
     Assert.Equal(a.Parameters.Count, b.Parameters.Count)
+
     for x, y in Seq.zip a.Parameters b.Parameters do
         Assert.Equal(x.Name, y.Name)
         Assert.Equal<float32[]>(x.Values, y.Values)
+
     for KeyValue(k, v) in a.OptimizerState do
         Assert.Equal<float32[]>(v, b.OptimizerState[k])
+
     Assert.Equal(2, File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")).Length)
 
 [<Fact>]
@@ -87,11 +103,14 @@ let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
     let a = Checkpoint.Load(Path.Combine(whole, "last.ckpt"))
     let b = Checkpoint.Load(Path.Combine(parts, "last.ckpt"))
     Assert.Equal(26L, b.PlanStep)
+
     for x, y in Seq.zip a.Parameters b.Parameters do
         Assert.Equal<float32[]>(x.Values, y.Values)
+
     Assert.Equal<string[]>(
         File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")),
-        File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")))
+        File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\""))
+    )
 
 [<Fact>]
 let ``models and describe print JSON with --json`` () =

@@ -24,11 +24,17 @@ let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
     let prepare = PrepareOptions(CacheDir = Path.Combine(dir, "library-cache"), Threads = 1)
     use data = Dataset.Prepare(schema, DataSources.Single(train, SplitRule.Ratio(0.2, 0.0, uint64 options.Seed)), prepare)
     let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
+
     let settings =
         [ "embedding_dim", CtrDsl.Models.Registry.Int 4
           "dnn_hidden_units", CtrDsl.Models.Registry.Ints [ 16 ]
           "net_dropout", CtrDsl.Models.Registry.Float 0.2 ]
-    let configured = match entry.Configure settings with Ok c -> c | Error e -> failwith e.Message
+
+    let configured =
+        match entry.Configure settings with
+        | Ok c -> c
+        | Error e -> failwith e.Message
+
     let features = Features.ofFeatureSpace data.Features
     let library = Fit.build options entry.DisplayName features configured.Expr
     let result = Fit.run library data options FitReporter.silent
@@ -40,12 +46,14 @@ let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
     let best = Path.Combine(run, "checkpoint.ckpt")
     (Checkpoint.Load best).RestoreParameters(cli.Parameters, best)
     Assert.Equal(library.Parameters.Count, cli.Parameters.Count)
+
     for a, b in Seq.zip library.Parameters cli.Parameters do
         Assert.Equal(a.Name, b.Name)
         Assert.Equal<float32[]>(a.Value, b.Value)
     // The same evaluation history, in the run folder and in memory.
     let lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
     Assert.Equal(result.Loop.State.History.Length, lines.Length)
+
     for e, line in Seq.zip result.Loop.State.History lines do
         use doc = Text.Json.JsonDocument.Parse line
         let cliEval = Evaluation.ofJson doc.RootElement

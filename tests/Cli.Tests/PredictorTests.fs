@@ -31,16 +31,20 @@ let ``predictor single rows and batches equal ctr predict`` () =
     // Single rows run the [1; …] plan and batches the [256; …] plan; the GEMM may sum in another order per shape,
     // so agreement is to 1e-6 absolute rather than bit for bit.
     let mutable worst = 0f
+
     for i in 0 .. lines.Length - 1 do
         let v = values lines[i]
         let bySchemaOrder = p.Predict(ReadOnlySpan v)
         let row = p.Row
         row.Clear()
+
         for f in 0 .. v.Length - 1 do
             row.Set(p.Schema.Fields[f].Name, v[f]) |> ignore
+
         let byName = p.Predict row
         Assert.Equal(bySchemaOrder, byName)
         worst <- max worst (abs (bySchemaOrder - expected[i]))
+
     Assert.True(worst <= 1e-6f, $"single rows differ from ctr predict by up to %g{worst}")
     // The encoded batch path, on the rows `ctr predict` encoded.
     let r = Run.restore run
@@ -50,8 +54,10 @@ let ``predictor single rows and batches equal ctr predict`` () =
     let scores = Array.zeroCreate<float32> p.MaxBatch
     let mutable at = 0
     let mutable worstBatch = 0f
+
     while reader.Next batch do
         p.Predict(batch, Span scores)
+
         for i in 0 .. batch.Rows - 1 do
             worstBatch <- max worstBatch (abs (scores[i] - expected[at + i]))
         // The span overload over the same rows gives the same scores as the Batch overload.
@@ -59,6 +65,7 @@ let ``predictor single rows and batches equal ctr predict`` () =
         p.PredictEncoded(batch.IdRows, batch.DenseRows, Span again)
         Assert.Equal<float32>(scores[.. batch.Rows - 1], again)
         at <- at + batch.Rows
+
     Assert.Equal(expected.Length, at)
     Assert.True(worstBatch <= 1e-6f, $"batches differ from ctr predict by up to %g{worstBatch}")
 
@@ -79,7 +86,11 @@ let ``predictor errors name the field and what was expected`` () =
     row.Set("C1", 1.5) |> ignore
     let e4 = Assert.Throws<ArgumentException>(fun () -> p.Predict row |> ignore)
     Assert.Contains("field C1 (categorical): expected text or an integer, got 1.5", e4.Message)
-    let e5 = Assert.Throws<ArgumentException>(fun () -> p.PredictEncoded(ReadOnlySpan(Array.zeroCreate<int> 25), ReadOnlySpan(Array.zeroCreate<float32> 13)) |> ignore)
+
+    let e5 =
+        Assert.Throws<ArgumentException>(fun () ->
+            p.PredictEncoded(ReadOnlySpan(Array.zeroCreate<int> 25), ReadOnlySpan(Array.zeroCreate<float32> 13)) |> ignore)
+
     Assert.Contains("expected 26 ids and 13 numbers per row", e5.Message)
 
 [<Fact>]
@@ -88,26 +99,35 @@ let ``a single-row prediction allocates nothing in steady state`` () =
     use p = Run.predictor run 64
     let v: string array = values (File.ReadLines test |> Seq.head)
     let row = p.Row
+
     for f in 0 .. v.Length - 1 do
         row.Set(f, v[f]) |> ignore
+
     row.Set("I2", 3.0) |> ignore
     let ids = Array.init p.IdFieldCount (fun i -> p.Features.IdFieldOffsets[i] + 1)
     let dense = Array.create p.DenseFieldCount 0.5f
     let mutable sink = 0f
+
     let calls () =
         for _ in 1..200 do
             sink <- sink + p.Predict row
             sink <- sink + p.Predict(ReadOnlySpan v)
             sink <- sink + p.PredictEncoded(ReadOnlySpan ids, ReadOnlySpan dense)
-    calls ()   // warm-up: JIT tiers, scratch buffers
+
+    calls () // warm-up: JIT tiers, scratch buffers
     calls ()
     let before = GC.GetAllocatedBytesForCurrentThread()
     calls ()
     let allocated = GC.GetAllocatedBytesForCurrentThread() - before
+
     let each (f: unit -> unit) =
         let b = GC.GetAllocatedBytesForCurrentThread()
-        for _ in 1..100 do f ()
+
+        for _ in 1..100 do
+            f ()
+
         GC.GetAllocatedBytesForCurrentThread() - b
+
     let a1 = each (fun () -> sink <- sink + p.Predict row)
     let a2 = each (fun () -> sink <- sink + p.Predict(ReadOnlySpan v))
     let a3 = each (fun () -> sink <- sink + p.PredictEncoded(ReadOnlySpan ids, ReadOnlySpan dense))

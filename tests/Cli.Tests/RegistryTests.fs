@@ -16,6 +16,7 @@ let ``every model's effective settings configure the same model again`` () =
 [<Fact>]
 let ``an unknown key names the key and lists the known ones`` () =
     let deepfm = (tryFind "deepfm").Value
+
     match deepfm.Configure [ "hidden_units", Ints [ 10 ] ] with
     | Error(UnknownKey("hidden_units", known)) -> Assert.Contains("dnn_hidden_units", known)
     | other -> failwith $"expected an unknown-key error, got %A{other}"
@@ -23,6 +24,7 @@ let ``an unknown key names the key and lists the known ones`` () =
 [<Fact>]
 let ``a bad value says what was expected`` () =
     let deepfm = (tryFind "deepfm").Value
+
     match deepfm.Configure [ "embedding_dim", Text "ten" ] with
     | Error(BadValue("embedding_dim", expected, Text "ten") as e) ->
         Assert.Contains("integer", expected)
@@ -32,9 +34,15 @@ let ``a bad value says what was expected`` () =
 [<Fact>]
 let ``the FGCNN seed configuration is expressible as settings`` () =
     let fgcnn = (tryFind "fgcnn").Value
+
     let settings =
-        [ "embedding_dim", Int 40; "conv_kernels", Ints [ 14; 16; 18; 20 ]; "kernels", Ints [ 3; 3; 3; 3 ]
-          "dense_layers", Ints [ 4096; 2048; 1024; 512 ]; "h", Int 7; "hp", Int 2 ]
+        [ "embedding_dim", Int 40
+          "conv_kernels", Ints [ 14; 16; 18; 20 ]
+          "kernels", Ints [ 3; 3; 3; 3 ]
+          "dense_layers", Ints [ 4096; 2048; 1024; 512 ]
+          "h", Int 7
+          "hp", Int 2 ]
+
     match fgcnn.Configure settings with
     | Ok c ->
         let get k = c.Effective |> List.find (fst >> (=) k) |> snd
@@ -45,6 +53,7 @@ let ``the FGCNN seed configuration is expressible as settings`` () =
 [<Fact>]
 let ``FGCNN refuses per-layer lists of different lengths`` () =
     let fgcnn = (tryFind "fgcnn").Value
+
     match fgcnn.Configure [ "conv_kernels", Ints [ 4; 4 ]; "kernels", Ints [ 3; 3; 3 ]; "h", Int 2; "hp", Int 2 ] with
     | Error(BadValue("kernels", _, _)) -> ()
     | other -> failwith $"expected a kernels error, got %A{other}"
@@ -52,5 +61,6 @@ let ``FGCNN refuses per-layer lists of different lengths`` () =
 [<Fact>]
 let ``model names are unique lowercase keys`` () =
     Assert.Equal(names.Length, (List.distinct names).Length)
+
     for n in names do
         Assert.Equal(n.ToLowerInvariant(), n)

@@ -22,7 +22,9 @@ let json (r: Result) = JsonDocument.Parse(r.Out.Trim()).RootElement
 
 /// A fresh folder under the temp directory.
 let tempDir (name: string) =
-    let d = Path.Combine(Path.GetTempPath(), "ctr-cli-tests", $"%s{name}-%d{Environment.ProcessId}-%s{Guid.NewGuid().ToString().Substring(0, 8)}")
+    let d =
+        Path.Combine(Path.GetTempPath(), "ctr-cli-tests", $"%s{name}-%d{Environment.ProcessId}-%s{Guid.NewGuid().ToString().Substring(0, 8)}")
+
     Directory.CreateDirectory d |> ignore
     d
 
@@ -34,6 +36,7 @@ let criteoRows (seed: int) (rows: int) =
     let w1 = Array.init 12 (fun _ -> weights.NextDouble() * 4.0 - 2.0)
     let w2 = Array.init 12 (fun _ -> weights.NextDouble() * 4.0 - 2.0)
     let sb = StringBuilder()
+
     for _ in 1..rows do
         let c1, c2 = rng.Next 12, rng.Next 12
         let i1 = rng.Next 5
@@ -41,13 +44,20 @@ let criteoRows (seed: int) (rows: int) =
         let label = if rng.NextDouble() < 1.0 / (1.0 + exp -z) then 1 else 0
         sb.Append(label) |> ignore
         sb.Append('\t').Append(i1) |> ignore
+
         for _ in 2..13 do
             sb.Append('\t') |> ignore
-            if rng.Next 10 > 0 then sb.Append(rng.Next 100) |> ignore
+
+            if rng.Next 10 > 0 then
+                sb.Append(rng.Next 100) |> ignore
+
         sb.Append('\t').Append($"a%02x{c1}").Append('\t').Append($"b%02x{c2}") |> ignore
+
         for _ in 3..26 do
             sb.Append('\t').Append($"%x{rng.Next 8}") |> ignore
+
         sb.Append('\n') |> ignore
+
     sb.ToString()
 
 /// Writes train (2,000 rows) and test (600 rows) files into `dir` and returns their paths.
@@ -60,6 +70,27 @@ let criteoFiles (dir: string) =
 
 /// Flags of a small, fast model on the generated files.
 let smallRun (train: string) (test: string) (out: string) =
-    [ "train"; "--model"; "deepfm"; "--train"; train; "--test"; test; "--format"; "criteo"; "--valid-ratio"; "0.2"
-      "--embedding-dim"; "4"; "--set"; "dnn_hidden_units"; "[16]"; "--batch-size"; "128"; "--lr"; "0.01"
-      "--threads"; "1"; "--out"; out ]
+    [ "train"
+      "--model"
+      "deepfm"
+      "--train"
+      train
+      "--test"
+      test
+      "--format"
+      "criteo"
+      "--valid-ratio"
+      "0.2"
+      "--embedding-dim"
+      "4"
+      "--set"
+      "dnn_hidden_units"
+      "[16]"
+      "--batch-size"
+      "128"
+      "--lr"
+      "0.01"
+      "--threads"
+      "1"
+      "--out"
+      out ]

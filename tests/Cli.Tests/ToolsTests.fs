@@ -9,6 +9,7 @@ let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     let dir = tempDir "sweep"
     let train, test = criteoFiles dir
     let file = Path.Combine(dir, "sweep.yaml")
+
     File.WriteAllText(
         file,
         "dataset:\n  train: train.tsv\n  test: test.tsv\n  format: criteo\n  valid_ratio: 0.2\n"
@@ -16,6 +17,7 @@ let ``sweep trains every grid point and writes a sorted table and CSV`` () =
         + "training:\n  epochs: 1\n  batch_size: 256\n  threads: 1\n"
         + "sweep:\n  training.learning_rate: [0.001, 0.02]\n"
     )
+
     ignore (train, test)
     let out = Path.Combine(dir, "grid")
     let r = ctr [ "sweep"; "--config"; file; "--out"; out; "--json" ]
@@ -57,9 +59,30 @@ let ``data inspect guesses the Criteo layout and the kinds`` () =
 let ``a diverging run exits with the divergence code and one line`` () =
     let dir = tempDir "diverge"
     let train, test = criteoFiles dir
+
     let r =
-        ctr [ "train"; "--model"; "dnn"; "--train"; train; "--test"; test; "--format"; "criteo"; "--set"; "dnn_hidden_units"; "[8]"
-              "--optimizer"; "sgd"; "--lr"; "1e4"; "--threads"; "1"; "--out"; Path.Combine(dir, "run") ]
+        ctr
+            [ "train"
+              "--model"
+              "dnn"
+              "--train"
+              train
+              "--test"
+              test
+              "--format"
+              "criteo"
+              "--set"
+              "dnn_hidden_units"
+              "[8]"
+              "--optimizer"
+              "sgd"
+              "--lr"
+              "1e4"
+              "--threads"
+              "1"
+              "--out"
+              Path.Combine(dir, "run") ]
+
     Assert.Equal(4, r.Code)
     Assert.StartsWith("ctr: training diverged at step", r.Err)
 
@@ -70,7 +93,28 @@ let ``flags override the experiment file`` () =
     let file = Path.Combine(dir, "exp.yaml")
     File.WriteAllText(file, "model:\n  name: fm\n  embedding_dim: 3\ntraining:\n  epochs: 3\n")
     let run = Path.Combine(dir, "run")
-    let r = ctr [ "train"; "--config"; file; "--train"; train; "--test"; test; "--format"; "criteo"; "--epochs"; "1"; "--embedding-dim"; "5"; "--threads"; "1"; "--out"; run; "--json" ]
+
+    let r =
+        ctr
+            [ "train"
+              "--config"
+              file
+              "--train"
+              train
+              "--test"
+              test
+              "--format"
+              "criteo"
+              "--epochs"
+              "1"
+              "--embedding-dim"
+              "5"
+              "--threads"
+              "1"
+              "--out"
+              run
+              "--json" ]
+
     Assert.True((r.Code = 0), r.Err)
     let j = json r
     Assert.Equal("fm", j.GetProperty("model").GetString())
@@ -95,12 +139,18 @@ let ``bench score reports batch throughput and single-row latency percentiles`` 
     Assert.Equal("bench score", j.GetProperty("command").GetString())
     Assert.Equal(39, j.GetProperty("fields").GetInt32())
     Assert.InRange(j.GetProperty("features").GetInt32(), 70_000, 75_000)
-    let batches = [ for b in j.GetProperty("batch").EnumerateArray() -> b.GetProperty("batch_size").GetInt32(), b.GetProperty("rows_per_second").GetDouble() ]
+
+    let batches =
+        [ for b in j.GetProperty("batch").EnumerateArray() -> b.GetProperty("batch_size").GetInt32(), b.GetProperty("rows_per_second").GetDouble() ]
+
     Assert.Equal<int list>([ 4096; 16384 ], batches |> List.map fst)
+
     for _, rps in batches do
         Assert.True(rps > 0.0)
+
     let paths = [ for s in j.GetProperty("single_row").EnumerateArray() -> s ]
     Assert.Equal(5, paths.Length)
+
     for s in paths do
         let q (k: string) = s.GetProperty(k).GetDouble()
         Assert.True(q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us", s.ToString())

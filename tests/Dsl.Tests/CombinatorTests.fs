@@ -41,9 +41,11 @@ let ``fefm with every W_ij = I/2 equals fm`` () =
         // gives ⟨e_i, e_j⟩.
         let u = viaFefm.Parameters |> Seq.find (fun p -> p.Name.EndsWith "field_pairs")
         u.Value.AsSpan().Clear()
+
         for p in 0 .. u.Shape[0] - 1 do
             for k in 0 .. dim - 1 do
                 u.Value[(p * dim + k) * dim + k] <- 0.5f
+
         let ids = randomIds (Random seed) f batch
         close "fefm(I/2) vs fm" 1e-4 1e-5 (forward viaFm ids batch) (forward viaFefm ids batch))
 
@@ -68,13 +70,24 @@ let ``selectFields keeps the listed fields in order`` () =
     let e = embedWith { EmbedOptions.dim 3 with Std = 1.0f }
     let picked = [ 3; 0; 1 ]
     let m = Model.build "m" f 7UL (concat [ e |> flatten; e |> selectFields picked |> flatten ] |> reduceSum)
-    let plan = CtrDsl.Autodiff.Plan.Compile(m.Graph, new CtrDsl.Cpu.CpuBackend(), 2, null, m.Graph.Nodes |> Seq.filter (fun n -> n.Name = "concat") |> Seq.last)
+
+    let plan =
+        CtrDsl.Autodiff.Plan.Compile(
+            m.Graph,
+            new CtrDsl.Cpu.CpuBackend(),
+            2,
+            null,
+            m.Graph.Nodes |> Seq.filter (fun n -> n.Name = "concat") |> Seq.last
+        )
+
     let ids = randomIds (Random 3) f 2
     plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan ids)
     plan.Forward()
     let y = plan.Output(m.Graph.Nodes |> Seq.filter (fun n -> n.Name = "concat") |> Seq.last)
+
     for b in 0..1 do
-        picked |> List.iteri (fun j field ->
+        picked
+        |> List.iteri (fun j field ->
             for k in 0..2 do
                 Assert.Equal(y[b, field * 3 + k], y[b, 15 + j * 3 + k]))
 
@@ -90,19 +103,32 @@ let ``convGenerate produces the formula's number of fields`` () =
             let! ceil = Gen.elements [ true; false ]
             return fields, pools, maps, heights, ceil
         }
+
     check 40 gen (fun (fields, pools, maps, heights, ceil) ->
         let rounding = if ceil then PoolRounding.Ceil else PoolRounding.Floor
         // The count written out independently of the library: each layer pools the previous height.
         let mutable height = fields
         let mutable expected = 0
         let mutable possible = true
+
         for p, m in List.zip pools maps do
             height <- (if ceil then (height + p - 1) / p else height / p)
-            if height < 1 then possible <- false
+
+            if height < 1 then
+                possible <- false
+
             expected <- expected + m * height
-        let o = { Channels = List.replicate pools.Length 2; KernelHeights = heights; PoolSizes = pools; NewMaps = maps; Rounding = rounding }
+
+        let o =
+            { Channels = List.replicate pools.Length 2
+              KernelHeights = heights
+              PoolSizes = pools
+              NewMaps = maps
+              Rounding = rounding }
+
         let f = features fields 2
         let build () = Model.build "g" f 1UL (convGenerate o (embed 4) |> flatten |> mlp [])
+
         if possible then
             let m = build ()
             let generated = m.Graph.Nodes |> Seq.filter (fun n -> n.Scope <> null && n.Scope.EndsWith "conv_generate") |> Seq.last
@@ -119,6 +145,7 @@ let ``crossProduct learns an AND of two fields that linear cannot`` () =
     let ids = randomIds rng f batch
     // Click exactly when C1 and C2 both hold their first id.
     let labels = Array.init batch (fun r -> if ids[r * 4] = 0 && ids[r * 4 + 1] = 6 then 1.0f else 0.0f)
+
     let trainedLoss expr =
         let m = Model.build "m" f 1UL expr
         let plan = trainingPlan m ids labels batch
@@ -126,11 +153,14 @@ let ``crossProduct learns an AND of two fields that linear cannot`` () =
         train plan adam 300
         plan.Forward()
         plan.ReadScalar m.Loss
+
     let withCross = trainedLoss (sum [ linear; crossProduct [ [ "C1"; "C2" ] ] 1000 ])
     let linearOnly = trainedLoss linear
     Assert.True(withCross < 0.05f && linearOnly > 2.0f * withCross, $"cross {withCross}, linear {linearOnly}")
 
 [<Fact>]
 let ``crossProduct names a missing field`` () =
-    let ex = Assert.Throws<ArgumentException>(fun () -> Model.build "m" (features 2 2) 1UL (crossProduct [ [ "C1"; "gender" ] ] 10) |> ignore)
+    let ex =
+        Assert.Throws<ArgumentException>(fun () -> Model.build "m" (features 2 2) 1UL (crossProduct [ [ "C1"; "gender" ] ] 10) |> ignore)
+
     Assert.Contains("no id field named gender", ex.Message)

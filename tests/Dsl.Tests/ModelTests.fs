@@ -9,18 +9,19 @@ open CtrDsl.Dsl.Tests.Support
 [<Fact>]
 let ``DeepFEFM with every switch off but linear equals LR`` () =
     let f = features 6 4
-    let onlyLinear =
-        { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Mlp.Hidden = []; UseLinear = true }
+    let onlyLinear = { DeepFEFM.DeepFEFMParams.Defaults with UseFefm = false; Mlp.Hidden = []; UseLinear = true }
     let a = Model.build "DeepFEFM" f 3UL (DeepFEFM.deepFEFM onlyLinear)
     let b = Model.build "LR" f 3UL (LR.lr LR.LRParams.Defaults)
     Assert.Equal(b.ParameterCount, a.ParameterCount)
     // Give both the same non-zero weights, then compare outputs.
     let rng = Random 5
+
     for pa, pb in Seq.zip a.TrainableParameters b.TrainableParameters do
         for i in 0 .. pa.Value.Length - 1 do
             let v = float32 (rng.NextDouble() - 0.5)
             pa.Value[i] <- v
             pb.Value[i] <- v
+
     let ids = randomIds (Random 9) f 11
     Assert.Equal<float32[]>(forward b ids 11, forward a ids 11)
 
@@ -34,9 +35,11 @@ let ``a model built twice with one seed has identical parameters`` () =
     let f = features 9 7
     let build () = Model.build "DeepFM" f 42UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Mlp.Hidden = [ 16; 8 ] })
     let a, b = build (), build ()
+
     for pa, pb in Seq.zip a.Parameters b.Parameters do
         Assert.Equal(pa.Name, pb.Name)
         Assert.Equal<float32[]>(pa.Value, pb.Value)
+
     let c = Model.build "DeepFM" f 43UL (DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Mlp.Hidden = [ 16; 8 ] })
     let table (m: BuiltModel) = m.Parameters |> Seq.find (fun p -> p.Group = "embedding")
     Assert.NotEqual<float32[]>((table a).Value, (table c).Value)
@@ -49,7 +52,10 @@ let ``FGCNN classifier field count matches the paper's arithmetic on 39 fields``
 [<Fact>]
 let ``FGCNN with too few fields for its pooling fails clearly`` () =
     let f = features 6 2
-    let ex = Assert.Throws<CtrDsl.Tensors.ShapeException>(fun () -> Model.build "FGCNN" f 1UL (FGCNN.fgcnn FGCNN.FGCNNParams.Defaults) |> ignore)
+
+    let ex =
+        Assert.Throws<CtrDsl.Tensors.ShapeException>(fun () -> Model.build "FGCNN" f 1UL (FGCNN.fgcnn FGCNN.FGCNNParams.Defaults) |> ignore)
+
     Assert.Contains("too few fields for pooling", ex.Message)
 
 /// Every zoo model with small settings, so the whole list builds and trains in a second or two.
@@ -67,7 +73,12 @@ let private zoo =
       FGCNN.fgcnn
           { FGCNN.FGCNNParams.Defaults with
               Embedding.Dim = 4
-              Conv = { ConvGenerateOptions.paper with Channels = [ 3; 4 ]; KernelHeights = [ 3; 3 ]; PoolSizes = [ 2; 2 ]; NewMaps = [ 2; 2 ] }
+              Conv =
+                  { ConvGenerateOptions.paper with
+                      Channels = [ 3; 4 ]
+                      KernelHeights = [ 3; 3 ]
+                      PoolSizes = [ 2; 2 ]
+                      NewMaps = [ 2; 2 ] }
               Mlp.Hidden = [ 16 ] }
       "IPNN", IPNN.ipnn { IPNN.IPNNParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
       "OPNN", OPNN.opnn { OPNN.OPNNParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ] }
@@ -89,6 +100,7 @@ let ``every zoo model learns a planted pairwise signal`` () =
     let rng = Random 11
     let ids = randomIds rng f batch
     let labels = Array.init batch (fun r -> if ids[r * 6] % 5 = (ids[r * 6 + 1] - 5) % 5 then 1.0f else 0.0f)
+
     for name, expr in zoo do
         let m = Model.build name f 1UL expr
         let plan = trainingPlan m ids labels batch
@@ -105,6 +117,7 @@ let ``every zoo model learns a planted pairwise signal`` () =
 [<Fact>]
 let ``every zoo model builds on Criteo-shaped features and describes itself`` () =
     let f = features 39 10
+
     for name, expr in zoo do
         let m = Model.build name f 1UL expr
         let text = Describe.text m
@@ -141,21 +154,27 @@ let ``every zoo model trains bit for bit with its training buffers shared by lif
     let rng = Random 3
     let ids = randomIds rng f batch
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+
     let withDropout =
         [ "DeepFM+dropout", DeepFM.deepFM { DeepFM.DeepFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16; 8 ]; Mlp.Dropout = 0.3f }
           "NFM+dropout", NFM.nfm { NFM.NFMParams.Defaults with Embedding.Dim = 4; Mlp.Hidden = [ 16 ]; Mlp.BatchNorm = true; Mlp.Dropout = 0.2f } ]
+
     for name, expr in zoo @ withDropout do
         let run reuse =
             CtrDsl.Autodiff.Plan.NoReuse <- not reuse
+
             try
                 trainedParameters (Model.build name f 1UL expr) ids labels batch 4
             finally
                 CtrDsl.Autodiff.Plan.NoReuse <- false
+
         let separate, separateLogits, separateBytes = run false
         let shared, sharedLogits, sharedBytes = run true
         Assert.Equal<float32[]>(separateLogits, sharedLogits)
+
         for a, b in Array.zip separate shared do
             Assert.Equal<float32[]>(a, b)
+
         Assert.True(sharedBytes <= separateBytes, $"{name}: shared {sharedBytes} bytes, separate {separateBytes}")
 
 [<Fact>]
@@ -169,22 +188,37 @@ let ``every zoo model trains the same with its layers fused as without`` () =
     let rng = Random 4
     let ids = randomIds rng f batch
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+
     for name, expr in zoo do
         let run fuse =
             CtrDsl.Autodiff.Plan.NoFusion <- not fuse
+
             try
                 let m = Model.build name f 1UL expr
                 let plan = trainingPlan m ids labels batch
                 let sgd = CtrDsl.Optim.Sgd(plan.Parameters, 0.5f)
                 train plan sgd 3
                 let concats = m.Graph.Nodes |> Seq.filter (fun n -> n.Op :? CtrDsl.Ops.Concat) |> Seq.toList
-                let absorbed = concats |> List.filter (fun n -> (try plan.ValueOf n |> ignore; false with :? ArgumentException -> true))
+
+                let absorbed =
+                    concats
+                    |> List.filter (fun n ->
+                        (try
+                            plan.ValueOf n |> ignore
+                            false
+                         with :? ArgumentException ->
+                             true))
+
                 [| for p in m.Parameters -> Array.copy p.Value |], absorbed.Length
             finally
                 CtrDsl.Autodiff.Plan.NoFusion <- false
+
         let separate, noneAbsorbed = run false
         let fused, absorbed = run true
         Assert.Equal(0, noneAbsorbed)
-        if name = "IPNN" || name = "FGCNN" then Assert.True(absorbed > 0, $"{name}: no concat was fused into its linear layer")
+
+        if name = "IPNN" || name = "FGCNN" then
+            Assert.True(absorbed > 0, $"{name}: no concat was fused into its linear layer")
+
         for a, b in Array.zip separate fused do
             close name 1e-4 1e-6 a b

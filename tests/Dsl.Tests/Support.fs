@@ -8,8 +8,7 @@ open FsCheck
 open FsCheck.FSharp
 
 /// Id-only features: `fields` fields, each with `perField` rows of one global table.
-let features fields perField =
-    Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * perField)
+let features fields perField = Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * perField)
 
 /// Random global ids for a batch: field f draws from its own block of rows.
 let randomIds (rng: Random) (f: Features) batch =
@@ -43,9 +42,12 @@ let train (plan: Plan) (optimizer: CtrDsl.Optim.Optimizer) steps =
 
 /// |a − b| ≤ atol + rtol·|b| everywhere, or a message naming the first offender.
 let close (what: string) (rtol: float) (atol: float) (want: float32[]) (got: float32[]) =
-    if want.Length <> got.Length then failwith $"{what}: {want.Length} values expected, got {got.Length}"
+    if want.Length <> got.Length then
+        failwith $"{what}: {want.Length} values expected, got {got.Length}"
+
     for i in 0 .. want.Length - 1 do
         let err = abs (float got[i] - float want[i])
+
         if not (err <= atol + rtol * abs (float want[i])) then
             failwith $"{what}: element {i}: expected {want[i]}, got {got[i]}"
 

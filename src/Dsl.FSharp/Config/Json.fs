@@ -17,6 +17,7 @@ type Json =
 module Json =
     let private escape (sb: StringBuilder) (s: string) =
         sb.Append('"') |> ignore
+
         for c in s do
             match c with
             | '"' -> sb.Append("\\\"") |> ignore
@@ -26,6 +27,7 @@ module Json =
             | '\t' -> sb.Append("\\t") |> ignore
             | c when c < ' ' -> sb.Append($"\\u%04x{int c}") |> ignore
             | c -> sb.Append(c) |> ignore
+
         sb.Append('"') |> ignore
 
     let rec private write (sb: StringBuilder) (j: Json) =
@@ -39,16 +41,27 @@ module Json =
         | JStr s -> escape sb s
         | JArr items ->
             sb.Append('[') |> ignore
-            items |> List.iteri (fun i x -> (if i > 0 then sb.Append(',') |> ignore); write sb x)
+
+            items
+            |> List.iteri (fun i x ->
+                (if i > 0 then
+                     sb.Append(',') |> ignore)
+
+                write sb x)
+
             sb.Append(']') |> ignore
         | JObj fields ->
             sb.Append('{') |> ignore
+
             fields
             |> List.iteri (fun i (k, v) ->
-                if i > 0 then sb.Append(',') |> ignore
+                if i > 0 then
+                    sb.Append(',') |> ignore
+
                 escape sb k
                 sb.Append(':') |> ignore
                 write sb v)
+
             sb.Append('}') |> ignore
 
     /// One line of JSON.
@@ -58,9 +71,10 @@ module Json =
         sb.ToString()
 
     let metrics (m: CtrDsl.Metrics.MetricsReport) =
-        JObj [ "count", JInt m.Count
-               "auc", JNum m.Auc
-               "logloss", JNum m.LogLoss
-               "accuracy", JNum m.Accuracy
-               "calibration", JNum m.Calibration
-               "mse", JNum m.Mse ]
+        JObj
+            [ "count", JInt m.Count
+              "auc", JNum m.Auc
+              "logloss", JNum m.LogLoss
+              "accuracy", JNum m.Accuracy
+              "calibration", JNum m.Calibration
+              "mse", JNum m.Mse ]

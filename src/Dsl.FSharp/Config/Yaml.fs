@@ -15,8 +15,7 @@ type Pos =
       Line: int
       Column: int }
 
-    override p.ToString() =
-        if p.Line = 0 then p.File else $"%s{p.File}:%d{p.Line}:%d{p.Column}"
+    override p.ToString() = if p.Line = 0 then p.File else $"%s{p.File}:%d{p.Line}:%d{p.Column}"
 
     static member Flag(name: string) = { File = name; Line = 0; Column = 0 }
 
@@ -39,8 +38,7 @@ type YamlNode =
 
 module Yaml =
     /// Fails with one line `pos key: what`.
-    let fail (pos: Pos) (key: string) (what: string) : 'a =
-        raise (ConfigException(pos, $"%O{pos} %s{key}: %s{what}"))
+    let fail (pos: Pos) (key: string) (what: string) : 'a = raise (ConfigException(pos, $"%O{pos} %s{key}: %s{what}"))
 
     let show (n: YamlNode) =
         match n with
@@ -50,10 +48,12 @@ module Yaml =
 
     let rec private convert (file: string) (node: YamlDotNet.RepresentationModel.YamlNode) : YamlNode =
         let pos = { File = file; Line = int node.Start.Line; Column = int node.Start.Column }
+
         let text (s: YamlScalarNode) =
             match s.Value with
             | null -> ""
             | v -> v
+
         match node with
         | :? YamlScalarNode as s -> YamlNode.Scalar(text s, pos)
         | :? YamlSequenceNode as s -> YamlNode.List([ for c in s.Children -> convert file c ], pos)
@@ -61,6 +61,7 @@ module Yaml =
             YamlNode.Map(
                 [ for KeyValue(k, v) in m.Children ->
                       let kp = { File = file; Line = int k.Start.Line; Column = int k.Start.Column }
+
                       match k with
                       | :? YamlScalarNode as ks -> text ks, kp, convert file v
                       | _ -> fail kp "key" "expected a plain key" ],
@@ -71,13 +72,17 @@ module Yaml =
     /// Parses a YAML document; an empty document is an empty mapping.
     let parse (file: string) (text: string) : YamlNode =
         let stream = YamlStream()
+
         try
             stream.Load(new StringReader(text))
         with :? YamlException as e ->
             let pos = { File = file; Line = int e.Start.Line; Column = int e.Start.Column }
             raise (ConfigException(pos, $"%O{pos} %s{e.Message}"))
-        if stream.Documents.Count = 0 then YamlNode.Map([], { File = file; Line = 1; Column = 1 })
-        else convert file stream.Documents[0].RootNode
+
+        if stream.Documents.Count = 0 then
+            YamlNode.Map([], { File = file; Line = 1; Column = 1 })
+        else
+            convert file stream.Documents[0].RootNode
 
     /// Reads and parses a file; a missing or unreadable file is one line naming it.
     let load (path: string) : YamlNode =
@@ -89,6 +94,7 @@ module Yaml =
             | :? DirectoryNotFoundException -> raise (ConfigException(Pos.Flag path, $"%s{path}: file not found"))
             | :? IOException
             | :? UnauthorizedAccessException as e -> raise (ConfigException(Pos.Flag path, $"%s{path}: cannot read it (%s{e.Message})"))
+
         parse path text
 
     /// The entries of a mapping after checking every key is known: `file:line:col key: unknown; known keys: …`.
@@ -98,6 +104,7 @@ module Yaml =
             for k, p, _ in items do
                 if not (List.contains k known) then
                     fail p k $"""unknown key in %s{what}; known keys: %s{String.Join(", ", known)}"""
+
             items
         | n -> fail n.Pos what $"expected a mapping, got {show n}"
 
@@ -156,6 +163,7 @@ module Yaml =
     /// One of the named options (case-insensitive).
     let choice key (options: (string * 'a) list) (n: YamlNode) =
         let v = (scalar key n).ToLowerInvariant()
+
         match List.tryFind (fun (name, _) -> name = v) options with
         | Some(_, x) -> x
         | None -> fail n.Pos key $"""expected one of %s{String.Join(" | ", List.map fst options)}, got {show n}"""

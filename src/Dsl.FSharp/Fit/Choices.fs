@@ -73,13 +73,17 @@ module Device =
     /// The one grammar of a device name.
     let parse (text: string) : Result<Device, string> =
         let d = text.Trim().ToLowerInvariant()
-        if d = "cpu" then Ok Cpu
-        elif d = "opencl" then Ok(OpenCl 0)
+
+        if d = "cpu" then
+            Ok Cpu
+        elif d = "opencl" then
+            Ok(OpenCl 0)
         elif d.StartsWith "opencl:" then
             match Int32.TryParse(d.Substring 7) with
             | true, i when i >= 0 -> Ok(OpenCl i)
             | _ -> Error expected
-        else Error expected
+        else
+            Error expected
 
     let name (d: Device) =
         match d with

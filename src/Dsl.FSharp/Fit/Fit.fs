@@ -9,10 +9,7 @@ open CtrDsl.Tensors
 
 /// Where data parallelism plugs into the loop: the gradients are reduced across processes before every update, and
 /// each process trains its share of an epoch's batches (rank r of n trains batches i with i mod n = r).
-type FitParallel =
-    { ReduceGradients: (IReadOnlyList<Parameter> -> unit) option
-      Rank: int
-      World: int }
+type FitParallel = { ReduceGradients: (IReadOnlyList<Parameter> -> unit) option; Rank: int; World: int }
 
 module FitParallel =
     let alone = { ReduceGradients = None; Rank = 0; World = 1 }
@@ -20,11 +17,13 @@ module FitParallel =
 /// How one call of the loop behaves around the options: its policies, where it reports, when it halts on request,
 /// and its place among data-parallel processes.
 type FitRun =
-    { Policies: FitPolicy list
-      Reporter: IFitReporter
-      /// Asked after each step with the step count; true halts the loop, and the policies' Halted keeps the position.
-      Halt: int64 -> bool
-      Parallel: FitParallel }
+    {
+        Policies: FitPolicy list
+        Reporter: IFitReporter
+        /// Asked after each step with the step count; true halts the loop, and the policies' Halted keeps the position.
+        Halt: int64 -> bool
+        Parallel: FitParallel
+    }
 
 module FitRun =
     /// The options' standard policies, silent, never halting, one process.
@@ -32,19 +31,23 @@ module FitRun =
         { Policies = Policies.standard o; Reporter = FitReporter.silent; Halt = (fun _ -> false); Parallel = FitParallel.alone }
 
 type LoopResult =
-    { State: FitState
-      TrainRows: int64
-      TrainSeconds: float
-      /// Rows per second of the train steps after the first warm-up steps of this process.
-      SteadyRowsPerSecond: float
-      /// Halted on request: the policies kept the position, and a resume continues.
-      Halted: bool }
+    {
+        State: FitState
+        TrainRows: int64
+        TrainSeconds: float
+        /// Rows per second of the train steps after the first warm-up steps of this process.
+        SteadyRowsPerSecond: float
+        /// Halted on request: the policies kept the position, and a resume continues.
+        Halted: bool
+    }
 
 type FitResult =
-    { Loop: LoopResult
-      /// Metrics of the best evaluation's parameters on the validation and test splits (None: no such split).
-      Valid: MetricsReport option
-      Test: MetricsReport option }
+    {
+        Loop: LoopResult
+        /// Metrics of the best evaluation's parameters on the validation and test splits (None: no such split).
+        Valid: MetricsReport option
+        Test: MetricsReport option
+    }
 
 /// The one training loop: the library's `Fit.run` and `ctr train` both run `Fit.loop`.
 module Fit =
@@ -59,14 +62,26 @@ module Fit =
 
     /// Runs (or continues) training from `state` until the epochs are done, a policy stops it or a halt is asked.
     /// Evaluations come at every epoch end and every `EvalEverySteps` steps, on `valid` when there is one.
-    let loop (s: FitSession) (o: FitOptions) (run: FitRun) (schema: Schema) (train: DataCache) (valid: DataCache option)
-        (state: FitState) : LoopResult =
+    let loop
+        (s: FitSession)
+        (o: FitOptions)
+        (run: FitRun)
+        (schema: Schema)
+        (train: DataCache)
+        (valid: DataCache option)
+        (state: FitState)
+        : LoopResult =
         let reader = if o.Shuffle then BatchReader(train, uint64 o.Seed) else BatchReader(train)
         let batch = Batch.Plan(schema, o.BatchSize)
         let batches = int ((train.RowCount + int64 o.BatchSize - 1L) / int64 o.BatchSize)
         let context = { Session = s; State = state; Options = o; Reporter = run.Reporter }
         let par = run.Parallel
-        s.Step.ReduceGradients <- (match par.ReduceGradients with Some f -> Action<_>(f) | None -> null)
+
+        s.Step.ReduceGradients <-
+            (match par.ReduceGradients with
+             | Some f -> Action<_>(f)
+             | None -> null)
+
         let optimizer = s.Step.Optimizer
         let trainClock = Stopwatch()
         let epochClock = Stopwatch()
@@ -75,8 +90,10 @@ module Fit =
         let warmup = min 10 (max 1 (batches / 4))
         let mutable steadyRows, steadyTicks = 0L, 0L
         let mutable halted = false
+
         let evaluate () =
             let v = valid |> Option.map (evaluate s schema)
+
             let record =
                 { Epoch = state.Epoch + (if state.Batch > 0 then 1 else 0)
                   Step = s.Step.Steps
@@ -85,40 +102,52 @@ module Fit =
                   LearningRate = FitState.learningRate optimizer.LearningRate
                   Seconds = epochClock.Elapsed.TotalSeconds
                   SamplesPerSecond = float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds }
+
             state.LossSum <- 0.0
             state.LossRows <- 0L
             state.History <- state.History @ [ record ]
+
             let improved =
                 match v with
                 | None -> true
                 | Some m -> Monitor.improves o.Monitor state.Best (Monitor.value o.Monitor m)
+
             if improved then
                 state.BestIndex <- state.History.Length - 1
                 v |> Option.iter (fun m -> state.Best <- Monitor.value o.Monitor m)
+
             let validText =
                 match v with
                 | Some m -> $"  valid auc %.5f{m.Auc} logloss %.5f{m.LogLoss}"
                 | None -> ""
+
             run.Reporter.Line(
                 $"epoch %d{record.Epoch} step %d{record.Step}  train loss %.5f{record.TrainLoss}%s{validText}  %.0f{record.SamplesPerSecond} samples/s"
             )
+
             for p in run.Policies do
                 p.Evaluated(context, improved)
+
             epochClock.Restart()
             epochRows <- 0L
+
         epochClock.Start()
+
         while state.Stopped = "" && not halted && state.Epoch < o.Epochs do
             reader.StartEpoch(int64 state.Epoch)
             // Resuming inside an epoch: the reader's order is a function of (seed, epoch), so skipping the batches
             // already read puts it where the interrupted run was.
             for _ in 1 .. state.Batch do
                 reader.Next batch |> ignore
+
             let mutable more = true
+
             while more && state.Stopped = "" && not halted do
                 trainClock.Start()
                 let t0 = Stopwatch.GetTimestamp()
                 more <- reader.Next batch
                 let mine = state.Batch % par.World = par.Rank
+
                 if more && mine then
                     let loss = s.Step.Run batch
                     let dt = Stopwatch.GetTimestamp() - t0
@@ -126,16 +155,26 @@ module Fit =
                     steps <- steps + 1
                     rows <- rows + int64 batch.Rows
                     epochRows <- epochRows + int64 batch.Rows
+
                     if steps > warmup then
                         steadyRows <- steadyRows + int64 batch.Rows
                         steadyTicks <- steadyTicks + dt
+
                     state.Batch <- state.Batch + 1
                     state.LossSum <- state.LossSum + float loss * float batch.Rows
                     state.LossRows <- state.LossRows + int64 batch.Rows
+
                     for p in run.Policies do
                         p.Stepped(context, loss)
-                    run.Reporter.Step(state.Epoch + 1, state.Batch, batches, float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds,
-                                      state.LossSum / float state.LossRows)
+
+                    run.Reporter.Step(
+                        state.Epoch + 1,
+                        state.Batch,
+                        batches,
+                        float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds,
+                        state.LossSum / float state.LossRows
+                    )
+
                     if o.EvalEverySteps > 0 && s.Step.Steps % int64 o.EvalEverySteps = 0L && state.Batch < batches then
                         evaluate ()
                     // A halt on request keeps the position without evaluating, so the resumed run makes exactly the
@@ -143,20 +182,29 @@ module Fit =
                     if state.Batch < batches && run.Halt s.Step.Steps then
                         for p in run.Policies do
                             p.Halted context
+
                         halted <- true
                 elif more then
                     trainClock.Stop()
                     state.Batch <- state.Batch + 1
                 else
                     trainClock.Stop()
+
             if not halted && (state.Stopped = "" || state.Batch = batches) then
                 state.Epoch <- state.Epoch + 1
                 state.Batch <- 0
                 evaluate ()
+
         let steady =
-            if steadyTicks > 0L then float steadyRows / (float steadyTicks / float Stopwatch.Frequency)
-            else float rows / max 1e-9 trainClock.Elapsed.TotalSeconds
-        { State = state; TrainRows = rows; TrainSeconds = trainClock.Elapsed.TotalSeconds; SteadyRowsPerSecond = steady
+            if steadyTicks > 0L then
+                float steadyRows / (float steadyTicks / float Stopwatch.Frequency)
+            else
+                float rows / max 1e-9 trainClock.Elapsed.TotalSeconds
+
+        { State = state
+          TrainRows = rows
+          TrainSeconds = trainClock.Elapsed.TotalSeconds
+          SteadyRowsPerSecond = steady
           Halted = halted }
 
     let private present (split: DataCache | null) =
@@ -175,6 +223,7 @@ module Fit =
         let valid = present data.Valid
         let result = loop s o run schema data.Train valid (FitState.fresh ())
         best.Restore s
+
         { Loop = result
           Valid = valid |> Option.map (evaluate s schema)
           Test = present data.Test |> Option.map (evaluate s schema) }

@@ -4,32 +4,34 @@ namespace CtrDsl.Dsl
 /// read this one record. The policies that act at evaluation points (early stopping, reduce-on-plateau) are built
 /// from it by `Policies.standard`.
 type FitOptions =
-    { Epochs: int
-      BatchSize: int
-      EvalBatchSize: int
-      Optimizer: OptimizerKind
-      /// Learning rate (FTRL: alpha).
-      LearningRate: float
-      /// What the output is trained against: BCE from logits or MSE.
-      Objective: Objective
-      /// Seeds the initial values, dropout, the shuffle and the valid split.
-      Seed: int
-      /// Shuffle the training rows each epoch (by block, then within the block) with Seed; false keeps file order.
-      Shuffle: bool
-      /// Evaluations without improvement before stopping; 0 never stops early.
-      Patience: int
-      Monitor: Monitor
-      /// Maximum global gradient norm; 0 disables clipping.
-      ClipNorm: float
-      /// Evaluations without improvement before the learning rate is multiplied by ReduceLrFactor; 0 disables.
-      ReduceLrPatience: int
-      ReduceLrFactor: float
-      MinLr: float
-      /// Also evaluate (and checkpoint) every N steps; 0 evaluates at epoch ends only.
-      EvalEverySteps: int
-      /// Compute and parsing threads; 0 uses every core.
-      Threads: int
-      Device: Device }
+    {
+        Epochs: int
+        BatchSize: int
+        EvalBatchSize: int
+        Optimizer: OptimizerKind
+        /// Learning rate (FTRL: alpha).
+        LearningRate: float
+        /// What the output is trained against: BCE from logits or MSE.
+        Objective: Objective
+        /// Seeds the initial values, dropout, the shuffle and the valid split.
+        Seed: int
+        /// Shuffle the training rows each epoch (by block, then within the block) with Seed; false keeps file order.
+        Shuffle: bool
+        /// Evaluations without improvement before stopping; 0 never stops early.
+        Patience: int
+        Monitor: Monitor
+        /// Maximum global gradient norm; 0 disables clipping.
+        ClipNorm: float
+        /// Evaluations without improvement before the learning rate is multiplied by ReduceLrFactor; 0 disables.
+        ReduceLrPatience: int
+        ReduceLrFactor: float
+        MinLr: float
+        /// Also evaluate (and checkpoint) every N steps; 0 evaluates at epoch ends only.
+        EvalEverySteps: int
+        /// Compute and parsing threads; 0 uses every core.
+        Threads: int
+        Device: Device
+    }
 
 module FitOptions =
     /// Two epochs of Adam 1e-3 at batch 1024, shuffled with seed 2024, early stopping after 2 evaluations without

@@ -33,38 +33,44 @@ module FitSession =
     /// update on the host and copy the parameters each step, and so does a run with gradient clipping, which reads
     /// the gradients on the host.
     let create (m: BuiltModel) (o: FitOptions) : FitSession =
-        if o.Threads > 0 then CtrDsl.Cpu.WorkerPool.ThreadCount <- o.Threads
+        if o.Threads > 0 then
+            CtrDsl.Cpu.WorkerPool.ThreadCount <- o.Threads
+
         let backend = Device.create o.Device
+
         try
             let plan = Plan.Compile(m.Graph, backend, o.BatchSize, m.Loss, m.Output)
             plan.Seed <- uint64 o.Seed
             let rule = OptimizerKind.create o.Optimizer (float32 o.LearningRate) plan.Parameters
+
             let optimizer: CtrDsl.Optim.Optimizer =
                 match o.Optimizer with
                 | Adam
                 | Adagrad
                 | Sgd when not backend.SharesHostMemory && o.ClipNorm <= 0.0 -> CtrDsl.Optim.DeviceOptimizer(plan, rule)
                 | _ -> rule
+
             let step = TrainStep(plan, m.Loss, optimizer, ClipNorm = float32 o.ClipNorm)
             let evalPlan = Plan.CompileForScoring(m.Graph, plan, o.EvalBatchSize, m.Output)
-            { Model = m
-              Plan = plan
-              Step = step
-              Scorer = Scorer(evalPlan, m.Output, outputIsLogit m)
-              Backend = backend }
+            { Model = m; Plan = plan; Step = step; Scorer = Scorer(evalPlan, m.Output, outputIsLogit m); Backend = backend }
         with _ ->
             backend.Dispose()
             reraise ()
 
     /// Brings resident parameters (and so the evaluation plan and checkpoints) up to date on the host.
-    let syncToHost (s: FitSession) = if s.Plan.Resident then s.Plan.SyncToHost()
+    let syncToHost (s: FitSession) =
+        if s.Plan.Resident then
+            s.Plan.SyncToHost()
 
     /// Host parameter values changed (a restored checkpoint): copies them to a resident plan's device.
-    let syncFromHost (s: FitSession) = if s.Plan.Resident then s.Plan.SyncFromHost()
+    let syncFromHost (s: FitSession) =
+        if s.Plan.Resident then
+            s.Plan.SyncFromHost()
 
     /// A scoring plan for the model on the options' device.
     let scoring (m: BuiltModel) (o: FitOptions) : ScoringSession =
         let backend = Device.create o.Device
+
         try
             let plan = Plan.Compile(m.Graph, backend, o.EvalBatchSize, null, m.Output)
             { Scorer = Scorer(plan, m.Output, outputIsLogit m); Backend = backend }

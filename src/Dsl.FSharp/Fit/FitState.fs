@@ -18,13 +18,17 @@ type Evaluation =
 
 module Evaluation =
     let toJson (r: Evaluation) =
-        JObj [ "epoch", JInt(int64 r.Epoch)
-               "step", JInt r.Step
-               "train_loss", JNum r.TrainLoss
-               "valid", (match r.Valid with Some m -> Json.metrics m | None -> JNull)
-               "learning_rate", JNum r.LearningRate
-               "seconds", JNum r.Seconds
-               "samples_per_second", JNum r.SamplesPerSecond ]
+        JObj
+            [ "epoch", JInt(int64 r.Epoch)
+              "step", JInt r.Step
+              "train_loss", JNum r.TrainLoss
+              "valid",
+              (match r.Valid with
+               | Some m -> Json.metrics m
+               | None -> JNull)
+              "learning_rate", JNum r.LearningRate
+              "seconds", JNum r.Seconds
+              "samples_per_second", JNum r.SamplesPerSecond ]
 
     let internal num (e: JsonElement) (name: string) =
         match e.TryGetProperty name with
@@ -49,18 +53,20 @@ module Evaluation =
 /// Everything the loop needs to continue where it stopped; saved in the last checkpoint's metadata ("loop").
 /// Policies keep their own counts in Counters, under their own names.
 type FitState =
-    { mutable Epoch: int
-      /// Batches of the current epoch already read (trained, or left to other ranks).
-      mutable Batch: int
-      /// The best value of the monitored metric so far, and its evaluation's index in History (−1: none yet).
-      mutable Best: float
-      mutable BestIndex: int
-      mutable LossSum: float
-      mutable LossRows: int64
-      /// Why the run stopped early ("" while it goes on).
-      mutable Stopped: string
-      mutable History: Evaluation list
-      Counters: Dictionary<string, float> }
+    {
+        mutable Epoch: int
+        /// Batches of the current epoch already read (trained, or left to other ranks).
+        mutable Batch: int
+        /// The best value of the monitored metric so far, and its evaluation's index in History (−1: none yet).
+        mutable Best: float
+        mutable BestIndex: int
+        mutable LossSum: float
+        mutable LossRows: int64
+        /// Why the run stopped early ("" while it goes on).
+        mutable Stopped: string
+        mutable History: Evaluation list
+        Counters: Dictionary<string, float>
+    }
 
     member s.Counter(name: string) =
         match s.Counters.TryGetValue name with
@@ -69,19 +75,27 @@ type FitState =
 
 module FitState =
     let fresh () =
-        { Epoch = 0; Batch = 0; Best = nan; BestIndex = -1; LossSum = 0.0; LossRows = 0L; Stopped = ""; History = []
+        { Epoch = 0
+          Batch = 0
+          Best = nan
+          BestIndex = -1
+          LossSum = 0.0
+          LossRows = 0L
+          Stopped = ""
+          History = []
           Counters = Dictionary() }
 
     let toJson (s: FitState) =
-        JObj [ "epoch", JInt(int64 s.Epoch)
-               "batch", JInt(int64 s.Batch)
-               "best", JNum s.Best
-               "best_index", JInt(int64 s.BestIndex)
-               "loss_sum", JNum s.LossSum
-               "loss_rows", JInt s.LossRows
-               "stopped", JStr s.Stopped
-               "counters", JObj [ for KeyValue(k, v) in s.Counters -> k, JNum v ]
-               "history", JArr(s.History |> List.map Evaluation.toJson) ]
+        JObj
+            [ "epoch", JInt(int64 s.Epoch)
+              "batch", JInt(int64 s.Batch)
+              "best", JNum s.Best
+              "best_index", JInt(int64 s.BestIndex)
+              "loss_sum", JNum s.LossSum
+              "loss_rows", JInt s.LossRows
+              "stopped", JStr s.Stopped
+              "counters", JObj [ for KeyValue(k, v) in s.Counters -> k, JNum v ]
+              "history", JArr(s.History |> List.map Evaluation.toJson) ]
         |> Json.serialize
 
     let ofJson (text: string) =
@@ -89,6 +103,7 @@ module FitState =
         let r = doc.RootElement
         let num = Evaluation.num r
         let counters = Dictionary<string, float>()
+
         match r.TryGetProperty "counters" with
         | true, c when c.ValueKind = JsonValueKind.Object ->
             for p in c.EnumerateObject() do
@@ -97,17 +112,22 @@ module FitState =
             // Checkpoints written before the policies kept named counters.
             for name in [ "bad_evals"; "plateau_evals" ] do
                 let v = num name
-                if not (Double.IsNaN v) then counters[name] <- v
+
+                if not (Double.IsNaN v) then
+                    counters[name] <- v
+
         { Epoch = int (num "epoch")
           Batch = int (num "batch")
           Best = num "best"
           BestIndex = int (num "best_index")
           LossSum = num "loss_sum"
           LossRows = int64 (num "loss_rows")
-          Stopped = (match r.GetProperty("stopped").GetString() with null -> "" | s -> s)
+          Stopped =
+            (match r.GetProperty("stopped").GetString() with
+             | null -> ""
+             | s -> s)
           History = [ for e in r.GetProperty("history").EnumerateArray() -> Evaluation.ofJson e ]
           Counters = counters }
 
     /// The learning rate as its shortest round-trip text reads back (0.001f is 0.001, not 0.0010000000474974513).
-    let learningRate (lr: float32) =
-        Double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+    let learningRate (lr: float32) = Double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)

@@ -24,11 +24,7 @@ module FitReporter =
             member _.Line s = write s }
 
 /// What a policy sees: the session (plan, step, optimizer), the loop state it may change, the options, the reporter.
-type FitContext =
-    { Session: FitSession
-      State: FitState
-      Options: FitOptions
-      Reporter: IFitReporter }
+type FitContext = { Session: FitSession; State: FitState; Options: FitOptions; Reporter: IFitReporter }
 
 /// One piece of the loop's behaviour at its three points; the loop runs the policies in their list's order.
 /// A policy keeps what a resume needs in State.Counters, under its own names.
@@ -54,6 +50,7 @@ type EarlyStopping(patience: int) =
         let s = c.State
         let bad = if improved then 0.0 else s.Counter EarlyStopping.Counter + 1.0
         s.Counters[EarlyStopping.Counter] <- bad
+
         if patience > 0 && bad >= float patience then
             s.Stopped <- $"early stop: no %s{Monitor.name c.Options.Monitor} improvement in %.0f{bad} evaluation(s)"
 
@@ -66,13 +63,17 @@ type ReduceOnPlateau(patience: int, factor: float, minLr: float) =
     override _.Evaluated(c, improved) =
         let s = c.State
         let mutable n = if improved then 0.0 else s.Counter ReduceOnPlateau.Counter + 1.0
+
         if patience > 0 && n >= float patience then
             let optimizer = c.Session.Step.Optimizer
             let lowered = max (float32 minLr) (optimizer.LearningRate * float32 factor)
+
             if lowered < optimizer.LearningRate then
                 c.Reporter.Line $"  no improvement for %.0f{n} evaluation(s): learning rate %g{optimizer.LearningRate} -> %g{lowered}"
                 optimizer.LearningRate <- lowered
+
             n <- 0.0
+
         s.Counters[ReduceOnPlateau.Counter] <- n
 
 /// A runaway loss is divergence even while it stays finite (a non-finite loss is caught by the step itself): once
@@ -86,16 +87,20 @@ type Divergence(factor: float, warmup: int) =
     override _.Stepped(c, loss) =
         let s = c.State
         let n = s.Counter Divergence.StepsCounter
+
         if n < float warmup then
             s.Counters[Divergence.SumCounter] <- s.Counter Divergence.SumCounter + float loss
             s.Counters[Divergence.StepsCounter] <- n + 1.0
         else
             let reference = s.Counter Divergence.SumCounter / n
+
             if reference > 0.0 && float loss > factor * reference then
                 let step = c.Session.Step.Steps
+
                 raise (
                     DivergenceException(
-                        step, loss,
+                        step,
+                        loss,
                         $"training diverged at step %d{step}: the loss %g{loss} is over %g{factor}x the mean of the first %d{warmup} steps (%g{reference}). Lower the learning rate, enable gradient clipping, or look for extreme values in the data."
                     )
                 )
@@ -126,13 +131,16 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         let s = c.Session
         FitSession.syncToHost s
         let meta = metadata |> Map.add "loop" (FitState.toJson c.State)
+
         try
             Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
         with :? IOException as e ->
             raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
 
     override p.Evaluated(c, improved) =
-        if improved then p.Save c best
+        if improved then
+            p.Save c best
+
         p.Save c last
 
     override p.Halted c = p.Save c last
@@ -141,6 +149,4 @@ module Policies =
     /// The policies the options ask for: reduce-on-plateau, early stopping, and the runaway-loss stop (100× the
     /// mean loss of the first 10 steps).
     let standard (o: FitOptions) : FitPolicy list =
-        [ ReduceOnPlateau(o.ReduceLrPatience, o.ReduceLrFactor, o.MinLr)
-          EarlyStopping(o.Patience)
-          Divergence(100.0, 10) ]
+        [ ReduceOnPlateau(o.ReduceLrPatience, o.ReduceLrFactor, o.MinLr); EarlyStopping(o.Patience); Divergence(100.0, 10) ]

@@ -18,10 +18,20 @@ open CtrDsl.Data
 /// A copy of `f` with the id settings replaced (C# records cannot be copied with `with` from F#).
 let private rebuild (f: FieldSpec) column vocabulary minCount missing hashBuckets defaultValue =
     FieldSpec(
-        f.Name, f.Kind,
-        Column = column, Vocabulary = vocabulary, MinCount = minCount, Missing = missing, HashBuckets = hashBuckets,
-        Transform = f.Transform, Default = defaultValue, Buckets = f.Buckets, Separator = f.Separator,
-        MaxLength = f.MaxLength, Pooling = f.Pooling)
+        f.Name,
+        f.Kind,
+        Column = column,
+        Vocabulary = vocabulary,
+        MinCount = minCount,
+        Missing = missing,
+        HashBuckets = hashBuckets,
+        Transform = f.Transform,
+        Default = defaultValue,
+        Buckets = f.Buckets,
+        Separator = f.Separator,
+        MaxLength = f.MaxLength,
+        Pooling = f.Pooling
+    )
 
 /// One id per row through a train vocabulary.
 let categorical name = FieldSpec(name, FieldKind.Categorical)
@@ -33,8 +43,7 @@ let numeric transform name = FieldSpec(name, FieldKind.Numeric, Transform = tran
 let bucketized (rule: BucketRule) name = FieldSpec(name, FieldKind.Bucketized, Buckets = rule)
 
 /// A `separator`-split list of ids, padded or cut to `maxLength`, pooled by `pooling` in the model.
-let sequence separator maxLength pooling name =
-    FieldSpec(name, FieldKind.Sequence, Separator = separator, MaxLength = maxLength, Pooling = pooling)
+let sequence separator maxLength pooling name = FieldSpec(name, FieldKind.Sequence, Separator = separator, MaxLength = maxLength, Pooling = pooling)
 
 /// Reads the field from another source column.
 let column c (f: FieldSpec) = rebuild f c f.Vocabulary f.MinCount f.Missing f.HashBuckets f.Default
@@ -46,31 +55,38 @@ let vocabulary v (f: FieldSpec) = rebuild f f.Column v f.MinCount f.Missing f.Ha
 let minCount (n: int) (f: FieldSpec) = rebuild f f.Column f.Vocabulary (Nullable n) f.Missing f.HashBuckets f.Default
 
 /// Where this field's missing values go.
-let missing (policy: MissingPolicy) (f: FieldSpec) =
-    rebuild f f.Column f.Vocabulary f.MinCount (Nullable policy) f.HashBuckets f.Default
+let missing (policy: MissingPolicy) (f: FieldSpec) = rebuild f f.Column f.Vocabulary f.MinCount (Nullable policy) f.HashBuckets f.Default
 
 /// Ids `1 + FNV-1a-64(value) mod n` instead of a vocabulary.
 let hashed (n: int) (f: FieldSpec) = rebuild f f.Column f.Vocabulary f.MinCount f.Missing n f.Default
 
 /// The value of a missing numeric entry (after the transform).
-let defaultValue (v: float32) (f: FieldSpec) =
-    rebuild f f.Column f.Vocabulary f.MinCount f.Missing f.HashBuckets v
+let defaultValue (v: float32) (f: FieldSpec) = rebuild f f.Column f.Vocabulary f.MinCount f.Missing f.HashBuckets v
 
 /// A schema of `format` with its label columns and fields; schema-wide min-count 1 and missing values on their own id.
 let schema (format: SourceFormat) (labels: string list) (fields: FieldSpec list) : Schema =
     let b = SchemaBuilder(format)
-    for l in labels do b.Label l |> ignore
-    for f in fields do b.Field f |> ignore
+
+    for l in labels do
+        b.Label l |> ignore
+
+    for f in fields do
+        b.Field f |> ignore
+
     b.Build()
 
 /// A delimited file with a header row and RFC 4180 quoting.
-let csv (delimiter: char) labels fields =
-    schema (SourceFormat.Delimited(delimiter, true)) labels fields
+let csv (delimiter: char) labels fields = schema (SourceFormat.Delimited(delimiter, true)) labels fields
 
 let private withDefaults minCount missing (s: Schema) : Schema =
     let b = SchemaBuilder(s.Format).MinCount(minCount).Missing(missing)
-    for l in s.Labels do b.Label l |> ignore
-    for f in s.Fields do b.Field f |> ignore
+
+    for l in s.Labels do
+        b.Label l |> ignore
+
+    for f in s.Fields do
+        b.Field f |> ignore
+
     b.Build()
 
 /// The same schema with another default min-count.

@@ -31,12 +31,23 @@ open System
 open CtrDsl.Data
 open CtrDsl.Dsl
 
-let private missing key node =
-    Yaml.choice key [ "own_id", MissingPolicy.OwnId; "as_value", MissingPolicy.AsValue ] node
+let private missing key node = Yaml.choice key [ "own_id", MissingPolicy.OwnId; "as_value", MissingPolicy.AsValue ] node
 
 let private fieldKeys =
-    [ "name"; "names"; "kind"; "column"; "vocabulary"; "min_count"; "missing"; "hash_buckets"; "transform"; "default"
-      "buckets"; "separator"; "max_length"; "pooling" ]
+    [ "name"
+      "names"
+      "kind"
+      "column"
+      "vocabulary"
+      "min_count"
+      "missing"
+      "hash_buckets"
+      "transform"
+      "default"
+      "buckets"
+      "separator"
+      "max_length"
+      "pooling" ]
 
 let private bucketRule (node: YamlNode) : BucketRule =
     match node with
@@ -51,49 +62,75 @@ let private bucketRule (node: YamlNode) : BucketRule =
 let private fields (node: YamlNode) : FieldSpec list =
     let e = Yaml.entries "a field" fieldKeys node
     let get k = Yaml.tryGet k e
+
     let names =
         match get "name", get "names" with
         | Some n, None -> [ Yaml.scalar "name" n ]
         | None, Some n -> Yaml.strings "names" n
         | _ -> Yaml.fail node.Pos "name" "expected exactly one of name or names"
+
     let kind =
         match get "kind" with
         | Some k ->
-            Yaml.choice "kind" [ "categorical", FieldKind.Categorical; "numeric", FieldKind.Numeric
-                                 "bucketized", FieldKind.Bucketized; "sequence", FieldKind.Sequence ] k
+            Yaml.choice
+                "kind"
+                [ "categorical", FieldKind.Categorical
+                  "numeric", FieldKind.Numeric
+                  "bucketized", FieldKind.Bucketized
+                  "sequence", FieldKind.Sequence ]
+                k
         | None -> Yaml.fail node.Pos "kind" "missing; expected categorical | numeric | bucketized | sequence"
+
     let only (kinds: FieldKind list) k =
         match get k with
         | Some v when not (List.contains kind kinds) -> Yaml.fail v.Pos k $"does not apply to a {kind.ToString().ToLowerInvariant()} field"
         | v -> v
+
     let transform =
         only [ FieldKind.Numeric ] "transform"
         |> Option.map (
-            Yaml.choice "transform" [ "none", NumericTransform.None; "log1p", NumericTransform.Log1p
-                                      "standardize", NumericTransform.Standardize
-                                      "log1p_standardize", NumericTransform.Log1pStandardize ])
+            Yaml.choice
+                "transform"
+                [ "none", NumericTransform.None
+                  "log1p", NumericTransform.Log1p
+                  "standardize", NumericTransform.Standardize
+                  "log1p_standardize", NumericTransform.Log1pStandardize ]
+        )
+
     let buckets = only [ FieldKind.Bucketized ] "buckets" |> Option.map bucketRule
+
     if kind = FieldKind.Bucketized && buckets.IsNone then
         Yaml.fail node.Pos "buckets" "missing; a bucketized field needs log3, {fixed: [...]} or {quantile: n}"
+
     match get "column" with
     | Some c when names.Length > 1 -> Yaml.fail c.Pos "column" "cannot be given with names (each field reads its own column)"
     | _ -> ()
+
     let column = get "column" |> Option.map (Yaml.scalar "column")
     let vocabulary = only [ FieldKind.Categorical; FieldKind.Sequence ] "vocabulary" |> Option.map (Yaml.scalar "vocabulary")
     let idKinds = [ FieldKind.Categorical; FieldKind.Sequence; FieldKind.Bucketized ]
     let minCount = only idKinds "min_count" |> Option.map (Yaml.int' "min_count" 1)
     let missing' = only idKinds "missing" |> Option.map (missing "missing")
-    let hashBuckets = only [ FieldKind.Categorical; FieldKind.Sequence ] "hash_buckets" |> Option.map (Yaml.int' "hash_buckets" 1)
+
+    let hashBuckets =
+        only [ FieldKind.Categorical; FieldKind.Sequence ] "hash_buckets" |> Option.map (Yaml.int' "hash_buckets" 1)
+
     let defaultValue = only [ FieldKind.Numeric ] "default" |> Option.map (Yaml.number "default" >> float32)
     let separator = only [ FieldKind.Sequence ] "separator" |> Option.map (Yaml.char' "separator")
     let maxLength = only [ FieldKind.Sequence ] "max_length" |> Option.map (Yaml.int' "max_length" 1)
+
     let pooling =
-        only [ FieldKind.Sequence ] "pooling"
-        |> Option.map (Yaml.choice "pooling" [ "sum", Pooling.Sum; "mean", Pooling.Mean ])
-    let nullable o = match o with Some v -> Nullable v | None -> Nullable()
+        only [ FieldKind.Sequence ] "pooling" |> Option.map (Yaml.choice "pooling" [ "sum", Pooling.Sum; "mean", Pooling.Mean ])
+
+    let nullable o =
+        match o with
+        | Some v -> Nullable v
+        | None -> Nullable()
+
     [ for name in names ->
           FieldSpec(
-              name, kind,
+              name,
+              kind,
               Column = defaultArg column name,
               Vocabulary = defaultArg vocabulary name,
               MinCount = nullable minCount,
@@ -114,28 +151,43 @@ let private topKeys =
 let ofNode (root: YamlNode) : Schema =
     let e = Yaml.entries "the schema" topKeys root
     let get k = Yaml.tryGet k e
-    let require k what = match get k with Some v -> v | None -> Yaml.fail root.Pos k $"missing; expected {what}"
-    let format = require "format" FormatNames.Usage |> Yaml.choice "format" [ for f in FormatNames.All -> FormatNames.Print f, f ]
+
+    let require k what =
+        match get k with
+        | Some v -> v
+        | None -> Yaml.fail root.Pos k $"missing; expected {what}"
+
+    let format =
+        require "format" FormatNames.Usage |> Yaml.choice "format" [ for f in FormatNames.All -> FormatNames.Print f, f ]
+
     let delimited = format = FormatName.Csv || format = FormatName.Tsv
+
     let delimitedOnly k =
         match get k with
         | Some v when not delimited -> Yaml.fail v.Pos k $"applies to csv and tsv only, not {FormatNames.Print format}"
         | v -> v
+
     let delimiter = delimitedOnly "delimiter" |> Option.map (Yaml.char' "delimiter")
     let header = delimitedOnly "header" |> Option.map (Yaml.bool' "header") |> Option.defaultValue true
     let columns = delimitedOnly "columns" |> Option.map (Yaml.strings "columns")
     let quoting = delimitedOnly "quoting" |> Option.map (Yaml.bool' "quoting") |> Option.defaultValue true
+
     if not header && columns.IsNone && delimited then
         Yaml.fail root.Pos "columns" "missing; a file without a header needs its column names"
+
     let source: SourceFormat =
         if delimited then
             let d = defaultArg delimiter (if format = FormatName.Tsv then '\t' else ',')
+
             let names: Collections.Generic.IReadOnlyList<string> | null =
                 match columns with
                 | Some c -> Array.ofList c
                 | None -> null
+
             SourceFormat.Delimited(d, header, names, quoting)
-        else FormatNames.Default format
+        else
+            FormatNames.Default format
+
     let labels =
         match get "labels", get "label" with
         | Some l, None -> Yaml.strings "labels" l
@@ -143,13 +195,20 @@ let ofNode (root: YamlNode) : Schema =
         | None, None when not delimited -> [ "label" ]
         | None, None -> Yaml.fail root.Pos "labels" "missing; expected the label column(s)"
         | _, Some l -> Yaml.fail l.Pos "label" "give labels or label, not both"
+
     let fieldsNode = require "fields" "a list of fields"
     let specs = Yaml.list "fields" fieldsNode |> List.collect fields
     let b = SchemaBuilder(source)
-    for l in labels do b.Label l |> ignore
+
+    for l in labels do
+        b.Label l |> ignore
+
     get "min_count" |> Option.iter (fun v -> b.MinCount(Yaml.int' "min_count" 1 v) |> ignore)
     get "missing" |> Option.iter (fun v -> b.Missing(missing "missing" v) |> ignore)
-    for s in specs do b.Field s |> ignore
+
+    for s in specs do
+        b.Field s |> ignore
+
     try
         b.Build()
     with :? ArgumentException as ex ->

@@ -10,14 +10,17 @@ type AFMParams =
 
     static member Defaults = { Embedding = EmbedOptions.dim 10; AttentionDim = 8 }
 
-let afm (p: AFMParams) =
-    sum [ linear; attentionPooling p.AttentionDim (embedWith p.Embedding) |> weightedSum ]
+let afm (p: AFMParams) = sum [ linear; attentionPooling p.AttentionDim (embedWith p.Embedding) |> weightedSum ]
 
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 
 let entry =
-    Settings.model "afm" "AFM" "AFM (Xiao et al., IJCAI 2017): linear + attention-weighted pairwise interactions."
+    Settings.model
+        "afm"
+        "AFM"
+        "AFM (Xiao et al., IJCAI 2017): linear + attention-weighted pairwise interactions."
         AFMParams.Defaults
         [ embedding.Dim
           Settings.intField "attention_dim" 1 (fun p -> p.AttentionDim) (fun p v -> { p with AttentionDim = v }) ]
-        Settings.noCheck afm
+        Settings.noCheck
+        afm

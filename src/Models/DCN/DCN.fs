@@ -29,5 +29,4 @@ let settings =
       deep.Dropout ]
 
 let entry =
-    Settings.model "dcn" "DCN" "DCN (Wang et al., ADKDD 2017): vector cross layers beside an MLP."
-        DCNParams.Defaults settings Settings.noCheck dcn
+    Settings.model "dcn" "DCN" "DCN (Wang et al., ADKDD 2017): vector cross layers beside an MLP." DCNParams.Defaults settings Settings.noCheck dcn

@@ -10,5 +10,11 @@ type DCNv2Params = DCNParams
 let dcnv2 (p: DCNv2Params) = dcnWith MatrixCross p
 
 let entry =
-    Settings.model "dcnv2" "DCNv2" "DCN-V2 (Wang et al., WWW 2021): matrix cross layers beside an MLP."
-        DCNv2Params.Defaults DCN.settings Settings.noCheck dcnv2
+    Settings.model
+        "dcnv2"
+        "DCNv2"
+        "DCN-V2 (Wang et al., WWW 2021): matrix cross layers beside an MLP."
+        DCNv2Params.Defaults
+        DCN.settings
+        Settings.noCheck
+        dcnv2

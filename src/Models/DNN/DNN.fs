@@ -19,5 +19,11 @@ let private deep = Settings.mlp (fun (p: DNNParams) -> p.Mlp) (fun p v -> { p wi
 let settings = [ embedding.Dim; deep.Hidden; deep.Dropout ]
 
 let entry =
-    Settings.model "dnn" "DNN" "A plain MLP over the concatenated embeddings (the DNN baseline of DeepCTR and FuxiCTR)."
-        DNNParams.Defaults settings Settings.noCheck dnn
+    Settings.model
+        "dnn"
+        "DNN"
+        "A plain MLP over the concatenated embeddings (the DNN baseline of DeepCTR and FuxiCTR)."
+        DNNParams.Defaults
+        settings
+        Settings.noCheck
+        dnn

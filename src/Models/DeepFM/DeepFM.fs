@@ -20,7 +20,16 @@ let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { 
 let private deep = Settings.mlp (fun (p: DeepFMParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 
 let entry =
-    Settings.model "deepfm" "DeepFM" "DeepFM (Guo et al., IJCAI 2017): linear + FM + MLP over one shared embedding table."
+    Settings.model
+        "deepfm"
+        "DeepFM"
+        "DeepFM (Guo et al., IJCAI 2017): linear + FM + MLP over one shared embedding table."
         DeepFMParams.Defaults
-        [ embedding.Dim; deep.Hidden; deep.Dropout; deep.BatchNorm; embedding.L2 "embedding_regularizer"; deep.L2 "net_regularizer" ]
-        Settings.noCheck deepFM
+        [ embedding.Dim
+          deep.Hidden
+          deep.Dropout
+          deep.BatchNorm
+          embedding.L2 "embedding_regularizer"
+          deep.L2 "net_regularizer" ]
+        Settings.noCheck
+        deepFM

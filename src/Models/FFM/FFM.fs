@@ -12,7 +12,11 @@ type FFMParams =
 let ffm (p: FFMParams) = sum [ linear; Combinators.ffm p.EmbeddingDim |> reduceSum ]
 
 let entry =
-    Settings.model "ffm" "FFM" "FFM (Juan et al., RecSys 2016): one latent vector per feature and field it meets."
+    Settings.model
+        "ffm"
+        "FFM"
+        "FFM (Juan et al., RecSys 2016): one latent vector per feature and field it meets."
         FFMParams.Defaults
         [ Settings.embeddingDim (fun p -> p.EmbeddingDim) (fun p v -> { p with EmbeddingDim = v }) ]
-        Settings.noCheck ffm
+        Settings.noCheck
+        ffm

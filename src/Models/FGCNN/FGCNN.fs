@@ -16,16 +16,17 @@ type FGCNNParams =
     /// The paper's generator (channels 14/16/18/20, h = 7, pool 2, 3 new maps each) with the reference's k = 10 and
     /// 400-400-400 classifier.
     static member Defaults =
-        { Embedding = EmbedOptions.dim 10; Conv = ConvGenerateOptions.paper; Mlp = MlpOptions.hidden [ 400; 400; 400 ]; SharedEmbedding = false }
+        { Embedding = EmbedOptions.dim 10
+          Conv = ConvGenerateOptions.paper
+          Mlp = MlpOptions.hidden [ 400; 400; 400 ]
+          SharedEmbedding = false }
 
     /// The seed document's configuration: k = 40, conv_kernels [14;16;18;20], kernels (new maps) [3;3;3;3],
     /// h = 7, hp = 2, dense layers 4096-2048-1024-512 (it trains with BCE and Ranger).
-    static member SeedDocument =
-        { FGCNNParams.Defaults with Embedding.Dim = 40; Mlp.Hidden = [ 4096; 2048; 1024; 512 ] }
+    static member SeedDocument = { FGCNNParams.Defaults with Embedding.Dim = 40; Mlp.Hidden = [ 4096; 2048; 1024; 512 ] }
 
 /// Fields the classifier sees for `fields` raw fields: raw plus generated.
-let classifierFields (p: FGCNNParams) (fields: int) =
-    fields + List.sum (ConvGenerateOptions.generatedFields p.Conv fields)
+let classifierFields (p: FGCNNParams) (fields: int) = fields + List.sum (ConvGenerateOptions.generatedFields p.Conv fields)
 
 let fgcnn (p: FGCNNParams) =
     let raw = embedWith p.Embedding
@@ -37,15 +38,24 @@ let fgcnn (p: FGCNNParams) =
 let private check (p: FGCNNParams) =
     let c = p.Conv
     let n = c.Channels.Length
-    if c.NewMaps.Length <> n then Some("kernels", $"one entry per convolution layer (%d{n}, as conv_kernels)")
-    elif c.KernelHeights.Length <> n then Some("h", $"one kernel height, or one per convolution layer (%d{n})")
-    elif c.PoolSizes.Length <> n then Some("hp", $"one pool size, or one per convolution layer (%d{n})")
-    else None
+
+    if c.NewMaps.Length <> n then
+        Some("kernels", $"one entry per convolution layer (%d{n}, as conv_kernels)")
+    elif c.KernelHeights.Length <> n then
+        Some("h", $"one kernel height, or one per convolution layer (%d{n})")
+    elif c.PoolSizes.Length <> n then
+        Some("hp", $"one pool size, or one per convolution layer (%d{n})")
+    else
+        None
 
 let private conv (f: Settings.Field<ConvGenerateOptions>) = Settings.within (fun p -> p.Conv) (fun p v -> { p with Conv = v }) f
 
 /// h and hp take one value for every layer or a list with one per layer; the layer count is conv_kernels'.
-let private perLayer key (get: ConvGenerateOptions -> int list) (set: ConvGenerateOptions -> int list -> ConvGenerateOptions) : Settings.Field<FGCNNParams> =
+let private perLayer
+    key
+    (get: ConvGenerateOptions -> int list)
+    (set: ConvGenerateOptions -> int list -> ConvGenerateOptions)
+    : Settings.Field<FGCNNParams> =
     { Key = key
       Set =
         fun p v ->
@@ -59,7 +69,10 @@ let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { 
 let private deep = Settings.mlp (fun (p: FGCNNParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 
 let entry =
-    Settings.model "fgcnn" "FGCNN" "FGCNN (Liu et al., WWW 2019): CNN-generated features beside the raw ones, read by an IPNN."
+    Settings.model
+        "fgcnn"
+        "FGCNN"
+        "FGCNN (Liu et al., WWW 2019): CNN-generated features beside the raw ones, read by an IPNN."
         FGCNNParams.Defaults
         [ embedding.Dim
           conv (Settings.intsField "conv_kernels" false (fun c -> c.Channels) (fun c v -> { c with Channels = v }))
@@ -69,4 +82,5 @@ let entry =
           deep.HiddenAs "dense_layers"
           deep.Dropout
           Settings.boolField "share_embedding" (fun p -> p.SharedEmbedding) (fun p v -> { p with SharedEmbedding = v }) ]
-        check fgcnn
+        check
+        fgcnn

@@ -15,9 +15,13 @@ let fm (p: FMParams) = sum [ linearWith p.L2Linear; Combinators.fm (embedWith p.
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 
 let entry =
-    Settings.model "fm" "FM" "Factorization Machines (Rendle, ICDM 2010): linear + pairwise inner products of embeddings."
+    Settings.model
+        "fm"
+        "FM"
+        "Factorization Machines (Rendle, ICDM 2010): linear + pairwise inner products of embeddings."
         FMParams.Defaults
         [ embedding.Dim
           embedding.L2 "embedding_regularizer"
           Settings.l2 "linear_regularizer" (fun p -> p.L2Linear) (fun p v -> { p with L2Linear = v }) ]
-        Settings.noCheck fm
+        Settings.noCheck
+        fm

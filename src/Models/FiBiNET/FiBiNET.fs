@@ -11,11 +11,15 @@ type FiBiNETParams =
       Mlp: MlpOptions }
 
     static member Defaults =
-        { Embedding = EmbedOptions.dim 10; Reduction = 3; Bilinear = FieldInteraction; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
+        { Embedding = EmbedOptions.dim 10
+          Reduction = 3
+          Bilinear = FieldInteraction
+          Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
 
 let fibinet (p: FiBiNETParams) =
     let e = embedWith p.Embedding
     let reweighted = senet p.Reduction e
+
     concat [ bilinear p.Bilinear e |> flatten; named "bilinear_senet" (bilinear p.Bilinear reweighted) |> flatten ]
     |> mlpWith p.Mlp
 
@@ -42,11 +46,15 @@ let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { 
 let private deep = Settings.mlp (fun (p: FiBiNETParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 
 let entry =
-    Settings.model "fibinet" "FiBiNET" "FiBiNET (Huang et al., RecSys 2019): SENET re-weighting and bilinear interactions feed an MLP."
+    Settings.model
+        "fibinet"
+        "FiBiNET"
+        "FiBiNET (Huang et al., RecSys 2019): SENET re-weighting and bilinear interactions feed an MLP."
         FiBiNETParams.Defaults
         [ embedding.Dim
           Settings.intField "reduction_ratio" 1 (fun p -> p.Reduction) (fun p v -> { p with Reduction = v })
           bilinearType
           deep.Hidden
           deep.Dropout ]
-        Settings.noCheck fibinet
+        Settings.noCheck
+        fibinet

@@ -14,5 +14,11 @@ let fwfm (p: FwFMParams) = sum [ linear; Combinators.fwfm (embedWith p.Embedding
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 
 let entry =
-    Settings.model "fwfm" "FwFM" "FwFM (Pan et al., WWW 2018): linear + one learned weight per field pair's inner product."
-        FwFMParams.Defaults [ embedding.Dim ] Settings.noCheck fwfm
+    Settings.model
+        "fwfm"
+        "FwFM"
+        "FwFM (Pan et al., WWW 2018): linear + one learned weight per field pair's inner product."
+        FwFMParams.Defaults
+        [ embedding.Dim ]
+        Settings.noCheck
+        fwfm

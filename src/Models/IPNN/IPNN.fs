@@ -12,5 +12,11 @@ let ipnn (p: IPNNParams) =
     concat [ dnnInput e; innerProduct e ] |> mlpWith p.Mlp
 
 let entry =
-    Settings.model "ipnn" "IPNN" "IPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their pairwise inner products."
-        IPNNParams.Defaults DNN.settings Settings.noCheck ipnn
+    Settings.model
+        "ipnn"
+        "IPNN"
+        "IPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their pairwise inner products."
+        IPNNParams.Defaults
+        DNN.settings
+        Settings.noCheck
+        ipnn

@@ -11,7 +11,11 @@ type LRParams =
 let lr (p: LRParams) = linearWith p.L2
 
 let entry =
-    Settings.model "lr" "LR" "Logistic regression over one-hot ids and numeric fields (the baseline of every CTR table)."
+    Settings.model
+        "lr"
+        "LR"
+        "Logistic regression over one-hot ids and numeric fields (the baseline of every CTR table)."
         LRParams.Defaults
         [ Settings.l2 "embedding_regularizer" (fun p -> p.L2) (fun p v -> { p with L2 = v }) ]
-        Settings.noCheck lr
+        Settings.noCheck
+        lr

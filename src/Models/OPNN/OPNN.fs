@@ -12,5 +12,11 @@ let opnn (p: OPNNParams) =
     concat [ dnnInput e; outerProduct e ] |> mlpWith p.Mlp
 
 let entry =
-    Settings.model "opnn" "OPNN" "OPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their outer products (superposition form)."
-        OPNNParams.Defaults DNN.settings Settings.noCheck opnn
+    Settings.model
+        "opnn"
+        "OPNN"
+        "OPNN (Qu et al., ICDM 2016): an MLP over the embeddings and their outer products (superposition form)."
+        OPNNParams.Defaults
+        DNN.settings
+        Settings.noCheck
+        opnn

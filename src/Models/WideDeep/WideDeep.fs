@@ -7,17 +7,23 @@ open System
 open CtrDsl.Dsl
 
 type WideDeepParams =
-    { Embedding: EmbedOptions
-      Mlp: MlpOptions
-      /// Cross-product features for the wide part, e.g. [ [ "gender"; "language" ] ] for AND(gender, language).
-      Crosses: string list list
-      /// Rows of the crossed-feature weight table (the crossed ids are hashed into it).
-      CrossBuckets: int
-      L2Wide: float32 }
+    {
+        Embedding: EmbedOptions
+        Mlp: MlpOptions
+        /// Cross-product features for the wide part, e.g. [ [ "gender"; "language" ] ] for AND(gender, language).
+        Crosses: string list list
+        /// Rows of the crossed-feature weight table (the crossed ids are hashed into it).
+        CrossBuckets: int
+        L2Wide: float32
+    }
 
     /// The paper used 1024-512-256 on app data; 400-400-400 with k = 10 matches the reference benchmark.
     static member Defaults =
-        { Embedding = EmbedOptions.dim 10; Mlp = MlpOptions.hidden [ 400; 400; 400 ]; Crosses = []; CrossBuckets = 100_000; L2Wide = 0.0f }
+        { Embedding = EmbedOptions.dim 10
+          Mlp = MlpOptions.hidden [ 400; 400; 400 ]
+          Crosses = []
+          CrossBuckets = 100_000
+          L2Wide = 0.0f }
 
 let wideDeep (p: WideDeepParams) =
     let wide = named "wide" (linearWith p.L2Wide)
@@ -31,6 +37,7 @@ let private crosses: Settings.Field<WideDeepParams> =
         text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
         |> Array.map (fun g -> g.Split('&', StringSplitOptions.TrimEntries) |> Array.toList)
         |> Array.toList
+
     { Key = "crosses"
       Set =
         fun p v ->
@@ -44,7 +51,10 @@ let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { 
 let private deep = Settings.mlp (fun (p: WideDeepParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 
 let entry =
-    Settings.model "widedeep" "WideDeep" "Wide & Deep (Cheng et al., DLRS 2016): a wide linear part jointly trained with an MLP."
+    Settings.model
+        "widedeep"
+        "WideDeep"
+        "Wide & Deep (Cheng et al., DLRS 2016): a wide linear part jointly trained with an MLP."
         WideDeepParams.Defaults
         [ embedding.Dim
           deep.Hidden
@@ -53,4 +63,5 @@ let entry =
           Settings.intField "cross_buckets" 1 (fun p -> p.CrossBuckets) (fun p v -> { p with CrossBuckets = v })
           Settings.l2 "wide_regularizer" (fun p -> p.L2Wide) (fun p v -> { p with L2Wide = v })
           embedding.L2 "embedding_regularizer" ]
-        Settings.noCheck wideDeep
+        Settings.noCheck
+        wideDeep

@@ -9,8 +9,7 @@ type xDeepFMParams =
       CinSizes: int list
       Mlp: MlpOptions }
 
-    static member Defaults =
-        { Embedding = EmbedOptions.dim 10; CinSizes = [ 200; 200; 200 ]; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
+    static member Defaults = { Embedding = EmbedOptions.dim 10; CinSizes = [ 200; 200; 200 ]; Mlp = MlpOptions.hidden [ 400; 400; 400 ] }
 
 let xdeepfm (p: xDeepFMParams) =
     let e = embedWith p.Embedding
@@ -21,10 +20,14 @@ let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { 
 let private deep = Settings.mlp (fun (p: xDeepFMParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 
 let entry =
-    Settings.model "xdeepfm" "xDeepFM" "xDeepFM (Lian et al., KDD 2018): linear + compressed interaction network + MLP."
+    Settings.model
+        "xdeepfm"
+        "xDeepFM"
+        "xDeepFM (Lian et al., KDD 2018): linear + compressed interaction network + MLP."
         xDeepFMParams.Defaults
         [ embedding.Dim
           Settings.intsField "cin_hidden_units" false (fun p -> p.CinSizes) (fun p v -> { p with CinSizes = v })
           deep.Hidden
           deep.Dropout ]
-        Settings.noCheck xdeepfm
+        Settings.noCheck
+        xdeepfm
