@@ -115,7 +115,7 @@ let embeddingDim get set = intField "embedding_dim" 1 get set
 
 /// A field of an options record kept inside 'P, as a field of 'P.
 let within (get: 'P -> 'O) (set: 'P -> 'O -> 'P) (f: Field<'O>) : Field<'P> =
-    { Key = f.Key; Set = fun p v -> f.Set (get p) v |> Result.map (set p); Get = get >> f.Get }
+    { Key = f.Key; Get = get >> f.Get; Set = (fun p v -> f.Set (get p) v |> Result.map (set p)) }
 
 /// The settings of an embedding table (EmbedOptions) kept in a parameter record 'P.
 type EmbeddingSettings<'P>(get: 'P -> EmbedOptions, set: 'P -> EmbedOptions -> 'P) =
