@@ -32,5 +32,5 @@ module Features =
             |> Seq.map (fun f ->
                 { Name = f.Name
                   MaxLength = f.MaxLength
-                  Pooling = if f.Pooling = CtrDsl.Data.Pooling.Sum then Pooling.Sum else Pooling.Mean })
+                  Pooling = f.Pooling })
             |> Seq.toList }

@@ -6,7 +6,7 @@ public enum UnaryFn { Relu, Sigmoid, Tanh, Identity }
 /// <summary>Pointwise binary functions.</summary>
 public enum BinaryFn { Add, Sub, Mul }
 
-/// <summary>How a multi-valued embedding lookup pools its ids.</summary>
+/// <summary>How a multi-valued embedding lookup pools its ids: the one pooling vocabulary of schemas, graphs and kernels.</summary>
 public enum Pooling { Sum, Mean }
 
 /// <summary>How a pooling window count is rounded when the length is not a multiple of the window.</summary>

@@ -1,3 +1,5 @@
+using CtrDsl.Backends;
+
 namespace CtrDsl.Data;
 
 /// <summary>What a field becomes in a <see cref="Batch"/>.</summary>
@@ -12,9 +14,6 @@ public enum FieldKind
     /// <summary>A variable-length list of ids split on a separator: one padded <c>[batch; maxLen]</c> array in <c>Batch.Sequences</c>.</summary>
     Sequence,
 }
-
-/// <summary>How a model pools a sequence field's embeddings; the data layer only carries it.</summary>
-public enum Pooling { Sum, Mean }
 
 /// <summary>
 /// Where an empty value goes. Every vocabulary reserves id 0 for out-of-vocabulary values

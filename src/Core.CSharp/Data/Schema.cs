@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using System.Text;
 
 namespace CtrDsl.Data;

@@ -14,6 +14,7 @@ module CtrDsl.Dsl.Schema.SchemaBuilder
 
 open System
 open CtrDsl.Data
+open CtrDsl.Backends
 
 /// A copy of `f` with the id settings replaced (C# records cannot be copied with `with` from F#).
 let private rebuild (f: FieldSpec) column vocabulary minCount missing hashBuckets defaultValue =

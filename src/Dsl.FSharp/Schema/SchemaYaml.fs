@@ -29,6 +29,7 @@ module CtrDsl.Dsl.Schema.SchemaYaml
 
 open System
 open CtrDsl.Data
+open CtrDsl.Backends
 open CtrDsl.Dsl
 
 let private missing key node = Yaml.choice key [ "own_id", MissingPolicy.OwnId; "as_value", MissingPolicy.AsValue ] node

@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using System.IO.Compression;
 using System.Text;
 using CtrDsl.Data;

@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using CtrDsl.Data;
 using Microsoft.FSharp.Collections;
 using Xunit;

@@ -1,3 +1,4 @@
+using CtrDsl.Backends;
 using CtrDsl.Data;
 using Xunit;
 using Yaml = CtrDsl.Dsl.Schema.SchemaYaml;
