@@ -29,8 +29,5 @@ module Features =
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
           Sequences =
             schema.SequenceFields
-            |> Seq.map (fun f ->
-                { Name = f.Name
-                  MaxLength = f.MaxLength
-                  Pooling = f.Pooling })
+            |> Seq.map (fun f -> { Name = f.Name; MaxLength = f.MaxLength; Pooling = f.Pooling })
             |> Seq.toList }
