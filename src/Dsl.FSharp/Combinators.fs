@@ -5,56 +5,6 @@ open CtrDsl.Graph
 open CtrDsl.Init
 open CtrDsl.Ops
 
-type Activation =
-    | Relu
-    | Tanh
-    | Sigmoid
-    | PRelu
-    | NoActivation
-
-type EmbedOptions = { Dim: int; Std: float32; L2: float32 }
-
-type MlpOptions = { Hidden: int list; Activation: Activation; Dropout: float32; BatchNorm: bool; L2: float32 }
-
-type FefmOptions = { Std: float32; L2: float32 }
-
-type ConvGenerateOptions = { Channels: int list; KernelHeights: int list; PoolSizes: int list; NewMaps: int list; Rounding: PoolRounding }
-
-type CrossForm =
-    | VectorCross
-    | MatrixCross
-
-type BilinearKind =
-    | FieldAll
-    | FieldEach
-    | FieldInteraction
-
-type AttentionOptions = { Heads: int; HeadDim: int; Residual: bool }
-
-module EmbedOptions =
-    let dim k = { Dim = k; Std = 0.01f; L2 = 0.0f }
-
-module MlpOptions =
-    let hidden sizes = { Hidden = sizes; Activation = Relu; Dropout = 0.0f; BatchNorm = false; L2 = 0.0f }
-
-module FefmOptions =
-    let defaults = { Std = 0.01f; L2 = 0.0f }
-
-module ConvGenerateOptions =
-    let paper =
-        { Channels = [ 14; 16; 18; 20 ]
-          KernelHeights = [ 7; 7; 7; 7 ]
-          PoolSizes = [ 2; 2; 2; 2 ]
-          NewMaps = [ 3; 3; 3; 3 ]
-          Rounding = PoolRounding.Floor }
-
-    let generatedFields (o: ConvGenerateOptions) (fields: int) =
-        (fields, List.zip o.PoolSizes o.NewMaps)
-        ||> List.mapFold (fun height (p, maps) ->
-            let pooled = FieldMaxPool.OutFields(height, p, o.Rounding)
-            maps * pooled, pooled)
-        |> fst
-
 [<AutoOpen>]
 module Combinators =
     let private apply (b: Build) (op: Op) (inputs: Node list) = b.Graph.Apply(op, List.toArray inputs)

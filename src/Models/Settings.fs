@@ -81,8 +81,7 @@ let floatField key lo hi (get: 'P -> float32) (set: 'P -> float32 -> 'P) =
             | Float f when ok f -> Ok(set p (float32 f))
             | Int i when ok (float i) -> Ok(set p (float32 i))
             | _ -> Error $"a number in [%g{lo}, %g{hi}]"
-      // Through the shortest round-trip text, so 0.001f is written back as 0.001, not 0.0010000000474974513.
-      Get = fun p -> Float(Double.Parse((get p).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)) }
+      Get = fun p -> Float(Json.shortest (get p)) }
 
 let boolField key (get: 'P -> bool) (set: 'P -> bool -> 'P) =
     { Key = key

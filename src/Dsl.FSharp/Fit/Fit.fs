@@ -99,7 +99,7 @@ module Fit =
                   Step = s.Step.Steps
                   TrainLoss = (if state.LossRows > 0L then state.LossSum / float state.LossRows else nan)
                   Valid = v
-                  LearningRate = FitState.learningRate optimizer.LearningRate
+                  LearningRate = Json.shortest optimizer.LearningRate
                   Seconds = epochClock.Elapsed.TotalSeconds
                   SamplesPerSecond = float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds }
 
