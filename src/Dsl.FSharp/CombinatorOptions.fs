@@ -3,12 +3,13 @@ namespace CtrDsl.Dsl
 open CtrDsl.Backends
 open CtrDsl.Ops
 
-/// Pointwise activations of an MLP layer.
+/// Pointwise activations of an MLP layer or an attention unit (Dice is DIN's data-adaptive PReLU).
 type Activation =
     | Relu
     | Tanh
     | Sigmoid
     | PRelu
+    | Dice
     | NoActivation
 
 /// Embedding options: row width, the N(0, Std) initial values, and the L2 strength on looked-up rows.

@@ -92,6 +92,26 @@ let boolField key (get: 'P -> bool) (set: 'P -> bool -> 'P) =
             | _ -> Error "true or false"
       Get = get >> Bool }
 
+/// One of a closed set of choices spelled as text: `choices` pairs each spelling with its value (a union case).
+let choiceField key (choices: (string * 'V) list) (get: 'P -> 'V) (set: 'P -> 'V -> 'P) =
+    let spellings = choices |> List.map fst
+
+    let expected =
+        match List.rev spellings with
+        | last :: rest when not rest.IsEmpty -> String.Join(", ", List.rev rest) + " or " + last
+        | _ -> String.Join(", ", spellings)
+
+    { Key = key
+      Set =
+        fun p v ->
+            match v with
+            | Text t ->
+                match choices |> List.tryFind (fun (s, _) -> s = t) with
+                | Some(_, value) -> Ok(set p value)
+                | None -> Error expected
+            | _ -> Error expected
+      Get = fun p -> Text(choices |> List.find (fun (_, value) -> value = get p) |> fst) }
+
 /// A list of positive integers; `allowEmpty` for hidden layers (an empty MLP is a valid ablation). One integer is
 /// taken as a list of one.
 let intsField key allowEmpty (get: 'P -> int list) (set: 'P -> int list -> 'P) =
