@@ -71,3 +71,34 @@ let ``two ranks with half batches end where one process with whole batches ends`
     let auc (r: FitResult) = r.Valid.Value.Auc
     Assert.True(abs (auc single - auc results[0]) < 1e-4, $"valid AUC {auc single} alone, {auc results[0]} on two ranks")
     printfn $"two ranks against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc results[0]:F6}"
+
+[<Fact>]
+let ``the AUC spread over two ranks is exactly the AUC of one process`` () =
+    let dir = tempDir "ranks-auc"
+    let train, _ = criteoFiles dir
+    let schema = Schema.SchemaYaml.load (Path.Combine(AppContext.BaseDirectory, "schemas", "criteo.yaml"))
+    let prepare = PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1)
+    // A batch of 128 splits the 2,000 rows into 16 batches: each rank scores 8, rank 1 the short last one.
+    let o = { options with BatchSize = 128 }
+    use data = Dataset.Prepare(schema, DataSources.Single(train, SplitRule.Ratio(0.0, 0.0, 1UL)), prepare)
+
+    let evaluate (ranks: ICommunicator) =
+        let m = deepFM data
+        // Non-trivial scores: the same random weights on every replica.
+        let rng = Random 3
+
+        for p in m.Parameters do
+            for i in 0 .. p.Value.Length - 1 do
+                p.Value[i] <- float32 (rng.NextDouble() - 0.5)
+
+        use s = FitSession.create m o
+        Fit.evaluateOn ranks s data.Features.Schema data.Train
+
+    let alone = evaluate SingleProcess.Instance
+    let ranks = LocalGroup.Create 2
+    let spread = [| for r in ranks -> Task.Run(fun () -> evaluate r) |] |> Array.map (fun t -> t.Result)
+
+    for m in spread do
+        Assert.Equal(alone.Auc, m.Auc)
+        Assert.Equal(alone.LogLoss, m.LogLoss)
+        Assert.Equal(alone.Count, m.Count)

@@ -55,10 +55,13 @@ module Fit =
     let build (o: FitOptions) (name: string) (features: Features) (model: Expr) : BuiltModel =
         Model.buildFor o.Objective name features (uint64 o.Seed) model
 
-    /// Scores a split with the session's current parameters.
-    let evaluate (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport =
+    /// Scores a split with the session's current parameters, spread over the ranks (exact metrics of all rows).
+    let evaluateOn (ranks: ICommunicator) (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport =
         FitSession.syncToHost s
-        s.Scorer.Evaluate(split, schema)
+        s.Scorer.Evaluate(split, schema, ranks)
+
+    /// Scores a split with the session's current parameters.
+    let evaluate (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport = evaluateOn SingleProcess.Instance s schema split
 
     /// Runs (or continues) training from `state` until the epochs are done, a policy stops it or a halt is asked.
     /// Evaluations come at every epoch end and every `EvalEverySteps` steps, on `valid` when there is one.
@@ -91,7 +94,7 @@ module Fit =
         let mutable halted = false
 
         let evaluate () =
-            let v = valid |> Option.map (evaluate s schema)
+            let v = valid |> Option.map (evaluateOn ranks s schema)
 
             let record =
                 { Epoch = state.Epoch + (if state.Batch > 0 then 1 else 0)
@@ -227,8 +230,8 @@ module Fit =
         best.Restore s
 
         { Loop = result
-          Valid = valid |> Option.map (evaluate s schema)
-          Test = present data.Test |> Option.map (evaluate s schema) }
+          Valid = valid |> Option.map (evaluateOn run.Ranks s schema)
+          Test = present data.Test |> Option.map (evaluateOn run.Ranks s schema) }
 
     /// `runWith` the options' standard policies, reporting to `reporter`.
     let run (m: BuiltModel) (data: Dataset) (o: FitOptions) (reporter: IFitReporter) : FitResult =
