@@ -74,7 +74,7 @@ internal sealed class CacheWriter : IDisposable
         if (_rows == 0) return;
         long pad = (64 - _out.Position % 64) % 64;
         if (pad > 0) _out.Write(new byte[pad]);
-        _blocks.Add(new BlockEntry { Offset = _out.Position, Rows = _rows });
+        long start = _out.Position;
         _out.Write(MemoryMarshal.AsBytes(_labels.AsSpan(0, _rows * _nLabels)));
         _out.Write(MemoryMarshal.AsBytes(_ids.AsSpan(0, _rows * _nIds)));
         _out.Write(MemoryMarshal.AsBytes(_dense.AsSpan(0, _rows * _nDense)));
@@ -85,10 +85,14 @@ internal sealed class CacheWriter : IDisposable
             _seqOffsets[s].Clear(); _seqOffsets[s].Add(0);
             _seqValues[s].Clear();
         }
+        _blocks.Add(new BlockEntry { Offset = start, Bytes = _out.Position - start, Rows = _rows });
         _rows = 0;
     }
 
-    /// <summary>Writes the last block, the block table and the header (not yet complete) and closes the file.</summary>
+    /// <summary>
+    /// Writes the last block, the block table and the header (not yet complete: the blocks get their checksums when
+    /// <see cref="DataCache.MarkComplete"/> seals the finished file) and closes the file.
+    /// </summary>
     public void Finish(ulong schemaHash, long sourceSize, long sourceMtimeTicks)
     {
         Flush();
@@ -99,6 +103,8 @@ internal sealed class CacheWriter : IDisposable
         _header.SchemaHash = schemaHash;
         _header.SourceSize = sourceSize;
         _header.SourceMtimeTicks = sourceMtimeTicks;
+        _header.FileSize = _out.Position;
+        CacheCheck.Stamp(ref _header, CollectionsMarshal.AsSpan(_blocks));
         _out.Position = 0;
         _out.Write(MemoryMarshal.AsBytes(new Span<CacheHeader>(ref _header)));
         _out.Dispose();

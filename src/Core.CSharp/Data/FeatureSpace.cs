@@ -112,7 +112,11 @@ public sealed class FeatureSpace
     public static FeatureSpace Load(string path, Schema schema)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            doc = JsonDocument.Parse(bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0));
+        }
         catch (JsonException e) { throw DataFormatException.InFile(path, $"not a feature-space JSON file ({e.Message})"); }
         using (doc)
         {
