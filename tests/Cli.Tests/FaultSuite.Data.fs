@@ -93,6 +93,15 @@ let private write (dir: string) (name: string) (text: string) =
     File.WriteAllText(p, text)
     p
 
+let private gzip (dir: string) (name: string) (text: string) =
+    let p = Path.Combine(dir, name)
+
+    do
+        use gz = new Compression.GZipStream(File.Create p, Compression.CompressionLevel.Fastest)
+        gz.Write(Encoding.UTF8.GetBytes text)
+
+    p
+
 let private rows n (f: Random -> int -> string) =
     let rng = Random(n)
     String.Join("", [ for i in 0 .. n - 1 -> f rng i + "\n" ])
@@ -135,6 +144,16 @@ let private sources (dir: string) =
         Data = write dir "d.svm" (rows 240 (fun r _ -> $"%d{2 * label r - 1} %d{r.Next 9}:1 %d{10 + r.Next 5}:1"))
         Schema =
           Some(write dir "libsvm.yaml" "format: libsvm\nfields:\n  - name: features\n    kind: sequence\n    max_length: 4\n    pooling: sum\n")
+        Format = None }
+      { Name = "csv.gz"
+        Data = gzip dir "d.csv.gz" ("label,c1,c2,n1\n" + rows 240 (fun r _ -> $"%d{label r},u%d{r.Next 9},v%d{r.Next 4},%.2f{r.NextDouble() * 50.0}"))
+        Schema =
+          Some(
+              write
+                  dir
+                  "gz.yaml"
+                  "format: csv\nlabel: label\nfields:\n  - {name: c1, kind: categorical}\n  - {name: n1, kind: numeric, transform: standardize}\n"
+          )
         Format = None }
       { Name = "avazu"
         Data =
@@ -200,7 +219,7 @@ let private baseline =
 
 let private sameRowsAsBaseline (s: Source) (cache: string) = Assert.Equal<(string * int64 list) list>(baseline.Value[s.Name], splits cache)
 
-let private sourceCase = Gen.elements [ 0..5 ]
+let private sourceCase = Gen.elements [ 0..6 ]
 
 [<Fact>]
 let ``a truncated or flipped cache file of any format and split is rebuilt and gives the undamaged rows`` () =
@@ -234,7 +253,7 @@ let ``a truncated or flipped feature file is rebuilt and gives the undamaged row
 
 [<Fact>]
 let ``a truncated or flipped data file of any format is read or refused in one line, and a refusal changes no cache`` () =
-    run 90 13UL (Gen.zip sourceCase damages) (fun (k, damage) ->
+    run 105 13UL (Gen.zip sourceCase damages) (fun (k, damage) ->
         let dir, s = copyOf originals.Value[k]
         let cache = Path.Combine(dir, "cache")
         let config = experiment dir s cache
@@ -251,7 +270,7 @@ let ``a truncated or flipped data file of any format is read or refused in one l
 
 [<Fact>]
 let ``a truncated or flipped schema file is read or refused in one line naming it or the data`` () =
-    let withSchema = [ 0; 1; 3; 4 ]
+    let withSchema = [ 0; 1; 3; 4; 5 ]
 
     run 48 14UL (Gen.zip (Gen.elements withSchema) damages) (fun (k, damage) ->
         let dir, s = copyOf originals.Value[k]
