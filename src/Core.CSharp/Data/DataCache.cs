@@ -115,7 +115,7 @@ public sealed unsafe class DataCache : IDisposable
         _header.FeaturesHash = featuresHash;
         CacheCheck.Seal(_base, ref _header, _blocks);
         // No msync: the page cache already holds the data for any later reader, and forcing write-back would only add
-        // disk waits (a cache lost in a crash is rebuilt: the source's mtime is checked, not the disk state).
+        // disk waits (a cache half-written in a crash fails its size or checksums when it next opens, and is rebuilt).
         *(CacheHeader*)_base = _header;
     }
 
