@@ -25,7 +25,12 @@ internal sealed class CacheWriter : IDisposable
         _seqOffsets = Enumerable.Range(0, nSeqs).Select(_ => new List<int> { 0 }).ToArray();
         _seqValues = Enumerable.Range(0, nSeqs).Select(_ => new List<int>()).ToArray();
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        _out = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+        try { _out = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20); }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(path))
+        {
+            // Another process holds the file it is building (FileShare.None): two builds of one cache at once.
+            throw DataFormatException.InFile(path, "another process is building this cache now; run again when it has finished");
+        }
         _out.Write(new byte[128]);
         _header = new CacheHeader
         {

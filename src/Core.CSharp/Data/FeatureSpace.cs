@@ -51,7 +51,12 @@ public sealed class FeatureSpace
     /// "distinct_in_train","tokens":[… in id order from FirstValueId] | "buckets":n | "boundaries":[…]}],
     /// "numeric":[{"field","mean","std","count"}]}</c>.
     /// </summary>
-    public void Save(string path) => File.WriteAllBytes(path, ToJson());
+    /// <summary>Writes the JSON to <c>path.tmp</c> and renames it over <paramref name="path"/>: replaced whole or not at all.</summary>
+    public void Save(string path)
+    {
+        File.WriteAllBytes(path + ".tmp", ToJson());
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
 
     private byte[] ToJson()
     {

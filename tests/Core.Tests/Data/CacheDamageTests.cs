@@ -150,4 +150,18 @@ public class CacheDamageTests
         var e = Assert.Throws<DataFormatException>(() => p.Reprepare(out _));
         Assert.Equal(p.Cache + ": a folder is in the cache file's place", e.Message);
     }
+
+    [Fact]
+    public void TwoBuildsOfOneCacheAtOnce_TheSecondIsOneLineNamingTheCache()
+    {
+        using var p = new Prepared();
+        File.Delete(p.Cache);
+        // What a build in another process holds while it writes (FileShare.None is a lock across processes too).
+        using (new FileStream(p.Cache + ".tmp", FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+        {
+            var e = Assert.Throws<DataFormatException>(() => p.Reprepare(out _));
+            Assert.Equal(p.Cache + ".tmp: another process is building this cache now; run again when it has finished", e.Message);
+        }
+        AssertSameRows(p.Fresh, p.Reprepare(out _));
+    }
 }
