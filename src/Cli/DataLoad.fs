@@ -30,6 +30,9 @@ let requireFile (what: string) (path: string) =
 
 /// The data layer's settings for one command: a damaged cache is rebuilt from its source, with one line on stderr.
 let private options (cacheDir: string) (threads: int) =
+    if File.Exists cacheDir then
+        Errors.usage $"%s{cacheDir}: cache folder expected, found a file"
+
     PrepareOptions(
         CacheDir = cacheDir,
         Threads = (if threads > 0 then threads else Environment.ProcessorCount),

@@ -369,7 +369,7 @@ let ``an empty, unclosed or folder schema file is one line naming it`` () =
         oneLineNaming [ s.Schema.Value ] (prepare config)
 
 [<Fact>]
-let ``a folder in a cache file's place is one line naming it, an empty cache or feature file is rebuilt`` () =
+let ``a folder in a cache file's place or a file in the cache folder's is one line naming it, an empty cache or feature file is rebuilt`` () =
     let _, s, cache, config = csvCase ()
     Assert.Equal(0, (prepare config).Code)
     let train = Directory.GetFiles(cache, "*.train.ctrcache") |> Array.exactlyOne
@@ -384,6 +384,9 @@ let ``a folder in a cache file's place is one line naming it, an empty cache or 
     let r = prepare config
     oneLineNaming [ train ] r
     Assert.EndsWith("a folder is in the cache file's place", r.Err.TrimEnd())
+    let r = prepare (experiment (Path.GetDirectoryName(s.Data: string)) s s.Data)
+    oneLineNaming [ s.Data ] r
+    Assert.EndsWith("cache folder expected, found a file", r.Err.TrimEnd())
 
 [<Fact>]
 let ``an edited source rebuilds its caches`` () =
