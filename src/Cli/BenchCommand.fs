@@ -77,14 +77,19 @@ let private gemm (json: bool) (out: TextWriter) =
     CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, 1.0) |> ignore
     0
 
+/// `--threads N`, checked (Preflight.threads) and applied; 0 runs on one thread.
+let private threads (n: int) =
+    Preflight.threads "--threads" n
+    WorkerPool.ThreadCount <- max 1 n
+
 let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     match args.TryGetSubCommand() with
     | Some(BenchArgs.Gemm g) ->
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
         gemm (g.Contains GemmArgs.Json) out
     | Some(BenchArgs.Score s) ->
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
-        s.TryGetResult ScoreBenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
+        s.TryGetResult ScoreBenchArgs.Threads |> Option.iter threads
         let rows = s.GetResult(ScoreBenchArgs.Rows, 262_144)
         let calls = s.GetResult(ScoreBenchArgs.Calls, 20_000)
 
@@ -109,7 +114,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then
             Errors.usage "bench: sizes must be at least 1"
 
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
         let modelName = args.GetResult(BenchArgs.Model, "deepfm")
 
         let entry =

@@ -29,6 +29,13 @@ let requireFile (what: string) (path: string) =
 /// Parses schema text; its errors are ConfigExceptions naming file:line:col (usage errors).
 let parseSchema (file: string) (text: string) = CtrDsl.Dsl.Schema.SchemaYaml.parse file text
 
+/// The experiment's schema file, its text and the parsed schema; a missing file or a bad key is a usage error.
+let loadSchema (e: Experiment) =
+    let file = schemaPath e
+    requireFile "schema file" file
+    let text = File.ReadAllText file
+    file, text, parseSchema file text
+
 /// The experiment with the bundled Adult files filled in when it names no training data (10% held out to validate).
 let withDefaults (e: Experiment) =
     match e.Dataset.Train with
@@ -72,10 +79,7 @@ let private nonEmpty (c: DataCache | null) =
 /// value raises DataFormatException (file, line, column), which the entry point reports with the data exit code.
 let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     let clock = Stopwatch.StartNew()
-    let schemaFile = schemaPath e
-    requireFile "schema file" schemaFile
-    let schemaText = File.ReadAllText schemaFile
-    let schema = parseSchema schemaFile schemaText
+    let _, schemaText, schema = loadSchema e
     let d = e.Dataset
     let train = d.Train |> Option.defaultWith (fun () -> Errors.usage "no training data (--train PATH)")
     requireFile "training file" train

@@ -35,12 +35,8 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
                 match args.TryGetResult DescribeArgs.Schema with
                 | Some file ->
                     DataLoad.requireFile "schema file" file
-                    let schema = DataLoad.parseSchema file (File.ReadAllText file)
                     // Without data there are no vocabularies: give each id field a nominal 1,000 rows.
-                    let ids = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
-
-                    { Features.ids ids (1000 * max 1 ids.Length) with
-                        DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList }
+                    Features.ofSchema (DataLoad.parseSchema file (File.ReadAllText file)) 1000
                 | None ->
                     let n = args.GetResult(DescribeArgs.Fields, 39)
 

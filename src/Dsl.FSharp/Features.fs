@@ -31,3 +31,17 @@ module Features =
             schema.SequenceFields
             |> Seq.map (fun f -> { Name = f.Name; MaxLength = f.MaxLength; Pooling = f.Pooling })
             |> Seq.toList }
+
+    /// The features a schema promises before any data is read: each id field gets a nominal `rowsPerField` rows of
+    /// the global table (the vocabularies come from the data). Shapes other than the table's rows are exact, so a
+    /// model that does not fit the schema fails to build over these as it would over the prepared data.
+    let ofSchema (schema: CtrDsl.Data.Schema) (rowsPerField: int) =
+        let ids = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+
+        { IdFields = ids
+          TableRows = rowsPerField * max 1 (ids.Length + Seq.length schema.SequenceFields)
+          DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+          Sequences =
+            schema.SequenceFields
+            |> Seq.map (fun f -> { Name = f.Name; MaxLength = f.MaxLength; Pooling = f.Pooling })
+            |> Seq.toList }
