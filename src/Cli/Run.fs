@@ -97,6 +97,24 @@ let resumePoint (run: string) (e: Experiment.Experiment) : string * Checkpoint =
         Errors.usage $"%s{path}: the run has no checkpoint to resume from"
 
     let c = Checkpoint.Load path
+    // config.yaml must still describe the checkpoint's run: only the length of the run, its stopping rule and the
+    // machine may differ (a damaged or edited file would otherwise rebuild the cache or the model first).
+    match c.Metadata.TryGetValue "experiment" with
+    | true, text ->
+        let stored = Experiment.ofNode [] (Yaml.parse (path + "#experiment") text)
+
+        let same (x: Experiment.Experiment) =
+            let _, configured = Experiment.configure x
+
+            x.Dataset,
+            x.Model.ToLowerInvariant(),
+            configured.Effective,
+            { x.Training with Epochs = 0; Patience = 0; Threads = 0; Device = e.Training.Device }
+
+        if same stored <> same e then
+            Errors.failure
+                $"%s{configFile run}: no longer describes the run in %s{path} (its data, model or training settings differ); --resume may change only --epochs, --patience, --threads and --max-steps"
+    | _ -> ()
 
     match c.Metadata.TryGetValue "train_stamp", e.Dataset.Train with
     | (true, stamp), Some train when File.Exists train && sourceStamp train <> stamp ->

@@ -134,8 +134,6 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     use s = Run.session model t
     let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
-    Directory.CreateDirectory runDir |> ignore
-    Run.writeAtomic (Run.configFile runDir) experimentYaml
 
     let metadata =
         Map
@@ -161,8 +159,14 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
             s.Plan.Step <- c.PlanStep
             let st = FitState.ofJson c.Metadata["loop"]
             say $"resuming %s{runDir} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
-            metricsFile.Write st
             st
+
+    // The checks are done: the run folder is written from here on.
+    Directory.CreateDirectory runDir |> ignore
+    Run.writeAtomic (Run.configFile runDir) experimentYaml
+
+    if resumeFrom.IsSome then
+        metricsFile.Write state
 
     let policies =
         Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
