@@ -30,20 +30,25 @@ let private median (steps: int) (f: unit -> unit) =
     Array.sortInPlace times
     times[steps / 2]
 
+let private configured (entry: ModelEntry) =
+    match entry.Configure [] with
+    | Ok c -> c
+    | Error e -> Errors.failure e.Message
+
+let private build (entry: ModelEntry) (fields: int) (rows: int) =
+    try
+        Model.build entry.DisplayName (Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows) 1UL (configured entry).Expr
+    with :? CtrDsl.Tensors.ShapeException as e ->
+        Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+
+/// The sizes' checks, before anything is timed: the table's rows are one int, and the batch's plan must fit (measured
+/// over a nominal 1,000 ids a field: the real model's shapes but for the table's rows).
+let private checkModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) =
+    Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
+    Preflight.batch "--batch-size" (build entry fields (fields * min vocabulary 1000)) true batch
+
 let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) =
-    let configured =
-        match entry.Configure [] with
-        | Ok c -> c
-        | Error e -> Errors.failure e.Message
-
-    let features = Features.ids [ for i in 1..fields -> $"C%d{i}" ] (fields * vocabulary)
-
-    let m =
-        try
-            Model.build entry.DisplayName features 1UL configured.Expr
-        with :? CtrDsl.Tensors.ShapeException as e ->
-            Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
-
+    let m = build entry fields (fields * vocabulary)
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
     train.Training <- true
@@ -123,6 +128,8 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
         // The MLP bench runs unless a model is named, so a named model's peak RSS is its own.
         let mlp = new StringWriter()
+
+        checkModel entry fields vocabulary batch
 
         if not (args.Contains BenchArgs.Model) then
             CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)

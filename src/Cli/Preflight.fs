@@ -36,6 +36,15 @@ let batch (flag: string) (model: BuiltModel) (train: bool) (rows: int) =
         Errors.usage
             $"%s{flag} %d{rows}: the %s{what} plan would need %s{gib f.Bytes} of buffers, one of them %s{gib (f.LongestBuffer * 4L)}; this machine has %s{gib room} and a buffer holds at most %s{gib (int64 Array.MaxLength * 4L)}: about %d{max 1L fits} rows fit"
 
+/// Refuses `count` values of `bytesEach` bytes in one .NET array when they cannot be: longer than an array holds, or
+/// more than this machine's memory.
+let elements (flag: string) (count: int64) (bytesEach: int64) =
+    let room = available ()
+
+    if count > int64 Array.MaxLength || count * bytesEach > room then
+        Errors.usage
+            $"%s{flag}: %d{count} values would need %s{gib (min (count * bytesEach) Int64.MaxValue)} in one buffer; a buffer holds at most %d{Array.MaxLength} values and this machine has %s{gib room}"
+
 /// `--out DIR` of a run: a folder, new or existing, never a file.
 let runFolder (flag: string) (path: string) =
     if File.Exists path then

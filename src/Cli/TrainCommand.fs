@@ -85,6 +85,17 @@ let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTi
 
 let private fmt (x: float) = x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
 
+let private batchFlag = "--batch-size (training.batch_size)"
+
+/// What can be checked of an experiment (its defaults filled in) before its data is read: the run folder's path, the
+/// schema, the model against the schema's fields and the memory of a training batch. Sweep checks every point so.
+let check (e: Experiment) =
+    let entry, configured = configure e
+    e.Out |> Option.iter (Preflight.runFolder "--out")
+    let _, _, schema = DataLoad.loadSchema e
+    let nominal = Run.buildModel entry configured (Features.ofSchema schema 1000) e.Training
+    Preflight.batch batchFlag nominal true e.Training.BatchSize
+
 /// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
 /// summary.json; human lines go to `out` unless `json`.
 let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) (json: bool) (verbose: bool) (out: TextWriter) : Json =
@@ -102,11 +113,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let e = { e with Out = Some runDir }
     // Everything that can be checked before the data is read is checked first, and nothing is written until then:
     // a failed command leaves an existing run folder as it was (docs/cli.md, "The run folder").
-    let batchFlag = "--batch-size (training.batch_size)"
-    Preflight.runFolder "--out" runDir
-    let _, _, schema = DataLoad.loadSchema e
-    let nominal = Run.buildModel entry configured (Features.ofSchema schema 1000) t
-    Preflight.batch batchFlag nominal true t.BatchSize
+    check e
     let resumeFrom = resume |> Option.map (fun run -> Run.resumePoint run e)
 
     if t.Threads > 0 then
