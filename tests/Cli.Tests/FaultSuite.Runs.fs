@@ -30,6 +30,7 @@ type private Target =
     | LastCheckpoint
     | Config
     | FeaturesFile
+    | Summary
 
 let private damage (file: string) (d: Damage) =
     let bytes = File.ReadAllBytes file
@@ -71,6 +72,7 @@ let private case (target: Target, d: Damage) =
         | LastCheckpoint -> Path.Combine(copy, "last.ckpt")
         | Config -> Path.Combine(copy, "config.yaml")
         | FeaturesFile -> Directory.GetFiles(Path.Combine(copy, "cache"), "*.features.json") |> Array.exactlyOne
+        | Summary -> Path.Combine(copy, "summary.json")
 
     damage file d
     let before = hashes copy
@@ -81,6 +83,10 @@ let private case (target: Target, d: Damage) =
         // eval and predict read the best checkpoint; a recovered (exit 0) run prints its metrics.
         let r = ctr [ "eval"; copy; "--data"; test ]
         holds name copy before r (fun r -> r.Out.Contains "auc")
+    | Summary ->
+        // compare shows what a summary says (it holds no checksum); a damaged one is one error line.
+        let r = ctr [ "compare"; copy ]
+        holds name copy before r (fun r -> r.Out.Contains "run")
     | LastCheckpoint
     | Config
     | FeaturesFile ->
@@ -95,7 +101,7 @@ let private case (target: Target, d: Damage) =
 
 let private gen =
     gen {
-        let! target = Gen.elements [ BestCheckpoint; LastCheckpoint; Config; FeaturesFile ]
+        let! target = Gen.elements [ BestCheckpoint; LastCheckpoint; Config; FeaturesFile; Summary ]
         let! at = Gen.choose (0, 9999) |> Gen.map (fun i -> float i / 10000.0)
         let! mask = Gen.choose (1, 255) |> Gen.map byte
         let! d = Gen.elements [ Truncate at; Flip(at, mask) ]
@@ -104,8 +110,8 @@ let private gen =
 
 [<Fact>]
 let ``damaged run files end in one error line or a documented recovery, and a failure changes nothing`` () =
-    // 48 cases of a few hundred ms each (a recovered resume trains one epoch of 1,600 rows).
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest(48), Prop.forAll (Arb.fromGen gen) case)
+    // 60 cases of a few hundred ms each (a recovered resume trains one epoch of 1,600 rows).
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest(60), Prop.forAll (Arb.fromGen gen) case)
 
 [<Fact>]
 let ``a file where the run expects a folder, or a folder where it expects a file, is one error line`` () =
