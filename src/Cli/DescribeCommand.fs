@@ -43,6 +43,7 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
                     if n < 1 then
                         Errors.usage $"--fields: expected at least 1, got %d{n}"
 
+                    Preflight.elements "--fields (x 1,000 nominal ids)" (int64 n * 1000L) 4L
                     Features.ids [ for i in 1..n -> $"C%d{i}" ] (1000 * n)
 
             try
@@ -50,6 +51,10 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
             with
             | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
             | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+            // The tables over a nominal 1,000 ids a field: too many fields overflow a table's int rows or the memory.
+            | :? OverflowException
+            | :? OutOfMemoryException ->
+                Errors.usage $"%s{entry.DisplayName}: its tables over %d{features.IdFields.Length} fields of 1,000 ids each do not fit in memory"
 
     let text = Describe.text model
 

@@ -58,6 +58,13 @@ let ``the plan footprint is the compiled plan's allocation up to 128 rows and fo
     Assert.InRange(float line.Bytes, 0.95 * float real, 1.05 * float real + 1e6)
 
 [<Fact>]
+let ``describe over more fields than a table holds is a usage error`` () =
+    let r = ctr [ "describe"; "deepfm"; "--fields"; "10000000" ]
+    Assert.Equal(2, r.Code)
+    oneLine r
+    Assert.Contains("--fields", r.Err)
+
+[<Fact>]
 let ``--threads above the pool's most is a usage error when the flags are parsed`` () =
     let dir = tempDir "threads"
     let train, test = criteoFiles dir
