@@ -74,10 +74,39 @@ let private nonEmpty (c: DataCache | null) =
     | c when c.RowCount = 0L -> None
     | c -> Some c
 
+/// Runs `build` (a cache build in `cacheDir`) so that a failure leaves the folder as it was: the `.tmp` files of a
+/// build that stopped half-way are removed, and so are the cache folder and its parent when the build created them
+/// and they are empty.
+let private keepingOnFailure (cacheDir: string) (build: unit -> 'T) : 'T =
+    let full = Path.GetFullPath cacheDir
+
+    let parent =
+        match Path.GetDirectoryName full with
+        | null -> []
+        | p -> [ p ]
+
+    let created = full :: parent |> List.filter (Directory.Exists >> not)
+
+    let temps () = if Directory.Exists full then set (Directory.GetFiles(full, "*.tmp")) else Set.empty
+
+    let before = temps ()
+
+    try
+        build ()
+    with _ ->
+        for t in Set.difference (temps ()) before do
+            File.Delete t
+
+        for d in created do
+            if Directory.Exists d && Seq.isEmpty (Directory.EnumerateFileSystemEntries d) then
+                Directory.Delete d
+
+        reraise ()
+
 /// Prepares train/valid/test. A valid ratio splits the train file (its vocabulary comes from the train rows only);
 /// a test file beside it is then encoded with the same features by a second call on the same cache folder. A bad
 /// value raises DataFormatException (file, line, column), which the entry point reports with the data exit code.
-let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
+let private prepareIn (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     let clock = Stopwatch.StartNew()
     let _, schemaText, schema = loadSchema e
     let d = e.Dataset
@@ -124,12 +153,15 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
           Log = List.ofSeq log
           Owned = ds :: (test |> Option.map (fun c -> c :> IDisposable) |> Option.toList) }
 
+/// `prepareIn`, leaving the cache folder as it was when it fails (`keepingOnFailure`).
+let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded = keepingOnFailure cacheDir (fun () -> prepareIn e cacheDir threads)
+
 /// Encodes a new file with a trained run's features (unseen values map to OOV), cached in the run's cache folder;
 /// bad values raise DataFormatException, as in <c>prepare</c>.
 let encode (features: FeatureSpace) (cacheDir: string) (data: string) (threads: int) =
     requireFile "data file" data
     let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))
-    let cache = Dataset.Encode(features, data, options)
+    let cache = keepingOnFailure cacheDir (fun () -> Dataset.Encode(features, data, options))
 
     if cache.RowCount = 0L then
         cache.Dispose()

@@ -157,6 +157,21 @@ let ``a model that does not fit the schema fails before the data is read, leavin
     Assert.Equal<Map<string, string>>(before, hashes copy)
 
 [<Fact>]
+let ``a data error half-way through the training file leaves an existing run folder as it was, and creates none`` () =
+    let dir, _, test, run = trained.Force()
+    let copy = copyRun run "bad-data"
+    let bad = Path.Combine(dir, "bad.tsv")
+    File.WriteAllText(bad, criteoRows 6 300 + "1\tx\t2\n")
+    let before = hashes copy
+    let r = ctr (smallRun bad test copy)
+    Assert.Equal(3, r.Code)
+    Assert.Contains("bad.tsv:301", r.Err)
+    Assert.Equal<Map<string, string>>(before, hashes copy)
+    let fresh = Path.Combine(dir, "fresh-run")
+    Assert.Equal(3, (ctr (smallRun bad test fresh)).Code)
+    Assert.False(Directory.Exists fresh, "a failed first run leaves no folder")
+
+[<Fact>]
 let ``resume refuses a training file that changed since the run started, and changes nothing`` () =
     let dir = tempDir "edited"
     let train, test = criteoFiles dir
