@@ -31,20 +31,25 @@ let private median (steps: int) (f: unit -> unit) =
     Array.sortInPlace times
     times[steps / 2]
 
+let private configured (entry: ModelEntry) =
+    match entry.Configure [] with
+    | Ok c -> c
+    | Error e -> Errors.failure e.Message
+
+let private build (entry: ModelEntry) (fields: int) (rows: int) =
+    try
+        Model.build entry.DisplayName (Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows) 1UL (configured entry).Expr
+    with :? CtrDsl.Tensors.ShapeException as e ->
+        Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+
+/// The sizes' checks, before anything is timed: the table's rows are one int, and the batch's plan must fit (measured
+/// over a nominal 1,000 ids a field: the real model's shapes but for the table's rows).
+let private checkModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) =
+    Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
+    Preflight.batch "--batch-size" (build entry fields (fields * min vocabulary 1000)) true batch
+
 let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) =
-    let configured =
-        match entry.Configure [] with
-        | Ok c -> c
-        | Error e -> Errors.failure e.Message
-
-    let features = Features.ids [ for i in 1..fields -> $"C%d{i}" ] (fields * vocabulary)
-
-    let m =
-        try
-            Model.build entry.DisplayName features 1UL configured.Expr
-        with :? CtrDsl.Tensors.ShapeException as e ->
-            Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
-
+    let m = build entry fields (fields * vocabulary)
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
     train.Training <- true
@@ -78,10 +83,15 @@ let private gemm (json: bool) (out: TextWriter) =
     CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, 1.0) |> ignore
     0
 
+/// `--threads N`, checked (Preflight.threads) and applied; 0 runs on one thread.
+let private threads (n: int) =
+    Preflight.threads "--threads" n
+    WorkerPool.ThreadCount <- max 1 n
+
 let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     match args.TryGetSubCommand() with
     | Some(BenchArgs.Gemm g) ->
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
         gemm (g.Contains GemmArgs.Json) out
     | Some(BenchArgs.Collectives c) ->
         match MpiCommunicator.LaunchedSize() with
@@ -90,8 +100,8 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             use comm = MpiCommunicator.Open()
             CollectivesBench.run comm (c.Contains GemmArgs.Json) out
     | Some(BenchArgs.Score s) ->
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
-        s.TryGetResult ScoreBenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
+        s.TryGetResult ScoreBenchArgs.Threads |> Option.iter threads
         let rows = s.GetResult(ScoreBenchArgs.Rows, 262_144)
         let calls = s.GetResult(ScoreBenchArgs.Calls, 20_000)
 
@@ -116,7 +126,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then
             Errors.usage "bench: sizes must be at least 1"
 
-        args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
+        args.TryGetResult BenchArgs.Threads |> Option.iter threads
         let modelName = args.GetResult(BenchArgs.Model, "deepfm")
 
         let entry =
@@ -125,6 +135,8 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             | None -> Errors.usage $"""unknown model "%s{modelName}"; the zoo: %s{String.Join(", ", names)}"""
         // The MLP bench runs unless a model is named, so a named model's peak RSS is its own.
         let mlp = new StringWriter()
+
+        checkModel entry fields vocabulary batch
 
         if not (args.Contains BenchArgs.Model) then
             CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)

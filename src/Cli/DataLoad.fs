@@ -42,6 +42,13 @@ let private options (cacheDir: string) (threads: int) =
 /// Parses schema text; its errors are ConfigExceptions naming file:line:col (usage errors).
 let parseSchema (file: string) (text: string) = CtrDsl.Dsl.Schema.SchemaYaml.parse file text
 
+/// The experiment's schema file, its text and the parsed schema; a missing file or a bad key is a usage error.
+let loadSchema (e: Experiment) =
+    let file = schemaPath e
+    requireFile "schema file" file
+    let text = File.ReadAllText file
+    file, text, parseSchema file text
+
 /// The experiment with the bundled Adult files filled in when it names no training data (10% held out to validate).
 let withDefaults (e: Experiment) =
     match e.Dataset.Train with
@@ -80,15 +87,41 @@ let private nonEmpty (c: DataCache | null) =
     | c when c.RowCount = 0L -> None
     | c -> Some c
 
+/// Runs `build` (a cache build in `cacheDir`) so that a failure leaves the folder as it was: the `.tmp` files of a
+/// build that stopped half-way are removed, and so are the cache folder and its parent when the build created them
+/// and they are empty.
+let private keepingOnFailure (cacheDir: string) (build: unit -> 'T) : 'T =
+    let full = Path.GetFullPath cacheDir
+
+    let parent =
+        match Path.GetDirectoryName full with
+        | null -> []
+        | p -> [ p ]
+
+    let created = full :: parent |> List.filter (Directory.Exists >> not)
+
+    let temps () = if Directory.Exists full then set (Directory.GetFiles(full, "*.tmp")) else Set.empty
+
+    let before = temps ()
+
+    try
+        build ()
+    with _ ->
+        for t in Set.difference (temps ()) before do
+            File.Delete t
+
+        for d in created do
+            if Directory.Exists d && Seq.isEmpty (Directory.EnumerateFileSystemEntries d) then
+                Directory.Delete d
+
+        reraise ()
+
 /// Prepares train/valid/test. A valid ratio splits the train file (its vocabulary comes from the train rows only);
 /// a test file beside it is then encoded with the same features by a second call on the same cache folder. A bad
 /// value raises DataFormatException (file, line, column), which the entry point reports with the data exit code.
-let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
+let private prepareIn (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     let clock = Stopwatch.StartNew()
-    let schemaFile = schemaPath e
-    requireFile "schema file" schemaFile
-    let schemaText = File.ReadAllText schemaFile
-    let schema = parseSchema schemaFile schemaText
+    let _, schemaText, schema = loadSchema e
     let d = e.Dataset
     let train = d.Train |> Option.defaultWith (fun () -> Errors.usage "no training data (--train PATH)")
     requireFile "training file" train
@@ -133,11 +166,14 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
           Log = List.ofSeq log
           Owned = ds :: (test |> Option.map (fun c -> c :> IDisposable) |> Option.toList) }
 
+/// `prepareIn`, leaving the cache folder as it was when it fails (`keepingOnFailure`).
+let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded = keepingOnFailure cacheDir (fun () -> prepareIn e cacheDir threads)
+
 /// Encodes a new file with a trained run's features (unseen values map to OOV), cached in the run's cache folder;
 /// bad values raise DataFormatException, as in <c>prepare</c>.
 let encode (features: FeatureSpace) (cacheDir: string) (data: string) (threads: int) =
     requireFile "data file" data
-    let cache = Dataset.Encode(features, data, options cacheDir threads)
+    let cache = keepingOnFailure cacheDir (fun () -> Dataset.Encode(features, data, options cacheDir threads))
 
     if cache.RowCount = 0L then
         cache.Dispose()

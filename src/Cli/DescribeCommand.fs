@@ -35,18 +35,15 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
                 match args.TryGetResult DescribeArgs.Schema with
                 | Some file ->
                     DataLoad.requireFile "schema file" file
-                    let schema = DataLoad.parseSchema file (File.ReadAllText file)
                     // Without data there are no vocabularies: give each id field a nominal 1,000 rows.
-                    let ids = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
-
-                    { Features.ids ids (1000 * max 1 ids.Length) with
-                        DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList }
+                    Features.ofSchema (DataLoad.parseSchema file (File.ReadAllText file)) 1000
                 | None ->
                     let n = args.GetResult(DescribeArgs.Fields, 39)
 
                     if n < 1 then
                         Errors.usage $"--fields: expected at least 1, got %d{n}"
 
+                    Preflight.elements "--fields (x 1,000 nominal ids)" (int64 n * 1000L) 4L
                     Features.ids [ for i in 1..n -> $"C%d{i}" ] (1000 * n)
 
             try
@@ -54,6 +51,10 @@ let execute (args: ParseResults<DescribeArgs>) (out: TextWriter) : int =
             with
             | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
             | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+            // The tables over a nominal 1,000 ids a field: too many fields overflow a table's int rows or the memory.
+            | :? OverflowException
+            | :? OutOfMemoryException ->
+                Errors.usage $"%s{entry.DisplayName}: its tables over %d{features.IdFields.Length} fields of 1,000 ids each do not fit in memory"
 
     let text = Describe.text model
 

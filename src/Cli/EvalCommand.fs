@@ -8,8 +8,10 @@ open CtrDsl.Training
 open CtrDsl.Dsl
 
 let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
-    let r = Run.restore (args.GetResult EvalArgs.Run)
     let threads = args.GetResult(EvalArgs.Threads, 0)
+    Preflight.threads "--threads" threads
+    let r = Run.restore (args.GetResult EvalArgs.Run)
+    Preflight.batch "training.eval_batch_size" r.Model false r.Training.EvalBatchSize
 
     if threads > 0 then
         CtrDsl.Cpu.WorkerPool.ThreadCount <- threads

@@ -133,6 +133,14 @@ let private parseDataset baseDir (d: DatasetSection) (node: YamlNode) =
             | _ -> d)
         d
 
+/// `threads`: 0 (all cores) up to the compute pool's most, as `--threads`.
+let private threads key (n: YamlNode) =
+    let most = CtrDsl.Cpu.WorkerPool.MaxThreads
+
+    match int' key 0 n with
+    | t when t > most -> fail n.Pos key $"expected 0 (all cores) to %d{most} threads, got %d{t}"
+    | t -> t
+
 let private parseTraining (t: TrainingSection) (node: YamlNode) =
     entries "training" trainingKeys node
     |> List.fold
@@ -153,7 +161,7 @@ let private parseTraining (t: TrainingSection) (node: YamlNode) =
             | "reduce_lr_factor" -> { t with ReduceLrFactor = float' k 1e-6 1.0 v }
             | "min_lr" -> { t with MinLr = float' k 0.0 10.0 v }
             | "eval_every_steps" -> { t with EvalEverySteps = int' k 0 v }
-            | "threads" -> { t with Threads = int' k 0 v }
+            | "threads" -> { t with Threads = threads k v }
             | "device" -> { t with Device = parsed k Device.parse v }
             | _ -> t)
         t

@@ -9,8 +9,12 @@ open CtrDsl.Data
 open CtrDsl.Dsl
 
 let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
-    let r = Run.restore (args.GetResult PredictArgs.Run)
     let threads = args.GetResult(PredictArgs.Threads, 0)
+    Preflight.threads "--threads" threads
+    let target = args.GetResult PredictArgs.Out
+    Preflight.outputFile "--out" target
+    let r = Run.restore (args.GetResult PredictArgs.Run)
+    Preflight.batch "training.eval_batch_size" r.Model false r.Training.EvalBatchSize
 
     if threads > 0 then
         CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
@@ -18,22 +22,30 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     let data = DataLoad.encode r.Features (Run.cacheDir r) (Path.GetFullPath(args.GetResult PredictArgs.Data)) threads
     use _ = data
     use s = Run.scoring r.Model r.Training
-    let target = args.GetResult PredictArgs.Out
     let reader = BatchReader(data)
     let batch = Batch.Plan(r.Schema, s.Scorer.MaxBatch)
     let p = Array.zeroCreate<float32> s.Scorer.MaxBatch
     let mutable rows = 0L
 
-    do
-        use w = new StreamWriter(target)
+    // Written beside the target and renamed over it at the end: a failure leaves an existing file as it was.
+    let tmp = target + ".tmp"
 
-        while reader.Next batch do
-            s.Scorer.Score(batch, p)
+    try
+        do
+            use w = new StreamWriter(tmp)
 
-            for i in 0 .. batch.Rows - 1 do
-                w.WriteLine(p[i].ToString("R", CultureInfo.InvariantCulture))
+            while reader.Next batch do
+                s.Scorer.Score(batch, p)
 
-            rows <- rows + int64 batch.Rows
+                for i in 0 .. batch.Rows - 1 do
+                    w.WriteLine(p[i].ToString("R", CultureInfo.InvariantCulture))
+
+                rows <- rows + int64 batch.Rows
+
+        File.Move(tmp, target, true)
+    with _ ->
+        File.Delete tmp
+        reraise ()
 
     if args.Contains PredictArgs.Json then
         out.WriteLine(

@@ -13,6 +13,7 @@ let execute (args: ParseResults<PrepareArgs>) (out: TextWriter) : int =
     DataLoad.requireFile "config file" file
     let e = DataLoad.withDefaults (Experiment.load file)
     let threads = args.GetResult(PrepareArgs.Threads, e.Training.Threads)
+    Preflight.threads "--threads" threads
 
     if threads > 0 then
         CtrDsl.Cpu.WorkerPool.ThreadCount <- threads

@@ -5,10 +5,11 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 
-let private version =
-    match typeof<CtrArgs>.Assembly.GetName().Version with
-    | null -> "0.0.0"
-    | v -> string v
+/// The assembly's informational version (the package version, with the commit when the SDK adds it).
+let version =
+    match Reflection.CustomAttributeExtensions.GetCustomAttribute<Reflection.AssemblyInformationalVersionAttribute>(typeof<CtrArgs>.Assembly) with
+    | null -> string (typeof<CtrArgs>.Assembly.GetName().Version)
+    | a -> a.InformationalVersion
 
 /// Runs one command line in-process; every error becomes one line on `stderr` and an exit code (docs/cli.md).
 let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
@@ -20,6 +21,9 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
             match results.TryGetSubCommand() with
+            | None when results.Contains Version ->
+                stdout.WriteLine($"ctr %s{version}")
+                ExitCode.Ok
             | Some(Train a) -> TrainCommand.execute a stdout
             | Some(Eval a) -> EvalCommand.execute a stdout
             | Some(Predict a) -> PredictCommand.execute a stdout
@@ -69,6 +73,13 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             ExitCode.Divergence
         | :? CtrDsl.Training.CheckpointException as e ->
             stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Failure
+        // A file system refusal (a read-only folder, a full disk, a file where a folder is expected): .NET's message
+        // names the path and the reason, one line.
+        | :? IOException
+        | :? UnauthorizedAccessException as e ->
+            let first = e.Message.Split('\n')[0]
+            stderr.WriteLine($"ctr: %s{first.Trim()}")
             ExitCode.Failure
     with e ->
         stderr.WriteLine($"ctr: %s{e.GetType().Name}: %s{e.Message}")

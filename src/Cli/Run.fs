@@ -15,10 +15,33 @@ let lastCheckpoint dir = Path.Combine(dir, "last.ckpt")
 let summaryFile dir = Path.Combine(dir, "summary.json")
 let reportFile dir = Path.Combine(dir, "report.html")
 
-/// Builds the configured model over a feature space; a shape error (e.g. too few fields for FGCNN's kernels) is the user's.
-let buildModel (entry: ModelEntry) (configured: Configured) (features: FeatureSpace) (o: FitOptions) : BuiltModel =
+/// Writes a run folder's file whole or not at all: to `<name>.tmp` beside it, then renamed over it, so a failure
+/// (a full disk, a read-only folder) leaves the previous version (or none) in place.
+let writeAtomic (path: string) (text: string) =
+    let tmp = path + ".tmp"
+
     try
-        Fit.build o entry.DisplayName (Features.ofFeatureSpace features) configured.Expr
+        File.WriteAllText(tmp, text)
+        File.Move(tmp, path, true)
+    with _ ->
+        try
+            File.Delete tmp
+        with _ ->
+            ()
+
+        reraise ()
+
+/// The training file as the data cache keys it (size and modification time): stored in the checkpoint, so that
+/// `--resume` can tell, before touching the cache, whether the file changed since the run started.
+let sourceStamp (path: string) =
+    let info = FileInfo path
+    let time = info.LastWriteTimeUtc.ToString("O", Globalization.CultureInfo.InvariantCulture)
+    $"%d{info.Length} bytes, modified %s{time}"
+
+/// Builds the configured model over a feature space; a shape error (e.g. too few fields for FGCNN's kernels) is the user's.
+let buildModel (entry: ModelEntry) (configured: Configured) (features: Features) (o: FitOptions) : BuiltModel =
+    try
+        Fit.build o entry.DisplayName features configured.Expr
     with
     | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
     | :? ArgumentException as e ->
@@ -63,12 +86,59 @@ let scoring (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.sco
 type MetricsFile(path: string) =
     inherit FitPolicy()
 
-    member _.Write(state: FitState) = File.WriteAllLines(path, state.History |> List.map (Evaluation.toJson >> Json.serialize))
+    member _.Write(state: FitState) =
+        writeAtomic path (String.Join("", state.History |> List.map (fun h -> Json.serialize (Evaluation.toJson h) + "\n")))
 
     override m.Evaluated(c, _) = m.Write c.State
 
 /// The effective settings as YAML lines, stored in a checkpoint to rebuild the model.
 let settingsText (effective: (string * SettingValue) list) = String.Join("\n", [ for k, v in effective -> $"%s{k}: %s{SettingValue.show v}" ])
+
+/// The checkpoint `ctr train --resume RUN` continues from, loaded (magic, version, checksum) before anything is
+/// written, and refused when the training file changed since the run started: the data layer would rebuild its cache
+/// and the run would continue on re-encoded rows.
+let resumePoint (run: string) (e: Experiment.Experiment) : string * Checkpoint =
+    let path = lastCheckpoint run
+
+    if not (File.Exists path) then
+        Errors.usage $"%s{path}: the run has no checkpoint to resume from"
+
+    let c = Checkpoint.Load path
+    // config.yaml must still describe the checkpoint's run: only the length of the run, its stopping rule and the
+    // machine may differ (a damaged or edited file would otherwise rebuild the cache or the model first).
+    match c.Metadata.TryGetValue "experiment" with
+    | true, text ->
+        let stored = Experiment.ofNode [] (Yaml.parse (path + "#experiment") text)
+
+        let same (x: Experiment.Experiment) =
+            let _, configured = Experiment.configure x
+
+            x.Dataset,
+            x.Model.ToLowerInvariant(),
+            configured.Effective,
+            { x.Training with Epochs = 0; Patience = 0; Threads = 0; Device = e.Training.Device }
+
+        if same stored <> same e then
+            Errors.failure
+                $"%s{configFile run}: no longer describes the run in %s{path} (its data, model or training settings differ); --resume may change only --epochs, --patience, --threads and --max-steps"
+    | _ -> ()
+
+    match c.Metadata.TryGetValue "train_stamp", e.Dataset.Train with
+    | (true, stamp), Some train when File.Exists train && sourceStamp train <> stamp ->
+        Errors.failure
+            $"%s{train}: the training file changed since the run started (%s{stamp} then, %s{sourceStamp train} now); resuming would continue on re-encoded rows: start a new run"
+    | _ -> ()
+
+    path, c
+
+/// Refuses to resume when the prepared data's features are not those the checkpoint was trained on (its
+/// `features_hash`), e.g. an older run without `train_stamp` whose training file changed.
+let checkFeatures (features: FeatureSpace) (path: string, c: Checkpoint) =
+    match c.Metadata.TryGetValue "features_hash" with
+    | true, h when h <> features.Hash.ToString("x16") ->
+        Errors.failure
+            $"%s{path}: the training data now encodes to other features (hash %016x{features.Hash}) than the run was trained on (%s{h}): start a new run"
+    | _ -> ()
 
 /// A checkpoint's model rebuilt with its parameters: for eval, predict and describe of a run.
 type Restored =
@@ -117,8 +187,14 @@ let restore (run: string) : Restored =
 
     let schema = DataLoad.parseSchema (path + "#schema") (m "schema")
     let features = loadFeatures c.Features schema
+
+    match c.Metadata.TryGetValue "features_hash" with
+    | true, h when h <> features.Hash.ToString("x16") ->
+        raise (CheckpointException(path, $"its features hash to %016x{features.Hash}, the checkpoint recorded %s{h}"))
+    | _ -> ()
+
     let training = Experiment.ofNode [] (Yaml.parse path (m "experiment")) |> fun e -> e.Training
-    let model = buildModel entry configured features training
+    let model = buildModel entry configured (Features.ofFeatureSpace features) training
     c.RestoreParameters(model.Parameters, path)
     { Checkpoint = c; Path = path; Entry = entry; Model = model; Schema = schema; Features = features; Training = training }
 

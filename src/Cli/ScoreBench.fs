@@ -99,6 +99,7 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
     // Encoded rows: each field's id drawn uniformly from its own vocabulary.
     let rng = Random(5)
     let vocabularies = [| for f in features.Schema.IdFields -> features.VocabularyOf f.Name |]
+    Preflight.elements "--rows" (int64 rows * int64 vocabularies.Length) 8L
 
     let ids =
         Array.init (rows * vocabularies.Length) (fun i -> let v = vocabularies[i % vocabularies.Length] in v.Offset + rng.Next v.Size)

@@ -84,15 +84,19 @@ let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
         match args.TryGetResult SweepArgs.Out with
         | Some o -> Path.GetFullPath o
         | None -> Path.GetFullPath(Path.Combine("runs", $"""sweep-%s{DateTime.Now.ToString("yyyyMMdd-HHmmss")}"""))
+
+    Preflight.runFolder "--out" sweepDir
     // Check every point before training any: a bad key or value fails the sweep at once.
     let experiments =
         points
         |> List.mapi (fun i point ->
             let doc = point |> List.fold (fun doc (axis, v) -> set doc axis v) root
             let e = Experiment.ofNode [ "sweep" ] doc
-            configure (DataLoad.withDefaults e) |> ignore
             let name = String.Join("_", point |> List.map (fun (a, v) -> $"%s{a.Key}=%s{text v}")).Replace('/', '-')
-            point, { e with Out = Some(Path.Combine(sweepDir, $"%02d{i + 1}-%s{name}")) })
+            let e = { e with Out = Some(Path.Combine(sweepDir, $"%02d{i + 1}-%s{name}")) }
+            // The model against the schema and the batch's memory too, so a bad point fails before any trains.
+            TrainCommand.check (DataLoad.withDefaults e)
+            point, e)
 
     let json = args.Contains SweepArgs.Json
     let verbose = args.Contains SweepArgs.Verbose
@@ -125,7 +129,7 @@ let execute (args: ParseResults<SweepArgs>) (out: TextWriter) : int =
     let rows =
         [ for point, e, s in sorted -> (point |> List.map (snd >> text)) @ Table.runCells s @ [ Table.fileName e.Out.Value ] ]
 
-    File.WriteAllText(Path.Combine(sweepDir, "sweep.csv"), Table.csv headers rows)
+    Run.writeAtomic (Path.Combine(sweepDir, "sweep.csv")) (Table.csv headers rows)
 
     if json then
         out.WriteLine(

@@ -20,16 +20,19 @@ let private csvCell (s: string) = if s.IndexOfAny([| ','; '"'; '\n' |]) >= 0 the
 let csv (headers: string list) (rows: string list list) =
     String.Join("\n", (headers :: rows) |> List.map (fun r -> String.Join(",", r |> List.map csvCell))) + "\n"
 
+/// A member of a JSON object; None when absent or when the value is not an object (a damaged summary).
+let private field (o: JsonElement) (name: string) =
+    if o.ValueKind <> JsonValueKind.Object then
+        None
+    else
+        match o.TryGetProperty name with
+        | true, v -> Some v
+        | _ -> None
+
 /// A metric from a run summary (metrics.<split>.<name>), NaN when absent.
 let metric (summary: JsonElement) (split: string) (name: string) =
-    match summary.TryGetProperty "metrics" with
-    | true, m ->
-        match m.TryGetProperty split with
-        | true, s ->
-            match s.TryGetProperty name with
-            | true, v when v.ValueKind = JsonValueKind.Number -> v.GetDouble()
-            | _ -> nan
-        | _ -> nan
+    match field summary "metrics" |> Option.bind (fun m -> field m split) |> Option.bind (fun s -> field s name) with
+    | Some v when v.ValueKind = JsonValueKind.Number -> v.GetDouble()
     | _ -> nan
 
 let num (x: float) = if Double.IsNaN x then "" else x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
@@ -47,20 +50,29 @@ let summary (run: string) =
     if not (File.Exists file) then
         Errors.usage $"%s{run}: no summary.json (not a finished run folder)"
 
-    JsonDocument.Parse(File.ReadAllText file).RootElement.Clone()
+    let root =
+        try
+            JsonDocument.Parse(File.ReadAllText file).RootElement.Clone()
+        with :? JsonException as e ->
+            Errors.failure $"%s{file}: not a run summary: %s{e.Message}"
+
+    if root.ValueKind <> JsonValueKind.Object then
+        Errors.failure $"%s{file}: not a run summary: expected a JSON object, got %O{root.ValueKind}"
+
+    root
 
 /// The columns compare and sweep print for a run.
 let runColumns = [ "model"; "epochs"; "valid auc"; "valid logloss"; "test auc"; "test logloss"; "params"; "samples/s" ]
 
 let runCells (s: JsonElement) =
     let str (k: string) =
-        match s.TryGetProperty k with
-        | true, v -> v.ToString()
-        | _ -> ""
+        match field s k with
+        | Some v -> v.ToString()
+        | None -> ""
 
     let steady =
-        match s.TryGetProperty "throughput" with
-        | true, t -> t.GetProperty("train_samples_per_second_steady").GetDouble().ToString("F0", Globalization.CultureInfo.InvariantCulture)
+        match field s "throughput" |> Option.bind (fun t -> field t "train_samples_per_second_steady") with
+        | Some v when v.ValueKind = JsonValueKind.Number -> v.GetDouble().ToString("F0", Globalization.CultureInfo.InvariantCulture)
         | _ -> ""
 
     [ str "model"

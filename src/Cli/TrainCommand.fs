@@ -47,7 +47,9 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Monitor m -> { e with Training = { t with Monitor = m } }
             | TrainArgs.Clip_Norm c when c >= 0.0 -> { e with Training = { t with ClipNorm = c } }
             | TrainArgs.Eval_Every n when n >= 0 -> { e with Training = { t with EvalEverySteps = n } }
-            | TrainArgs.Threads n when n >= 0 -> { e with Training = { t with Threads = n } }
+            | TrainArgs.Threads n ->
+                Preflight.threads "--threads" n
+                { e with Training = { t with Threads = n } }
             | TrainArgs.Device d ->
                 match Device.parse d with
                 | Ok device -> { e with Training = { t with Device = device } }
@@ -62,8 +64,7 @@ let applyFlags (args: ParseResults<TrainArgs>) (e: Experiment) =
             | TrainArgs.Seed _
             | TrainArgs.Patience _
             | TrainArgs.Clip_Norm _
-            | TrainArgs.Eval_Every _
-            | TrainArgs.Threads _ -> Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
+            | TrainArgs.Eval_Every _ -> Errors.usage $"%s{args.Parser.GetArgumentCaseInfo(a).Name.Value}: the value is out of range"
             | TrainArgs.Config _
             | TrainArgs.Resume _
             | TrainArgs.Max_Steps _
@@ -84,6 +85,17 @@ let private runName (model: string) = $"""%s{model.ToLowerInvariant()}-%s{DateTi
 
 let private fmt (x: float) = x.ToString("F5", Globalization.CultureInfo.InvariantCulture)
 
+let private batchFlag = "--batch-size (training.batch_size)"
+
+/// What can be checked of an experiment (its defaults filled in) before its data is read: the run folder's path, the
+/// schema, the model against the schema's fields and the memory of a training batch. Sweep checks every point so.
+let check (e: Experiment) =
+    let entry, configured = configure e
+    e.Out |> Option.iter (Preflight.runFolder "--out")
+    let _, _, schema = DataLoad.loadSchema e
+    let nominal = Run.buildModel entry configured (Features.ofSchema schema 1000) e.Training
+    Preflight.batch batchFlag nominal true e.Training.BatchSize
+
 /// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
 /// summary.json; human lines go to `out` unless `json`.
 let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) (json: bool) (verbose: bool) (out: TextWriter) : Json =
@@ -99,7 +111,10 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
         | None, None -> Path.GetFullPath(Path.Combine("runs", runName entry.Name))
 
     let e = { e with Out = Some runDir }
-    Directory.CreateDirectory runDir |> ignore
+    // Everything that can be checked before the data is read is checked first, and nothing is written until then:
+    // a failed command leaves an existing run folder as it was (docs/cli.md, "The run folder").
+    check e
+    let resumeFrom = resume |> Option.map (fun run -> Run.resumePoint run e)
 
     if t.Threads > 0 then
         CtrDsl.Cpu.WorkerPool.ThreadCount <- t.Threads
@@ -119,12 +134,13 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     if verbose then
         data.Log |> List.iter say
 
-    let model = Run.buildModel entry configured data.Features t
+    resumeFrom |> Option.iter (Run.checkFeatures data.Features)
+    let model = Run.buildModel entry configured (Features.ofFeatureSpace data.Features) t
+    Preflight.batch batchFlag model true t.BatchSize
     say $"model: %s{entry.DisplayName}, %d{model.ParameterCount} trainable parameters; run folder %s{runDir}"
     use s = Run.session model t
     let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
-    File.WriteAllText(Run.configFile runDir, experimentYaml)
 
     let metadata =
         Map
@@ -133,6 +149,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
               "schema", data.SchemaText
               "experiment", experimentYaml
               "train_path", data.TrainPath
+              "train_stamp", Run.sourceStamp data.TrainPath
               "cache_dir", data.CacheDir
               "features_hash", data.Features.Hash.ToString("x16") ]
 
@@ -140,23 +157,23 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let metricsFile = Run.MetricsFile(Run.metricsFile runDir)
 
     let state =
-        match resume with
+        match resumeFrom with
         | None -> FitState.fresh ()
-        | Some run ->
-            let path = Run.lastCheckpoint run
-
-            if not (File.Exists path) then
-                Errors.usage $"%s{path}: the run has no checkpoint to resume from"
-
-            let c = Checkpoint.Load path
+        | Some(path, c) ->
             c.RestoreParameters(model.Parameters, path)
             FitSession.syncFromHost s
             c.RestoreOptimizer(s.Step.Optimizer, path)
             s.Plan.Step <- c.PlanStep
             let st = FitState.ofJson c.Metadata["loop"]
-            say $"resuming %s{run} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
-            metricsFile.Write st
+            say $"resuming %s{runDir} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
+
+    // The checks are done: the run folder is written from here on.
+    Directory.CreateDirectory runDir |> ignore
+    Run.writeAtomic (Run.configFile runDir) experimentYaml
+
+    if resumeFrom.IsSome then
+        metricsFile.Write state
 
     let policies =
         Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
@@ -232,11 +249,11 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                   [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
                     "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
 
-    File.WriteAllText(Run.summaryFile runDir, Json.serialize summary)
+    Run.writeAtomic (Run.summaryFile runDir) (Json.serialize summary)
 
-    File.WriteAllText(
-        Run.reportFile runDir,
-        Report.html
+    Run.writeAtomic
+        (Run.reportFile runDir)
+        (Report.html
             $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}"
             history
             splits
@@ -245,8 +262,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
               "optimizer", $"%s{OptimizerKind.name t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
               "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
               "data loading", $"%.2f{data.Seconds} s"
-              "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ]
-    )
+              "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ])
 
     if not json then
         for n, m in splits do

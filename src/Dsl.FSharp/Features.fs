@@ -22,6 +22,19 @@ module Features =
     /// Only id fields, e.g. a generated dataset or a test.
     let ids (names: string list) (tableRows: int) = { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
 
+    /// A schema's multi-valued fields, each with its target: the categorical id field sharing its vocabulary.
+    let private sequences (schema: CtrDsl.Data.Schema) =
+        schema.SequenceFields
+        |> Seq.map (fun f ->
+            { Name = f.Name
+              MaxLength = f.MaxLength
+              Pooling = f.Pooling
+              Target =
+                schema.IdFields
+                |> Seq.tryFind (fun t -> t.Kind = FieldKind.Categorical && t.Vocabulary = f.Vocabulary)
+                |> Option.map (fun t -> t.Name) })
+        |> Seq.toList
+
     /// The features a prepared dataset provides: its id fields and global table, numeric and multi-valued fields.
     let ofFeatureSpace (fs: CtrDsl.Data.FeatureSpace) =
         let schema = fs.Schema
@@ -29,14 +42,15 @@ module Features =
         { IdFields = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
           TableRows = fs.FeatureCount
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
-          Sequences =
-            schema.SequenceFields
-            |> Seq.map (fun f ->
-                { Name = f.Name
-                  MaxLength = f.MaxLength
-                  Pooling = f.Pooling
-                  Target =
-                    schema.IdFields
-                    |> Seq.tryFind (fun t -> t.Kind = FieldKind.Categorical && t.Vocabulary = f.Vocabulary)
-                    |> Option.map (fun t -> t.Name) })
-            |> Seq.toList }
+          Sequences = sequences schema }
+
+    /// The features a schema promises before any data is read: each id field gets a nominal `rowsPerField` rows of
+    /// the global table (the vocabularies come from the data). Shapes other than the table's rows are exact, so a
+    /// model that does not fit the schema fails to build over these as it would over the prepared data.
+    let ofSchema (schema: CtrDsl.Data.Schema) (rowsPerField: int) =
+        let ids = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+
+        { IdFields = ids
+          TableRows = rowsPerField * max 1 (ids.Length + Seq.length schema.SequenceFields)
+          DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
+          Sequences = sequences schema }

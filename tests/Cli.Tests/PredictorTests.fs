@@ -133,3 +133,39 @@ let ``a single-row prediction allocates nothing in steady state`` () =
     let a3 = each (fun () -> sink <- sink + p.PredictEncoded(ReadOnlySpan ids, ReadOnlySpan dense))
     Assert.Equal((0L, 0L, 0L, 0L), (allocated, a1, a2, a3))
     Assert.True(Single.IsFinite sink)
+
+[<Fact>]
+let ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score`` () =
+    let run, test, _ = trained.Force()
+    use p = Run.predictor run 64
+    let rows = File.ReadLines test |> Seq.take 32 |> Seq.map values |> Array.ofSeq
+    let expected = rows |> Array.map (fun v -> p.Predict(ReadOnlySpan v))
+    let wrong = ref 0
+    let refused = ref 0
+    let other = Collections.Concurrent.ConcurrentBag<exn>()
+    let clock = Diagnostics.Stopwatch.StartNew()
+    // Bounded: 16 threads × at most 2,000 calls each, and at most 10 s in all.
+    let work (t: int) () =
+        let mutable i = 0
+
+        while i < 2000 && clock.Elapsed.TotalSeconds < 10.0 do
+            let k = (t * 7 + i) % rows.Length
+
+            try
+                if p.Predict(ReadOnlySpan rows[k]) <> expected[k] then
+                    Threading.Interlocked.Increment wrong |> ignore
+            with
+            | :? InvalidOperationException as e when e.Message.Contains "one predictor per thread" ->
+                Threading.Interlocked.Increment refused |> ignore
+            | e -> other.Add e
+
+            i <- i + 1
+
+    let threads = [| for t in 0..15 -> Threading.Thread(work t) |]
+    threads |> Array.iter (fun t -> t.Start())
+    threads |> Array.iter (fun t -> t.Join())
+    Assert.Empty other
+    Assert.Equal(0, wrong.Value)
+    Assert.True(refused.Value > 0, "16 threads calling at once collide at least once")
+    // Still usable afterwards, from one thread.
+    Assert.Equal(expected[0], p.Predict(ReadOnlySpan rows[0]))

@@ -94,3 +94,35 @@ let smallRun (train: string) (test: string) (out: string) =
       "1"
       "--out"
       out ]
+
+/// Every file under `dir` (relative path → SHA-256), to show that a failed command changed nothing.
+let hashes (dir: string) =
+    Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+    |> Array.map (fun f -> Path.GetRelativePath(dir, f), Convert.ToHexString(Security.Cryptography.SHA256.HashData(File.ReadAllBytes f)))
+    |> Map.ofArray
+
+/// A copy of a run folder (its cache included) under a fresh temp folder.
+let copyRun (run: string) (name: string) =
+    let target = Path.Combine(tempDir name, "run")
+
+    for f in Directory.GetFiles(run, "*", SearchOption.AllDirectories) do
+        let t = Path.Combine(target, Path.GetRelativePath(run, f))
+        Directory.CreateDirectory(Path.GetDirectoryName t) |> ignore
+        File.Copy(f, t)
+
+    target
+
+/// Saves `c` again at `path` with other metadata (a valid checksum over it).
+let rewriteCheckpoint (path: string) (c: CtrDsl.Training.Checkpoint) (metadata: Collections.Generic.IReadOnlyDictionary<string, string>) =
+    CtrDsl.Training
+        .Checkpoint(
+            Metadata = metadata,
+            Features = c.Features,
+            Parameters = c.Parameters,
+            PlanStep = c.PlanStep,
+            OptimizerSteps = c.OptimizerSteps,
+            LearningRate = c.LearningRate,
+            OptimizerState = c.OptimizerState
+        )
+        .Save
+        path

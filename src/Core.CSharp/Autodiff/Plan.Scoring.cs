@@ -29,7 +29,7 @@ public sealed partial class Plan
     public static int ScoringBatch(ExprGraph graph, int wanted, long budgetBytes, params Node[] outputs)
     {
         if (wanted < 1) throw new ArgumentOutOfRangeException(nameof(wanted), "batch size must be at least 1");
-        long perRow = Math.Max(1, Compile(graph, null, Measure.Instance, 1, null, [], outputs).AllocatedBytes);
+        long perRow = Math.Max(1, Compile(graph, null, new Measure(), 1, null, [], outputs).AllocatedBytes);
         int batch = wanted;
         while (batch > 1 && perRow * batch > budgetBytes) batch /= 2;
         return batch;
@@ -37,11 +37,12 @@ public sealed partial class Plan
 
     /// <summary>
     /// The memory of a plan compiled only to be measured: its buffers have a length and hold nothing, and binding a
-    /// parameter copies nothing (a real backend's Bind may copy a whole embedding table to the device).
+    /// parameter copies nothing (a real backend's Bind may copy a whole embedding table to the device). It remembers
+    /// the longest buffer asked for.
     /// </summary>
     private sealed class Measure : IMemory
     {
-        public static readonly Measure Instance = new();
+        public long Longest { get; private set; }
 
         private sealed class Buffer(long length, DType type) : DeviceBuffer
         {
@@ -50,7 +51,11 @@ public sealed partial class Plan
         }
 
         public bool SharesHostMemory => false;
-        public DeviceBuffer Allocate(long length, DType type) => new Buffer(length, type);
+        public DeviceBuffer Allocate(long length, DType type)
+        {
+            Longest = Math.Max(Longest, length);
+            return new Buffer(length, type);
+        }
         public DeviceBuffer Bind(float[] host) => new Buffer(host.LongLength, DType.Float32);
         public void SyncFromHost(float[] host, DeviceBuffer bound) => throw NoData();
         public void SyncToHost(DeviceBuffer bound, float[] host) => throw NoData();

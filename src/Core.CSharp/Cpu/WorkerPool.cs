@@ -43,6 +43,9 @@ public static unsafe class WorkerPool
     static int generation;
     const int WorkerBits = 10;
 
+    /// <summary>The most threads a call can use: the call word keeps the worker count in <c>WorkerBits</c> bits.</summary>
+    public const int MaxThreads = 1 << WorkerBits;
+
     /// <summary>How long an idle worker (or a caller waiting for its workers) polls before it blocks. A GEMM makes
     /// two calls per K block, and a training step many GEMMs; waking a blocked thread costs tens of µs. Measured on
     /// the busy 2-core build machine, a 64³ GEMM forced onto two threads: 63 µs a call with blocking waits, 34 µs
@@ -58,7 +61,7 @@ public static unsafe class WorkerPool
         get => threadCount;
         set
         {
-            if (value < 1) ThrowThreadCount(value);
+            if (value < 1 || value > MaxThreads) ThrowThreadCount(value);
             threadCount = value;
         }
     }
@@ -184,10 +187,10 @@ public static unsafe class WorkerPool
     }
 
     static void ThrowTooManyThreads(int threads) =>
-        throw new NotSupportedException($"WorkerPool: at most {1 << WorkerBits} threads, asked for {threads}");
+        throw new NotSupportedException($"WorkerPool: at most {MaxThreads} threads, asked for {threads}");
 
     static void ThrowThreadCount(int value) =>
-        throw new ArgumentOutOfRangeException(nameof(ThreadCount), value, "WorkerPool.ThreadCount: expected at least 1");
+        throw new ArgumentOutOfRangeException(nameof(ThreadCount), value, $"WorkerPool.ThreadCount: expected 1 to {MaxThreads}");
 
     static class Holder<TJob> where TJob : struct, IParallelJob
     {

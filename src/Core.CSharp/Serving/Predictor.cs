@@ -30,7 +30,9 @@ public sealed record PredictorOptions
 /// transformed numbers, as in a <see cref="Batch"/>). A single-row call allocates nothing in steady state.
 /// </summary>
 /// <remarks>
-/// Not thread-safe: a predictor owns activation buffers, an encoder scratch and a row. Serve from several threads
+/// Not thread-safe: a predictor owns activation buffers, an encoder scratch and a row. A call that overlaps another
+/// call on the same predictor throws <see cref="InvalidOperationException"/> instead of scoring from buffers the other
+/// call is writing (an interlocked flag around each call: no lock, no allocation). Serve from several threads
 /// with one predictor per thread, all made from the same graph: the plans bind the graph's parameter arrays without
 /// copying them, so each extra predictor costs only its activations (about <c>MaxBatch</c> × the widest layers).
 /// Parameters must not be trained while a predictor reads them.
@@ -43,6 +45,8 @@ public sealed class Predictor : IDisposable
     private readonly RowEncoder _encoder;
     private readonly float[] _p = new float[1];
     private readonly bool _inline;
+    /// <summary>1 while a call runs (<see cref="Enter"/>, <see cref="Exit"/>).</summary>
+    private int _busy;
 
     /// <param name="graph">The model's graph, parameters holding the trained values.</param>
     /// <param name="output">The model's output node, <c>[batch; 1]</c>.</param>
@@ -81,15 +85,25 @@ public sealed class Predictor : IDisposable
     /// <summary>The click probability of one raw row. Throws <see cref="ArgumentException"/> naming the field for a bad value.</summary>
     public float Predict(RawRow row)
     {
-        _encoder.Encode(row, _oneBatch, 0);
-        return ScoreOne();
+        Enter();
+        try
+        {
+            _encoder.Encode(row, _oneBatch, 0);
+            return ScoreOne();
+        }
+        finally { Exit(); }
     }
 
     /// <summary>The click probability of one raw row given as one value per field in schema order (null or "" is missing).</summary>
     public float Predict(ReadOnlySpan<string?> values)
     {
-        _encoder.Encode(values, _oneBatch, 0);
-        return ScoreOne();
+        Enter();
+        try
+        {
+            _encoder.Encode(values, _oneBatch, 0);
+            return ScoreOne();
+        }
+        finally { Exit(); }
     }
 
     /// <summary>
@@ -100,10 +114,15 @@ public sealed class Predictor : IDisposable
     public float PredictEncoded(ReadOnlySpan<int> ids, ReadOnlySpan<float> dense)
     {
         CheckEncoded(ids.Length, dense.Length, 1);
-        ids.CopyTo(_oneBatch.Ids);
-        dense.CopyTo(_oneBatch.Dense);
-        _oneBatch.Rows = 1;
-        return ScoreOne();
+        Enter();
+        try
+        {
+            ids.CopyTo(_oneBatch.Ids);
+            dense.CopyTo(_oneBatch.Dense);
+            _oneBatch.Rows = 1;
+            return ScoreOne();
+        }
+        finally { Exit(); }
     }
 
     /// <summary>
@@ -118,14 +137,19 @@ public sealed class Predictor : IDisposable
         CheckEncoded(ids.Length, dense.Length, rows);
         if (destination.Length < rows)
             throw new ArgumentException($"destination holds {destination.Length} scores, the input has {rows} rows", nameof(destination));
-        for (int start = 0; start < rows; start += MaxBatch)
+        Enter();
+        try
         {
-            int n = Math.Min(MaxBatch, rows - start);
-            ids.Slice(start * nIds, n * nIds).CopyTo(_manyBatch.Ids);
-            dense.Slice(start * nDense, n * nDense).CopyTo(_manyBatch.Dense);
-            _manyBatch.Rows = n;
-            _many.Score(_manyBatch, destination.Slice(start, n));
+            for (int start = 0; start < rows; start += MaxBatch)
+            {
+                int n = Math.Min(MaxBatch, rows - start);
+                ids.Slice(start * nIds, n * nIds).CopyTo(_manyBatch.Ids);
+                dense.Slice(start * nDense, n * nDense).CopyTo(_manyBatch.Dense);
+                _manyBatch.Rows = n;
+                _many.Score(_manyBatch, destination.Slice(start, n));
+            }
         }
+        finally { Exit(); }
     }
 
     /// <summary>Scores the first <c>batch.Rows</c> (at most <see cref="MaxBatch"/>) rows of an encoded batch shaped for this schema.</summary>
@@ -137,8 +161,24 @@ public sealed class Predictor : IDisposable
             throw new ArgumentException($"a batch of {batch.Rows} rows does not fit this predictor's batch plan of {MaxBatch}; set PredictorOptions.BatchSize", nameof(batch));
         if (destination.Length < batch.Rows)
             throw new ArgumentException($"destination holds {destination.Length} scores, the batch has {batch.Rows} rows", nameof(destination));
-        (batch.Rows == 1 ? _one : _many).Score(batch, destination);
+        Enter();
+        try { (batch.Rows == 1 ? _one : _many).Score(batch, destination); }
+        finally { Exit(); }
     }
+
+    /// <summary>Claims the predictor for one call; a second thread inside a call at the same time is a caller's bug
+    /// that would otherwise return wrong scores silently. Call before <c>try</c>, so that a refused call does not
+    /// release the claim of the call it collided with.</summary>
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0) ThrowConcurrentUse();
+    }
+
+    private void Exit() => Volatile.Write(ref _busy, 0);
+
+    private static void ThrowConcurrentUse() =>
+        throw new InvalidOperationException(
+            "Predictor: called from two threads at once; a predictor is not thread-safe: use one predictor per thread (they share the parameters)");
 
     private float ScoreOne()
     {

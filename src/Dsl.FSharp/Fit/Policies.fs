@@ -76,34 +76,36 @@ type ReduceOnPlateau(patience: int, factor: float, minLr: float) =
 
         s.Counters[ReduceOnPlateau.Counter] <- n
 
-/// A runaway loss is divergence even while it stays finite (a non-finite loss is caught by the step itself): once
-/// `warmup` steps have set a reference (their mean loss), a step whose loss exceeds `factor` × that reference stops
-/// the run with a DivergenceException, before a checkpoint records it.
+/// A runaway loss is divergence even while it stays finite (a non-finite loss is caught by the step itself): the
+/// reference is the smallest loss of the first `warmup` steps, and from the second step on a step whose loss exceeds
+/// `factor` × the reference so far stops the run with a DivergenceException, before a checkpoint records it. Not the
+/// mean of those steps: Adam at lr 1e4 passes 1e20 within three steps, and a mean would include the explosion it is
+/// meant to catch.
 type Divergence(factor: float, warmup: int) =
     inherit FitPolicy()
-    static member SumCounter = "divergence_reference_sum"
+    static member ReferenceCounter = "divergence_reference_min"
     static member StepsCounter = "divergence_reference_steps"
 
     override _.Stepped(c, loss) =
         let s = c.State
         let n = s.Counter Divergence.StepsCounter
+        let loss = float loss
+        let reference = s.Counter Divergence.ReferenceCounter
+
+        if n > 0.0 && reference > 0.0 && loss > factor * reference then
+            let step = c.Session.Step.Steps
+
+            raise (
+                DivergenceException(
+                    step,
+                    float32 loss,
+                    $"training diverged at step %d{step}: the loss %g{loss} is over %g{factor}x the smallest of the first %d{warmup} steps (%g{reference}). Lower the learning rate, enable gradient clipping, or look for extreme values in the data."
+                )
+            )
 
         if n < float warmup then
-            s.Counters[Divergence.SumCounter] <- s.Counter Divergence.SumCounter + float loss
+            s.Counters[Divergence.ReferenceCounter] <- (if n = 0.0 then loss else min reference loss)
             s.Counters[Divergence.StepsCounter] <- n + 1.0
-        else
-            let reference = s.Counter Divergence.SumCounter / n
-
-            if reference > 0.0 && float loss > factor * reference then
-                let step = c.Session.Step.Steps
-
-                raise (
-                    DivergenceException(
-                        step,
-                        loss,
-                        $"training diverged at step %d{step}: the loss %g{loss} is over %g{factor}x the mean of the first %d{warmup} steps (%g{reference}). Lower the learning rate, enable gradient clipping, or look for extreme values in the data."
-                    )
-                )
 
 /// Keeps the best evaluation's parameters in memory and puts them back with Restore: the library's answer to the
 /// best checkpoint file when no run folder is wanted.
@@ -147,6 +149,6 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
 
 module Policies =
     /// The policies the options ask for: reduce-on-plateau, early stopping, and the runaway-loss stop (100× the
-    /// mean loss of the first 10 steps).
+    /// smallest loss of the first 10 steps).
     let standard (o: FitOptions) : FitPolicy list =
         [ ReduceOnPlateau(o.ReduceLrPatience, o.ReduceLrFactor, o.MinLr); EarlyStopping(o.Patience); Divergence(100.0, 10) ]

@@ -194,4 +194,12 @@ public class WorkerPoolTests
     [Fact]
     public void ThreadCount_ThrowsBelowOne() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkerPool.ThreadCount = 0);
+
+    [Fact]
+    public void ThreadCount_ThrowsAboveMaxThreads()
+    {
+        int saved = WorkerPool.ThreadCount;
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerPool.ThreadCount = WorkerPool.MaxThreads + 1);
+        Assert.Equal(saved, WorkerPool.ThreadCount);
+    }
 }
