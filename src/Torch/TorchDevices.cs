@@ -5,10 +5,21 @@ namespace CtrDsl.Torch;
 /// <summary>What libtorch offers on this machine: its CPU, and the CUDA devices when the build carries CUDA's libtorch.</summary>
 public static class TorchDevices
 {
-    /// <summary>Why there is no CUDA device, and what a user does about it.</summary>
-    public const string NoCuda =
+    /// <summary>Why there is no CUDA device, and what a user does about it: a build without CUDA's libtorch needs
+    /// another build; a build with it needs a driver and a device.</summary>
+    public static string NoCuda => CudaBuild ? NoDriver : CpuBuild;
+
+    private const string NoDriver =
+        "CUDA is not available: this build carries libtorch with CUDA, but it finds no NVIDIA driver or device "
+        + "(`nvidia-smi` should list one; docs/gpu.md, \"CUDA through libtorch\")";
+
+    private const string CpuBuild =
         "CUDA is not available: this build carries libtorch for the CPU (libtorch-cpu-linux-x64). For CUDA, build with "
-        + "TorchSharp-cuda-linux on a machine with an NVIDIA driver (docs/gpu.md, \"CUDA through libtorch\")";
+        + "-p:TorchCuda=true (TorchSharp-cuda-linux) on a machine with an NVIDIA driver (docs/gpu.md, \"CUDA through libtorch\")";
+
+    /// <summary>Whether libtorch's CUDA library came with this build (TorchSharp-cuda-linux, `-p:TorchCuda=true`).</summary>
+    public static bool CudaBuild =>
+        Directory.EnumerateFiles(AppContext.BaseDirectory, "libtorch_cuda.so", SearchOption.AllDirectories).Any();
 
     private static string? _loadError;
     private static bool _loaded;
