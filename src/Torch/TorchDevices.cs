@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace CtrDsl.Torch;
@@ -30,9 +32,10 @@ public static class TorchDevices
         if (_loaded) return;
         if (_loadError is null)
         {
+            PassiveOpenMpWait();
             try
             {
-                torch.InitializeDeviceType(DeviceType.CPU);
+                Initialize();
                 _loaded = true;
                 return;
             }
@@ -43,6 +46,21 @@ public static class TorchDevices
         }
         throw new TorchException(_loadError);
     }
+
+    // libtorch's OpenMP threads spin after every parallel region by default (libgomp's OMP_WAIT_POLICY=active). Between
+    // our small kernels that spinning takes the cores from everything else: on the 2-core development VM under load a
+    // DeepFM step took 2–3× longer spinning than waiting passively. libgomp reads the variable when it is loaded, so it
+    // is set in the native environment before libtorch is (a user's own setting wins).
+    private static void PassiveOpenMpWait()
+    {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Initialize() => torch.InitializeDeviceType(DeviceType.CPU);
+
+    [DllImport("libc", CharSet = CharSet.Ansi)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     /// <summary>The number of CUDA devices libtorch sees: 0 without CUDA's libtorch, a driver or a device.</summary>
     public static int CudaCount()
