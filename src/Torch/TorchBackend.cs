@@ -29,6 +29,8 @@ public sealed partial class TorchBackend : IBackend
     public static TorchBackend Create(int? cuda = null)
     {
         TorchDevices.EnsureLoaded();
+        // libtorch's CPU threads follow the compute pool's (`--threads`, `training.threads`; all cores by default).
+        set_num_threads(CtrDsl.Cpu.WorkerPool.ThreadCount);
         if (cuda is not int i) return new TorchBackend(CPU, "torch");
         int count = TorchDevices.CudaCount();
         if (count == 0) throw new TorchException($"torch:cuda:{i}: {TorchDevices.NoCuda}");
