@@ -74,6 +74,7 @@ public sealed partial class TorchBackend : IBackend
     {
         foreach (var (b, _) in _buffers) b.Dispose();
         _buffers.Clear();
+        foreach (var (i, j, ij, ji) in _pairs.Values) { i.Dispose(); j.Dispose(); ij.Dispose(); ji.Dispose(); }
         _pairs.Clear();
     }
 }
