@@ -1,4 +1,5 @@
-/// `ctr devices`: the CPU and every OpenCL device, with the index `--device opencl:N` takes.
+/// `ctr devices`: the CPU, every OpenCL device with the index `--device opencl:N` takes, and the Torch backend's
+/// devices (`torch`, `torch:cuda:N`) or why there are none.
 module CtrDsl.Cli.DevicesCommand
 
 open System.IO
@@ -17,6 +18,16 @@ let execute (args: ParseResults<DevicesArgs>) (out: TextWriter) : int =
 
     let cores = System.Environment.ProcessorCount
 
+    // The Torch backend, when this build has it: its devices, and what is missing for CUDA.
+    let torchDevices, torchNote =
+        match CtrDsl.Backends.BackendProviders.TryTorch() with
+        | null, why -> [], Some why
+        | p, _ ->
+            try
+                List.ofSeq (p.Devices()), Option.ofObj (p.Note())
+            with :? CtrDsl.Backends.BackendUnavailableException as e ->
+                [], Some e.Message
+
     if args.Contains DevicesArgs.Json then
         out.WriteLine(
             Json.serialize (
@@ -33,7 +44,14 @@ let execute (args: ParseResults<DevicesArgs>) (out: TextWriter) : int =
                                       "type", JStr d.Type
                                       "compute_units", JNum(float d.ComputeUnits)
                                       "global_memory_bytes", JNum(float d.GlobalMemoryBytes)
-                                      "version", JStr d.Version ] ] ]
+                                      "version", JStr d.Version ] ]
+                      "torch",
+                      JObj
+                          [ "devices", JArr [ for d in torchDevices -> JStr d ]
+                            "note",
+                            (match torchNote with
+                             | Some n -> JStr n
+                             | None -> JNull) ] ]
             )
         )
     else
@@ -46,5 +64,10 @@ let execute (args: ParseResults<DevicesArgs>) (out: TextWriter) : int =
 
         if devices.IsEmpty then
             out.WriteLine(problem |> Option.defaultValue $"no OpenCL device found. %s{OpenClDevices.InstallHint}")
+
+        for d in torchDevices do
+            out.WriteLine(if d = "torch" then "torch      libtorch on the CPU (TorchSharp)" else $"%-10s{d} libtorch on CUDA")
+
+        torchNote |> Option.iter (fun n -> out.WriteLine $"torch: %s{n}")
 
     ExitCode.Ok

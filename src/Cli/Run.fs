@@ -72,12 +72,13 @@ let loadFeatures (bytes: byte[]) (schema: Schema) =
     finally
         File.Delete tmp
 
-/// A session on the options' device; a missing OpenCL runtime is one clear line.
+/// A session on the options' device; a missing OpenCL runtime, Torch backend or CUDA is one clear line.
 let private onDevice (make: unit -> 'T) : 'T =
     try
         make ()
-    with :? CtrDsl.OpenCl.OpenClException as e ->
-        Errors.failure e.Message
+    with
+    | :? CtrDsl.OpenCl.OpenClException as e -> Errors.failure e.Message
+    | :? CtrDsl.Backends.BackendUnavailableException as e -> Errors.failure e.Message
 
 let session (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.create m o)
 let scoring (m: BuiltModel) (o: FitOptions) = onDevice (fun () -> FitSession.scoring m o)

@@ -62,13 +62,22 @@ module Monitor =
                 | Auc -> v > best
                 | LogLoss -> v < best))
 
-/// Where a model runs: `cpu`, or `opencl` / `opencl:N` for the N-th OpenCL device (`ctr devices` lists them).
+/// Where a model runs: `cpu`, `opencl` / `opencl:N` for the N-th OpenCL device, or `torch` (libtorch on the CPU) /
+/// `torch:cuda` / `torch:cuda:N` (libtorch on a CUDA device) when ctr is built with the Torch backend (`ctr devices`
+/// lists them).
 type Device =
     | Cpu
     | OpenCl of index: int
+    /// libtorch through the Torch backend: on the CPU (None) or on CUDA device N (Some N).
+    | Torch of cuda: int option
 
 module Device =
-    let expected = "cpu, opencl or opencl:N"
+    let expected = "cpu, opencl, opencl:N, torch, torch:cuda or torch:cuda:N"
+
+    let private index (text: string) =
+        match Int32.TryParse text with
+        | true, i when i >= 0 -> Some i
+        | _ -> None
 
     /// The one grammar of a device name.
     let parse (text: string) : Result<Device, string> =
@@ -79,9 +88,17 @@ module Device =
         elif d = "opencl" then
             Ok(OpenCl 0)
         elif d.StartsWith "opencl:" then
-            match Int32.TryParse(d.Substring 7) with
-            | true, i when i >= 0 -> Ok(OpenCl i)
-            | _ -> Error expected
+            match index (d.Substring 7) with
+            | Some i -> Ok(OpenCl i)
+            | None -> Error expected
+        elif d = "torch" then
+            Ok(Torch None)
+        elif d = "torch:cuda" then
+            Ok(Torch(Some 0))
+        elif d.StartsWith "torch:cuda:" then
+            match index (d.Substring 11) with
+            | Some i -> Ok(Torch(Some i))
+            | None -> Error expected
         else
             Error expected
 
@@ -89,9 +106,13 @@ module Device =
         match d with
         | Cpu -> "cpu"
         | OpenCl i -> $"opencl:%d{i}"
+        | Torch None -> "torch"
+        | Torch(Some i) -> $"torch:cuda:%d{i}"
 
-    /// A new backend on the device; OpenCL raises OpenClException when no runtime or device answers.
+    /// A new backend on the device. OpenCL raises OpenClException when no runtime or device answers; Torch raises
+    /// BackendUnavailableException when the Torch backend is not in this build or CUDA is absent.
     let create (d: Device) : IBackend =
         match d with
         | Cpu -> new CtrDsl.Cpu.CpuBackend()
         | OpenCl i -> CtrDsl.OpenCl.OpenClBackend.Create i
+        | Torch _ -> BackendProviders.Torch.Create(name d)
