@@ -71,6 +71,9 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
         | :? CtrDsl.Training.DivergenceException as e ->
             stderr.WriteLine($"ctr: %s{e.Message}")
             ExitCode.Divergence
+        | :? CtrDsl.Distributed.MpiException as e ->
+            stderr.WriteLine($"ctr: %s{e.Message}")
+            ExitCode.Failure
         | :? CtrDsl.Training.CheckpointException as e ->
             stderr.WriteLine($"ctr: %s{e.Message}")
             ExitCode.Failure

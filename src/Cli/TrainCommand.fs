@@ -96,10 +96,21 @@ let check (e: Experiment) =
     let nominal = Run.buildModel entry configured (Features.ofSchema schema 1000) e.Training
     Preflight.batch batchFlag nominal true e.Training.BatchSize
 
-/// Trains one experiment (optionally resuming the run in `resume`) and returns its summary, also written to
-/// summary.json; human lines go to `out` unless `json`.
-let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) (json: bool) (verbose: bool) (out: TextWriter) : Json =
+/// Trains one experiment (optionally resuming the run in `resume`) on `ranks` and returns its summary, also written
+/// to summary.json; human lines go to `out` unless `json`. With several ranks (mpiexec), rank 0 builds the caches,
+/// writes the run folder and prints; the others reuse its caches, train their share and write nothing.
+let runOn
+    (ranks: CtrDsl.Distributed.ICommunicator)
+    (e: Experiment)
+    (resume: string option)
+    (halt: int64 -> bool)
+    (json: bool)
+    (verbose: bool)
+    (out: TextWriter)
+    : Json =
     let total = Stopwatch.StartNew()
+    let leader = Ranks.isLeader ranks
+    let out = if leader then out else TextWriter.Null
     let e = DataLoad.withDefaults e
     let entry, configured = configure e
     let t = e.Training
@@ -125,7 +136,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
         if not json then
             out.WriteLine s
 
-    use data = DataLoad.prepare e cacheDir t.Threads
+    use data = Ranks.leaderFirst ranks "prepare the data" (fun () -> DataLoad.prepare e cacheDir t.Threads)
     let rowsOf = DataLoad.rowCount
 
     say
@@ -138,6 +149,10 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
     let model = Run.buildModel entry configured (Features.ofFeatureSpace data.Features) t
     Preflight.batch batchFlag model true t.BatchSize
     say $"model: %s{entry.DisplayName}, %d{model.ParameterCount} trainable parameters; run folder %s{runDir}"
+
+    if ranks.Size > 1 then
+        say $"ranks: %d{ranks.Size} (MPI), each training its share of every batch of %d{t.BatchSize} rows"
+
     use s = Run.session model t
     let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
@@ -168,23 +183,29 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
             say $"resuming %s{runDir} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
             st
 
-    // The checks are done: the run folder is written from here on.
-    Directory.CreateDirectory runDir |> ignore
-    Run.writeAtomic (Run.configFile runDir) experimentYaml
+    // The checks are done: the run folder is written from here on, by rank 0 alone.
+    if leader then
+        Directory.CreateDirectory runDir |> ignore
+        Run.writeAtomic (Run.configFile runDir) experimentYaml
 
-    if resumeFrom.IsSome then
-        metricsFile.Write state
+        if resumeFrom.IsSome then
+            metricsFile.Write state
 
     let policies =
-        Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
+        if leader then
+            Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
+        else
+            Policies.standard t
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
     let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
     let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
 
     let result =
         Progress.run out json t.BatchSize (fun reporter ->
-            let run = { Policies = policies; Reporter = reporter; Halt = halt; Ranks = CtrDsl.Distributed.SingleProcess.Instance }
+            let run = { Policies = policies; Reporter = reporter; Halt = Ranks.collectiveHalt ranks halt; Ranks = ranks }
             Fit.loop s t run data.Schema data.Train data.Valid state)
+    // Every rank reads the best checkpoint once rank 0 has written it.
+    ranks.Barrier()
 
     let peakTrain = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
 
@@ -198,7 +219,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
         (Checkpoint.Load bestCheckpoint).RestoreParameters(model.Parameters, bestCheckpoint)
         FitSession.syncFromHost s
 
-    let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluate s data.Schema)
+    let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluateOn ranks s data.Schema)
     // A halted run stops promptly: its final metrics come when it is resumed and finishes.
     let splits =
         if result.Halted then
@@ -249,32 +270,39 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
                   [ "peak_rss_train_mb", (if peakReset then JNum(float peakTrain / 1048576.0) else JNull)
                     "peak_rss_process_mb", JNum(float (max peakSetup (CtrDsl.Diagnostics.ProcessMemory.PeakBytes())) / 1048576.0) ] ]
 
-    Run.writeAtomic (Run.summaryFile runDir) (Json.serialize summary)
+    if not leader then
+        summary
+    else
 
-    Run.writeAtomic
-        (Run.reportFile runDir)
-        (Report.html
-            $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}"
-            history
-            splits
-            [ "model", entry.Summary
-              "settings", Run.settingsText configured.Effective |> (fun s -> s.Replace("\n", "; "))
-              "optimizer", $"%s{OptimizerKind.name t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
-              "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
-              "data loading", $"%.2f{data.Seconds} s"
-              "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ])
+        Run.writeAtomic (Run.summaryFile runDir) (Json.serialize summary)
 
-    if not json then
-        for n, m in splits do
-            out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
+        Run.writeAtomic
+            (Run.reportFile runDir)
+            (Report.html
+                $"%s{entry.DisplayName}: %s{Path.GetFileName runDir}"
+                history
+                splits
+                [ "model", entry.Summary
+                  "settings", Run.settingsText configured.Effective |> (fun s -> s.Replace("\n", "; "))
+                  "optimizer", $"%s{OptimizerKind.name t.Optimizer} lr %g{t.LearningRate}, batch %d{t.BatchSize}"
+                  "train samples/s (steady)", $"%.0f{result.SteadyRowsPerSecond}"
+                  "data loading", $"%.2f{data.Seconds} s"
+                  "stopped", (if result.State.Stopped = "" then "after the last epoch" else result.State.Stopped) ])
 
-        out.WriteLine(
-            $"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s"
-        )
+        if not json then
+            for n, m in splits do
+                out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
 
-        out.WriteLine($"run folder: %s{runDir} (report.html, metrics.jsonl, checkpoint.ckpt)")
+            out.WriteLine(
+                $"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s"
+            )
 
-    summary
+            out.WriteLine($"run folder: %s{runDir} (report.html, metrics.jsonl, checkpoint.ckpt)")
+
+        summary
+
+/// `runOn` one process: the sweep's and the library's route.
+let runExperiment e resume halt json verbose out = runOn CtrDsl.Distributed.SingleProcess.Instance e resume halt json verbose out
 
 let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
     let json = args.Contains TrainArgs.Json
@@ -320,9 +348,10 @@ let execute (args: ParseResults<TrainArgs>) (out: TextWriter) : int =
     use _int = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGINT, onSignal)
     use _term = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, onSignal)
     let halt steps = cancelled || (maxSteps > 0L && steps >= maxSteps)
-    let summary = runExperiment e resume halt json (args.Contains TrainArgs.Verbose) out
+    use ranks = Ranks.world ()
+    let summary = runOn ranks e resume halt json (args.Contains TrainArgs.Verbose) out
 
-    if json then
+    if json && Ranks.isLeader ranks then
         out.WriteLine(Json.serialize summary)
 
     if cancelled then ExitCode.Interrupted else ExitCode.Ok
