@@ -43,61 +43,38 @@ public static class LocalGroup
             return a;
         }
 
-        public void AllReduceSum(Span<float> data)
+        public void AllReduceSum(Span<float> data) => Sum(shared.Floats, data);
+        public void AllReduceSum(Span<double> data) => Sum(shared.Doubles, data);
+
+        public void AllGather(ReadOnlySpan<int> mine, Span<int> all) =>
+            Gather(shared.Ints, mine, all, Enumerable.Repeat(mine.Length, shared.Size).ToArray());
+
+        public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => Gather(shared.Floats, mine, all, counts);
+        public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => Gather(shared.Ints, mine, all, counts);
+
+        // Every rank posts its part, meets the others, reads every part in rank order, and meets them again before any
+        // rank may post the next collective's part.
+        private void Sum<T>(T[][] slots, Span<T> data) where T : System.Numerics.INumber<T>
         {
-            data.CopyTo(Slot(shared.Floats, rank, data.Length));
+            data.CopyTo(Slot(slots, rank, data.Length));
             shared.Meet();
             data.Clear();
             for (int r = 0; r < shared.Size; r++)
             {
-                var s = shared.Floats[r].AsSpan(0, data.Length);
+                var s = slots[r].AsSpan(0, data.Length);
                 for (int i = 0; i < data.Length; i++) data[i] += s[i];
             }
             shared.Meet();
         }
 
-        public void AllReduceSum(Span<double> data)
+        private void Gather<T>(T[][] slots, ReadOnlySpan<T> mine, Span<T> all, ReadOnlySpan<int> counts)
         {
-            data.CopyTo(Slot(shared.Doubles, rank, data.Length));
-            shared.Meet();
-            data.Clear();
-            for (int r = 0; r < shared.Size; r++)
-            {
-                var s = shared.Doubles[r].AsSpan(0, data.Length);
-                for (int i = 0; i < data.Length; i++) data[i] += s[i];
-            }
-            shared.Meet();
-        }
-
-        public void AllGather(ReadOnlySpan<int> mine, Span<int> all)
-        {
-            mine.CopyTo(Slot(shared.Ints, rank, mine.Length));
-            shared.Meet();
-            for (int r = 0; r < shared.Size; r++) shared.Ints[r].AsSpan(0, mine.Length).CopyTo(all[(r * mine.Length)..]);
-            shared.Meet();
-        }
-
-        public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
-        {
-            mine.CopyTo(Slot(shared.Floats, rank, mine.Length));
+            mine.CopyTo(Slot(slots, rank, mine.Length));
             shared.Meet();
             int at = 0;
             for (int r = 0; r < shared.Size; r++)
             {
-                shared.Floats[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
-                at += counts[r];
-            }
-            shared.Meet();
-        }
-
-        public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts)
-        {
-            mine.CopyTo(Slot(shared.Ints, rank, mine.Length));
-            shared.Meet();
-            int at = 0;
-            for (int r = 0; r < shared.Size; r++)
-            {
-                shared.Ints[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
+                slots[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
                 at += counts[r];
             }
             shared.Meet();
