@@ -12,4 +12,5 @@ let tests =
         [ CtrDsl.Dsl.Tests.CombinatorTests.tests
           CtrDsl.Dsl.Tests.ModelTests.tests
           CtrDsl.Dsl.Tests.LayerMathTests.tests
-          CtrDsl.Dsl.Tests.ModelPropertyTests.tests ]
+          CtrDsl.Dsl.Tests.ModelPropertyTests.tests
+          CtrDsl.Dsl.Tests.KitTests.tests ]
