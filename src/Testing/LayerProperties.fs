@@ -205,7 +205,7 @@ module LayerProperty =
         match backend.Create() with
         | Error why when not (Backend.required ()) -> ptestCase $"{name} (pending: {why})" ignore
         | _ ->
-            property spec name (fun c ->
+            property { spec with Tests = spec.BackendTests } name (fun c ->
                 let cpu = LayerRun.run (Backend.create Backend.cpu) true true (LayerRun.prepared spec c)
                 let l = LayerRun.prepared spec c
                 let other = LayerRun.run (Backend.create backend) true true l
@@ -229,7 +229,8 @@ module Layer =
           Tests = 25
           Forward = Tolerance.forward
           Gradient = Tolerance.gradient
-          Against = [] }
+          Against = []
+          BackendTests = 5 }
 
     /// The float64 definition the forward is checked against, and whose central differences check the backward.
     let reference (f: Values -> float[]) (s: LayerSpec) = { s with Reference = Some f }
@@ -252,8 +253,8 @@ module Layer =
     /// Also checks that `backend` agrees with the CPU within `t`, forward and backward.
     let against (backend: Backend) (t: Tolerance) (s: LayerSpec) = { s with Against = s.Against @ [ backend, t ] }
 
-    /// Cases per property.
-    let count (n: int) (s: LayerSpec) = { s with Tests = n }
+    /// Cases per property, and per backend property.
+    let count (n: int) (backendTests: int) (s: LayerSpec) = { s with Tests = n; BackendTests = backendTests }
 
     /// Every property the spec declares enough for: forward and backward against the reference, the shape law,
     /// seeds, row independence, threads, field permutation for set-like layers, and each backend in Against.

@@ -47,4 +47,6 @@ type LayerSpec =
         Gradient: Tolerance
         /// Backends the layer must agree with the CPU on, each within its tolerance.
         Against: (Backend * Tolerance) list
+        /// Cases per backend property: each new shape can cost a kernel build on a device (PoCL compiles per shape).
+        BackendTests: int
     }
