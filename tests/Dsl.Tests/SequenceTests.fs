@@ -1,7 +1,7 @@
 module CtrDsl.Dsl.Tests.SequenceTests
 
 open System
-open Xunit
+open Expecto
 open CtrDsl.Autodiff
 open CtrDsl.Backends
 open CtrDsl.Cpu
@@ -62,22 +62,19 @@ let private units =
       "PReLU unit with softmax, training", { AttentionUnitOptions.din with Activation = PRelu; Softmax = true }, true
       "Dice unit, scoring", AttentionUnitOptions.din, false ]
 
-[<Fact>]
-let ``appending padding to DIN's histories changes no output`` () =
-    // Dice normalises with the batch's statistics in training, padding positions included (as in DeepCTR and
-    // FuxiCTR), so in training only the PReLU unit is padding-free; in scoring Dice uses its running statistics.
-    for what, unit, training in units do
-        check 25 cases (fun (batch, maxLength, extra, seed) ->
-            let r = rows maxLength batch (Random seed)
-            let short = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din unit)
-            let long = Model.build "DIN" (sequenceFeatures (maxLength + extra)) 7UL (din unit)
-            let y, _ = run short training maxLength r
-            let yLong, _ = run long training (maxLength + extra) r
-            close $"{what}, batch {batch}, length {maxLength} + {extra}" 1e-6 1e-7 y yLong)
+/// Dice normalises with the batch's statistics in training, padding positions included (as in DeepCTR and FuxiCTR),
+/// so in training only the PReLU unit is padding-free; in scoring Dice uses its running statistics.
+let private paddingChangesNothing (what: string, unit: AttentionUnitOptions, training: bool) =
+    property $"appending padding changes no output: {what}" 25 cases (fun (batch, maxLength, extra, seed) ->
+        let r = rows maxLength batch (Random seed)
+        let short = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din unit)
+        let long = Model.build "DIN" (sequenceFeatures (maxLength + extra)) 7UL (din unit)
+        let y, _ = run short training maxLength r
+        let yLong, _ = run long training (maxLength + extra) r
+        close $"{what}, batch {batch}, length {maxLength} + {extra}" 1e-6 1e-7 y yLong)
 
-[<Fact>]
-let ``DIN's raw weights are exactly 0 on padding and its softmax weights sum to 1 over the valid positions`` () =
-    check 25 cases (fun (batch, maxLength, _, seed) ->
+let private weightsOnPadding =
+    property "raw weights are exactly 0 on padding and softmax weights sum to 1 over the valid positions" 25 cases (fun (batch, maxLength, _, seed) ->
         let r = rows maxLength batch (Random seed)
         let raw = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din AttentionUnitOptions.din)
         let soft = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din { AttentionUnitOptions.din with Softmax = true })
@@ -88,15 +85,14 @@ let ``DIN's raw weights are exactly 0 on padding and its softmax weights sum to 
             let valid = r.Histories[row].Length
 
             for t in valid .. maxLength - 1 do
-                Assert.Equal(0.0f, w[row * maxLength + t])
-                Assert.Equal(0.0f, s[row * maxLength + t])
+                Expect.equal w[row * maxLength + t] 0.0f $"raw weight of row {row}, position {t}"
+                Expect.equal s[row * maxLength + t] 0.0f $"softmax weight of row {row}, position {t}"
 
             let total = Array.sum s[row * maxLength .. row * maxLength + valid - 1]
             let want = if valid = 0 then 0.0f else 1.0f
-            Assert.True(abs (total - want) < 1e-5f, $"row {row}: softmax weights sum to {total} over {valid} positions"))
+            Expect.isLessThan (abs (total - want)) 1e-5f $"row {row}: softmax weights sum to {total} over {valid} positions")
 
-[<Fact>]
-let ``DIN learns whether the candidate is in the history`` () =
+let private learnsCandidateInHistory () =
     // Label 1 when the candidate item is among the user's behaviours: an interaction of the candidate with one
     // position, which DIN's unit scores directly. Histories hold 4 of 11 items, so the base rate is about 0.36.
     let maxLength, batch = 4, 256
@@ -117,12 +113,19 @@ let ``DIN learns whether the candidate is in the history`` () =
     train plan (CtrDsl.Optim.Adam(plan.Parameters, 0.02f)) 300
     let y, _ = run m false maxLength r
     let auc = CtrDsl.Metrics.Auc.Compute(ReadOnlySpan y, ReadOnlySpan labels)
-    Assert.True(auc > 0.95, $"train AUC {auc}")
+    Expect.isGreaterThan auc 0.95 $"train AUC {auc}"
 
-[<Fact>]
-let ``DIN without a history that shares the candidate's vocabulary is a clear error`` () =
+let private noSharedHistory () =
     let f =
         { sequenceFeatures 3 with Sequences = [ { Name = "history"; MaxLength = 3; Pooling = Pooling.Mean; Target = None } ] }
 
-    let ex = Assert.Throws<ArgumentException>(fun () -> Model.build "DIN" f 1UL (din AttentionUnitOptions.din) |> ignore)
-    Assert.Contains("shares its vocabulary", ex.Message)
+    let ex = throws<ArgumentException> (fun () -> Model.build "DIN" f 1UL (din AttentionUnitOptions.din) |> ignore)
+    Expect.stringContains ex.Message "shares its vocabulary" "the message names what is missing"
+
+let tests =
+    testList
+        "DIN"
+        [ yield! List.map paddingChangesNothing units
+          weightsOnPadding
+          testCase "DIN learns whether the candidate is in the history" learnsCandidateInHistory
+          testCase "DIN without a history that shares the candidate's vocabulary is a clear error" noSharedHistory ]

@@ -51,6 +51,14 @@ let close (what: string) (rtol: float) (atol: float) (want: float32[]) (got: flo
         if not (err <= atol + rtol * abs (float want[i])) then
             failwith $"{what}: element {i}: expected {want[i]}, got {got[i]}"
 
-/// Runs a property over generated cases (FsCheck prints the replay seed on failure).
-let check (count: int) (gen: Gen<'T>) (property: 'T -> unit) =
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest count, Prop.forAll (Arb.fromGen gen) property)
+/// An Expecto property over `count` generated cases with the kit's fixed replay seed; a failure shows the case.
+let property (name: string) (count: int) (gen: Gen<'T>) (body: 'T -> unit) =
+    Expecto.ExpectoFsCheck.testPropertyWithConfig (CtrDsl.Testing.PropertyConfig.ofTests count) name (Prop.forAll (Arb.fromGen gen) body)
+
+/// The exception of type 'E that f throws; fails the test when it throws none or another.
+let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
+    try
+        f ()
+        failwith $"expected {typeof<'E>.Name}, nothing was thrown"
+    with :? 'E as e ->
+        e
