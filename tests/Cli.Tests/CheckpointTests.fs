@@ -5,6 +5,7 @@ open System.IO
 open CtrDsl.Optim
 open CtrDsl.Tensors
 open CtrDsl.Training
+open Expecto
 open Xunit
 
 let private parameters () =
@@ -18,7 +19,6 @@ let private parameters () =
 
     a, b
 
-[<Fact>]
 let ``a checkpoint round-trips values, metadata and optimizer state bit for bit`` () =
     let dir = Support.tempDir "ckpt"
     let a, b = parameters ()
@@ -39,7 +39,6 @@ let ``a checkpoint round-trips values, metadata and optimizer state bit for bit`
     Assert.Equal<float32[]>(b.Value, b2.Value)
     Assert.False(File.Exists(path + ".tmp"))
 
-[<Fact>]
 let ``a truncated checkpoint is refused with one line naming the file`` () =
     let dir = Support.tempDir "ckpt"
     let a, b = parameters ()
@@ -51,7 +50,6 @@ let ``a truncated checkpoint is refused with one line naming the file`` () =
     Assert.StartsWith(path + ":", e.Message)
     Assert.Contains("checksum", e.Message)
 
-[<Fact>]
 let ``restoring into a different model names the parameter`` () =
     let dir = Support.tempDir "ckpt"
     let a, b = parameters ()
@@ -60,3 +58,14 @@ let ``restoring into a different model names the parameter`` () =
     let c = Checkpoint.Load path
     let e = Assert.Throws<CheckpointException>(fun () -> c.RestoreParameters([ Parameter("emb", [| 6; 3 |], true); b ], path))
     Assert.Contains("emb", e.Message)
+
+let tests =
+    testList
+        "CheckpointTests"
+        [ testCase
+              "a checkpoint round-trips values, metadata and optimizer state bit for bit"
+              ``a checkpoint round-trips values, metadata and optimizer state bit for bit``
+          testCase
+              "a truncated checkpoint is refused with one line naming the file"
+              ``a truncated checkpoint is refused with one line naming the file``
+          testCase "restoring into a different model names the parameter" ``restoring into a different model names the parameter`` ]

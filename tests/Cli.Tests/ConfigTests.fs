@@ -2,6 +2,7 @@ module CtrDsl.Cli.Tests.ConfigTests
 
 open System.IO
 open CtrDsl.Cli.Tests.Support
+open Expecto
 open Xunit
 
 let private yaml (name: string) (text: string) =
@@ -9,7 +10,6 @@ let private yaml (name: string) (text: string) =
     File.WriteAllText(path, text)
     path
 
-[<Fact>]
 let ``an unknown model setting names file, line and column and lists the known keys`` () =
     let file = yaml "exp.yaml" "model:\n  name: deepfm\n  hidden_units: [10]\n"
     let r = ctr [ "train"; "--config"; file ]
@@ -17,33 +17,28 @@ let ``an unknown model setting names file, line and column and lists the known k
     Assert.StartsWith($"ctr: %s{file}:3:3 hidden_units: unknown; known keys: embedding_dim, dnn_hidden_units", r.Err)
     Assert.Equal(1, r.Err.Trim().Split('\n').Length)
 
-[<Fact>]
 let ``an unknown training key names file, line and column`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: 1\n  epoch: 2\n"
     let r = ctr [ "train"; "--config"; file ]
     Assert.Equal(2, r.Code)
     Assert.StartsWith($"ctr: %s{file}:3:3 epoch: unknown key in training; known keys: epochs,", r.Err)
 
-[<Fact>]
 let ``a bad value names where it is and what was expected`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: two\n"
     let r = ctr [ "train"; "--config"; file ]
     Assert.Equal(2, r.Code)
     Assert.Equal($"ctr: %s{file}:2:11 epochs: expected an integer >= 1, got \"two\"", r.Err.Trim())
 
-[<Fact>]
 let ``an unknown model lists the zoo`` () =
     let r = ctr [ "train"; "--model"; "deepfn" ]
     Assert.Equal(2, r.Code)
     Assert.Contains("unknown model \"deepfn\"; the zoo: lr, fm, dnn, deepfm, widedeep, deepfefm, fgcnn, ipnn, nfm, fwfm", r.Err)
 
-[<Fact>]
 let ``a missing training file is a usage error`` () =
     let r = ctr [ "train"; "--train"; "/no/such/file.tsv"; "--format"; "criteo" ]
     Assert.Equal(2, r.Code)
     Assert.Equal("ctr: /no/such/file.tsv: training file not found", r.Err.Trim())
 
-[<Fact>]
 let ``bad data names the line and column and exits with the data code`` () =
     let dir = tempDir "bad"
     let train = Path.Combine(dir, "train.tsv")
@@ -57,14 +52,12 @@ let ``bad data names the line and column and exits with the data code`` () =
     Assert.StartsWith($"ctr: %s{train}:5:", r.Err)
     Assert.Equal(1, r.Err.Trim().Split('\n').Length)
 
-[<Fact>]
 let ``an unknown flag is one usage line`` () =
     let r = ctr [ "train"; "--epochz"; "1" ]
     Assert.Equal(2, r.Code)
     Assert.Equal(1, r.Err.Trim().Split('\n').Length)
     Assert.Contains("--epochz", r.Err)
 
-[<Fact>]
 let ``help lists the flags and examples and exits 0`` () =
     let r = ctr [ "train"; "--help" ]
     Assert.Equal(0, r.Code)
@@ -76,7 +69,6 @@ let private repo =
     let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "CtrDsl.sln")) then d.FullName else up d.Parent
     up (DirectoryInfo(System.AppContext.BaseDirectory))
 
-[<Fact>]
 let ``every example experiment parses and configures its model`` () =
     let files = Directory.GetFiles(Path.Combine(repo, "examples", "experiments"), "*.yaml")
     Assert.NotEmpty files
@@ -86,7 +78,6 @@ let ``every example experiment parses and configures its model`` () =
         let e = CtrDsl.Cli.Experiment.ofNode [ "sweep" ] root
         CtrDsl.Cli.Experiment.configure e |> ignore
 
-[<Fact>]
 let ``the FGCNN seed file carries the seed document's configuration`` () =
     let e = CtrDsl.Cli.Experiment.load (Path.Combine(repo, "examples", "experiments", "fgcnn_seed.yaml"))
     let entry, c = CtrDsl.Cli.Experiment.configure e
@@ -101,15 +92,33 @@ let ``the FGCNN seed file carries the seed document's configuration`` () =
     Assert.Equal(CtrDsl.Dsl.Ranger, e.Training.Optimizer)
     Assert.Equal(CtrDsl.Dsl.BinaryClassification, e.Training.Objective)
 
-[<Fact>]
 let ``an unknown model in the file names the line of its name`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: 1\nmodel:\n  name: deepfn\n"
     let r = ctr [ "train"; "--config"; file ]
     Assert.Equal(2, r.Code)
     Assert.StartsWith($"ctr: %s{file}:4:9 model: unknown model \"deepfn\"; the zoo: lr,", r.Err)
 
-[<Fact>]
 let ``a bad model value from a flag names the flag`` () =
     let r = ctr [ "train"; "--set"; "net_dropout"; "2" ]
     Assert.Equal(2, r.Code)
     Assert.Equal("ctr: --set net_dropout net_dropout: expected a number in [0, 0.99], got 2 (model DeepFM)", r.Err.Trim())
+
+let tests =
+    testList
+        "ConfigTests"
+        [ testCase
+              "an unknown model setting names file, line and column and lists the known keys"
+              ``an unknown model setting names file, line and column and lists the known keys``
+          testCase "an unknown training key names file, line and column" ``an unknown training key names file, line and column``
+          testCase "a bad value names where it is and what was expected" ``a bad value names where it is and what was expected``
+          testCase "an unknown model lists the zoo" ``an unknown model lists the zoo``
+          testCase "a missing training file is a usage error" ``a missing training file is a usage error``
+          testCase
+              "bad data names the line and column and exits with the data code"
+              ``bad data names the line and column and exits with the data code``
+          testCase "an unknown flag is one usage line" ``an unknown flag is one usage line``
+          testCase "help lists the flags and examples and exits 0" ``help lists the flags and examples and exits 0``
+          testCase "every example experiment parses and configures its model" ``every example experiment parses and configures its model``
+          testCase "the FGCNN seed file carries the seed document's configuration" ``the FGCNN seed file carries the seed document's configuration``
+          testCase "an unknown model in the file names the line of its name" ``an unknown model in the file names the line of its name``
+          testCase "a bad model value from a flag names the flag" ``a bad model value from a flag names the flag`` ]

@@ -4,6 +4,7 @@ module CtrDsl.Cli.Tests.DistributedTests
 open System
 open System.IO
 open System.Threading.Tasks
+open Expecto
 open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
@@ -33,7 +34,6 @@ let private trainRanks (data: Dataset) (size: int) =
     Task.WaitAll(results |> Array.map (fun t -> t :> Task), TimeSpan.FromMinutes 2.0) |> ignore
     models, results |> Array.map (fun t -> t.Result)
 
-[<Fact>]
 let ``two ranks with half batches end where one process with whole batches ends`` () =
     let dir = tempDir "ranks"
     let train, test = criteoFiles dir
@@ -72,7 +72,6 @@ let ``two ranks with half batches end where one process with whole batches ends`
     Assert.True(abs (auc single - auc results[0]) < 1e-4, $"valid AUC {auc single} alone, {auc results[0]} on two ranks")
     printfn $"two ranks against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc results[0]:F6}"
 
-[<Fact>]
 let ``the AUC spread over two ranks is exactly the AUC of one process`` () =
     let dir = tempDir "ranks-auc"
     let train, _ = criteoFiles dir
@@ -102,3 +101,13 @@ let ``the AUC spread over two ranks is exactly the AUC of one process`` () =
         Assert.Equal(alone.Auc, m.Auc)
         Assert.Equal(alone.LogLoss, m.LogLoss)
         Assert.Equal(alone.Count, m.Count)
+
+let tests =
+    testList
+        "DistributedTests"
+        [ testCase
+              "two ranks with half batches end where one process with whole batches ends"
+              ``two ranks with half batches end where one process with whole batches ends``
+          testCase
+              "the AUC spread over two ranks is exactly the AUC of one process"
+              ``the AUC spread over two ranks is exactly the AUC of one process`` ]

@@ -4,9 +4,9 @@ open System.IO
 open System.Text.Json
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Training
+open Expecto
 open Xunit
 
-[<Fact>]
 let ``train then eval, predict and describe a run`` () =
     let dir = tempDir "e2e"
     let train, test = criteoFiles dir
@@ -59,7 +59,6 @@ let ``train then eval, predict and describe a run`` () =
 
     Assert.True((again.Code = 0), again.Err)
 
-[<Fact>]
 let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
     let dir = tempDir "resume"
     let train, test = criteoFiles dir
@@ -86,7 +85,6 @@ let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
 
     Assert.Equal(2, File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")).Length)
 
-[<Fact>]
 let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
     let dir = tempDir "resume-mid"
     let train, test = criteoFiles dir
@@ -112,7 +110,6 @@ let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
         File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\""))
     )
 
-[<Fact>]
 let ``models and describe print JSON with --json`` () =
     let m = ctr [ "models"; "--json" ]
     Assert.Equal(0, m.Code)
@@ -121,7 +118,6 @@ let ``models and describe print JSON with --json`` () =
     Assert.True((d.Code = 0), d.Err)
     Assert.True((json d).GetProperty("parameters").GetInt64() > 0L)
 
-[<Fact>]
 let ``resuming refuses flags that would change the batches or the model`` () =
     let dir = tempDir "resume-flags"
     Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
@@ -129,3 +125,16 @@ let ``resuming refuses flags that would change the batches or the model`` () =
     let r = ctr [ "train"; "--resume"; Path.Combine(dir, "run"); "--batch-size"; "64" ]
     Assert.Equal(2, r.Code)
     Assert.Contains("--batch-size: cannot change when resuming", r.Err)
+
+let tests =
+    testList
+        "EndToEndTests"
+        [ testCase "train then eval, predict and describe a run" ``train then eval, predict and describe a run``
+          testCase "two epochs equal one epoch then a resumed second, bit for bit" ``two epochs equal one epoch then a resumed second, bit for bit``
+          testCase
+              "a run stopped mid-epoch resumes to the uninterrupted parameters"
+              ``a run stopped mid-epoch resumes to the uninterrupted parameters``
+          testCase "models and describe print JSON with --json" ``models and describe print JSON with --json``
+          testCase
+              "resuming refuses flags that would change the batches or the model"
+              ``resuming refuses flags that would change the batches or the model`` ]

@@ -12,6 +12,7 @@ open System.IO
 open System.Text
 open FsCheck
 open FsCheck.FSharp
+open Expecto
 open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
@@ -221,7 +222,6 @@ let private sameRowsAsBaseline (s: Source) (cache: string) = Assert.Equal<(strin
 
 let private sourceCase = Gen.elements [ 0..6 ]
 
-[<Fact>]
 let ``a truncated or flipped cache file of any format and split is rebuilt and gives the undamaged rows`` () =
     let case = Gen.zip3 sourceCase (Gen.elements [ "train"; "valid"; "test" ]) damages
 
@@ -239,7 +239,6 @@ let ``a truncated or flipped cache file of any format and split is rebuilt and g
         Assert.True(warning = "" || (not (warning.Contains "\n") && warning.Contains target), warning)
         sameRowsAsBaseline s cache)
 
-[<Fact>]
 let ``a truncated or flipped feature file is rebuilt and gives the undamaged rows`` () =
     run 24 12UL (Gen.zip sourceCase damages) (fun (k, damage) ->
         let dir, s = copyOf originals.Value[k]
@@ -251,7 +250,6 @@ let ``a truncated or flipped feature file is rebuilt and gives the undamaged row
         Assert.True((r.Code = 0), $"%A{damage}: exit %d{r.Code}: %s{r.Err}")
         sameRowsAsBaseline s cache)
 
-[<Fact>]
 let ``a truncated or flipped data file of any format is read or refused in one line, and a refusal changes no cache`` () =
     run 105 13UL (Gen.zip sourceCase damages) (fun (k, damage) ->
         let dir, s = copyOf originals.Value[k]
@@ -268,7 +266,6 @@ let ``a truncated or flipped data file of any format is read or refused in one l
             oneLineNaming [ s.Data ] r
             unchanged before)
 
-[<Fact>]
 let ``a truncated or flipped schema file is read or refused in one line naming it or the data`` () =
     let withSchema = [ 0; 1; 3; 4; 5 ]
 
@@ -317,7 +314,6 @@ let private trained =
          Assert.Equal(0, (ctr [ "predict"; run; "--data"; fresh; "--out"; scores ]).Code)
          run, fresh, File.ReadAllText scores)
 
-[<Fact>]
 let ``predict through a truncated or flipped cache rebuilds it and writes the undamaged scores`` () =
     let runDir, fresh, expected = trained.Value
 
@@ -338,7 +334,6 @@ let private csvCase () =
     let cache = Path.Combine(dir, "cache")
     dir, s, cache, experiment dir s cache
 
-[<Fact>]
 let ``an empty, header-only, byte-order-mark-only or folder data file is one line naming it`` () =
     for content, expected in
         [ Some "", "the file is empty"
@@ -356,7 +351,6 @@ let ``an empty, header-only, byte-order-mark-only or folder data file is one lin
         oneLineNaming [ s.Data ] r
         Assert.EndsWith(expected, r.Err.TrimEnd())
 
-[<Fact>]
 let ``an empty, unclosed or folder schema file is one line naming it`` () =
     for content in [ Some ""; Some "format: csv\nlabel: label\nfields:\n  - {name: c1, kind: categorical|\n"; None ] do
         let _, s, _, config = csvCase ()
@@ -368,7 +362,6 @@ let ``an empty, unclosed or folder schema file is one line naming it`` () =
 
         oneLineNaming [ s.Schema.Value ] (prepare config)
 
-[<Fact>]
 let ``a folder in a cache file's place or a file in the cache folder's is one line naming it, an empty cache or feature file is rebuilt`` () =
     let _, s, cache, config = csvCase ()
     Assert.Equal(0, (prepare config).Code)
@@ -388,7 +381,6 @@ let ``a folder in a cache file's place or a file in the cache folder's is one li
     oneLineNaming [ s.Data ] r
     Assert.EndsWith("cache folder expected, found a file", r.Err.TrimEnd())
 
-[<Fact>]
 let ``an edited source rebuilds its caches`` () =
     let _, s, _, config = csvCase ()
     let first = prepare config
@@ -400,7 +392,6 @@ let ``an edited source rebuilds its caches`` () =
     let log = (json r).GetProperty("log")
     Assert.Contains("rebuilt (the source changed", log[0].GetString())
 
-[<Fact>]
 let ``a byte-order mark before a headerless tsv row or a schema is dropped`` () =
     let dir, s = copyOf originals.Value[1]
     let cache = Path.Combine(dir, "cache")
@@ -412,7 +403,6 @@ let ``a byte-order mark before a headerless tsv row or a schema is dropped`` () 
     Assert.True((r.Code = 0), r.Err)
     Assert.Equal(plain, (json r).GetProperty("train_rows").GetInt64())
 
-[<Fact>]
 let ``a number beyond float32 is a data error naming file, line, column and field`` () =
     for transform in [ "standardize"; "none" ] do
         let dir, s, cache, config = csvCase ()
@@ -424,3 +414,36 @@ let ``a number beyond float32 is a data error naming file, line, column and fiel
         Assert.Equal(3, r.Code)
         Assert.Equal($"ctr: %s{s.Data}:6:9: column n1 (4 of 4): expected a number within float32's range (±3.4e38), got \"1e39\"", r.Err.TrimEnd())
         ignore (dir, cache)
+
+let tests =
+    testList
+        "FaultSuiteData"
+        [ testCase
+              "a truncated or flipped cache file of any format and split is rebuilt and gives the undamaged rows"
+              ``a truncated or flipped cache file of any format and split is rebuilt and gives the undamaged rows``
+          testCase
+              "a truncated or flipped feature file is rebuilt and gives the undamaged rows"
+              ``a truncated or flipped feature file is rebuilt and gives the undamaged rows``
+          testCase
+              "a truncated or flipped data file of any format is read or refused in one line, and a refusal changes no cache"
+              ``a truncated or flipped data file of any format is read or refused in one line, and a refusal changes no cache``
+          testCase
+              "a truncated or flipped schema file is read or refused in one line naming it or the data"
+              ``a truncated or flipped schema file is read or refused in one line naming it or the data``
+          testCase
+              "predict through a truncated or flipped cache rebuilds it and writes the undamaged scores"
+              ``predict through a truncated or flipped cache rebuilds it and writes the undamaged scores``
+          testCase
+              "an empty, header-only, byte-order-mark-only or folder data file is one line naming it"
+              ``an empty, header-only, byte-order-mark-only or folder data file is one line naming it``
+          testCase "an empty, unclosed or folder schema file is one line naming it" ``an empty, unclosed or folder schema file is one line naming it``
+          testCase
+              "a folder in a cache file's place or a file in the cache folder's is one line naming it, an empty cache or feature file is rebuilt"
+              ``a folder in a cache file's place or a file in the cache folder's is one line naming it, an empty cache or feature file is rebuilt``
+          testCase "an edited source rebuilds its caches" ``an edited source rebuilds its caches``
+          testCase
+              "a byte-order mark before a headerless tsv row or a schema is dropped"
+              ``a byte-order mark before a headerless tsv row or a schema is dropped``
+          testCase
+              "a number beyond float32 is a data error naming file, line, column and field"
+              ``a number beyond float32 is a data error naming file, line, column and field`` ]

@@ -7,6 +7,7 @@ open System
 open System.IO
 open FsCheck
 open FsCheck.FSharp
+open Expecto
 open Xunit
 open CtrDsl.Cli.Tests.Support
 
@@ -108,12 +109,10 @@ let private gen =
         return target, d
     }
 
-[<Fact>]
 let ``damaged run files end in one error line or a documented recovery, and a failure changes nothing`` () =
     // 150 cases, 3 s for 60 on the 2-core build machine (a recovered resume trains one epoch of 1,600 rows).
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(150), Prop.forAll (Arb.fromGen gen) case)
 
-[<Fact>]
 let ``a file where the run expects a folder, or a folder where it expects a file, is one error line`` () =
     let _, test, run = trained.Force()
 
@@ -149,3 +148,13 @@ let ``a file where the run expects a folder, or a folder where it expects a file
         // A write refused mid-run leaves its checkpoints; what existed before is what the hashes compare.
         if not (name.StartsWith "config.yaml.tmp") then
             Assert.True((hashes copy = before), $"%s{name}: the run folder changed")
+
+let tests =
+    testList
+        "FaultSuiteRuns"
+        [ testCase
+              "damaged run files end in one error line or a documented recovery, and a failure changes nothing"
+              ``damaged run files end in one error line or a documented recovery, and a failure changes nothing``
+          testCase
+              "a file where the run expects a folder, or a folder where it expects a file, is one error line"
+              ``a file where the run expects a folder, or a folder where it expects a file, is one error line`` ]

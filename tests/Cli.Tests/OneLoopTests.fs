@@ -3,13 +3,13 @@ module CtrDsl.Cli.Tests.OneLoopTests
 
 open System
 open System.IO
+open Expecto
 open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open CtrDsl.Dsl
 open CtrDsl.Training
 
-[<Fact>]
 let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
     let dir = tempDir "one-loop"
     let train, test = criteoFiles dir
@@ -62,7 +62,6 @@ let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
         Assert.Equal(e.Valid.Value.Auc, cliEval.Valid.Value.Auc)
         Assert.Equal(e.LearningRate, cliEval.LearningRate)
 
-[<Fact>]
 let ``a runaway loss stops the run as divergence, keeping the last good checkpoint`` () =
     let dir = tempDir "runaway"
     let train, test = criteoFiles dir
@@ -71,3 +70,13 @@ let ``a runaway loss stops the run as divergence, keeping the last good checkpoi
     Assert.Equal(4, r.Code)
     Assert.StartsWith("ctr: training diverged at step", r.Err)
     Assert.Equal(1, r.Err.Trim().Split('\n').Length)
+
+let tests =
+    testList
+        "OneLoopTests"
+        [ testCase
+              "Fit.run in the library and ctr train give bit-identical parameters"
+              ``Fit.run in the library and ctr train give bit-identical parameters``
+          testCase
+              "a runaway loss stops the run as divergence, keeping the last good checkpoint"
+              ``a runaway loss stops the run as divergence, keeping the last good checkpoint`` ]

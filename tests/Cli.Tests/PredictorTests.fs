@@ -5,6 +5,7 @@ open System.IO
 open CtrDsl.Cli
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
+open Expecto
 open Xunit
 
 /// One small trained run shared by the tests here: (run folder, test file, `ctr predict` scores of the test file).
@@ -23,7 +24,6 @@ let private trained =
 /// A Criteo TSV line's field values in schema order (I1..I13, C1..C26): the line without its label.
 let private values (line: string) : string array = line.Split('\t')[1..]
 
-[<Fact>]
 let ``predictor single rows and batches equal ctr predict`` () =
     let run, test, expected = trained.Force()
     use p = Run.predictor run 256
@@ -69,7 +69,6 @@ let ``predictor single rows and batches equal ctr predict`` () =
     Assert.Equal(expected.Length, at)
     Assert.True(worstBatch <= 1e-6f, $"batches differ from ctr predict by up to %g{worstBatch}")
 
-[<Fact>]
 let ``predictor errors name the field and what was expected`` () =
     let run, test, _ = trained.Force()
     use p = Run.predictor run 16
@@ -93,7 +92,6 @@ let ``predictor errors name the field and what was expected`` () =
 
     Assert.Contains("expected 26 ids and 13 numbers per row", e5.Message)
 
-[<Fact>]
 let ``a single-row prediction allocates nothing in steady state`` () =
     let run, test, _ = trained.Force()
     use p = Run.predictor run 64
@@ -134,7 +132,6 @@ let ``a single-row prediction allocates nothing in steady state`` () =
     Assert.Equal((0L, 0L, 0L, 0L), (allocated, a1, a2, a3))
     Assert.True(Single.IsFinite sink)
 
-[<Fact>]
 let ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score`` () =
     let run, test, _ = trained.Force()
     use p = Run.predictor run 64
@@ -169,3 +166,13 @@ let ``a predictor shared by 16 threads throws InvalidOperationException and neve
     Assert.True(refused.Value > 0, "16 threads calling at once collide at least once")
     // Still usable afterwards, from one thread.
     Assert.Equal(expected[0], p.Predict(ReadOnlySpan rows[0]))
+
+let tests =
+    testList
+        "PredictorTests"
+        [ testCase "predictor single rows and batches equal ctr predict" ``predictor single rows and batches equal ctr predict``
+          testCase "predictor errors name the field and what was expected" ``predictor errors name the field and what was expected``
+          testCase "a single-row prediction allocates nothing in steady state" ``a single-row prediction allocates nothing in steady state``
+          testCase
+              "a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score"
+              ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score`` ]

@@ -1,9 +1,9 @@
 module CtrDsl.Cli.Tests.RegistryTests
 
 open CtrDsl.Models.Registry
+open Expecto
 open Xunit
 
-[<Fact>]
 let ``every model's effective settings configure the same model again`` () =
     for e in all do
         match e.Configure [] with
@@ -13,7 +13,6 @@ let ``every model's effective settings configure the same model again`` () =
             | Ok again -> Assert.Equal<(string * SettingValue) list>(c.Effective, again.Effective)
             | Error err -> failwith $"{e.Name}: {err.Message}"
 
-[<Fact>]
 let ``an unknown key names the key and lists the known ones`` () =
     let deepfm = (tryFind "deepfm").Value
 
@@ -21,7 +20,6 @@ let ``an unknown key names the key and lists the known ones`` () =
     | Error(UnknownKey("hidden_units", known)) -> Assert.Contains("dnn_hidden_units", known)
     | other -> failwith $"expected an unknown-key error, got %A{other}"
 
-[<Fact>]
 let ``a bad value says what was expected`` () =
     let deepfm = (tryFind "deepfm").Value
 
@@ -31,7 +29,6 @@ let ``a bad value says what was expected`` () =
         Assert.Equal("embedding_dim: expected an integer >= 1, got \"ten\"", e.Message)
     | other -> failwith $"expected a bad-value error, got %A{other}"
 
-[<Fact>]
 let ``the FGCNN seed configuration is expressible as settings`` () =
     let fgcnn = (tryFind "fgcnn").Value
 
@@ -50,7 +47,6 @@ let ``the FGCNN seed configuration is expressible as settings`` () =
         Assert.Equal(Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
     | Error e -> failwith e.Message
 
-[<Fact>]
 let ``FGCNN refuses per-layer lists of different lengths`` () =
     let fgcnn = (tryFind "fgcnn").Value
 
@@ -58,9 +54,20 @@ let ``FGCNN refuses per-layer lists of different lengths`` () =
     | Error(BadValue("kernels", _, _)) -> ()
     | other -> failwith $"expected a kernels error, got %A{other}"
 
-[<Fact>]
 let ``model names are unique lowercase keys`` () =
     Assert.Equal(names.Length, (List.distinct names).Length)
 
     for n in names do
         Assert.Equal(n.ToLowerInvariant(), n)
+
+let tests =
+    testList
+        "RegistryTests"
+        [ testCase
+              "every model's effective settings configure the same model again"
+              ``every model's effective settings configure the same model again``
+          testCase "an unknown key names the key and lists the known ones" ``an unknown key names the key and lists the known ones``
+          testCase "a bad value says what was expected" ``a bad value says what was expected``
+          testCase "the FGCNN seed configuration is expressible as settings" ``the FGCNN seed configuration is expressible as settings``
+          testCase "FGCNN refuses per-layer lists of different lengths" ``FGCNN refuses per-layer lists of different lengths``
+          testCase "model names are unique lowercase keys" ``model names are unique lowercase keys`` ]

@@ -3,6 +3,7 @@ module CtrDsl.Cli.Tests.ReliabilityTests
 
 open System
 open System.IO
+open Expecto
 open Xunit
 open CtrDsl.Cli.Tests.Support
 
@@ -21,13 +22,11 @@ let private oneLine (r: Result) =
     Assert.Equal(1, r.Err.Trim().Split('\n').Length)
     Assert.StartsWith("ctr: ", r.Err)
 
-[<Fact>]
 let ``ctr --version prints the informational version and exits 0`` () =
     let r = ctr [ "--version" ]
     Assert.Equal(0, r.Code)
     Assert.Matches(@"^ctr \d+\.\d+\.\d+\S*\s*$", r.Out)
 
-[<Fact>]
 let ``a batch too large for memory is a usage error naming the flag and the memory, before any data is read`` () =
     let dir = tempDir "batch"
     let train, test = criteoFiles dir
@@ -39,7 +38,6 @@ let ``a batch too large for memory is a usage error naming the flag and the memo
     Assert.Matches(@"would need [\d.]+ GiB", r.Err)
     Assert.False(Directory.Exists run, "nothing was written")
 
-[<Fact>]
 let ``the plan footprint is the compiled plan's allocation up to 128 rows and follows it above`` () =
     let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
     let configured = (entry.Configure []) |> Result.toOption |> Option.get
@@ -57,14 +55,12 @@ let ``the plan footprint is the compiled plan's allocation up to 128 rows and fo
     let real = CtrDsl.Autodiff.Plan.Compile(m.Graph, backend, 4096, m.Loss, m.Output).AllocatedBytes
     Assert.InRange(float line.Bytes, 0.95 * float real, 1.05 * float real + 1e6)
 
-[<Fact>]
 let ``describe over more fields than a table holds is a usage error`` () =
     let r = ctr [ "describe"; "deepfm"; "--fields"; "10000000" ]
     Assert.Equal(2, r.Code)
     oneLine r
     Assert.Contains("--fields", r.Err)
 
-[<Fact>]
 let ``--threads above the pool's most is a usage error when the flags are parsed`` () =
     let dir = tempDir "threads"
     let train, test = criteoFiles dir
@@ -82,7 +78,6 @@ let ``--threads above the pool's most is a usage error when the flags are parsed
 
     Assert.False(Directory.Exists run)
 
-[<Fact>]
 let ``--out naming a file or a folder of the wrong kind is one true line`` () =
     let dir, _, test, run = trained.Force()
     let file = Path.Combine(dir, "a-file")
@@ -102,7 +97,6 @@ let ``--out naming a file or a folder of the wrong kind is one true line`` () =
     Assert.Equal(2, r3.Code)
     oneLine r3
 
-[<Fact>]
 let ``a resume from a damaged last.ckpt changes nothing in the run folder`` () =
     let _, _, _, run = trained.Force()
     let copy = copyRun run "damaged"
@@ -115,7 +109,6 @@ let ``a resume from a damaged last.ckpt changes nothing in the run folder`` () =
     Assert.Contains("last.ckpt", r.Err)
     Assert.Equal<Map<string, string>>(before, hashes copy)
 
-[<Fact>]
 let ``a model that does not fit the schema fails before the data is read, leaving the run folder as it was`` () =
     let dir, _, test, run = trained.Force()
     let copy = copyRun run "fgcnn"
@@ -156,7 +149,6 @@ let ``a model that does not fit the schema fails before the data is read, leavin
     Assert.Contains("FGCNN: FGCNN/conv_generate: too few fields for pooling", r.Err)
     Assert.Equal<Map<string, string>>(before, hashes copy)
 
-[<Fact>]
 let ``a data error half-way through the training file leaves an existing run folder as it was, and creates none`` () =
     let dir, _, test, run = trained.Force()
     let copy = copyRun run "bad-data"
@@ -171,7 +163,6 @@ let ``a data error half-way through the training file leaves an existing run fol
     Assert.Equal(3, (ctr (smallRun bad test fresh)).Code)
     Assert.False(Directory.Exists fresh, "a failed first run leaves no folder")
 
-[<Fact>]
 let ``resume refuses a training file that changed since the run started, and changes nothing`` () =
     let dir = tempDir "edited"
     let train, test = criteoFiles dir
@@ -186,7 +177,6 @@ let ``resume refuses a training file that changed since the run started, and cha
     Assert.Contains("the training file changed since the run started", r2.Err)
     Assert.Equal<Map<string, string>>(before, hashes run)
 
-[<Fact>]
 let ``eval and predict use the checkpoint's features, also after the training file changed`` () =
     let dir = tempDir "edited-eval"
     let train, test = criteoFiles dir
@@ -205,7 +195,6 @@ let ``eval and predict use the checkpoint's features, also after the training fi
     // The training file itself can be scored: its evaluation cache has a name of its own.
     Assert.Equal(0, (ctr [ "eval"; run; "--data"; train ]).Code)
 
-[<Fact>]
 let ``a checkpoint whose features do not match its features_hash is refused`` () =
     let _, _, test, run = trained.Force()
     let copy = copyRun run "hash"
@@ -219,7 +208,6 @@ let ``a checkpoint whose features do not match its features_hash is refused`` ()
     oneLine r
     Assert.Contains("0123456789abcdef", r.Err)
 
-[<Fact>]
 let ``a runaway loss under the default Adam stops with exit 4 and a loadable last good checkpoint`` () =
     let dir = tempDir "adam-runaway"
     let train, test = criteoFiles dir
@@ -233,7 +221,6 @@ let ``a runaway loss under the default Adam stops with exit 4 and a loadable las
     Assert.Equal(0, e.Code)
     Assert.True(Double.IsFinite((json e).GetProperty("metrics").GetProperty("logloss").GetDouble()))
 
-[<Fact>]
 let ``one learning-rate range for flags and YAML, and a run at its edge reloads`` () =
     let dir = tempDir "lr"
     let train, test = criteoFiles dir
@@ -260,3 +247,45 @@ let ``one learning-rate range for flags and YAML, and a run at its edge reloads`
     if resumed.Code = 0 then
         Assert.Equal(0, (ctr [ "eval"; run; "--data"; test ]).Code)
         Assert.Equal(0, (ctr [ "describe"; run ]).Code)
+
+let tests =
+    testList
+        "ReliabilityTests"
+        [ testCase "ctr --version prints the informational version and exits 0" ``ctr --version prints the informational version and exits 0``
+          testCase
+              "a batch too large for memory is a usage error naming the flag and the memory, before any data is read"
+              ``a batch too large for memory is a usage error naming the flag and the memory, before any data is read``
+          testCase
+              "the plan footprint is the compiled plan's allocation up to 128 rows and follows it above"
+              ``the plan footprint is the compiled plan's allocation up to 128 rows and follows it above``
+          testCase "describe over more fields than a table holds is a usage error" ``describe over more fields than a table holds is a usage error``
+          testCase
+              "--threads above the pool's most is a usage error when the flags are parsed"
+              ``--threads above the pool's most is a usage error when the flags are parsed``
+          testCase
+              "--out naming a file or a folder of the wrong kind is one true line"
+              ``--out naming a file or a folder of the wrong kind is one true line``
+          testCase
+              "a resume from a damaged last.ckpt changes nothing in the run folder"
+              ``a resume from a damaged last.ckpt changes nothing in the run folder``
+          testCase
+              "a model that does not fit the schema fails before the data is read, leaving the run folder as it was"
+              ``a model that does not fit the schema fails before the data is read, leaving the run folder as it was``
+          testCase
+              "a data error half-way through the training file leaves an existing run folder as it was, and creates none"
+              ``a data error half-way through the training file leaves an existing run folder as it was, and creates none``
+          testCase
+              "resume refuses a training file that changed since the run started, and changes nothing"
+              ``resume refuses a training file that changed since the run started, and changes nothing``
+          testCase
+              "eval and predict use the checkpoint's features, also after the training file changed"
+              ``eval and predict use the checkpoint's features, also after the training file changed``
+          testCase
+              "a checkpoint whose features do not match its features_hash is refused"
+              ``a checkpoint whose features do not match its features_hash is refused``
+          testCase
+              "a runaway loss under the default Adam stops with exit 4 and a loadable last good checkpoint"
+              ``a runaway loss under the default Adam stops with exit 4 and a loadable last good checkpoint``
+          testCase
+              "one learning-rate range for flags and YAML, and a run at its edge reloads"
+              ``one learning-rate range for flags and YAML, and a run at its edge reloads`` ]

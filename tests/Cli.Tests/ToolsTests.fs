@@ -2,9 +2,9 @@ module CtrDsl.Cli.Tests.ToolsTests
 
 open System.IO
 open CtrDsl.Cli.Tests.Support
+open Expecto
 open Xunit
 
-[<Fact>]
 let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     let dir = tempDir "sweep"
     let train, test = criteoFiles dir
@@ -31,7 +31,6 @@ let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     Assert.True((c.Code = 0), c.Err)
     Assert.Contains("valid auc", c.Out)
 
-[<Fact>]
 let ``a sweep over an unknown key fails before training anything`` () =
     let dir = tempDir "sweep-bad"
     let file = Path.Combine(dir, "sweep.yaml")
@@ -41,7 +40,6 @@ let ``a sweep over an unknown key fails before training anything`` () =
     Assert.Contains("embeding_dim: unknown", r.Err)
     Assert.False(Directory.Exists(Path.Combine(dir, "grid")))
 
-[<Fact>]
 let ``data inspect guesses the Criteo layout and the kinds`` () =
     let dir = tempDir "inspect"
     let train, _ = criteoFiles dir
@@ -55,7 +53,6 @@ let ``data inspect guesses the Criteo layout and the kinds`` () =
     Assert.Equal("label", columns[0].GetProperty("kind").GetString())
     Assert.Equal(12L, columns[14].GetProperty("distinct").GetInt64()) // C1: 12 planted values
 
-[<Fact>]
 let ``a diverging run exits with the divergence code and one line`` () =
     let dir = tempDir "diverge"
     let train, test = criteoFiles dir
@@ -86,7 +83,6 @@ let ``a diverging run exits with the divergence code and one line`` () =
     Assert.Equal(4, r.Code)
     Assert.StartsWith("ctr: training diverged at step", r.Err)
 
-[<Fact>]
 let ``flags override the experiment file`` () =
     let dir = tempDir "override"
     let train, test = criteoFiles dir
@@ -121,7 +117,6 @@ let ``flags override the experiment file`` () =
     Assert.Equal(1, j.GetProperty("epochs_completed").GetInt32())
     Assert.Equal(5, j.GetProperty("settings").GetProperty("embedding_dim").GetInt32())
 
-[<Fact>]
 let ``eval of a corrupted checkpoint is one line naming the file`` () =
     let dir = tempDir "corrupt"
     Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
@@ -131,7 +126,6 @@ let ``eval of a corrupted checkpoint is one line naming the file`` () =
     Assert.Equal(1, r.Code)
     Assert.Equal($"ctr: %s{ckpt}: not a CtrDsl checkpoint (bad magic)", r.Err.Trim())
 
-[<Fact>]
 let ``bench score reports batch throughput and single-row latency percentiles`` () =
     let r = ctr [ "bench"; "score"; "--model"; "deepfm"; "--rows"; "600"; "--calls"; "100"; "--threads"; "1"; "--json" ]
     Assert.True((r.Code = 0), r.Err)
@@ -155,7 +149,6 @@ let ``bench score reports batch throughput and single-row latency percentiles`` 
         let q (k: string) = s.GetProperty(k).GetDouble()
         Assert.True(q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us", s.ToString())
 
-[<Fact>]
 let ``bench score prints a table and rejects an unknown model`` () =
     let r = ctr [ "bench"; "score"; "--rows"; "300"; "--calls"; "50"; "--threads"; "1" ]
     Assert.True((r.Code = 0), r.Err)
@@ -164,3 +157,19 @@ let ``bench score prints a table and rejects an unknown model`` () =
     let bad = ctr [ "bench"; "score"; "--model"; "nosuch" ]
     Assert.Equal(2, bad.Code)
     Assert.Contains("unknown model \"nosuch\"", bad.Err)
+
+let tests =
+    testList
+        "ToolsTests"
+        [ testCase
+              "sweep trains every grid point and writes a sorted table and CSV"
+              ``sweep trains every grid point and writes a sorted table and CSV``
+          testCase "a sweep over an unknown key fails before training anything" ``a sweep over an unknown key fails before training anything``
+          testCase "data inspect guesses the Criteo layout and the kinds" ``data inspect guesses the Criteo layout and the kinds``
+          testCase "a diverging run exits with the divergence code and one line" ``a diverging run exits with the divergence code and one line``
+          testCase "flags override the experiment file" ``flags override the experiment file``
+          testCase "eval of a corrupted checkpoint is one line naming the file" ``eval of a corrupted checkpoint is one line naming the file``
+          testCase
+              "bench score reports batch throughput and single-row latency percentiles"
+              ``bench score reports batch throughput and single-row latency percentiles``
+          testCase "bench score prints a table and rejects an unknown model" ``bench score prints a table and rejects an unknown model`` ]

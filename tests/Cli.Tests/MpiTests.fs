@@ -1,0 +1,99 @@
+/// `mpiexec -n 2 ctr train`: real MPI ranks (MPICH), loopback only, every process bounded in time. Skipped with a
+/// message where mpiexec is not installed (Debian: mpich); CI installs it.
+module CtrDsl.Cli.Tests.MpiTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+open CtrDsl.Cli.Tests.Support
+
+let private mpiexec =
+    (Environment.GetEnvironmentVariable "PATH" |> string).Split(':')
+    |> Array.map (fun d -> Path.Combine(d, "mpiexec"))
+    |> Array.tryFind File.Exists
+
+let private ctrDll = Path.Combine(AppContext.BaseDirectory, "ctr.dll")
+
+/// Starts `mpiexec -n ranks dotnet ctr.dll args` on loopback; the caller waits and reads.
+let private start (ranks: int) (args: string list) =
+    let info = ProcessStartInfo(mpiexec.Value, RedirectStandardOutput = true, RedirectStandardError = true)
+
+    for a in [ "-n"; string ranks; "-hosts"; "localhost"; "dotnet"; ctrDll ] @ args do
+        info.ArgumentList.Add a
+
+    let p = Process.Start info
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    p, out, err
+
+/// Waits at most `seconds` (then kills the whole job and fails): exit code, stdout, stderr.
+let private finish (seconds: int) (p: Process, out: Threading.Tasks.Task<string>, err: Threading.Tasks.Task<string>) =
+    if not (p.WaitForExit(seconds * 1000)) then
+        p.Kill true
+        failwith $"mpiexec did not end within {seconds} s"
+
+    p.ExitCode, out.Result, err.Result
+
+/// Skips where mpiexec is missing, unless CTRDSL_REQUIRE_MPI=1 (CI installs MPICH, so there a skip is a failure).
+let private requireMpi () =
+    if mpiexec.IsNone then
+        if Environment.GetEnvironmentVariable "CTRDSL_REQUIRE_MPI" = "1" then
+            failtest "CTRDSL_REQUIRE_MPI=1 but mpiexec is not on PATH"
+
+        skiptest "mpiexec is not installed (Debian: apt-get install mpich); the MPI tests need it"
+
+let private testAuc (summary: Text.Json.JsonElement) = summary.GetProperty("metrics").GetProperty("test").GetProperty("auc").GetDouble()
+
+let tests =
+    testList
+        "MpiTests"
+        [ testCase "mpiexec -n 2 ctr train ends where one process ends, and rank 0 alone writes the run"
+          <| fun () ->
+              requireMpi ()
+              let dir = tempDir "mpi"
+              let train, test = criteoFiles dir
+              let alone = ctr (smallRun train test (Path.Combine(dir, "alone")) @ [ "--json" ])
+              Expect.equal alone.Code 0 alone.Err
+              let code, out, err = start 2 (smallRun train test (Path.Combine(dir, "ranks")) @ [ "--json" ]) |> finish 240
+              Expect.equal code 0 err
+              // One JSON summary: rank 1 prints nothing.
+              let summary = Text.Json.JsonDocument.Parse(out.Trim()).RootElement
+              let a, b = testAuc (json alone), testAuc summary
+              Expect.isLessThan (abs (a - b)) 1e-4 $"test AUC {a} alone, {b} on two ranks"
+              Expect.isTrue (File.Exists(Path.Combine(dir, "ranks", "checkpoint.ckpt"))) "rank 0 wrote the checkpoint"
+
+          testCase "a rank killed mid-run ends the job within seconds, and two ranks resume it"
+          <| fun () ->
+              requireMpi ()
+              let dir = tempDir "mpi-kill"
+              let train, test = criteoFiles dir
+              let run = Path.Combine(dir, "run")
+              // 30 short epochs, a checkpoint every 5 steps: the kill lands mid-run, after a last.ckpt exists.
+              let flags = smallRun train test run @ [ "--epochs"; "30"; "--eval-every"; "5" ]
+              let p, out, err = start 2 flags
+              let last = Path.Combine(run, "last.ckpt")
+              let clock = Stopwatch.StartNew()
+
+              while not (File.Exists last) && clock.Elapsed < TimeSpan.FromSeconds 120.0 && not p.HasExited do
+                  Threading.Thread.Sleep 200
+
+              Expect.isTrue (File.Exists last) "a checkpoint within 120 s"
+              // Kill one rank (the youngest ctr process of this run), as a crash would.
+              let rank =
+                  Process.GetProcessesByName "dotnet"
+                  |> Array.filter (fun q ->
+                      try
+                          File.ReadAllText($"/proc/{q.Id}/cmdline").Contains run
+                      with _ ->
+                          false)
+                  |> Array.maxBy (fun q -> q.StartTime)
+
+              let killedAt = Stopwatch.StartNew()
+              rank.Kill()
+              let code, _, _ = finish 60 (p, out, err)
+              Expect.notEqual code 0 "the job fails"
+              Expect.isLessThan killedAt.Elapsed.TotalSeconds 30.0 "the other rank does not hang"
+              // The last checkpoint resumes on two ranks.
+              let code, _, err = start 2 [ "train"; "--resume"; run; "--epochs"; "30" ] |> finish 240
+              Expect.equal code 0 err ]
