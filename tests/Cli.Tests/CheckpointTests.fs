@@ -6,7 +6,7 @@ open CtrDsl.Optim
 open CtrDsl.Tensors
 open CtrDsl.Training
 open Expecto
-open Xunit
+open CtrDsl.Cli.Tests.Support
 
 let private parameters () =
     let a = Parameter("emb", [| 5; 3 |], true)
@@ -30,14 +30,14 @@ let ``a checkpoint round-trips values, metadata and optimizer state bit for bit`
     let path = Path.Combine(dir, "x.ckpt")
     c.Save path
     let back = Checkpoint.Load path
-    Assert.Equal("ü", back.Metadata["note"])
-    Assert.Equal(17L, back.PlanStep)
-    Assert.Equal<byte[]>([| 1uy; 2uy |], back.Features)
+    Expect.equal (back.Metadata["note"]) "ü" "back.Metadata[\"note\"]"
+    Expect.equal back.PlanStep 17L "back.PlanStep"
+    Expect.equal back.Features ([| 1uy; 2uy |]) "back.Features"
     let a2, b2 = Parameter("emb", [| 5; 3 |], true), Parameter("w", [| 4 |])
     back.RestoreParameters([ a2; b2 ], path)
-    Assert.Equal<float32[]>(a.Value, a2.Value)
-    Assert.Equal<float32[]>(b.Value, b2.Value)
-    Assert.False(File.Exists(path + ".tmp"))
+    Expect.equal a2.Value a.Value "a2.Value"
+    Expect.equal b2.Value b.Value "b2.Value"
+    Expect.isFalse (File.Exists(path + ".tmp")) "File.Exists(path + \".tmp\")"
 
 let ``a truncated checkpoint is refused with one line naming the file`` () =
     let dir = Support.tempDir "ckpt"
@@ -46,9 +46,9 @@ let ``a truncated checkpoint is refused with one line naming the file`` () =
     Checkpoint.Capture(Collections.Generic.Dictionary(), [||], [ a; b ], null, 0L).Save path
     let bytes = File.ReadAllBytes path
     File.WriteAllBytes(path, bytes[.. bytes.Length - 10])
-    let e = Assert.Throws<CheckpointException>(fun () -> Checkpoint.Load path |> ignore)
-    Assert.StartsWith(path + ":", e.Message)
-    Assert.Contains("checksum", e.Message)
+    let e = throws<CheckpointException> (fun () -> Checkpoint.Load path |> ignore)
+    Expect.stringStarts e.Message (path + ":") "e.Message"
+    Has.In("checksum", e.Message)
 
 let ``restoring into a different model names the parameter`` () =
     let dir = Support.tempDir "ckpt"
@@ -56,8 +56,8 @@ let ``restoring into a different model names the parameter`` () =
     let path = Path.Combine(dir, "x.ckpt")
     Checkpoint.Capture(Collections.Generic.Dictionary(), [||], [ a; b ], null, 0L).Save path
     let c = Checkpoint.Load path
-    let e = Assert.Throws<CheckpointException>(fun () -> c.RestoreParameters([ Parameter("emb", [| 6; 3 |], true); b ], path))
-    Assert.Contains("emb", e.Message)
+    let e = throws<CheckpointException> (fun () -> c.RestoreParameters([ Parameter("emb", [| 6; 3 |], true); b ], path))
+    Has.In("emb", e.Message)
 
 let tests =
     testList

@@ -3,7 +3,6 @@ module CtrDsl.Cli.Tests.ConfigTests
 open System.IO
 open CtrDsl.Cli.Tests.Support
 open Expecto
-open Xunit
 
 let private yaml (name: string) (text: string) =
     let path = Path.Combine(tempDir "config", name)
@@ -13,31 +12,31 @@ let private yaml (name: string) (text: string) =
 let ``an unknown model setting names file, line and column and lists the known keys`` () =
     let file = yaml "exp.yaml" "model:\n  name: deepfm\n  hidden_units: [10]\n"
     let r = ctr [ "train"; "--config"; file ]
-    Assert.Equal(2, r.Code)
-    Assert.StartsWith($"ctr: %s{file}:3:3 hidden_units: unknown; known keys: embedding_dim, dnn_hidden_units", r.Err)
-    Assert.Equal(1, r.Err.Trim().Split('\n').Length)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringStarts r.Err ($"ctr: %s{file}:3:3 hidden_units: unknown; known keys: embedding_dim, dnn_hidden_units") "r.Err"
+    Expect.equal (r.Err.Trim().Split('\n').Length) 1 "r.Err.Trim().Split('\\n').Length"
 
 let ``an unknown training key names file, line and column`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: 1\n  epoch: 2\n"
     let r = ctr [ "train"; "--config"; file ]
-    Assert.Equal(2, r.Code)
-    Assert.StartsWith($"ctr: %s{file}:3:3 epoch: unknown key in training; known keys: epochs,", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringStarts r.Err ($"ctr: %s{file}:3:3 epoch: unknown key in training; known keys: epochs,") "r.Err"
 
 let ``a bad value names where it is and what was expected`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: two\n"
     let r = ctr [ "train"; "--config"; file ]
-    Assert.Equal(2, r.Code)
-    Assert.Equal($"ctr: %s{file}:2:11 epochs: expected an integer >= 1, got \"two\"", r.Err.Trim())
+    Expect.equal r.Code 2 "r.Code"
+    Expect.equal (r.Err.Trim()) ($"ctr: %s{file}:2:11 epochs: expected an integer >= 1, got \"two\"") "r.Err.Trim()"
 
 let ``an unknown model lists the zoo`` () =
     let r = ctr [ "train"; "--model"; "deepfn" ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("unknown model \"deepfn\"; the zoo: lr, fm, dnn, deepfm, widedeep, deepfefm, fgcnn, ipnn, nfm, fwfm", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Has.In("unknown model \"deepfn\"; the zoo: lr, fm, dnn, deepfm, widedeep, deepfefm, fgcnn, ipnn, nfm, fwfm", r.Err)
 
 let ``a missing training file is a usage error`` () =
     let r = ctr [ "train"; "--train"; "/no/such/file.tsv"; "--format"; "criteo" ]
-    Assert.Equal(2, r.Code)
-    Assert.Equal("ctr: /no/such/file.tsv: training file not found", r.Err.Trim())
+    Expect.equal r.Code 2 "r.Code"
+    Expect.equal (r.Err.Trim()) "ctr: /no/such/file.tsv: training file not found" "r.Err.Trim()"
 
 let ``bad data names the line and column and exits with the data code`` () =
     let dir = tempDir "bad"
@@ -48,21 +47,21 @@ let ``bad data names the line and column and exits with the data code`` () =
     rows[4] <- System.String.Join("\t", fields)
     File.WriteAllText(train, System.String.Join("\n", rows))
     let r = ctr [ "train"; "--train"; train; "--format"; "criteo"; "--out"; Path.Combine(dir, "run") ]
-    Assert.Equal(3, r.Code)
-    Assert.StartsWith($"ctr: %s{train}:5:", r.Err)
-    Assert.Equal(1, r.Err.Trim().Split('\n').Length)
+    Expect.equal r.Code 3 "r.Code"
+    Expect.stringStarts r.Err ($"ctr: %s{train}:5:") "r.Err"
+    Expect.equal (r.Err.Trim().Split('\n').Length) 1 "r.Err.Trim().Split('\\n').Length"
 
 let ``an unknown flag is one usage line`` () =
     let r = ctr [ "train"; "--epochz"; "1" ]
-    Assert.Equal(2, r.Code)
-    Assert.Equal(1, r.Err.Trim().Split('\n').Length)
-    Assert.Contains("--epochz", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.equal (r.Err.Trim().Split('\n').Length) 1 "r.Err.Trim().Split('\\n').Length"
+    Has.In("--epochz", r.Err)
 
 let ``help lists the flags and examples and exits 0`` () =
     let r = ctr [ "train"; "--help" ]
-    Assert.Equal(0, r.Code)
-    Assert.Contains("--embedding-dim", r.Out)
-    Assert.Contains("examples:", r.Out)
+    Expect.equal r.Code 0 "r.Code"
+    Has.In("--embedding-dim", r.Out)
+    Has.In("examples:", r.Out)
 
 /// The repository root (the folder holding CtrDsl.sln), found from the test binary's folder.
 let private repo =
@@ -71,7 +70,7 @@ let private repo =
 
 let ``every example experiment parses and configures its model`` () =
     let files = Directory.GetFiles(Path.Combine(repo, "examples", "experiments"), "*.yaml")
-    Assert.NotEmpty files
+    Expect.isNonEmpty files "files"
 
     for f in files do
         let root = CtrDsl.Dsl.Yaml.load f
@@ -81,27 +80,27 @@ let ``every example experiment parses and configures its model`` () =
 let ``the FGCNN seed file carries the seed document's configuration`` () =
     let e = CtrDsl.Cli.Experiment.load (Path.Combine(repo, "examples", "experiments", "fgcnn_seed.yaml"))
     let entry, c = CtrDsl.Cli.Experiment.configure e
-    Assert.Equal("fgcnn", entry.Name)
+    Expect.equal entry.Name "fgcnn" "entry.Name"
     let get k = c.Effective |> List.find (fst >> (=) k) |> snd
-    Assert.Equal(CtrDsl.Models.Registry.Int 40, get "embedding_dim")
-    Assert.Equal(CtrDsl.Models.Registry.Ints [ 14; 16; 18; 20 ], get "conv_kernels")
-    Assert.Equal(CtrDsl.Models.Registry.Ints [ 3; 3; 3; 3 ], get "kernels")
-    Assert.Equal(CtrDsl.Models.Registry.Ints [ 7; 7; 7; 7 ], get "h")
-    Assert.Equal(CtrDsl.Models.Registry.Ints [ 2; 2; 2; 2 ], get "hp")
-    Assert.Equal(CtrDsl.Models.Registry.Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
-    Assert.Equal(CtrDsl.Dsl.Ranger, e.Training.Optimizer)
-    Assert.Equal(CtrDsl.Dsl.BinaryClassification, e.Training.Objective)
+    Expect.equal (get "embedding_dim") (CtrDsl.Models.Registry.Int 40) "get \"embedding_dim\""
+    Expect.equal (get "conv_kernels") (CtrDsl.Models.Registry.Ints [ 14; 16; 18; 20 ]) "get \"conv_kernels\""
+    Expect.equal (get "kernels") (CtrDsl.Models.Registry.Ints [ 3; 3; 3; 3 ]) "get \"kernels\""
+    Expect.equal (get "h") (CtrDsl.Models.Registry.Ints [ 7; 7; 7; 7 ]) "get \"h\""
+    Expect.equal (get "hp") (CtrDsl.Models.Registry.Ints [ 2; 2; 2; 2 ]) "get \"hp\""
+    Expect.equal (get "dense_layers") (CtrDsl.Models.Registry.Ints [ 4096; 2048; 1024; 512 ]) "get \"dense_layers\""
+    Expect.equal e.Training.Optimizer CtrDsl.Dsl.Ranger "e.Training.Optimizer"
+    Expect.equal e.Training.Objective CtrDsl.Dsl.BinaryClassification "e.Training.Objective"
 
 let ``an unknown model in the file names the line of its name`` () =
     let file = yaml "exp.yaml" "training:\n  epochs: 1\nmodel:\n  name: deepfn\n"
     let r = ctr [ "train"; "--config"; file ]
-    Assert.Equal(2, r.Code)
-    Assert.StartsWith($"ctr: %s{file}:4:9 model: unknown model \"deepfn\"; the zoo: lr,", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringStarts r.Err ($"ctr: %s{file}:4:9 model: unknown model \"deepfn\"; the zoo: lr,") "r.Err"
 
 let ``a bad model value from a flag names the flag`` () =
     let r = ctr [ "train"; "--set"; "net_dropout"; "2" ]
-    Assert.Equal(2, r.Code)
-    Assert.Equal("ctr: --set net_dropout net_dropout: expected a number in [0, 0.99], got 2 (model DeepFM)", r.Err.Trim())
+    Expect.equal r.Code 2 "r.Code"
+    Expect.equal (r.Err.Trim()) "ctr: --set net_dropout net_dropout: expected a number in [0, 0.99], got 2 (model DeepFM)" "r.Err.Trim()"
 
 let tests =
     testList

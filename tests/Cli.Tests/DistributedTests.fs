@@ -5,7 +5,6 @@ open System
 open System.IO
 open System.Threading.Tasks
 open Expecto
-open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open CtrDsl.Distributed
@@ -48,18 +47,18 @@ let ``two ranks with half batches end where one process with whole batches ends`
 
     // The replicas agree bit for bit: they take the same update from the same reduced gradients.
     for a, b in Seq.zip models[0].Parameters models[1].Parameters do
-        Assert.Equal<float32[]>(a.Value, b.Value)
+        Expect.equal b.Value a.Value "b.Value"
 
     // One process: the same steps, the same loss and AUC to rounding, the same parameters to rounding. Each rank
     // sums its half of the batch, so the gradients differ from the single sum by the order of addition only (measured:
     // 1.2e-7 at most after 2 epochs of DeepFM, Adam 0.01, on 1600 rows; the bound is 1e-5 + 1e-4·|w|).
-    Assert.Equal(single.Loop.State.History.Length, results[0].Loop.State.History.Length)
-    Assert.Equal(single.Loop.TrainRows, results[0].Loop.TrainRows)
+    Expect.equal (results[0].Loop.State.History.Length) single.Loop.State.History.Length "results[0].Loop.State.History.Length"
+    Expect.equal (results[0].Loop.TrainRows) single.Loop.TrainRows "results[0].Loop.TrainRows"
 
     let mutable worst = 0.0
 
     for a, b in Seq.zip alone.Parameters models[0].Parameters do
-        Assert.Equal(a.Name, b.Name)
+        Expect.equal b.Name a.Name "b.Name"
 
         for i in 0 .. a.Value.Length - 1 do
             let err = abs (float a.Value[i] - float b.Value[i])
@@ -69,7 +68,7 @@ let ``two ranks with half batches end where one process with whole batches ends`
                 failwith $"{a.Name}[{i}]: one process {a.Value[i]}, two ranks {b.Value[i]}"
 
     let auc (r: FitResult) = r.Valid.Value.Auc
-    Assert.True(abs (auc single - auc results[0]) < 1e-4, $"valid AUC {auc single} alone, {auc results[0]} on two ranks")
+    Expect.isTrue (abs (auc single - auc results[0]) < 1e-4) ($"valid AUC {auc single} alone, {auc results[0]} on two ranks")
     printfn $"two ranks against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc results[0]:F6}"
 
 let ``the AUC spread over two ranks is exactly the AUC of one process`` () =
@@ -98,9 +97,9 @@ let ``the AUC spread over two ranks is exactly the AUC of one process`` () =
     let spread = [| for r in ranks -> Task.Run(fun () -> evaluate r) |] |> Array.map (fun t -> t.Result)
 
     for m in spread do
-        Assert.Equal(alone.Auc, m.Auc)
-        Assert.Equal(alone.LogLoss, m.LogLoss)
-        Assert.Equal(alone.Count, m.Count)
+        Expect.equal m.Auc alone.Auc "m.Auc"
+        Expect.equal m.LogLoss alone.LogLoss "m.LogLoss"
+        Expect.equal m.Count alone.Count "m.Count"
 
 let tests =
     testList

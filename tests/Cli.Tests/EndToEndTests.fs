@@ -5,45 +5,52 @@ open System.Text.Json
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Training
 open Expecto
-open Xunit
 
 let ``train then eval, predict and describe a run`` () =
     let dir = tempDir "e2e"
     let train, test = criteoFiles dir
     let run = Path.Combine(dir, "run")
     let r = ctr (smallRun train test run @ [ "--epochs"; "2"; "--json" ])
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let j = json r
     let testAuc = j.GetProperty("metrics").GetProperty("test").GetProperty("auc").GetDouble()
     // The planted signal is strong (weights up to ±2 on two fields): a model that learns anything exceeds 0.7.
-    Assert.True(testAuc > 0.7, $"test auc {testAuc}")
-    Assert.True(j.GetProperty("throughput").GetProperty("train_samples_per_second_steady").GetDouble() > 0.0)
-    Assert.Equal(run, j.GetProperty("run").GetString())
+    Expect.isTrue (testAuc > 0.7) ($"test auc {testAuc}")
+
+    Expect.isTrue
+        (j.GetProperty("throughput").GetProperty("train_samples_per_second_steady").GetDouble() > 0.0)
+        "j.GetProperty(\"throughput\").GetProperty(\"train_samples_per_second_s..."
+
+    Expect.equal (j.GetProperty("run").GetString()) run "j.GetProperty(\"run\").GetString()"
 
     for f in [ "config.yaml"; "metrics.jsonl"; "checkpoint.ckpt"; "last.ckpt"; "report.html"; "summary.json" ] do
-        Assert.True(File.Exists(Path.Combine(run, f)), f)
+        Expect.isTrue (File.Exists(Path.Combine(run, f))) f
 
-    Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length)
-    Assert.Contains("<svg", File.ReadAllText(Path.Combine(run, "report.html")))
+    Expect.equal (File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length) 2 "File.ReadAllLines(Path.Combine(run, \"metrics.jsonl\")).Length"
+    Has.In("<svg", File.ReadAllText(Path.Combine(run, "report.html")))
 
     let e = ctr [ "eval"; run; "--data"; test; "--json" ]
-    Assert.True((e.Code = 0), e.Err)
+    Expect.isTrue ((e.Code = 0)) e.Err
     // Same checkpoint, same file: the same AUC as train's final test metrics.
-    Assert.Equal(testAuc, (json e).GetProperty("metrics").GetProperty("auc").GetDouble(), 12)
+    Expect.floatClose
+        { absolute = 1e-12; relative = 0.0 }
+        ((json e).GetProperty("metrics").GetProperty("auc").GetDouble())
+        testAuc
+        "the eval AUC is the train summary's test AUC"
 
     let scores = Path.Combine(dir, "scores.txt")
     let p = ctr [ "predict"; run; "--data"; test; "--out"; scores ]
-    Assert.True((p.Code = 0), p.Err)
+    Expect.isTrue ((p.Code = 0)) p.Err
     let lines = File.ReadAllLines scores
-    Assert.Equal(600, lines.Length)
+    Expect.equal lines.Length 600 "lines.Length"
 
     for l in lines do
         let v = float l
-        Assert.InRange(v, 0.0, 1.0)
+        Has.Within(v, 0.0, 1.0)
 
     let d = ctr [ "describe"; run ]
-    Assert.True((d.Code = 0), d.Err)
-    Assert.Contains("total trainable parameters", d.Out)
+    Expect.isTrue ((d.Code = 0)) d.Err
+    Has.In("total trainable parameters", d.Out)
 
     // The saved config trains again as a file.
     let again =
@@ -57,7 +64,7 @@ let ``train then eval, predict and describe a run`` () =
               Path.Combine(dir, "again")
               "--json" ]
 
-    Assert.True((again.Code = 0), again.Err)
+    Expect.isTrue ((again.Code = 0)) again.Err
 
 let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
     let dir = tempDir "resume"
@@ -66,24 +73,24 @@ let ``two epochs equal one epoch then a resumed second, bit for bit`` () =
     let parts = Path.Combine(dir, "parts")
     // Dropout and Adam state both have to come back for the parameters to match.
     let flags out = smallRun train test out @ [ "--set"; "net_dropout"; "0.2"; "--patience"; "0"; "--json" ]
-    Assert.Equal(0, (ctr (flags whole @ [ "--epochs"; "2" ])).Code)
-    Assert.Equal(0, (ctr (flags parts @ [ "--epochs"; "1" ])).Code)
+    Expect.equal ((ctr (flags whole @ [ "--epochs"; "2" ])).Code) 0 "(ctr (flags whole @ [ \"--epochs\"; \"2\" ])).Code"
+    Expect.equal ((ctr (flags parts @ [ "--epochs"; "1" ])).Code) 0 "(ctr (flags parts @ [ \"--epochs\"; \"1\" ])).Code"
     let r = ctr [ "train"; "--resume"; parts; "--epochs"; "2"; "--json" ]
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let a = Checkpoint.Load(Path.Combine(whole, "last.ckpt"))
     let b = Checkpoint.Load(Path.Combine(parts, "last.ckpt"))
-    Assert.Equal(a.PlanStep, b.PlanStep)
-    Assert.Equal(a.OptimizerSteps, b.OptimizerSteps)
-    Assert.Equal(a.Parameters.Count, b.Parameters.Count)
+    Expect.equal b.PlanStep a.PlanStep "b.PlanStep"
+    Expect.equal b.OptimizerSteps a.OptimizerSteps "b.OptimizerSteps"
+    Expect.equal b.Parameters.Count a.Parameters.Count "b.Parameters.Count"
 
     for x, y in Seq.zip a.Parameters b.Parameters do
-        Assert.Equal(x.Name, y.Name)
-        Assert.Equal<float32[]>(x.Values, y.Values)
+        Expect.equal y.Name x.Name "y.Name"
+        Expect.equal y.Values x.Values "y.Values"
 
     for KeyValue(k, v) in a.OptimizerState do
-        Assert.Equal<float32[]>(v, b.OptimizerState[k])
+        Expect.equal (b.OptimizerState[k]) v "b.OptimizerState[k]"
 
-    Assert.Equal(2, File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")).Length)
+    Expect.equal (File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")).Length) 2 "File.ReadAllLines(Path.Combine(parts, \"metrics.jsonl\")).Length"
 
 let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
     let dir = tempDir "resume-mid"
@@ -92,39 +99,44 @@ let ``a run stopped mid-epoch resumes to the uninterrupted parameters`` () =
     let parts = Path.Combine(dir, "parts")
     // 1,600 train rows in batches of 128: 13 steps an epoch; evaluations every 7 steps and at epoch ends.
     let flags out = smallRun train test out @ [ "--eval-every"; "7"; "--json"; "--epochs"; "2" ]
-    Assert.Equal(0, (ctr (flags whole)).Code)
+    Expect.equal ((ctr (flags whole)).Code) 0 "(ctr (flags whole)).Code"
     let stopped = ctr (flags parts @ [ "--max-steps"; "10" ])
-    Assert.Equal(0, stopped.Code)
-    Assert.Equal(10L, (Checkpoint.Load(Path.Combine(parts, "last.ckpt"))).PlanStep)
+    Expect.equal stopped.Code 0 "stopped.Code"
+    Expect.equal ((Checkpoint.Load(Path.Combine(parts, "last.ckpt"))).PlanStep) 10L "(Checkpoint.Load(Path.Combine(parts, \"last.ckpt\"))).PlanStep"
     let r = ctr [ "train"; "--resume"; parts; "--json" ]
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let a = Checkpoint.Load(Path.Combine(whole, "last.ckpt"))
     let b = Checkpoint.Load(Path.Combine(parts, "last.ckpt"))
-    Assert.Equal(26L, b.PlanStep)
+    Expect.equal b.PlanStep 26L "b.PlanStep"
 
     for x, y in Seq.zip a.Parameters b.Parameters do
-        Assert.Equal<float32[]>(x.Values, y.Values)
+        Expect.equal y.Values x.Values "y.Values"
 
-    Assert.Equal<string[]>(
-        File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")),
-        File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\""))
-    )
+    Expect.equal
+        (File.ReadAllLines(Path.Combine(parts, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")))
+        (File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")) |> Array.map (fun l -> l.Substring(0, l.IndexOf "\"seconds\"")))
+        "File.ReadAllLines(Path.Combine(parts, \"metrics.jsonl\")) |> Array.ma..."
 
 let ``models and describe print JSON with --json`` () =
     let m = ctr [ "models"; "--json" ]
-    Assert.Equal(0, m.Code)
-    Assert.Equal(CtrDsl.Models.Registry.all.Length, (json m).GetProperty("models").GetArrayLength())
+    Expect.equal m.Code 0 "m.Code"
+
+    Expect.equal
+        ((json m).GetProperty("models").GetArrayLength())
+        CtrDsl.Models.Registry.all.Length
+        "(json m).GetProperty(\"models\").GetArrayLength()"
+
     let d = ctr [ "describe"; "fgcnn"; "--fields"; "26"; "--json" ]
-    Assert.True((d.Code = 0), d.Err)
-    Assert.True((json d).GetProperty("parameters").GetInt64() > 0L)
+    Expect.isTrue ((d.Code = 0)) d.Err
+    Expect.isTrue ((json d).GetProperty("parameters").GetInt64() > 0L) "(json d).GetProperty(\"parameters\").GetInt64() > 0L"
 
 let ``resuming refuses flags that would change the batches or the model`` () =
     let dir = tempDir "resume-flags"
     Directory.CreateDirectory(Path.Combine(dir, "run")) |> ignore
     File.WriteAllText(Path.Combine(dir, "run", "config.yaml"), "model: fm\n")
     let r = ctr [ "train"; "--resume"; Path.Combine(dir, "run"); "--batch-size"; "64" ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("--batch-size: cannot change when resuming", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Has.In("--batch-size: cannot change when resuming", r.Err)
 
 let tests =
     testList

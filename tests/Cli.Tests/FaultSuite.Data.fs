@@ -13,7 +13,6 @@ open System.Text
 open FsCheck
 open FsCheck.FSharp
 open Expecto
-open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 
@@ -58,16 +57,16 @@ let private run (count: int) (seed: uint64) (gen: Gen<'T>) (property: 'T -> unit
             ran <- ran + 1)
     )
 
-    Assert.Equal(count, ran)
+    Expect.equal ran count "ran"
 
 /// The error contract: one line on stderr, `ctr: ` first, naming one of `names`, no exception name or stack frame.
 let private oneLineNaming (names: string list) (r: Result) =
     let err = r.Err.TrimEnd()
-    Assert.True(r.Code = 2 || r.Code = 3, $"exit %d{r.Code}, expected 2 or 3: %s{err}")
-    Assert.DoesNotContain("\n", err)
-    Assert.StartsWith("ctr: ", err)
-    Assert.DoesNotContain("Exception", err)
-    Assert.True(names |> List.exists (fun n -> err.Contains(Path.GetFileName n: string)), $"%s{err} names none of %A{names}")
+    Expect.isTrue (r.Code = 2 || r.Code = 3) ($"exit %d{r.Code}, expected 2 or 3: %s{err}")
+    Has.Not("\n", err)
+    Expect.stringStarts err "ctr: " "err"
+    Has.Not("Exception", err)
+    Expect.isTrue (names |> List.exists (fun n -> err.Contains(Path.GetFileName n: string))) ($"%s{err} names none of %A{names}")
 
 /// Every file under `dir`, with its bytes.
 let private snapshot (dir: string) =
@@ -75,7 +74,7 @@ let private snapshot (dir: string) =
 
 let private unchanged (before: (string * byte[])[]) =
     for f, bytes in before do
-        Assert.True(File.Exists f && File.ReadAllBytes f = bytes, $"%s{f} changed by a command that failed")
+        Expect.isTrue (File.Exists f && File.ReadAllBytes f = bytes) ($"%s{f} changed by a command that failed")
 
 /// A split's rows as the model reads them: labels, ids and dense values, block after block.
 let private rowsOf (cache: string) =
@@ -215,10 +214,10 @@ let private baseline =
                   let dir, s = copyOf s
                   let cache = Path.Combine(dir, "cache")
                   let r = prepare (experiment dir s cache)
-                  Assert.True((r.Code = 0), r.Err)
+                  Expect.isTrue ((r.Code = 0)) r.Err
                   s.Name, splits cache ])
 
-let private sameRowsAsBaseline (s: Source) (cache: string) = Assert.Equal<(string * int64 list) list>(baseline.Value[s.Name], splits cache)
+let private sameRowsAsBaseline (s: Source) (cache: string) = Expect.equal (splits cache) (baseline.Value[s.Name]) "splits cache"
 
 let private sourceCase = Gen.elements [ 0..6 ]
 
@@ -229,14 +228,14 @@ let ``a truncated or flipped cache file of any format and split is rebuilt and g
         let dir, s = copyOf originals.Value[k]
         let cache = Path.Combine(dir, "cache")
         let config = experiment dir s cache
-        Assert.Equal(0, (prepare config).Code)
+        Expect.equal ((prepare config).Code) 0 "(prepare config).Code"
         let target = Directory.GetFiles(cache, $"*.%s{split}.ctrcache") |> Array.exactlyOne
         damage.Apply target |> ignore
         let r = prepare config
-        Assert.True((r.Code = 0), $"%A{damage} of %s{target}: exit %d{r.Code}: %s{r.Err}")
+        Expect.isTrue ((r.Code = 0)) ($"%A{damage} of %s{target}: exit %d{r.Code}: %s{r.Err}")
         // The warning names the cache; a flip in the padding between blocks is harmless and may pass unseen.
         let warning = r.Err.TrimEnd()
-        Assert.True(warning = "" || (not (warning.Contains "\n") && warning.Contains target), warning)
+        Expect.isTrue (warning = "" || (not (warning.Contains "\n") && warning.Contains target)) warning
         sameRowsAsBaseline s cache)
 
 let ``a truncated or flipped feature file is rebuilt and gives the undamaged rows`` () =
@@ -244,10 +243,10 @@ let ``a truncated or flipped feature file is rebuilt and gives the undamaged row
         let dir, s = copyOf originals.Value[k]
         let cache = Path.Combine(dir, "cache")
         let config = experiment dir s cache
-        Assert.Equal(0, (prepare config).Code)
+        Expect.equal ((prepare config).Code) 0 "(prepare config).Code"
         damage.Apply(Directory.GetFiles(cache, "*.features.json") |> Array.exactlyOne) |> ignore
         let r = prepare config
-        Assert.True((r.Code = 0), $"%A{damage}: exit %d{r.Code}: %s{r.Err}")
+        Expect.isTrue ((r.Code = 0)) ($"%A{damage}: exit %d{r.Code}: %s{r.Err}")
         sameRowsAsBaseline s cache)
 
 let ``a truncated or flipped data file of any format is read or refused in one line, and a refusal changes no cache`` () =
@@ -255,13 +254,13 @@ let ``a truncated or flipped data file of any format is read or refused in one l
         let dir, s = copyOf originals.Value[k]
         let cache = Path.Combine(dir, "cache")
         let config = experiment dir s cache
-        Assert.Equal(0, (prepare config).Code)
+        Expect.equal ((prepare config).Code) 0 "(prepare config).Code"
         let before = snapshot cache
         damage.Apply s.Data |> ignore
         let r = prepare config
 
         if r.Code = 0 then
-            Assert.True((json r).GetProperty("train_rows").GetInt64() > 0L, r.Out)
+            Expect.isTrue ((json r).GetProperty("train_rows").GetInt64() > 0L) r.Out
         else
             oneLineNaming [ s.Data ] r
             unchanged before)
@@ -276,7 +275,7 @@ let ``a truncated or flipped schema file is read or refused in one line naming i
         let r = prepare (experiment dir s cache)
 
         if r.Code = 0 then
-            Assert.True((json r).GetProperty("train_rows").GetInt64() > 0L, r.Out)
+            Expect.isTrue ((json r).GetProperty("train_rows").GetInt64() > 0L) r.Out
         else
             oneLineNaming [ s.Schema.Value; s.Data ] r)
 
@@ -302,7 +301,7 @@ let private trained =
                    "--out"
                    run ]
 
-         Assert.True((r.Code = 0), r.Err)
+         Expect.isTrue ((r.Code = 0)) r.Err
 
          let fresh =
              write
@@ -311,7 +310,12 @@ let private trained =
                  ("label,c1,c2,n1\n" + rows 97 (fun r _ -> $"%d{r.Next 2},u%d{r.Next 12},v%d{r.Next 4},%.2f{r.NextDouble() * 50.0}"))
 
          let scores = Path.Combine(dir, "scores.txt")
-         Assert.Equal(0, (ctr [ "predict"; run; "--data"; fresh; "--out"; scores ]).Code)
+
+         Expect.equal
+             ((ctr [ "predict"; run; "--data"; fresh; "--out"; scores ]).Code)
+             0
+             "(ctr [ \"predict\"; run; \"--data\"; fresh; \"--out\"; scores ]).Code"
+
          run, fresh, File.ReadAllText scores)
 
 let ``predict through a truncated or flipped cache rebuilds it and writes the undamaged scores`` () =
@@ -322,8 +326,8 @@ let ``predict through a truncated or flipped cache rebuilds it and writes the un
         damage.Apply encoded |> ignore
         let out = Path.Combine(Path.GetTempPath(), "ctr-fault-scores-" + Guid.NewGuid().ToString("N") + ".txt")
         let r = ctrWarned [ "predict"; runDir; "--data"; fresh; "--out"; out ]
-        Assert.True((r.Code = 0), $"%A{damage}: exit %d{r.Code}: %s{r.Err}")
-        Assert.Equal(expected, File.ReadAllText out)
+        Expect.isTrue ((r.Code = 0)) ($"%A{damage}: exit %d{r.Code}: %s{r.Err}")
+        Expect.equal (File.ReadAllText out) expected "File.ReadAllText out"
         File.Delete out)
 
 // ---- classes of fault, one case each ---------------------------------------------------------------------------
@@ -349,7 +353,7 @@ let ``an empty, header-only, byte-order-mark-only or folder data file is one lin
 
         let r = prepare config
         oneLineNaming [ s.Data ] r
-        Assert.EndsWith(expected, r.Err.TrimEnd())
+        Expect.stringEnds (r.Err.TrimEnd()) expected "r.Err.TrimEnd()"
 
 let ``an empty, unclosed or folder schema file is one line naming it`` () =
     for content in [ Some ""; Some "format: csv\nlabel: label\nfields:\n  - {name: c1, kind: categorical|\n"; None ] do
@@ -364,33 +368,38 @@ let ``an empty, unclosed or folder schema file is one line naming it`` () =
 
 let ``a folder in a cache file's place or a file in the cache folder's is one line naming it, an empty cache or feature file is rebuilt`` () =
     let _, s, cache, config = csvCase ()
-    Assert.Equal(0, (prepare config).Code)
+    Expect.equal ((prepare config).Code) 0 "(prepare config).Code"
     let train = Directory.GetFiles(cache, "*.train.ctrcache") |> Array.exactlyOne
     File.WriteAllBytes(train, [||])
     File.WriteAllBytes(Directory.GetFiles(cache, "*.features.json") |> Array.exactlyOne, [||])
     let r = prepare config
-    Assert.Equal(0, r.Code)
-    Assert.Equal($"ctr: %s{train}: damaged cache: 0 bytes, shorter than its 128-byte header; rebuilding it from %s{s.Data}", r.Err.TrimEnd())
+    Expect.equal r.Code 0 "r.Code"
+
+    Expect.equal
+        (r.Err.TrimEnd())
+        ($"ctr: %s{train}: damaged cache: 0 bytes, shorter than its 128-byte header; rebuilding it from %s{s.Data}")
+        "r.Err.TrimEnd()"
+
     sameRowsAsBaseline s cache
     File.Delete train
     Directory.CreateDirectory train |> ignore
     let r = prepare config
     oneLineNaming [ train ] r
-    Assert.EndsWith("a folder is in the cache file's place", r.Err.TrimEnd())
+    Expect.stringEnds (r.Err.TrimEnd()) "a folder is in the cache file's place" "r.Err.TrimEnd()"
     let r = prepare (experiment (Path.GetDirectoryName(s.Data: string)) s s.Data)
     oneLineNaming [ s.Data ] r
-    Assert.EndsWith("cache folder expected, found a file", r.Err.TrimEnd())
+    Expect.stringEnds (r.Err.TrimEnd()) "cache folder expected, found a file" "r.Err.TrimEnd()"
 
 let ``an edited source rebuilds its caches`` () =
     let _, s, _, config = csvCase ()
     let first = prepare config
     File.AppendAllText(s.Data, "1,u1,v1,2.5\n")
     let r = prepare config
-    Assert.Equal(0, r.Code)
+    Expect.equal r.Code 0 "r.Code"
     let rows (r: Result) = (json r).GetProperty("train_rows").GetInt64() + (json r).GetProperty("valid_rows").GetInt64()
-    Assert.Equal(rows first + 1L, rows r)
+    Expect.equal (rows r) (rows first + 1L) "rows r"
     let log = (json r).GetProperty("log")
-    Assert.Contains("rebuilt (the source changed", log[0].GetString())
+    Has.In("rebuilt (the source changed", log[0].GetString())
 
 let ``a byte-order mark before a headerless tsv row or a schema is dropped`` () =
     let dir, s = copyOf originals.Value[1]
@@ -400,8 +409,8 @@ let ``a byte-order mark before a headerless tsv row or a schema is dropped`` () 
     File.WriteAllText(s.Data, File.ReadAllText s.Data, UTF8Encoding(true))
     File.WriteAllText(s.Schema.Value, File.ReadAllText s.Schema.Value, UTF8Encoding(true))
     let r = prepare config
-    Assert.True((r.Code = 0), r.Err)
-    Assert.Equal(plain, (json r).GetProperty("train_rows").GetInt64())
+    Expect.isTrue ((r.Code = 0)) r.Err
+    Expect.equal ((json r).GetProperty("train_rows").GetInt64()) plain "(json r).GetProperty(\"train_rows\").GetInt64()"
 
 let ``a number beyond float32 is a data error naming file, line, column and field`` () =
     for transform in [ "standardize"; "none" ] do
@@ -411,8 +420,13 @@ let ``a number beyond float32 is a data error naming file, line, column and fiel
         lines[5] <- "1,u1,v1,1e39"
         File.WriteAllLines(s.Data, lines)
         let r = prepare config
-        Assert.Equal(3, r.Code)
-        Assert.Equal($"ctr: %s{s.Data}:6:9: column n1 (4 of 4): expected a number within float32's range (±3.4e38), got \"1e39\"", r.Err.TrimEnd())
+        Expect.equal r.Code 3 "r.Code"
+
+        Expect.equal
+            (r.Err.TrimEnd())
+            ($"ctr: %s{s.Data}:6:9: column n1 (4 of 4): expected a number within float32's range (±3.4e38), got \"1e39\"")
+            "r.Err.TrimEnd()"
+
         ignore (dir, cache)
 
 let tests =

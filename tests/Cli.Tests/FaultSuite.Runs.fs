@@ -8,7 +8,6 @@ open System.IO
 open FsCheck
 open FsCheck.FSharp
 open Expecto
-open Xunit
 open CtrDsl.Cli.Tests.Support
 
 /// One trained run (1 epoch, so both checkpoints exist) on the generated data; each case damages a copy.
@@ -18,7 +17,7 @@ let private trained =
          let train, test = criteoFiles dir
          let run = Path.Combine(dir, "run")
          let r = ctr (smallRun train test run @ [ "--epochs"; "1" ])
-         Assert.True((r.Code = 0), r.Err)
+         Expect.isTrue ((r.Code = 0)) r.Err
          train, test, run)
 
 type private Damage =
@@ -142,12 +141,12 @@ let ``a file where the run expects a folder, or a folder where it expects a file
         fault copy
         let before = hashes copy
         let r = ctr (command copy)
-        Assert.True(r.Code >= 1 && r.Code <= 4, $"%s{name}: exit %d{r.Code} %s{r.Err}")
-        Assert.True(r.Err.Trim().Split('\n').Length = 1 && not (r.Err.Contains "--verbose"), $"%s{name}: %s{r.Err}")
+        Expect.isTrue (r.Code >= 1 && r.Code <= 4) ($"%s{name}: exit %d{r.Code} %s{r.Err}")
+        Expect.isTrue (r.Err.Trim().Split('\n').Length = 1 && not (r.Err.Contains "--verbose")) ($"%s{name}: %s{r.Err}")
 
         // A write refused mid-run leaves its checkpoints; what existed before is what the hashes compare.
         if not (name.StartsWith "config.yaml.tmp") then
-            Assert.True((hashes copy = before), $"%s{name}: the run folder changed")
+            Expect.isTrue ((hashes copy = before)) ($"%s{name}: the run folder changed")
 
 let tests =
     testList

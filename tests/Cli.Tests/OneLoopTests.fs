@@ -4,7 +4,6 @@ module CtrDsl.Cli.Tests.OneLoopTests
 open System
 open System.IO
 open Expecto
-open Xunit
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open CtrDsl.Dsl
@@ -17,7 +16,7 @@ let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
     // Dropout, the plateau rule (patience 1 cuts the rate) and a validation split all take part.
     let flags = smallRun train test run @ [ "--set"; "net_dropout"; "0.2"; "--epochs"; "3"; "--eval-every"; "7"; "--json" ]
     let r = ctr flags
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
 
     let schema = Schema.SchemaYaml.load (Path.Combine(AppContext.BaseDirectory, "schemas", "criteo.yaml"))
     let options = { FitOptions.defaults with Epochs = 3; BatchSize = 128; LearningRate = 0.01; Threads = 1; EvalEverySteps = 7 }
@@ -38,38 +37,38 @@ let ``Fit.run in the library and ctr train give bit-identical parameters`` () =
     let features = Features.ofFeatureSpace data.Features
     let library = Fit.build options entry.DisplayName features configured.Expr
     let result = Fit.run library data options FitReporter.silent
-    Assert.Equal(3, result.Loop.State.Epoch)
-    Assert.True(result.Loop.State.History.Length > 3, "evaluations every 7 steps and at epoch ends")
+    Expect.equal result.Loop.State.Epoch 3 "result.Loop.State.Epoch"
+    Expect.isTrue (result.Loop.State.History.Length > 3) "evaluations every 7 steps and at epoch ends"
 
     // ctr train ends on its best checkpoint; Fit.run puts the best evaluation's parameters back.
     let cli = Fit.build options entry.DisplayName features configured.Expr
     let best = Path.Combine(run, "checkpoint.ckpt")
     (Checkpoint.Load best).RestoreParameters(cli.Parameters, best)
-    Assert.Equal(library.Parameters.Count, cli.Parameters.Count)
+    Expect.equal cli.Parameters.Count library.Parameters.Count "cli.Parameters.Count"
 
     for a, b in Seq.zip library.Parameters cli.Parameters do
-        Assert.Equal(a.Name, b.Name)
-        Assert.Equal<float32[]>(a.Value, b.Value)
+        Expect.equal b.Name a.Name "b.Name"
+        Expect.equal b.Value a.Value "b.Value"
     // The same evaluation history, in the run folder and in memory.
     let lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
-    Assert.Equal(result.Loop.State.History.Length, lines.Length)
+    Expect.equal lines.Length result.Loop.State.History.Length "lines.Length"
 
     for e, line in Seq.zip result.Loop.State.History lines do
         use doc = Text.Json.JsonDocument.Parse line
         let cliEval = Evaluation.ofJson doc.RootElement
-        Assert.Equal(e.Step, cliEval.Step)
-        Assert.Equal(e.TrainLoss, cliEval.TrainLoss)
-        Assert.Equal(e.Valid.Value.Auc, cliEval.Valid.Value.Auc)
-        Assert.Equal(e.LearningRate, cliEval.LearningRate)
+        Expect.equal cliEval.Step e.Step "cliEval.Step"
+        Expect.equal cliEval.TrainLoss e.TrainLoss "cliEval.TrainLoss"
+        Expect.equal cliEval.Valid.Value.Auc e.Valid.Value.Auc "cliEval.Valid.Value.Auc"
+        Expect.equal cliEval.LearningRate e.LearningRate "cliEval.LearningRate"
 
 let ``a runaway loss stops the run as divergence, keeping the last good checkpoint`` () =
     let dir = tempDir "runaway"
     let train, test = criteoFiles dir
     let run = Path.Combine(dir, "run")
     let r = ctr (smallRun train test run @ [ "--optimizer"; "sgd"; "--lr"; "10000"; "--epochs"; "3" ])
-    Assert.Equal(4, r.Code)
-    Assert.StartsWith("ctr: training diverged at step", r.Err)
-    Assert.Equal(1, r.Err.Trim().Split('\n').Length)
+    Expect.equal r.Code 4 "r.Code"
+    Expect.stringStarts r.Err "ctr: training diverged at step" "r.Err"
+    Expect.equal (r.Err.Trim().Split('\n').Length) 1 "r.Err.Trim().Split('\\n').Length"
 
 let tests =
     testList

@@ -6,7 +6,6 @@ open CtrDsl.Cli
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open Expecto
-open Xunit
 
 /// One small trained run shared by the tests here: (run folder, test file, `ctr predict` scores of the test file).
 let private trained =
@@ -15,10 +14,10 @@ let private trained =
          let train, test = criteoFiles dir
          let run = Path.Combine(dir, "run")
          let r = ctr (smallRun train test run @ [ "--epochs"; "1" ])
-         Assert.True((r.Code = 0), r.Err)
+         Expect.isTrue ((r.Code = 0)) r.Err
          let scores = Path.Combine(dir, "scores.txt")
          let p = ctr [ "predict"; run; "--data"; test; "--out"; scores ]
-         Assert.True((p.Code = 0), p.Err)
+         Expect.isTrue ((p.Code = 0)) p.Err
          run, test, File.ReadAllLines scores |> Array.map float32)
 
 /// A Criteo TSV line's field values in schema order (I1..I13, C1..C26): the line without its label.
@@ -42,10 +41,10 @@ let ``predictor single rows and batches equal ctr predict`` () =
             row.Set(p.Schema.Fields[f].Name, v[f]) |> ignore
 
         let byName = p.Predict row
-        Assert.Equal(bySchemaOrder, byName)
+        Expect.equal byName bySchemaOrder "byName"
         worst <- max worst (abs (bySchemaOrder - expected[i]))
 
-    Assert.True(worst <= 1e-6f, $"single rows differ from ctr predict by up to %g{worst}")
+    Expect.isTrue (worst <= 1e-6f) ($"single rows differ from ctr predict by up to %g{worst}")
     // The encoded batch path, on the rows `ctr predict` encoded.
     let r = Run.restore run
     use data = Dataset.Encode(r.Features, test, PrepareOptions(CacheDir = Path.Combine(Path.GetDirectoryName run, "encoded")))
@@ -63,34 +62,34 @@ let ``predictor single rows and batches equal ctr predict`` () =
         // The span overload over the same rows gives the same scores as the Batch overload.
         let again = Array.zeroCreate<float32> batch.Rows
         p.PredictEncoded(batch.IdRows, batch.DenseRows, Span again)
-        Assert.Equal<float32>(scores[.. batch.Rows - 1], again)
+        Expect.equal again (scores[.. batch.Rows - 1]) "again"
         at <- at + batch.Rows
 
-    Assert.Equal(expected.Length, at)
-    Assert.True(worstBatch <= 1e-6f, $"batches differ from ctr predict by up to %g{worstBatch}")
+    Expect.equal at expected.Length "at"
+    Expect.isTrue (worstBatch <= 1e-6f) ($"batches differ from ctr predict by up to %g{worstBatch}")
 
 let ``predictor errors name the field and what was expected`` () =
     let run, test, _ = trained.Force()
     use p = Run.predictor run 16
-    let e1 = Assert.Throws<ArgumentException>(fun () -> p.Row.Set("C99", "abc") |> ignore)
-    Assert.Contains("no field \"C99\"", e1.Message)
-    Assert.Contains("C26", e1.Message)
+    let e1 = throws<ArgumentException> (fun () -> p.Row.Set("C99", "abc") |> ignore)
+    Has.In("no field \"C99\"", e1.Message)
+    Has.In("C26", e1.Message)
     let v = values (File.ReadLines test |> Seq.head)
     v[0] <- "twelve"
-    let e2 = Assert.Throws<ArgumentException>(fun () -> p.Predict(ReadOnlySpan v) |> ignore)
-    Assert.Contains("field I1 (numeric): expected a finite number, got \"twelve\"", e2.Message)
-    let e3 = Assert.Throws<ArgumentException>(fun () -> p.Predict(ReadOnlySpan(v[1..])) |> ignore)
-    Assert.Contains("expected 39 values in schema order", e3.Message)
+    let e2 = throws<ArgumentException> (fun () -> p.Predict(ReadOnlySpan v) |> ignore)
+    Has.In("field I1 (numeric): expected a finite number, got \"twelve\"", e2.Message)
+    let e3 = throws<ArgumentException> (fun () -> p.Predict(ReadOnlySpan(v[1..])) |> ignore)
+    Has.In("expected 39 values in schema order", e3.Message)
     let row = p.NewRow()
     row.Set("C1", 1.5) |> ignore
-    let e4 = Assert.Throws<ArgumentException>(fun () -> p.Predict row |> ignore)
-    Assert.Contains("field C1 (categorical): expected text or an integer, got 1.5", e4.Message)
+    let e4 = throws<ArgumentException> (fun () -> p.Predict row |> ignore)
+    Has.In("field C1 (categorical): expected text or an integer, got 1.5", e4.Message)
 
     let e5 =
-        Assert.Throws<ArgumentException>(fun () ->
+        throws<ArgumentException> (fun () ->
             p.PredictEncoded(ReadOnlySpan(Array.zeroCreate<int> 25), ReadOnlySpan(Array.zeroCreate<float32> 13)) |> ignore)
 
-    Assert.Contains("expected 26 ids and 13 numbers per row", e5.Message)
+    Has.In("expected 26 ids and 13 numbers per row", e5.Message)
 
 let ``a single-row prediction allocates nothing in steady state`` () =
     let run, test, _ = trained.Force()
@@ -129,8 +128,8 @@ let ``a single-row prediction allocates nothing in steady state`` () =
     let a1 = each (fun () -> sink <- sink + p.Predict row)
     let a2 = each (fun () -> sink <- sink + p.Predict(ReadOnlySpan v))
     let a3 = each (fun () -> sink <- sink + p.PredictEncoded(ReadOnlySpan ids, ReadOnlySpan dense))
-    Assert.Equal((0L, 0L, 0L, 0L), (allocated, a1, a2, a3))
-    Assert.True(Single.IsFinite sink)
+    Expect.equal ((allocated, a1, a2, a3)) ((0L, 0L, 0L, 0L)) "(allocated, a1, a2, a3)"
+    Expect.isTrue (Single.IsFinite sink) "Single.IsFinite sink"
 
 let ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score`` () =
     let run, test, _ = trained.Force()
@@ -161,11 +160,11 @@ let ``a predictor shared by 16 threads throws InvalidOperationException and neve
     let threads = [| for t in 0..15 -> Threading.Thread(work t) |]
     threads |> Array.iter (fun t -> t.Start())
     threads |> Array.iter (fun t -> t.Join())
-    Assert.Empty other
-    Assert.Equal(0, wrong.Value)
-    Assert.True(refused.Value > 0, "16 threads calling at once collide at least once")
+    Expect.isEmpty other "other"
+    Expect.equal wrong.Value 0 "wrong.Value"
+    Expect.isTrue (refused.Value > 0) "16 threads calling at once collide at least once"
     // Still usable afterwards, from one thread.
-    Assert.Equal(expected[0], p.Predict(ReadOnlySpan rows[0]))
+    Expect.equal (p.Predict(ReadOnlySpan rows[0])) (expected[0]) "p.Predict(ReadOnlySpan rows[0])"
 
 let tests =
     testList

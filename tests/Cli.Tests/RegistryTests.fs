@@ -2,7 +2,7 @@ module CtrDsl.Cli.Tests.RegistryTests
 
 open CtrDsl.Models.Registry
 open Expecto
-open Xunit
+open CtrDsl.Cli.Tests.Support
 
 let ``every model's effective settings configure the same model again`` () =
     for e in all do
@@ -10,14 +10,14 @@ let ``every model's effective settings configure the same model again`` () =
         | Error err -> failwith $"{e.Name}: {err.Message}"
         | Ok c ->
             match e.Configure c.Effective with
-            | Ok again -> Assert.Equal<(string * SettingValue) list>(c.Effective, again.Effective)
+            | Ok again -> Expect.equal again.Effective c.Effective "again.Effective"
             | Error err -> failwith $"{e.Name}: {err.Message}"
 
 let ``an unknown key names the key and lists the known ones`` () =
     let deepfm = (tryFind "deepfm").Value
 
     match deepfm.Configure [ "hidden_units", Ints [ 10 ] ] with
-    | Error(UnknownKey("hidden_units", known)) -> Assert.Contains("dnn_hidden_units", known)
+    | Error(UnknownKey("hidden_units", known)) -> Has.In("dnn_hidden_units", known)
     | other -> failwith $"expected an unknown-key error, got %A{other}"
 
 let ``a bad value says what was expected`` () =
@@ -25,8 +25,8 @@ let ``a bad value says what was expected`` () =
 
     match deepfm.Configure [ "embedding_dim", Text "ten" ] with
     | Error(BadValue("embedding_dim", expected, Text "ten") as e) ->
-        Assert.Contains("integer", expected)
-        Assert.Equal("embedding_dim: expected an integer >= 1, got \"ten\"", e.Message)
+        Has.In("integer", expected)
+        Expect.equal e.Message ("embedding_dim: expected an integer >= 1, got \"ten\"") "e.Message"
     | other -> failwith $"expected a bad-value error, got %A{other}"
 
 let ``the FGCNN seed configuration is expressible as settings`` () =
@@ -43,8 +43,8 @@ let ``the FGCNN seed configuration is expressible as settings`` () =
     match fgcnn.Configure settings with
     | Ok c ->
         let get k = c.Effective |> List.find (fst >> (=) k) |> snd
-        Assert.Equal(Ints [ 7; 7; 7; 7 ], get "h")
-        Assert.Equal(Ints [ 4096; 2048; 1024; 512 ], get "dense_layers")
+        Expect.equal (get "h") (Ints [ 7; 7; 7; 7 ]) "get \"h\""
+        Expect.equal (get "dense_layers") (Ints [ 4096; 2048; 1024; 512 ]) "get \"dense_layers\""
     | Error e -> failwith e.Message
 
 let ``FGCNN refuses per-layer lists of different lengths`` () =
@@ -55,10 +55,10 @@ let ``FGCNN refuses per-layer lists of different lengths`` () =
     | other -> failwith $"expected a kernels error, got %A{other}"
 
 let ``model names are unique lowercase keys`` () =
-    Assert.Equal(names.Length, (List.distinct names).Length)
+    Expect.equal ((List.distinct names).Length) names.Length "(List.distinct names).Length"
 
     for n in names do
-        Assert.Equal(n.ToLowerInvariant(), n)
+        Expect.equal n (n.ToLowerInvariant()) "n"
 
 let tests =
     testList

@@ -3,7 +3,6 @@ module CtrDsl.Cli.Tests.ToolsTests
 open System.IO
 open CtrDsl.Cli.Tests.Support
 open Expecto
-open Xunit
 
 let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     let dir = tempDir "sweep"
@@ -21,37 +20,37 @@ let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     ignore (train, test)
     let out = Path.Combine(dir, "grid")
     let r = ctr [ "sweep"; "--config"; file; "--out"; out; "--json" ]
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let runs = (json r).GetProperty("runs")
-    Assert.Equal(2, runs.GetArrayLength())
+    Expect.equal (runs.GetArrayLength()) 2 "runs.GetArrayLength()"
     let auc (i: int) = float (runs[i].GetProperty("valid auc").GetString())
-    Assert.True(auc 0 >= auc 1, "sorted by valid AUC, best first")
-    Assert.Equal(3, File.ReadAllLines(Path.Combine(out, "sweep.csv")).Length)
+    Expect.isTrue (auc 0 >= auc 1) "sorted by valid AUC, best first"
+    Expect.equal (File.ReadAllLines(Path.Combine(out, "sweep.csv")).Length) 3 "File.ReadAllLines(Path.Combine(out, \"sweep.csv\")).Length"
     let c = ctr ("compare" :: [ for d in Directory.GetDirectories out -> d ])
-    Assert.True((c.Code = 0), c.Err)
-    Assert.Contains("valid auc", c.Out)
+    Expect.isTrue ((c.Code = 0)) c.Err
+    Has.In("valid auc", c.Out)
 
 let ``a sweep over an unknown key fails before training anything`` () =
     let dir = tempDir "sweep-bad"
     let file = Path.Combine(dir, "sweep.yaml")
     File.WriteAllText(file, "model: deepfm\nsweep:\n  model.embeding_dim: [4, 8]\n")
     let r = ctr [ "sweep"; "--config"; file; "--out"; Path.Combine(dir, "grid") ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("embeding_dim: unknown", r.Err)
-    Assert.False(Directory.Exists(Path.Combine(dir, "grid")))
+    Expect.equal r.Code 2 "r.Code"
+    Has.In("embeding_dim: unknown", r.Err)
+    Expect.isFalse (Directory.Exists(Path.Combine(dir, "grid"))) "Directory.Exists(Path.Combine(dir, \"grid\"))"
 
 let ``data inspect guesses the Criteo layout and the kinds`` () =
     let dir = tempDir "inspect"
     let train, _ = criteoFiles dir
     let r = ctr [ "data"; "inspect"; train; "--json" ]
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let j = json r
-    Assert.Equal("criteo", j.GetProperty("format").GetString())
-    Assert.Equal(2000L, j.GetProperty("rows").GetInt64())
+    Expect.equal (j.GetProperty("format").GetString()) "criteo" "j.GetProperty(\"format\").GetString()"
+    Expect.equal (j.GetProperty("rows").GetInt64()) 2000L "j.GetProperty(\"rows\").GetInt64()"
     let columns = j.GetProperty("columns")
-    Assert.Equal(40, columns.GetArrayLength())
-    Assert.Equal("label", columns[0].GetProperty("kind").GetString())
-    Assert.Equal(12L, columns[14].GetProperty("distinct").GetInt64()) // C1: 12 planted values
+    Expect.equal (columns.GetArrayLength()) 40 "columns.GetArrayLength()"
+    Expect.equal (columns[0].GetProperty("kind").GetString()) "label" "columns[0].GetProperty(\"kind\").GetString()"
+    Expect.equal (columns[14].GetProperty("distinct").GetInt64()) 12L "columns[14].GetProperty(\"distinct\").GetInt64()" // C1: 12 planted values
 
 let ``a diverging run exits with the divergence code and one line`` () =
     let dir = tempDir "diverge"
@@ -80,8 +79,8 @@ let ``a diverging run exits with the divergence code and one line`` () =
               "--out"
               Path.Combine(dir, "run") ]
 
-    Assert.Equal(4, r.Code)
-    Assert.StartsWith("ctr: training diverged at step", r.Err)
+    Expect.equal r.Code 4 "r.Code"
+    Expect.stringStarts r.Err "ctr: training diverged at step" "r.Err"
 
 let ``flags override the experiment file`` () =
     let dir = tempDir "override"
@@ -111,11 +110,15 @@ let ``flags override the experiment file`` () =
               run
               "--json" ]
 
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let j = json r
-    Assert.Equal("fm", j.GetProperty("model").GetString())
-    Assert.Equal(1, j.GetProperty("epochs_completed").GetInt32())
-    Assert.Equal(5, j.GetProperty("settings").GetProperty("embedding_dim").GetInt32())
+    Expect.equal (j.GetProperty("model").GetString()) "fm" "j.GetProperty(\"model\").GetString()"
+    Expect.equal (j.GetProperty("epochs_completed").GetInt32()) 1 "j.GetProperty(\"epochs_completed\").GetInt32()"
+
+    Expect.equal
+        (j.GetProperty("settings").GetProperty("embedding_dim").GetInt32())
+        5
+        "j.GetProperty(\"settings\").GetProperty(\"embedding_dim\").GetInt32()"
 
 let ``eval of a corrupted checkpoint is one line naming the file`` () =
     let dir = tempDir "corrupt"
@@ -123,40 +126,40 @@ let ``eval of a corrupted checkpoint is one line naming the file`` () =
     let ckpt = Path.Combine(dir, "run", "checkpoint.ckpt")
     File.WriteAllText(ckpt, "not a checkpoint")
     let r = ctr [ "eval"; Path.Combine(dir, "run"); "--data"; ckpt ]
-    Assert.Equal(1, r.Code)
-    Assert.Equal($"ctr: %s{ckpt}: not a CtrDsl checkpoint (bad magic)", r.Err.Trim())
+    Expect.equal r.Code 1 "r.Code"
+    Expect.equal (r.Err.Trim()) ($"ctr: %s{ckpt}: not a CtrDsl checkpoint (bad magic)") "r.Err.Trim()"
 
 let ``bench score reports batch throughput and single-row latency percentiles`` () =
     let r = ctr [ "bench"; "score"; "--model"; "deepfm"; "--rows"; "600"; "--calls"; "100"; "--threads"; "1"; "--json" ]
-    Assert.True((r.Code = 0), r.Err)
+    Expect.isTrue ((r.Code = 0)) r.Err
     let j = json r
-    Assert.Equal("bench score", j.GetProperty("command").GetString())
-    Assert.Equal(39, j.GetProperty("fields").GetInt32())
-    Assert.InRange(j.GetProperty("features").GetInt32(), 70_000, 75_000)
+    Expect.equal (j.GetProperty("command").GetString()) "bench score" "j.GetProperty(\"command\").GetString()"
+    Expect.equal (j.GetProperty("fields").GetInt32()) 39 "j.GetProperty(\"fields\").GetInt32()"
+    Has.Within(j.GetProperty("features").GetInt32(), 70_000, 75_000)
 
     let batches =
         [ for b in j.GetProperty("batch").EnumerateArray() -> b.GetProperty("batch_size").GetInt32(), b.GetProperty("rows_per_second").GetDouble() ]
 
-    Assert.Equal<int list>([ 4096; 16384 ], batches |> List.map fst)
+    Expect.equal (batches |> List.map fst) ([ 4096; 16384 ]) "batches |> List.map fst"
 
     for _, rps in batches do
-        Assert.True(rps > 0.0)
+        Expect.isTrue (rps > 0.0) "rps > 0.0"
 
     let paths = [ for s in j.GetProperty("single_row").EnumerateArray() -> s ]
-    Assert.Equal(5, paths.Length)
+    Expect.equal paths.Length 5 "paths.Length"
 
     for s in paths do
         let q (k: string) = s.GetProperty(k).GetDouble()
-        Assert.True(q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us", s.ToString())
+        Expect.isTrue (q "p50_us" > 0.0 && q "p50_us" <= q "p90_us" && q "p90_us" <= q "p99_us" && q "p99_us" <= q "p999_us") (s.ToString())
 
 let ``bench score prints a table and rejects an unknown model`` () =
     let r = ctr [ "bench"; "score"; "--rows"; "300"; "--calls"; "50"; "--threads"; "1" ]
-    Assert.True((r.Code = 0), r.Err)
-    Assert.Contains("rows/s", r.Out)
-    Assert.Contains("p99.9", r.Out)
+    Expect.isTrue ((r.Code = 0)) r.Err
+    Has.In("rows/s", r.Out)
+    Has.In("p99.9", r.Out)
     let bad = ctr [ "bench"; "score"; "--model"; "nosuch" ]
-    Assert.Equal(2, bad.Code)
-    Assert.Contains("unknown model \"nosuch\"", bad.Err)
+    Expect.equal bad.Code 2 "bad.Code"
+    Has.In("unknown model \"nosuch\"", bad.Err)
 
 let tests =
     testList
