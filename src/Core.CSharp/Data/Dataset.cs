@@ -42,12 +42,26 @@ public sealed class Dataset : IDisposable
     /// Parses (or reuses) every split. Vocabularies, numeric statistics and quantile boundaries come from train rows
     /// only; valid and test rows map unseen values to OOV. Throws <see cref="DataFormatException"/> for bad data.
     /// </summary>
+    /// <summary>The sources to parse once the schema's history fields are materialised (<see cref="HistoryLog"/>).</summary>
+    private static DataSources WithHistories(Schema schema, DataSources sources, string cacheDir)
+    {
+        if (!schema.Fields.Any(f => f.History is not null)) return sources;
+        string?[] given = [sources.Train, sources.Valid, sources.Test];
+        var present = given.OfType<string>().ToArray();
+        var files = HistoryLog.Augment(schema, present, cacheDir);
+        string? At(string? s) => s is null ? null : files[Array.IndexOf(present, s)];
+        return sources.Rule is SplitRule.ByFile
+            ? DataSources.Files(At(sources.Train)!, At(sources.Valid), At(sources.Test))
+            : DataSources.Single(files[0], sources.Rule);
+    }
+
     public static Dataset Prepare(Schema schema, DataSources sources, PrepareOptions options)
     {
         schema.Validate();
         if (options.BlockRows < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BlockRows, "BlockRows must be >= 1");
         if (options.ChunkBytes < 16) throw new ArgumentOutOfRangeException(nameof(options), options.ChunkBytes, "ChunkBytes must be >= 16");
         Directory.CreateDirectory(options.CacheDir);
+        sources = WithHistories(schema, sources, options.CacheDir);
         var log = new List<string>();
         string Cache(string file, Split split) =>
             System.IO.Path.Combine(options.CacheDir, $"{CacheName(file)}.{split.ToString().ToLowerInvariant()}.ctrcache");
@@ -145,6 +159,7 @@ public sealed class Dataset : IDisposable
     {
         var schema = features.Schema;
         Directory.CreateDirectory(options.CacheDir);
+        source = HistoryLog.Augment(schema, [source], options.CacheDir)[0];
         string cache = System.IO.Path.Combine(options.CacheDir,
             $"{CacheName(source)}.{features.Hash:x16}.encoded.ctrcache");
         var rule = new SplitRule.ByFile();

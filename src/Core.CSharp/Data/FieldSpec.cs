@@ -89,12 +89,15 @@ public sealed record FieldSpec(string Name, FieldKind Kind)
     /// <summary>Sequence length in a batch; longer lists keep their first <c>MaxLength</c> ids.</summary>
     public int MaxLength { get; init; } = 16;
     public Pooling Pooling { get; init; } = Pooling.Mean;
+    /// <summary>A sequence built from the log rather than read from a column: the same user's earlier items
+    /// (<see cref="HistoryLog"/>); <see cref="Column"/> is then the name of the column it adds.</summary>
+    public HistorySpec? History { get; init; }
 
     internal string Describe() => Kind switch
     {
         FieldKind.Numeric => $"{Name}<-{Column}:num:{Transform}:{Default.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}",
         FieldKind.Bucketized => $"{Name}<-{Column}:bucket:{Buckets}:{Vocabulary}:{MinCount}:{Missing}",
-        FieldKind.Sequence => $"{Name}<-{Column}:seq:{(int)Separator}:{MaxLength}:{Pooling}:{Vocabulary}:{MinCount}:{Missing}:{HashBuckets}",
+        FieldKind.Sequence => $"{Name}<-{Column}:seq:{(int)Separator}:{MaxLength}:{Pooling}:{Vocabulary}:{MinCount}:{Missing}:{HashBuckets}{(History is null ? "" : ":" + History)}",
         _ => $"{Name}<-{Column}:cat:{Vocabulary}:{MinCount}:{Missing}:{HashBuckets}",
     };
 }

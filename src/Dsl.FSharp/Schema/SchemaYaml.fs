@@ -48,7 +48,8 @@ let private fieldKeys =
       "buckets"
       "separator"
       "max_length"
-      "pooling" ]
+      "pooling"
+      "history" ]
 
 let private bucketRule (node: YamlNode) : BucketRule =
     match node with
@@ -59,6 +60,17 @@ let private bucketRule (node: YamlNode) : BucketRule =
         | [ "quantile", _, v ] -> BucketRule.Quantile(Yaml.int' "quantile" 2 v)
         | _ -> Yaml.fail node.Pos "buckets" "expected exactly one of fixed or quantile"
     | n -> Yaml.fail n.Pos "buckets" $"expected log3, {{fixed: [...]}} or {{quantile: n}}, got {Yaml.show n}"
+
+/// `history: {user: COLUMN, item: COLUMN, time: COLUMN}`: the sequence is built from the log (HistoryLog).
+let private history (node: YamlNode) : HistorySpec =
+    let e = Yaml.entries "history" [ "user"; "item"; "time" ] node
+
+    let column k =
+        match Yaml.tryGet k e with
+        | Some v -> Yaml.scalar k v
+        | None -> Yaml.fail node.Pos k "missing; a history names its user, item and time columns"
+
+    HistorySpec(column "user", column "item", column "time")
 
 let private fields (node: YamlNode) : FieldSpec list =
     let e = Yaml.entries "a field" fieldKeys node
@@ -123,6 +135,8 @@ let private fields (node: YamlNode) : FieldSpec list =
     let pooling =
         only [ FieldKind.Sequence ] "pooling" |> Option.map (Yaml.choice "pooling" [ "sum", Pooling.Sum; "mean", Pooling.Mean ])
 
+    let history = only [ FieldKind.Sequence ] "history" |> Option.map history
+
     let nullable o =
         match o with
         | Some v -> Nullable v
@@ -142,7 +156,8 @@ let private fields (node: YamlNode) : FieldSpec list =
               Buckets = Option.toObj buckets,
               Separator = defaultArg separator '|',
               MaxLength = defaultArg maxLength 16,
-              Pooling = defaultArg pooling Pooling.Mean
+              Pooling = defaultArg pooling Pooling.Mean,
+              History = Option.toObj history
           ) ]
 
 let private topKeys =
