@@ -7,110 +7,10 @@ open CtrDsl.Data
 open CtrDsl.Dsl
 open CtrDsl.Models
 open CtrDsl.Onnx
+open CtrDsl.Onnx.Tests.Support
 open Google.Protobuf
-open Microsoft.ML.OnnxRuntime
-open Microsoft.ML.OnnxRuntime.Tensors
 open Xunit
 open Xunit.Abstractions
-
-let tempDir (name: string) =
-    let d = Path.Combine(Path.GetTempPath(), $"""ctrdsl-onnx-%s{name}-%s{Guid.NewGuid().ToString("N")}""")
-    Directory.CreateDirectory d |> ignore
-    d
-
-/// The bundled Adult data (copied beside the test assembly with the CLI) prepared once: its features and test rows.
-let adult =
-    lazy
-        (let schemaFile = DataLoad.bundled "schemas/adult.yaml"
-         let schema = DataLoad.parseSchema schemaFile (File.ReadAllText schemaFile)
-         let options = PrepareOptions(CacheDir = tempDir "adult", Threads = 1)
-         Dataset.Prepare(schema, DataSources.Files(DataLoad.adultTrain (), null, DataLoad.adultTest ()), options))
-
-/// Encoded rows, `ids` [rows; idFields] and `dense` [rows; denseFields].
-type Rows = { Count: int; Ids: int[]; Dense: float32[] }
-
-/// Uniform random ids inside each field's vocabulary and standard-normal numbers (seeded).
-let randomRows (features: FeatureSpace) (seed: int) (count: int) =
-    let rng = Random seed
-    let idFields = features.Schema.IdFields |> Seq.map (fun f -> features.VocabularyOf f.Name) |> Seq.toArray
-    let nDense = Seq.length features.Schema.DenseFields
-
-    let normal () = sqrt (-2.0 * log (1.0 - rng.NextDouble())) * cos (2.0 * Math.PI * rng.NextDouble()) |> float32
-
-    { Count = count
-      Ids = Array.init (count * idFields.Length) (fun k -> let v = idFields[k % idFields.Length] in v.Offset + rng.Next v.Size)
-      Dense = Array.init (count * nDense) (fun _ -> normal ()) }
-
-/// The first `count` rows of the Adult test split, as `ctr predict` encodes them.
-let realRows (count: int) =
-    let ds = adult.Force()
-    let batch = Batch.Plan(ds.Features.Schema, count)
-    let reader = BatchReader(ds.Test)
-    Assert.True(reader.Next batch)
-    { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
-
-/// Adds seeded noise to every parameter, so that zero-initialised biases and pair matrices are exercised too: ±0.5
-/// to the embedding tables (their small initial rows leave FiBiNET's bilinear products, and so its scores, nearly
-/// constant), ±0.05 elsewhere. Running variances stay positive.
-let perturb (seed: int) (tableRows: int) (m: BuiltModel) =
-    let rng = Random seed
-
-    for p in m.Parameters do
-        let v = p.Value
-        let noise = if p.Shape[0] = tableRows then 1.0 else 0.1
-
-        for i in 0 .. v.Length - 1 do
-            v[i] <- v[i] + float32 ((rng.NextDouble() - 0.5) * noise)
-
-            if p.Name.EndsWith("running_var", StringComparison.Ordinal) then
-                v[i] <- abs v[i] + 0.5f
-
-/// A zoo model with its default settings over the Adult features, parameters perturbed.
-let build (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) =
-    let configured =
-        match entry.Configure settings with
-        | Ok c -> c
-        | Error e -> failwith $"%s{entry.Name}: %A{e}"
-
-    let features = adult.Force().Features
-    let m = Run.buildModel entry configured features FitOptions.defaults
-    perturb 17 features.FeatureCount m
-    m
-
-let isLogit (m: BuiltModel) = m.Loss.Op :? CtrDsl.Ops.BceWithLogits
-
-/// ONNX Runtime's scores of the rows, on one thread.
-let ortScores (onnx: byte[]) (rows: Rows) =
-    use options = new SessionOptions(IntraOpNumThreads = 1, InterOpNumThreads = 1)
-    use session = new InferenceSession(onnx, options)
-    let inputs = ResizeArray<NamedOnnxValue>()
-
-    for KeyValue(name, meta) in session.InputMetadata do
-        let width = meta.Dimensions[1]
-
-        match name with
-        | "ids" -> inputs.Add(NamedOnnxValue.CreateFromTensor(name, DenseTensor<int>(Memory rows.Ids, [| rows.Count; width |])))
-        | "dense" -> inputs.Add(NamedOnnxValue.CreateFromTensor(name, DenseTensor<float32>(Memory rows.Dense, [| rows.Count; width |])))
-        | other -> failwith $"unexpected input %s{other}"
-
-    use results = session.Run inputs
-    let score = results |> Seq.find (fun r -> r.Name = OnnxExport.OutputName)
-    score.AsEnumerable<float32>() |> Seq.toArray
-
-/// Our forward pass (the in-process predictor) on the same rows.
-let ourScores (m: BuiltModel) (rows: Rows) =
-    use p = Serving.predictor 128 (adult.Force().Features) m
-    let scores = Array.zeroCreate<float32> rows.Count
-    p.PredictEncoded(ReadOnlySpan rows.Ids, ReadOnlySpan rows.Dense, Span scores)
-    scores
-
-let maxAbsDiff (a: float32[]) (b: float32[]) =
-    Assert.Equal(a.Length, b.Length)
-    Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
-
-let spread (a: float32[]) =
-    let mean = Array.average a
-    sqrt (a |> Array.averageBy (fun x -> (x - mean) * (x - mean)))
 
 /// Every zoo model with its default settings: none uses an op outside the table (WideDeep's crosses are off by default).
 let zoo = Registry.all |> List.map (fun e -> [| box e.Name |])
@@ -138,6 +38,12 @@ type ZooTests(output: ITestOutputHelper) =
         let m = build entry (settingsFor name)
         Assert.Empty(OnnxExport.Unsupported(m.Graph, m.Output))
         let onnx = OnnxExport.ToModel(m.Graph, m.Output, isLogit m, entry.DisplayName).ToByteArray()
+        // CI runs ONNX's own checker over these files when it names a folder (.ci/run).
+        match Environment.GetEnvironmentVariable "CTRDSL_ONNX_DIR" with
+        | null
+        | "" -> ()
+        | dir -> File.WriteAllBytes(Path.Combine(dir, $"%s{name}.onnx"), onnx)
+
         let random = randomRows (adult.Force().Features) 5 300
         let real = realRows 300
 
@@ -179,3 +85,68 @@ let ``the model declares IR 8, opset 17, the batch as a symbolic dimension and o
     let score = model.Graph.Output |> Seq.exactlyOne
     Assert.Equal(OnnxExport.OutputName, score.Name)
     Assert.Equal(1L, score.Type.TensorType.Shape.Dim[1].DimValue)
+
+/// A schema with two multi-valued fields (mean and sum pooling) over generated rows: some lists empty, some longer
+/// than max_length.
+let private sequenceData (dir: string) =
+    let schema =
+        """format: csv
+label: label
+fields:
+  - names: [user, city]
+    kind: categorical
+  - name: tags
+    kind: sequence
+    separator: "|"
+    max_length: 4
+    pooling: mean
+  - name: topics
+    kind: sequence
+    separator: "|"
+    max_length: 3
+    pooling: sum
+  - name: score
+    kind: numeric
+    transform: standardize
+"""
+
+    let rng = Random 3
+    let list (n: int) (values: int) = String.Join("|", Array.init (rng.Next(n + 1)) (fun _ -> $"v%d{rng.Next values}"))
+
+    let lines =
+        [| yield "label,user,city,tags,topics,score"
+           for _ in 1..400 -> $"%d{rng.Next 2},u%d{rng.Next 30},c%d{rng.Next 5},%s{list 6 20},%s{list 4 8},%.3f{rng.NextDouble() * 10.0}" |]
+
+    let csv = Path.Combine(dir, "rows.csv")
+    File.WriteAllLines(csv, lines)
+    let parsed = DataLoad.parseSchema "seq.yaml" schema
+    Dataset.Prepare(parsed, DataSources.Files(csv, null, null), PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1))
+
+[<Fact>]
+let ``multi-valued fields export as padded id inputs and ONNX Runtime pools them as we do`` () =
+    use ds = sequenceData (tempDir "sequences")
+    let entry = DeepFM.entry
+
+    let configured =
+        match entry.Configure [] with
+        | Ok c -> c
+        | Error e -> failwith $"%A{e}"
+
+    let m = CtrDsl.Cli.Run.buildModel entry configured ds.Features FitOptions.defaults
+    perturb 11 ds.Features.FeatureCount m
+    let batch = Batch.Plan(ds.Features.Schema, int ds.Train.RowCount)
+    Assert.True(BatchReader(ds.Train).Next batch)
+    Assert.Contains(-1, batch.Sequences[0])
+    use p = Serving.predictor batch.Rows ds.Features m
+    let ours = Array.zeroCreate<float32> batch.Rows
+    p.Predict(batch, Span ours)
+    let onnx = OnnxExport.ToModel(m.Graph, m.Output, true, "DeepFM").ToByteArray()
+    let rows = { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
+
+    let sequences =
+        Map [ "tags", batch.Sequences[0][.. batch.Rows * 4 - 1]; "topics", batch.Sequences[1][.. batch.Rows * 3 - 1] ]
+
+    let theirs = ortScoresWith onnx rows sequences
+    let diff = maxAbsDiff ours theirs
+    Assert.True(diff <= 1e-5f, $"ORT differs from our forward pass by up to %g{diff}")
+    Assert.True(spread ours > 1e-4f, $"scores barely vary (spread %g{spread ours})")
