@@ -38,12 +38,7 @@ type ZooTests(output: ITestOutputHelper) =
         let m = build entry (settingsFor name)
         Assert.Empty(OnnxExport.Unsupported(m.Graph, m.Output))
         let onnx = OnnxExport.ToModel(m.Graph, m.Output, isLogit m, entry.DisplayName).ToByteArray()
-        // CI runs ONNX's own checker over these files when it names a folder (.ci/run).
-        match Environment.GetEnvironmentVariable "CTRDSL_ONNX_DIR" with
-        | null
-        | "" -> ()
-        | dir -> File.WriteAllBytes(Path.Combine(dir, $"%s{name}.onnx"), onnx)
-
+        keepForChecker name onnx
         let random = randomRows (adult.Force().Features) 5 300
         let real = realRows 300
 
@@ -146,6 +141,7 @@ let ``multi-valued fields export as padded id inputs and ONNX Runtime pools them
     let sequences =
         Map [ "tags", batch.Sequences[0][.. batch.Rows * 4 - 1]; "topics", batch.Sequences[1][.. batch.Rows * 3 - 1] ]
 
+    keepForChecker "deepfm-sequences" onnx
     let theirs = ortScoresWith onnx rows sequences
     let diff = maxAbsDiff ours theirs
     Assert.True(diff <= 1e-5f, $"ORT differs from our forward pass by up to %g{diff}")

@@ -125,3 +125,10 @@ let ctr (args: string list) =
     use err = new StringWriter()
     let code = CtrDsl.Cli.Program.run (Array.ofList args) out err
     code, out.ToString(), err.ToString()
+
+/// Leaves an exported model in the folder CTRDSL_ONNX_DIR names, where .ci/run runs ONNX's own checker over it.
+let keepForChecker (name: string) (onnx: byte[]) =
+    match Environment.GetEnvironmentVariable "CTRDSL_ONNX_DIR" with
+    | null
+    | "" -> ()
+    | dir -> File.WriteAllBytes(Path.Combine(dir, $"%s{name}.onnx"), onnx)
