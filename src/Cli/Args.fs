@@ -106,7 +106,7 @@ type ExportArgs =
         member a.Usage =
             match a with
             | Run _ -> "run folder or .ckpt file."
-            | Onnx _ -> "ONNX file to write (IR 8, opset 17); its encoding JSON goes beside it as FILE.encoding.json."
+            | Onnx _ -> "ONNX file to write (IR 8, opset 17); the input encoding goes beside it, extension .encoding.json."
             | Json -> "print one JSON object."
             | Verbose -> "print stack traces."
 
