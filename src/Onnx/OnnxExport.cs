@@ -27,6 +27,9 @@ public static class OnnxExport
     /// <summary>The JSON written beside <paramref name="onnxPath"/>: <c>model.onnx</c> → <c>model.encoding.json</c>.</summary>
     public static string EncodingPath(string onnxPath) => Path.ChangeExtension(onnxPath, ".encoding.json");
 
+    /// <summary>The core ops the table writes (every other op is refused by <see cref="Unsupported"/>).</summary>
+    public static IReadOnlyCollection<Type> Ops => OpTable.Ops;
+
     /// <summary>One line per op that ONNX cannot express, naming it, its block and why; empty when the model exports.</summary>
     public static IReadOnlyList<string> Unsupported(ExprGraph graph, Node output) =>
         Reachable(graph, output)

@@ -23,6 +23,9 @@ internal static class OpTable
         _ => "it has no entry in the ONNX op table",
     };
 
+    /// <summary>The ops the table writes.</summary>
+    public static IReadOnlyCollection<Type> Ops => Writers.Keys;
+
     /// <summary>Writes <paramref name="node"/> reading the ONNX values <paramref name="x"/>; returns its output's name.</summary>
     public static string Write(OnnxGraph g, Node node, string[] x) => Writers[node.Op!.GetType()](g, node, x);
 
