@@ -86,8 +86,8 @@ public static class OnnxExport
         {
             features.Save(encodingTemp); // the feature space's own JSON, embedded below
             var encoding = EncodingJson.Write(modelName, features, inputs, outputIsLogit, File.ReadAllBytes(encodingTemp));
-            File.WriteAllBytes(encodingTemp, encoding);
-            using (var s = File.Create(onnxTemp)) model.WriteTo(s);
+            WriteDurably(encodingTemp, s => s.Write(encoding));
+            WriteDurably(onnxTemp, model.WriteTo);
             File.Move(onnxTemp, target, overwrite: true);
             File.Move(encodingTemp, encodingPath, overwrite: true);
         }
@@ -96,6 +96,14 @@ public static class OnnxExport
             File.Delete(onnxTemp);
             File.Delete(encodingTemp);
         }
+    }
+
+    /// <summary>Writes a file and flushes it to disk, so that the rename that follows never exposes a partial file.</summary>
+    private static void WriteDurably(string path, Action<Stream> write)
+    {
+        using var s = new FileStream(path, FileMode.Create, FileAccess.Write);
+        write(s);
+        s.Flush(flushToDisk: true);
     }
 
     /// <summary>The nodes <paramref name="output"/> depends on, in the graph's (topological) order; the label and loss fall away.</summary>
