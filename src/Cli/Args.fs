@@ -232,6 +232,7 @@ type ScoreBenchArgs =
 
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
+    | [<CliPrefix(CliPrefix.None)>] Collectives of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<ScoreBenchArgs>
     | Model of name: string
     | Batch_Size of n: int
@@ -245,6 +246,7 @@ type BenchArgs =
         member a.Usage =
             match a with
             | Gemm _ -> "GEMM kernel throughput."
+            | Collectives _ -> "all-reduce and all-gather latency and bandwidth between ranks (under mpiexec -n N)."
             | Score _ -> "scoring: batch rows/s and single-row latency through the in-process Predictor."
             | Model _ -> "zoo model to time alone (default: the MLP bench, then deepfm)."
             | Batch_Size _ -> "batch size (default 4096)."
@@ -303,4 +305,4 @@ let examples =
           "sweep", "examples:\n  ctr sweep --config examples/experiments/sweep_adult.yaml"
           "compare", "examples:\n  ctr compare runs/a runs/b runs/c"
           "bench",
-          "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json" ]
+          "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json\n  mpiexec -n 2 ctr bench collectives" ]

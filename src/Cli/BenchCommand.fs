@@ -10,6 +10,7 @@ open Argu
 open CtrDsl.Autodiff
 open CtrDsl.Cli.Args
 open CtrDsl.Cpu
+open CtrDsl.Distributed
 open CtrDsl.Dsl
 open CtrDsl.Graph
 open CtrDsl.Models.Registry
@@ -82,6 +83,12 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     | Some(BenchArgs.Gemm g) ->
         args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
         gemm (g.Contains GemmArgs.Json) out
+    | Some(BenchArgs.Collectives c) ->
+        match MpiCommunicator.LaunchedSize() with
+        | 1 -> Errors.usage "bench collectives: start it with several ranks, e.g. mpiexec -n 2 ctr bench collectives"
+        | _ ->
+            use comm = MpiCommunicator.Open()
+            CollectivesBench.run comm (c.Contains GemmArgs.Json) out
     | Some(BenchArgs.Score s) ->
         args.TryGetResult BenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)
         s.TryGetResult ScoreBenchArgs.Threads |> Option.iter (fun t -> WorkerPool.ThreadCount <- max 1 t)

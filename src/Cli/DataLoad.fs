@@ -23,8 +23,21 @@ let schemaPath (e: Experiment) =
     | None, None, Some t -> Errors.usage $"%s{t}: give --format criteo|avazu or --schema FILE"
 
 let requireFile (what: string) (path: string) =
-    if not (File.Exists path) then
+    if Directory.Exists path then
+        Errors.usage $"%s{path}: %s{what} expected, found a folder"
+    elif not (File.Exists path) then
         Errors.usage $"%s{path}: %s{what} not found"
+
+/// The data layer's settings for one command: a damaged cache is rebuilt from its source, with one line on stderr.
+let private options (cacheDir: string) (threads: int) =
+    if File.Exists cacheDir then
+        Errors.usage $"%s{cacheDir}: cache folder expected, found a file"
+
+    PrepareOptions(
+        CacheDir = cacheDir,
+        Threads = (if threads > 0 then threads else Environment.ProcessorCount),
+        Warn = (fun line -> Console.Error.WriteLine $"ctr: %s{line}")
+    )
 
 /// Parses schema text; its errors are ConfigExceptions naming file:line:col (usage errors).
 let parseSchema (file: string) (text: string) = CtrDsl.Dsl.Schema.SchemaYaml.parse file text
@@ -81,7 +94,7 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
     requireFile "training file" train
     d.Valid |> Option.iter (requireFile "validation file")
     d.Test |> Option.iter (requireFile "test file")
-    let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))
+    let options = options cacheDir threads
 
     let orNull (o: string option) : string | null =
         match o with
@@ -124,8 +137,7 @@ let prepare (e: Experiment) (cacheDir: string) (threads: int) : Loaded =
 /// bad values raise DataFormatException, as in <c>prepare</c>.
 let encode (features: FeatureSpace) (cacheDir: string) (data: string) (threads: int) =
     requireFile "data file" data
-    let options = PrepareOptions(CacheDir = cacheDir, Threads = (if threads > 0 then threads else Environment.ProcessorCount))
-    let cache = Dataset.Encode(features, data, options)
+    let cache = Dataset.Encode(features, data, options cacheDir threads)
 
     if cache.RowCount = 0L then
         cache.Dispose()

@@ -21,7 +21,14 @@ let buildModel (entry: ModelEntry) (configured: Configured) (features: FeatureSp
         Fit.build o entry.DisplayName (Features.ofFeatureSpace features) configured.Expr
     with
     | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
-    | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+    | :? ArgumentException as e ->
+        // The message without .NET's " (Parameter 'features')" suffix: the text already says what the model needs.
+        let message =
+            match e.ParamName with
+            | null -> e.Message
+            | name -> e.Message.Replace($" (Parameter '{name}')", "")
+
+        Errors.usage $"%s{entry.DisplayName}: %s{message}"
 
 /// The features file's bytes, as a checkpoint stores them.
 let featuresJson (fs: FeatureSpace) =

@@ -166,7 +166,7 @@ let runExperiment (e: Experiment) (resume: string option) (halt: int64 -> bool) 
 
     let result =
         Progress.run out json t.BatchSize (fun reporter ->
-            let run = { Policies = policies; Reporter = reporter; Halt = halt; Parallel = FitParallel.alone }
+            let run = { Policies = policies; Reporter = reporter; Halt = halt; Ranks = CtrDsl.Distributed.SingleProcess.Instance }
             Fit.loop s t run data.Schema data.Train data.Valid state)
 
     let peakTrain = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()

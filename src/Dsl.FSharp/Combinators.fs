@@ -4,67 +4,16 @@ open CtrDsl.Backends
 open CtrDsl.Graph
 open CtrDsl.Init
 open CtrDsl.Ops
-
-type Activation =
-    | Relu
-    | Tanh
-    | Sigmoid
-    | PRelu
-    | NoActivation
-
-type EmbedOptions = { Dim: int; Std: float32; L2: float32 }
-
-type MlpOptions = { Hidden: int list; Activation: Activation; Dropout: float32; BatchNorm: bool; L2: float32 }
-
-type FefmOptions = { Std: float32; L2: float32 }
-
-type ConvGenerateOptions = { Channels: int list; KernelHeights: int list; PoolSizes: int list; NewMaps: int list; Rounding: PoolRounding }
-
-type CrossForm =
-    | VectorCross
-    | MatrixCross
-
-type BilinearKind =
-    | FieldAll
-    | FieldEach
-    | FieldInteraction
-
-type AttentionOptions = { Heads: int; HeadDim: int; Residual: bool }
-
-module EmbedOptions =
-    let dim k = { Dim = k; Std = 0.01f; L2 = 0.0f }
-
-module MlpOptions =
-    let hidden sizes = { Hidden = sizes; Activation = Relu; Dropout = 0.0f; BatchNorm = false; L2 = 0.0f }
-
-module FefmOptions =
-    let defaults = { Std = 0.01f; L2 = 0.0f }
-
-module ConvGenerateOptions =
-    let paper =
-        { Channels = [ 14; 16; 18; 20 ]
-          KernelHeights = [ 7; 7; 7; 7 ]
-          PoolSizes = [ 2; 2; 2; 2 ]
-          NewMaps = [ 3; 3; 3; 3 ]
-          Rounding = PoolRounding.Floor }
-
-    let generatedFields (o: ConvGenerateOptions) (fields: int) =
-        (fields, List.zip o.PoolSizes o.NewMaps)
-        ||> List.mapFold (fun height (p, maps) ->
-            let pooled = FieldMaxPool.OutFields(height, p, o.Rounding)
-            maps * pooled, pooled)
-        |> fst
+open CtrDsl.Dsl.Layers
 
 [<AutoOpen>]
 module Combinators =
-    let private apply (b: Build) (op: Op) (inputs: Node list) = b.Graph.Apply(op, List.toArray inputs)
-
     let named name e = Expr.named name e
 
     let embedWith (o: EmbedOptions) =
         Expr.make "embed" (fun b ->
             let f = b.Features
-            let table = b.Param("table", [ f.TableRows; o.Dim ], Initializer.Normal(0.0f, o.Std), "embedding", sparse = true, l2 = o.L2)
+            let table = Layers.table b o
 
             let parts =
                 [ if not f.IdFields.IsEmpty then
@@ -138,37 +87,13 @@ module Combinators =
 
     let reduceSum (e: Expr) = Expr.make "reduce_sum" (fun b -> apply b (Sum(-1, keepDim = true)) [ b.Eval e ])
 
-    let private denseNode (b: Build) (name: string) (units: int) (l2: float32) (x: Node) =
-        if x.Shape.Rank <> 2 then
-            let scope =
-                match b.Graph.CurrentScope with
-                | null -> "dense"
-                | s -> s
-
-            raise (CtrDsl.Tensors.ShapeException($"{scope}: expected [batch; n], got {x.Shape}"))
-
-        let n = x.Shape[1]
-        let w = b.Param(name + ".weight", [ n; units ], Initializer.TorchLinearWeight(), "dnn", l2 = l2)
-        let bias = b.Param(name + ".bias", [ units ], Initializer.TorchLinearBias(n), "dnn")
-        apply b (Linear()) [ x; w; bias ]
-
-    let private activate (b: Build) (a: Activation) (name: string) (x: Node) =
-        match a with
-        | Relu -> apply b (CtrDsl.Ops.Relu()) [ x ]
-        | Tanh -> apply b (CtrDsl.Ops.Tanh()) [ x ]
-        | Sigmoid -> apply b (CtrDsl.Ops.Sigmoid()) [ x ]
-        | NoActivation -> x
-        | PRelu ->
-            let slope = b.Param(name + ".prelu", [ x.Shape[1] ], Initializer.Constant(0.25f), "dnn")
-            apply b (CtrDsl.Ops.PRelu()) [ x; slope ]
-
     let private hiddenLayers (b: Build) (o: MlpOptions) (input: Node) =
         o.Hidden
         |> List.indexed
         |> List.fold
             (fun x (i, units) ->
                 let name = $"dense{i}"
-                let mutable h = denseNode b name units o.L2 x
+                let mutable h = Layers.dense b name units o.L2 x
 
                 if o.BatchNorm then
                     let gamma = b.Param(name + ".bn.gamma", [ units ], Initializer.Constant(1.0f), "dnn")
@@ -177,7 +102,7 @@ module Combinators =
                     let var = b.State(name + ".bn.running_var", [ units ], 1.0f)
                     h <- apply b (BatchNorm()) [ h; gamma; beta; mean; var ]
 
-                h <- activate b o.Activation name h
+                h <- Layers.activate b o.Activation name h
 
                 if o.Dropout > 0.0f then
                     h <- apply b (Dropout(o.Dropout)) [ h ]
@@ -190,11 +115,11 @@ module Combinators =
     let mlpWith (o: MlpOptions) (e: Expr) =
         Expr.make "mlp" (fun b ->
             let h = hiddenLayers b o (b.Eval e)
-            denseNode b "output" 1 o.L2 h)
+            Layers.dense b "output" 1 o.L2 h)
 
     let mlp hidden e = mlpWith (MlpOptions.hidden hidden) e
 
-    let denseLayer (units: int) (e: Expr) = Expr.make "dense_layer" (fun b -> denseNode b "dense" units 0.0f (b.Eval e))
+    let denseLayer (units: int) (e: Expr) = Expr.make "dense_layer" (fun b -> Layers.dense b "dense" units 0.0f (b.Eval e))
 
     let sum (parts: Expr list) =
         Expr.make "sum" (fun b ->
@@ -312,7 +237,7 @@ module Combinators =
                       maps <- apply b (FieldMaxPool(p, o.Rounding)) [ conv ]
                       let pooled = maps.Shape[2]
                       let flat = apply b (Flatten()) [ maps ]
-                      let recombined = apply b (CtrDsl.Ops.Tanh()) [ denseNode b $"recombine{layer}" (newMaps * pooled * dim) 0.0f flat ]
+                      let recombined = apply b (CtrDsl.Ops.Tanh()) [ Layers.dense b $"recombine{layer}" (newMaps * pooled * dim) 0.0f flat ]
                       yield apply b (Reshape(newMaps * pooled, dim)) [ recombined ] ]
 
             match generated with

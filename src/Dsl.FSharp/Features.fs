@@ -1,9 +1,11 @@
 namespace CtrDsl.Dsl
 
 open CtrDsl.Backends
+open CtrDsl.Data
 
-/// A multi-valued field: padded ids [batch; MaxLength] (−1 pads) pooled into one embedding.
-type SequenceInput = { Name: string; MaxLength: int; Pooling: Pooling }
+/// A multi-valued field: padded ids [batch; MaxLength] (−1 pads) pooled into one embedding. Target is the id field
+/// that shares its vocabulary, if any (a history of items and the candidate item): DIN attends to the one with the other.
+type SequenceInput = { Name: string; MaxLength: int; Pooling: Pooling; Target: string option }
 
 /// What a model sees of the data: the id fields (their ids already offset into one global table of
 /// TableRows rows), the numeric fields, and the multi-valued fields. The data layer's FeatureSpace maps onto it.
@@ -29,5 +31,12 @@ module Features =
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
           Sequences =
             schema.SequenceFields
-            |> Seq.map (fun f -> { Name = f.Name; MaxLength = f.MaxLength; Pooling = f.Pooling })
+            |> Seq.map (fun f ->
+                { Name = f.Name
+                  MaxLength = f.MaxLength
+                  Pooling = f.Pooling
+                  Target =
+                    schema.IdFields
+                    |> Seq.tryFind (fun t -> t.Kind = FieldKind.Categorical && t.Vocabulary = f.Vocabulary)
+                    |> Option.map (fun t -> t.Name) })
             |> Seq.toList }

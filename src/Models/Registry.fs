@@ -24,7 +24,8 @@ let all: Settings.ModelEntry list =
       AutoInt.entry
       AutoInt.plusEntry
       FiBiNET.entry
-      ONN.entry ]
+      ONN.entry
+      DIN.entry ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)

@@ -81,8 +81,7 @@ let floatField key lo hi (get: 'P -> float32) (set: 'P -> float32 -> 'P) =
             | Float f when ok f -> Ok(set p (float32 f))
             | Int i when ok (float i) -> Ok(set p (float32 i))
             | _ -> Error $"a number in [%g{lo}, %g{hi}]"
-      // Through the shortest round-trip text, so 0.001f is written back as 0.001, not 0.0010000000474974513.
-      Get = fun p -> Float(Double.Parse((get p).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)) }
+      Get = fun p -> Float(Json.shortest (get p)) }
 
 let boolField key (get: 'P -> bool) (set: 'P -> bool -> 'P) =
     { Key = key
@@ -92,6 +91,26 @@ let boolField key (get: 'P -> bool) (set: 'P -> bool -> 'P) =
             | Bool b -> Ok(set p b)
             | _ -> Error "true or false"
       Get = get >> Bool }
+
+/// One of a closed set of choices spelled as text: `choices` pairs each spelling with its value (a union case).
+let choiceField key (choices: (string * 'V) list) (get: 'P -> 'V) (set: 'P -> 'V -> 'P) =
+    let spellings = choices |> List.map fst
+
+    let expected =
+        match List.rev spellings with
+        | last :: rest when not rest.IsEmpty -> String.Join(", ", List.rev rest) + " or " + last
+        | _ -> String.Join(", ", spellings)
+
+    { Key = key
+      Set =
+        fun p v ->
+            match v with
+            | Text t ->
+                match choices |> List.tryFind (fun (s, _) -> s = t) with
+                | Some(_, value) -> Ok(set p value)
+                | None -> Error expected
+            | _ -> Error expected
+      Get = fun p -> Text(choices |> List.find (fun (_, value) -> value = get p) |> fst) }
 
 /// A list of positive integers; `allowEmpty` for hidden layers (an empty MLP is a valid ablation). One integer is
 /// taken as a list of one.

@@ -139,6 +139,13 @@ public sealed unsafe partial class CpuBackend
         return n > 1 ? 1f / n : 1f;
     }
 
+    public void PaddingMask(int n, BufferView ids, BufferView y)
+    {
+        var i = I(ids)[..n];
+        var o = F(y)[..n];
+        for (int t = 0; t < n; t++) o[t] = i[t] >= 0 ? 1f : 0f;
+    }
+
     public void HashCross(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
         BufferView ids, BufferView y) =>
         HashCrossKernel.Compute(batch, fields, groupFields, groupStarts, buckets, I(ids), I(y));

@@ -46,6 +46,26 @@ public sealed class Batch
     public int[][] Sequences { get; }
     public int[][] SequenceLengths { get; }
 
+    /// <summary>
+    /// Takes rank <paramref name="rank"/>'s share of <paramref name="all"/>: rows [rank·R/world, (rank+1)·R/world) of
+    /// its R rows, so the ranks of a data-parallel step split one global batch into contiguous, near-equal parts.
+    /// </summary>
+    public void TakeShare(Batch all, int rank, int world)
+    {
+        int lo = (int)((long)rank * all.Rows / world), hi = (int)((long)(rank + 1) * all.Rows / world), n = hi - lo;
+        if (n > Capacity) throw new ArgumentException($"a share of {n} rows does not fit a batch of {Capacity}");
+        all.Ids.AsSpan(lo * IdFieldCount, n * IdFieldCount).CopyTo(Ids);
+        all.Dense.AsSpan(lo * DenseFieldCount, n * DenseFieldCount).CopyTo(Dense);
+        all.Labels.AsSpan(lo * LabelCount, n * LabelCount).CopyTo(Labels);
+        for (int s = 0; s < Sequences.Length; s++)
+        {
+            int m = SequenceMaxLengths[s];
+            all.Sequences[s].AsSpan(lo * m, n * m).CopyTo(Sequences[s]);
+            all.SequenceLengths[s].AsSpan(lo, n).CopyTo(SequenceLengths[s]);
+        }
+        Rows = n;
+    }
+
     /// <summary>The valid part of <see cref="Ids"/>, <c>[Rows; idFields]</c>.</summary>
     public ReadOnlySpan<int> IdRows => Ids.AsSpan(0, Rows * IdFieldCount);
     public ReadOnlySpan<float> DenseRows => Dense.AsSpan(0, Rows * DenseFieldCount);

@@ -25,7 +25,12 @@ internal sealed class CacheWriter : IDisposable
         _seqOffsets = Enumerable.Range(0, nSeqs).Select(_ => new List<int> { 0 }).ToArray();
         _seqValues = Enumerable.Range(0, nSeqs).Select(_ => new List<int>()).ToArray();
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        _out = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+        try { _out = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20); }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(path))
+        {
+            // Another process holds the file it is building (FileShare.None): two builds of one cache at once.
+            throw DataFormatException.InFile(path, "another process is building this cache now; run again when it has finished");
+        }
         _out.Write(new byte[128]);
         _header = new CacheHeader
         {
@@ -74,7 +79,7 @@ internal sealed class CacheWriter : IDisposable
         if (_rows == 0) return;
         long pad = (64 - _out.Position % 64) % 64;
         if (pad > 0) _out.Write(new byte[pad]);
-        _blocks.Add(new BlockEntry { Offset = _out.Position, Rows = _rows });
+        long start = _out.Position;
         _out.Write(MemoryMarshal.AsBytes(_labels.AsSpan(0, _rows * _nLabels)));
         _out.Write(MemoryMarshal.AsBytes(_ids.AsSpan(0, _rows * _nIds)));
         _out.Write(MemoryMarshal.AsBytes(_dense.AsSpan(0, _rows * _nDense)));
@@ -85,10 +90,14 @@ internal sealed class CacheWriter : IDisposable
             _seqOffsets[s].Clear(); _seqOffsets[s].Add(0);
             _seqValues[s].Clear();
         }
+        _blocks.Add(new BlockEntry { Offset = start, Bytes = _out.Position - start, Rows = _rows });
         _rows = 0;
     }
 
-    /// <summary>Writes the last block, the block table and the header (not yet complete) and closes the file.</summary>
+    /// <summary>
+    /// Writes the last block, the block table and the header (not yet complete: the blocks get their checksums when
+    /// <see cref="DataCache.MarkComplete"/> seals the finished file) and closes the file.
+    /// </summary>
     public void Finish(ulong schemaHash, long sourceSize, long sourceMtimeTicks)
     {
         Flush();
@@ -99,6 +108,8 @@ internal sealed class CacheWriter : IDisposable
         _header.SchemaHash = schemaHash;
         _header.SourceSize = sourceSize;
         _header.SourceMtimeTicks = sourceMtimeTicks;
+        _header.FileSize = _out.Position;
+        CacheCheck.Stamp(ref _header, CollectionsMarshal.AsSpan(_blocks));
         _out.Position = 0;
         _out.Write(MemoryMarshal.AsBytes(new Span<CacheHeader>(ref _header)));
         _out.Dispose();

@@ -130,7 +130,7 @@ internal sealed class ChunkParser
         for (int i = 0; i < _l.Ids.Length; i++)
             if (_l.Ids[i].Kind is EncodingKind.Log3 or EncodingKind.FixedBucket or EncodingKind.QuantileBucket)
                 _slotNum[i] = Number(data, _l.Ids[i].Column);
-        for (int i = 0; i < _l.Dense.Length; i++) _denseNum[i] = Number(data, _l.Dense[i].Column);
+        for (int i = 0; i < _l.Dense.Length; i++) _denseNum[i] = DenseNumber(data, i);
         Split split = _fileSplit;
         if (_rule is SplitRule.Ratio ratio) split = SplitRule.RatioSplit(ratio, _rec.RecordLine);
         else if (_rule is SplitRule.ByColumn bc)
@@ -209,7 +209,7 @@ internal sealed class ChunkParser
         var dense = r.Dense.AsSpan(row * nDense, nDense);
         for (int i = 0; i < nDense; i++)
         {
-            double x = _dense[i].Transform(_denseNum[i]);
+            double x = _denseNum[i];
             if (_frozen == null)
             {
                 if (train && !double.IsNaN(x)) { r.DenseSum[i] += x; r.DenseSumSq[i] += x * x; r.DenseCount[i]++; }
@@ -239,6 +239,21 @@ internal sealed class ChunkParser
         if (f.IsEmpty) return double.NaN;
         if (FieldEncoding.TryNumber(f, out double x)) return x;
         throw _rec.Error(_rec.Position[c], $"column {_l.Columns[c]} ({c + 1} of {_l.Columns.Length}): expected a number, got \"{RecordFields.Show(f)}\"");
+    }
+
+    /// <summary>
+    /// A numeric field's value after its transform (NaN when empty). The value must fit float32 once transformed (and
+    /// standardised, when the statistics are known), as the model reads it: 1e39 would be +inf and poison the loss.
+    /// </summary>
+    private double DenseNumber(ReadOnlySpan<byte> data, int i)
+    {
+        int c = _l.Dense[i].Column;
+        double x = _dense[i].Transform(Number(data, c));
+        if (double.IsNaN(x) || (float.IsFinite((float)x) && (_frozen == null || float.IsFinite(_dense[i].Finish(x))))) return x;
+        var f = _rec.Field(data, c);
+        string name = _dense[i].Field.Name == _l.Columns[c] ? "" : $" (field {_dense[i].Field.Name})";
+        string how = float.IsFinite((float)x) ? " once standardized" : "";
+        throw _rec.Error(_rec.Position[c], $"column {_l.Columns[c]} ({c + 1} of {_l.Columns.Length}){name}: expected a number within float32's range (±3.4e38){how}, got \"{RecordFields.Show(f)}\"");
     }
 
     private void CheckUtf8(ReadOnlySpan<byte> record)

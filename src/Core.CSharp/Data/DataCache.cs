@@ -10,9 +10,9 @@ namespace CtrDsl.Data;
 public sealed unsafe class DataCache : IDisposable
 {
     private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _base;
-    private readonly BlockEntry[] _blocks;
+    private readonly BlockEntry[] _blocks = [];
     private readonly long[] _blockFirstRow;
     private CacheHeader _header;
 
@@ -20,21 +20,37 @@ public sealed unsafe class DataCache : IDisposable
     {
         Path = path;
         var access = writable ? MemoryMappedFileAccess.ReadWrite : MemoryMappedFileAccess.Read;
-        using (var fs = new FileStream(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.Read))
+        long length;
+        using (var fs = OpenFile(path, writable))
         {
-            if (fs.Length < 128) throw DataFormatException.InFile(path, "not a cache file (too short)");
+            length = fs.Length;
+            if (length < 128) throw DataFormatException.InFile(path, $"damaged cache: {length} bytes, shorter than its 128-byte header");
             _map = MemoryMappedFile.CreateFromFile(fs, null, 0, access, HandleInheritability.None, leaveOpen: false);
         }
-        _view = _map.CreateViewAccessor(0, 0, access);
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
-        _header = *(CacheHeader*)_base;
-        if (_header.Magic != CacheHeader.MagicValue || _header.Version != CacheHeader.CurrentVersion)
-            throw DataFormatException.InFile(path, "not a cache file of this version");
-        _blocks = new ReadOnlySpan<BlockEntry>(_base + _header.BlockTableOffset, _header.BlockCount).ToArray();
+        try
+        {
+            _view = _map.CreateViewAccessor(0, 0, access);
+            byte* p = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            _base = p + _view.PointerOffset;
+            _header = CacheCheck.Header(path, _base, length);
+            // A finished cache is read as it is: its bytes must be the ones its build sealed. A file being built is
+            // only checked for its extents (its blocks are checksummed when it is marked complete).
+            _blocks = CacheCheck.Blocks(path, _base, _header, checksums: !writable && _header.Complete == 1);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
         _blockFirstRow = new long[_blocks.Length + 1];
         for (int b = 0; b < _blocks.Length; b++) _blockFirstRow[b + 1] = _blockFirstRow[b] + _blocks[b].Rows;
+    }
+
+    private static FileStream OpenFile(string path, bool writable)
+    {
+        try { return new FileStream(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.Read); }
+        catch (UnauthorizedAccessException e) { throw DataFormatException.InFile(path, "cannot open the cache (" + e.Message + ")"); }
     }
 
     public string Path { get; }
@@ -92,19 +108,21 @@ public sealed unsafe class DataCache : IDisposable
         }
     }
 
+    /// <summary>Stamps the features hash, seals the blocks with their checksums and sets the complete flag.</summary>
     internal void MarkComplete(ulong featuresHash)
     {
         _header.Complete = 1;
         _header.FeaturesHash = featuresHash;
+        CacheCheck.Seal(_base, ref _header, _blocks);
         // No msync: the page cache already holds the data for any later reader, and forcing write-back would only add
-        // disk waits (a cache lost in a crash is rebuilt: the source's mtime is checked, not the disk state).
+        // disk waits (a cache half-written in a crash fails its size or checksums when it next opens, and is rebuilt).
         *(CacheHeader*)_base = _header;
     }
 
     public void Dispose()
     {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
+        if (_base != null) _view!.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view?.Dispose();
         _map.Dispose();
     }
 }

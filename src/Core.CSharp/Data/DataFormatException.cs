@@ -21,9 +21,12 @@ public sealed class DataFormatException : Exception
     /// <summary>1-based character column in the line, or 0 when it concerns the whole line or file.</summary>
     public int Column { get; init; }
 
+    /// <summary>What is wrong, without the place that <see cref="Exception.Message"/> starts with.</summary>
+    public string What { get; init; } = "";
+
     internal static DataFormatException At(string file, long line, int column, string what) =>
-        new($"{file}:{line}:{column}: {what}") { File = file, Line = line, Column = column };
+        new($"{file}:{line}:{column}: {what}") { File = file, Line = line, Column = column, What = what };
 
     internal static DataFormatException InFile(string file, string what) =>
-        new($"{file}: {what}") { File = file };
+        new($"{file}: {what}") { File = file, What = what };
 }

@@ -6,7 +6,7 @@ namespace CtrDsl.Data;
 /// <summary>
 /// The splits of a dataset as memory-mapped caches plus the <see cref="FeatureSpace"/> learned from train.
 /// <see cref="Prepare"/> parses each source once: later calls reuse the caches unless the source (size or mtime),
-/// the schema or the features changed, and <see cref="Log"/> says which happened.
+/// the schema or the features changed or the cache is damaged (<see cref="CacheReuse"/>), and <see cref="Log"/> says which happened.
 /// </summary>
 public sealed class Dataset : IDisposable
 {
@@ -68,50 +68,71 @@ public sealed class Dataset : IDisposable
         // The caches depend on the schema and on how rows are split.
         ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + sources.Rule));
 
-        FeatureSpace? features = null;
-        string? why = options.Force ? "forced" : Stale(trainCache, sources.Train, key, null);
-        if (why == null)
+        // Caches found reusable stay open for the result: a finished cache's blocks are checksummed when it opens.
+        var open = new Dictionary<string, DataCache>();
+        try
         {
-            try
+            FeatureSpace? features = null;
+            string? why = Reuse(trainCache, sources.Train, key, null);
+            if (why == null)
             {
-                features = FeatureSpace.Load(featuresPath, schema);
-                using var c = DataCache.Open(trainCache);
-                if (c.FeaturesHash != features.Hash) why = "the saved features changed";
+                try
+                {
+                    features = FeatureSpace.Load(featuresPath, schema);
+                    if (open[trainCache].FeaturesHash != features.Hash) why = "the saved features changed";
+                }
+                catch (Exception e) when (e is DataFormatException or IOException or KeyNotFoundException or InvalidOperationException)
+                {
+                    why = "the saved features are missing or unreadable";
+                }
             }
-            catch (Exception e) when (e is DataFormatException or IOException or KeyNotFoundException or InvalidOperationException)
+            if (why == null && single)
+                foreach (var (_, src, cache) in evalFiles)
+                    why ??= Reuse(cache, src, key, features);
+            long bad = 0;
+            if (why != null)
             {
-                why = "the saved features are missing or unreadable";
-            }
-        }
-        if (why == null && single)
-            foreach (var (_, src, cache) in evalFiles)
-                why ??= Stale(cache, src, key, features);
-        long bad = 0;
-        if (why != null)
-        {
-            var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
-            var built = Build(schema, key, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
-            features = built.Features!;
-            features.Save(featuresPath);
-            bad += built.BadRows;
-            log.Add($"{trainCache}: rebuilt ({why}); {features.Summary()}");
-            foreach (var t in targets) Finalize(t, built, features);
-            if (single)
-                foreach (var (_, _, cache) in evalFiles) log.Add($"{cache}: rebuilt ({why})");
-        }
-        else log.Add($"{trainCache}: cache hit");
-        if (!single)
-            foreach (var (split, src, cache) in evalFiles)
-            {
-                string? evalWhy = options.Force ? "forced" : Stale(cache, src, key, features);
-                if (evalWhy == null) { log.Add($"{cache}: cache hit"); continue; }
-                var built = Build(schema, key, src, [cache], features, new SplitRule.ByFile(), split, options, log);
+                var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
+                foreach (var t in targets) Close(t);
+                var built = Build(schema, key, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
+                features = built.Features!;
+                features.Save(featuresPath);
                 bad += built.BadRows;
-                log.Add($"{cache}: rebuilt ({evalWhy})");
-                Finalize(cache, built, features!);
+                log.Add($"{trainCache}: rebuilt ({why}); {features.Summary()}");
+                foreach (var t in targets) Finalize(t, built, features);
+                if (single)
+                    foreach (var (_, _, cache) in evalFiles) log.Add($"{cache}: rebuilt ({why})");
             }
-        var caches = evalFiles.ToDictionary(e => e.Split, e => DataCache.Open(e.Cache));
-        return new Dataset(features!, DataCache.Open(trainCache), caches.GetValueOrDefault(Split.Valid), caches.GetValueOrDefault(Split.Test), log, bad);
+            else log.Add($"{trainCache}: cache hit");
+            if (!single)
+                foreach (var (split, src, cache) in evalFiles)
+                {
+                    string? evalWhy = Reuse(cache, src, key, features);
+                    if (evalWhy == null) { log.Add($"{cache}: cache hit"); continue; }
+                    var built = Build(schema, key, src, [cache], features, new SplitRule.ByFile(), split, options, log);
+                    bad += built.BadRows;
+                    log.Add($"{cache}: rebuilt ({evalWhy})");
+                    Finalize(cache, built, features!);
+                }
+            var caches = evalFiles.ToDictionary(e => e.Split, e => Take(e.Cache));
+            return new Dataset(features!, Take(trainCache), caches.GetValueOrDefault(Split.Valid), caches.GetValueOrDefault(Split.Test), log, bad);
+        }
+        finally
+        {
+            foreach (var c in open.Values) c.Dispose();
+        }
+
+        string? Reuse(string cache, string source, ulong key, FeatureSpace? features)
+        {
+            string? why = CacheReuse.Check(cache, source, key, features, options, out var c);
+            if (c != null) open[cache] = c;
+            return why;
+        }
+        void Close(string cache)
+        {
+            if (open.Remove(cache, out var c)) c.Dispose();
+        }
+        DataCache Take(string cache) => open.Remove(cache, out var c) ? c : DataCache.Open(cache);
     }
 
     /// <summary>
@@ -128,11 +149,11 @@ public sealed class Dataset : IDisposable
             $"{CacheName(source)}.{features.Hash:x16}.encoded.ctrcache");
         var rule = new SplitRule.ByFile();
         ulong key = TokenHash.Fnv1a64(Encoding.UTF8.GetBytes(schema.Describe() + ";" + rule));
-        string? why = options.Force ? "forced" : Stale(cache, source, key, features);
-        if (why is null)
+        string? why = CacheReuse.Check(cache, source, key, features, options, out var hit);
+        if (hit != null)
         {
             log?.Add($"{cache}: cache hit");
-            return DataCache.Open(cache);
+            return hit;
         }
         var lines = new List<string>();
         var built = Build(schema, key, source, [cache], features, rule, Split.Test, options, lines);
@@ -142,31 +163,13 @@ public sealed class Dataset : IDisposable
         return DataCache.Open(cache);
     }
 
-    /// <summary>Why a cache cannot be reused, or null when it can.</summary>
-    private static string? Stale(string cachePath, string source, ulong key, FeatureSpace? features)
-    {
-        if (!File.Exists(cachePath)) return "no cache";
-        if (!File.Exists(source)) throw DataFormatException.InFile(source, "file not found");
-        try
-        {
-            using var c = DataCache.Open(cachePath);
-            var info = new FileInfo(source);
-            if (!c.Complete) return "an earlier build did not finish";
-            if (c.SchemaHash != key) return "the schema or the split rule changed";
-            if (c.SourceSize != info.Length || c.SourceMtimeTicks != info.LastWriteTimeUtc.Ticks)
-                return $"the source changed: {c.SourceSize} bytes at {new DateTime(c.SourceMtimeTicks, DateTimeKind.Utc):u} then, {info.Length} bytes at {info.LastWriteTimeUtc:u} now";
-            if (features != null && c.FeaturesHash != features.Hash) return "the vocabularies changed";
-            return null;
-        }
-        catch (DataFormatException) { return "the cache file is unreadable"; }
-    }
-
     private sealed class BuildResult
     {
         public FeatureSpace? Features;
         public RowLayout Layout = null!;
         public int[]?[] Maps = [];
         public long BadRows;
+        public string Source = "";
         /// <summary>Built the vocabularies: the cache holds pass-one values that <see cref="Remap"/> finishes.</summary>
         public bool Counting;
     }
@@ -258,7 +261,7 @@ public sealed class Dataset : IDisposable
             foreach (var w in writers) w.Dispose();
         }
         if (badRows > 0) log.Add($"{source}: skipped {badRows} bad rows; the first: {firstBad}");
-        var result = new BuildResult { Counting = frozen == null, Layout = layout, BadRows = badRows, Features = frozen, Maps = new int[]?[nGroups] };
+        var result = new BuildResult { Source = source, Counting = frozen == null, Layout = layout, BadRows = badRows, Features = frozen, Maps = new int[]?[nGroups] };
         if (frozen == null)
         {
             var vocabs = new List<Vocabulary>();
@@ -373,15 +376,20 @@ public sealed class Dataset : IDisposable
     {
         var layout = built.Layout;
         var plan = new RemapPlan(
+            built.Source,
             layout,
             built.Maps,
             layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Dense.Select(d => new FieldEncoding(layout.Schema, d.Field, features)).ToArray());
-        Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan));
+        try { Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan)); }
+        catch (AggregateException e) when (e.InnerException is DataFormatException d) { throw d; }
     }
 
-    private sealed record RemapPlan(RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, FieldEncoding[] Dense);
+    private static DataFormatException Overflow(string source, FieldEncoding e, long row) =>
+        DataFormatException.InFile(source, $"field {e.Field.Name}: standardizing (mean {e.Mean:g6}, std {e.Std:g6}) takes the value of train row {row + 1} beyond float32's range (±3.4e38)");
+
+    private sealed record RemapPlan(string Source, RowLayout Layout, int[]?[] Maps, Vocabulary[] Vocab, Vocabulary[] SeqVocab, FieldEncoding[] Dense);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RemapBlock(DataCache cache, int b, RemapPlan plan)
@@ -410,7 +418,12 @@ public sealed class Dataset : IDisposable
         float* dense = cache.DensePtr(b);
         for (int row = 0; row < rows; row++)
             for (int k = 0; k < nDense; k++)
-                dense[row * nDense + k] = plan.Dense[k].Finish(dense[row * nDense + k]);
+            {
+                // Pass one kept each value within float32; standardizing by a tiny std can still overflow it.
+                float v = plan.Dense[k].Finish(dense[row * nDense + k]);
+                if (!float.IsFinite(v)) throw Overflow(plan.Source, plan.Dense[k], cache.BlockFirstRow(b) + row);
+                dense[row * nDense + k] = v;
+            }
         for (int s = 0; s < layout.Seqs.Length; s++)
         {
             int* values = cache.SeqPtr(b, s, out int n) + rows + 1;

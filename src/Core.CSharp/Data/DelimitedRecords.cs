@@ -121,7 +121,7 @@ internal sealed class DelimitedRecords(SourceFormat.Delimited format, int column
         return data.Length;
     }
 
-    /// <summary>The format's column list, or the header record (a UTF-8 byte-order mark dropped), which is then cut from <paramref name="first"/>.</summary>
+    /// <summary>The format's column list, or the header record (<see cref="SourceReader"/> has dropped a byte-order mark), which is then cut from <paramref name="first"/>.</summary>
     public static string[] Columns(SourceFormat.Delimited format, string source, Chunk first)
     {
         if (!format.Header) return format.Columns!.ToArray();
@@ -130,7 +130,6 @@ internal sealed class DelimitedRecords(SourceFormat.Delimited format, int column
         int next = nl < 0 ? data.Length : nl + 1;
         var line = data[..(nl < 0 ? data.Length : nl)];
         if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
-        if (line.Length >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF) line = line[3..];
         if (!System.Text.Unicode.Utf8.IsValid(line)) throw DataFormatException.At(source, 1, 1, "the header is not valid UTF-8");
         var names = SplitHeader(Encoding.UTF8.GetString(line), format.Delimiter);
         data[next..].CopyTo(first.Data);

@@ -51,7 +51,12 @@ public sealed class FeatureSpace
     /// "distinct_in_train","tokens":[… in id order from FirstValueId] | "buckets":n | "boundaries":[…]}],
     /// "numeric":[{"field","mean","std","count"}]}</c>.
     /// </summary>
-    public void Save(string path) => File.WriteAllBytes(path, ToJson());
+    /// <summary>Writes the JSON to <c>path.tmp</c> and renames it over <paramref name="path"/>: replaced whole or not at all.</summary>
+    public void Save(string path)
+    {
+        File.WriteAllBytes(path + ".tmp", ToJson());
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
 
     private byte[] ToJson()
     {
@@ -112,7 +117,11 @@ public sealed class FeatureSpace
     public static FeatureSpace Load(string path, Schema schema)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            doc = JsonDocument.Parse(bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0));
+        }
         catch (JsonException e) { throw DataFormatException.InFile(path, $"not a feature-space JSON file ({e.Message})"); }
         using (doc)
         {

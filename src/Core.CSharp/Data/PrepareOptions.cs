@@ -14,4 +14,9 @@ public sealed record PrepareOptions
     public int ChunkBytes { get; init; } = 4 << 20;
     /// <summary>Rebuild even when the caches are valid.</summary>
     public bool Force { get; init; }
+    /// <summary>
+    /// Told one line (naming the cache, the fault and the source) when a cache file is found damaged, just before it
+    /// is rebuilt from its source; a front end shows it, since a damaged cache usually means a disk or copy fault.
+    /// </summary>
+    public Action<string>? Warn { get; init; }
 }

@@ -109,8 +109,14 @@ public sealed class RowEncoder
                 batch.Ids[index * _idFields + slot] = e.BucketId(Number(e, kind, text, number));
                 break;
             case EncodingKind.Numeric:
-                batch.Dense[index * _denseFields + slot] = e.Dense(Number(e, kind, text, number));
-                break;
+                {
+                    double x = Number(e, kind, text, number);
+                    float v = e.Dense(x);
+                    // As in the data files: a value that is +-inf in float32 (1e39) would poison the score.
+                    if (!float.IsFinite(v)) ThrowNotANumber(e.Field, text ?? x.ToString("R", System.Globalization.CultureInfo.InvariantCulture), " within float32's range (±3.4e38)");
+                    batch.Dense[index * _denseFields + slot] = v;
+                    break;
+                }
             default:
                 {
                     var list = Token(e, kind, text, number);
@@ -170,8 +176,8 @@ public sealed class RowEncoder
         return names.Count <= 6 ? string.Join(", ", names) : $"{names[0]}, {names[1]}, …, {names[^1]}";
     }
 
-    private static void ThrowNotANumber(FieldSpec f, string got) =>
-        throw new ArgumentException($"field {f.Name} ({f.Kind.ToString().ToLowerInvariant()}): expected a finite number, got \"{Show(got)}\"");
+    private static void ThrowNotANumber(FieldSpec f, string got, string range = "") =>
+        throw new ArgumentException($"field {f.Name} ({f.Kind.ToString().ToLowerInvariant()}): expected a finite number{range}, got \"{Show(got)}\"");
 
     private static void ThrowNotAnInteger(FieldSpec f, double got) =>
         throw new ArgumentException($"field {f.Name} ({f.Kind.ToString().ToLowerInvariant()}): expected text or an integer, got {got.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");

@@ -25,7 +25,8 @@ internal sealed class Chunk
 /// gzip magic bytes 1f 8b. With quoting, a line feed inside a quoted field does not end a record: the cut is at the
 /// last line feed preceded by an even number of quotes (RFC 4180 doubles quotes inside fields, which keeps parity).
 /// A truncated gzip (the stream ends early, or the trailer's ISIZE disagrees with the bytes produced) is a
-/// <see cref="DataFormatException"/> at the line where the data stopped.
+/// <see cref="DataFormatException"/> at the line where the data stopped. A UTF-8 byte-order mark that starts the
+/// (decompressed) text is dropped, whatever the format: some editors write one, and it is not part of the first value.
 /// </summary>
 internal sealed class SourceReader : IDisposable
 {
@@ -40,6 +41,7 @@ internal sealed class SourceReader : IDisposable
     private long _produced;
     private int _index;
     private bool _eof;
+    private bool _started;
 
     public SourceReader(string path, bool quoting, int chunkBytes)
     {
@@ -77,6 +79,7 @@ internal sealed class SourceReader : IDisposable
     /// <summary>The next chunk, or null at end of file. The caller releases it.</summary>
     public Chunk? Next()
     {
+        if (!_started) SkipByteOrderMark();
         if (_eof && _carryLength == 0) return null;
         int size = Math.Max(_chunkBytes, _carryLength * 2);
         var buf = Chunk.Pool.Rent(size);
@@ -106,6 +109,24 @@ internal sealed class SourceReader : IDisposable
             buf.AsSpan(0, len).CopyTo(bigger);
             Chunk.Pool.Return(buf);
             buf = bigger;
+        }
+    }
+
+    /// <summary>Reads the first bytes into the carry, without the byte-order mark EF BB BF if they start with one.</summary>
+    private void SkipByteOrderMark()
+    {
+        _started = true;
+        _carry = new byte[1 << 16];
+        while (_carryLength < 3)
+        {
+            int r = Read(_carry, _carryLength);
+            if (r == 0) { _eof = true; CheckGzipEnd(_carry, _carryLength); break; }
+            _carryLength += r;
+        }
+        if (_carry.AsSpan(0, _carryLength).StartsWith("\uFEFF"u8))
+        {
+            _carryLength -= 3;
+            _carry.AsSpan(3, _carryLength).CopyTo(_carry);
         }
     }
 

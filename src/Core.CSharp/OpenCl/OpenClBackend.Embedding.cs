@@ -30,6 +30,8 @@ public sealed partial class OpenClBackend
 
     private int[]? _crossed;
 
+    public void PaddingMask(int n, BufferView ids, BufferView y) => K("padding_mask").Buf(ids).Buf(y).Run(n);
+
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
     {
         int rows = dim == 0 ? 0 : (int)(table.Length / dim);

@@ -75,6 +75,14 @@ public sealed class NodeContext
     /// <summary>Product of an input's dimensions in [from, to), batch bound.</summary>
     public int Product(int input, int from, int to) => checked((int)Operands[input].Shape.Product(from, to, Batch));
 
+    /// <summary>An input viewed as rows of its last axis: [batch; …; n] is (numel / n, n). Ops that apply one
+    /// per-feature vector to every leading position (layer and batch norm, PReLU) use this view.</summary>
+    public (int rows, int n) LastAxisRows(int input)
+    {
+        int n = Dim(input, InShape(input).Rank - 1);
+        return (n == 0 ? 0 : Numel(input) / n, n);
+    }
+
     /// <summary>An input's value restricted to this step's rows.</summary>
     public BufferView In(int input) => X[input].Take(Numel(input));
 

@@ -19,21 +19,15 @@ public sealed class Softmax : Op
         return inputs[0].Shape;
     }
 
-    private static (int rows, int cols) Rows(NodeContext c)
-    {
-        int cols = c.Dim(0, c.InShape(0).Rank - 1);
-        return (cols == 0 ? 0 : c.Numel(0) / cols, cols);
-    }
-
     public override void Forward(IBackend b, NodeContext c)
     {
-        var (r, n) = Rows(c);
+        var (r, n) = c.LastAxisRows(0);
         b.Softmax(r, n, c.In(0), c.Out);
     }
 
     public override void Backward(IBackend b, NodeContext c)
     {
-        var (r, n) = Rows(c);
+        var (r, n) = c.LastAxisRows(0);
         b.SoftmaxBackward(r, n, c.Out, c.DOut, c.DIn(0));
     }
 }
@@ -67,27 +61,22 @@ public sealed class LayerNorm(float eps = 1e-5f) : Op
         return [new(rows, DType.Float32), new(rows, DType.Float32)];
     }
 
-    private static (int rows, int cols) Rows(NodeContext c)
-    {
-        int cols = c.Dim(0, c.InShape(0).Rank - 1);
-        return (cols == 0 ? 0 : c.Numel(0) / cols, cols);
-    }
-
     public override void Forward(IBackend b, NodeContext c)
     {
-        var (r, n) = Rows(c);
+        var (r, n) = c.LastAxisRows(0);
         b.LayerNorm(r, n, eps, c.In(0), c.X[1], c.X[2], c.Out, c.Work[0], c.Work[1]);
     }
 
     public override void Backward(IBackend b, NodeContext c)
     {
-        var (r, n) = Rows(c);
+        var (r, n) = c.LastAxisRows(0);
         b.LayerNormBackward(r, n, c.In(0), c.X[1], c.Work[0], c.Work[1], c.DOut, c.DIn(0), c.DX[1], c.DX[2]);
     }
 }
 
 /// <summary>
-/// Batch norm over [batch; n], per feature. Training normalises with the batch's mean and biased variance and moves
+/// Batch norm over [batch; …; n], per feature; every leading position is one sample of the statistics (DIN's Dice
+/// normalises each feature over every position of every sequence, as a BatchNorm1d over the flattened positions). Training normalises with the batch's mean and biased variance and moves
 /// the running statistics by momentum (running = (1−m)·running + m·batch, with the unbiased variance, as PyTorch);
 /// evaluation uses the running statistics. Inputs: x, gamma, beta, running mean, running variance (the last two are
 /// non-trainable parameters).
@@ -104,20 +93,25 @@ public sealed class BatchNorm(float eps = 1e-5f, float momentum = 0.1f) : Op
     {
         var x = inputs[0].Shape;
         ExpectFloat(inputs[0], "input");
-        Expect(x.IsBatched && x.Rank == 2, "[batch; n]", x);
-        var n = new Shape(x[1]);
+        Expect(x.IsBatched && x.Rank >= 2, "[batch; …; n]", x);
+        var n = new Shape(x[x.Rank - 1]);
         string[] roles = ["gamma", "beta", "running mean", "running variance"];
         for (int i = 1; i < 5; i++) Expect(inputs[i].Shape == n, $"{roles[i - 1]} {n}", inputs[i].Shape);
         return x;
     }
 
     public override WorkspaceSpec[] Workspace(NodeContext c) =>
-        [new(c.Node.Shape[1], DType.Float32), new(c.Node.Shape[1], DType.Float32)];
+        [new(c.Node.Shape[c.Node.Shape.Rank - 1], DType.Float32), new(c.Node.Shape[c.Node.Shape.Rank - 1], DType.Float32)];
 
-    public override void Forward(IBackend b, NodeContext c) =>
-        b.BatchNorm(c.Batch, c.Dim(0, 1), eps, momentum, c.Training, c.In(0), c.X[1], c.X[2], c.Out,
-            c.Work[0], c.Work[1], c.X[3], c.X[4]);
+    public override void Forward(IBackend b, NodeContext c)
+    {
+        var (rows, n) = c.LastAxisRows(0);
+        b.BatchNorm(rows, n, eps, momentum, c.Training, c.In(0), c.X[1], c.X[2], c.Out, c.Work[0], c.Work[1], c.X[3], c.X[4]);
+    }
 
-    public override void Backward(IBackend b, NodeContext c) =>
-        b.BatchNormBackward(c.Batch, c.Dim(0, 1), c.In(0), c.X[1], c.Work[0], c.Work[1], c.DOut, c.DIn(0), c.DX[1], c.DX[2]);
+    public override void Backward(IBackend b, NodeContext c)
+    {
+        var (rows, n) = c.LastAxisRows(0);
+        b.BatchNormBackward(rows, n, c.In(0), c.X[1], c.Work[0], c.Work[1], c.DOut, c.DIn(0), c.DX[1], c.DX[2]);
+    }
 }

@@ -96,7 +96,8 @@ public sealed class Scale(float s) : Op
 }
 
 /// <summary>
-/// PReLU over the last axis: y = x for x ≥ 0, a·x otherwise, with one learned slope per feature (x [batch; n], a [n]).
+/// PReLU over the last axis: y = x for x ≥ 0, a·x otherwise, with one learned slope per feature (x [batch; …; n],
+/// a [n]; every leading position shares the slopes, as DIN's attention unit applies it to each sequence position).
 /// </summary>
 public sealed class PRelu : Op
 {
@@ -107,15 +108,23 @@ public sealed class PRelu : Op
     public override Shape Infer(IReadOnlyList<Node> inputs)
     {
         var x = inputs[0].Shape;
-        Expect(x.IsBatched && x.Rank == 2, "[batch; n]", x);
-        Expect(inputs[1].Shape == new Shape(x[1]), $"slope [{x[1]}]", inputs[1].Shape);
+        Expect(x.IsBatched && x.Rank >= 2, "[batch; …; n]", x);
+        int n = x[x.Rank - 1];
+        Expect(inputs[1].Shape == new Shape(n), $"slope [{n}]", inputs[1].Shape);
         return x;
     }
 
-    public override void Forward(IBackend b, NodeContext c) => b.PRelu(c.Batch, c.Dim(0, 1), c.In(0), c.X[1], c.Out);
+    public override void Forward(IBackend b, NodeContext c)
+    {
+        var (rows, n) = c.LastAxisRows(0);
+        b.PRelu(rows, n, c.In(0), c.X[1], c.Out);
+    }
 
-    public override void Backward(IBackend b, NodeContext c) =>
-        b.PReluBackward(c.Batch, c.Dim(0, 1), c.In(0), c.X[1], c.DOut, c.DIn(0), c.DX[1]);
+    public override void Backward(IBackend b, NodeContext c)
+    {
+        var (rows, n) = c.LastAxisRows(0);
+        b.PReluBackward(rows, n, c.In(0), c.X[1], c.DOut, c.DIn(0), c.DX[1]);
+    }
 }
 
 /// <summary>

@@ -5,7 +5,16 @@ namespace CtrDsl.Training;
 public sealed class DivergenceException : Exception
 {
     public DivergenceException(long step, float loss)
-        : this(step, loss, $"training diverged at step {step}: the loss is {loss}. Lower the learning rate, enable gradient clipping, or look for extreme values in the data.") { }
+        : this(step, loss, MessageFor(step, loss)) { }
+
+    /// <summary>
+    /// The likely causes of a non-finite loss. At step 0 no update has happened yet, so the learning rate cannot be
+    /// one: the inputs are (a number near float32's limit, or far from a field's others without a log1p or
+    /// standardize transform), or the initial values.
+    /// </summary>
+    private static string MessageFor(long step, float loss) => step == 0
+        ? $"training diverged at step 0: the loss is {loss} before any update, so the learning rate is not the cause. Look for extreme values in the data (numeric fields without a log1p or standardize transform, values near float32's limit) or in the model's initial scale."
+        : $"training diverged at step {step}: the loss is {loss}. Likely causes: a learning rate too high for the optimizer, exploding gradients (try gradient clipping), or extreme values in the data (numeric fields without a log1p or standardize transform).";
 
     public DivergenceException(long step, float loss, string message) : base(message)
     {

@@ -6,8 +6,8 @@ using CtrDsl.Optim;
 namespace CtrDsl.Training;
 
 /// <summary>
-/// One optimisation step on a batch: load, forward, check the loss is finite, backward, reduce the gradients across
-/// processes (when <see cref="ReduceGradients"/> is set), clip the global gradient norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
+/// One optimisation step on a batch: load, forward, check the loss is finite, backward, reduce the loss and the
+/// gradients across data-parallel ranks (when <see cref="Exchange"/> is set), clip the global gradient norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
 /// </summary>
 public sealed class TrainStep
 {
@@ -29,22 +29,24 @@ public sealed class TrainStep
     /// <summary>Maximum global gradient norm; 0 disables clipping.</summary>
     public float ClipNorm { get; set; }
 
-    /// <summary>Called on the parameters' gradients after the backward pass and before clipping and the update: where
-    /// data-parallel training reduces (all-reduces) the gradients across processes. Null alone.</summary>
-    public Action<IReadOnlyList<Tensors.Parameter>>? ReduceGradients { get; set; }
+    /// <summary>Data-parallel training: the loss is reduced over the ranks after the forward pass, and the gradients
+    /// after the backward pass, before clipping and the update. Null alone.</summary>
+    public Distributed.GradientExchange? Exchange { get; set; }
 
     /// <summary>Steps taken (also seeds dropout through the plan).</summary>
     public long Steps => _plan.Step;
 
-    /// <summary>Runs the step and returns the batch's mean loss (before the update).</summary>
+    /// <summary>Runs the step and returns the batch's mean loss (before the update; over every rank's rows when
+    /// data-parallel).</summary>
     public float Run(Batch batch)
     {
         _binding.Load(batch);
         _plan.Forward();
         float loss = _plan.ReadScalar(_loss);
-        if (!float.IsFinite(loss)) throw new DivergenceException(_plan.Step, loss);
+        if (Exchange is { } exchange) loss = exchange.ReduceLoss(_plan.Step, loss, batch.Rows);
+        else if (!float.IsFinite(loss)) throw new DivergenceException(_plan.Step, loss);
         _plan.Backward();
-        ReduceGradients?.Invoke(Optimizer.Parameters);
+        Exchange?.Reduce(batch.Rows);
         if (ClipNorm > 0f) GradientClipping.ClipGlobalNorm(Optimizer.Parameters, ClipNorm);
         Optimizer.Step();
         return loss;

@@ -15,6 +15,10 @@ type Json =
     | JObj of (string * Json) list
 
 module Json =
+    /// A float32 as the double its shortest round-trip text reads back: 0.001f is 0.001, not 0.0010000000474974513,
+    /// so settings and learning rates are written as the user typed them.
+    let shortest (x: float32) = Double.Parse(x.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+
     let private escape (sb: StringBuilder) (s: string) =
         sb.Append('"') |> ignore
 

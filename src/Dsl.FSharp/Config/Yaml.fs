@@ -75,9 +75,12 @@ module Yaml =
 
         try
             stream.Load(new StringReader(text))
-        with :? YamlException as e ->
+        with
+        | :? YamlException as e ->
             let pos = { File = file; Line = int e.Start.Line; Column = int e.Start.Column }
             raise (ConfigException(pos, $"%O{pos} %s{e.Message}"))
+        // YamlDotNet's scanner fails this way, without a position, on some unclosed flow collections (`{a: b|`).
+        | :? InvalidOperationException -> raise (ConfigException(Pos.Flag file, $"%s{file}: not valid YAML (an unclosed {{ or [ ?)"))
 
         if stream.Documents.Count = 0 then
             YamlNode.Map([], { File = file; Line = 1; Column = 1 })

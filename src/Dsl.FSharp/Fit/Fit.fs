@@ -4,31 +4,31 @@ open System
 open System.Collections.Generic
 open System.Diagnostics
 open CtrDsl.Data
+open CtrDsl.Distributed
 open CtrDsl.Metrics
 open CtrDsl.Tensors
 
-/// Where data parallelism plugs into the loop: the gradients are reduced across processes before every update, and
-/// each process trains its share of an epoch's batches (rank r of n trains batches i with i mod n = r).
-type FitParallel = { ReduceGradients: (IReadOnlyList<Parameter> -> unit) option; Rank: int; World: int }
-
-module FitParallel =
-    let alone = { ReduceGradients = None; Rank = 0; World = 1 }
-
 /// How one call of the loop behaves around the options: its policies, where it reports, when it halts on request,
-/// and its place among data-parallel processes.
+/// and the data-parallel ranks it trains with. With n ranks, every rank reads every batch of the epoch's order
+/// (the same seed gives the same order everywhere) and trains its contiguous share of its rows (`Batch.TakeShare`);
+/// the loss and gradients are reduced over the ranks before each update (`GradientExchange`), so every replica takes
+/// the update of the whole batch. A final batch with fewer rows than ranks is skipped.
 type FitRun =
     {
         Policies: FitPolicy list
         Reporter: IFitReporter
         /// Asked after each step with the step count; true halts the loop, and the policies' Halted keeps the position.
         Halt: int64 -> bool
-        Parallel: FitParallel
+        Ranks: ICommunicator
     }
 
 module FitRun =
     /// The options' standard policies, silent, never halting, one process.
     let standard (o: FitOptions) =
-        { Policies = Policies.standard o; Reporter = FitReporter.silent; Halt = (fun _ -> false); Parallel = FitParallel.alone }
+        { Policies = Policies.standard o
+          Reporter = FitReporter.silent
+          Halt = (fun _ -> false)
+          Ranks = SingleProcess.Instance }
 
 type LoopResult =
     {
@@ -55,10 +55,13 @@ module Fit =
     let build (o: FitOptions) (name: string) (features: Features) (model: Expr) : BuiltModel =
         Model.buildFor o.Objective name features (uint64 o.Seed) model
 
-    /// Scores a split with the session's current parameters.
-    let evaluate (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport =
+    /// Scores a split with the session's current parameters, spread over the ranks (exact metrics of all rows).
+    let evaluateOn (ranks: ICommunicator) (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport =
         FitSession.syncToHost s
-        s.Scorer.Evaluate(split, schema)
+        s.Scorer.Evaluate(split, schema, ranks)
+
+    /// Scores a split with the session's current parameters.
+    let evaluate (s: FitSession) (schema: Schema) (split: DataCache) : MetricsReport = evaluateOn SingleProcess.Instance s schema split
 
     /// Runs (or continues) training from `state` until the epochs are done, a policy stops it or a halt is asked.
     /// Evaluations come at every epoch end and every `EvalEverySteps` steps, on `valid` when there is one.
@@ -72,15 +75,14 @@ module Fit =
         (state: FitState)
         : LoopResult =
         let reader = if o.Shuffle then BatchReader(train, uint64 o.Seed) else BatchReader(train)
-        let batch = Batch.Plan(schema, o.BatchSize)
+        let ranks = run.Ranks
+        let whole = Batch.Plan(schema, o.BatchSize)
+        let batch = if ranks.Size = 1 then whole else Batch.Plan(schema, (o.BatchSize + ranks.Size - 1) / ranks.Size)
         let batches = int ((train.RowCount + int64 o.BatchSize - 1L) / int64 o.BatchSize)
         let context = { Session = s; State = state; Options = o; Reporter = run.Reporter }
-        let par = run.Parallel
 
-        s.Step.ReduceGradients <-
-            (match par.ReduceGradients with
-             | Some f -> Action<_>(f)
-             | None -> null)
+        if ranks.Size > 1 && isNull s.Step.Exchange then
+            s.Step.Exchange <- GradientExchange(ranks, s.Step.Optimizer.Parameters)
 
         let optimizer = s.Step.Optimizer
         let trainClock = Stopwatch()
@@ -92,14 +94,14 @@ module Fit =
         let mutable halted = false
 
         let evaluate () =
-            let v = valid |> Option.map (evaluate s schema)
+            let v = valid |> Option.map (evaluateOn ranks s schema)
 
             let record =
                 { Epoch = state.Epoch + (if state.Batch > 0 then 1 else 0)
                   Step = s.Step.Steps
                   TrainLoss = (if state.LossRows > 0L then state.LossSum / float state.LossRows else nan)
                   Valid = v
-                  LearningRate = FitState.learningRate optimizer.LearningRate
+                  LearningRate = Json.shortest optimizer.LearningRate
                   Seconds = epochClock.Elapsed.TotalSeconds
                   SamplesPerSecond = float epochRows / max 1e-9 epochClock.Elapsed.TotalSeconds }
 
@@ -138,31 +140,34 @@ module Fit =
             // Resuming inside an epoch: the reader's order is a function of (seed, epoch), so skipping the batches
             // already read puts it where the interrupted run was.
             for _ in 1 .. state.Batch do
-                reader.Next batch |> ignore
+                reader.Next whole |> ignore
 
             let mutable more = true
 
             while more && state.Stopped = "" && not halted do
                 trainClock.Start()
                 let t0 = Stopwatch.GetTimestamp()
-                more <- reader.Next batch
-                let mine = state.Batch % par.World = par.Rank
+                more <- reader.Next whole
+                let trains = whole.Rows >= ranks.Size
 
-                if more && mine then
+                if more && trains then
+                    if ranks.Size > 1 then
+                        batch.TakeShare(whole, ranks.Rank, ranks.Size)
+
                     let loss = s.Step.Run batch
                     let dt = Stopwatch.GetTimestamp() - t0
                     trainClock.Stop()
                     steps <- steps + 1
-                    rows <- rows + int64 batch.Rows
-                    epochRows <- epochRows + int64 batch.Rows
+                    rows <- rows + int64 whole.Rows
+                    epochRows <- epochRows + int64 whole.Rows
 
                     if steps > warmup then
-                        steadyRows <- steadyRows + int64 batch.Rows
+                        steadyRows <- steadyRows + int64 whole.Rows
                         steadyTicks <- steadyTicks + dt
 
                     state.Batch <- state.Batch + 1
-                    state.LossSum <- state.LossSum + float loss * float batch.Rows
-                    state.LossRows <- state.LossRows + int64 batch.Rows
+                    state.LossSum <- state.LossSum + float loss * float whole.Rows
+                    state.LossRows <- state.LossRows + int64 whole.Rows
 
                     for p in run.Policies do
                         p.Stepped(context, loss)
@@ -225,8 +230,8 @@ module Fit =
         best.Restore s
 
         { Loop = result
-          Valid = valid |> Option.map (evaluate s schema)
-          Test = present data.Test |> Option.map (evaluate s schema) }
+          Valid = valid |> Option.map (evaluateOn run.Ranks s schema)
+          Test = present data.Test |> Option.map (evaluateOn run.Ranks s schema) }
 
     /// `runWith` the options' standard policies, reporting to `reporter`.
     let run (m: BuiltModel) (data: Dataset) (o: FitOptions) (reporter: IFitReporter) : FitResult =

@@ -2,7 +2,6 @@ namespace CtrDsl.Dsl
 
 open System
 open System.Collections.Generic
-open System.Globalization
 open System.Text.Json
 open CtrDsl.Metrics
 
@@ -128,6 +127,3 @@ module FitState =
              | s -> s)
           History = [ for e in r.GetProperty("history").EnumerateArray() -> Evaluation.ofJson e ]
           Counters = counters }
-
-    /// The learning rate as its shortest round-trip text reads back (0.001f is 0.001, not 0.0010000000474974513).
-    let learningRate (lr: float32) = Double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)

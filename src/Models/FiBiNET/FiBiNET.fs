@@ -24,23 +24,12 @@ let fibinet (p: FiBiNETParams) =
     |> mlpWith p.Mlp
 
 /// bilinear_type, in DeepCTR's spelling.
-let private bilinearType: Settings.Field<FiBiNETParams> =
-    { Key = "bilinear_type"
-      Set =
-        fun p v ->
-            match v with
-            | Settings.Text "field_all" -> Ok { p with Bilinear = FieldAll }
-            | Settings.Text "field_each" -> Ok { p with Bilinear = FieldEach }
-            | Settings.Text "field_interaction" -> Ok { p with Bilinear = FieldInteraction }
-            | _ -> Error "field_all, field_each or field_interaction"
-      Get =
-        fun p ->
-            Settings.Text(
-                match p.Bilinear with
-                | FieldAll -> "field_all"
-                | FieldEach -> "field_each"
-                | FieldInteraction -> "field_interaction"
-            ) }
+let private bilinearType =
+    Settings.choiceField
+        "bilinear_type"
+        [ "field_all", FieldAll; "field_each", FieldEach; "field_interaction", FieldInteraction ]
+        (fun (p: FiBiNETParams) -> p.Bilinear)
+        (fun p v -> { p with Bilinear = v })
 
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 let private deep = Settings.mlp (fun (p: FiBiNETParams) -> p.Mlp) (fun p v -> { p with Mlp = v })

@@ -128,6 +128,33 @@ public class BadInputTests
     }
 
     [Fact]
+    public void NumberBeyondFloat32_IsAnError_WhateverTheTransform()
+    {
+        // 1e39 is a finite double but +inf in float32: it would make the loss NaN at the first step.
+        foreach (var transform in new[] { NumericTransform.None, NumericTransform.Standardize })
+        {
+            var schema = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Categorical("a").Numeric("n", transform).Build();
+            Assert.Equal(":3:5: column n (3 of 3): expected a number within float32's range (±3.4e38), got \"1e39\"", Where(Fails("label,a,n\n0,x,1\n0,y,1e39\n", schema)));
+            Assert.Equal(":2:5: column n (3 of 3): expected a number within float32's range (±3.4e38), got \"-1e39\"", Where(Fails("label,a,n\n0,x,-1e39\n", schema)));
+        }
+        var log1p = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Numeric("n", NumericTransform.Log1p).Build();
+        using var dir = new TempDir();
+        using var ds = Dataset.Prepare(log1p, DataSources.Files(dir.File("t.csv", "label,n\n0,1e39\n")), DataTestKit.Options(dir.Cache));
+        Assert.Equal((float)Math.Log(1 + 1e39), DataTestKit.ReadAll(ds.Train, log1p).Dense[0], 1e-3f);   // log1p brings it in range
+    }
+
+    [Fact]
+    public void NumberThatStandardizingTakesBeyondFloat32_IsAnErrorInTheFileThatHoldsIt()
+    {
+        var schema = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Numeric("n", NumericTransform.Standardize).Build();
+        using var dir = new TempDir();
+        var train = dir.File("t.csv", "label,n\n0,1\n1,1\n0,1.0000001\n");   // std ≈ 5e-8
+        var valid = dir.File("v.csv", "label,n\n0,1\n1,1e32\n");
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(schema, DataSources.Files(train, valid), DataTestKit.Options(dir.Cache)).Dispose());
+        Assert.Equal(valid + ":3:3: column n (2 of 2): expected a number within float32's range (±3.4e38) once standardized, got \"1e32\"", e.Message);
+    }
+
+    [Fact]
     public void CriteoRowWithTooFewTabs_IsAnError()
     {
         var row = "0\t" + string.Join("\t", Enumerable.Repeat("1", 38));   // 39 columns

@@ -121,6 +121,8 @@ public class CacheTests
         Assert.Equal([4, 4, 2], Enumerable.Range(0, 3).Select(ds.Train.BlockRows));
         var bytes = File.ReadAllBytes(ds.Train.Path);
         Assert.Equal("CDRCACH1", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
-        Assert.Equal(1, BitConverter.ToInt32(bytes, 8));   // version
+        Assert.Equal(2, BitConverter.ToInt32(bytes, 8));   // version
+        Assert.Equal(bytes.Length, BitConverter.ToInt64(bytes, 88));   // file size
+        Assert.Equal(3 * 32, bytes.Length - BitConverter.ToInt64(bytes, 80));   // the block table ends the file
     }
 }

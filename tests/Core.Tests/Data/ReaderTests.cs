@@ -151,4 +151,38 @@ public class ReaderTests
             Assert.Equal(["3", "10", "<pad>", "3", "<pad>", "<pad>"], rows.Sequences[0].Select(id => id < 0 ? "<pad>" : Token(ds.Features, "features", id)));
         }
     }
+
+    /// <summary>A UTF-8 byte-order mark is dropped for every format, compressed or not (it used to reach the first label).</summary>
+    [Fact]
+    public void ByteOrderMark_IsDroppedInEveryFormat()
+    {
+        byte[] Bom(string text) => [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(text)];
+        var tsv = new SchemaBuilder(new SourceFormat.Delimited('\t', false, Columns: ["label", "a"])).Label("label").Categorical("a").Build();
+        var csv = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Categorical("a").Build();
+        var ffm = new SchemaBuilder(new SourceFormat.LibFm(FieldAware: true)).Label("label").Categorical("a", column: "0").Build();
+        var svm = new SchemaBuilder(new SourceFormat.LibFm(FieldAware: false)).Label("label").Sequence("a", ' ', maxLength: 2, Pooling.Sum).Build();
+        var cases = new (string Name, Schema Schema, string Text)[]
+        {
+            ("t.tsv", tsv, "0\tx\n1\ty\n"),
+            ("t.csv", csv, "label,a\n0,x\n1,y\n"),
+            ("day.txt", Schema.CriteoReference(1), string.Concat(new[] { 0, 1 }.Select(y => $"{y}\t" + string.Join("\t", Enumerable.Repeat("1", 13)) + "\t" + string.Join("\t", Enumerable.Repeat("ab", 26)) + "\n"))),
+            ("t.ffm", ffm, "0 0:5:1\n1 0:6:1\n"),
+            ("t.svm", svm, "0 3:1\n1 4:1\n"),
+        };
+        using var dir = new TempDir();
+        foreach (var (name, schema, text) in cases)
+            foreach (bool gzip in new[] { false, true })
+            {
+                var path = Path.Combine(dir.Path, name + (gzip ? ".gz" : ""));
+                if (gzip)
+                    using (var gz = new GZipStream(File.Create(path), CompressionLevel.Fastest)) gz.Write(Bom(text));
+                else File.WriteAllBytes(path, Bom(text));
+                using var ds = Dataset.Prepare(schema, DataSources.Files(path), DataTestKit.Options(Path.Combine(dir.Path, name + gzip)));
+                Assert.Equal([0f, 1f], DataTestKit.ReadAll(ds.Train, schema).Labels);
+            }
+        var only = Path.Combine(dir.Path, "bom.tsv");
+        File.WriteAllBytes(only, Bom(""));
+        var e = Assert.Throws<DataFormatException>(() => Dataset.Prepare(tsv, DataSources.Files(only), DataTestKit.Options(dir.Cache)).Dispose());
+        Assert.Equal(only + ": the file is empty", e.Message);
+    }
 }

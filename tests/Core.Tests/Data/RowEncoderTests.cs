@@ -133,4 +133,22 @@ public class RowEncoderTests
         Assert.Contains("expected 7 values in schema order (a, h, …, s), got 1", count.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => encoder.Encode(encoder.NewRow(), batch, 1));
     }
+
+    [Fact]
+    public void Encode_RefusesANumberBeyondFloat32_AsTheDataFilesDo()
+    {
+        var schema = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label").Numeric("n", NumericTransform.Standardize).Build();
+        using var dir = new TempDir();
+        using var ds = Dataset.Prepare(schema, DataSources.Files(dir.File("t.csv", "label,n\n0,1\n1,3\n")), DataTestKit.Options(dir.Cache));
+        var encoder = new RowEncoder(ds.Features);
+        var batch = Batch.Plan(schema, 1);
+        var row = encoder.NewRow();
+        row.Set("n", 1e39);   // finite as a double, +inf in float32
+        Assert.Equal("field n (numeric): expected a finite number within float32's range (±3.4e38), got \"1E+39\"", Assert.Throws<ArgumentException>(() => encoder.Encode(row, batch, 0)).Message);
+        row.Set("n", "-1e39");
+        Assert.Equal("field n (numeric): expected a finite number within float32's range (±3.4e38), got \"-1e39\"", Assert.Throws<ArgumentException>(() => encoder.Encode(row, batch, 0)).Message);
+        row.Set("n", 2.5);
+        encoder.Encode(row, batch, 0);
+        Assert.Equal(0.5f, batch.Dense[0], 1e-6f);   // (2.5 − mean 2) / std 1
+    }
 }

@@ -125,6 +125,8 @@ public class OpenClBackendTests
     public void Embeddings_MatchCpu_WithTheSameSparseRows() => Family([
         C(() => new Embedding(), (n, f) => [new([f], IdRange: n + 1), new([n + 1, 4], Batched: false)]),
         C(() => new Embedding(), (n, f) => [new([f], IdRange: n + 1), new([n + 1, 3], Batched: false, Sparse: true)]),
+        C(() => new SequenceMask(), (n, f) => [new([f + 1], IdRange: n + 1, Pad: -1)]),
+        C(() => new PRelu(), (n, f) => [new([f + 1, n]), new([n], Batched: false)]),
         C(() => new EmbeddingBag(Pooling.Sum), (n, f) => [new([f + 1], IdRange: n + 1, Pad: -1), new([n + 1, 5], Batched: false, Sparse: true)]),
         C(() => new EmbeddingBag(Pooling.Mean), (n, f) => [new([f + 1], IdRange: n + 1, Pad: -1), new([n + 1, 2], Batched: false, Sparse: true)]),
         C(() => new EmbeddingBag(Pooling.Mean), (n, f) => [new([f + 1], IdRange: n + 1, Pad: -1), new([n + 1, 2], Batched: false)]),

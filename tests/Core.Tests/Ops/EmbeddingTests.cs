@@ -39,6 +39,11 @@ public class EmbeddingTests
         });
 
     [Fact]
+    public void SequenceMask_IsOneOnIds_AndZeroOnPadding() =>
+        Sizes.Check(Cases, c => OpCheck.Run(() => new SequenceMask(), [new([c.fields], IdRange: c.rows, Pad: -1)], c.batch,
+            (v, _) => v[0].Select(id => id >= 0 ? 1.0 : 0.0).ToArray(), c.seed));
+
+    [Fact]
     public void SparseGradient_EqualsDenseGradient_WithDuplicateIds()
     {
         Sizes.Check(Cases, c =>

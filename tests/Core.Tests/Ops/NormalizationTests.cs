@@ -49,4 +49,12 @@ public class NormalizationTests
              new([c.n], Batched: false), new([c.n], Batched: false, Positive: true)], c.batch,
             (v, b) => R.BatchNorm(v[0], v[1], v[2], b, c.n, 1e-5), c.seed,
             gradRtol: 1e-2, gradAtol: 1e-3));
+
+    [Fact]
+    public void BatchNorm_OverLeadingPositions_NormalisesEveryPosition_AndMatchesFiniteDifferences() =>
+        Sizes.Check(from c in Cases from len in Sizes.Of(1, 3, 7) select (c, len), t => OpCheck.Run(() => new BatchNorm(1e-5f, 0.1f),
+            [new([t.len, t.c.n]), new([t.c.n], Batched: false), new([t.c.n], Batched: false),
+             new([t.c.n], Batched: false), new([t.c.n], Batched: false, Positive: true)], t.c.batch,
+            (v, b) => R.BatchNorm(v[0], v[1], v[2], b * t.len, t.c.n, 1e-5), t.c.seed,
+            gradRtol: 1e-2, gradAtol: 1e-3));
 }

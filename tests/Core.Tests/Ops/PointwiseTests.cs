@@ -40,6 +40,12 @@ public class PointwiseTests
             (v, _) => R.PRelu(v[0], v[1], c.n), c.seed));
 
     [Fact]
+    public void PRelu_OverLeadingPositions_MatchesReference_AndFiniteDifferences() =>
+        Sizes.Check(from c in Cases from len in Sizes.Of(1, 3, 7) select (c, len), t =>
+            OpCheck.Run(() => new PRelu(), [new([t.len, t.c.n]), new([t.c.n], Batched: false)], t.c.batch,
+                (v, _) => R.PRelu(v[0], v[1], t.c.n), t.c.seed));
+
+    [Fact]
     public void Dropout_InEvaluation_IsIdentity() =>
         Sizes.Check(Cases, c => OpCheck.Run(() => new Dropout(0.5f), [new([c.n])], c.batch, (v, _) => v[0], c.seed, training: false));
 

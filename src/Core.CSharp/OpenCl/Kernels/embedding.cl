@@ -16,6 +16,14 @@ kernel void embedding_pool(const int len, const int dim, const int rows, const i
     y[i] = mean && n > 1 ? s * (1.0f / n) : s;
 }
 
+// The valid positions of padded ids: 1 where an id is present, 0 on padding (−1).
+kernel void padding_mask(IB(ids), FB(y))
+{
+    AT(ids); AT(y);
+    int i = GID;
+    y[i] = ids[i] >= 0 ? 1.0f : 0.0f;
+}
+
 // Row gradients from a host-built CSR list, so no two items write one row and no atomics are needed.
 // Unique row u gathers entries [starts[u], starts[u+1]): out[target[u]] (+)= Σ scale[e]·dy[bag[e]].
 // Entries keep their order of appearance, so the sums are deterministic. A negative target −(t + 1) is written

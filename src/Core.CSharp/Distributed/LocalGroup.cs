@@ -1,0 +1,110 @@
+namespace CtrDsl.Distributed;
+
+/// <summary>
+/// Ranks as threads of one process: <see cref="Create"/> gives one communicator per rank, each to be used by its own
+/// thread. Collectives meet at a barrier, so a rank that stops calling them leaves the others waiting for at most
+/// <see cref="Timeout"/>, after which they throw. Sums run in rank order, so every rank gets the same bits. It
+/// checks the data-parallel arithmetic (equivalence with one process, exact metrics) without MPI.
+/// </summary>
+public static class LocalGroup
+{
+    public static TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public static ICommunicator[] Create(int size)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "a group has at least one rank");
+        var shared = new Shared(size);
+        return Enumerable.Range(0, size).Select(r => (ICommunicator)new Rank(shared, r)).ToArray();
+    }
+
+    private sealed class Shared(int size)
+    {
+        public readonly Barrier Barrier = new(size);
+        public readonly float[][] Floats = new float[size][];
+        public readonly double[][] Doubles = new double[size][];
+        public readonly int[][] Ints = new int[size][];
+        public readonly int Size = size;
+
+        public void Meet()
+        {
+            if (!Barrier.SignalAndWait(Timeout))
+                throw new TimeoutException($"a rank of the local group did not reach a collective within {Timeout.TotalSeconds:0} s");
+        }
+    }
+
+    private sealed class Rank(Shared shared, int rank) : ICommunicator
+    {
+        int ICommunicator.Rank => rank;
+        public int Size => shared.Size;
+
+        private static T[] Slot<T>(T[][] slots, int rank, int length)
+        {
+            if (slots[rank] is not { } a || a.Length < length) slots[rank] = a = new T[length];
+            return a;
+        }
+
+        public void AllReduceSum(Span<float> data)
+        {
+            data.CopyTo(Slot(shared.Floats, rank, data.Length));
+            shared.Meet();
+            data.Clear();
+            for (int r = 0; r < shared.Size; r++)
+            {
+                var s = shared.Floats[r].AsSpan(0, data.Length);
+                for (int i = 0; i < data.Length; i++) data[i] += s[i];
+            }
+            shared.Meet();
+        }
+
+        public void AllReduceSum(Span<double> data)
+        {
+            data.CopyTo(Slot(shared.Doubles, rank, data.Length));
+            shared.Meet();
+            data.Clear();
+            for (int r = 0; r < shared.Size; r++)
+            {
+                var s = shared.Doubles[r].AsSpan(0, data.Length);
+                for (int i = 0; i < data.Length; i++) data[i] += s[i];
+            }
+            shared.Meet();
+        }
+
+        public void AllGather(ReadOnlySpan<int> mine, Span<int> all)
+        {
+            mine.CopyTo(Slot(shared.Ints, rank, mine.Length));
+            shared.Meet();
+            for (int r = 0; r < shared.Size; r++) shared.Ints[r].AsSpan(0, mine.Length).CopyTo(all[(r * mine.Length)..]);
+            shared.Meet();
+        }
+
+        public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
+        {
+            mine.CopyTo(Slot(shared.Floats, rank, mine.Length));
+            shared.Meet();
+            int at = 0;
+            for (int r = 0; r < shared.Size; r++)
+            {
+                shared.Floats[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
+                at += counts[r];
+            }
+            shared.Meet();
+        }
+
+        public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts)
+        {
+            mine.CopyTo(Slot(shared.Ints, rank, mine.Length));
+            shared.Meet();
+            int at = 0;
+            for (int r = 0; r < shared.Size; r++)
+            {
+                shared.Ints[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
+                at += counts[r];
+            }
+            shared.Meet();
+        }
+
+        public void Barrier() => shared.Meet();
+
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text;
+
+namespace CtrDsl.Distributed;
+
+/// <summary>
+/// MPI_COMM_WORLD of a process started by <c>mpiexec</c> (MPICH). <see cref="LaunchedSize"/> says whether this
+/// process is one of several ranks; <see cref="Open"/> initialises MPI once per process. Errors come back as
+/// <see cref="MpiException"/> (the communicator returns errors instead of aborting), and <see cref="Dispose"/>
+/// finalises MPI.
+/// </summary>
+public sealed unsafe class MpiCommunicator : ICommunicator
+{
+    private static MpiCommunicator? _world;
+    private int[] _displs = [];
+
+    private MpiCommunicator(int rank, int size)
+    {
+        Rank = rank;
+        Size = size;
+    }
+
+    public int Rank { get; }
+    public int Size { get; }
+
+    /// <summary>The world size that <c>mpiexec</c> (Hydra's PMI) announced to this process, or 1 when it was not
+    /// started by mpiexec. Open MPI's launcher is recognised and refused, since its ABI differs.</summary>
+    public static int LaunchedSize()
+    {
+        if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is { } ompi && ompi != "1")
+            throw new MpiException("this process was started by Open MPI's mpiexec; CtrDsl speaks MPICH's ABI (install mpich and use its mpiexec)");
+        return int.TryParse(Environment.GetEnvironmentVariable("PMI_SIZE"), out int n) && n > 0 ? n : 1;
+    }
+
+    /// <summary>Initialises MPI (once per process) and returns the world communicator.</summary>
+    public static MpiCommunicator Open()
+    {
+        if (_world is not null) return _world;
+        try
+        {
+            Check(MpiNative.Initialized(out int done), "MPI_Initialized");
+            if (done == 0) Check(MpiNative.InitThread(0, 0, MpiNative.ThreadFunneled, out _), "MPI_Init_thread");
+        }
+        catch (DllNotFoundException)
+        {
+            throw new MpiException("libmpich.so.12 was not found: install MPICH (Debian: apt-get install mpich)");
+        }
+        Check(MpiNative.CommSetErrhandler(MpiNative.CommWorld, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler");
+        Check(MpiNative.CommRank(MpiNative.CommWorld, out int rank), "MPI_Comm_rank");
+        Check(MpiNative.CommSize(MpiNative.CommWorld, out int size), "MPI_Comm_size");
+        return _world = new MpiCommunicator(rank, size);
+    }
+
+    public void AllReduceSum(Span<float> data)
+    {
+        fixed (float* p = data)
+            Check(MpiNative.Allreduce(MpiNative.InPlace, p, data.Length, MpiNative.Float, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce");
+    }
+
+    public void AllReduceSum(Span<double> data)
+    {
+        fixed (double* p = data)
+            Check(MpiNative.Allreduce(MpiNative.InPlace, p, data.Length, MpiNative.Double, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce");
+    }
+
+    public void AllGather(ReadOnlySpan<int> mine, Span<int> all)
+    {
+        fixed (int* s = mine, r = all)
+            Check(MpiNative.Allgather(s, mine.Length, MpiNative.Int, r, mine.Length, MpiNative.Int, MpiNative.CommWorld), "MPI_Allgather");
+    }
+
+    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
+    {
+        var displs = Displacements(counts);
+        fixed (float* s = mine, r = all)
+        fixed (int* c = counts, d = displs)
+            Check(MpiNative.Allgatherv(s, mine.Length, MpiNative.Float, r, c, d, MpiNative.Float, MpiNative.CommWorld), "MPI_Allgatherv");
+    }
+
+    public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts)
+    {
+        var displs = Displacements(counts);
+        fixed (int* s = mine, r = all)
+        fixed (int* c = counts, d = displs)
+            Check(MpiNative.Allgatherv(s, mine.Length, MpiNative.Int, r, c, d, MpiNative.Int, MpiNative.CommWorld), "MPI_Allgatherv");
+    }
+
+    private int[] Displacements(ReadOnlySpan<int> counts)
+    {
+        if (_displs.Length != counts.Length) _displs = new int[counts.Length];
+        int at = 0;
+        for (int r = 0; r < counts.Length; r++)
+        {
+            _displs[r] = at;
+            at += counts[r];
+        }
+        return _displs;
+    }
+
+    public void Barrier() => Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
+
+    /// <summary>Ends every rank of the job with <paramref name="code"/>: what a rank does when it cannot go on and
+    /// the others would otherwise wait for it in a collective.</summary>
+    public void Abort(int code) => MpiNative.Abort(MpiNative.CommWorld, code);
+
+    public void Dispose()
+    {
+        if (_world is null) return;
+        _world = null;
+        MpiNative.Finalize();
+    }
+
+    private static void Check(int code, string call)
+    {
+        if (code == 0) return;
+        var text = new byte[1024];
+        int length;
+        fixed (byte* t = text) MpiNative.ErrorString(code, t, out length);
+        throw new MpiException($"{call} failed: {Encoding.ASCII.GetString(text, 0, Math.Clamp(length, 0, text.Length)).Trim()}");
+    }
+}
+
+/// <summary>An MPI call failed, or MPI is missing; the message says which.</summary>
+public sealed class MpiException(string message) : Exception(message);

@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+
+namespace CtrDsl.Distributed;
+
+/// <summary>
+/// The few MPI calls training needs, bound to MPICH's C library (<c>libmpich.so.12</c>, Debian's <c>mpich</c>).
+/// Handles are MPICH's: ints with fixed values (mpi.h of MPICH 4.0), which MPICH keeps across versions and which its
+/// ABI-compatible relatives (Intel MPI, MVAPICH, Cray MPICH) share. Open MPI uses pointers and is not supported.
+/// Our own binding rather than MPI.NET: MPI.NET's value is its typed, serialising object layer, and we move only
+/// float and int spans; eight calls need no package and no msmpi.dll remapping.
+/// </summary>
+internal static unsafe partial class MpiNative
+{
+    private const string Lib = "libmpich.so.12";
+
+    public const int CommWorld = 0x44000000;
+    public const int Float = 0x4c00040a;
+    public const int Double = 0x4c00080b;
+    public const int Int = 0x4c000405;
+    public const int Sum = 0x58000003;
+    public const int ErrorsReturn = 0x54000001;
+    public const int ThreadFunneled = 1;
+    public static readonly nint InPlace = -1;
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Initialized")]
+    public static partial int Initialized(out int flag);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Init_thread")]
+    public static partial int InitThread(nint argc, nint argv, int required, out int provided);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Finalize")]
+    public static partial int Finalize();
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Comm_rank")]
+    public static partial int CommRank(int comm, out int rank);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Comm_size")]
+    public static partial int CommSize(int comm, out int size);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Comm_set_errhandler")]
+    public static partial int CommSetErrhandler(int comm, int handler);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Allreduce")]
+    public static partial int Allreduce(nint send, void* recv, int count, int type, int op, int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Allgather")]
+    public static partial int Allgather(void* send, int sendCount, int sendType, void* recv, int recvCount, int recvType, int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Allgatherv")]
+    public static partial int Allgatherv(void* send, int sendCount, int sendType, void* recv, int* recvCounts, int* displs, int recvType, int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Barrier")]
+    public static partial int Barrier(int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Abort")]
+    public static partial int Abort(int comm, int code);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Error_string")]
+    public static partial int ErrorString(int code, byte* text, out int length);
+}

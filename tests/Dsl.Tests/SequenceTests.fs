@@ -1,0 +1,128 @@
+module CtrDsl.Dsl.Tests.SequenceTests
+
+open System
+open Xunit
+open CtrDsl.Autodiff
+open CtrDsl.Backends
+open CtrDsl.Cpu
+open CtrDsl.Dsl
+open CtrDsl.Graph
+open CtrDsl.Models
+open CtrDsl.Dsl.Tests.Support
+open FsCheck.FSharp
+
+let private users, private items = 5, 11
+
+/// A user field and an item field, and an item history of `maxLength` that shares the items' rows.
+let private sequenceFeatures maxLength =
+    { IdFields = [ "user"; "item" ]
+      TableRows = users + items
+      DenseFields = []
+      Sequences = [ { Name = "history"; MaxLength = maxLength; Pooling = Pooling.Mean; Target = Some "item" } ] }
+
+/// One batch: ids [batch; 2] and histories of lengths 0..maxLength, padded with −1 to `width`.
+type private Rows = { Ids: int[]; Histories: int[][]; Batch: int }
+
+let private padded width (r: Rows) = r.Histories |> Array.collect (fun h -> Array.append h (Array.create (width - h.Length) -1))
+
+let private rows maxLength batch (rng: Random) =
+    { Ids = Array.init (batch * 2) (fun i -> if i % 2 = 0 then rng.Next users else users + rng.Next items)
+      Histories = Array.init batch (fun _ -> Array.init (rng.Next(maxLength + 1)) (fun _ -> users + rng.Next items))
+      Batch = batch }
+
+let private din (unit: AttentionUnitOptions) =
+    DIN.din { DIN.DINParams.Defaults with Embedding.Dim = 4; Embedding.Std = 0.5f; Attention = unit; Mlp.Hidden = [ 8 ] }
+
+/// The model's output and the history weights (the product of the unit's scores and the mask) for one batch.
+let private run (m: BuiltModel) (training: bool) (width: int) (r: Rows) =
+    let weights = m.Graph.Nodes |> Seq.find (fun n -> n.Op :? CtrDsl.Ops.Mul && n.Inputs[1].Op :? CtrDsl.Ops.SequenceMask)
+
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), r.Batch, null, m.Output, weights)
+    plan.Training <- training
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan r.Ids)
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "history"), ReadOnlySpan(padded width r))
+    plan.Forward()
+    let y = Array.zeroCreate<float32> r.Batch
+    let w = Array.zeroCreate<float32> (r.Batch * width)
+    plan.Read(m.Output, Span y)
+    plan.Read(weights, Span w)
+    y, w
+
+let private cases =
+    gen {
+        let! batch = Gen.elements [ 1; 2; 3; 7 ]
+        let! maxLength = Gen.choose (1, 6)
+        let! extra = Gen.choose (1, 5)
+        let! seed = Gen.choose (0, 100000)
+        return batch, maxLength, extra, seed
+    }
+
+let private units =
+    [ "PReLU unit, training", { AttentionUnitOptions.din with Activation = PRelu }, true
+      "PReLU unit with softmax, training", { AttentionUnitOptions.din with Activation = PRelu; Softmax = true }, true
+      "Dice unit, scoring", AttentionUnitOptions.din, false ]
+
+[<Fact>]
+let ``appending padding to DIN's histories changes no output`` () =
+    // Dice normalises with the batch's statistics in training, padding positions included (as in DeepCTR and
+    // FuxiCTR), so in training only the PReLU unit is padding-free; in scoring Dice uses its running statistics.
+    for what, unit, training in units do
+        check 25 cases (fun (batch, maxLength, extra, seed) ->
+            let r = rows maxLength batch (Random seed)
+            let short = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din unit)
+            let long = Model.build "DIN" (sequenceFeatures (maxLength + extra)) 7UL (din unit)
+            let y, _ = run short training maxLength r
+            let yLong, _ = run long training (maxLength + extra) r
+            close $"{what}, batch {batch}, length {maxLength} + {extra}" 1e-6 1e-7 y yLong)
+
+[<Fact>]
+let ``DIN's raw weights are exactly 0 on padding and its softmax weights sum to 1 over the valid positions`` () =
+    check 25 cases (fun (batch, maxLength, _, seed) ->
+        let r = rows maxLength batch (Random seed)
+        let raw = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din AttentionUnitOptions.din)
+        let soft = Model.build "DIN" (sequenceFeatures maxLength) 7UL (din { AttentionUnitOptions.din with Softmax = true })
+        let _, w = run raw true maxLength r
+        let _, s = run soft true maxLength r
+
+        for row in 0 .. batch - 1 do
+            let valid = r.Histories[row].Length
+
+            for t in valid .. maxLength - 1 do
+                Assert.Equal(0.0f, w[row * maxLength + t])
+                Assert.Equal(0.0f, s[row * maxLength + t])
+
+            let total = Array.sum s[row * maxLength .. row * maxLength + valid - 1]
+            let want = if valid = 0 then 0.0f else 1.0f
+            Assert.True(abs (total - want) < 1e-5f, $"row {row}: softmax weights sum to {total} over {valid} positions"))
+
+[<Fact>]
+let ``DIN learns whether the candidate is in the history`` () =
+    // Label 1 when the candidate item is among the user's behaviours: an interaction of the candidate with one
+    // position, which DIN's unit scores directly. Histories hold 4 of 11 items, so the base rate is about 0.36.
+    let maxLength, batch = 4, 256
+    let rng = Random 11
+
+    let r =
+        { Ids = Array.init (batch * 2) (fun i -> if i % 2 = 0 then rng.Next users else users + rng.Next items)
+          Histories = Array.init batch (fun _ -> Array.init maxLength (fun _ -> users + rng.Next items))
+          Batch = batch }
+
+    let labels = Array.init batch (fun row -> if Array.contains r.Ids[row * 2 + 1] r.Histories[row] then 1.0f else 0.0f)
+    let m = Model.build "DIN" (sequenceFeatures maxLength) 3UL (din { AttentionUnitOptions.din with Activation = PRelu })
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), batch, m.Loss, m.Output)
+    plan.Training <- true
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan r.Ids)
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "history"), ReadOnlySpan(padded maxLength r))
+    plan.SetInput(m.Label, ReadOnlySpan labels)
+    train plan (CtrDsl.Optim.Adam(plan.Parameters, 0.02f)) 300
+    let y, _ = run m false maxLength r
+    let auc = CtrDsl.Metrics.Auc.Compute(ReadOnlySpan y, ReadOnlySpan labels)
+    Assert.True(auc > 0.95, $"train AUC {auc}")
+
+[<Fact>]
+let ``DIN without a history that shares the candidate's vocabulary is a clear error`` () =
+    let f =
+        { sequenceFeatures 3 with Sequences = [ { Name = "history"; MaxLength = 3; Pooling = Pooling.Mean; Target = None } ] }
+
+    let ex = Assert.Throws<ArgumentException>(fun () -> Model.build "DIN" f 1UL (din AttentionUnitOptions.din) |> ignore)
+    Assert.Contains("shares its vocabulary", ex.Message)
