@@ -59,9 +59,10 @@ internal static class OpTable
         [typeof(Softmax)] = (g, _, x) => g.Add("Softmax", x[0], Int("axis", -1)),
         [typeof(LayerNorm)] = (g, n, x) =>
             g.Add("LayerNormalization", x, Int("axis", -1), Float("epsilon", ((LayerNorm)n.Op!).Epsilon)),
-        [typeof(BatchNorm)] = (g, n, x) => g.Add("BatchNormalization", x, Float("epsilon", ((BatchNorm)n.Op!).Epsilon)),
+        [typeof(BatchNorm)] = WriteBatchNorm,
+        [typeof(SequenceMask)] = (g, _, x) => g.Add("Unsqueeze", [Present(g, x[0]), g.Longs("axes", 2)]),
         // embeddings
-        [typeof(Embedding)] = (g, _, x) => g.Add("Gather", [x[1], x[0]], Int("axis", 0)),
+        [typeof(Embedding)] = WriteEmbedding,
         [typeof(EmbeddingBag)] = WriteEmbeddingBag,
         // field interactions
         [typeof(BiInteraction)] = WriteBiInteraction,
@@ -152,20 +153,47 @@ internal static class OpTable
 
     // ---- embeddings ------------------------------------------------------------------------------------------------
 
-    // Padding ids (−1) are gathered as row 0 and masked out; the mean divides by the count of ids present, at least 1,
-    // so a row with no ids gives zeros as the core's kernel does.
+    // The categorical ids input holds valid rows only; ids from anywhere else (a multi-valued field) may be −1 padding,
+    // which the core's kernel looks up as a row of zeros, while Gather would read the table's last row.
+    private static string WriteEmbedding(OnnxGraph g, Node n, string[] x) =>
+        n.Inputs[0].InputKind == InputKind.CategoricalIds
+            ? g.Add("Gather", [x[1], x[0]], Int("axis", 0))
+            : g.Add("Mul", [Rows(g, x[1], x[0]), g.Add("Unsqueeze", [Present(g, x[0]), g.Longs("axes", -1)])]);
+
+    // The mean divides by the count of ids present, at least 1, so a row with no ids gives zeros as the core's kernel does.
     private static string WriteEmbeddingBag(OnnxGraph g, Node n, string[] x)
     {
-        var ids = x[0];
-        string zero = g.Int32Scalar(0);
-        string present = g.Add("GreaterOrEqual", [ids, zero]);
-        string safe = g.Add("Where", [present, ids, zero]);
-        string mask = g.Add("Unsqueeze", [g.Add("Cast", present, Int("to", (long)global::Onnx.TensorProto.Types.DataType.Float)), g.Longs("axes", -1)]);
-        string rows = g.Add("Mul", [g.Add("Gather", [x[1], safe], Int("axis", 0)), mask]);
-        string sum = g.Add("ReduceSum", [rows, g.Longs("axes", 1)], Int("keepdims", 0));
+        string mask = g.Add("Unsqueeze", [Present(g, x[0]), g.Longs("axes", -1)]);
+        string sum = g.Add("ReduceSum", [g.Add("Mul", [Rows(g, x[1], x[0]), mask]), g.Longs("axes", 1)], Int("keepdims", 0));
         if (((EmbeddingBag)n.Op!).Pooling == Pooling.Sum) return sum;
         string count = g.Add("ReduceSum", [mask, g.Longs("axes", 1)], Int("keepdims", 0));
         return g.Add("Div", [sum, g.Add("Max", [count, g.Scalar(1f)])]);
+    }
+
+    /// <summary>1 where an id is present (≥ 0), 0 on padding, as float32.</summary>
+    private static string Present(OnnxGraph g, string ids) =>
+        g.Add("Cast", g.Add("GreaterOrEqual", [ids, g.Int32Scalar(0)]), Int("to", (long)global::Onnx.TensorProto.Types.DataType.Float));
+
+    /// <summary>The table rows of the ids, padding (−1) read as row 0 (to be masked by the caller).</summary>
+    private static string Rows(OnnxGraph g, string table, string ids)
+    {
+        string zero = g.Int32Scalar(0);
+        string safe = g.Add("Where", [g.Add("GreaterOrEqual", [ids, zero]), ids, zero]);
+        return g.Add("Gather", [table, safe], Int("axis", 0));
+    }
+
+    // ONNX normalises axis 1 (the channels); the core normalises the last axis over every leading position, so an
+    // input of rank above 2 has its last axis moved to 1 and back.
+    private static string WriteBatchNorm(OnnxGraph g, Node n, string[] x)
+    {
+        int rank = n.Shape.Rank;
+        var eps = Float("epsilon", ((BatchNorm)n.Op!).Epsilon);
+        if (rank == 2) return g.Add("BatchNormalization", x, eps);
+        long[] toChannels = [0, rank - 1, .. Enumerable.Range(1, rank - 2).Select(i => (long)i)];
+        long[] back = [0, .. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1];
+        string moved = g.Add("Transpose", x[0], Ints("perm", toChannels));
+        string y = g.Add("BatchNormalization", [moved, x[1], x[2], x[3], x[4]], eps);
+        return g.Add("Transpose", y, Ints("perm", back));
     }
 
     // ---- field interactions ----------------------------------------------------------------------------------------
