@@ -96,6 +96,20 @@ type PredictArgs =
             | Json -> "print one JSON object."
             | Verbose -> "print stack traces."
 
+type ExportArgs =
+    | [<MainCommand; ExactlyOnce; First>] Run of run: string
+    | [<Mandatory>] Onnx of file: string
+    | Json
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Run _ -> "run folder or .ckpt file."
+            | Onnx _ -> "ONNX file to write (IR 8, opset 17); the input encoding goes beside it, extension .encoding.json."
+            | Json -> "print one JSON object."
+            | Verbose -> "print stack traces."
+
 type DescribeArgs =
     | [<MainCommand; ExactlyOnce; First>] Model of name: string
     | Fields of n: int
@@ -246,6 +260,7 @@ type CtrArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Describe of ParseResults<DescribeArgs>
     | [<CliPrefix(CliPrefix.None)>] Models of ParseResults<ModelsArgs>
     | [<CliPrefix(CliPrefix.None)>] Devices of ParseResults<DevicesArgs>
@@ -261,6 +276,7 @@ type CtrArgs =
             | Train _ -> "train a model (YAML experiment and/or flags) into a run folder."
             | Eval _ -> "evaluate a run's best checkpoint on a labelled file."
             | Predict _ -> "write click probabilities for a file."
+            | Export _ -> "export a run's model as ONNX, with the encoding of its inputs as JSON."
             | Describe _ -> "print a model's block tree with shapes and parameter counts."
             | Models _ -> "list the model zoo."
             | Devices _ -> "list the devices a model can run on (cpu, what OpenCL reports and the Torch backend's devices)."
@@ -281,6 +297,7 @@ let examples =
   ctr train --resume runs/fgcnn --epochs 3                  # continue an interrupted run"""
           "eval", "examples:\n  ctr eval runs/deepfm-20260101-120000 --data test.csv.gz"
           "predict", "examples:\n  ctr predict runs/deepfm-20260101-120000 --data new.csv --out scores.txt"
+          "export", "examples:\n  ctr export runs/deepfm-20260101-120000 --onnx deepfm.onnx   # also writes deepfm.encoding.json"
           "describe", "examples:\n  ctr describe deepfm\n  ctr describe fgcnn --fields 26 --set embedding_dim 40"
           "models", "examples:\n  ctr models\n  ctr models --json"
           "devices", "examples:\n  ctr devices\n  ctr train --model deepfm --device opencl:0"

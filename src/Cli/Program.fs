@@ -27,6 +27,7 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             | Some(Train a) -> TrainCommand.execute a stdout
             | Some(Eval a) -> EvalCommand.execute a stdout
             | Some(Predict a) -> PredictCommand.execute a stdout
+            | Some(Export a) -> ExportCommand.execute a stdout
             | Some(Describe a) -> DescribeCommand.execute a stdout
             | Some(Models a) -> ModelsCommand.execute a stdout
             | Some(Devices a) -> DevicesCommand.execute a stdout

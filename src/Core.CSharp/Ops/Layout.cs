@@ -66,6 +66,9 @@ public sealed class Slice(int axis, int start, int length) : Op
 {
     public override bool BackwardReadsInput(int input) => false;
     public override bool BackwardReadsOutput => false;
+    public int Axis => axis;
+    public int Start => start;
+    public int Length => length;
     public override string Name => "slice";
     public override int Arity => 1;
     public override string Attributes => $"axis={axis}, start={start}, length={length}";
@@ -113,6 +116,8 @@ public sealed class Reshape(params int[] trailing) : Op
 {
     public override bool BackwardReadsInput(int input) => false;
     public override bool BackwardReadsOutput => false;
+    /// <summary>The dimensions after the batch axis (all of them for an unbatched input).</summary>
+    public IReadOnlyList<int> Trailing => trailing;
     public override string Name => "reshape";
     public override int Arity => 1;
     public override bool IsView => true;
@@ -156,6 +161,8 @@ public sealed class Transpose(int axis0, int axis1) : Op
 {
     public override bool BackwardReadsInput(int input) => false;
     public override bool BackwardReadsOutput => false;
+    public int Axis0 => axis0;
+    public int Axis1 => axis1;
     public override string Name => "transpose";
     public override int Arity => 1;
     public override string Attributes => $"axes=({axis0}, {axis1})";

@@ -39,6 +39,7 @@ public sealed class Softmax : Op
 public sealed class LayerNorm(float eps = 1e-5f) : Op
 {
     public override bool BackwardReadsOutput => false;
+    public float Epsilon => eps;
     public override string Name => "layer_norm";
     public override int Arity => 3;
     public override string Attributes => $"eps={eps}";
@@ -83,6 +84,7 @@ public sealed class LayerNorm(float eps = 1e-5f) : Op
 public sealed class BatchNorm(float eps = 1e-5f, float momentum = 0.1f) : Op
 {
     public override bool BackwardReadsOutput => false;
+    public float Epsilon => eps;
     public override string Name => "batch_norm";
     public override int Arity => 5;
     public override string Attributes => $"eps={eps}, momentum={momentum}";
