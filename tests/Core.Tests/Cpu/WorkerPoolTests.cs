@@ -179,7 +179,9 @@ public class WorkerPoolTests
         {
             var job = new CountRuns { Runs = new int[64] };
             for (int i = 0; i < 10; i++) WorkerPool.For(64, ref job);
-            // The counter is process-wide and other test classes run alongside: the least of a few trials is ours.
+            // The counter is process-wide, and the runtime's own threads (tiered JIT, finalizers, work that other tests
+            // left running) allocate a few hundred bytes now and then: the least of a few trials of 1000 calls is ours.
+            // One object per call would be at least 24 kB; a stray allocation of the runtime stays far below 1 kB.
             long least = long.MaxValue;
             for (int trial = 0; trial < 10 && least != 0; trial++)
             {
@@ -187,7 +189,7 @@ public class WorkerPoolTests
                 for (int i = 0; i < 1000; i++) WorkerPool.For(64, ref job);
                 least = Math.Min(least, GC.GetTotalAllocatedBytes(true) - before);
             }
-            Assert.Equal(0, least);
+            Assert.True(least < 1000, $"{least} bytes allocated over 1000 calls");
         });
     }
 
