@@ -6,6 +6,7 @@ open CtrDsl.Optim
 open CtrDsl.Tensors
 open CtrDsl.Training
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Cli.Tests.Support
 
 let private parameters () =

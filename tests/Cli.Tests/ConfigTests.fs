@@ -3,6 +3,7 @@ module CtrDsl.Cli.Tests.ConfigTests
 open System.IO
 open CtrDsl.Cli.Tests.Support
 open Expecto
+open CtrDsl.Testing
 
 let private yaml (name: string) (text: string) =
     let path = Path.Combine(tempDir "config", name)

@@ -5,6 +5,7 @@ open System.Text.Json
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Training
 open Expecto
+open CtrDsl.Testing
 
 let ``train then eval, predict and describe a run`` () =
     let dir = tempDir "e2e"

@@ -13,6 +13,7 @@ open System.Text
 open FsCheck
 open FsCheck.FSharp
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 

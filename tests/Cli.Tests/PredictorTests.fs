@@ -6,6 +6,7 @@ open CtrDsl.Cli
 open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open Expecto
+open CtrDsl.Testing
 
 /// One small trained run shared by the tests here: (run folder, test file, `ctr predict` scores of the test file).
 let private trained =

@@ -2,6 +2,7 @@ module CtrDsl.Cli.Tests.RegistryTests
 
 open CtrDsl.Models.Registry
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Cli.Tests.Support
 
 let ``every model's effective settings configure the same model again`` () =

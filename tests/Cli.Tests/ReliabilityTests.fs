@@ -4,6 +4,7 @@ module CtrDsl.Cli.Tests.ReliabilityTests
 open System
 open System.IO
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Cli.Tests.Support
 
 /// One trained run on the generated data, shared by the tests that only read it (they copy it before a failing command).

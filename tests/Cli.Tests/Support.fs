@@ -5,6 +5,7 @@ open System
 open System.IO
 open System.Text
 open System.Text.Json
+open CtrDsl.Testing
 
 // The tests train models and share the compute pool's thread count; one at a time keeps them deterministic and light.
 [<assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)>]
@@ -126,24 +127,3 @@ let rewriteCheckpoint (path: string) (c: CtrDsl.Training.Checkpoint) (metadata: 
         )
         .Save
         path
-
-/// The exception of type 'E that f throws; fails the test when it throws none or another.
-let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
-    try
-        f ()
-        failwith $"expected {typeof<'E>.Name}, nothing was thrown"
-    with :? 'E as e ->
-        e
-
-/// Containment checks that read as the sentence they test: a text within a text, an item within a sequence, a
-/// number within a range.
-type Has =
-    static member In(part: string, within: string) = Expecto.Expect.stringContains within part $"\"{part}\" in the text"
-
-    static member In(item: 'T, within: seq<'T>) = Expecto.Expect.contains within item $"{item} in the sequence"
-
-    static member Not(part: string, within: string) = Expecto.Expect.isFalse (within.Contains part) $"\"{part}\" should not be in: {within}"
-
-    static member Not(item: 'T, within: seq<'T>) = Expecto.Expect.isFalse (Seq.contains item within) $"{item} should not be in the sequence"
-
-    static member Within(value: 'T, lo: 'T, hi: 'T) = Expecto.Expect.isTrue (value >= lo && value <= hi) $"{value} within [{lo}, {hi}]"

@@ -3,6 +3,7 @@ module CtrDsl.Cli.Tests.ToolsTests
 open System.IO
 open CtrDsl.Cli.Tests.Support
 open Expecto
+open CtrDsl.Testing
 
 let ``sweep trains every grid point and writes a sorted table and CSV`` () =
     let dir = tempDir "sweep"

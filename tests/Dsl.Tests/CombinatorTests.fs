@@ -2,6 +2,7 @@ module CtrDsl.Dsl.Tests.CombinatorTests
 
 open System
 open Expecto
+open CtrDsl.Testing
 open FsCheck.FSharp
 open CtrDsl.Backends
 open CtrDsl.Dsl

@@ -2,6 +2,7 @@ module CtrDsl.Dsl.Tests.ModelTests
 
 open System
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Dsl
 open CtrDsl.Models
 open CtrDsl.Dsl.Tests.Support

@@ -2,6 +2,7 @@ module CtrDsl.Dsl.Tests.SequenceTests
 
 open System
 open Expecto
+open CtrDsl.Testing
 open CtrDsl.Autodiff
 open CtrDsl.Backends
 open CtrDsl.Cpu

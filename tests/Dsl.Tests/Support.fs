@@ -6,6 +6,7 @@ open CtrDsl.Cpu
 open CtrDsl.Dsl
 open FsCheck
 open FsCheck.FSharp
+open CtrDsl.Testing
 
 /// Id-only features: `fields` fields, each with `perField` rows of one global table.
 let features fields perField = Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * perField)
@@ -54,11 +55,3 @@ let close (what: string) (rtol: float) (atol: float) (want: float32[]) (got: flo
 /// An Expecto property over `count` generated cases with the kit's fixed replay seed; a failure shows the case.
 let property (name: string) (count: int) (gen: Gen<'T>) (body: 'T -> unit) =
     Expecto.ExpectoFsCheck.testPropertyWithConfig (CtrDsl.Testing.PropertyConfig.ofTests count) name (Prop.forAll (Arb.fromGen gen) body)
-
-/// The exception of type 'E that f throws; fails the test when it throws none or another.
-let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
-    try
-        f ()
-        failwith $"expected {typeof<'E>.Name}, nothing was thrown"
-    with :? 'E as e ->
-        e

@@ -9,8 +9,8 @@ open CtrDsl.Cli
 open CtrDsl.Data
 open CtrDsl.Onnx
 open CtrDsl.Onnx.Tests.Support
-open Xunit
-open Xunit.Abstractions
+open Expecto
+open CtrDsl.Testing
 
 /// One DeepFM run trained for an epoch on the bundled Adult data and exported: (folder, run, ONNX file).
 let private exported =
@@ -18,31 +18,34 @@ let private exported =
         (let dir = tempDir "cli"
          let run = Path.Combine(dir, "run")
          let code, _, err = ctr [ "train"; "--model"; "deepfm"; "--epochs"; "1"; "--out"; run ]
-         Assert.True((code = 0), err)
+         Expect.isTrue ((code = 0)) err
          let onnx = Path.Combine(dir, "deepfm.onnx")
          let code, out, err = ctr [ "export"; run; "--onnx"; onnx; "--json" ]
-         Assert.True((code = 0), err)
-         Assert.Equal(onnx, JsonDocument.Parse(out).RootElement.GetProperty("onnx").GetString())
+         Expect.isTrue ((code = 0)) err
+
+         Expect.equal
+             (JsonDocument.Parse(out).RootElement.GetProperty("onnx").GetString())
+             onnx
+             "JsonDocument.Parse(out).RootElement.GetProperty(\"onnx\").GetString()"
+
          dir, run, onnx)
 
-type PredictTests(output: ITestOutputHelper) =
-    [<Fact>]
-    member _.``ctr export writes a model whose ONNX Runtime scores equal ctr predict on the Adult test file``() =
-        let dir, run, onnx = exported.Force()
-        let scores = Path.Combine(dir, "scores.txt")
-        let code, _, err = ctr [ "predict"; run; "--data"; DataLoad.adultTest (); "--out"; scores ]
-        Assert.True((code = 0), err)
-        let expected = File.ReadAllLines scores |> Array.map (fun s -> Single.Parse(s, CultureInfo.InvariantCulture))
-        // The same rows as `ctr predict` encodes them, all in one batch.
-        let r = Run.restore run
-        use data = Dataset.Encode(r.Features, DataLoad.adultTest (), PrepareOptions(CacheDir = Path.Combine(dir, "encoded")))
-        let batch = Batch.Plan(r.Schema, int data.RowCount)
-        Assert.True(BatchReader(data).Next batch)
-        let rows = { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
-        let theirs = ortScores (File.ReadAllBytes onnx) rows
-        let diff = maxAbsDiff expected theirs
-        output.WriteLine($"DeepFM, %d{rows.Count} Adult test rows: max |ORT − ctr predict| = %.3g{diff}")
-        Assert.True(diff <= 1e-5f, $"ONNX Runtime differs from ctr predict by up to %g{diff} over %d{rows.Count} rows")
+let ``ctr export writes a model whose ONNX Runtime scores equal ctr predict on the Adult test file`` () =
+    let dir, run, onnx = exported.Force()
+    let scores = Path.Combine(dir, "scores.txt")
+    let code, _, err = ctr [ "predict"; run; "--data"; DataLoad.adultTest (); "--out"; scores ]
+    Expect.isTrue ((code = 0)) err
+    let expected = File.ReadAllLines scores |> Array.map (fun s -> Single.Parse(s, CultureInfo.InvariantCulture))
+    // The same rows as `ctr predict` encodes them, all in one batch.
+    let r = Run.restore run
+    use data = Dataset.Encode(r.Features, DataLoad.adultTest (), PrepareOptions(CacheDir = Path.Combine(dir, "encoded")))
+    let batch = Batch.Plan(r.Schema, int data.RowCount)
+    Expect.isTrue (BatchReader(data).Next batch) "BatchReader(data).Next batch"
+    let rows = { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
+    let theirs = ortScores (File.ReadAllBytes onnx) rows
+    let diff = maxAbsDiff expected theirs
+    printfn "%s" ($"DeepFM, %d{rows.Count} Adult test rows: max |ORT − ctr predict| = %.3g{diff}")
+    Expect.isTrue (diff <= 1e-5f) ($"ONNX Runtime differs from ctr predict by up to %g{diff} over %d{rows.Count} rows")
 
 /// An encoder written from the encoding JSON alone (docs/onnx.md), for the rules the Adult schema uses: tokens,
 /// fixed buckets and standardised (log1p) numbers.
@@ -104,11 +107,10 @@ type private JsonEncoder(doc: JsonElement) =
         let dense = input("dense").GetProperty("columns").EnumerateArray() |> Seq.map (fun c -> e.Dense(c, cell c)) |> Seq.toArray
         ids, dense
 
-[<Fact>]
 let ``the encoding JSON alone turns raw Adult rows into the ids and numbers ctr predict feeds the model`` () =
     let dir, run, onnx = exported.Force()
     use json = JsonDocument.Parse(File.ReadAllBytes(OnnxExport.EncodingPath onnx))
-    Assert.Equal("ctrdsl-onnx-encoding", json.RootElement.GetProperty("format").GetString())
+    Expect.equal (json.RootElement.GetProperty("format").GetString()) "ctrdsl-onnx-encoding" "json.RootElement.GetProperty(\"format\").GetString()"
     let encoder = JsonEncoder(json.RootElement)
     use gz = new GZipStream(File.OpenRead(DataLoad.adultTest ()), CompressionMode.Decompress)
     use reader = new StreamReader(gz)
@@ -117,30 +119,42 @@ let ``the encoding JSON alone turns raw Adult rows into the ids and numbers ctr 
     let r = Run.restore run
     use data = Dataset.Encode(r.Features, DataLoad.adultTest (), PrepareOptions(CacheDir = Path.Combine(dir, "encoded-json")))
     let batch = Batch.Plan(r.Schema, lines.Length)
-    Assert.True(BatchReader(data).Next batch)
+    Expect.isTrue (BatchReader(data).Next batch) "BatchReader(data).Next batch"
     let nIds, nDense = batch.IdFieldCount, batch.DenseFieldCount
 
     for i in 0 .. lines.Length - 1 do
         let ids, dense = encoder.Encode(header, lines[i])
-        Assert.Equal<int>(batch.IdRows.Slice(i * nIds, nIds).ToArray(), ids)
-        Assert.Equal<float32>(batch.DenseRows.Slice(i * nDense, nDense).ToArray(), dense)
+        Expect.equal ids (batch.IdRows.Slice(i * nIds, nIds).ToArray()) "ids"
+        Expect.equal dense (batch.DenseRows.Slice(i * nDense, nDense).ToArray()) "dense"
 
-[<Fact>]
 let ``ctr export of a model ONNX cannot express exits 2 with one line and changes nothing`` () =
     let dir = tempDir "crosses"
     let run = Path.Combine(dir, "run")
 
     let code, _, err = ctr [ "train"; "--model"; "widedeep"; "--set"; "crosses"; "sex&race"; "--epochs"; "1"; "--out"; run ]
 
-    Assert.True((code = 0), err)
+    Expect.isTrue ((code = 0)) err
     let target = Path.Combine(dir, "wd.onnx")
     File.WriteAllText(target, "before")
     let code, _, err = ctr [ "export"; run; "--onnx"; target ]
-    Assert.Equal(2, code)
-    Assert.Equal(1, err.TrimEnd().Split('\n').Length)
-    Assert.Contains("hash_cross", err)
-    Assert.Equal("before", File.ReadAllText target)
-    Assert.False(File.Exists(OnnxExport.EncodingPath target))
+    Expect.equal code 2 "code"
+    Expect.equal (err.TrimEnd().Split('\n').Length) 1 "err.TrimEnd().Split('\\n').Length"
+    Has.In("hash_cross", err)
+    Expect.equal (File.ReadAllText target) "before" "File.ReadAllText target"
+    Expect.isFalse (File.Exists(OnnxExport.EncodingPath target)) "File.Exists(OnnxExport.EncodingPath target)"
     let code, _, err = ctr [ "export"; run; "--onnx"; Path.Combine(dir, "missing", "wd.onnx") ]
-    Assert.Equal(2, code)
-    Assert.Contains("does not exist", err)
+    Expect.equal code 2 "code"
+    Has.In("does not exist", err)
+
+let tests =
+    testList
+        "ExportCommandTests"
+        [ testCase
+              "ctr export writes a model whose ONNX Runtime scores equal ctr predict on the Adult test file"
+              ``ctr export writes a model whose ONNX Runtime scores equal ctr predict on the Adult test file``
+          testCase
+              "the encoding JSON alone turns raw Adult rows into the ids and numbers ctr predict feeds the model"
+              ``the encoding JSON alone turns raw Adult rows into the ids and numbers ctr predict feeds the model``
+          testCase
+              "ctr export of a model ONNX cannot express exits 2 with one line and changes nothing"
+              ``ctr export of a model ONNX cannot express exits 2 with one line and changes nothing`` ]

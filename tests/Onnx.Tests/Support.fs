@@ -12,6 +12,7 @@ open CtrDsl.Onnx
 open Google.Protobuf
 open Microsoft.ML.OnnxRuntime
 open Microsoft.ML.OnnxRuntime.Tensors
+open Expecto
 open Xunit
 
 // The tests share the compute pool's thread count; one at a time keeps them deterministic and light.
@@ -51,7 +52,7 @@ let realRows (count: int) =
     let ds = adult.Force()
     let batch = Batch.Plan(ds.Features.Schema, count)
     let reader = BatchReader(ds.Test)
-    Assert.True(reader.Next batch)
+    Expect.isTrue (reader.Next batch) "reader.Next batch"
     { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
 
 /// Adds seeded noise to every parameter, so that zero-initialised biases and pair matrices are exercised too: ±0.5
@@ -112,7 +113,7 @@ let ourScores (m: BuiltModel) (rows: Rows) =
     scores
 
 let maxAbsDiff (a: float32[]) (b: float32[]) =
-    Assert.Equal(a.Length, b.Length)
+    Expect.equal b.Length a.Length "b.Length"
     Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
 
 let spread (a: float32[]) =
