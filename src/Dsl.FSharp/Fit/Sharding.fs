@@ -1,0 +1,89 @@
+namespace CtrDsl.Dsl
+
+open CtrDsl.Distributed
+open CtrDsl.Tensors
+
+/// Where the tables indexed by the global ids live on data-parallel ranks. They share one id space, and sharding
+/// rewrites the batch's ids to working slots, so the choice is made for that id space as a whole (every such table
+/// of the model: DeepFM's `embed/table` and `linear/weight`), not table by table.
+type TablePlacement =
+    /// Every rank holds the whole tables; their row-sparse gradients are all-gathered (`GradientExchange`).
+    | Replicate
+    /// Rank g mod n holds row g; rows and gradients travel by all-to-all (`ShardedTables`).
+    | Shard
+
+/// Row-wise sharded embedding tables over data-parallel ranks: the model is built over `working` features (the
+/// tables get the working capacity's rows), `createSession` compiles it with the tables left to `ShardedTables`,
+/// and `initialize` gives the shards their rows of a model built over the whole id space.
+module Sharding =
+    /// Ids below which the tables are replicated by default: 1M rows of 16 floats is 64 MB a rank, which every rank
+    /// holds easily, and a replica saves the all-to-all of rows before each step.
+    let defaultMinRows = 1_000_000
+
+    /// Shards when there are several ranks and the id space has at least `defaultMinRows` rows.
+    let placement (ranks: ICommunicator) (f: Features) = if ranks.Size > 1 && f.TableRows >= defaultMinRows then Shard else Replicate
+
+    /// Rows of a working table: the most distinct ids one batch can hold, the training share or a scored batch
+    /// whichever is larger, times the ids of a row (id fields and every multi-valued field's length), at most the
+    /// id space.
+    let capacity (o: FitOptions) (ranks: int) (f: Features) =
+        let idsPerRow = f.IdFields.Length + (f.Sequences |> List.sumBy (fun s -> s.MaxLength))
+        let rows = max ((o.BatchSize + ranks - 1) / ranks) o.EvalBatchSize
+        int (min (int64 f.TableRows) (int64 rows * int64 idsPerRow))
+
+    /// The features a sharded model is built over: the same fields, tables of the working capacity.
+    let working (o: FitOptions) (ranks: ICommunicator) (f: Features) = { f with TableRows = capacity o ranks.Size f }
+
+    /// The model's tables indexed by the global ids: its trainable sparse parameters. A model with a table of
+    /// another size, or that hashes id pairs into buckets (its own id space), cannot be sharded this way.
+    let tables (m: BuiltModel) : Parameter list =
+        let sparse = m.TrainableParameters |> List.filter (fun p -> p.IsSparse)
+
+        for p in sparse do
+            if p.Shape[0] <> m.Features.TableRows then
+                invalidArg "m" $"{m.Name}: table {p.Name} has {p.Shape[0]} rows, not the id space's {m.Features.TableRows}; it cannot be sharded"
+
+        if m.Graph.Nodes |> Seq.exists (fun n -> n.Op :? CtrDsl.Ops.HashCross) then
+            invalidArg "m" $"{m.Name}: hashed id crosses read the global ids themselves; sharded tables rewrite them"
+
+        sparse
+
+    /// Compiles a model built over `working` features with its tables sharded over `ranks` (an id space of
+    /// `globalRows`): the dense parameters go to the session's optimizer, the tables' shards to a second instance of
+    /// the same rule. CPU only, without gradient clipping (the global norm would need the shards' norms reduced).
+    let createSession (m: BuiltModel) (o: FitOptions) (ranks: ICommunicator) (globalRows: int) : FitSession =
+        if o.Device <> Cpu then
+            invalidArg "o" $"sharded tables run on the CPU backend only, not {Device.name o.Device}"
+
+        if o.ClipNorm > 0.0 then
+            invalidArg "o" "gradient clipping (clip_norm) is not supported with sharded tables"
+
+        let tables = tables m
+        let s = FitSession.createExcept m o (fun p -> List.exists (fun t -> obj.ReferenceEquals(t, p)) tables)
+
+        let shards =
+            ShardedTables(ranks, tables, globalRows, fun ps -> OptimizerKind.create o.Optimizer (float32 o.LearningRate) ps)
+
+        s.Step.Shards <- shards
+        s.Scorer.Shards <- shards
+        s
+
+    let private shardsOf (s: FitSession) : ShardedTables =
+        match s.Step.Shards with
+        | null -> invalidArg "s" "the session has no sharded tables (see Sharding.createSession)"
+        | shards -> shards
+
+    /// Gives the shards their rows of `whole`, the same model built over the whole id space (its initial values,
+    /// or trained ones).
+    let initialize (s: FitSession) (whole: BuiltModel) =
+        let shards = shardsOf s
+
+        shards.Shards
+        |> Seq.iteri (fun i p ->
+            let full = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
+            shards.Scatter(i, full.Value))
+
+    /// Every rank gets the whole values of each sharded table, by name (a test's or a checkpoint's view).
+    let gather (s: FitSession) : (string * float32[]) list =
+        let shards = shardsOf s
+        [ for i in 0 .. shards.Shards.Count - 1 -> shards.Shards[i].Name, shards.Gather i ]

@@ -1,0 +1,189 @@
+/// Row-wise sharded embedding tables: ranks that each hold half of every table's rows and train half of every batch
+/// end where one process with whole tables and whole batches ends.
+module CtrDsl.Cli.Tests.ShardedTests
+
+open System
+open System.IO
+open System.Threading.Tasks
+open Xunit
+open CtrDsl.Cli.Tests.Support
+open CtrDsl.Data
+open CtrDsl.Distributed
+open CtrDsl.Dsl
+
+// A scored batch of 64 rows keeps the working tables (64 rows × 26 ids) well below a hashed id space.
+let private options =
+    { FitOptions.defaults with Epochs = 2; BatchSize = 128; EvalBatchSize = 64; LearningRate = 0.01; Threads = 1 }
+
+let private deepFM (features: Features) =
+    let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
+
+    let configured =
+        match entry.Configure [ "embedding_dim", CtrDsl.Models.Registry.Int 4; "dnn_hidden_units", CtrDsl.Models.Registry.Ints [ 16 ] ] with
+        | Ok c -> c
+        | Error e -> failwith e.Message
+
+    Fit.build options entry.DisplayName features configured.Expr
+
+/// The generated Criteo rows; `buckets` > 0 hashes each categorical field into that many rows (an id space much
+/// larger than the rows a batch touches), 0 keeps the vocabulary (268 ids).
+let private prepared (name: string) (valid: float) (buckets: int) =
+    let dir = tempDir name
+    let train, _ = criteoFiles dir
+    let yaml = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "schemas", "criteo.yaml"))
+    let file = Path.Combine(dir, "schema.yaml")
+    File.WriteAllText(file, (if buckets > 0 then yaml + $"    hash_buckets: %d{buckets}\n" else yaml))
+    let schema = Schema.SchemaYaml.load file
+    let prepare = PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1)
+    Dataset.Prepare(schema, DataSources.Single(train, SplitRule.Ratio(valid, 0.0, uint64 options.Seed)), prepare)
+
+/// A session per rank with the tables sharded over the group, each shard holding its rows of `whole`.
+let private shardedSession (whole: BuiltModel) (rank: ICommunicator) =
+    let global' = whole.Features
+    let m = deepFM (Sharding.working options rank global')
+
+    for p in m.Parameters do
+        if not p.IsSparse then
+            let q = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
+            Array.blit q.Value 0 p.Value 0 p.Value.Length
+
+    let s = Sharding.createSession m options rank global'.TableRows
+    Sharding.initialize s whole
+    m, s
+
+let private runRanks (size: int) (work: ICommunicator -> 'T) : 'T[] =
+    let ranks = LocalGroup.Create size
+    let tasks = ranks |> Array.map (fun r -> Task.Run(fun () -> work r))
+    Assert.True(Task.WaitAll(tasks |> Array.map (fun t -> t :> Task), TimeSpan.FromMinutes 3.0), "the ranks did not finish within 3 minutes")
+    tasks |> Array.map (fun t -> t.Result)
+
+[<Fact>]
+let ``two ranks with sharded tables and half batches end where one process with whole tables ends`` () =
+    use data = prepared "sharded" 0.2 400
+    let features = Features.ofFeatureSpace data.Features
+    let alone = deepFM features
+    let single = Fit.runWith alone data options (FitRun.standard options)
+
+    let ranks =
+        runRanks 2 (fun rank ->
+            let m, s = shardedSession (deepFM features) rank
+
+            use s = s
+            let result = Fit.runOn s data options { FitRun.standard options with Ranks = rank }
+            m, result, Sharding.gather s, s.Step.Shards.Shards |> Seq.map (fun p -> p.Shape[0]) |> Seq.toList)
+
+    let m0, r0, tables0, shardRows = ranks[0]
+    let m1, _, tables1, _ = ranks[1]
+
+    // The memory: a shard holds ⌈rows/2⌉ rows of each table, the working tables the capacity.
+    let rows = features.TableRows
+    Assert.Equal<int list>([ (rows + 1) / 2; (rows + 1) / 2 ], shardRows)
+    let capacity = Sharding.capacity options 2 features
+    Assert.True(capacity < rows / 2, $"working capacity {capacity} against {rows} rows")
+
+    // The replicas' dense parameters agree bit for bit, and every rank gathers the same tables.
+    for a, b in Seq.zip m0.Parameters m1.Parameters do
+        if not a.IsSparse then
+            Assert.Equal<float32[]>(a.Value, b.Value)
+
+    for (_, a), (_, b) in List.zip tables0 tables1 do
+        Assert.Equal<float32[]>(a, b)
+
+    // One process: the same steps, parameters to rounding. Each row's gradient is summed per rank, then over the
+    // ranks in order, instead of in one running sum (bound 1e-5 + 1e-4·|w|, as for replicated tables).
+    Assert.Equal(single.Loop.TrainRows, r0.Loop.TrainRows)
+    let mutable worst = 0.0
+
+    let compare (name: string) (a: float32[]) (b: float32[]) =
+        Assert.Equal(a.Length, b.Length)
+
+        for i in 0 .. a.Length - 1 do
+            let err = abs (float a[i] - float b[i])
+            worst <- max worst err
+
+            if err > 1e-5 + 1e-4 * abs (float a[i]) then
+                failwith $"{name}[{i}]: one process {a[i]}, two ranks with sharded tables {b[i]}"
+
+    for a in alone.Parameters do
+        match List.tryFind (fun (n, _) -> n = a.Name) tables0 with
+        | Some(_, b) -> compare a.Name a.Value b
+        | None -> compare a.Name a.Value (m0.Parameters |> Seq.find (fun p -> p.Name = a.Name)).Value
+
+    Assert.Equal(2, tables0.Length)
+    let auc (r: FitResult) = r.Valid.Value.Auc
+    Assert.True(abs (auc single - auc r0) < 1e-4, $"valid AUC {auc single} alone, {auc r0} sharded")
+    printfn $"two ranks with sharded tables against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc r0:F6}"
+
+[<Fact>]
+let ``the AUC spread over two ranks with sharded tables is exactly the AUC of one process`` () =
+    // 2,000 rows in batches of 64: 32 batches (the last of 16 rows), 16 a rank.
+    use data = prepared "sharded-auc" 0.0 0
+    let features = Features.ofFeatureSpace data.Features
+    let whole = deepFM features
+    let rng = Random 3
+
+    for p in whole.Parameters do
+        for i in 0 .. p.Value.Length - 1 do
+            p.Value[i] <- float32 (rng.NextDouble() - 0.5)
+
+    let alone =
+        use s = FitSession.create whole options
+        Fit.evaluateOn SingleProcess.Instance s data.Features.Schema data.Train
+
+    let spread =
+        runRanks 2 (fun rank ->
+            let _, s = shardedSession whole rank
+            use s = s
+            Fit.evaluateOn rank s data.Features.Schema data.Train)
+
+    for m in spread do
+        Assert.Equal(alone.Auc, m.Auc)
+        Assert.Equal(alone.LogLoss, m.LogLoss)
+        Assert.Equal(alone.Count, m.Count)
+
+[<Fact>]
+let ``three ranks score an uneven number of batches in step`` () =
+    // 2,000 rows in batches of 64 make 32 batches: ranks 0 and 1 score 11, rank 2 scores 10 and then only serves
+    // the others' requests.
+    use data = prepared "sharded-uneven" 0.0 0
+    let features = Features.ofFeatureSpace data.Features
+    let whole = deepFM features
+
+    let alone =
+        use s = FitSession.create whole options
+        Fit.evaluateOn SingleProcess.Instance s data.Features.Schema data.Train
+
+    for m in
+        runRanks 3 (fun rank ->
+            (let _, s = shardedSession whole rank in
+             use s = s in
+             Fit.evaluateOn rank s data.Features.Schema data.Train)) do
+        Assert.Equal(alone.Auc, m.Auc)
+        Assert.Equal(alone.Count, m.Count)
+
+[<Fact>]
+let ``all-to-all delivers each rank's runs in rank order`` () =
+    // Rank r sends q+1 copies of 10·r + q to rank q.
+    let received =
+        runRanks 3 (fun comm ->
+            let r = comm.Rank
+            let counts = [| 1; 2; 3 |]
+
+            let send =
+                [| for q in 0..2 do
+                       for _ in 1 .. q + 1 -> 10 * r + q |]
+
+            let recvCounts = Array.create 3 (r + 1)
+            let ints = Array.zeroCreate (3 * (r + 1))
+            comm.AllToAllV(ReadOnlySpan send, ReadOnlySpan counts, Span ints, ReadOnlySpan recvCounts)
+            let floats = Array.zeroCreate (3 * (r + 1))
+            comm.AllToAllV(ReadOnlySpan(Array.map float32 send), ReadOnlySpan counts, Span floats, ReadOnlySpan recvCounts)
+            ints, floats)
+
+    for q in 0..2 do
+        let expected =
+            [| for r in 0..2 do
+                   for _ in 1 .. q + 1 -> 10 * r + q |]
+
+        Assert.Equal<int[]>(expected, fst received[q])
+        Assert.Equal<float32[]>(Array.map float32 expected, snd received[q])
