@@ -187,3 +187,32 @@ let ``all-to-all delivers each rank's runs in rank order`` () =
 
         Assert.Equal<int[]>(expected, fst received[q])
         Assert.Equal<float32[]>(Array.map float32 expected, snd received[q])
+
+[<Fact>]
+let ``two MPI processes exchange by all-to-all under mpiexec`` () =
+    // `ctr bench collectives` checks an all-to-all's contents on every rank before timing it, and fails otherwise.
+    let mpiexec =
+        (Environment.GetEnvironmentVariable "PATH" |> string).Split(Path.PathSeparator)
+        |> Array.map (fun d -> Path.Combine(d, "mpiexec"))
+        |> Array.tryFind File.Exists
+
+    match mpiexec with
+    | None -> printfn "skipped: mpiexec is not installed (Debian: apt-get install mpich)"
+    | Some exe ->
+        let ctrDll = Path.Combine(AppContext.BaseDirectory, "ctr.dll")
+        let start = Diagnostics.ProcessStartInfo(exe, [ "-n"; "2"; "dotnet"; ctrDll; "bench"; "collectives"; "--json" ])
+        start.RedirectStandardOutput <- true
+        start.RedirectStandardError <- true
+        use p = Diagnostics.Process.Start start
+        let out = p.StandardOutput.ReadToEndAsync()
+        let err = p.StandardError.ReadToEndAsync()
+
+        if not (p.WaitForExit(TimeSpan.FromSeconds 120.0)) then
+            p.Kill true
+            failwith "mpiexec -n 2 ctr bench collectives did not finish within 120 s"
+
+        Assert.True(p.ExitCode = 0, $"mpiexec exited with {p.ExitCode}: {err.Result}")
+        let rows = System.Text.Json.JsonDocument.Parse(out.Result.Trim()).RootElement.GetProperty "rows"
+
+        for row in rows.EnumerateArray() do
+            Assert.True(row.GetProperty("alltoall_seconds").GetDouble() > 0.0)
