@@ -10,6 +10,7 @@ open CtrDsl.Cli.Tests.Support
 open CtrDsl.Data
 open CtrDsl.Distributed
 open CtrDsl.Dsl
+open CtrDsl.Training
 
 // A scored batch of 64 rows keeps the working tables (64 rows × 26 ids) well below a hashed id space.
 let private options =
@@ -216,3 +217,64 @@ let ``two MPI processes exchange by all-to-all under mpiexec`` () =
 
         for row in rows.EnumerateArray() do
             Assert.True(row.GetProperty("alltoall_seconds").GetDouble() > 0.0)
+
+[<Fact>]
+let ``a checkpoint of sharded tables is one process's checkpoint and restores onto three ranks`` () =
+    use data = prepared "sharded-checkpoint" 0.0 400
+    let o = { options with Epochs = 1 }
+    let features = Features.ofFeatureSpace data.Features
+    let meta = readOnlyDict [ "run", "test" ]
+    let alone = deepFM features
+
+    let single =
+        use s = FitSession.create alone o
+        Fit.runOn s data o (FitRun.standard o) |> ignore
+        Checkpoint.Capture(meta, [||], alone.Parameters, s.Step.Optimizer, s.Plan.Step)
+
+    let captured =
+        runRanks 2 (fun rank ->
+            let _, s = shardedSession (deepFM features) rank
+            use s = s
+            Fit.runOn s data o { FitRun.standard o with Ranks = rank } |> ignore
+            Sharding.capture s meta [||])
+
+    let c = captured[0]
+
+    // The same tensors and optimizer state, to the rounding of the equivalence test.
+    let close (what: string) (a: float32[]) (b: float32[]) =
+        Assert.Equal(a.Length, b.Length)
+
+        for i in 0 .. a.Length - 1 do
+            if abs (float a[i] - float b[i]) > 1e-5 + 1e-4 * abs (float a[i]) then
+                failwith $"{what}[{i}]: one process {a[i]}, two ranks {b[i]}"
+
+    Assert.Equal<string list>([ for t in single.Parameters -> t.Name ], [ for t in c.Parameters -> t.Name ])
+
+    for a, b in Seq.zip single.Parameters c.Parameters do
+        Assert.Equal<int[]>(a.Shape, b.Shape)
+        close a.Name a.Values b.Values
+
+    Assert.Equal<string list>(single.OptimizerState.Keys |> Seq.sort |> Seq.toList, c.OptimizerState.Keys |> Seq.sort |> Seq.toList)
+
+    for KeyValue(k, v) in single.OptimizerState do
+        close k v c.OptimizerState[k]
+
+    Assert.Equal(single.OptimizerSteps, c.OptimizerSteps)
+    Assert.Equal(single.PlanStep, c.PlanStep)
+
+    // Restored onto three ranks (another sharding), the tables and state captured again are the same bits.
+    let again =
+        runRanks 3 (fun rank ->
+            let _, s = shardedSession (deepFM features) rank
+            use s = s
+            Sharding.restore s c "two-ranks.ckpt"
+            Sharding.capture s meta [||])
+
+    for d in again do
+        for a, b in Seq.zip c.Parameters d.Parameters do
+            Assert.Equal<float32[]>(a.Values, b.Values)
+
+        for KeyValue(k, v) in c.OptimizerState do
+            Assert.Equal<float32[]>(v, d.OptimizerState[k])
+
+        Assert.Equal(c.OptimizerSteps, d.OptimizerSteps)

@@ -82,6 +82,9 @@ public sealed class ShardedTables
 
     public int GlobalRows { get; }
 
+    /// <summary>This rank's place in the group (a checkpoint is written by rank 0 alone).</summary>
+    public int Rank => _rank;
+
     /// <summary>This rank's shards, in the order of the working tables and with their names.</summary>
     public IReadOnlyList<Parameter> Shards { get; }
 

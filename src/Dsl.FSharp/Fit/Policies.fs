@@ -140,11 +140,15 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         FitSession.syncToHost s
         let meta = metadata |> Map.add "loop" (FitState.toJson c.State)
 
-        if not (isNull s.Step.Shards) then
-            raise (CheckpointException(path, "checkpoints of sharded tables are not written yet; replicate the tables to checkpoint"))
+        // Sharded tables: every rank gathers (a collective), rank 0 writes.
+        let checkpoint, writes =
+            match s.Step.Shards with
+            | null -> Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step), true
+            | shards -> Sharding.capture s meta features, shards.Rank = 0
 
         try
-            Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
+            if writes then
+                checkpoint.Save path
         with :? IOException as e ->
             raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
 

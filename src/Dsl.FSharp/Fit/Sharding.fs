@@ -1,7 +1,10 @@
 namespace CtrDsl.Dsl
 
+open System
+open System.Collections.Generic
 open CtrDsl.Distributed
 open CtrDsl.Tensors
+open CtrDsl.Training
 
 /// Where the tables indexed by the global ids live on data-parallel ranks. They share one id space, and sharding
 /// rewrites the batch's ids to working slots, so the choice is made for that id space as a whole (every such table
@@ -87,3 +90,103 @@ module Sharding =
     let gather (s: FitSession) : (string * float32[]) list =
         let shards = shardsOf s
         [ for i in 0 .. shards.Shards.Count - 1 -> shards.Shards[i].Name, shards.Gather i ]
+
+    /// Values a row of one of the shard optimizer's state arrays has (its table's row width for the per-element
+    /// rules), the same on every rank.
+    let private widthOf (shards: ShardedTables) (key: string) =
+        let p = shards.Shards |> Seq.find (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+        let state = shards.Optimizer.State[key]
+
+        if state.Length <> p.Shape[0] * p.RowDim then
+            invalidOp $"{key}: {state.Length} values for a shard of {p.Shape[0]} rows of {p.RowDim}; only per-element state is sharded"
+
+        p.RowDim
+
+    /// A checkpoint of a session with sharded tables in the format of one process: every rank gathers each table
+    /// and its optimizer state ([rows; dim] in global id order) and the result is what one process with whole tables
+    /// would capture. A collective: every rank calls it. One format means that `ctr predict` and serving read it
+    /// unchanged and that `restore` re-shards it to any number of ranks; the price is the whole table in the memory
+    /// of every rank for the moment of the capture.
+    let capture (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) : Checkpoint =
+        let shards = shardsOf s
+        let index = shards.Shards |> Seq.mapi (fun i p -> p.Name, i) |> dict
+
+        let parameters =
+            [| for p in s.Model.Parameters ->
+                   match index.TryGetValue p.Name with
+                   | true, i -> SavedTensor(p.Name, [| shards.GlobalRows; p.RowDim |], shards.Gather i)
+                   | _ -> SavedTensor(p.Name, Array.copy p.Shape, Array.copy p.Value) |]
+
+        let state = Dictionary<string, float32[]>()
+
+        for KeyValue(k, v) in s.Step.Optimizer.State do
+            state[k] <- Array.copy v
+
+        for KeyValue(k, v) in shards.Optimizer.State do
+            state[k] <- shards.GatherRows(v, widthOf shards k)
+
+        Checkpoint(
+            Metadata = Dictionary metadata,
+            Features = features,
+            Parameters = parameters,
+            PlanStep = s.Plan.Step,
+            OptimizerSteps = s.Step.Optimizer.Steps,
+            LearningRate = s.Step.Optimizer.LearningRate,
+            OptimizerState = state
+        )
+
+    /// Puts a checkpoint of one process's format (`capture`, or a run with whole tables) into a session with sharded
+    /// tables over any number of ranks: the dense parameters and their optimizer state as `Checkpoint` restores them,
+    /// and this rank's rows of every table and of its optimizer state. A table of another size names the file.
+    let restore (s: FitSession) (c: Checkpoint) (file: string) =
+        let shards = shardsOf s
+        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+
+        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+
+        let local =
+            Checkpoint(
+                Metadata = c.Metadata,
+                Features = c.Features,
+                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
+                PlanStep = c.PlanStep,
+                OptimizerSteps = c.OptimizerSteps,
+                LearningRate = c.LearningRate,
+                OptimizerState =
+                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
+            )
+
+        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
+        local.RestoreOptimizer(s.Step.Optimizer, file)
+
+        for i in 0 .. shards.Shards.Count - 1 do
+            let p = shards.Shards[i]
+
+            match c.Parameters |> Seq.tryFind (fun t -> t.Name = p.Name) with
+            | Some t when t.Shape = [| shards.GlobalRows; p.RowDim |] -> shards.Scatter(i, ReadOnlySpan t.Values)
+            | Some t ->
+                let shape = t.Shape |> Array.map string |> String.concat "; "
+                raise (CheckpointException(file, $"table {p.Name}: expected [{shards.GlobalRows}; {p.RowDim}], the checkpoint has [{shape}]"))
+            | None -> raise (CheckpointException(file, $"table {p.Name} is not in the checkpoint"))
+
+        let state = Dictionary<string, float32[]>()
+
+        for KeyValue(k, v) in shards.Optimizer.State do
+            match c.OptimizerState.TryGetValue k with
+            | true, all ->
+                let mine = Array.zeroCreate v.Length
+
+                try
+                    shards.ScatterRows(ReadOnlySpan all, Span mine, widthOf shards k)
+                with :? ArgumentException as e ->
+                    raise (CheckpointException(file, $"optimizer state {k}: {e.Message}"))
+
+                state[k] <- mine
+            | _ -> raise (CheckpointException(file, $"optimizer state {k} is not in the checkpoint"))
+
+        try
+            shards.Optimizer.LoadState(state, c.OptimizerSteps)
+        with :? ArgumentException as e ->
+            raise (CheckpointException(file, e.Message))
+
+        shards.Optimizer.LearningRate <- c.LearningRate
