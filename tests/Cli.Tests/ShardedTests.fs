@@ -58,9 +58,9 @@ let private runRanks (size: int) (work: ICommunicator -> 'T) : 'T[] =
     Assert.True(Task.WaitAll(tasks |> Array.map (fun t -> t :> Task), TimeSpan.FromMinutes 3.0), "the ranks did not finish within 3 minutes")
     tasks |> Array.map (fun t -> t.Result)
 
-[<Fact>]
-let ``two ranks with sharded tables and half batches end where one process with whole tables ends`` () =
-    use data = prepared "sharded" 0.2 400
+/// Trains DeepFM on `data` in one process and on two ranks with sharded tables and half batches, checks that they
+/// end at the same parameters and valid AUC, and returns each rank's shard rows.
+let private againstOneProcess (what: string) (data: Dataset) =
     let features = Features.ofFeatureSpace data.Features
     let alone = deepFM features
     let single = Fit.runWith alone data options (FitRun.standard options)
@@ -75,12 +75,6 @@ let ``two ranks with sharded tables and half batches end where one process with 
 
     let m0, r0, tables0, shardRows = ranks[0]
     let m1, _, tables1, _ = ranks[1]
-
-    // The memory: a shard holds ⌈rows/2⌉ rows of each table, the working tables the capacity.
-    let rows = features.TableRows
-    Assert.Equal<int list>([ (rows + 1) / 2; (rows + 1) / 2 ], shardRows)
-    let capacity = Sharding.capacity options 2 features
-    Assert.True(capacity < rows / 2, $"working capacity {capacity} against {rows} rows")
 
     // The replicas' dense parameters agree bit for bit, and every rank gathers the same tables.
     for a, b in Seq.zip m0.Parameters m1.Parameters do
@@ -113,7 +107,52 @@ let ``two ranks with sharded tables and half batches end where one process with 
     Assert.Equal(2, tables0.Length)
     let auc (r: FitResult) = r.Valid.Value.Auc
     Assert.True(abs (auc single - auc r0) < 1e-4, $"valid AUC {auc single} alone, {auc r0} sharded")
-    printfn $"two ranks with sharded tables against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc r0:F6}"
+
+    printfn
+        $"{what}: two ranks with sharded tables against one process: largest parameter difference {worst:E2}, valid AUC {auc single:F6} / {auc r0:F6}"
+
+    shardRows
+
+[<Fact>]
+let ``two ranks with sharded tables and half batches end where one process with whole tables ends`` () =
+    use data = prepared "sharded" 0.2 400
+    let shardRows = againstOneProcess "DeepFM, hashed Criteo rows" data
+
+    // The memory: a shard holds ⌈rows/2⌉ rows of each table; the working tables hold a batch's distinct ids.
+    let features = Features.ofFeatureSpace data.Features
+    let rows = features.TableRows
+    Assert.Equal<int list>([ (rows + 1) / 2; (rows + 1) / 2 ], shardRows)
+    let capacity = Sharding.capacity options 2 features
+    Assert.True(capacity < rows / 2, $"working capacity {capacity} against {rows} rows")
+    printfn $"id space {rows} rows: shards of {shardRows[0]} rows, working tables of {capacity} rows"
+
+[<Fact>]
+let ``sharded tables serve the ids of multi-valued fields`` () =
+    // Two id fields and a pipe-separated tag list of 0 to 4 ids (−1 padded), in one id space.
+    let dir = tempDir "sharded-tags"
+    let rng = Random 11
+
+    let rows =
+        [ for _ in 1..1200 ->
+              let c1, c2 = rng.Next 30, rng.Next 7
+              let tags = String.Join("|", [ for _ in 1 .. rng.Next 5 -> $"t%d{rng.Next 40}" ])
+              let label = if (c1 % 3 = 0) <> (rng.Next 4 = 0) then 1 else 0
+              $"%d{label},u%d{c1},v%d{c2},%s{tags}" ]
+
+    let train = Path.Combine(dir, "train.csv")
+    File.WriteAllLines(train, "label,c1,c2,tags" :: rows)
+    let file = Path.Combine(dir, "tags.yaml")
+
+    File.WriteAllText(
+        file,
+        "format: csv\nlabel: label\nfields:\n  - {name: c1, kind: categorical}\n  - {name: c2, kind: categorical}\n  - name: tags\n    kind: sequence\n    separator: \"|\"\n    max_length: 4\n    pooling: mean\n"
+    )
+
+    let schema = Schema.SchemaYaml.load file
+    let prepare = PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1)
+    use data = Dataset.Prepare(schema, DataSources.Single(train, SplitRule.Ratio(0.2, 0.0, uint64 options.Seed)), prepare)
+    Assert.Equal(1, (Features.ofFeatureSpace data.Features).Sequences.Length)
+    againstOneProcess "DeepFM, a multi-valued field" data |> ignore
 
 [<Fact>]
 let ``the AUC spread over two ranks with sharded tables is exactly the AUC of one process`` () =
