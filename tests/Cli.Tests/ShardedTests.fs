@@ -67,9 +67,8 @@ let private againstOneProcess (what: string) (data: Dataset) =
 
     let ranks =
         runRanks 2 (fun rank ->
-            let m, s = shardedSession (deepFM features) rank
-
-            use s = s
+            use s = Sharding.session Shard deepFM features options rank
+            let m = s.Model
             let result = Fit.runOn s data options { FitRun.standard options with Ranks = rank }
             m, result, Sharding.gather s, s.Step.Shards.Shards |> Seq.map (fun p -> p.Shape[0]) |> Seq.toList)
 
@@ -317,3 +316,11 @@ let ``a checkpoint of sharded tables is one process's checkpoint and restores on
             Assert.Equal<float32[]>(v, d.OptimizerState[k])
 
         Assert.Equal(c.OptimizerSteps, d.OptimizerSteps)
+
+[<Fact>]
+let ``tables are sharded by default only on several ranks and from a million ids`` () =
+    let features (rows: int) = Features.ids [ "a"; "b" ] rows
+    let one, two = SingleProcess.Instance, LocalGroup.Create 2
+    Assert.Equal(Replicate, Sharding.placement one (features 5_000_000))
+    Assert.Equal(Replicate, Sharding.placement two[0] (features (Sharding.defaultMinRows - 1)))
+    Assert.Equal(Shard, Sharding.placement two[0] (features Sharding.defaultMinRows))

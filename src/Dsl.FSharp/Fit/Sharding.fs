@@ -86,6 +86,26 @@ module Sharding =
             let full = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
             shards.Scatter(i, full.Value))
 
+    /// A training session for one rank with the tables placed as asked (`placement ranks features` for the
+    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features with
+    /// the dense parameters and the shards' rows taken from `build features` (the same initial values as one
+    /// process), which is then dropped.
+    let session (placement: TablePlacement) (build: Features -> BuiltModel) (features: Features) (o: FitOptions) (ranks: ICommunicator) =
+        match placement with
+        | Replicate -> FitSession.create (build features) o
+        | Shard ->
+            let whole = build features
+            let m = build (working o ranks features)
+
+            for p in m.Parameters do
+                if not p.IsSparse then
+                    let q = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
+                    Array.blit q.Value 0 p.Value 0 p.Value.Length
+
+            let s = createSession m o ranks features.TableRows
+            initialize s whole
+            s
+
     /// Every rank gets the whole values of each sharded table, by name (a test's or a checkpoint's view).
     let gather (s: FitSession) : (string * float32[]) list =
         let shards = shardsOf s
