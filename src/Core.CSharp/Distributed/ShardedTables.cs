@@ -22,7 +22,8 @@ namespace CtrDsl.Distributed;
 /// Every table listed shares the one id space and so one remapping. Against one process the only difference is
 /// the order of summation of a row's gradient (each rank's partial sum, then the ranks in order), as for replicated
 /// tables. CPU only: the working tables are read and written through <see cref="Parameter.Value"/>.
-/// Buffers are sized at construction; a step allocates nothing.
+/// Buffers are sized for the working capacity at construction and double only when a step receives more, so a
+/// steady step allocates nothing.
 /// </summary>
 public sealed class ShardedTables
 {
@@ -30,10 +31,15 @@ public sealed class ShardedTables
     private readonly int _n, _rank;
     private readonly Parameter[] _working;
     private readonly Dictionary<int, int> _slotOf;
-    private readonly int[] _idOfSlot, _order, _sendIds, _recvIds, _sendCounts, _recvCounts, _valueSend, _valueRecv, _matrix;
-    private readonly float[] _sendValues, _recvValues;
+    private readonly int[] _idOfSlot, _order, _sendIds, _sendCounts, _recvCounts, _valueSend, _valueRecv, _matrix;
+    private readonly Parameter[] _shards;
     private readonly RowSparseGrad[] _merged;
     private readonly int[] _slotOfShardRow;
+    private readonly int _maxDim;
+    // What a rank receives is about the capacity when the ranks' ids differ, and up to n times it when they are the
+    // same: these start at the capacity and double when a step needs more, instead of reserving n times it.
+    private int[] _recvIds;
+    private float[] _sendValues, _recvValues;
     private int _count, _requests;
 
     /// <param name="comm">The ranks.</param>
@@ -53,24 +59,23 @@ public sealed class ShardedTables
                 throw new ArgumentException($"{w.Name} [{string.Join("; ", w.Shape)}]: a sharded table is a sparse [{Capacity}; dim] working table");
         GlobalRows = globalRows;
         int shardRows = ShardRows(globalRows, _n, _rank);
-        Shards = _working.Select(w => new Parameter(w.Name, [shardRows, w.RowDim], isSparse: true) { L2 = w.L2, Group = w.Group }).ToArray();
-        int maxDim = _working.Max(w => w.RowDim);
-        int received = (int)Math.Min((long)Capacity * _n, int.MaxValue / Math.Max(1, maxDim));
-        _merged = Shards.Select(s => s.SparseGrad = new RowSparseGrad(Math.Min(received, shardRows), s.RowDim)).ToArray();
+        _shards = _working.Select(w => new Parameter(w.Name, [shardRows, w.RowDim], isSparse: true) { L2 = w.L2, Group = w.Group }).ToArray();
+        _maxDim = _working.Max(w => w.RowDim);
+        _merged = _shards.Select(s => s.SparseGrad = new RowSparseGrad(Math.Min(Capacity, shardRows), s.RowDim)).ToArray();
         _slotOfShardRow = Enumerable.Repeat(-1, shardRows).ToArray();
         _slotOf = new Dictionary<int, int>(Capacity);
         _idOfSlot = new int[Capacity];
         _order = new int[Capacity];
         _sendIds = new int[Capacity];
-        _recvIds = new int[received];
+        _recvIds = new int[Capacity];
         _sendCounts = new int[_n];
         _recvCounts = new int[_n];
         _valueSend = new int[_n];
         _valueRecv = new int[_n];
         _matrix = new int[_n * _n];
-        _sendValues = new float[(long)Math.Max(Capacity, received) * maxDim];
-        _recvValues = new float[(long)Math.Max(Capacity, received) * maxDim];
-        Optimizer = optimizerFor(Shards);
+        _sendValues = new float[(long)Capacity * _maxDim];
+        _recvValues = new float[(long)Capacity * _maxDim];
+        Optimizer = optimizerFor(_shards);
     }
 
     /// <summary>Rows of rank <paramref name="rank"/>'s shard of <paramref name="globalRows"/> rows over
@@ -86,7 +91,7 @@ public sealed class ShardedTables
     public int Rank => _rank;
 
     /// <summary>This rank's shards, in the order of the working tables and with their names.</summary>
-    public IReadOnlyList<Parameter> Shards { get; }
+    public IReadOnlyList<Parameter> Shards => _shards;
 
     /// <summary>The update rule of the shards; <see cref="Update"/> keeps its learning rate with the dense one.</summary>
     public Optimizer Optimizer { get; }
@@ -163,6 +168,13 @@ public sealed class ShardedTables
         _comm.AllGather(_sendCounts, _matrix);
         int total = 0;
         for (int r = 0; r < _n; r++) total += _recvCounts[r] = _matrix[r * _n + _rank];
+        if (total > _recvIds.Length)
+        {
+            int grown = Math.Max(total, 2 * _recvIds.Length);
+            _recvIds = new int[grown];
+            _sendValues = new float[(long)grown * _maxDim];
+            _recvValues = new float[(long)grown * _maxDim];
+        }
         _comm.AllToAllV(_sendIds.AsSpan(0, count), _sendCounts, _recvIds, _recvCounts);
         return total;
     }
@@ -174,8 +186,10 @@ public sealed class ShardedTables
     /// </summary>
     public void Update(float weight, float learningRate)
     {
-        foreach (var (w, merged) in _working.Zip(_merged))
+        for (int t = 0; t < _working.Length; t++)
         {
+            Parameter w = _working[t], shard = Shards[t];
+            var merged = _merged[t];
             var g = w.SparseGrad ?? throw new InvalidOperationException($"{w.Name}: the plan has not given the table its accumulator");
             int dim = w.RowDim, count = g.Count;
             Array.Clear(_sendCounts);
@@ -197,6 +211,8 @@ public sealed class ShardedTables
             _comm.AllToAllV(_sendValues, _valueSend, _recvValues, _valueRecv);
 
             // Merge in rank order: a row seen again adds to its slot.
+            if (merged.Rows.Length < Math.Min(total, shard.Shape[0]))
+                shard.SparseGrad = merged = _merged[t] = new RowSparseGrad(Math.Min(Math.Max(total, 2 * merged.Rows.Length), shard.Shape[0]), dim);
             merged.Count = 0;
             for (int i = 0; i < total; i++)
             {
