@@ -246,7 +246,7 @@ type BenchArgs =
         member a.Usage =
             match a with
             | Gemm _ -> "GEMM kernel throughput."
-            | Collectives _ -> "all-reduce and all-gather latency and bandwidth between ranks (under mpiexec -n N)."
+            | Collectives _ -> "all-reduce, all-gather and all-to-all latency and bandwidth between ranks (under mpiexec -n N)."
             | Score _ -> "scoring: batch rows/s and single-row latency through the in-process Predictor."
             | Model _ -> "zoo model to time alone (default: the MLP bench, then deepfm)."
             | Batch_Size _ -> "batch size (default 4096)."

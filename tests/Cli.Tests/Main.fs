@@ -18,6 +18,7 @@ let tests =
               CtrDsl.Cli.Tests.OneLoopTests.tests
               CtrDsl.Cli.Tests.DistributedTests.tests
               CtrDsl.Cli.Tests.MpiTests.tests
+              CtrDsl.Cli.Tests.ShardedTests.tests
               CtrDsl.Cli.Tests.PredictorTests.tests
               CtrDsl.Cli.Tests.ToolsTests.tests
               CtrDsl.Cli.Tests.FaultSuiteData.tests

@@ -36,7 +36,7 @@ let private finish (seconds: int) (p: Process, out: Threading.Tasks.Task<string>
     p.ExitCode, out.Result, err.Result
 
 /// Skips where mpiexec is missing, unless CTRDSL_REQUIRE_MPI=1 (CI installs MPICH, so there a skip is a failure).
-let private requireMpi () =
+let requireMpi () =
     if mpiexec.IsNone then
         if Environment.GetEnvironmentVariable "CTRDSL_REQUIRE_MPI" = "1" then
             failtest "CTRDSL_REQUIRE_MPI=1 but mpiexec is not on PATH"

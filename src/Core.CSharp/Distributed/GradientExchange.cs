@@ -73,10 +73,14 @@ public sealed class GradientExchange
         return _rows > 0 ? (float)(_loss[0] / _rows) : 0f;
     }
 
+    /// <summary>This rank's weight in the step's gradient: its rows over every rank's rows (after
+    /// <see cref="ReduceLoss"/> of the same step).</summary>
+    public float Weight(int rows) => _rows > 0 ? (float)(rows / _rows) : 0f;
+
     /// <summary>Reduces the step's gradients; call after <see cref="ReduceLoss"/> of the same step.</summary>
     public void Reduce(int rows)
     {
-        float w = _rows > 0 ? (float)(rows / _rows) : 0f;
+        float w = Weight(rows);
         int at = 0;
         foreach (var p in _dense)
         {

@@ -28,6 +28,14 @@ public interface ICommunicator : IDisposable
     /// <summary>As the float overload, for ints.</summary>
     void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts);
 
+    /// <summary>Personalised exchange: rank r's <paramref name="send"/> holds one run per destination q, in rank
+    /// order, of sendCounts[q] values; rank q receives them at recv[Σ_{p&lt;r} recvCounts[p] ..] with
+    /// recvCounts[r] = rank r's sendCounts[q] (MPI_Alltoallv with packed displacements).</summary>
+    void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts);
+
+    /// <summary>As the float overload, for ints.</summary>
+    void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts);
+
     /// <summary>Returns when every rank has called it.</summary>
     void Barrier();
 }
@@ -43,6 +51,10 @@ public sealed class SingleProcess : ICommunicator
     public void AllGather(ReadOnlySpan<int> mine, Span<int> all) => mine.CopyTo(all);
     public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => mine.CopyTo(all);
     public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => mine.CopyTo(all);
+    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts) =>
+        send[..sendCounts[0]].CopyTo(recv);
+    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts) =>
+        send[..sendCounts[0]].CopyTo(recv);
     public void Barrier() { }
     public void Dispose() { }
 }

@@ -23,6 +23,7 @@ public static class LocalGroup
         public readonly float[][] Floats = new float[size][];
         public readonly double[][] Doubles = new double[size][];
         public readonly int[][] Ints = new int[size][];
+        public readonly int[][] Counts = new int[size][];
         public readonly int Size = size;
 
         public void Meet()
@@ -76,6 +77,33 @@ public static class LocalGroup
             {
                 slots[r].AsSpan(0, counts[r]).CopyTo(all[at..]);
                 at += counts[r];
+            }
+            shared.Meet();
+        }
+
+        public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts) =>
+            Exchange(shared.Floats, send, sendCounts, recv);
+
+        public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts) =>
+            Exchange(shared.Ints, send, sendCounts, recv);
+
+        // Every rank posts its whole send buffer and counts; each then copies, in rank order, the run rank r addressed
+        // to it (which starts after r's runs to the ranks before this one).
+        private void Exchange<T>(T[][] slots, ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, Span<T> recv)
+        {
+            int total = 0;
+            for (int q = 0; q < shared.Size; q++) total += sendCounts[q];
+            send[..total].CopyTo(Slot(slots, rank, total));
+            sendCounts[..shared.Size].CopyTo(Slot(shared.Counts, rank, shared.Size));
+            shared.Meet();
+            int at = 0;
+            for (int r = 0; r < shared.Size; r++)
+            {
+                var counts = shared.Counts[r];
+                int from = 0;
+                for (int q = 0; q < rank; q++) from += counts[q];
+                slots[r].AsSpan(from, counts[rank]).CopyTo(recv[at..]);
+                at += counts[rank];
             }
             shared.Meet();
         }

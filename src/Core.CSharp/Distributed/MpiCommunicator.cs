@@ -11,7 +11,7 @@ namespace CtrDsl.Distributed;
 public sealed unsafe class MpiCommunicator : ICommunicator
 {
     private static MpiCommunicator? _world;
-    private int[] _displs = [];
+    private int[] _displs = [], _sendDispls = [];
 
     private MpiCommunicator(int rank, int size)
     {
@@ -84,16 +84,36 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(MpiNative.Allgatherv(s, mine.Length, MpiNative.Int, r, c, d, MpiNative.Int, MpiNative.CommWorld), "MPI_Allgatherv");
     }
 
-    private int[] Displacements(ReadOnlySpan<int> counts)
+    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts)
     {
-        if (_displs.Length != counts.Length) _displs = new int[counts.Length];
+        var sd = Displacements(sendCounts, ref _sendDispls);
+        var rd = Displacements(recvCounts);
+        fixed (float* s = send, r = recv)
+        fixed (int* sc = sendCounts, sdp = sd, rc = recvCounts, rdp = rd)
+            Check(MpiNative.Alltoallv(s, sc, sdp, MpiNative.Float, r, rc, rdp, MpiNative.Float, MpiNative.CommWorld), "MPI_Alltoallv");
+    }
+
+    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts)
+    {
+        var sd = Displacements(sendCounts, ref _sendDispls);
+        var rd = Displacements(recvCounts);
+        fixed (int* s = send, r = recv)
+        fixed (int* sc = sendCounts, sdp = sd, rc = recvCounts, rdp = rd)
+            Check(MpiNative.Alltoallv(s, sc, sdp, MpiNative.Int, r, rc, rdp, MpiNative.Int, MpiNative.CommWorld), "MPI_Alltoallv");
+    }
+
+    private int[] Displacements(ReadOnlySpan<int> counts) => Displacements(counts, ref _displs);
+
+    private static int[] Displacements(ReadOnlySpan<int> counts, ref int[] displs)
+    {
+        if (displs.Length != counts.Length) displs = new int[counts.Length];
         int at = 0;
         for (int r = 0; r < counts.Length; r++)
         {
-            _displs[r] = at;
+            displs[r] = at;
             at += counts[r];
         }
-        return _displs;
+        return displs;
     }
 
     public void Barrier() => Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");

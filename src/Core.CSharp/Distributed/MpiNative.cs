@@ -7,7 +7,7 @@ namespace CtrDsl.Distributed;
 /// Handles are MPICH's: ints with fixed values (mpi.h of MPICH 4.0), which MPICH keeps across versions and which its
 /// ABI-compatible relatives (Intel MPI, MVAPICH, Cray MPICH) share. Open MPI uses pointers and is not supported.
 /// Our own binding rather than MPI.NET: MPI.NET's value is its typed, serialising object layer, and we move only
-/// float and int spans; eight calls need no package and no msmpi.dll remapping.
+/// float and int spans; a dozen calls need no package and no msmpi.dll remapping.
 /// </summary>
 internal static unsafe partial class MpiNative
 {
@@ -48,6 +48,10 @@ internal static unsafe partial class MpiNative
 
     [LibraryImport(Lib, EntryPoint = "MPI_Allgatherv")]
     public static partial int Allgatherv(void* send, int sendCount, int sendType, void* recv, int* recvCounts, int* displs, int recvType, int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Alltoallv")]
+    public static partial int Alltoallv(
+        void* send, int* sendCounts, int* sendDispls, int sendType, void* recv, int* recvCounts, int* recvDispls, int recvType, int comm);
 
     [LibraryImport(Lib, EntryPoint = "MPI_Barrier")]
     public static partial int Barrier(int comm);

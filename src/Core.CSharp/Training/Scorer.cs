@@ -29,9 +29,15 @@ public sealed class Scorer
 
     public int MaxBatch => _plan.MaxBatch;
 
-    /// <summary>Writes one probability (or prediction) per row of the batch.</summary>
+    /// <summary>Tables sharded over the ranks (see <see cref="ShardedTables"/>): each scored batch fetches its rows
+    /// first, so every rank must score in step with the others. Null when every table is local.</summary>
+    public ShardedTables? Shards { get; set; }
+
+    /// <summary>Writes one probability (or prediction) per row of the batch (whose ids are rewritten to working
+    /// slots when <see cref="Shards"/> is set).</summary>
     public void Score(Batch batch, Span<float> destination)
     {
+        Shards?.Fetch(batch);
         _binding.Load(batch);
         _plan.Forward();
         var y = destination[..batch.Rows];
@@ -46,7 +52,9 @@ public sealed class Scorer
     /// Scores a split spread over data-parallel ranks and returns the metrics of all of its rows on every rank:
     /// rank r scores the batches i with i mod n = r, every rank gathers every score and label, and the metrics take
     /// them in file order. The replicas hold the same parameters and each batch is scored whole, so the scores, and
-    /// so the AUC, are exactly those of one process (not a mean of per-rank AUCs).
+    /// so the AUC, are exactly those of one process (not a mean of per-rank AUCs). With sharded tables every rank
+    /// fetches rows ⌈batches/n⌉ times, with nothing of its own once its batches are done, so no owner is left
+    /// waiting.
     /// </summary>
     public MetricsReport Evaluate(DataCache data, Schema schema, ICommunicator ranks)
     {
@@ -85,6 +93,8 @@ public sealed class Scorer
             batch.LabelRows[..batch.Rows].CopyTo(myLabels.AsSpan(at));
             at += batch.Rows;
         }
+        if (Shards is { } shards)
+            for (int round = (batches - ranks.Rank + n - 1) / n; round < (batches + n - 1) / n; round++) shards.Fetch(null);
         var scores = new float[total];
         var labels = new float[total];
         ranks.AllGatherV(mine, scores, counts);

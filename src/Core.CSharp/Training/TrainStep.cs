@@ -6,7 +6,7 @@ using CtrDsl.Optim;
 namespace CtrDsl.Training;
 
 /// <summary>
-/// One optimisation step on a batch: load, forward, check the loss is finite, backward, reduce the loss and the
+/// One optimisation step on a batch: fetch the rows of sharded tables (when <see cref="Shards"/> is set), load, forward, check the loss is finite, backward, reduce the loss and the
 /// gradients across data-parallel ranks (when <see cref="Exchange"/> is set), clip the global gradient norm (when <see cref="ClipNorm"/> &gt; 0), update. Allocation-free after the first step.
 /// </summary>
 public sealed class TrainStep
@@ -33,6 +33,11 @@ public sealed class TrainStep
     /// after the backward pass, before clipping and the update. Null alone.</summary>
     public Distributed.GradientExchange? Exchange { get; set; }
 
+    /// <summary>Tables sharded over the ranks: the batch's ids are remapped and the rows fetched before the forward
+    /// pass, and the shards updated with the main optimizer's learning rate after it. Null when every table is
+    /// local.</summary>
+    public Distributed.ShardedTables? Shards { get; set; }
+
     /// <summary>Steps taken (also seeds dropout through the plan).</summary>
     public long Steps => _plan.Step;
 
@@ -40,6 +45,7 @@ public sealed class TrainStep
     /// data-parallel).</summary>
     public float Run(Batch batch)
     {
+        Shards?.Fetch(batch);
         _binding.Load(batch);
         _plan.Forward();
         float loss = _plan.ReadScalar(_loss);
@@ -49,6 +55,7 @@ public sealed class TrainStep
         Exchange?.Reduce(batch.Rows);
         if (ClipNorm > 0f) GradientClipping.ClipGlobalNorm(Optimizer.Parameters, ClipNorm);
         Optimizer.Step();
+        Shards?.Update(Exchange?.Weight(batch.Rows) ?? 1f, Optimizer.LearningRate);
         return loss;
     }
 }

@@ -218,10 +218,10 @@ module Fit =
         | s when s.RowCount = 0L -> None
         | s -> Some s
 
-    /// Trains a built model on a prepared dataset in memory with `run`'s policies, then puts back the best
-    /// evaluation's parameters and scores the validation and test splits: what `ctr train` does, without a run folder.
-    let runWith (m: BuiltModel) (data: Dataset) (o: FitOptions) (run: FitRun) : FitResult =
-        use s = FitSession.create m o
+    /// Trains on a session already compiled (`FitSession.create`, or `Sharding.createSession` for sharded tables)
+    /// with `run`'s policies, then puts back the best evaluation's parameters and scores the validation and test
+    /// splits.
+    let runOn (s: FitSession) (data: Dataset) (o: FitOptions) (run: FitRun) : FitResult =
         let best = KeepBest()
         let run = { run with Policies = run.Policies @ [ best ] }
         let schema = data.Features.Schema
@@ -232,6 +232,12 @@ module Fit =
         { Loop = result
           Valid = valid |> Option.map (evaluateOn run.Ranks s schema)
           Test = present data.Test |> Option.map (evaluateOn run.Ranks s schema) }
+
+    /// Trains a built model on a prepared dataset in memory with `run`'s policies, then puts back the best
+    /// evaluation's parameters and scores the validation and test splits: what `ctr train` does, without a run folder.
+    let runWith (m: BuiltModel) (data: Dataset) (o: FitOptions) (run: FitRun) : FitResult =
+        use s = FitSession.create m o
+        runOn s data o run
 
     /// `runWith` the options' standard policies, reporting to `reporter`.
     let run (m: BuiltModel) (data: Dataset) (o: FitOptions) (reporter: IFitReporter) : FitResult =

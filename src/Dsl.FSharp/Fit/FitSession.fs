@@ -28,11 +28,9 @@ type ScoringSession =
 module FitSession =
     let private outputIsLogit (m: BuiltModel) = m.Objective = BinaryClassification
 
-    /// Compiles the model's plans on the options' device with its optimizer. On an accelerator, parameters and
-    /// optimizer state stay on the device when the rule has device kernels (Adam, Adagrad, SGD); FTRL and Ranger
-    /// update on the host and copy the parameters each step, and so does a run with gradient clipping, which reads
-    /// the gradients on the host.
-    let create (m: BuiltModel) (o: FitOptions) : FitSession =
+    /// As `create`, with the parameters `elsewhere` picks left out of the optimizer (sharded tables: another
+    /// optimizer updates their shards).
+    let createExcept (m: BuiltModel) (o: FitOptions) (elsewhere: CtrDsl.Tensors.Parameter -> bool) : FitSession =
         if o.Threads > 0 then
             CtrDsl.Cpu.WorkerPool.ThreadCount <- o.Threads
 
@@ -41,7 +39,8 @@ module FitSession =
         try
             let plan = Plan.Compile(m.Graph, backend, o.BatchSize, m.Loss, m.Output)
             plan.Seed <- uint64 o.Seed
-            let rule = OptimizerKind.create o.Optimizer (float32 o.LearningRate) plan.Parameters
+
+            let rule = OptimizerKind.create o.Optimizer (float32 o.LearningRate) (plan.Parameters |> Seq.filter (elsewhere >> not))
 
             let optimizer: CtrDsl.Optim.Optimizer =
                 match o.Optimizer with
@@ -56,6 +55,12 @@ module FitSession =
         with _ ->
             backend.Dispose()
             reraise ()
+
+    /// Compiles the model's plans on the options' device with its optimizer. On an accelerator, parameters and
+    /// optimizer state stay on the device when the rule has device kernels (Adam, Adagrad, SGD); FTRL and Ranger
+    /// update on the host and copy the parameters each step, and so does a run with gradient clipping, which reads
+    /// the gradients on the host.
+    let create (m: BuiltModel) (o: FitOptions) : FitSession = createExcept m o (fun _ -> false)
 
     /// Brings resident parameters (and so the evaluation plan and checkpoints) up to date on the host.
     let syncToHost (s: FitSession) =

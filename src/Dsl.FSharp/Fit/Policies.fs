@@ -113,15 +113,21 @@ type KeepBest() =
     inherit FitPolicy()
     let mutable snapshot: float32[][] = [||]
 
+    // With sharded tables, this rank's shards hold the tables' values (the model's working tables are a cache).
+    static let parameters (s: FitSession) =
+        match s.Step.Shards with
+        | null -> Seq.toList s.Model.Parameters
+        | shards -> Seq.toList s.Model.Parameters @ Seq.toList shards.Shards
+
     override _.Evaluated(c, improved) =
         if improved then
             FitSession.syncToHost c.Session
-            snapshot <- [| for p in c.Session.Model.Parameters -> Array.copy p.Value |]
+            snapshot <- [| for p in parameters c.Session -> Array.copy p.Value |]
 
     /// Puts the best parameters back (nothing when no evaluation ran).
     member _.Restore(s: FitSession) =
         if snapshot.Length > 0 then
-            Seq.iteri (fun i (p: CtrDsl.Tensors.Parameter) -> Array.blit snapshot[i] 0 p.Value 0 p.Value.Length) s.Model.Parameters
+            List.iteri (fun i (p: CtrDsl.Tensors.Parameter) -> Array.blit snapshot[i] 0 p.Value 0 p.Value.Length) (parameters s)
             FitSession.syncFromHost s
 
 /// Writes the best checkpoint at every improvement and the last one (for resume) after every evaluation and at a
@@ -134,8 +140,15 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         FitSession.syncToHost s
         let meta = metadata |> Map.add "loop" (FitState.toJson c.State)
 
+        // Sharded tables: every rank gathers (a collective), rank 0 writes.
+        let checkpoint, writes =
+            match s.Step.Shards with
+            | null -> Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step), true
+            | shards -> Sharding.capture s meta features, shards.Rank = 0
+
         try
-            Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
+            if writes then
+                checkpoint.Save path
         with :? IOException as e ->
             raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
 

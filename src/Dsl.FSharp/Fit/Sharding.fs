@@ -1,0 +1,212 @@
+namespace CtrDsl.Dsl
+
+open System
+open System.Collections.Generic
+open CtrDsl.Distributed
+open CtrDsl.Tensors
+open CtrDsl.Training
+
+/// Where the tables indexed by the global ids live on data-parallel ranks. They share one id space, and sharding
+/// rewrites the batch's ids to working slots, so the choice is made for that id space as a whole (every such table
+/// of the model: DeepFM's `embed/table` and `linear/weight`), not table by table.
+type TablePlacement =
+    /// Every rank holds the whole tables; their row-sparse gradients are all-gathered (`GradientExchange`).
+    | Replicate
+    /// Rank g mod n holds row g; rows and gradients travel by all-to-all (`ShardedTables`).
+    | Shard
+
+/// Row-wise sharded embedding tables over data-parallel ranks: the model is built over `working` features (the
+/// tables get the working capacity's rows), `createSession` compiles it with the tables left to `ShardedTables`,
+/// and `initialize` gives the shards their rows of a model built over the whole id space.
+module Sharding =
+    /// Ids below which the tables are replicated by default: 1M rows of 16 floats is 64 MB a rank, which every rank
+    /// holds easily, and a replica saves the all-to-all of rows before each step.
+    let defaultMinRows = 1_000_000
+
+    /// Shards when there are several ranks and the id space has at least `defaultMinRows` rows.
+    let placement (ranks: ICommunicator) (f: Features) = if ranks.Size > 1 && f.TableRows >= defaultMinRows then Shard else Replicate
+
+    /// Rows of a working table: the most distinct ids one batch can hold, the training share or a scored batch
+    /// whichever is larger, times the ids of a row (id fields and every multi-valued field's length), at most the
+    /// id space.
+    let capacity (o: FitOptions) (ranks: int) (f: Features) =
+        let idsPerRow = f.IdFields.Length + (f.Sequences |> List.sumBy (fun s -> s.MaxLength))
+        let rows = max ((o.BatchSize + ranks - 1) / ranks) o.EvalBatchSize
+        int (min (int64 f.TableRows) (int64 rows * int64 idsPerRow))
+
+    /// The features a sharded model is built over: the same fields, tables of the working capacity.
+    let working (o: FitOptions) (ranks: ICommunicator) (f: Features) = { f with TableRows = capacity o ranks.Size f }
+
+    /// The model's tables indexed by the global ids: its trainable sparse parameters. A model with a table of
+    /// another size, or that hashes id pairs into buckets (its own id space), cannot be sharded this way.
+    let tables (m: BuiltModel) : Parameter list =
+        let sparse = m.TrainableParameters |> List.filter (fun p -> p.IsSparse)
+
+        for p in sparse do
+            if p.Shape[0] <> m.Features.TableRows then
+                invalidArg "m" $"{m.Name}: table {p.Name} has {p.Shape[0]} rows, not the id space's {m.Features.TableRows}; it cannot be sharded"
+
+        if m.Graph.Nodes |> Seq.exists (fun n -> n.Op :? CtrDsl.Ops.HashCross) then
+            invalidArg "m" $"{m.Name}: hashed id crosses read the global ids themselves; sharded tables rewrite them"
+
+        sparse
+
+    /// Compiles a model built over `working` features with its tables sharded over `ranks` (an id space of
+    /// `globalRows`): the dense parameters go to the session's optimizer, the tables' shards to a second instance of
+    /// the same rule. CPU only, without gradient clipping (the global norm would need the shards' norms reduced).
+    let createSession (m: BuiltModel) (o: FitOptions) (ranks: ICommunicator) (globalRows: int) : FitSession =
+        if o.Device <> Cpu then
+            invalidArg "o" $"sharded tables run on the CPU backend only, not {Device.name o.Device}"
+
+        if o.ClipNorm > 0.0 then
+            invalidArg "o" "gradient clipping (clip_norm) is not supported with sharded tables"
+
+        let tables = tables m
+        let s = FitSession.createExcept m o (fun p -> List.exists (fun t -> obj.ReferenceEquals(t, p)) tables)
+
+        let shards =
+            ShardedTables(ranks, tables, globalRows, fun ps -> OptimizerKind.create o.Optimizer (float32 o.LearningRate) ps)
+
+        s.Step.Shards <- shards
+        s.Scorer.Shards <- shards
+        s
+
+    let private shardsOf (s: FitSession) : ShardedTables =
+        match s.Step.Shards with
+        | null -> invalidArg "s" "the session has no sharded tables (see Sharding.createSession)"
+        | shards -> shards
+
+    /// Gives the shards their rows of `whole`, the same model built over the whole id space (its initial values,
+    /// or trained ones).
+    let initialize (s: FitSession) (whole: BuiltModel) =
+        let shards = shardsOf s
+
+        shards.Shards
+        |> Seq.iteri (fun i p ->
+            let full = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
+            shards.Scatter(i, full.Value))
+
+    /// A training session for one rank with the tables placed as asked (`placement ranks features` for the
+    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features with
+    /// the dense parameters and the shards' rows taken from `build features` (the same initial values as one
+    /// process), which is then dropped.
+    let session (placement: TablePlacement) (build: Features -> BuiltModel) (features: Features) (o: FitOptions) (ranks: ICommunicator) =
+        match placement with
+        | Replicate -> FitSession.create (build features) o
+        | Shard ->
+            let whole = build features
+            let m = build (working o ranks features)
+
+            for p in m.Parameters do
+                if not p.IsSparse then
+                    let q = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
+                    Array.blit q.Value 0 p.Value 0 p.Value.Length
+
+            let s = createSession m o ranks features.TableRows
+            initialize s whole
+            s
+
+    /// Every rank gets the whole values of each sharded table, by name (a test's or a checkpoint's view).
+    let gather (s: FitSession) : (string * float32[]) list =
+        let shards = shardsOf s
+        [ for i in 0 .. shards.Shards.Count - 1 -> shards.Shards[i].Name, shards.Gather i ]
+
+    /// Values a row of one of the shard optimizer's state arrays has (its table's row width for the per-element
+    /// rules), the same on every rank.
+    let private widthOf (shards: ShardedTables) (key: string) =
+        let p = shards.Shards |> Seq.find (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+        let state = shards.Optimizer.State[key]
+
+        if state.Length <> p.Shape[0] * p.RowDim then
+            invalidOp $"{key}: {state.Length} values for a shard of {p.Shape[0]} rows of {p.RowDim}; only per-element state is sharded"
+
+        p.RowDim
+
+    /// A checkpoint of a session with sharded tables in the format of one process: every rank gathers each table
+    /// and its optimizer state ([rows; dim] in global id order) and the result is what one process with whole tables
+    /// would capture. A collective: every rank calls it. One format means that `ctr predict` and serving read it
+    /// unchanged and that `restore` re-shards it to any number of ranks; the price is the whole table in the memory
+    /// of every rank for the moment of the capture.
+    let capture (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) : Checkpoint =
+        let shards = shardsOf s
+        let index = shards.Shards |> Seq.mapi (fun i p -> p.Name, i) |> dict
+
+        let parameters =
+            [| for p in s.Model.Parameters ->
+                   match index.TryGetValue p.Name with
+                   | true, i -> SavedTensor(p.Name, [| shards.GlobalRows; p.RowDim |], shards.Gather i)
+                   | _ -> SavedTensor(p.Name, Array.copy p.Shape, Array.copy p.Value) |]
+
+        let state = Dictionary<string, float32[]>()
+
+        for KeyValue(k, v) in s.Step.Optimizer.State do
+            state[k] <- Array.copy v
+
+        for KeyValue(k, v) in shards.Optimizer.State do
+            state[k] <- shards.GatherRows(v, widthOf shards k)
+
+        Checkpoint(
+            Metadata = Dictionary metadata,
+            Features = features,
+            Parameters = parameters,
+            PlanStep = s.Plan.Step,
+            OptimizerSteps = s.Step.Optimizer.Steps,
+            LearningRate = s.Step.Optimizer.LearningRate,
+            OptimizerState = state
+        )
+
+    /// Puts a checkpoint of one process's format (`capture`, or a run with whole tables) into a session with sharded
+    /// tables over any number of ranks: the dense parameters and their optimizer state as `Checkpoint` restores them,
+    /// and this rank's rows of every table and of its optimizer state. A table of another size names the file.
+    let restore (s: FitSession) (c: Checkpoint) (file: string) =
+        let shards = shardsOf s
+        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+
+        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+
+        let local =
+            Checkpoint(
+                Metadata = c.Metadata,
+                Features = c.Features,
+                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
+                PlanStep = c.PlanStep,
+                OptimizerSteps = c.OptimizerSteps,
+                LearningRate = c.LearningRate,
+                OptimizerState =
+                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
+            )
+
+        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
+        local.RestoreOptimizer(s.Step.Optimizer, file)
+
+        for i in 0 .. shards.Shards.Count - 1 do
+            let p = shards.Shards[i]
+
+            match c.Parameters |> Seq.tryFind (fun t -> t.Name = p.Name) with
+            | Some t when t.Shape = [| shards.GlobalRows; p.RowDim |] -> shards.Scatter(i, ReadOnlySpan t.Values)
+            | Some t ->
+                let shape = t.Shape |> Array.map string |> String.concat "; "
+                raise (CheckpointException(file, $"table {p.Name}: expected [{shards.GlobalRows}; {p.RowDim}], the checkpoint has [{shape}]"))
+            | None -> raise (CheckpointException(file, $"table {p.Name} is not in the checkpoint"))
+
+        let state = Dictionary<string, float32[]>()
+
+        for KeyValue(k, v) in shards.Optimizer.State do
+            match c.OptimizerState.TryGetValue k with
+            | true, all ->
+                let mine = Array.zeroCreate v.Length
+
+                try
+                    shards.ScatterRows(ReadOnlySpan all, Span mine, widthOf shards k)
+                with :? ArgumentException as e ->
+                    raise (CheckpointException(file, $"optimizer state {k}: {e.Message}"))
+
+                state[k] <- mine
+            | _ -> raise (CheckpointException(file, $"optimizer state {k} is not in the checkpoint"))
+
+        try
+            shards.Optimizer.LoadState(state, c.OptimizerSteps)
+        with :? ArgumentException as e ->
+            raise (CheckpointException(file, e.Message))
+
+        shards.Optimizer.LearningRate <- c.LearningRate
