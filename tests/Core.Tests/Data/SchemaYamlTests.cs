@@ -69,7 +69,7 @@ public class SchemaYamlTests
     public void UnknownKey_NamesFileLineColumnAndListsTheKnownKeys()
     {
         var e = Fails("format: csv\nlabel: y\nfields:\n  - name: a\n    kind: categorical\n    min_cout: 3\n");
-        Assert.Equal("s.yaml:6:5 min_cout: unknown key in a field; known keys: name, names, kind, column, vocabulary, min_count, missing, hash_buckets, transform, default, buckets, separator, max_length, pooling", e.Message);
+        Assert.Equal("s.yaml:6:5 min_cout: unknown key in a field; known keys: name, names, kind, column, vocabulary, min_count, missing, hash_buckets, transform, default, buckets, separator, max_length, pooling, history", e.Message);
         Assert.Equal((6, 5), (e.Pos.Line, e.Pos.Column));
         Assert.StartsWith("s.yaml:1:1 formt: unknown key in the schema; known keys: format,", Fails("formt: csv\n").Message);
     }
