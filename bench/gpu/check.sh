@@ -49,9 +49,18 @@ run() {
 # why: one line for a failed step (its last stderr line, or the time limit).
 why() {
   case $rc in
-    124 | 137) echo "timed out (limit reached)" ;;
+    124 | 137) echo "killed at its time limit" ;;
     125) echo "not started: time budget spent" ;;
     *) tail -n 1 "$work/$1.err" | tr '\t' ' ' | cut -c1-160 ;;
+  esac
+}
+
+# failed: the status of a step that did not succeed.
+failed() {
+  case $rc in
+    124 | 137) echo "timed out" ;;
+    125) echo "not run" ;;
+    *) echo failed ;;
   esac
 }
 
@@ -89,7 +98,7 @@ unpack() { # unpack ARCHIVE DIR
     run "unpack-$2" 120 "${py:-python3}" -c 'import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' "$here/$1" "$work/$2"
   fi
   if [ "$rc" -ne 0 ]; then
-    row "unpack $1" - - failed "" "" "$secs" "$(why "unpack-$2")"
+    row "unpack $1" - - "$(failed)" "" "" "$secs" "$(why "unpack-$2")"
   else
     row "unpack $1" - - ran "" "" "$secs" "$(du -sh "$work/$2" | cut -f1) in $work/$2"
   fi
@@ -123,15 +132,16 @@ echo "opencl: NVIDIA ICD library ${nvcl:-not found}; vendors: $(cat /etc/OpenCL/
 # 3. ctr itself and its devices.
 run version 60 "$ctr" --version
 if [ "$rc" -ne 0 ]; then
-  row ctr ctr - failed "" "" "$secs" "$(why version)"
+  row ctr ctr - "$(failed)" "" "" "$secs" "$(why version)"
 else
   row ctr ctr - ran "" "" "$secs" "$(cat "$work/version.out")"
 fi
 run devices 120 "$ctr" devices --json
-[ "$rc" -eq 0 ] && "$ctr" devices 2>&1 | sed 's/^/   /'
+timeout 60 "$ctr" devices > "$work/devices.txt" 2>&1
+sed 's/^/   /' "$work/devices.txt"
 opencl=$(grep -o '"device":"opencl:[0-9]*","platform":"[^"]*","name":"[^"]*","type":"[A-Za-z]*"' "$work/devices.out" 2> /dev/null)
 if [ -z "$opencl" ]; then
-  row devices ctr opencl "not run" "" "" "$secs" "no OpenCL device: $(grep -o 'no OpenCL[^"]*' "$work/devices.out" "$work/devices.err" 2> /dev/null | head -n 1 | cut -d: -f2- | cut -c1-120)"
+  row devices ctr opencl "not run" "" "" "$secs" "no OpenCL device (NVIDIA's libnvidia-opencl.so.1 ${nvcl:-not found}): $(grep -m1 -o 'no OpenCL.*' "$work/devices.txt" | cut -c1-100)"
 fi
 
 # 4. DeepFM, one epoch, batch 4096, Adam 1e-3 (the reference's setting), parsed once into a shared cache.
@@ -156,7 +166,7 @@ training:
   reduce_lr_patience: 0
 YAML
 run prepare 120 "$ctr" data prepare --config "$work/deepfm.yaml" --json
-[ "$rc" -ne 0 ] && row "data prepare" ctr cpu failed "" "" "$secs" "$(why prepare)"
+[ "$rc" -ne 0 ] && row "data prepare" ctr cpu "$(failed)" "" "" "$secs" "$(why prepare)"
 [ "$rc" -eq 0 ] && row "data prepare" ctr cpu ran "" "" "$secs" "$(wc -l < "$train") train rows, $(wc -l < "$test") test rows"
 
 # train NAME DEVICE LIMIT: one ctr training run and its row.
@@ -167,7 +177,7 @@ train_ctr() {
     row "$1" ctr "$2" ran "$(fmt "$(num "$work/$1.out" train_samples_per_second_steady)" 0)" "$(fmt "$auc" 5)" "$secs" \
       "run $(fmt "$(num "$work/$1.out" train_samples_per_second_run)" 0) samples/s, train $(fmt "$(num "$work/$1.out" train_seconds)" 1) s"
   else
-    row "$1" ctr "$2" failed "" "" "$secs" "$(why "$1")"
+    row "$1" ctr "$2" "$(failed)" "" "" "$secs" "$(why "$1")"
   fi
 }
 train_ctr "deepfm-cpu" cpu 150
@@ -191,7 +201,7 @@ ref_torch() {
       "$(fmt "$(num "$work/$1.out" train_samples_per_s_steady)" 0)" "$(fmt "$(num "$work/$1.out" test_auc)" 5)" "$secs" \
       "$(grep -o '"device_name": "[^"]*"' "$work/$1.out" | cut -d'"' -f4); run $(fmt "$(num "$work/$1.out" train_samples_per_s)" 0) samples/s"
   else
-    row "$1" pytorch "$2" failed "" "" "$secs" "$(why "$1")"
+    row "$1" pytorch "$2" "$(failed)" "" "" "$secs" "$(why "$1")"
   fi
 }
 if [ -z "$py" ]; then
