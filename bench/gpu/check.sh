@@ -209,7 +209,9 @@ if [ -z "$py" ]; then
 else
   run cuda 60 "$py" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), torch.cuda.device_count())'
   echo "   torch, its CUDA, CUDA available, devices: $(cat "$work/cuda.out")"
-  if grep -q ' True ' "$work/cuda.out" 2> /dev/null; then
+  if [ "$rc" -ne 0 ]; then
+    row ref-cuda pytorch cuda "$(failed)" "" "" "$secs" "the CUDA probe: $(why cuda)"
+  elif grep -q ' True ' "$work/cuda.out"; then
     ref_torch ref-cuda cuda 150
   else
     row ref-cuda pytorch cuda "not run" "" "" "$secs" "torch.cuda.is_available() is False: $(cat "$work/cuda.out" "$work/cuda.err" | tail -n 1 | cut -c1-100)"
