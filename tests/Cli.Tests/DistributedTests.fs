@@ -12,15 +12,7 @@ open CtrDsl.Dsl
 
 let private options = { FitOptions.defaults with Epochs = 2; BatchSize = 128; LearningRate = 0.01; Threads = 1 }
 
-let private deepFM (data: Dataset) =
-    let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
-
-    let configured =
-        match entry.Configure [ "embedding_dim", CtrDsl.Models.Registry.Int 4; "dnn_hidden_units", CtrDsl.Models.Registry.Ints [ 16 ] ] with
-        | Ok c -> c
-        | Error e -> failwith e.Message
-
-    Fit.build options entry.DisplayName (Features.ofFeatureSpace data.Features) configured.Expr
+let private deepFM (data: Dataset) = smallDeepFM options (Features.ofFeatureSpace data.Features)
 
 /// Trains one replica per rank of a local group (threads as ranks) and returns each rank's model and result.
 let private trainRanks (data: Dataset) (size: int) =

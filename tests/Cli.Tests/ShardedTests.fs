@@ -17,15 +17,7 @@ open CtrDsl.Training
 let private options =
     { FitOptions.defaults with Epochs = 2; BatchSize = 128; EvalBatchSize = 64; LearningRate = 0.01; Threads = 1 }
 
-let private deepFM (features: Features) =
-    let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
-
-    let configured =
-        match entry.Configure [ "embedding_dim", CtrDsl.Models.Registry.Int 4; "dnn_hidden_units", CtrDsl.Models.Registry.Ints [ 16 ] ] with
-        | Ok c -> c
-        | Error e -> failwith e.Message
-
-    Fit.build options entry.DisplayName features configured.Expr
+let private deepFM (features: Features) = smallDeepFM options features
 
 /// The generated Criteo rows; `buckets` > 0 hashes each categorical field into that many rows (an id space much
 /// larger than the rows a batch touches), 0 keeps the vocabulary (268 ids).

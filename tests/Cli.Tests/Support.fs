@@ -127,3 +127,14 @@ let rewriteCheckpoint (path: string) (c: CtrDsl.Training.Checkpoint) (metadata: 
         )
         .Save
         path
+
+/// A small DeepFM (k = 4, one hidden layer of 16) built for `options` over `features`: the distributed tests' model.
+let smallDeepFM (options: CtrDsl.Dsl.FitOptions) (features: CtrDsl.Dsl.Features) =
+    let entry = (CtrDsl.Models.Registry.tryFind "deepfm").Value
+
+    let configured =
+        match entry.Configure [ "embedding_dim", CtrDsl.Models.Registry.Int 4; "dnn_hidden_units", CtrDsl.Models.Registry.Ints [ 16 ] ] with
+        | Ok c -> c
+        | Error e -> failwith e.Message
+
+    CtrDsl.Dsl.Fit.build options entry.DisplayName features configured.Expr
