@@ -105,7 +105,8 @@ let trainingKeys =
       "min_lr"
       "eval_every_steps"
       "threads"
-      "device" ]
+      "device"
+      "tables" ]
 
 let topKeys = [ "dataset"; "model"; "training"; "out" ]
 
@@ -163,6 +164,7 @@ let private parseTraining (t: TrainingSection) (node: YamlNode) =
             | "eval_every_steps" -> { t with EvalEverySteps = int' k 0 v }
             | "threads" -> { t with Threads = threads k v }
             | "device" -> { t with Device = parsed k Device.parse v }
+            | "tables" -> { t with Tables = choice k TablePlacement.names v }
             | _ -> t)
         t
 
@@ -268,5 +270,6 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  eval_every_steps: %d{t.EvalEverySteps}"
     line $"  threads: %d{t.Threads}"
     line $"  device: %s{q (Device.name t.Device)}"
+    line $"  tables: %s{Choice.name TablePlacement.names t.Tables}"
     e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
     sb.ToString()

@@ -153,7 +153,27 @@ let runOn
     if ranks.Size > 1 then
         say $"ranks: %d{ranks.Size} (MPI), each training its share of every batch of %d{t.BatchSize} rows"
 
-    use s = Run.session model t
+    let placement = Sharding.chosen t ranks model.Features
+
+    use s =
+        match placement with
+        | Replicate -> Run.session model t
+        | Shard ->
+            let build f = Run.buildModel entry configured f t
+            Sharding.session Shard build model.Features t ranks
+
+    if placement = Shard then
+        say $"tables: sharded over %d{ranks.Size} ranks by id mod %d{ranks.Size} (%d{model.Features.TableRows} ids)"
+
+    // Parameters from a checkpoint of one process's format: whole, or this rank's rows of sharded tables.
+    let restore (c: Checkpoint) (path: string) =
+        match placement with
+        | Replicate ->
+            c.RestoreParameters(s.Model.Parameters, path)
+            FitSession.syncFromHost s
+            c.RestoreOptimizer(s.Step.Optimizer, path)
+        | Shard -> Sharding.restore s c path
+
     let features = Run.featuresJson data.Features
     let experimentYaml = toYaml e configured.Effective
 
@@ -175,9 +195,7 @@ let runOn
         match resumeFrom with
         | None -> FitState.fresh ()
         | Some(path, c) ->
-            c.RestoreParameters(model.Parameters, path)
-            FitSession.syncFromHost s
-            c.RestoreOptimizer(s.Step.Optimizer, path)
+            restore c path
             s.Plan.Step <- c.PlanStep
             let st = FitState.ofJson c.Metadata["loop"]
             say $"resuming %s{runDir} after epoch %d{st.Epoch} (+%d{st.Batch} batches), step %d{c.PlanStep}"
@@ -191,11 +209,15 @@ let runOn
         if resumeFrom.IsSome then
             metricsFile.Write state
 
+    // Rank 0 writes the checkpoints. Sharded tables are gathered for them, a collective: every rank then takes part
+    // and only rank 0 writes (CheckpointFiles).
+    let checkpoints = CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features)
+
     let policies =
-        if leader then
-            Policies.standard t @ [ metricsFile; CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features) ]
-        else
-            Policies.standard t
+        match leader, placement with
+        | true, _ -> Policies.standard t @ [ metricsFile; checkpoints ]
+        | false, Shard -> Policies.standard t @ [ checkpoints ]
+        | false, Replicate -> Policies.standard t
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
     let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
     let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
@@ -216,8 +238,11 @@ let runOn
         say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
     if File.Exists bestCheckpoint then
-        (Checkpoint.Load bestCheckpoint).RestoreParameters(model.Parameters, bestCheckpoint)
-        FitSession.syncFromHost s
+        match placement with
+        | Replicate ->
+            (Checkpoint.Load bestCheckpoint).RestoreParameters(s.Model.Parameters, bestCheckpoint)
+            FitSession.syncFromHost s
+        | Shard -> Sharding.restore s (Checkpoint.Load bestCheckpoint) bestCheckpoint
 
     let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluateOn ranks s data.Schema)
     // A halted run stops promptly: its final metrics come when it is resumed and finishes.

@@ -96,4 +96,26 @@ let tests =
               Expect.isLessThan killedAt.Elapsed.TotalSeconds 30.0 "the other rank does not hang"
               // The last checkpoint resumes on two ranks.
               let code, _, err = start 2 [ "train"; "--resume"; run; "--epochs"; "30" ] |> finish 240
-              Expect.equal code 0 err ]
+              Expect.equal code 0 err
+
+          testCase "mpiexec -n 2 with sharded tables ends where one process ends, and one process evaluates its checkpoint"
+          <| fun () ->
+              requireMpi ()
+              let dir = tempDir "mpi-shard"
+              let train, test = criteoFiles dir
+              let config = Path.Combine(dir, "shard.yaml")
+              File.WriteAllText(config, "training:\n  tables: shard\n")
+              let alone = ctr (smallRun train test (Path.Combine(dir, "alone")) @ [ "--json" ])
+              Expect.equal alone.Code 0 alone.Err
+              let run = Path.Combine(dir, "ranks")
+
+              let code, out, err =
+                  start 2 ([ "train"; "--config"; config ] @ List.tail (smallRun train test run) @ [ "--json" ]) |> finish 240
+
+              Expect.equal code 0 err
+              let a, b = testAuc (json alone), testAuc (Text.Json.JsonDocument.Parse(out.Trim()).RootElement)
+              Expect.isLessThan (abs (a - b)) 1e-4 $"test AUC {a} alone, {b} on two ranks with sharded tables"
+              Expect.stringContains (File.ReadAllText(Path.Combine(run, "config.yaml"))) "tables: shard" "the run keeps its placement"
+              // The checkpoint is in one process's format: a plain eval reads it.
+              let e = ctr [ "eval"; run; "--data"; test; "--json" ]
+              Expect.equal e.Code 0 e.Err ]

@@ -116,3 +116,17 @@ module Device =
         | Cpu -> new CtrDsl.Cpu.CpuBackend()
         | OpenCl i -> CtrDsl.OpenCl.OpenClBackend.Create i
         | Torch _ -> BackendProviders.Torch.Create(name d)
+
+/// Where the tables indexed by the global ids live on data-parallel ranks. They share one id space, and sharding
+/// rewrites the batch's ids to working slots, so the choice is made for that id space as a whole (every such table
+/// of the model: DeepFM's `embed/table` and `linear/weight`), not table by table.
+type TablePlacement =
+    /// Every rank holds the whole tables; their row-sparse gradients are all-gathered (`GradientExchange`).
+    | Replicate
+    /// Rank g mod n holds row g; rows and gradients travel by all-to-all (`ShardedTables`).
+    | Shard
+
+module TablePlacement =
+    /// The spellings of the YAML key `tables`: auto (None: shard an id space of 1M rows or more on several ranks),
+    /// replicate or shard.
+    let names = [ "auto", None; "replicate", Some Replicate; "shard", Some Shard ]

@@ -31,6 +31,8 @@ type FitOptions =
         /// Compute and parsing threads; 0 uses every core.
         Threads: int
         Device: Device
+        /// Where data-parallel ranks keep the embedding tables: None (auto) shards an id space of 1M rows or more.
+        Tables: TablePlacement option
     }
 
 module FitOptions =
@@ -53,7 +55,8 @@ module FitOptions =
           MinLr = 1e-6
           EvalEverySteps = 0
           Threads = 0
-          Device = Cpu }
+          Device = Cpu
+          Tables = None }
 
     /// The learning rates a run accepts, in flags and YAML alike (a stored run is always read back).
     let learningRateRange = 1e-12, 1e4

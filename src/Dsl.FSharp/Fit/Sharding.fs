@@ -6,15 +6,6 @@ open CtrDsl.Distributed
 open CtrDsl.Tensors
 open CtrDsl.Training
 
-/// Where the tables indexed by the global ids live on data-parallel ranks. They share one id space, and sharding
-/// rewrites the batch's ids to working slots, so the choice is made for that id space as a whole (every such table
-/// of the model: DeepFM's `embed/table` and `linear/weight`), not table by table.
-type TablePlacement =
-    /// Every rank holds the whole tables; their row-sparse gradients are all-gathered (`GradientExchange`).
-    | Replicate
-    /// Rank g mod n holds row g; rows and gradients travel by all-to-all (`ShardedTables`).
-    | Shard
-
 /// Row-wise sharded embedding tables over data-parallel ranks: the model is built over `working` features (the
 /// tables get the working capacity's rows), `createSession` compiles it with the tables left to `ShardedTables`,
 /// and `initialize` gives the shards their rows of a model built over the whole id space.
@@ -25,6 +16,13 @@ module Sharding =
 
     /// Shards when there are several ranks and the id space has at least `defaultMinRows` rows.
     let placement (ranks: ICommunicator) (f: Features) = if ranks.Size > 1 && f.TableRows >= defaultMinRows then Shard else Replicate
+
+    /// The placement the options ask for on these ranks: `tables: auto` is `placement`; one rank always replicates.
+    let chosen (o: FitOptions) (ranks: ICommunicator) (f: Features) =
+        match o.Tables with
+        | _ when ranks.Size = 1 -> Replicate
+        | Some p -> p
+        | None -> placement ranks f
 
     /// Rows of a working table: the most distinct ids one batch can hold, the training share or a scored batch
     /// whichever is larger, times the ids of a row (id fields and every multi-valued field's length), at most the
