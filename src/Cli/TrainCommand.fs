@@ -238,11 +238,7 @@ let runOn
         say $"halted at step %d{s.Step.Steps}; continue with: ctr train --resume %s{runDir}"
     // Final metrics from the best checkpoint (the last evaluation's when there is no validation split).
     if File.Exists bestCheckpoint then
-        match placement with
-        | Replicate ->
-            (Checkpoint.Load bestCheckpoint).RestoreParameters(s.Model.Parameters, bestCheckpoint)
-            FitSession.syncFromHost s
-        | Shard -> Sharding.restore s (Checkpoint.Load bestCheckpoint) bestCheckpoint
+        restore (Checkpoint.Load bestCheckpoint) bestCheckpoint
 
     let evaluate (c: CtrDsl.Data.DataCache option) = c |> Option.map (Fit.evaluateOn ranks s data.Schema)
     // A halted run stops promptly: its final metrics come when it is resumed and finishes.

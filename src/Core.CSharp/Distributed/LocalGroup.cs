@@ -47,8 +47,13 @@ public static class LocalGroup
         public void AllReduceSum(Span<float> data) => Sum(shared.Floats, data);
         public void AllReduceSum(Span<double> data) => Sum(shared.Doubles, data);
 
-        public void AllGather(ReadOnlySpan<int> mine, Span<int> all) =>
-            Gather(shared.Ints, mine, all, Enumerable.Repeat(mine.Length, shared.Size).ToArray());
+        private readonly int[] _equalCounts = new int[shared.Size];
+
+        public void AllGather(ReadOnlySpan<int> mine, Span<int> all)
+        {
+            Array.Fill(_equalCounts, mine.Length);
+            Gather(shared.Ints, mine, all, _equalCounts);
+        }
 
         public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => Gather(shared.Floats, mine, all, counts);
         public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => Gather(shared.Ints, mine, all, counts);

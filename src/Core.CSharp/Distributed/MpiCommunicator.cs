@@ -50,17 +50,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         return _world = new MpiCommunicator(rank, size);
     }
 
-    public void AllReduceSum(Span<float> data)
-    {
-        fixed (float* p = data)
-            Check(MpiNative.Allreduce(MpiNative.InPlace, p, data.Length, MpiNative.Float, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce");
-    }
-
-    public void AllReduceSum(Span<double> data)
-    {
-        fixed (double* p = data)
-            Check(MpiNative.Allreduce(MpiNative.InPlace, p, data.Length, MpiNative.Double, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce");
-    }
+    public void AllReduceSum(Span<float> data) => Reduce(data, MpiNative.Float);
+    public void AllReduceSum(Span<double> data) => Reduce(data, MpiNative.Double);
 
     public void AllGather(ReadOnlySpan<int> mine, Span<int> all)
     {
@@ -68,38 +59,38 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(MpiNative.Allgather(s, mine.Length, MpiNative.Int, r, mine.Length, MpiNative.Int, MpiNative.CommWorld), "MPI_Allgather");
     }
 
-    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
+    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => GatherV(mine, all, counts, MpiNative.Float);
+    public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => GatherV(mine, all, counts, MpiNative.Int);
+
+    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts) =>
+        Exchange(send, sendCounts, recv, recvCounts, MpiNative.Float);
+
+    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts) =>
+        Exchange(send, sendCounts, recv, recvCounts, MpiNative.Int);
+
+    // One body per collective; `type` is the MPICH datatype handle of T.
+    private static void Reduce<T>(Span<T> data, int type) where T : unmanaged
     {
-        var displs = Displacements(counts);
-        fixed (float* s = mine, r = all)
-        fixed (int* c = counts, d = displs)
-            Check(MpiNative.Allgatherv(s, mine.Length, MpiNative.Float, r, c, d, MpiNative.Float, MpiNative.CommWorld), "MPI_Allgatherv");
+        fixed (T* p = data)
+            Check(MpiNative.Allreduce(MpiNative.InPlace, p, data.Length, type, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce");
     }
 
-    public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts)
+    private void GatherV<T>(ReadOnlySpan<T> mine, Span<T> all, ReadOnlySpan<int> counts, int type) where T : unmanaged
     {
         var displs = Displacements(counts);
-        fixed (int* s = mine, r = all)
+        fixed (T* s = mine, r = all)
         fixed (int* c = counts, d = displs)
-            Check(MpiNative.Allgatherv(s, mine.Length, MpiNative.Int, r, c, d, MpiNative.Int, MpiNative.CommWorld), "MPI_Allgatherv");
+            Check(MpiNative.Allgatherv(s, mine.Length, type, r, c, d, type, MpiNative.CommWorld), "MPI_Allgatherv");
     }
 
-    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts)
+    private void Exchange<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, Span<T> recv, ReadOnlySpan<int> recvCounts, int type)
+        where T : unmanaged
     {
         var sd = Displacements(sendCounts, ref _sendDispls);
         var rd = Displacements(recvCounts);
-        fixed (float* s = send, r = recv)
+        fixed (T* s = send, r = recv)
         fixed (int* sc = sendCounts, sdp = sd, rc = recvCounts, rdp = rd)
-            Check(MpiNative.Alltoallv(s, sc, sdp, MpiNative.Float, r, rc, rdp, MpiNative.Float, MpiNative.CommWorld), "MPI_Alltoallv");
-    }
-
-    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts)
-    {
-        var sd = Displacements(sendCounts, ref _sendDispls);
-        var rd = Displacements(recvCounts);
-        fixed (int* s = send, r = recv)
-        fixed (int* sc = sendCounts, sdp = sd, rc = recvCounts, rdp = rd)
-            Check(MpiNative.Alltoallv(s, sc, sdp, MpiNative.Int, r, rc, rdp, MpiNative.Int, MpiNative.CommWorld), "MPI_Alltoallv");
+            Check(MpiNative.Alltoallv(s, sc, sdp, type, r, rc, rdp, type, MpiNative.CommWorld), "MPI_Alltoallv");
     }
 
     private int[] Displacements(ReadOnlySpan<int> counts) => Displacements(counts, ref _displs);
