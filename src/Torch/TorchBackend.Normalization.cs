@@ -67,13 +67,16 @@ public sealed partial class TorchBackend
             if (rows == 0) { mu = zeros([cols], ScalarType.Float32, TorchDevice); rs = full([cols], 1f / MathF.Sqrt(eps), ScalarType.Float32, TorchDevice); }
             else
             {
-                var xs = T(x, rows, cols);
-                mu = xs.mean([0]);
-                var v = xs.sub(mu).square().sum([0]);
+                // The statistics in float64, as the CPU backend takes them: with a few rows the float32 sums differ
+                // enough to move the backward's cancelling terms by 1e-4.
+                var xs = T(x, rows, cols).to(ScalarType.Float64);
+                var m = xs.mean([0]);
+                var v = xs.sub(m).square().sum([0]);
                 var biased = v.div(rows);
-                rs = biased.add(eps).rsqrt();
+                mu = m.to(ScalarType.Float32);
+                rs = biased.add(eps).rsqrt().to(ScalarType.Float32);
                 rm.mul_(1f - momentum).add_(mu, momentum);
-                rv.mul_(1f - momentum).add_(rows > 1 ? v.div(rows - 1) : biased, momentum);
+                rv.mul_(1f - momentum).add_((rows > 1 ? v.div(rows - 1) : biased).to(ScalarType.Float32), momentum);
             }
         }
         else
@@ -95,8 +98,9 @@ public sealed partial class TorchBackend
         var rs = T(rstd, cols);
         var xh = T(x, rows, cols).sub(T(mean, cols)).mul(rs);
         var g = T(dy, rows, cols);
-        var sdy = g.sum([0]);
-        var sdyx = g.mul(xh).sum([0]);
+        // Sums in float64, rounded once, as the CPU backend takes them.
+        var sdy = g.to(ScalarType.Float64).sum([0]).to(ScalarType.Float32);
+        var sdyx = g.mul(xh).to(ScalarType.Float64).sum([0]).to(ScalarType.Float32);
         if (!dgamma.IsEmpty) T(dgamma, cols).add_(sdyx);
         if (!dbeta.IsEmpty) T(dbeta, cols).add_(sdy);
         if (!dx.IsEmpty)
