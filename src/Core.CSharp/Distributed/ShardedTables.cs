@@ -87,8 +87,14 @@ public sealed class ShardedTables
 
     public int GlobalRows { get; }
 
-    /// <summary>This rank's place in the group (a checkpoint is written by rank 0 alone).</summary>
+    /// <summary>This rank's place in the group (a checkpoint's main file is written by rank 0 alone).</summary>
     public int Rank => _rank;
+
+    /// <summary>How many ranks the tables are sharded over.</summary>
+    public int Ranks => _n;
+
+    /// <summary>The ranks (a checkpoint's writers agree through it).</summary>
+    public ICommunicator Group => _comm;
 
     /// <summary>This rank's shards, in the order of the working tables and with their names.</summary>
     public IReadOnlyList<Parameter> Shards => _shards;

@@ -2,6 +2,7 @@ namespace CtrDsl.Dsl
 
 open System
 open System.Collections.Generic
+open System.IO
 open CtrDsl.Distributed
 open CtrDsl.Tensors
 open CtrDsl.Training
@@ -120,63 +121,54 @@ module Sharding =
 
         p.RowDim
 
-    /// A checkpoint of a session with sharded tables in the format of one process: every rank gathers each table
-    /// and its optimizer state ([rows; dim] in global id order) and the result is what one process with whole tables
-    /// would capture. A collective: every rank calls it. One format means that `ctr predict` and serving read it
-    /// unchanged and that `restore` re-shards it to any number of ranks; the price is the whole table in the memory
-    /// of every rank for the moment of the capture.
-    let capture (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) : Checkpoint =
+    /// Writes the checkpoint `path` of a session with sharded tables: every rank its shard file (`ShardFiles`), then
+    /// rank 0 the main file (dense parameters, their optimizer state, `metadata` and the sharding), then every rank
+    /// removes its shard files of the previous generation. A collective: every rank calls it, and a rank that cannot
+    /// write makes every rank raise, so none is left waiting. Nothing whole is gathered.
+    let save (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) (path: string) =
         let shards = shardsOf s
-        let index = shards.Shards |> Seq.mapi (fun i p -> p.Name, i) |> dict
+        let generation = s.Step.Optimizer.Steps
 
-        let parameters =
-            [| for p in s.Model.Parameters ->
-                   match index.TryGetValue p.Name with
-                   | true, i -> SavedTensor(p.Name, [| shards.GlobalRows; p.RowDim |], shards.Gather i)
-                   | _ -> SavedTensor(p.Name, Array.copy p.Shape, Array.copy p.Value) |]
+        // Runs `write` where asked, then agrees over the ranks: a failure anywhere raises everywhere.
+        let agreed (here: bool) (file: string) (write: unit -> unit) =
+            let failed = [| 0.0 |]
 
-        let state = Dictionary<string, float32[]>()
+            let error =
+                if here then
+                    try
+                        write ()
+                        None
+                    with
+                    | :? IOException
+                    | :? UnauthorizedAccessException as e ->
+                        failed[0] <- 1.0
+                        Some e.Message
+                else
+                    None
 
-        for KeyValue(k, v) in s.Step.Optimizer.State do
-            state[k] <- Array.copy v
+            shards.Group.AllReduceSum(Span failed)
 
-        for KeyValue(k, v) in shards.Optimizer.State do
-            state[k] <- shards.GatherRows(v, widthOf shards k)
+            match error with
+            | Some m -> raise (CheckpointException(file, $"cannot write the checkpoint ({m})"))
+            | None when failed[0] > 0.0 -> raise (CheckpointException(file, "another rank could not write its part of the checkpoint"))
+            | None -> ()
 
-        Checkpoint(
-            Metadata = Dictionary metadata,
-            Features = features,
-            Parameters = parameters,
-            PlanStep = s.Plan.Step,
-            OptimizerSteps = s.Step.Optimizer.Steps,
-            LearningRate = s.Step.Optimizer.LearningRate,
-            OptimizerState = state
-        )
+        agreed true (ShardFiles.PathOf(path, generation, shards.Rank, shards.Ranks)) (fun () -> ShardFiles.Save(shards, path, generation))
 
-    /// Puts a checkpoint of one process's format (`capture`, or a run with whole tables) into a session with sharded
-    /// tables over any number of ranks: the dense parameters and their optimizer state as `Checkpoint` restores them,
-    /// and this rank's rows of every table and of its optimizer state. A table of another size names the file.
-    let restore (s: FitSession) (c: Checkpoint) (file: string) =
-        let shards = shardsOf s
-        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+        agreed (shards.Rank = 0) path (fun () ->
+            let meta = Dictionary metadata
 
-        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+            for KeyValue(k, v) in ShardFiles.Describe(shards, generation) do
+                meta[k] <- v
 
-        let local =
-            Checkpoint(
-                Metadata = c.Metadata,
-                Features = c.Features,
-                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
-                PlanStep = c.PlanStep,
-                OptimizerSteps = c.OptimizerSteps,
-                LearningRate = c.LearningRate,
-                OptimizerState =
-                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
-            )
+            let isTable (p: Parameter) = shards.Shards |> Seq.exists (fun t -> t.Name = p.Name)
+            let dense = s.Model.Parameters |> Seq.filter (isTable >> not)
+            Checkpoint.Capture(meta, features, dense, s.Step.Optimizer, s.Plan.Step).Save path)
 
-        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
-        local.RestoreOptimizer(s.Step.Optimizer, file)
+        ShardFiles.RemoveOlder(shards, path, generation)
 
+    /// The tables of one process's checkpoint, scattered to this rank's shards.
+    let private restoreWhole (shards: ShardedTables) (c: Checkpoint) (file: string) =
         for i in 0 .. shards.Shards.Count - 1 do
             let p = shards.Shards[i]
 
@@ -208,3 +200,30 @@ module Sharding =
             raise (CheckpointException(file, e.Message))
 
         shards.Optimizer.LearningRate <- c.LearningRate
+
+    /// Puts a checkpoint into a session with sharded tables: the dense parameters and their optimizer state as
+    /// `Checkpoint` restores them, and this rank's rows of every table and of its optimizer state, from the shard files
+    /// of a checkpoint written by `save` on any number of ranks (re-sharded when that number differs), or from the
+    /// whole tables of one process's checkpoint. A table of another size names the file.
+    let restore (s: FitSession) (c: Checkpoint) (file: string) =
+        let shards = shardsOf s
+        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+
+        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+
+        let local =
+            Checkpoint(
+                Metadata = c.Metadata,
+                Features = c.Features,
+                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
+                PlanStep = c.PlanStep,
+                OptimizerSteps = c.OptimizerSteps,
+                LearningRate = c.LearningRate,
+                OptimizerState =
+                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
+            )
+
+        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
+        local.RestoreOptimizer(s.Step.Optimizer, file)
+
+        if ShardFiles.IsSharded c then ShardFiles.Restore(shards, c, file) else restoreWhole shards c file
