@@ -354,6 +354,54 @@ let ``a checkpoint of sharded tables is a file per shard that assembles to one p
 
     Expect.equal d.OptimizerSteps c.OptimizerSteps "d.OptimizerSteps"
 
+let ``a shard drawn by its rank holds the rows of the whole tensor's draw`` () =
+    let inits: CtrDsl.Init.Initializer list =
+        [ CtrDsl.Init.Initializer.Normal(0.0f, 0.1f)
+          CtrDsl.Init.Initializer.TruncatedNormal(0.0f, 1.0f)
+          CtrDsl.Init.Initializer.XavierUniform()
+          CtrDsl.Init.Initializer.Uniform(-1.0f, 2.0f)
+          CtrDsl.Init.Initializer.Constant(0.5f) ]
+
+    for init in inits do
+        for rows, dim in [ 1, 5; 7, 3; 10, 1; 13, 4 ] do
+            let whole = Array.zeroCreate (rows * dim)
+            init.Fill(Span whole, [| rows; dim |], CtrDsl.Init.Rng.ForName(7UL, "t"))
+
+            for ranks in 1..4 do
+                for rank in 0 .. ranks - 1 do
+                    let mine = ShardedTables.ShardRows(rows, ranks, rank)
+                    let shard = Array.zeroCreate (mine * dim)
+                    init.FillShard(Span shard, [| rows; dim |], CtrDsl.Init.Rng.ForName(7UL, "t"), rank, ranks)
+
+                    let expected =
+                        [| for l in 0 .. mine - 1 do
+                               yield! whole[(l * ranks + rank) * dim .. (l * ranks + rank) * dim + dim - 1] |]
+
+                    Expect.equal shard expected $"{init} [{rows}; {dim}], rank {rank} of {ranks}"
+
+let ``three ranks draw their own shards: the initial values of one process without a whole table`` () =
+    use data = prepared "sharded-init" 0.0 400
+    let features = Features.ofFeatureSpace data.Features
+    let whole = deepFM features
+
+    let drawn =
+        runRanks 3 (fun rank ->
+            use s = Sharding.session Shard deepFM features options rank
+            // The model holds only the working tables; the shards their rows.
+            for p in s.Model.Parameters do
+                if p.IsSparse then
+                    Expect.isLessThan p.Shape[0] features.TableRows $"{p.Name}: a working table"
+
+            [ for p in s.Model.Parameters do
+                  if not p.IsSparse then
+                      p.Name, Array.copy p.Value ],
+            Sharding.gather s)
+
+    for dense, tables in drawn do
+        for name, v in dense @ tables do
+            let q = whole.Parameters |> Seq.find (fun q -> q.Name = name)
+            Expect.equal v q.Value $"{name}: the values of one process, bit for bit"
+
 let ``tables are sharded by default only on several ranks and from a million ids`` () =
     let features (rows: int) = Features.ids [ "a"; "b" ] rows
     let one, two = SingleProcess.Instance, LocalGroup.Create 2
@@ -382,6 +430,12 @@ let tests =
           testCase
               "a checkpoint of sharded tables is a file per shard that assembles to one process's checkpoint and restores onto two or three ranks"
               ``a checkpoint of sharded tables is a file per shard that assembles to one process's checkpoint and restores onto two or three ranks``
+          testCase
+              "a shard drawn by its rank holds the rows of the whole tensor's draw"
+              ``a shard drawn by its rank holds the rows of the whole tensor's draw``
+          testCase
+              "three ranks draw their own shards: the initial values of one process without a whole table"
+              ``three ranks draw their own shards: the initial values of one process without a whole table``
           testCase
               "tables are sharded by default only on several ranks and from a million ids"
               ``tables are sharded by default only on several ranks and from a million ids`` ]

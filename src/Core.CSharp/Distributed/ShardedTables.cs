@@ -239,6 +239,17 @@ public sealed class ShardedTables
         Optimizer.Step();
     }
 
+    /// <summary>
+    /// Draws this rank's rows of every table as the model over the whole id space would initialise them (the
+    /// working table's <see cref="Parameter.Drawn"/>, at the global shape): the same values as one process, without a
+    /// whole table on any rank. A table not drawn from an initializer keeps zeros (give it rows with <see cref="Scatter"/>).
+    /// </summary>
+    public void Initialize()
+    {
+        for (int t = 0; t < _working.Length; t++)
+            _working[t].Drawn?.FillShard(_shards[t].Name, _shards[t].Value, [GlobalRows, _shards[t].RowDim], _rank, _n);
+    }
+
     /// <summary>Every rank gets table <paramref name="index"/>'s whole [GlobalRows; dim] values, in global id order
     /// (a checkpoint's or a test's view; it allocates the whole table).</summary>
     public float[] Gather(int index) => GatherRows(Shards[index].Value, Shards[index].RowDim);

@@ -9,7 +9,7 @@ open CtrDsl.Training
 
 /// Row-wise sharded embedding tables over data-parallel ranks: the model is built over `working` features (the
 /// tables get the working capacity's rows), `createSession` compiles it with the tables left to `ShardedTables`,
-/// and `initialize` gives the shards their rows of a model built over the whole id space.
+/// whose shards draw their own rows of the initial values; `initialize` gives them the rows of a whole model instead.
 module Sharding =
     /// Ids below which the tables are replicated by default: 1M rows of 16 floats is 64 MB a rank, which every rank
     /// holds easily, and a replica saves the all-to-all of rows before each step.
@@ -52,7 +52,8 @@ module Sharding =
 
     /// Compiles a model built over `working` features with its tables sharded over `ranks` (an id space of
     /// `globalRows`): the dense parameters go to the session's optimizer, the tables' shards to a second instance of
-    /// the same rule. CPU only, without gradient clipping (the global norm would need the shards' norms reduced).
+    /// the same rule. The shards draw their rows of the initial values (`ShardedTables.Initialize`). CPU only, without
+    /// gradient clipping (the global norm would need the shards' norms reduced).
     let createSession (m: BuiltModel) (o: FitOptions) (ranks: ICommunicator) (globalRows: int) : FitSession =
         if o.Device <> Cpu then
             invalidArg "o" $"sharded tables run on the CPU backend only, not {Device.name o.Device}"
@@ -66,6 +67,7 @@ module Sharding =
         let shards =
             ShardedTables(ranks, tables, globalRows, fun ps -> OptimizerKind.create o.Optimizer (float32 o.LearningRate) ps)
 
+        shards.Initialize()
         s.Step.Shards <- shards
         s.Scorer.Shards <- shards
         s
@@ -86,24 +88,13 @@ module Sharding =
             shards.Scatter(i, full.Value))
 
     /// A training session for one rank with the tables placed as asked (`placement ranks features` for the
-    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features with
-    /// the dense parameters and the shards' rows taken from `build features` (the same initial values as one
-    /// process), which is then dropped.
+    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features, its
+    /// shards drawing their own rows (`ShardedTables.Initialize`). Either way the initial values are those of one
+    /// process: every parameter draws from its own named stream, so the dense ones do not depend on the tables' size.
     let session (placement: TablePlacement) (build: Features -> BuiltModel) (features: Features) (o: FitOptions) (ranks: ICommunicator) =
         match placement with
         | Replicate -> FitSession.create (build features) o
-        | Shard ->
-            let whole = build features
-            let m = build (working o ranks features)
-
-            for p in m.Parameters do
-                if not p.IsSparse then
-                    let q = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
-                    Array.blit q.Value 0 p.Value 0 p.Value.Length
-
-            let s = createSession m o ranks features.TableRows
-            initialize s whole
-            s
+        | Shard -> createSession (build (working o ranks features)) o ranks features.TableRows
 
     /// Every rank gets the whole values of each sharded table, by name (a test's or a checkpoint's view).
     let gather (s: FitSession) : (string * float32[]) list =
