@@ -166,7 +166,8 @@ let restore (run: string) : Restored =
     if not (File.Exists path) then
         Errors.usage $"%s{path}: the run has no checkpoint yet"
 
-    let c = Checkpoint.Load path
+    // A run with sharded tables: its shard files beside the checkpoint are assembled into whole tables.
+    let c = CtrDsl.Distributed.ShardFiles.Assemble(Checkpoint.Load path, path)
     let m = meta c path
 
     let entry =

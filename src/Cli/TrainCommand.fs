@@ -165,10 +165,12 @@ let runOn
     if placement = Shard then
         say $"tables: sharded over %d{ranks.Size} ranks by id mod %d{ranks.Size} (%d{model.Features.TableRows} ids)"
 
-    // Parameters from a checkpoint of one process's format: whole, or this rank's rows of sharded tables.
+    // Parameters from a checkpoint: whole tables (a sharded run's shard files assembled), or this rank's rows of
+    // sharded tables (its own shard file when the run had as many ranks, every shard file re-sharded otherwise).
     let restore (c: Checkpoint) (path: string) =
         match placement with
         | Replicate ->
+            let c = CtrDsl.Distributed.ShardFiles.Assemble(c, path)
             c.RestoreParameters(s.Model.Parameters, path)
             FitSession.syncFromHost s
             c.RestoreOptimizer(s.Step.Optimizer, path)
@@ -209,8 +211,7 @@ let runOn
         if resumeFrom.IsSome then
             metricsFile.Write state
 
-    // Rank 0 writes the checkpoints. Sharded tables are gathered for them, a collective: every rank then takes part
-    // and only rank 0 writes (CheckpointFiles).
+    // Rank 0 writes the checkpoints; with sharded tables every rank writes its shard file beside them (CheckpointFiles).
     let checkpoints = CheckpointFiles(bestCheckpoint, Run.lastCheckpoint runDir, metadata, features)
 
     let policies =

@@ -116,6 +116,16 @@ let tests =
               let a, b = testAuc (json alone), testAuc (Text.Json.JsonDocument.Parse(out.Trim()).RootElement)
               Expect.isLessThan (abs (a - b)) 1e-4 $"test AUC {a} alone, {b} on two ranks with sharded tables"
               Expect.stringContains (File.ReadAllText(Path.Combine(run, "config.yaml"))) "tables: shard" "the run keeps its placement"
-              // The checkpoint is in one process's format: a plain eval reads it.
+              // Each rank wrote its shard file beside the checkpoint; eval, one process, assembles them.
+              for r in 0..1 do
+                  Expect.equal (Directory.GetFiles(run, $"checkpoint.ckpt.g*.shard-%d{r}-of-2").Length) 1 $"rank {r}'s shard of the best checkpoint"
+
               let e = ctr [ "eval"; run; "--data"; test; "--json" ]
-              Expect.equal e.Code 0 e.Err ]
+              Expect.equal e.Code 0 e.Err
+              // Two ranks resume from their own shard files; one process resumes by assembling them.
+              let code, out, err = start 2 [ "train"; "--resume"; run; "--epochs"; "3"; "--json" ] |> finish 240
+              Expect.equal code 0 err
+              let resumed = Text.Json.JsonDocument.Parse(out.Trim()).RootElement
+              Expect.equal (resumed.GetProperty("epochs_completed").GetInt32()) 3 "two ranks trained the third epoch"
+              let one = ctr [ "train"; "--resume"; run; "--epochs"; "4"; "--json" ]
+              Expect.equal one.Code 0 one.Err ]

@@ -243,7 +243,7 @@ let ``two MPI processes exchange by all-to-all under mpiexec`` () =
         for row in rows.EnumerateArray() do
             Expect.isTrue (row.GetProperty("alltoall_seconds").GetDouble() > 0.0) "row.GetProperty(\"alltoall_seconds\").GetDouble() > 0.0"
 
-let ``a checkpoint of sharded tables is one process's checkpoint and restores onto three ranks`` () =
+let ``a checkpoint of sharded tables is a file per shard that assembles to one process's checkpoint and restores onto two or three ranks`` () =
     use data = prepared "sharded-checkpoint" 0.0 400
     let o = { options with Epochs = 1 }
     let features = Features.ofFeatureSpace data.Features
@@ -255,14 +255,37 @@ let ``a checkpoint of sharded tables is one process's checkpoint and restores on
         Fit.runOn s data o (FitRun.standard o) |> ignore
         Checkpoint.Capture(meta, [||], alone.Parameters, s.Step.Optimizer, s.Plan.Step)
 
-    let captured =
+    let dir = tempDir "sharded-checkpoint-files"
+    let path = Path.Combine(dir, "last.ckpt")
+    let shardFiles (ranks: int) = Directory.GetFiles(dir, $"last.ckpt.g*.shard-*-of-%d{ranks}") |> Array.sort
+    // A previous generation's shard files, which the save removes once the checkpoint names the new one.
+    for r in 0..1 do
+        File.WriteAllText(ShardFiles.PathOf(path, 0L, r, 2), "previous generation")
+
+    let saved =
         runRanks 2 (fun rank ->
             let _, s = shardedSession (deepFM features) rank
             use s = s
             Fit.runOn s data o { FitRun.standard o with Ranks = rank } |> ignore
-            Sharding.capture s meta [||])
+            Sharding.save s meta [||] path
+            [ for p in s.Step.Shards.Shards -> Array.copy p.Value ])
 
-    let c = captured[0]
+    let main = Checkpoint.Load path
+    let generation = main.OptimizerSteps
+    Expect.equal (shardFiles 2) [| for r in 0..1 -> ShardFiles.PathOf(path, generation, r, 2) |] "one file per rank, of this generation"
+    // The main file holds the dense parameters alone; the tables are in the shard files.
+    let c = ShardFiles.Assemble(main, path)
+    let inMain = set [ for t in main.Parameters -> t.Name ]
+
+    let tables =
+        [ for t in c.Parameters do
+              if not (inMain.Contains t.Name) then
+                  t ]
+
+    Expect.equal tables.Length 2 "the two tables (embedding and linear weight) come from the shard files"
+
+    for t in tables do
+        Expect.equal t.Shape[0] features.TableRows $"{t.Name}: whole rows"
 
     // The same tensors and optimizer state, to the rounding of the equivalence test.
     let close (what: string) (a: float32[]) (b: float32[]) =
@@ -272,9 +295,10 @@ let ``a checkpoint of sharded tables is one process's checkpoint and restores on
             if abs (float a[i] - float b[i]) > 1e-5 + 1e-4 * abs (float a[i]) then
                 failwith $"{what}[{i}]: one process {a[i]}, two ranks {b[i]}"
 
-    Expect.equal ([ for t in c.Parameters -> t.Name ]) ([ for t in single.Parameters -> t.Name ]) "[ for t in c.Parameters -> t.Name ]"
+    let byName (ts: seq<SavedTensor>) = ts |> Seq.sortBy (fun t -> t.Name) |> Seq.toList
+    Expect.equal [ for t in byName c.Parameters -> t.Name ] [ for t in byName single.Parameters -> t.Name ] "the same tensors"
 
-    for a, b in Seq.zip single.Parameters c.Parameters do
+    for a, b in Seq.zip (byName single.Parameters) (byName c.Parameters) do
         Expect.equal b.Shape a.Shape "b.Shape"
         close a.Name a.Values b.Values
 
@@ -289,22 +313,94 @@ let ``a checkpoint of sharded tables is one process's checkpoint and restores on
     Expect.equal c.OptimizerSteps single.OptimizerSteps "c.OptimizerSteps"
     Expect.equal c.PlanStep single.PlanStep "c.PlanStep"
 
-    // Restored onto three ranks (another sharding), the tables and state captured again are the same bits.
-    let again =
-        runRanks 3 (fun rank ->
-            let _, s = shardedSession (deepFM features) rank
+    // The same number of ranks: a rank reads its own file alone (rank 1's is away) and gets back the bits it saved.
+    let other = ShardFiles.PathOf(path, generation, 1, 2)
+    File.Move(other, other + ".away")
+
+    let back =
+        let _, s = shardedSession (deepFM features) (LocalGroup.Create 2).[0]
+        use s = s
+        Sharding.restore s main path
+        [ for p in s.Step.Shards.Shards -> Array.copy p.Value ]
+
+    Expect.equal back saved[0] "rank 0's shards, restored from its file"
+    // Re-sharding reads every shard file: one missing is a one-line error naming it.
+    let missing =
+        throws<CheckpointException> (fun () ->
+            let _, s = shardedSession (deepFM features) (LocalGroup.Create 3).[0]
             use s = s
-            Sharding.restore s c "two-ranks.ckpt"
-            Sharding.capture s meta [||])
+            Sharding.restore s main path)
 
-    for d in again do
-        for a, b in Seq.zip c.Parameters d.Parameters do
-            Expect.equal b.Values a.Values "b.Values"
+    Expect.stringContains missing.Message (Path.GetFileName other) "the error names the missing shard file"
+    File.Move(other + ".away", other)
 
-        for KeyValue(k, v) in c.OptimizerState do
-            Expect.equal (d.OptimizerState[k]) v "d.OptimizerState[k]"
+    // Restored onto three ranks (another sharding) and saved again, the checkpoint assembles to the same bits.
+    let path3 = Path.Combine(dir, "three.ckpt")
 
-        Expect.equal d.OptimizerSteps c.OptimizerSteps "d.OptimizerSteps"
+    runRanks 3 (fun rank ->
+        let _, s = shardedSession (deepFM features) rank
+        use s = s
+        Sharding.restore s main path
+        Sharding.save s meta [||] path3)
+    |> ignore
+
+    let d = ShardFiles.Assemble(Checkpoint.Load path3, path3)
+
+    for a, b in Seq.zip (byName c.Parameters) (byName d.Parameters) do
+        Expect.equal b.Values a.Values "b.Values"
+
+    for KeyValue(k, v) in c.OptimizerState do
+        Expect.equal (d.OptimizerState[k]) v "d.OptimizerState[k]"
+
+    Expect.equal d.OptimizerSteps c.OptimizerSteps "d.OptimizerSteps"
+
+let ``a shard drawn by its rank holds the rows of the whole tensor's draw`` () =
+    let inits: CtrDsl.Init.Initializer list =
+        [ CtrDsl.Init.Initializer.Normal(0.0f, 0.1f)
+          CtrDsl.Init.Initializer.TruncatedNormal(0.0f, 1.0f)
+          CtrDsl.Init.Initializer.XavierUniform()
+          CtrDsl.Init.Initializer.Uniform(-1.0f, 2.0f)
+          CtrDsl.Init.Initializer.Constant(0.5f) ]
+
+    for init in inits do
+        for rows, dim in [ 1, 5; 7, 3; 10, 1; 13, 4 ] do
+            let whole = Array.zeroCreate (rows * dim)
+            init.Fill(Span whole, [| rows; dim |], CtrDsl.Init.Rng.ForName(7UL, "t"))
+
+            for ranks in 1..4 do
+                for rank in 0 .. ranks - 1 do
+                    let mine = ShardedTables.ShardRows(rows, ranks, rank)
+                    let shard = Array.zeroCreate (mine * dim)
+                    init.FillShard(Span shard, [| rows; dim |], CtrDsl.Init.Rng.ForName(7UL, "t"), rank, ranks)
+
+                    let expected =
+                        [| for l in 0 .. mine - 1 do
+                               yield! whole[(l * ranks + rank) * dim .. (l * ranks + rank) * dim + dim - 1] |]
+
+                    Expect.equal shard expected $"{init} [{rows}; {dim}], rank {rank} of {ranks}"
+
+let ``three ranks draw their own shards: the initial values of one process without a whole table`` () =
+    use data = prepared "sharded-init" 0.0 400
+    let features = Features.ofFeatureSpace data.Features
+    let whole = deepFM features
+
+    let drawn =
+        runRanks 3 (fun rank ->
+            use s = Sharding.session Shard deepFM features options rank
+            // The model holds only the working tables; the shards their rows.
+            for p in s.Model.Parameters do
+                if p.IsSparse then
+                    Expect.isLessThan p.Shape[0] features.TableRows $"{p.Name}: a working table"
+
+            [ for p in s.Model.Parameters do
+                  if not p.IsSparse then
+                      p.Name, Array.copy p.Value ],
+            Sharding.gather s)
+
+    for dense, tables in drawn do
+        for name, v in dense @ tables do
+            let q = whole.Parameters |> Seq.find (fun q -> q.Name = name)
+            Expect.equal v q.Value $"{name}: the values of one process, bit for bit"
 
 let ``tables are sharded by default only on several ranks and from a million ids`` () =
     let features (rows: int) = Features.ids [ "a"; "b" ] rows
@@ -332,8 +428,14 @@ let tests =
           testCase "all-to-all delivers each rank's runs in rank order" ``all-to-all delivers each rank's runs in rank order``
           testCase "two MPI processes exchange by all-to-all under mpiexec" ``two MPI processes exchange by all-to-all under mpiexec``
           testCase
-              "a checkpoint of sharded tables is one process's checkpoint and restores onto three ranks"
-              ``a checkpoint of sharded tables is one process's checkpoint and restores onto three ranks``
+              "a checkpoint of sharded tables is a file per shard that assembles to one process's checkpoint and restores onto two or three ranks"
+              ``a checkpoint of sharded tables is a file per shard that assembles to one process's checkpoint and restores onto two or three ranks``
+          testCase
+              "a shard drawn by its rank holds the rows of the whole tensor's draw"
+              ``a shard drawn by its rank holds the rows of the whole tensor's draw``
+          testCase
+              "three ranks draw their own shards: the initial values of one process without a whole table"
+              ``three ranks draw their own shards: the initial values of one process without a whole table``
           testCase
               "tables are sharded by default only on several ranks and from a million ids"
               ``tables are sharded by default only on several ranks and from a million ids`` ]

@@ -87,8 +87,14 @@ public sealed class ShardedTables
 
     public int GlobalRows { get; }
 
-    /// <summary>This rank's place in the group (a checkpoint is written by rank 0 alone).</summary>
+    /// <summary>This rank's place in the group (a checkpoint's main file is written by rank 0 alone).</summary>
     public int Rank => _rank;
+
+    /// <summary>How many ranks the tables are sharded over.</summary>
+    public int Ranks => _n;
+
+    /// <summary>The ranks (a checkpoint's writers agree through it).</summary>
+    public ICommunicator Group => _comm;
 
     /// <summary>This rank's shards, in the order of the working tables and with their names.</summary>
     public IReadOnlyList<Parameter> Shards => _shards;
@@ -231,6 +237,17 @@ public sealed class ShardedTables
         }
         Optimizer.LearningRate = learningRate;
         Optimizer.Step();
+    }
+
+    /// <summary>
+    /// Draws this rank's rows of every table as the model over the whole id space would initialise them (the
+    /// working table's <see cref="Parameter.Drawn"/>, at the global shape): the same values as one process, without a
+    /// whole table on any rank. A table not drawn from an initializer keeps zeros (give it rows with <see cref="Scatter"/>).
+    /// </summary>
+    public void Initialize()
+    {
+        for (int t = 0; t < _working.Length; t++)
+            _working[t].Drawn?.FillShard(_shards[t].Name, _shards[t].Value, [GlobalRows, _shards[t].RowDim], _rank, _n);
     }
 
     /// <summary>Every rank gets table <paramref name="index"/>'s whole [GlobalRows; dim] values, in global id order

@@ -2,6 +2,15 @@ using CtrDsl.Tensors;
 
 namespace CtrDsl.Init;
 
+/// <summary>A parameter's initial values as drawn: the initializer and the seed of its named stream.</summary>
+public sealed record InitialDraw(Initializer Initializer, ulong Seed)
+{
+    /// <summary>Fills rank <paramref name="rank"/>'s row-wise shard of the parameter <paramref name="name"/> of
+    /// <paramref name="shape"/> with that parameter's initial values (<see cref="Initializer.FillShard"/>).</summary>
+    public void FillShard(string name, Span<float> shard, IReadOnlyList<int> shape, int rank, int ranks) =>
+        Initializer.FillShard(shard, shape, Rng.ForName(Seed, name), rank, ranks);
+}
+
 /// <summary>
 /// How to fill a tensor with its initial values: a closed set of cases, each a value that can sit in a model's parameter
 /// record. Fan conventions are on <see cref="Fans"/>. Draws are made in float64 and rounded to float, so a bound such as
@@ -14,8 +23,34 @@ public abstract record Initializer
     /// <summary>Fills <paramref name="x"/>, a tensor of shape <paramref name="shape"/>, drawing from <paramref name="rng"/>.</summary>
     public abstract void Fill(Span<float> x, IReadOnlyList<int> shape, Rng rng);
 
-    /// <summary>Fills <paramref name="p"/>'s values from its own stream, <see cref="Rng.ForName"/>(seed, name).</summary>
-    public void Fill(Parameter p, ulong seed) => Fill(p.Value, p.Shape, Rng.ForName(seed, p.Name));
+    /// <summary>Fills <paramref name="p"/>'s values from its own stream, <see cref="Rng.ForName"/>(seed, name), and
+    /// records the draw in <see cref="Parameter.Drawn"/>.</summary>
+    public void Fill(Parameter p, ulong seed)
+    {
+        Fill(p.Value, p.Shape, Rng.ForName(seed, p.Name));
+        p.Drawn = new InitialDraw(this, seed);
+    }
+
+    /// <summary>
+    /// Fills the row-wise shard of a [rows; …] tensor of <paramref name="shape"/> that rank <paramref name="rank"/> of
+    /// <paramref name="ranks"/> owns (global row g = l·ranks + rank at local row l) with the values <see cref="Fill(Span{float}, IReadOnlyList{int}, Rng)"/>
+    /// gives those rows in the whole tensor: every row's draws are made in order and the other ranks' rows dropped,
+    /// so it holds one row beyond the shard, and takes the whole tensor's draws of time. Exact because every case
+    /// draws element by element in order and reads the shape only for its fans.
+    /// </summary>
+    public void FillShard(Span<float> shard, IReadOnlyList<int> shape, Rng rng, int rank, int ranks)
+    {
+        int rows = shape[0];
+        long all = 1;
+        foreach (var d in shape) all *= d;
+        int width = rows == 0 ? 0 : checked((int)(all / rows));
+        int mine = (rows - rank + ranks - 1) / ranks;
+        if (shard.Length != (long)mine * width)
+            throw new ArgumentException($"init: a shard of rank {rank} of {ranks} of [{string.Join("; ", shape)}] has {mine} rows of {width}, got {shard.Length} values");
+        var scratch = new float[width];
+        for (int g = 0; g < rows; g++)
+            Fill(g % ranks == rank ? shard.Slice(g / ranks * width, width) : scratch, shape, rng);
+    }
 
     /// <summary>All 0.</summary>
     public sealed record Zeros : Initializer

@@ -47,6 +47,10 @@ public sealed class Parameter
 
     public long Numel => Value.LongLength;
 
+    /// <summary>How the initial values were drawn (set by <see cref="Init.Initializer.Fill(Parameter, ulong)"/>): what a
+    /// sharded table needs to draw its own rows of the same values.</summary>
+    public Init.InitialDraw? Drawn { get; set; }
+
     /// <summary>False for state that moves without an optimizer, e.g. batch-norm running statistics.</summary>
     public bool Trainable { get; init; } = true;
 

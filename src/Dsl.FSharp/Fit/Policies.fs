@@ -131,7 +131,8 @@ type KeepBest() =
             FitSession.syncFromHost s
 
 /// Writes the best checkpoint at every improvement and the last one (for resume) after every evaluation and at a
-/// halt. `metadata` goes into both, with the loop state under "loop".
+/// halt. `metadata` goes into both, with the loop state under "loop". With sharded tables every rank takes part:
+/// each writes its shard file beside the checkpoint, rank 0 the checkpoint itself (`Sharding.save`).
 type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, features: byte[]) =
     inherit FitPolicy()
 
@@ -140,17 +141,14 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         FitSession.syncToHost s
         let meta = metadata |> Map.add "loop" (FitState.toJson c.State)
 
-        // Sharded tables: every rank gathers (a collective), rank 0 writes.
-        let checkpoint, writes =
-            match s.Step.Shards with
-            | null -> Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step), true
-            | shards -> Sharding.capture s meta features, shards.Rank = 0
-
-        try
-            if writes then
-                checkpoint.Save path
-        with :? IOException as e ->
-            raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
+        // Sharded tables: every rank writes its shard file, rank 0 the main file (a collective).
+        match s.Step.Shards with
+        | null ->
+            try
+                Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
+            with :? IOException as e ->
+                raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
+        | _ -> Sharding.save s meta features path
 
     override p.Evaluated(c, improved) =
         if improved then

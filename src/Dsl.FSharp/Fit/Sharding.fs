@@ -2,13 +2,14 @@ namespace CtrDsl.Dsl
 
 open System
 open System.Collections.Generic
+open System.IO
 open CtrDsl.Distributed
 open CtrDsl.Tensors
 open CtrDsl.Training
 
 /// Row-wise sharded embedding tables over data-parallel ranks: the model is built over `working` features (the
 /// tables get the working capacity's rows), `createSession` compiles it with the tables left to `ShardedTables`,
-/// and `initialize` gives the shards their rows of a model built over the whole id space.
+/// whose shards draw their own rows of the initial values; `initialize` gives them the rows of a whole model instead.
 module Sharding =
     /// Ids below which the tables are replicated by default: 1M rows of 16 floats is 64 MB a rank, which every rank
     /// holds easily, and a replica saves the all-to-all of rows before each step.
@@ -51,7 +52,8 @@ module Sharding =
 
     /// Compiles a model built over `working` features with its tables sharded over `ranks` (an id space of
     /// `globalRows`): the dense parameters go to the session's optimizer, the tables' shards to a second instance of
-    /// the same rule. CPU only, without gradient clipping (the global norm would need the shards' norms reduced).
+    /// the same rule. The shards draw their rows of the initial values (`ShardedTables.Initialize`). CPU only, without
+    /// gradient clipping (the global norm would need the shards' norms reduced).
     let createSession (m: BuiltModel) (o: FitOptions) (ranks: ICommunicator) (globalRows: int) : FitSession =
         if o.Device <> Cpu then
             invalidArg "o" $"sharded tables run on the CPU backend only, not {Device.name o.Device}"
@@ -65,6 +67,7 @@ module Sharding =
         let shards =
             ShardedTables(ranks, tables, globalRows, fun ps -> OptimizerKind.create o.Optimizer (float32 o.LearningRate) ps)
 
+        shards.Initialize()
         s.Step.Shards <- shards
         s.Scorer.Shards <- shards
         s
@@ -85,24 +88,13 @@ module Sharding =
             shards.Scatter(i, full.Value))
 
     /// A training session for one rank with the tables placed as asked (`placement ranks features` for the
-    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features with
-    /// the dense parameters and the shards' rows taken from `build features` (the same initial values as one
-    /// process), which is then dropped.
+    /// default): replicated, `build features` compiled as it is; sharded, `build` over the `working` features, its
+    /// shards drawing their own rows (`ShardedTables.Initialize`). Either way the initial values are those of one
+    /// process: every parameter draws from its own named stream, so the dense ones do not depend on the tables' size.
     let session (placement: TablePlacement) (build: Features -> BuiltModel) (features: Features) (o: FitOptions) (ranks: ICommunicator) =
         match placement with
         | Replicate -> FitSession.create (build features) o
-        | Shard ->
-            let whole = build features
-            let m = build (working o ranks features)
-
-            for p in m.Parameters do
-                if not p.IsSparse then
-                    let q = whole.Parameters |> Seq.find (fun q -> q.Name = p.Name)
-                    Array.blit q.Value 0 p.Value 0 p.Value.Length
-
-            let s = createSession m o ranks features.TableRows
-            initialize s whole
-            s
+        | Shard -> createSession (build (working o ranks features)) o ranks features.TableRows
 
     /// Every rank gets the whole values of each sharded table, by name (a test's or a checkpoint's view).
     let gather (s: FitSession) : (string * float32[]) list =
@@ -120,63 +112,54 @@ module Sharding =
 
         p.RowDim
 
-    /// A checkpoint of a session with sharded tables in the format of one process: every rank gathers each table
-    /// and its optimizer state ([rows; dim] in global id order) and the result is what one process with whole tables
-    /// would capture. A collective: every rank calls it. One format means that `ctr predict` and serving read it
-    /// unchanged and that `restore` re-shards it to any number of ranks; the price is the whole table in the memory
-    /// of every rank for the moment of the capture.
-    let capture (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) : Checkpoint =
+    /// Writes the checkpoint `path` of a session with sharded tables: every rank its shard file (`ShardFiles`), then
+    /// rank 0 the main file (dense parameters, their optimizer state, `metadata` and the sharding), then every rank
+    /// removes its shard files of the previous generation. A collective: every rank calls it, and a rank that cannot
+    /// write makes every rank raise, so none is left waiting. Nothing whole is gathered.
+    let save (s: FitSession) (metadata: IReadOnlyDictionary<string, string>) (features: byte[]) (path: string) =
         let shards = shardsOf s
-        let index = shards.Shards |> Seq.mapi (fun i p -> p.Name, i) |> dict
+        let generation = s.Step.Optimizer.Steps
 
-        let parameters =
-            [| for p in s.Model.Parameters ->
-                   match index.TryGetValue p.Name with
-                   | true, i -> SavedTensor(p.Name, [| shards.GlobalRows; p.RowDim |], shards.Gather i)
-                   | _ -> SavedTensor(p.Name, Array.copy p.Shape, Array.copy p.Value) |]
+        // Runs `write` where asked, then agrees over the ranks: a failure anywhere raises everywhere.
+        let agreed (here: bool) (file: string) (write: unit -> unit) =
+            let failed = [| 0.0 |]
 
-        let state = Dictionary<string, float32[]>()
+            let error =
+                if here then
+                    try
+                        write ()
+                        None
+                    with
+                    | :? IOException
+                    | :? UnauthorizedAccessException as e ->
+                        failed[0] <- 1.0
+                        Some e.Message
+                else
+                    None
 
-        for KeyValue(k, v) in s.Step.Optimizer.State do
-            state[k] <- Array.copy v
+            shards.Group.AllReduceSum(Span failed)
 
-        for KeyValue(k, v) in shards.Optimizer.State do
-            state[k] <- shards.GatherRows(v, widthOf shards k)
+            match error with
+            | Some m -> raise (CheckpointException(file, $"cannot write the checkpoint ({m})"))
+            | None when failed[0] > 0.0 -> raise (CheckpointException(file, "another rank could not write its part of the checkpoint"))
+            | None -> ()
 
-        Checkpoint(
-            Metadata = Dictionary metadata,
-            Features = features,
-            Parameters = parameters,
-            PlanStep = s.Plan.Step,
-            OptimizerSteps = s.Step.Optimizer.Steps,
-            LearningRate = s.Step.Optimizer.LearningRate,
-            OptimizerState = state
-        )
+        agreed true (ShardFiles.PathOf(path, generation, shards.Rank, shards.Ranks)) (fun () -> ShardFiles.Save(shards, path, generation))
 
-    /// Puts a checkpoint of one process's format (`capture`, or a run with whole tables) into a session with sharded
-    /// tables over any number of ranks: the dense parameters and their optimizer state as `Checkpoint` restores them,
-    /// and this rank's rows of every table and of its optimizer state. A table of another size names the file.
-    let restore (s: FitSession) (c: Checkpoint) (file: string) =
-        let shards = shardsOf s
-        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+        agreed (shards.Rank = 0) path (fun () ->
+            let meta = Dictionary metadata
 
-        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+            for KeyValue(k, v) in ShardFiles.Describe(shards, generation) do
+                meta[k] <- v
 
-        let local =
-            Checkpoint(
-                Metadata = c.Metadata,
-                Features = c.Features,
-                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
-                PlanStep = c.PlanStep,
-                OptimizerSteps = c.OptimizerSteps,
-                LearningRate = c.LearningRate,
-                OptimizerState =
-                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
-            )
+            let isTable (p: Parameter) = shards.Shards |> Seq.exists (fun t -> t.Name = p.Name)
+            let dense = s.Model.Parameters |> Seq.filter (isTable >> not)
+            Checkpoint.Capture(meta, features, dense, s.Step.Optimizer, s.Plan.Step).Save path)
 
-        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
-        local.RestoreOptimizer(s.Step.Optimizer, file)
+        ShardFiles.RemoveOlder(shards, path, generation)
 
+    /// The tables of one process's checkpoint, scattered to this rank's shards.
+    let private restoreWhole (shards: ShardedTables) (c: Checkpoint) (file: string) =
         for i in 0 .. shards.Shards.Count - 1 do
             let p = shards.Shards[i]
 
@@ -208,3 +191,30 @@ module Sharding =
             raise (CheckpointException(file, e.Message))
 
         shards.Optimizer.LearningRate <- c.LearningRate
+
+    /// Puts a checkpoint into a session with sharded tables: the dense parameters and their optimizer state as
+    /// `Checkpoint` restores them, and this rank's rows of every table and of its optimizer state, from the shard files
+    /// of a checkpoint written by `save` on any number of ranks (re-sharded when that number differs), or from the
+    /// whole tables of one process's checkpoint. A table of another size names the file.
+    let restore (s: FitSession) (c: Checkpoint) (file: string) =
+        let shards = shardsOf s
+        let isTable (name: string) = shards.Shards |> Seq.exists (fun p -> p.Name = name)
+
+        let ofTable (key: string) = shards.Shards |> Seq.exists (fun p -> key.StartsWith(p.Name + "/", StringComparison.Ordinal))
+
+        let local =
+            Checkpoint(
+                Metadata = c.Metadata,
+                Features = c.Features,
+                Parameters = (c.Parameters |> Seq.filter (fun t -> not (isTable t.Name)) |> Seq.toArray),
+                PlanStep = c.PlanStep,
+                OptimizerSteps = c.OptimizerSteps,
+                LearningRate = c.LearningRate,
+                OptimizerState =
+                    (c.OptimizerState |> Seq.filter (fun kv -> not (ofTable kv.Key)) |> Seq.map (fun kv -> kv.Key, kv.Value) |> readOnlyDict)
+            )
+
+        local.RestoreParameters(s.Model.Parameters |> Seq.filter (fun p -> not (isTable p.Name)), file)
+        local.RestoreOptimizer(s.Step.Optimizer, file)
+
+        if ShardFiles.IsSharded c then ShardFiles.Restore(shards, c, file) else restoreWhole shards c file
