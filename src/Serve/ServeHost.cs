@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -67,7 +68,7 @@ public sealed class ServeHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.Limits.MaxRequestBodySize = null; // ReadBody enforces MaxBodyBytes, so that the 413 reaches the client
             var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
             k.Listen(address, options.Port);
         });
@@ -179,16 +180,31 @@ public sealed class ServeHost : IAsyncDisposable
         throw new BadRequest("the model is being reloaded; try again", 503);
     }
 
+    /// <summary>
+    /// The body, up to <see cref="ServeOptions.MaxBodyBytes"/>; a longer one is a 413. Its rest is read and dropped
+    /// (up to four times the limit, at least 8 MiB) before the answer: a server that closes a connection with unread
+    /// bytes resets it, and the client then loses the 413 it was sent.
+    /// </summary>
     private async Task<ReadOnlyMemory<byte>> ReadBody(HttpContext ctx)
     {
+        long max = _options.MaxBodyBytes, drain = Math.Max(4 * max, 8L << 20);
         long? length = ctx.Request.ContentLength;
-        if (length > _options.MaxBodyBytes)
-            throw new BadRequest($"body: {length} bytes, more than the limit of {_options.MaxBodyBytes} (--max-body-bytes)", 413);
-        var buffer = new MemoryStream(length is { } n ? (int)n : 1024);
-        try { await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false); }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        var buffer = new MemoryStream(length is { } n && n <= max ? (int)n : 1024);
+        var chunk = ArrayPool<byte>.Shared.Rent(16384);
+        long total = 0;
+        try
         {
-            throw new BadRequest($"body: more than the limit of {_options.MaxBodyBytes} bytes (--max-body-bytes)", 413);
+            for (int read; total <= drain && (read = await ctx.Request.Body.ReadAsync(chunk, ctx.RequestAborted).ConfigureAwait(false)) > 0;)
+            {
+                total += read;
+                if (total <= max) buffer.Write(chunk, 0, read);
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(chunk); }
+        if (total > max)
+        {
+            ctx.Response.Headers.Connection = "close";
+            throw new BadRequest($"body: more than the limit of {max} bytes (--max-body-bytes)", 413);
         }
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }

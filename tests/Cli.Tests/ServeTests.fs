@@ -118,7 +118,7 @@ let ``bad requests get a 400 with one line naming the field`` () =
               "42", 400, "body: expected a JSON object (one row) or an array of objects, got a number"
               "", 400, "body: expected a JSON object (one row) or an array of objects, got an empty body"
               "[]", 400, "body: expected at least one row"
-              "{} {}", 400, "body: expected the end of the body after the rows"
+              "{} {}", 400, "body: malformed JSON: '{' is invalid after a single JSON value"
               "[" + String.replicate 40 (good + ",") + good + "]", 413, "more than the limit of 4096" ]
 
         for body, status, message in cases do
@@ -267,6 +267,38 @@ let ``shutdown lets an in-flight request finish and then refuses connections`` (
         (fun () -> (post fresh (url + "/predict") (rowJson lines[0])).GetAwaiter().GetResult() |> ignore)
         "a connection after the stop is refused"
 
+let ``a predictor pool shared by 16 threads gives every row the score of a single predictor`` () =
+    let run, lines, _ = trained.Force()
+    let r = Run.restore run
+    use single = CtrDsl.Dsl.Serving.predictor 16 r.Features r.Model
+    use pool = CtrDsl.Dsl.Serving.pool (CtrDsl.Serving.PredictorOptions(BatchSize = 16)) r.Features r.Model
+    let rows = lines[..31] |> Array.map (fun l -> l.Split('\t')[1..] |> Array.map (fun v -> if v = "" then null else v))
+    let expected = rows |> Array.map (fun v -> single.Predict(ReadOnlySpan v))
+    let wrong = ref 0
+    let clock = Diagnostics.Stopwatch.StartNew()
+    // Bounded: 16 threads × at most 500 calls each, and at most 10 s in all.
+    let work (t: int) () =
+        let mutable i = 0
+
+        while i < 500 && clock.Elapsed.TotalSeconds < 10.0 do
+            let k = (t * 7 + i) % rows.Length
+
+            if pool.Predict(ReadOnlySpan rows[k]) <> expected[k] then
+                Threading.Interlocked.Increment wrong |> ignore
+
+            i <- i + 1
+
+    let threads = [| for t in 0..15 -> Threading.Thread(work t) |]
+
+    for t in threads do
+        t.Start()
+
+    for t in threads do
+        t.Join()
+
+    Expect.equal wrong.Value 0 "scores that differ from the single predictor's"
+    Expect.isLessThanOrEqual pool.Count 16 "at most one predictor per concurrent caller"
+
 let tests =
     testList
         "ServeTests"
@@ -279,4 +311,7 @@ let tests =
               ``health, metadata and metrics report the model and count requests``
           testCase
               "shutdown lets an in-flight request finish and then refuses connections"
-              ``shutdown lets an in-flight request finish and then refuses connections`` ]
+              ``shutdown lets an in-flight request finish and then refuses connections``
+          testCase
+              "a predictor pool shared by 16 threads gives every row the score of a single predictor"
+              ``a predictor pool shared by 16 threads gives every row the score of a single predictor`` ]
