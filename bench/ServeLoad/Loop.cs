@@ -13,8 +13,8 @@ internal sealed record Result(int Requests, int Malformed, double Seconds, doubl
     private double Q(double p) => Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)(p * Latencies.Length))];
     private static string F(double x, string f) => x.ToString(f, CultureInfo.InvariantCulture);
 
-    public string Row(int batch, int clients, string load) =>
-        $"| {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
+    public string Row(int batch, int clients, string serverSide, string load) =>
+        $"| {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {serverSide} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
 
     public string SoakRow(string name, string load) =>
         $"| {Requests} ({name}) | {Malformed} | {F((Requests - Malformed) / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {Errors} | {MalformedWrong} | {MaxDelta:G3} | {load} |";
@@ -85,4 +85,21 @@ internal static class Loop
         return new Result(all.Length + malformedCount, malformedCount, elapsed, all, perClient.Sum(p => p.rows), perClient.Sum(p => p.errors),
             perClient.Sum(p => p.malformedWrong), perClient.Max(p => p.maxDelta), perClient.Sum(p => p.bitEqual), perClient.Sum(p => p.scored));
     }
+}
+
+/// <summary>The server's own view from <c>GET /metrics</c>: time inside the /predict handler, and rows per forward pass.</summary>
+internal sealed record ServerSide(double LatencySum, double Requests, double Rows, double Forwards)
+{
+    public static async Task<ServerSide> Read(HttpClient http)
+    {
+        var lines = (await http.GetStringAsync("/metrics").ConfigureAwait(false)).Split('\n');
+        double V(string name) => lines.Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+        return new(V("ctr_predict_latency_seconds_sum"), V("ctr_predict_latency_seconds_count"), V("ctr_batch_rows_sum"), V("ctr_batch_rows_count"));
+    }
+
+    /// <summary>"mean ms | rows per forward" between two reads.</summary>
+    public string Since(ServerSide before) =>
+        ((LatencySum - before.LatencySum) / (Requests - before.Requests) * 1e3).ToString("F3", CultureInfo.InvariantCulture) + " | " +
+        ((Rows - before.Rows) / (Forwards - before.Forwards)).ToString("F1", CultureInfo.InvariantCulture);
 }

@@ -41,6 +41,23 @@ byte[] BatchJson(int first) =>
     Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Range(0, 64).Select(k => Csv.Json(header, rows[(first + k) % rows.Length]))) + "]");
 
 var restored = CtrDsl.Cli.Run.restore(run);
+// Where the time goes: the model alone, one raw row at a time through an in-process Predictor on this thread.
+string inProcess;
+{
+    using var p = CtrDsl.Dsl.Serving.predictor(64, restored.Features, restored.Model);
+    var column = header.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+    var values = rows.Take(1024).Select(r => p.Schema.Fields.Select(f => r[column[f.Column]] is { Length: > 0 } v ? v : null).ToArray()).ToArray();
+    var t = new double[4000];
+    for (int i = 0; i < 1000; i++) p.Predict(values[i & 1023]);
+    for (int i = 0; i < t.Length; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        p.Predict(values[i & 1023]);
+        t[i] = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency * 1e6;
+    }
+    Array.Sort(t);
+    inProcess = $"in-process Predictor, one raw row (encode + forward), {t.Length} calls: p50 {t[t.Length / 2]:F1} µs, p99 {t[t.Length * 99 / 100]:F1} µs";
+}
 var options = new ServeOptions { Port = 0, MaxBatch = 64, MaxWaitMicroseconds = maxWait, Workers = workers, WatchCheckpoint = false };
 await using var host = await ServeHost.StartAsync(CtrDsl.Cli.ServeCommand.served(restored), CtrDsl.Cli.ServeCommand.reloader(run), options);
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, UseProxy = false })
@@ -53,9 +70,10 @@ string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 Console.WriteLine($"# ctr serve load test: {restored.Entry.DisplayName}, {rows.Length} rows of {Path.GetFileName(data)}");
 Console.WriteLine($"# CPU {cpu}, {Environment.ProcessorCount} cores; server: max batch 64, max wait {maxWait} µs, {workers} workers; " +
     $"{seconds} s or {maxRequests} requests per cell; client and server share the machine");
+Console.WriteLine($"# {inProcess}");
 Console.WriteLine();
-Console.WriteLine("| rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
-Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+Console.WriteLine("| rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
+Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 
 foreach (int batch in new[] { 1, 64 })
 foreach (int clients in new[] { 1, 4, 16, 64 })
@@ -63,8 +81,10 @@ foreach (int clients in new[] { 1, 4, 16, 64 })
     Func<int, (byte[], int)> make = batch == 1 ? i => (RowJson(i % rows.Length), i % rows.Length) : i => (BatchJson(i * 64 % rows.Length), i * 64 % rows.Length);
     var bodies = Enumerable.Range(0, 512).Select(make).ToArray();
     await Loop.Run(http, clients, 0.5, int.MaxValue, bodies, _ => false, expected); // warm-up
+    var before = await ServerSide.Read(http);
     var r = await Loop.Run(http, clients, seconds, maxRequests, bodies, _ => false, expected);
-    Console.WriteLine(r.Row(batch, clients, Load()));
+    var after = await ServerSide.Read(http);
+    Console.WriteLine(r.Row(batch, clients, after.Since(before), Load()));
 }
 
 // The soak: one request in ten is malformed (a bad number, an unknown column, a wrong type, broken JSON).
