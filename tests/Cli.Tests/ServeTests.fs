@@ -14,18 +14,11 @@ open CtrDsl.Serve
 open Expecto
 open CtrDsl.Testing
 
-/// A small trained run, its test file's lines and the `ctr predict` scores of them.
+/// PredictorTests' small trained run, its test file's lines and the `ctr predict` scores of them.
 let private trained =
     lazy
-        (let dir = tempDir "serve"
-         let train, test = criteoFiles dir
-         let run = Path.Combine(dir, "run")
-         let r = ctr (smallRun train test run @ [ "--epochs"; "1" ])
-         Expect.isTrue ((r.Code = 0)) r.Err
-         let scores = Path.Combine(dir, "scores.txt")
-         let p = ctr [ "predict"; run; "--data"; test; "--out"; scores ]
-         Expect.isTrue ((p.Code = 0)) p.Err
-         run, File.ReadAllLines test, File.ReadAllLines scores |> Array.map float32)
+        (let run, test, scores = PredictorTests.trained.Force()
+         run, File.ReadAllLines test, scores)
 
 /// Scores through the server may run the [1; …] plan or the [64; …] plan, and `ctr predict` runs the eval batch
 /// plan: the GEMM may sum in another order per shape, so agreement is to 1e-6 absolute (as for the Predictor).
