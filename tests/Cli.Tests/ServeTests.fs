@@ -292,6 +292,36 @@ let ``a predictor pool shared by 16 threads gives every row the score of a singl
     Expect.equal wrong.Value 0 "scores that differ from the single predictor's"
     Expect.isLessThanOrEqual pool.Count 16 "at most one predictor per concurrent caller"
 
+let ``a request not scored within the timeout gets a 503 and the server goes on`` () =
+    let run, lines, _ = trained.Force()
+    use http = client ()
+    // The worker holds a row for 400 ms waiting for more; the request gives up after 50 ms.
+    let o =
+        ServeOptions(Port = 0, Workers = 1, TimeoutMilliseconds = 50, MaxWaitMicroseconds = 400_000, WatchCheckpoint = false)
+
+    let host = start run o
+
+    try
+        let code, text = (post http (host.Url + "/predict") (rowJson lines[0])).GetAwaiter().GetResult()
+        Expect.equal code 503 text
+        Has.In("not scored within 50 ms (--timeout-ms)", text)
+        Threading.Thread.Sleep 500
+        Has.In("\"status\":\"ok\"", get http (host.Url + "/health"))
+    finally
+        host.StopAsync().GetAwaiter().GetResult()
+
+let ``ctr serve refuses bad options with one line`` () =
+    let run, _, _ = trained.Force()
+    let r = ctr [ "serve"; run; "--max-batch"; "0" ]
+    Expect.equal r.Code ExitCode.Usage r.Err
+    Expect.equal (r.Err.Trim()) "ctr: --max-batch: expected a positive number of rows, got 0" "message"
+    let h = ctr [ "serve"; run; "--host"; "example" ]
+    Expect.equal h.Code ExitCode.Usage h.Err
+    Has.In("--host: expected an IP address or localhost, got \"example\"", h.Err)
+    let missing = ctr [ "serve"; run + "-missing" ]
+    Expect.equal missing.Code ExitCode.Usage missing.Err
+    Has.In("no such run folder or checkpoint", missing.Err)
+
 let tests =
     testList
         "ServeTests"
@@ -307,4 +337,8 @@ let tests =
               ``shutdown lets an in-flight request finish and then refuses connections``
           testCase
               "a predictor pool shared by 16 threads gives every row the score of a single predictor"
-              ``a predictor pool shared by 16 threads gives every row the score of a single predictor`` ]
+              ``a predictor pool shared by 16 threads gives every row the score of a single predictor``
+          testCase
+              "a request not scored within the timeout gets a 503 and the server goes on"
+              ``a request not scored within the timeout gets a 503 and the server goes on``
+          testCase "ctr serve refuses bad options with one line" ``ctr serve refuses bad options with one line`` ]
