@@ -96,6 +96,34 @@ type PredictArgs =
             | Json -> "print one JSON object."
             | Verbose -> "print stack traces."
 
+type ServeArgs =
+    | [<MainCommand; ExactlyOnce; First>] Run of run: string
+    | Port of port: int
+    | Host of address: string
+    | Max_Batch of rows: int
+    | Max_Wait_Us of us: int
+    | Max_Body_Bytes of bytes: int64
+    | Timeout_Ms of ms: int
+    | Workers of n: int
+    | Threads of n: int
+    | No_Watch
+    | Verbose
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Run _ -> "run folder (its checkpoint.ckpt, watched for a reload) or a .ckpt file."
+            | Port _ -> "TCP port (default 8080; 0 takes a free one)."
+            | Host _ -> "address to bind (default 127.0.0.1, loopback only)."
+            | Max_Batch _ -> "most rows scored in one forward pass, gathered from concurrent requests (default 64)."
+            | Max_Wait_Us _ -> "µs a worker holding rows waits for more before scoring (default 0: score what is queued)."
+            | Max_Body_Bytes _ -> "largest request body, else 413 (default 1048576)."
+            | Timeout_Ms _ -> "a request not scored within this many ms gets 503 (default 5000)."
+            | Workers _ -> "scoring workers, one predictor each (default: the processor count)."
+            | Threads _ -> "compute threads of each forward pass."
+            | No_Watch -> "do not reload when the checkpoint file is replaced (POST /reload still does)."
+            | Verbose -> "print stack traces."
+
 type ExportArgs =
     | [<MainCommand; ExactlyOnce; First>] Run of run: string
     | [<Mandatory>] Onnx of file: string
@@ -261,6 +289,7 @@ type CtrArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Describe of ParseResults<DescribeArgs>
     | [<CliPrefix(CliPrefix.None)>] Models of ParseResults<ModelsArgs>
     | [<CliPrefix(CliPrefix.None)>] Devices of ParseResults<DevicesArgs>
@@ -277,6 +306,7 @@ type CtrArgs =
             | Eval _ -> "evaluate a run's best checkpoint on a labelled file."
             | Predict _ -> "write click probabilities for a file."
             | Export _ -> "export a run's model as ONNX, with the encoding of its inputs as JSON."
+            | Serve _ -> "serve a run's model over HTTP: POST /predict, GET /health, /metadata, /metrics (docs/serving.md)."
             | Describe _ -> "print a model's block tree with shapes and parameter counts."
             | Models _ -> "list the model zoo."
             | Devices _ -> "list the devices a model can run on (cpu, what OpenCL reports and the Torch backend's devices)."
@@ -298,6 +328,8 @@ let examples =
           "eval", "examples:\n  ctr eval runs/deepfm-20260101-120000 --data test.csv.gz"
           "predict", "examples:\n  ctr predict runs/deepfm-20260101-120000 --data new.csv --out scores.txt"
           "export", "examples:\n  ctr export runs/deepfm-20260101-120000 --onnx deepfm.onnx   # also writes deepfm.encoding.json"
+          "serve",
+          "examples:\n  ctr serve runs/deepfm-20260101-120000 --port 8080\n  curl -s localhost:8080/predict -d '{\"age\": 39, \"workclass\": \"Private\"}'"
           "describe", "examples:\n  ctr describe deepfm\n  ctr describe fgcnn --fields 26 --set embedding_dim 40"
           "models", "examples:\n  ctr models\n  ctr models --json"
           "devices", "examples:\n  ctr devices\n  ctr train --model deepfm --device opencl:0"
@@ -306,3 +338,13 @@ let examples =
           "compare", "examples:\n  ctr compare runs/a runs/b runs/c"
           "bench",
           "examples:\n  ctr bench\n  ctr bench --model fgcnn --batch-size 1024 --steps 10\n  ctr bench gemm\n  ctr bench score --model deepfm --json\n  mpiexec -n 2 ctr bench collectives" ]
+
+/// The assembly's informational version (the package version, with the commit when the SDK adds it).
+let version =
+    match
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(
+            typeof<CtrArgs>.Assembly
+        )
+    with
+    | null -> string (typeof<CtrArgs>.Assembly.GetName().Version)
+    | a -> a.InformationalVersion

@@ -5,12 +5,6 @@ open System.IO
 open Argu
 open CtrDsl.Cli.Args
 
-/// The assembly's informational version (the package version, with the commit when the SDK adds it).
-let version =
-    match Reflection.CustomAttributeExtensions.GetCustomAttribute<Reflection.AssemblyInformationalVersionAttribute>(typeof<CtrArgs>.Assembly) with
-    | null -> string (typeof<CtrArgs>.Assembly.GetName().Version)
-    | a -> a.InformationalVersion
-
 /// Runs one command line in-process; every error becomes one line on `stderr` and an exit code (docs/cli.md).
 let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
     let verbose = argv |> Array.contains "--verbose"
@@ -28,6 +22,7 @@ let run (argv: string[]) (stdout: TextWriter) (stderr: TextWriter) : int =
             | Some(Eval a) -> EvalCommand.execute a stdout
             | Some(Predict a) -> PredictCommand.execute a stdout
             | Some(Export a) -> ExportCommand.execute a stdout
+            | Some(Serve a) -> ServeCommand.execute a stdout
             | Some(Describe a) -> DescribeCommand.execute a stdout
             | Some(Models a) -> ModelsCommand.execute a stdout
             | Some(Devices a) -> DevicesCommand.execute a stdout

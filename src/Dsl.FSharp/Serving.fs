@@ -23,3 +23,8 @@ let predictorWith (options: PredictorOptions) (features: FeatureSpace) (model: B
 /// `predictorWith` with a batch plan of `batchSize` rows and the other options at their defaults.
 let predictor (batchSize: int) (features: FeatureSpace) (model: BuiltModel) : Predictor =
     predictorWith (PredictorOptions(BatchSize = batchSize)) features model
+
+/// A thread-safe scorer for `model`: a `PredictorPool` of `predictorWith options` predictors, made on demand (one
+/// per concurrent caller at the peak), that any number of threads may call at once.
+let pool (options: PredictorOptions) (features: FeatureSpace) (model: BuiltModel) : PredictorPool =
+    new PredictorPool(fun () -> predictorWith options features model)

@@ -20,6 +20,7 @@ let tests =
               CtrDsl.Cli.Tests.MpiTests.tests
               CtrDsl.Cli.Tests.ShardedTests.tests
               CtrDsl.Cli.Tests.PredictorTests.tests
+              CtrDsl.Cli.Tests.ServeTests.tests
               CtrDsl.Cli.Tests.ToolsTests.tests
               CtrDsl.Cli.Tests.FaultSuiteData.tests
               CtrDsl.Cli.Tests.ReliabilityTests.tests

@@ -8,8 +8,8 @@ open CtrDsl.Data
 open Expecto
 open CtrDsl.Testing
 
-/// One small trained run shared by the tests here: (run folder, test file, `ctr predict` scores of the test file).
-let private trained =
+/// One small trained run shared by the tests here and ServeTests: (run folder, test file, `ctr predict` scores of the test file).
+let trained =
     lazy
         (let dir = tempDir "predictor"
          let train, test = criteoFiles dir

@@ -1,0 +1,104 @@
+// ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W]
+//
+// Starts `ctr serve`'s host in process on a free loopback port and drives it with closed-loop clients (each sends
+// a request, waits for the answer, sends the next) at 1, 4, 16 and 64 clients, with single rows and with batches of
+// 64 rows. Every cell is bounded by S seconds (default 3) and N requests (default 20000) after a 0.5 s warm-up.
+// Every answer is checked against `ctr predict` on the same file. Then a soak: 16 clients for 2·S seconds with one
+// request in ten malformed, which must get 400 while the good requests keep their latency and scores.
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CtrDsl.Serve;
+using CtrDsl.ServeLoad;
+
+var inv = CultureInfo.InvariantCulture;
+string? Flag(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+if (args.Length == 0 || args[0].StartsWith("--"))
+{
+    Console.Error.WriteLine("usage: ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W]");
+    return 2;
+}
+string run = args[0];
+string data = Flag("--data") ?? Path.Combine(AppContext.BaseDirectory, "data", "adult", "adult_test.csv.gz");
+double seconds = double.Parse(Flag("--seconds") ?? "3", inv);
+int maxRequests = int.Parse(Flag("--max-requests") ?? "20000", inv);
+int maxWait = int.Parse(Flag("--max-wait-us") ?? "0", inv);
+int workers = int.Parse(Flag("--workers") ?? Environment.ProcessorCount.ToString(inv), inv);
+
+// The reference: `ctr predict` on the same file, in process.
+string expectedFile = Path.Combine(Path.GetTempPath(), $"serveload-{Environment.ProcessId}.txt");
+int rc = CtrDsl.Cli.Program.run(["predict", run, "--data", data, "--out", expectedFile], TextWriter.Null, Console.Error);
+if (rc != 0) return rc;
+float[] expected = File.ReadAllLines(expectedFile).Select(l => float.Parse(l, inv)).ToArray();
+File.Delete(expectedFile);
+string[][] rows = Csv.Read(data, out string[] header);
+if (rows.Length != expected.Length) throw new InvalidOperationException($"{rows.Length} rows, {expected.Length} scores");
+byte[] RowJson(int i) => Encoding.UTF8.GetBytes(Csv.Json(header, rows[i]));
+byte[] BatchJson(int first) =>
+    Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Range(0, 64).Select(k => Csv.Json(header, rows[(first + k) % rows.Length]))) + "]");
+
+var restored = CtrDsl.Cli.Run.restore(run);
+// Where the time goes: the model alone, one raw row at a time through an in-process Predictor on this thread.
+string inProcess;
+{
+    using var p = CtrDsl.Dsl.Serving.predictor(64, restored.Features, restored.Model);
+    var column = header.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+    var values = rows.Take(1024).Select(r => p.Schema.Fields.Select(f => r[column[f.Column]] is { Length: > 0 } v ? v : null).ToArray()).ToArray();
+    var t = new double[4000];
+    for (int i = 0; i < 1000; i++) p.Predict(values[i & 1023]);
+    for (int i = 0; i < t.Length; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        p.Predict(values[i & 1023]);
+        t[i] = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency * 1e6;
+    }
+    Array.Sort(t);
+    inProcess = $"in-process Predictor, one raw row (encode + forward), {t.Length} calls: p50 {t[t.Length / 2]:F1} µs, p99 {t[t.Length * 99 / 100]:F1} µs";
+}
+var options = new ServeOptions { Port = 0, MaxBatch = 64, MaxWaitMicroseconds = maxWait, Workers = workers, WatchCheckpoint = false };
+await using var host = await ServeHost.StartAsync(CtrDsl.Cli.ServeCommand.served(restored), CtrDsl.Cli.ServeCommand.reloader(run), options);
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, UseProxy = false })
+{
+    BaseAddress = new Uri(host.Url),
+    Timeout = TimeSpan.FromSeconds(30),
+};
+var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown";
+string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+Console.WriteLine($"# ctr serve load test: {restored.Entry.DisplayName}, {rows.Length} rows of {Path.GetFileName(data)}");
+Console.WriteLine($"# CPU {cpu}, {Environment.ProcessorCount} cores; server: max batch 64, max wait {maxWait} µs, {workers} workers; " +
+    $"{seconds} s or {maxRequests} requests per cell; client and server share the machine");
+Console.WriteLine($"# {inProcess}");
+Console.WriteLine();
+Console.WriteLine("| rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
+Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+
+foreach (int batch in new[] { 1, 64 })
+foreach (int clients in new[] { 1, 4, 16, 64 })
+{
+    Func<int, (byte[], int)> make = batch == 1 ? i => (RowJson(i % rows.Length), i % rows.Length) : i => (BatchJson(i * 64 % rows.Length), i * 64 % rows.Length);
+    var bodies = Enumerable.Range(0, 512).Select(make).ToArray();
+    await Loop.Run(http, clients, 0.5, int.MaxValue, bodies, _ => false, expected); // warm-up
+    var before = await ServerSide.Read(http);
+    var r = await Loop.Run(http, clients, seconds, maxRequests, bodies, _ => false, expected);
+    var after = await ServerSide.Read(http);
+    Console.WriteLine(r.Row(batch, clients, after.Since(before), Load()));
+}
+
+// The soak: one request in ten is malformed (a bad number, an unknown column, a wrong type, broken JSON).
+var bad = new[] { "{\"age\": \"old\"}", "{\"agee\": 38}", "{\"age\": true}", "[{\"age\": 38}, {\"age\": 3" }.Select(Encoding.UTF8.GetBytes).ToArray();
+var mixed = Enumerable.Range(0, 500).Select(i => i % 10 == 9 ? (bad[i / 10 % bad.Length], -1) : (RowJson(i % rows.Length), i % rows.Length)).ToArray();
+var clean = Enumerable.Range(0, 500).Select(i => (RowJson(i % rows.Length), i % rows.Length)).ToArray();
+Console.WriteLine();
+Console.WriteLine("Soak, 16 clients, single rows; the malformed tenth must get 400, the good requests 200 with predict's scores:");
+Console.WriteLine();
+Console.WriteLine("| requests | malformed | good requests/s | good p50 ms | good p99 ms | good p99.9 ms | good errors | malformed not 400 | max \\|Δ\\| vs predict | load avg |");
+Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+foreach (var (name, bodies) in new[] { ("clean", clean), ("10% malformed", mixed) })
+{
+    var r = await Loop.Run(http, 16, 2 * seconds, 2 * maxRequests, bodies, code => code == 400, expected);
+    Console.WriteLine(r.SoakRow(name, Load()));
+}
+return 0;
