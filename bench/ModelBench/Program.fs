@@ -164,28 +164,87 @@ let private profile (name: string) (steps: int) =
         for key, f, b in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
             printfn $"{key, -50} {f * 1e3 / float steps, 11:F2} {b * 1e3 / float steps, 12:F2}"
 
-/// One-row forward passes of a zoo model, broken down by node: where single-row latency goes.
+/// One-row forward passes of a zoo model on Criteo-shaped ids: the dense layers reading their weights as they lie
+/// (plain) against copies packed for one row (packed, as a Predictor's single-row plan reads them), on 1 and 2
+/// threads. The four run in turn, 200 calls each, until each has `calls` timed calls, so that the machine's load
+/// falls on all of them alike. Then the packed plan's time by node, on one thread.
 let private latency (name: string) (calls: int) =
     let fields, rowsPerField = 39, 1855
     let features = Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * rowsPerField)
     let built = Model.build name features 1UL (zooModel name)
-    let plan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 1, null, built.Output)
     let idsNode = built.Inputs |> List.find (fun n -> n.Name = "ids")
-    let ids = Array.init fields (fun f -> f * rowsPerField + 7)
+    let rng = Random 3
+    let rows = Array.init 1024 (fun _ -> Array.init fields (fun f -> f * rowsPerField + rng.Next rowsPerField))
 
-    for _ in 1..2000 do
-        plan.SetInput(idsNode, ReadOnlySpan ids)
-        plan.Forward()
+    let plan packed =
+        let backend = new CtrDsl.Cpu.CpuBackend()
+        let p = CtrDsl.Autodiff.Plan.Compile(built.Graph, backend, 1, null, built.Output)
 
+        if packed then
+            backend.PackSingleRowWeights [ for q in p.Parameters -> nonNull (p.ValueOf(q).Buffer) ]
+
+        p
+
+    let configs =
+        [| for threads in [ 1; 2 ] do
+               for packed in [ false; true ] -> threads, packed, plan packed |]
+
+    let y = Array.zeroCreate<float32> 1
+    let scores = Array.zeroCreate<float32> configs.Length
+    let saved = CtrDsl.Cpu.WorkerPool.ThreadCount
+
+    let call (c: int) (i: int) =
+        let _, _, p = configs[c]
+        p.SetInput(idsNode, ReadOnlySpan rows[i &&& 1023])
+        p.Forward()
+        p.Read(built.Output, Span y)
+        scores[c] <- scores[c] + y[0]
+
+    let times = Array.init configs.Length (fun _ -> Array.zeroCreate<float> calls)
+    let block = 200
+
+    for round in -5 .. calls / block - 1 do
+        for c in 0 .. configs.Length - 1 do
+            let threads, _, _ = configs[c]
+            CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+
+            for j in 0 .. block - 1 do
+                let t0 = Stopwatch.GetTimestamp()
+                call c j
+                let t = float (Stopwatch.GetTimestamp() - t0) * 1e6 / float Stopwatch.Frequency
+
+                if round >= 0 then
+                    times[c][round * block + j] <- t
+
+    CtrDsl.Cpu.WorkerPool.ThreadCount <- saved
+    // The same rows went through every plan: plain and packed must agree to the bit.
+    if scores[0] <> scores[1] || scores[2] <> scores[3] then
+        failwith $"latency: plain and packed plans scored differently: %A{scores}"
+
+    let load = File.ReadAllText("/proc/loadavg").Split(' ')[0]
+    printfn $"{name}: one-row forward passes, µs over {calls} calls per configuration, alternating blocks of {block} (load average {load})"
+    printfn "threads  weights  p50     p90     p99     p99.9   mean"
+
+    for c in 0 .. configs.Length - 1 do
+        let threads, packed, _ = configs[c]
+        let t = times[c]
+        let mean = Array.average t
+        Array.sortInPlace t
+        let q (p: float) = t[min (calls - 1) (int (p * float calls))]
+        let weights = if packed then "packed" else "plain"
+        printfn $"{threads, -7}  {weights, -7}  {q 0.5, -6:F1}  {q 0.9, -6:F1}  {q 0.99, -6:F1}  {q 0.999, -6:F1}  {mean, -6:F1}"
+
+    let _, _, packed = configs[1]
     let prof = CtrDsl.Autodiff.PlanProfile()
-    plan.Profile <- prof
-    let clock = Stopwatch.StartNew()
+    packed.Profile <- prof
+    CtrDsl.Cpu.WorkerPool.ThreadCount <- 1
 
-    for _ in 1..calls do
-        plan.SetInput(idsNode, ReadOnlySpan ids)
-        plan.Forward()
+    for i in 0 .. calls - 1 do
+        packed.SetInput(idsNode, ReadOnlySpan rows[i &&& 1023])
+        packed.Forward()
 
-    printfn $"{name}: {calls} one-row forward passes, {clock.Elapsed.TotalMilliseconds * 1e3 / float calls:F1} µs each (profiled)"
+    CtrDsl.Cpu.WorkerPool.ThreadCount <- saved
+    printfn "packed weights, one thread, by node:"
 
     for key, f, _ in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape}") do
         printfn $"{key, -40} {f * 1e6 / float calls, 8:F2} µs"

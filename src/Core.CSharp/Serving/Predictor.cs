@@ -34,8 +34,10 @@ public sealed record PredictorOptions
 /// call on the same predictor throws <see cref="InvalidOperationException"/> instead of scoring from buffers the other
 /// call is writing (an interlocked flag around each call: no lock, no allocation). Serve from several threads
 /// with one predictor per thread, all made from the same graph: the plans bind the graph's parameter arrays without
-/// copying them, so each extra predictor costs only its activations (about <c>MaxBatch</c> × the widest layers).
-/// Parameters must not be trained while a predictor reads them.
+/// copying them, so each extra predictor costs only its activations (about <c>MaxBatch</c> × the widest layers) and,
+/// for single rows, a copy of the dense layers' weights packed for one row (<see cref="CpuBackend.PackSingleRowWeights"/>,
+/// made on the first single-row call; it scores the same bits as the batch plan). Parameters must not change while a
+/// predictor exists: after more training or loading a checkpoint into the graph, build new predictors.
 /// </remarks>
 public sealed class Predictor : IDisposable
 {
@@ -59,7 +61,10 @@ public sealed class Predictor : IDisposable
         Features = features;
         _inline = options.SingleRowOnCallingThread;
         _encoder = new RowEncoder(features);
-        _one = new Scorer(Plan.Compile(graph, _backend, 1, null, output), output, options.OutputIsLogit);
+        var onePlan = Plan.Compile(graph, _backend, 1, null, output);
+        // A single row reads every dense layer's whole W for a few flops: read it from copies packed for one row.
+        _backend.PackSingleRowWeights(onePlan.Parameters.Select(p => onePlan.ValueOf(p).Buffer!));
+        _one = new Scorer(onePlan, output, options.OutputIsLogit);
         _many = new Scorer(Plan.Compile(graph, _backend, options.BatchSize, null, output), output, options.OutputIsLogit);
         _oneBatch = Batch.Plan(features.Schema, 1);
         _manyBatch = Batch.Plan(features.Schema, options.BatchSize);

@@ -1,0 +1,49 @@
+using CtrDsl.Backends;
+
+namespace CtrDsl.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    // Buffers the owner declared unchanging (a predictor's parameters), and the packed copies made of them so far.
+    private HashSet<DeviceBuffer>? _rowConstants;
+    private RowGemv[] _rowPacks = [];
+
+    /// <summary>
+    /// Declares <paramref name="constants"/> (a scorer's parameter buffers) unchanging from now on: a one-row GEMM
+    /// (m == 1, B not transposed, as in a dense layer scoring one row) whose B lies in one of them then runs over a copy
+    /// of that B packed for one row (<see cref="RowGemv"/>), made on the first such call and reused after, with the
+    /// bits the plain GEMM gives. The copies do not follow later writes to the buffers: after the parameters change
+    /// (more training, a checkpoint loaded into them), score through a new backend.
+    /// </summary>
+    public void PackSingleRowWeights(IEnumerable<DeviceBuffer> constants)
+    {
+        _rowConstants ??= new HashSet<DeviceBuffer>(ReferenceEqualityComparer.Instance);
+        foreach (var b in constants) _rowConstants.Add(b);
+    }
+
+    /// <summary>Runs a one-row GEMM over packed weights when B is a declared constant and the operands are well formed
+    /// (a malformed call is left to <see cref="Cpu.Gemm.Sgemm"/>, which names the bad operand); false otherwise.</summary>
+    private bool TryRowGemv(Transpose transA, Transpose transB, int n, int k, float alpha, BufferView a, int lda,
+        BufferView b, int ldb, float beta, BufferView c, BufferView bias, GemmEpilogue epilogue)
+    {
+        if (transB != Transpose.No || b.Buffer is null || k < 1 || n < 1 || alpha == 0f || ldb < n) return false;
+        nint xStride = transA == Transpose.No ? 1 : lda;
+        if (xStride < 1 || a.Length < (k - 1) * (long)xStride + 1 || b.Length < (k - 1) * (long)ldb + n || c.Length < n) return false;
+        if (epilogue != GemmEpilogue.None && bias.Length < n) return false;
+        var pack = FindRowPack(b, k, n, ldb);
+        if (pack is null) return false;
+        fixed (float* x = F(a), y = F(c), bb = F(bias))
+            pack.Run(x, xStride, alpha, beta, y, epilogue == GemmEpilogue.None ? null : bb, epilogue == GemmEpilogue.BiasRelu);
+        return true;
+    }
+
+    private RowGemv? FindRowPack(BufferView b, int k, int n, int ldb)
+    {
+        foreach (var p in _rowPacks)
+            if (p.Matches(b.Buffer!, b.Offset, k, n, ldb)) return p;
+        if (!_rowConstants!.Contains(b.Buffer!) || !RowGemv.Supported(Cpu.Gemm.MaxVectorWidth)) return null;
+        var pack = new RowGemv(F(b), k, n, ldb, Cpu.Gemm.MaxVectorWidth, b.Buffer!, b.Offset);
+        _rowPacks = [.. _rowPacks, pack];
+        return pack;
+    }
+}

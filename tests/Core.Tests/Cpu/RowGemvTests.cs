@@ -1,0 +1,161 @@
+using CtrDsl.Backends;
+using CtrDsl.Cpu;
+using CtrDsl.Tests.Reference;
+using FsCheck;
+using FsCheck.Fluent;
+using Microsoft.FSharp.Core;
+using Xunit;
+
+namespace CtrDsl.Tests.Cpu;
+
+/// <summary>One single-row product over packed weights. Its ToString is what FsCheck prints for a failing case.</summary>
+public sealed record RowGemvCase(int N, int K, int PadB, int XStride, float Alpha, float Beta, GemmEpilogue Epilogue, int Seed);
+
+// Serial: these tests change WorkerPool.ThreadCount, the GEMM's width and blocking, and count allocations.
+[Collection(CtrDsl.Tests.Support.Serial.Name)]
+public unsafe class RowGemvTests
+{
+    // Every panel tail at both widths (32 and 64 columns ±1), odd and prime sizes, DeepFM's 390 and 400, and K past
+    // the 512 K block (523, 1031) so that the multi-block update runs.
+    static readonly int[] nSizes = [1, 2, 3, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 128, 129, 400, 401];
+    static readonly int[] kSizes = [1, 2, 7, 15, 16, 17, 31, 33, 63, 65, 97, 390, 401, 523, 1031];
+
+    static readonly Gen<RowGemvCase> cases =
+        from n in Gen.Elements(nSizes)
+        from k in Gen.Elements(kSizes)
+        from padB in Gen.Elements(0, 1, 3, 16)
+        from xStride in Gen.Elements(1, 1, 3)
+        from alpha in Gen.Elements(1f, -0.75f)
+        from beta in Gen.Elements(0f, 1f, 0.5f)
+        from epilogue in Gen.Elements(GemmEpilogue.None, GemmEpilogue.Bias, GemmEpilogue.BiasRelu)
+        from seed in Gen.Choose(0, int.MaxValue)
+        select new RowGemvCase(n, k, padB, xStride, alpha, beta, epilogue, seed);
+
+    static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(tests)
+        .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(20261203UL), FSharpOption<int>.None)));
+
+    static (float[] X, float[] W, float[] C, float[] Bias, int Ldb) Make(RowGemvCase c)
+    {
+        var rng = new Random(c.Seed);
+        int ldb = c.N + c.PadB;
+        var x = Fill(rng, (c.K - 1) * c.XStride + 1);
+        var w = Fill(rng, c.K * ldb);
+        // beta = 0 must not read C: NaN shows any read.
+        var cm = c.Beta == 0f ? Enumerable.Repeat(float.NaN, c.N).ToArray() : Fill(rng, c.N);
+        return (x, w, cm, Fill(rng, c.N), ldb);
+    }
+
+    static float[] Fill(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    /// <summary>C after <see cref="RowGemv.Run"/> at <paramref name="width"/> bits on <paramref name="threads"/>
+    /// threads, every size going through the pool when there is more than one.</summary>
+    static float[] Run(RowGemvCase c, int width, int threads)
+    {
+        var (x, w, cm, bias, ldb) = Make(c);
+        int saved = WorkerPool.ThreadCount;
+        WorkerPool.ThreadCount = threads;
+        RowGemv.ParallelMinWeights = 0;
+        try
+        {
+            var pack = new RowGemv(w, c.K, c.N, ldb, width, w, 0);
+            fixed (float* px = x, pc = cm, pb = bias)
+                pack.Run(px, c.XStride, c.Alpha, c.Beta, pc, c.Epilogue == GemmEpilogue.None ? null : pb, c.Epilogue == GemmEpilogue.BiasRelu);
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+            RowGemv.ParallelMinWeights = 64 * 1024;
+        }
+        return cm;
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    public void RowGemv_MatchesFloat64Reference(int width)
+    {
+        if (!RowGemv.Supported(width)) return; // no vectors of this width here: nothing packs for it
+        Check.One(Config(200), Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            var (x, w, cm, bias, ldb) = Make(c);
+            // x as row 0 of A [1; k] (stride 1), or as column 0 of a transposed A with lda = XStride.
+            var ta = c.XStride == 1 ? Transpose.No : Transpose.Yes;
+            var want = GemmReference.Sgemm(ta, Transpose.No, 1, c.N, c.K, c.Alpha, x, c.XStride == 1 ? c.K : c.XStride, w, ldb,
+                c.Beta, cm, c.N, bias, c.Epilogue, out var magnitude);
+            var got = Run(c, width, 2);
+            // The GEMM tests' bound: a float FMA chain of length k errs by about k·2⁻²⁴ of Σ|terms|; 4× headroom.
+            double rel = Math.ScaleB(1.0, -22) * (c.K + 2);
+            for (int j = 0; j < c.N; j++)
+            {
+                double tol = rel * magnitude[j] + 1e-6;
+                if (!(Math.Abs(got[j] - want[j]) <= tol))
+                    throw new Exception($"{c} at width {width}: C[{j}] = {got[j]}, expected {want[j]} ± {tol}");
+            }
+        }));
+    }
+
+    public static TheoryData<int, int> Shapes => new() { { 400, 400 }, { 400, 390 }, { 77, 1031 }, { 129, 523 }, { 1, 17 }, { 33, 1 }, { 401, 97 } };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void RowGemv_IsBitIdenticalToSgemm_OneRowAndBatched(int n, int k)
+    {
+        // The claim that lets a predictor score single rows through packed weights: each element is the GEMM's own
+        // FMA chain. Checked against Sgemm on the same row (the matrix–vector path) and as row 1 of a 3-row product
+        // (the packed driver), at every width and thread count.
+        var c = new RowGemvCase(n, k, 3, 1, 1f, 0.5f, GemmEpilogue.BiasRelu, 7);
+        var (x, w, cm, bias, ldb) = Make(c);
+        var one = (float[])cm.Clone();
+        Gemm.Sgemm(Transpose.No, Transpose.No, 1, n, k, c.Alpha, x, k, w, ldb, c.Beta, one, n, bias, c.Epilogue);
+        var rng = new Random(3);
+        var a3 = Fill(rng, 3 * k);
+        Array.Copy(x, 0, a3, k, k);
+        var c3 = Fill(rng, 3 * n);
+        Array.Copy(cm, 0, c3, n, n);
+        Gemm.Sgemm(Transpose.No, Transpose.No, 3, n, k, c.Alpha, a3, k, w, ldb, c.Beta, c3, n, bias, c.Epilogue);
+        Assert.Equal(one, c3[n..(2 * n)]);
+        foreach (var (width, threads) in new[] { (512, 2), (512, 1), (512, 3), (256, 2), (256, 1) })
+        {
+            if (!RowGemv.Supported(width)) continue;
+            Assert.Equal(one, Run(c, width, threads));
+        }
+    }
+
+    [Fact]
+    public void CpuBackend_SingleRowGemm_ReadsAPackedSnapshotOfDeclaredConstantsOnly()
+    {
+        if (!RowGemv.Supported(512) && !RowGemv.Supported(256)) return;
+        const int k = 390, n = 401;
+        var rng = new Random(9);
+        var x = new CpuFloatBuffer(Fill(rng, k));
+        var w = new CpuFloatBuffer(Fill(rng, k * n));
+        var other = new CpuFloatBuffer((float[])w.Data.Clone());
+        var bias = new CpuFloatBuffer(Fill(rng, n));
+        var backend = new CpuBackend();
+        backend.PackSingleRowWeights([w]);
+        float[] Row(CpuFloatBuffer weights)
+        {
+            var y = new CpuFloatBuffer(new float[n]);
+            backend.Gemm(Transpose.No, Transpose.No, 1, n, k, 1f, new(x, 0, k), k, new(weights, 0, k * n), n, 0f,
+                new(y, 0, n), n, new(bias, 0, n), GemmEpilogue.BiasRelu);
+            return y.Data;
+        }
+        var before = Row(w);
+        Assert.Equal(before, Row(other)); // the same bits as the plain GEMM on equal weights
+        var yv = new BufferView(new CpuFloatBuffer(new float[n]), 0, n);
+        var (xv, wv, bv) = (new BufferView(x, 0, k), new BufferView(w, 0, k * n), new BufferView(bias, 0, n));
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+            backend.Gemm(Transpose.No, Transpose.No, 1, n, k, 1f, xv, k, wv, n, 0f, yv, n, bv, GemmEpilogue.BiasRelu);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        // Later writes: the declared constant keeps its packed snapshot, the undeclared buffer is read afresh.
+        for (int i = 0; i < w.Data.Length; i++) { w.Data[i] = -w.Data[i]; other.Data[i] = -other.Data[i]; }
+        Assert.Equal(before, Row(w));
+        Assert.NotEqual(before, Row(other));
+    }
+}
