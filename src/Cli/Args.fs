@@ -268,6 +268,7 @@ type BenchArgs =
     | Fields of n: int
     | Vocabulary of n: int
     | Threads of n: int
+    | Profile
     | Json
 
     interface IArgParserTemplate with
@@ -282,6 +283,7 @@ type BenchArgs =
             | Fields _ -> "id fields of the synthetic data (default 39)."
             | Vocabulary _ -> "ids per table of the synthetic data (default 100000)."
             | Threads _ -> "compute threads."
+            | Profile -> "also time the model's training step op by op (forward, backward, the Adam update apart)."
             | Json -> "print one JSON object."
 
 type CtrArgs =

@@ -48,7 +48,31 @@ let private checkModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batc
     Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
     Preflight.batch "--batch-size" (build entry fields (fields * min vocabulary 1000)) true batch
 
-let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) =
+/// Where a training step goes: the plan's kernels op by op (PlanProfile) and the Adam update timed apart, over
+/// `steps` more steps after the timed ones; the profiler is attached only here, so the timing above runs without it.
+let private profileStep (train: CtrDsl.Autodiff.Plan) (optimizer: CtrDsl.Optim.Adam) (steps: int) (out: TextWriter) =
+    let profile = CtrDsl.Autodiff.PlanProfile()
+    train.Profile <- profile
+    let mutable stepTicks = 0L
+    let mutable adamTicks = 0L
+
+    for _ in 1..steps do
+        let t0 = Stopwatch.GetTimestamp()
+        train.Forward()
+        train.Backward()
+        let t1 = Stopwatch.GetTimestamp()
+        optimizer.Step()
+        let t2 = Stopwatch.GetTimestamp()
+        stepTicks <- stepTicks + (t2 - t0)
+        adamTicks <- adamTicks + (t2 - t1)
+
+    train.Profile <- null
+    let ms ticks = float ticks * 1e3 / float Stopwatch.Frequency / float steps
+    out.Write(profile.Report steps)
+    out.WriteLine($"adam update (lazy embedding rows): %.2f{ms adamTicks} ms/step")
+    out.WriteLine($"whole step (fwd+bwd+adam, profiled): %.2f{ms stepTicks} ms/step")
+
+let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
     let m = build entry fields (fields * vocabulary)
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
@@ -75,6 +99,7 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
             optimizer.Step())
 
     let forward = median steps (fun () -> score.Forward())
+    profile |> Option.iter (profileStep train optimizer steps)
     { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
 
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
@@ -141,7 +166,11 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         if not (args.Contains BenchArgs.Model) then
             CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
 
-        let t = timeModel entry fields vocabulary batch steps
+        let profile = new StringWriter()
+
+        let t =
+            timeModel entry fields vocabulary batch steps (if args.Contains BenchArgs.Profile then Some(profile :> TextWriter) else None)
+
         let rss = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
 
         if json then
@@ -158,7 +187,8 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
                           "score_samples_per_second", JNum t.ScoreSamplesPerSecond
                           "train_step_ms", JNum t.TrainStepMs
-                          "peak_rss_bytes", JInt rss ]
+                          "peak_rss_bytes", JInt rss
+                          "profile", JStr(profile.ToString()) ]
                 )
             )
         else
@@ -171,5 +201,6 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
             out.WriteLine($"  score (forward)       %.0f{t.ScoreSamplesPerSecond} samples/s")
             out.WriteLine($"peak RSS: %.1f{float rss / 1048576.0} MiB")
+            out.Write(profile.ToString())
 
         ExitCode.Ok

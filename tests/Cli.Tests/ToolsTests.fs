@@ -162,10 +162,40 @@ let ``bench score prints a table and rejects an unknown model`` () =
     Expect.equal bad.Code 2 "bad.Code"
     Has.In("unknown model \"nosuch\"", bad.Err)
 
+let ``bench --profile times a model's step op by op and the Adam update apart`` () =
+    let args =
+        [ "bench"
+          "--model"
+          "deepfm"
+          "--batch-size"
+          "64"
+          "--steps"
+          "2"
+          "--fields"
+          "5"
+          "--vocabulary"
+          "50"
+          "--threads"
+          "1" ]
+
+    let r = ctr (args @ [ "--profile"; "--json" ])
+    Expect.isTrue ((r.Code = 0)) r.Err
+    let profile = (json r).GetProperty("profile").GetString()
+
+    for part in [ "linear"; "embedding"; "bi_interaction"; "bce_with_logits"; "adam update"; "whole step" ] do
+        Has.In(part, profile)
+
+    let plain = ctr (args @ [ "--json" ])
+    Expect.isTrue ((plain.Code = 0)) plain.Err
+    Expect.equal ((json plain).GetProperty("profile").GetString()) "" "no profile unless asked"
+
 let tests =
     testList
         "ToolsTests"
         [ testCase
+              "bench --profile times a model's step op by op and the Adam update apart"
+              ``bench --profile times a model's step op by op and the Adam update apart``
+          testCase
               "sweep trains every grid point and writes a sorted table and CSV"
               ``sweep trains every grid point and writes a sorted table and CSV``
           testCase "a sweep over an unknown key fails before training anything" ``a sweep over an unknown key fails before training anything``

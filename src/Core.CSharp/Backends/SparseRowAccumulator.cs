@@ -41,6 +41,16 @@ public sealed class SparseRowAccumulator
         Grad.Count = 0;
     }
 
+    /// <summary>Starts fetching the map entry of <paramref name="row"/> (in range) that <see cref="SlotFor"/> will
+    /// read: the map is as long as the table, so a lookup misses the caches.</summary>
+    public unsafe void Prefetch(int row)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            fixed (int* map = _slotOfRow) System.Runtime.Intrinsics.X86.Sse.Prefetch0(map + row);
+        }
+    }
+
     /// <summary>The gradient row for table row <paramref name="row"/>, zeroed when first touched this step.</summary>
     public Span<float> RowFor(int row)
     {

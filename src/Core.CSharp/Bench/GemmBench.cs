@@ -8,15 +8,17 @@ namespace CtrDsl.Bench;
 /// <summary>One measured GEMM shape: ours and (when OpenBLAS was found) cblas_sgemm, in GFLOP/s (2·m·k·n per call).</summary>
 public readonly record struct GemmBenchRow(
     string Name, Transpose TransA, Transpose TransB, int M, int K, int N, int Threads,
-    double Ours, double? OpenBlas)
+    double Ours, double? OpenBlas, double? RatioLow = null, double? RatioHigh = null)
 {
     public double? Ratio => OpenBlas is { } o ? Ours / o : null;
 }
 
 /// <summary>
 /// Times <see cref="Gemm.Sgemm"/> against OpenBLAS's cblas_sgemm on the MLP shapes (m×k×n): the forward pass
-/// Y = X·W, dX = dY·Wᵀ (NT) and dW = Xᵀ·dY (TN), with the same thread count for both. Each figure is the median
-/// of timed calls after warm-up.
+/// Y = X·W, dX = dY·Wᵀ (NT) and dW = Xᵀ·dY (TN), with the same thread count for both, for the 400-wide hidden layers
+/// and for first layers whose width (fields × k) is not a multiple of the tile: 390 = 39·10 (DeepFM, Wide&amp;Deep),
+/// 130 = 13·10, 220 = 22·10, 624 = 39·16. Each figure is the median of timed calls after warm-up; the spread is the
+/// lowest and highest ratio of the per-round medians (the rounds alternate ours and theirs).
 /// </summary>
 public static class GemmBench
 {
@@ -28,6 +30,16 @@ public static class GemmBench
         ("dX=dY·Wᵀ", Transpose.No, Transpose.Yes, 4096, 400, 400),
         ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 400, 4096, 400),
         ("Y=X·W", Transpose.No, Transpose.No, 4096, 390, 400),
+        ("dX=dY·Wᵀ", Transpose.No, Transpose.Yes, 4096, 400, 390),
+        ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 390, 4096, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 130, 400),
+        ("dX=dY·Wᵀ", Transpose.No, Transpose.Yes, 4096, 400, 130),
+        ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 130, 4096, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 220, 400),
+        ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 220, 4096, 400),
+        ("Y=X·W", Transpose.No, Transpose.No, 4096, 624, 400),
+        ("dX=dY·Wᵀ", Transpose.No, Transpose.Yes, 4096, 400, 624),
+        ("dW=Xᵀ·dY", Transpose.Yes, Transpose.No, 624, 4096, 400),
         ("Y=X·W", Transpose.No, Transpose.No, 4096, 11280, 400),
     ];
 
@@ -43,7 +55,7 @@ public static class GemmBench
                 ? "OpenBLAS not found (install libopenblas0-pthread for the oracle); printing our figures only."
                 : $"OpenBLAS oracle: {blas.Path} ({blas.CoreName} kernels)");
             output.WriteLine($"threads = {threads}, GFLOP/s = 2·m·k·n / median time");
-            output.WriteLine($"{"shape",-10} {"op",-3} {"m",6} {"k",6} {"n",6} {"ours",9} {"openblas",9} {"ratio",7}");
+            output.WriteLine($"{"shape",-10} {"op",-3} {"m",6} {"k",6} {"n",6} {"ours",9} {"openblas",9} {"ratio",7} {"spread",11}");
         }
         var rows = new List<GemmBenchRow>();
         int saved = WorkerPool.ThreadCount;
@@ -87,17 +99,27 @@ public static class GemmBench
         int reps = (int)Math.Clamp(seconds / Rounds / Math.Max(estimate, 1e-6), 2, 50);
         var ours = new List<double>();
         var theirs = new List<double>();
+        double low = double.MaxValue, high = 0;
         for (int round = 0; round < Rounds; round++)
         {
-            for (int r = 0; r < reps; r++) ours.Add(Time(ourCall));
+            var ourRound = new List<double>();
+            for (int r = 0; r < reps; r++) ourRound.Add(Time(ourCall));
+            ours.AddRange(ourRound);
             if (theirCall is null) continue;
             // OpenBLAS's threads spin for a while after a call: let them sleep before and after its round.
             Thread.Sleep(150);
-            for (int r = 0; r < reps; r++) theirs.Add(Time(theirCall));
+            var theirRound = new List<double>();
+            for (int r = 0; r < reps; r++) theirRound.Add(Time(theirCall));
+            theirs.AddRange(theirRound);
             Thread.Sleep(150);
+            double ratio = Median(theirRound) / Median(ourRound);
+            low = Math.Min(low, ratio);
+            high = Math.Max(high, ratio);
         }
-        return new GemmBenchRow(name, ta, tb, m, k, n, threads, flops / Median(ours) / 1e9,
-            theirCall is null ? null : flops / Median(theirs) / 1e9);
+        return theirCall is null
+            ? new GemmBenchRow(name, ta, tb, m, k, n, threads, flops / Median(ours) / 1e9, null)
+            : new GemmBenchRow(name, ta, tb, m, k, n, threads, flops / Median(ours) / 1e9, flops / Median(theirs) / 1e9,
+                low, high);
     }
 
     const int Rounds = 4;
@@ -125,8 +147,8 @@ public static class GemmBench
     static string Op(GemmBenchRow r) => $"{(r.TransA == Transpose.No ? 'N' : 'T')}{(r.TransB == Transpose.No ? 'N' : 'T')}";
 
     static string ToLine(GemmBenchRow r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Name,-10} {Op(r),-3} {r.M,6} {r.K,6} {r.N,6} {r.Ours,9:F1} {(r.OpenBlas is { } o ? o.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {(r.Ratio is { } q ? q.ToString("F2", CultureInfo.InvariantCulture) : "-"),7}");
+        $"{r.Name,-10} {Op(r),-3} {r.M,6} {r.K,6} {r.N,6} {r.Ours,9:F1} {(r.OpenBlas is { } o ? o.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {(r.Ratio is { } q ? q.ToString("F2", CultureInfo.InvariantCulture) : "-"),7} {(r.RatioLow is { } lo && r.RatioHigh is { } hi ? $"{lo:F2}–{hi:F2}" : "-"),11}");
 
     static string ToJson(GemmBenchRow r) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"shape\":\"{r.Name}\",\"op\":\"{Op(r)}\",\"m\":{r.M},\"k\":{r.K},\"n\":{r.N},\"threads\":{r.Threads},\"ours_gflops\":{r.Ours:F2},\"openblas_gflops\":{(r.OpenBlas is { } o ? o.ToString("F2", CultureInfo.InvariantCulture) : "null")},\"ratio\":{(r.Ratio is { } q ? q.ToString("F3", CultureInfo.InvariantCulture) : "null")}}}");
+        $"{{\"shape\":\"{r.Name}\",\"op\":\"{Op(r)}\",\"m\":{r.M},\"k\":{r.K},\"n\":{r.N},\"threads\":{r.Threads},\"ours_gflops\":{r.Ours:F2},\"openblas_gflops\":{(r.OpenBlas is { } o ? o.ToString("F2", CultureInfo.InvariantCulture) : "null")},\"ratio\":{(r.Ratio is { } q ? q.ToString("F3", CultureInfo.InvariantCulture) : "null")},\"ratio_low\":{(r.RatioLow is { } lo ? lo.ToString("F3", CultureInfo.InvariantCulture) : "null")},\"ratio_high\":{(r.RatioHigh is { } hi ? hi.ToString("F3", CultureInfo.InvariantCulture) : "null")}}}");
 }

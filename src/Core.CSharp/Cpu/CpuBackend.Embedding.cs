@@ -21,6 +21,11 @@ public sealed unsafe partial class CpuBackend
             {
                 for (int bag = start; bag < end; bag++)
                 {
+                    if (bag + ShortRows.PrefetchAhead < Bags)
+                    {
+                        int ahead = Ids[bag + ShortRows.PrefetchAhead];
+                        if ((uint)ahead < (uint)Rows) ShortRows.Prefetch(Table + (long)ahead * Dim, Dim);
+                    }
                     int r = Ids[bag];
                     float* y = Y + (long)bag * Dim;
                     if ((uint)r < (uint)Rows) ShortRows.Copy(Table + (long)r * Dim, y, Dim);
@@ -87,6 +92,9 @@ public sealed unsafe partial class CpuBackend
     {
         int Rows { get; }
         float* Row(int r, out bool fresh);
+
+        /// <summary>Starts fetching what <see cref="Row"/> will read for row r (r is in range).</summary>
+        void Prefetch(int r);
     }
 
     private readonly struct DenseRows(float* table, int rows, int dim) : IRowSink
@@ -98,6 +106,8 @@ public sealed unsafe partial class CpuBackend
             fresh = false;
             return table + (long)r * dim;
         }
+
+        public void Prefetch(int r) => ShortRows.Prefetch(table + (long)r * dim, dim);
     }
 
     private readonly struct SparseRows(SparseRowAccumulator acc, float* values, int dim) : IRowSink
@@ -105,6 +115,8 @@ public sealed unsafe partial class CpuBackend
         public int Rows => acc.Table.Shape[0];
 
         public float* Row(int r, out bool fresh) => values + (long)acc.SlotFor(r, out fresh) * dim;
+
+        public void Prefetch(int r) => acc.Prefetch(r);
     }
 
     // One scatter loop for both sinks; duplicates within and across bags add up, in lookup order. It runs on one
@@ -114,8 +126,16 @@ public sealed unsafe partial class CpuBackend
         where TSink : IRowSink
     {
         int rows = sink.Rows;
+        long lookups = (long)bags * len;
         for (int bag = 0; bag < bags; bag++)
         {
+            // The lookups PrefetchAhead ahead of this bag's first (bag-major order), so their rows are on the way.
+            long ahead = (long)bag * len + ShortRows.PrefetchAhead;
+            for (int l = 0; l < len && ahead + l < lookups; l++)
+            {
+                int ra = id[ahead + l];
+                if ((uint)ra < (uint)rows) sink.Prefetch(ra);
+            }
             float* g = dy + (long)bag * dim;
             int* bagIds = id + (long)bag * len;
             float scale = len == 1 ? 1f : ScaleOf(pooling, new Span<int>(bagIds, len));

@@ -136,27 +136,50 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         float* partials = GemmBuffers.Partials(size * parts);
         var job = new SplitKPart { G = g, Parts = parts, Partials = partials };
         WorkerPool.For(parts, ref job);
-        // C = alpha·(P0 + P1 + …) + beta·C, then the epilogue: one update, as for a single K block.
-        var update = new TileUpdate(g.Alpha, g.Beta, true, g.Relu);
-        for (int i = 0; i < g.M; i++)
+        // C = alpha·(P0 + P1 + …) + beta·C, then the epilogue: one update, as for a single K block, in chunks of rows
+        // on the pool (each element's sum runs over the parts in order, whichever thread takes its row).
+        var sum = new SplitKSum
         {
-            float* c = g.C + i * g.Ldc;
-            float* p0 = partials + (long)i * g.N;
-            int j = 0;
-            if (Vector512.IsHardwareAccelerated && Gemm.MaxVectorWidth >= 512)
+            G = g, Parts = parts, Partials = partials,
+            Wide = Vector512.IsHardwareAccelerated && Gemm.MaxVectorWidth >= 512, // the caller's setting
+        };
+        WorkerPool.For((g.M + SplitKSumRows - 1) / SplitKSumRows, ref sum);
+    }
+
+    const int SplitKSumRows = 16;
+
+    /// <summary>Rows [16·index, 16·index + 16) of a split-K call's final update from its partial products.</summary>
+    struct SplitKSum : IParallelJob
+    {
+        public GemmArgs G;
+        public int Parts;
+        public float* Partials;
+        public bool Wide;
+
+        public readonly void Run(int index)
+        {
+            long size = (long)G.M * G.N;
+            var update = new TileUpdate(G.Alpha, G.Beta, true, G.Relu);
+            for (int i = index * SplitKSumRows, end = Math.Min(G.M, i + SplitKSumRows); i < end; i++)
             {
-                for (; j + 16 <= g.N; j += 16)
+                float* c = G.C + i * G.Ldc;
+                float* p0 = Partials + (long)i * G.N;
+                int j = 0;
+                if (Wide)
                 {
-                    var acc = Vector512.Load(p0 + j);
-                    for (int q = 1; q < parts; q++) acc += Vector512.Load(p0 + q * size + j);
-                    MicroKernel512.Store(acc, c + j, g.Bias == null ? null : g.Bias + j, update);
+                    for (; j + 16 <= G.N; j += 16)
+                    {
+                        var acc = Vector512.Load(p0 + j);
+                        for (int q = 1; q < Parts; q++) acc += Vector512.Load(p0 + q * size + j);
+                        MicroKernel512.Store(acc, c + j, G.Bias == null ? null : G.Bias + j, update);
+                    }
                 }
-            }
-            for (; j < g.N; j++)
-            {
-                float acc = p0[j];
-                for (int q = 1; q < parts; q++) acc += p0[q * size + j];
-                c[j] = update.Apply(acc, c + j, g.Bias == null ? null : g.Bias + j);
+                for (; j < G.N; j++)
+                {
+                    float acc = p0[j];
+                    for (int q = 1; q < Parts; q++) acc += p0[q * size + j];
+                    c[j] = update.Apply(acc, c + j, G.Bias == null ? null : G.Bias + j);
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CtrDsl.Cpu;
 
@@ -28,6 +29,20 @@ internal static unsafe class ShortRows
         for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(x + i), destination + i);
         for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(x + i), destination + i);
         for (; i < n; i++) destination[i] = x[i];
+    }
+
+    /// <summary>How many lookups ahead the random-access loops over table rows (gather, scatter, lazy optimizer
+    /// updates) prefetch: the rows of a large table miss every cache, and the loop body is a few dozen instructions,
+    /// so without a prefetch only the handful of misses the out-of-order window holds overlap.</summary>
+    public const int PrefetchAhead = 16;
+
+    /// <summary>Asks for the cache lines of x[0, n) (its first and last line: a short row spans at most two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(float* x, int n)
+    {
+        if (!Sse.IsSupported) return;
+        Sse.Prefetch0(x);
+        Sse.Prefetch0(x + n - 1);
     }
 
     /// <summary>destination[i] = 0 for i in [0, n).</summary>

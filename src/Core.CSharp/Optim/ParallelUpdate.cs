@@ -127,6 +127,9 @@ internal static unsafe class ParallelUpdate
         /// <summary>Updates <paramref name="n"/> weights from offset <paramref name="at"/> (in the weights and the
         /// state), with gradients from offset <paramref name="gradientAt"/>.</summary>
         void Apply(long at, long gradientAt, int n);
+
+        /// <summary>Starts fetching the <paramref name="n"/> weights and state values from offset <paramref name="at"/>.</summary>
+        void Prefetch(long at, int n);
     }
 
     private struct Slots1<TKernel, TCoefficients> : ISpanUpdate
@@ -140,6 +143,12 @@ internal static unsafe class ParallelUpdate
 
         public readonly void Apply(long at, long gradientAt, int n) =>
             OptimLoop.Run<TKernel, TCoefficients>(ref W[at], ref G[gradientAt], ref S[at], n, in C);
+
+        public readonly void Prefetch(long at, int n)
+        {
+            ShortRows.Prefetch(W + at, n);
+            ShortRows.Prefetch(S + at, n);
+        }
     }
 
     private struct Slots2<TKernel, TCoefficients> : ISpanUpdate
@@ -154,6 +163,13 @@ internal static unsafe class ParallelUpdate
 
         public readonly void Apply(long at, long gradientAt, int n) =>
             OptimLoop.Run<TKernel, TCoefficients>(ref W[at], ref G[gradientAt], ref A[at], ref B[at], n, in C);
+
+        public readonly void Prefetch(long at, int n)
+        {
+            ShortRows.Prefetch(W + at, n);
+            ShortRows.Prefetch(A + at, n);
+            ShortRows.Prefetch(B + at, n);
+        }
     }
 
     private struct PlainSgd : ISpanUpdate
@@ -164,6 +180,8 @@ internal static unsafe class ParallelUpdate
 
         public readonly void Apply(long at, long gradientAt, int n) =>
             SgdKernel.Update(new Span<float>(W + at, n), new ReadOnlySpan<float>(G + gradientAt, n), LearningRate);
+
+        public readonly void Prefetch(long at, int n) => ShortRows.Prefetch(W + at, n);
     }
 
     private struct DenseJob<TUpdate> : IParallelJob where TUpdate : struct, ISpanUpdate
@@ -190,6 +208,12 @@ internal static unsafe class ParallelUpdate
             int start = chunk * PerChunk, end = Math.Min(Count, start + PerChunk);
             for (int s = start; s < end; s++)
             {
+                // Table rows are scattered: fetch the weights and state of a row PrefetchAhead slots ahead.
+                if (s + ShortRows.PrefetchAhead < end)
+                {
+                    int ahead = Rows[s + ShortRows.PrefetchAhead];
+                    if ((uint)ahead < (uint)TableRows) Update.Prefetch((long)ahead * Dim, Dim);
+                }
                 int row = Rows[s];
                 if ((uint)row >= (uint)TableRows) ElementwiseOptimizer.ThrowRow(Table, row);
                 Update.Apply((long)row * Dim, (long)s * Dim, Dim);
