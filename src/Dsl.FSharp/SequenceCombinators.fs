@@ -1,5 +1,6 @@
 namespace CtrDsl.Dsl
 
+open CtrDsl.Backends
 open CtrDsl.Graph
 open CtrDsl.Ops
 open CtrDsl.Tensors
@@ -20,6 +21,24 @@ module SequenceCombinators =
                 invalidArg "features" "lookup_ids: the features have no id fields"
 
             apply b (Embedding()) [ b.Ids; b.Eval table ])
+
+    /// One [batch; 1; k] row per multi-valued field, from its ids [batch; len] and its rows [batch; len; k].
+    let private perSequence (b: Build) (row: SequenceInput -> Node -> Node) =
+        let rows =
+            [ for s in b.Features.Sequences do
+                  let ids = b.Sequence s
+                  let pooled = row s ids
+                  yield apply b (Reshape(1, pooled.Shape[1])) [ pooled ] ]
+
+        match rows with
+        | [] -> invalidArg "features" "the model reads multi-valued fields, but the features have none"
+        | [ one ] -> one
+        | many -> apply b (Concat(1)) many
+
+    let sequencePool (pooling: SequencePooling) (table: Expr) =
+        Expr.make "sequence_pool" (fun b ->
+            let rows = b.Eval table
+            perSequence b (fun _ ids -> apply b (MaskedPool(pooling)) [ apply b (Embedding()) [ ids; rows ]; ids ]))
 
     /// The weights w [batch; len; 1] of one history: the unit's scores, masked (or a softmax over the valid positions).
     let private weights (b: Build) (o: AttentionUnitOptions) (field: string) (query: Node) (keys: Node) (mask: Node) =

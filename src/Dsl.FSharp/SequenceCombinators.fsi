@@ -1,5 +1,7 @@
 namespace CtrDsl.Dsl
 
+open CtrDsl.Backends
+
 /// DIN's local activation unit (Zhou 2018): the MLP that scores each behaviour e_t of a history against the target q
 /// from [q; e_t; q − e_t; q ⊙ e_t], its hidden sizes and activation, and whether the scores become a softmax over the
 /// valid positions. The paper's default is no softmax: the raw scores weight the behaviours, so a user's intensity
@@ -19,6 +21,11 @@ module SequenceCombinators =
 
     /// The id fields looked up in a table: [batch; idFields; k], the id part of `embedWith`.
     val lookupIds: table: Expr -> Expr
+
+    /// Every multi-valued field looked up in a table and pooled over its valid positions: [batch; sequences; k].
+    /// Sum is Σ_t mask_t·e_t, mean that sum ÷ Σ_t mask_t, max the largest e_t,i over the valid t (padding never
+    /// wins, whatever its rows hold); a history with no valid position gives 0. Appending padding changes nothing.
+    val sequencePool: SequencePooling -> table: Expr -> Expr
 
     /// Every multi-valued field pooled into one row of a table: [batch; sequences; k]. A field with a target (the
     /// id field that shares its vocabulary, e.g. history ↔ item) is pooled by DIN's local activation unit:

@@ -12,6 +12,7 @@ let tests =
         [ CtrDsl.Dsl.Tests.CombinatorTests.tests
           CtrDsl.Dsl.Tests.ModelTests.tests
           CtrDsl.Dsl.Tests.SequenceTests.tests
+          CtrDsl.Dsl.Tests.SequenceTests.poolingTests
           CtrDsl.Dsl.Tests.LayerMathTests.tests
           CtrDsl.Dsl.Tests.ModelPropertyTests.tests
           CtrDsl.Dsl.Tests.KitTests.tests ]

@@ -34,6 +34,17 @@ let private rows maxLength batch (rng: Random) =
 let private din (unit: AttentionUnitOptions) =
     DIN.din { DIN.DINParams.Defaults with Embedding.Dim = 4; Embedding.Std = 0.5f; Attention = unit; Mlp.Hidden = [ 8 ] }
 
+/// The model's output for one batch, its histories padded to `width`.
+let private predict (m: BuiltModel) (training: bool) (width: int) (r: Rows) =
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), r.Batch, null, m.Output)
+    plan.Training <- training
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan r.Ids)
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "history"), ReadOnlySpan(padded width r))
+    plan.Forward()
+    let y = Array.zeroCreate<float32> r.Batch
+    plan.Read(m.Output, Span y)
+    y
+
 /// The model's output and the history weights (the product of the unit's scores and the mask) for one batch.
 let private run (m: BuiltModel) (training: bool) (width: int) (r: Rows) =
     let weights = m.Graph.Nodes |> Seq.find (fun n -> n.Op :? CtrDsl.Ops.Mul && n.Inputs[1].Op :? CtrDsl.Ops.SequenceMask)
@@ -122,6 +133,28 @@ let private noSharedHistory () =
 
     let ex = throws<ArgumentException> (fun () -> Model.build "DIN" f 1UL (din AttentionUnitOptions.din) |> ignore)
     Expect.stringContains ex.Message "shares its vocabulary" "the message names what is missing"
+
+/// The candidate and user rows beside the history pooled over its valid positions, then an MLP.
+let private pooled pooling =
+    let table = embeddingTable { EmbedOptions.dim 4 with Std = 0.5f }
+
+    concatFields [ lookupIds table; sequencePool pooling table ] |> dnnInput |> mlpWith (MlpOptions.hidden [ 8 ])
+
+let private poolingIgnoresPadding pooling =
+    property $"appending padding changes no output: masked {pooling} pooling" 25 cases (fun (batch, maxLength, extra, seed) ->
+        let r = rows maxLength batch (Random seed)
+        let short = Model.build "pooled" (sequenceFeatures maxLength) 7UL (pooled pooling)
+        let long = Model.build "pooled" (sequenceFeatures (maxLength + extra)) 7UL (pooled pooling)
+
+        close
+            $"{pooling}, batch {batch}, length {maxLength} + {extra}"
+            1e-6
+            1e-7
+            (predict short true maxLength r)
+            (predict long true (maxLength + extra) r))
+
+let poolingTests =
+    testList "masked pooling" [ yield! List.map poolingIgnoresPadding [ SequencePooling.Sum; SequencePooling.Mean; SequencePooling.Max ] ]
 
 let tests =
     testList
