@@ -13,6 +13,16 @@ module AttentionUnitOptions =
     /// att_weight_normalization), which follow the paper's figure 2.
     val din: AttentionUnitOptions
 
+/// DIEN's interest extractor and evolving layers (Zhou et al., AAAI 2019): the GRU's hidden size is the embedding
+/// size; the attention unit scores each interest state against the candidate (the paper's code: 80 → 40 sigmoid,
+/// softmax over the valid positions); the auxiliary net scores [h_t; e] with hidden sizes 100 → 50 sigmoid, and its
+/// loss, times AuxiliaryWeight (α), is added to the model's loss. AuxiliaryWeight 0 leaves the auxiliary loss out.
+type InterestEvolutionOptions = { Attention: AttentionUnitOptions; Auxiliary: int list; AuxiliaryWeight: float32 }
+
+module InterestEvolutionOptions =
+    /// The DIEN authors' code defaults: unit 80-40 sigmoid with softmax, auxiliary net 100-50 sigmoid, α = 1.
+    val dien: InterestEvolutionOptions
+
 [<AutoOpen>]
 module SequenceCombinators =
     /// The embedding table of `embedWith` as a block of its own, [rows; k]: pass one value to several lookups to
@@ -33,3 +43,26 @@ module SequenceCombinators =
     /// valid positions when the options ask for it). One unit per field. A field without a target is pooled as its
     /// schema says (sum or mean). Raises when no multi-valued field has a target.
     val targetAttention: AttentionUnitOptions -> table: Expr -> Expr
+
+    /// A GRU over a padded sequence x [batch; len; d] whose positions run most recent first, as history fields do: the
+    /// recurrence reads them from the last position to the first (oldest to newest), so the state at position 0 has
+    /// read the whole history. mask [batch; len; 1] is 1 on a valid position and 0 on padding; a padded position keeps
+    /// the state, so appending padding changes nothing. With the update gate as in DIEN (eq. 1–4),
+    /// u_t = σ(W_u x_t + U_u h + b_u), r_t = σ(W_r x_t + U_r h + b_r), h̃_t = tanh(W_h x_t + b_h + r_t ⊙ (U_h h + c_h))
+    /// and h ← h + m_t·u_t ⊙ (h̃_t − h): (1 − u_t) ⊙ h + u_t ⊙ h̃_t on a valid position. The state starts at 0. The
+    /// result is every position's state, [batch; len; hidden]. Composed from the core's primitives (about fifteen
+    /// nodes a step), so its backward pass is the graph's.
+    val gru: hidden: int -> mask: Expr -> sequence: Expr -> Expr
+
+    /// DIEN's GRU with attentional update gate (AUGRU): `gru` with u_t scaled by the score a_t of position t,
+    /// attention [batch; len; 1]: h ← h + m_t·a_t·u_t ⊙ (h̃_t − h). A behaviour scored 0 leaves the state as it was.
+    val augru: hidden: int -> mask: Expr -> attention: Expr -> sequence: Expr -> Expr
+
+    /// DIEN's interest layers for every multi-valued field with a target (the others pooled as their schema says):
+    /// the behaviours e_t [batch; len; k] from the table, a `gru` over them gives the interest states h_t, the unit
+    /// scores each h_t against the candidate's row (softmax over the valid positions), and an `augru` over h_t with
+    /// those scores gives the final interest, one [k] row per field: [batch; sequences; k]. The auxiliary loss: the
+    /// state after behaviour t predicts the next behaviour e_{t+1} (label 1) against a negative (label 0), the
+    /// behaviour at the same depth of the next row's history in the batch; binary cross-entropy over the pairs where
+    /// both are valid, through a positionwise MLP on [h_t; e]. Raises when no multi-valued field has a target.
+    val interestEvolution: InterestEvolutionOptions -> table: Expr -> Expr

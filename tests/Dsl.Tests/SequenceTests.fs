@@ -153,6 +153,59 @@ let private poolingIgnoresPadding pooling =
             (predict short true maxLength r)
             (predict long true (maxLength + extra) r))
 
+let private dien alpha =
+    DIEN.dien
+        { DIEN.DIENParams.Defaults with
+            Embedding.Dim = 4
+            Embedding.Std = 0.5f
+            Evolution.Attention.Hidden = [ 6 ]
+            Evolution.Auxiliary = [ 5 ]
+            Evolution.AuxiliaryWeight = alpha
+            Mlp.Hidden = [ 8 ] }
+
+/// The training loss (the main BCE plus any auxiliary term) for one batch with labels 0/1 from the row's parity.
+let private lossOf (m: BuiltModel) (width: int) (r: Rows) =
+    let plan = Plan.Compile(m.Graph, new CpuBackend(), r.Batch, m.Loss, m.Loss)
+    plan.Training <- true
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan r.Ids)
+    plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "history"), ReadOnlySpan(padded width r))
+    plan.SetInput(m.Label, ReadOnlySpan(Array.init r.Batch (fun i -> float32 (i % 2))))
+    plan.Forward()
+    let l = Array.zeroCreate<float32> 1
+    plan.Read(m.Loss, Span l)
+    l[0]
+
+let private dienIgnoresPadding =
+    property
+        "DIEN: appending padding changes neither the output nor the loss with its auxiliary term"
+        15
+        cases
+        (fun (batch, maxLength, extra, seed) ->
+            let r = rows maxLength batch (Random seed)
+            let short = Model.build "DIEN" (sequenceFeatures maxLength) 7UL (dien 1.0f)
+            let long = Model.build "DIEN" (sequenceFeatures (maxLength + extra)) 7UL (dien 1.0f)
+            let what = $"batch {batch}, length {maxLength} + {extra}"
+            close $"output, {what}" 1e-6 1e-7 (predict short true maxLength r) (predict long true (maxLength + extra) r)
+            close $"loss, {what}" 1e-6 1e-7 [| lossOf short maxLength r |] [| lossOf long (maxLength + extra) r |])
+
+let private auxiliaryTerm () =
+    // α scales the auxiliary term alone: loss(α) = main + α·aux, so loss(2) − loss(1) = loss(1) − loss(0) > 0.
+    let r = rows 5 6 (Random 5)
+    let at alpha = lossOf (Model.build "DIEN" (sequenceFeatures 5) 7UL (dien alpha)) 5 r
+    let l0, l1, l2 = at 0.0f, at 1.0f, at 2.0f
+    Expect.isGreaterThan (l1 - l0) 0.0f "the auxiliary term is a positive cross-entropy"
+    Expect.floatClose Accuracy.medium (float (l2 - l1)) (float (l1 - l0)) "the term is linear in α"
+
+    let ops alpha =
+        (Model.build "DIEN" (sequenceFeatures 5) 7UL (dien alpha)).Graph.Nodes
+        |> Seq.filter (fun n -> n.Op :? CtrDsl.Ops.MaskedBceWithLogits)
+        |> Seq.length
+
+    Expect.equal (ops 1.0f, ops 0.0f) (2, 0) "α = 0 builds no auxiliary loss"
+
+let dienTests =
+    testList "DIEN" [ dienIgnoresPadding; testCase "DIEN's loss is the BCE plus α times the auxiliary loss" auxiliaryTerm ]
+
 let poolingTests =
     testList "masked pooling" [ yield! List.map poolingIgnoresPadding [ SequencePooling.Sum; SequencePooling.Mean; SequencePooling.Max ] ]
 
