@@ -2,6 +2,7 @@ namespace CtrDsl.Dsl
 
 open CtrDsl.Backends
 open CtrDsl.Graph
+open CtrDsl.Init
 open CtrDsl.Ops
 open CtrDsl.Tensors
 open CtrDsl.Dsl.Layers
@@ -18,6 +19,11 @@ module InterestEvolutionOptions =
         { Attention = { Hidden = [ 80; 40 ]; Activation = Activation.Sigmoid; Softmax = true }
           Auxiliary = [ 100; 50 ]
           AuxiliaryWeight = 1.0f }
+
+type TransformerOptions = { Heads: int; FeedForwardRatio: int }
+
+module TransformerOptions =
+    let bst = { Heads = 8; FeedForwardRatio = 4 }
 
 [<AutoOpen>]
 module SequenceCombinators =
@@ -36,7 +42,7 @@ module SequenceCombinators =
             [ for s in b.Features.Sequences do
                   let ids = b.Sequence s
                   let pooled = row s ids
-                  yield apply b (Reshape(1, pooled.Shape[pooled.Shape.Rank - 1])) [ pooled ] ]
+                  yield if pooled.Shape.Rank = 2 then apply b (Reshape(1, pooled.Shape[1])) [ pooled ] else pooled ]
 
         match rows with
         | [] -> invalidArg "features" "the model reads multi-valued fields, but the features have none"
@@ -96,11 +102,11 @@ module SequenceCombinators =
                     let i = List.findIndex ((=) target) f.IdFields
                     let query = apply b (Slice(1, i, 1)) [ targets.Force() ]
                     let keys = apply b (Embedding()) [ ids; rows ]
-                    withTarget b s query keys (apply b (SequenceMask()) [ ids ])
+                    withTarget b s ids query keys (apply b (SequenceMask()) [ ids ])
                 | None -> apply b (EmbeddingBag(s.Pooling)) [ ids; rows ]))
 
     let targetAttention (o: AttentionUnitOptions) (table: Expr) =
-        againstTarget "target_attention" table (fun b s query keys mask ->
+        againstTarget "target_attention" table (fun b s _ query keys mask ->
             let w = weights b o s.Name query keys mask
             let k = keys.Shape[2]
             apply b (Sum(1, keepDim = true)) [ apply b (Mul()) [ keys; apply b (Expand(2, k)) [ w ] ] ])
@@ -142,7 +148,7 @@ module SequenceCombinators =
         apply b (Scale(o.AuxiliaryWeight)) [ apply b (Add()) [ clicked; sampled ] ]
 
     let interestEvolution (o: InterestEvolutionOptions) (table: Expr) =
-        againstTarget "interest_evolution" table (fun b s query keys mask ->
+        againstTarget "interest_evolution" table (fun b s _ query keys mask ->
             let k = keys.Shape[2]
             let states = Recurrence.recur b $"{s.Name}.extractor" k mask None keys
 
@@ -152,3 +158,42 @@ module SequenceCombinators =
             let scores = weights b o.Attention s.Name query states mask
             let final = Recurrence.recur b $"{s.Name}.evolution" k mask (Some scores) states
             apply b (Slice(1, 0, 1)) [ final ])
+
+    let behaviourTransformer (o: TransformerOptions) (table: Expr) =
+        againstTarget "behaviour_transformer" table (fun b s ids query keys mask ->
+            let len, k = keys.Shape[1], keys.Shape[2]
+            let l = len + 1
+
+            if o.Heads < 1 || k % o.Heads <> 0 then
+                invalidArg "options" $"behaviour_transformer: {o.Heads} heads do not divide the embedding size {k}"
+
+            let dk = k / o.Heads
+            let add l r = apply b (Add()) [ l; r ]
+            let name part = $"{s.Name}.transformer.{part}"
+            let positions = b.Param(name "positions", [ l; k ], Initializer.Normal(0.0f, 0.01f), "embedding")
+            let x = add (apply b (Concat(1)) [ query; keys ]) positions
+            // The target's position is always valid: the id fields' mask (ids are never padding) at field 0.
+            let valid = apply b (Concat(1)) [ apply b (Slice(1, 0, 1)) [ apply b (SequenceMask()) [ b.Ids ] ]; mask ]
+            let heads (y: Node) = apply b (Transpose(1, 2)) [ apply b (Reshape(l, o.Heads, dk)) [ y ] ]
+            let project part = heads (positionwise b (name part) k 0.0f x)
+            let q, key, v = project "query", project "key", project "value"
+            let logits = apply b (Scale(1.0f / sqrt (float32 dk))) [ apply b (BatchedMatMul(transposeB = true)) [ q; key ] ]
+            // −1e9 on the padded keys: their softmax weight is exactly 0 and the valid keys' weights sum to 1.
+            let minusOne = b.State(name "minus_one", [ 1 ], -1.0f)
+            let penalty = apply b (Reshape(1, 1, l)) [ apply b (Scale(1e9f)) [ add valid minusOne ] ]
+            let keyPenalty = apply b (Expand(2, l)) [ apply b (Expand(1, o.Heads)) [ penalty ] ]
+            let weights = apply b (Softmax()) [ add logits keyPenalty ]
+            let attended = apply b (BatchedMatMul()) [ weights; v ]
+            let merged = apply b (Reshape(l, k)) [ apply b (Transpose(1, 2)) [ attended ] ]
+
+            let norm part (y: Node) =
+                let gamma = b.Param(name $"{part}.gamma", [ k ], Initializer.Constant(1.0f), "dnn")
+                let beta = b.Param(name $"{part}.beta", [ k ], Initializer.Zeros(), "dnn")
+                apply b (LayerNorm()) [ y; gamma; beta ]
+
+            let h1 = norm "norm1" (add x (positionwise b (name "output") k 0.0f merged))
+            let inner = activate b Activation.PRelu (name "ffn1") (positionwise b (name "ffn1") (o.FeedForwardRatio * k) 0.0f h1)
+            let h2 = norm "norm2" (add h1 (positionwise b (name "ffn2") k 0.0f inner))
+            let target = apply b (Slice(1, 0, 1)) [ h2 ]
+            let behaviours = apply b (MaskedPool(SequencePooling.Mean)) [ apply b (Slice(1, 1, len)) [ h2 ]; ids ]
+            apply b (Concat(1)) [ target; apply b (Reshape(1, k)) [ behaviours ] ])

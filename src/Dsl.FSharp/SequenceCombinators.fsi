@@ -23,6 +23,14 @@ module InterestEvolutionOptions =
     /// The DIEN authors' code defaults: unit 80-40 sigmoid with softmax, auxiliary net 100-50 sigmoid, α = 1.
     val dien: InterestEvolutionOptions
 
+/// BST's transformer block (Chen et al., DLP-KDD 2019): heads of the multi-head self-attention (they divide the
+/// embedding size) and the feed-forward width as a multiple of the embedding size.
+type TransformerOptions = { Heads: int; FeedForwardRatio: int }
+
+module TransformerOptions =
+    /// 8 heads (the paper's), feed-forward 4·k (the original transformer's ratio; the paper does not give one).
+    val bst: TransformerOptions
+
 [<AutoOpen>]
 module SequenceCombinators =
     /// The embedding table of `embedWith` as a block of its own, [rows; k]: pass one value to several lookups to
@@ -66,3 +74,11 @@ module SequenceCombinators =
     /// behaviour at the same depth of the next row's history in the batch; binary cross-entropy over the pairs where
     /// both are valid, through a positionwise MLP on [h_t; e]. Raises when no multi-valued field has a target.
     val interestEvolution: InterestEvolutionOptions -> table: Expr -> Expr
+
+    /// BST's behaviour sequence transformer for every multi-valued field with a target (the others pooled as their
+    /// schema says): x = [q; e_1 … e_len] + learned position embeddings, [batch; len + 1; k] with the target first;
+    /// one block h1 = LayerNorm(x + W_o·MHSA(x)), h2 = LayerNorm(h1 + FFN(h1)) with FFN = linear, PReLU, linear. The
+    /// self-attention's keys are masked to the valid positions: each query's softmax is exactly 0 on padding and sums
+    /// to 1 over the valid positions (the target's is always valid). Two rows per field: the target's output and the
+    /// masked mean of the behaviours' outputs, [batch; 2·sequences; k]; appending padding changes neither.
+    val behaviourTransformer: TransformerOptions -> table: Expr -> Expr

@@ -26,7 +26,8 @@ let all: Settings.ModelEntry list =
       FiBiNET.entry
       ONN.entry
       DIN.entry
-      DIEN.entry ]
+      DIEN.entry
+      BST.entry ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)

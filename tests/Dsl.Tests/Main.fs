@@ -15,6 +15,7 @@ let tests =
           CtrDsl.Dsl.Tests.SequenceTests.poolingTests
           CtrDsl.Dsl.Tests.RecurrentTests.tests
           CtrDsl.Dsl.Tests.SequenceTests.dienTests
+          CtrDsl.Dsl.Tests.SequenceTests.bstTests
           CtrDsl.Dsl.Tests.LayerMathTests.tests
           CtrDsl.Dsl.Tests.ModelPropertyTests.tests
           CtrDsl.Dsl.Tests.KitTests.tests ]

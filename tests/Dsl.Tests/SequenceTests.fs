@@ -206,6 +206,51 @@ let private auxiliaryTerm () =
 let dienTests =
     testList "DIEN" [ dienIgnoresPadding; testCase "DIEN's loss is the BCE plus α times the auxiliary loss" auxiliaryTerm ]
 
+let private bst =
+    BST.bst
+        { BST.BSTParams.Defaults with
+            Embedding.Dim = 4
+            Embedding.Std = 0.5f
+            Transformer.Heads = 2
+            Mlp.Hidden = [ 8 ]
+            Mlp.Dropout = 0.0f }
+
+let private bstIgnoresPadding =
+    property "BST: appending padding changes no output" 15 cases (fun (batch, maxLength, extra, seed) ->
+        let r = rows maxLength batch (Random seed)
+        let short = Model.build "BST" (sequenceFeatures maxLength) 7UL bst
+        let long = Model.build "BST" (sequenceFeatures (maxLength + extra)) 7UL bst
+        close $"batch {batch}, length {maxLength} + {extra}" 1e-5 1e-6 (predict short true maxLength r) (predict long true (maxLength + extra) r))
+
+let private bstSoftmaxOverValid =
+    property "BST: each query's attention is exactly 0 on padding and sums to 1 over the valid positions" 15 cases (fun (batch, maxLength, _, seed) ->
+        let r = rows maxLength batch (Random seed)
+        let m = Model.build "BST" (sequenceFeatures maxLength) 7UL bst
+        let softmax = m.Graph.Nodes |> Seq.find (fun n -> n.Op :? CtrDsl.Ops.Softmax)
+        let plan = Plan.Compile(m.Graph, new CpuBackend(), r.Batch, null, m.Output, softmax)
+        plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "ids"), ReadOnlySpan r.Ids)
+        plan.SetInput(m.Inputs |> List.find (fun n -> n.Name = "history"), ReadOnlySpan(padded maxLength r))
+        plan.Forward()
+        let l, heads = maxLength + 1, 2
+        let w = Array.zeroCreate<float32> (batch * heads * l * l)
+        plan.Read(softmax, Span w)
+
+        for row in 0 .. batch - 1 do
+            // Position 0 is the target; positions 1 .. valid hold the behaviours.
+            let valid = 1 + r.Histories[row].Length
+
+            for h in 0 .. heads - 1 do
+                for query in 0 .. l - 1 do
+                    let at key = w[((row * heads + h) * l + query) * l + key]
+
+                    for key in valid .. l - 1 do
+                        Expect.equal (at key) 0.0f $"row {row}, head {h}, query {query}: weight on padded key {key}"
+
+                    let total = Seq.sum (seq { for key in 0 .. valid - 1 -> at key })
+                    Expect.isLessThan (abs (total - 1.0f)) 1e-5f $"row {row}, head {h}, query {query}: weights sum to {total}")
+
+let bstTests = testList "BST" [ bstIgnoresPadding; bstSoftmaxOverValid ]
+
 let poolingTests =
     testList "masked pooling" [ yield! List.map poolingIgnoresPadding [ SequencePooling.Sum; SequencePooling.Mean; SequencePooling.Max ] ]
 
