@@ -26,7 +26,6 @@ let bst (p: BSTParams) =
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 let private deep = Settings.mlp (fun (p: BSTParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 let private block = Settings.within (fun (p: BSTParams) -> p.Transformer) (fun p v -> { p with Transformer = v })
-let private activations = [ "relu", Relu; "prelu", PRelu; "dice", Dice; "sigmoid", Sigmoid; "tanh", Tanh ]
 
 let entry =
     Settings.model
@@ -36,7 +35,7 @@ let entry =
         BSTParams.Defaults
         [ embedding.Dim
           deep.Hidden
-          Settings.choiceField "dnn_activations" activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
+          Settings.choiceField "dnn_activations" Settings.activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
           block (Settings.intField "att_head_num" 1 (fun o -> o.Heads) (fun o v -> { o with Heads = v }))
           deep.Dropout
           embedding.L2 "embedding_regularizer"

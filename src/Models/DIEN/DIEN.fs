@@ -27,7 +27,6 @@ let dien (p: DIENParams) =
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 let private deep = Settings.mlp (fun (p: DIENParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 let private evolution = Settings.within (fun (p: DIENParams) -> p.Evolution) (fun p v -> { p with Evolution = v })
-let private activations = [ "relu", Relu; "prelu", PRelu; "dice", Dice; "sigmoid", Sigmoid; "tanh", Tanh ]
 
 let entry =
     Settings.model
@@ -37,10 +36,10 @@ let entry =
         DIENParams.Defaults
         [ embedding.Dim
           deep.Hidden
-          Settings.choiceField "dnn_activations" activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
+          Settings.choiceField "dnn_activations" Settings.activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
           evolution (Settings.intsField "attention_hidden_units" false (fun o -> o.Attention.Hidden) (fun o v -> { o with Attention.Hidden = v }))
           evolution (
-              Settings.choiceField "attention_hidden_activations" activations (fun o -> o.Attention.Activation) (fun o v ->
+              Settings.choiceField "attention_hidden_activations" Settings.activations (fun o -> o.Attention.Activation) (fun o v ->
                   { o with Attention.Activation = v })
           )
           evolution (Settings.intsField "auxiliary_hidden_units" false (fun o -> o.Auxiliary) (fun o v -> { o with Auxiliary = v }))
