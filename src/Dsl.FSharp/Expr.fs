@@ -31,6 +31,7 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
     let mutable dense: Node option = None
     let sequences = Dictionary<string, Node>()
     let mutable label: Node option = None
+    let losses = List<Node>()
 
     let scoped (name: string) =
         match graph.CurrentScope with
@@ -114,6 +115,12 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
             let n = graph.MultiValuedInput(s.Name, s.MaxLength)
             sequences[s.Name] <- n
             n
+
+    /// Adds a scalar term to the training loss (an auxiliary loss such as DIEN's); the model's loss is the sum.
+    member _.AddLoss(term: Node) = losses.Add term
+
+    /// The terms added by `AddLoss`, in order.
+    member _.Losses = List.ofSeq losses
 
     member _.Label =
         match label with

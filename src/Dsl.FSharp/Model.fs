@@ -44,10 +44,13 @@ module Model =
 
         let label = b.Label
 
-        let loss =
+        let main =
             match objective with
             | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
             | Regression -> graph.Apply(Mse(), output, label)
+
+        // Auxiliary terms the blocks asked for (DIEN's) are added to the objective's loss.
+        let loss = b.Losses |> List.fold (fun l term -> graph.Apply(Add(), l, term)) main
 
         { Name = name
           Objective = objective

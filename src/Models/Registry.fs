@@ -25,7 +25,9 @@ let all: Settings.ModelEntry list =
       AutoInt.plusEntry
       FiBiNET.entry
       ONN.entry
-      DIN.entry ]
+      DIN.entry
+      DIEN.entry
+      BST.entry ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)

@@ -114,6 +114,9 @@ let choiceField key (choices: (string * 'V) list) (get: 'P -> 'V) (set: 'P -> 'V
 
 /// A list of positive integers; `allowEmpty` for hidden layers (an empty MLP is a valid ablation). One integer is
 /// taken as a list of one.
+/// The activations a sequence model's settings choose from: relu | prelu | dice | sigmoid | tanh.
+let activations = [ "relu", Relu; "prelu", PRelu; "dice", Dice; "sigmoid", Sigmoid; "tanh", Tanh ]
+
 let intsField key allowEmpty (get: 'P -> int list) (set: 'P -> int list -> 'P) =
     let what = if allowEmpty then "a list of positive integers" else "a non-empty list of positive integers"
 

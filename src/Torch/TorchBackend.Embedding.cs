@@ -28,6 +28,15 @@ public sealed partial class TorchBackend
         T(y.Take(n)).copy_(T(ids.Take(n)).ge(0).to(ScalarType.Float32));
     }
 
+    public void MaskedPool(int bags, int len, int dim, SequencePooling pooling, BufferView x, BufferView ids, BufferView y) =>
+        throw NoKernel("masked_pool");
+
+    public void MaskedPoolBackward(int bags, int len, int dim, SequencePooling pooling, BufferView x, BufferView ids,
+        BufferView dy, BufferView dx) => throw NoKernel("masked_pool");
+
+    private static NotSupportedException NoKernel(string op) =>
+        new($"{op}: the Torch backend has no kernel for this op yet; train this model on the CPU backend");
+
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
     {
         if ((long)bags * dim == 0) return;

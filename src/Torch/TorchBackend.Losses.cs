@@ -25,6 +25,12 @@ public sealed partial class TorchBackend
         T(dlogits, n).add_(T(logits, n).sigmoid().sub(T(labels, n)).mul(T(dloss, 1)).div(n));
     }
 
+    public void MaskedBceWithLogits(int n, float label, BufferView logits, BufferView mask, BufferView loss) =>
+        throw NoKernel("masked_bce_with_logits");
+
+    public void MaskedBceWithLogitsBackward(int n, float label, BufferView logits, BufferView mask, BufferView dloss,
+        BufferView dlogits) => throw NoKernel("masked_bce_with_logits");
+
     public void Mse(int n, BufferView predictions, BufferView targets, BufferView loss)
     {
         using var scope = NewDisposeScope();

@@ -12,6 +12,10 @@ let tests =
         [ CtrDsl.Dsl.Tests.CombinatorTests.tests
           CtrDsl.Dsl.Tests.ModelTests.tests
           CtrDsl.Dsl.Tests.SequenceTests.tests
+          CtrDsl.Dsl.Tests.SequenceTests.poolingTests
+          CtrDsl.Dsl.Tests.RecurrentTests.tests
+          CtrDsl.Dsl.Tests.SequenceTests.dienTests
+          CtrDsl.Dsl.Tests.SequenceTests.bstTests
           CtrDsl.Dsl.Tests.LayerMathTests.tests
           CtrDsl.Dsl.Tests.ModelPropertyTests.tests
           CtrDsl.Dsl.Tests.KitTests.tests

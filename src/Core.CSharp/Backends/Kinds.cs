@@ -9,6 +9,9 @@ public enum BinaryFn { Add, Sub, Mul }
 /// <summary>How a multi-valued embedding lookup pools its ids: the one pooling vocabulary of schemas, graphs and kernels.</summary>
 public enum Pooling { Sum, Mean }
 
+/// <summary>How a padded sequence of vectors is pooled over its valid positions (<c>masked_pool</c>).</summary>
+public enum SequencePooling { Sum, Mean, Max }
+
 /// <summary>How a pooling window count is rounded when the length is not a multiple of the window.</summary>
 public enum PoolRounding { Floor, Ceil }
 

@@ -31,6 +31,36 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    public void MaskedBceWithLogits(int n, float label, BufferView logits, BufferView mask, BufferView loss)
+    {
+        var z = F(logits); var m = F(mask);
+        double s = 0, count = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (m[i] == 0f) continue;
+            float zi = z[i];
+            s += m[i] * (Math.Max(zi, 0f) - label * zi + Math.Log(1.0 + Math.Exp(-Math.Abs(zi))));
+            count += m[i];
+        }
+        F(loss)[0] = (float)(s / Math.Max(1.0, count));
+    }
+
+    public void MaskedBceWithLogitsBackward(int n, float label, BufferView logits, BufferView mask, BufferView dloss, BufferView dlogits)
+    {
+        if (dlogits.IsEmpty || n == 0) return;
+        var z = F(logits); var m = F(mask); var dz = F(dlogits);
+        double count = 0;
+        for (int i = 0; i < n; i++) count += m[i];
+        float g = (float)(F(dloss)[0] / Math.Max(1.0, count));
+        for (int i = 0; i < n; i++)
+        {
+            if (m[i] == 0f) continue;
+            float zi = z[i];
+            float p = zi >= 0 ? 1f / (1f + MathF.Exp(-zi)) : MathF.Exp(zi) / (1f + MathF.Exp(zi));
+            dz[i] += g * m[i] * (p - label);
+        }
+    }
+
     public void Mse(int n, BufferView predictions, BufferView targets, BufferView loss)
     {
         var p = F(predictions); var t = F(targets);

@@ -32,6 +32,15 @@ public sealed partial class OpenClBackend
 
     public void PaddingMask(int n, BufferView ids, BufferView y) => K("padding_mask").Buf(ids).Buf(y).Run(n);
 
+    public void MaskedPool(int bags, int len, int dim, SequencePooling pooling, BufferView x, BufferView ids, BufferView y) =>
+        throw NoKernel("masked_pool");
+
+    public void MaskedPoolBackward(int bags, int len, int dim, SequencePooling pooling, BufferView x, BufferView ids,
+        BufferView dy, BufferView dx) => throw NoKernel("masked_pool");
+
+    private static NotSupportedException NoKernel(string op) =>
+        new($"{op}: the OpenCL backend has no kernel for this op yet; train this model on the CPU backend");
+
     public void EmbeddingPool(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView table, BufferView y)
     {
         int rows = dim == 0 ? 0 : (int)(table.Length / dim);

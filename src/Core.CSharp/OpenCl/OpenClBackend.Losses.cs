@@ -13,6 +13,12 @@ public sealed partial class OpenClBackend
         K("bce_with_logits_backward").Int(n).Buf(logits).Buf(labels).Buf(dloss).Buf(dlogits).Run(n);
     }
 
+    public void MaskedBceWithLogits(int n, float label, BufferView logits, BufferView mask, BufferView loss) =>
+        throw NoKernel("masked_bce_with_logits");
+
+    public void MaskedBceWithLogitsBackward(int n, float label, BufferView logits, BufferView mask, BufferView dloss,
+        BufferView dlogits) => throw NoKernel("masked_bce_with_logits");
+
     public void Mse(int n, BufferView predictions, BufferView targets, BufferView loss) =>
         K("mse").Int(n).Buf(predictions).Buf(targets).Buf(loss).Run(1);
 

@@ -25,7 +25,6 @@ let din (p: DINParams) =
 let private embedding = Settings.embedding (fun p -> p.Embedding) (fun p v -> { p with Embedding = v })
 let private deep = Settings.mlp (fun (p: DINParams) -> p.Mlp) (fun p v -> { p with Mlp = v })
 let private unit = Settings.within (fun (p: DINParams) -> p.Attention) (fun p v -> { p with Attention = v })
-let private activations = [ "relu", Relu; "prelu", PRelu; "dice", Dice; "sigmoid", Sigmoid; "tanh", Tanh ]
 
 let entry =
     Settings.model
@@ -35,9 +34,11 @@ let entry =
         DINParams.Defaults
         [ embedding.Dim
           deep.Hidden
-          Settings.choiceField "dnn_activations" activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
+          Settings.choiceField "dnn_activations" Settings.activations (fun p -> p.Mlp.Activation) (fun p v -> { p with Mlp.Activation = v })
           unit (Settings.intsField "attention_hidden_units" false (fun o -> o.Hidden) (fun o v -> { o with Hidden = v }))
-          unit (Settings.choiceField "attention_hidden_activations" activations (fun o -> o.Activation) (fun o v -> { o with Activation = v }))
+          unit (
+              Settings.choiceField "attention_hidden_activations" Settings.activations (fun o -> o.Activation) (fun o v -> { o with Activation = v })
+          )
           unit (Settings.boolField "din_use_softmax" (fun o -> o.Softmax) (fun o v -> { o with Softmax = v }))
           deep.Dropout
           deep.BatchNorm

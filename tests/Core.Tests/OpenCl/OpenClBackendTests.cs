@@ -18,5 +18,13 @@ public class OpenClBackendTests
     [OpenClFact] public void Losses_MatchCpu() => BackendCases.Losses(OpenClTestDevice.Backend);
 
     [OpenClFact]
+    public void MaskedPool_HasNoKernelYet_AndTheErrorNamesTheOp()
+    {
+        var b = OpenClTestDevice.Backend;
+        var e = Assert.Throws<NotSupportedException>(() => b.MaskedPool(1, 1, 1, Backends.SequencePooling.Max, default, default, default));
+        Assert.StartsWith("masked_pool:", e.Message);
+    }
+
+    [OpenClFact]
     public void FieldMaxPool_OnTies_RoutesTheGradientToTheFirstMaximum() => CtrDsl.Tests.Ops.FieldConvTests.CheckTies(OpenClTestDevice.Backend);
 }

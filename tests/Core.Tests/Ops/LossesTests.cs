@@ -25,6 +25,38 @@ public class LossesTests
         Sizes.Check(Cases, c => OpCheck.Run(() => new Mse(), [new([1]), new([], NoGrad: true)], c.batch,
             (v, _) => [R.Mse(v[0], v[1])], c.seed));
 
+    /// <summary>Σ m·bce(z, label) / max(1, Σ m), each term in the plain two-log form.</summary>
+    private static double MaskedBce(double[] z, double[] m, double label)
+    {
+        double s = 0, count = 0;
+        for (int i = 0; i < z.Length; i++)
+        {
+            double p = 1 / (1 + Math.Exp(-z[i]));
+            s += m[i] * -(label * Math.Log(p) + (1 - label) * Math.Log(1 - p));
+            count += m[i];
+        }
+        return s / Math.Max(1, count);
+    }
+
+    [Fact]
+    public void MaskedBceWithLogits_MatchesDefinition_AndFiniteDifferences() =>
+        // Weights in [0.5, 1.5): the definition is a weighted mean; a 0/1 mask makes it the mean over the valid values.
+        Sizes.Check(from c in Cases from n in Sizes.Of(1, 2, 5) from label in Gen.Elements(0f, 1f) select (c, n, label), t =>
+            OpCheck.Run(() => new MaskedBceWithLogits(t.label), [new([t.n, 1]), new([t.n, 1], Positive: true, NoGrad: true)], t.c.batch,
+                (v, _) => [MaskedBce(v[0], v[1], t.label)], t.c.seed));
+
+    [Fact]
+    public void MaskedBceWithLogits_ReadsNothingMasked_AndAnAllZeroMaskGivesZero()
+    {
+        var b = new CtrDsl.Cpu.CpuBackend();
+        var z = b.Bind([0f, 1e4f, -3f]);
+        var loss = b.Bind(new float[1]);
+        b.MaskedBceWithLogits(3, 1f, z.All, b.Bind([1f, 0f, 0f]).All, loss.All);
+        Assert.Equal(Math.Log(2), ((CtrDsl.Cpu.CpuFloatBuffer)loss).Data[0], 6);
+        b.MaskedBceWithLogits(3, 1f, z.All, b.Bind([0f, 0f, 0f]).All, loss.All);
+        Assert.Equal(0f, ((CtrDsl.Cpu.CpuFloatBuffer)loss).Data[0]);
+    }
+
     [Fact]
     public void BceWithLogits_IsFinite_ForHugeLogits()
     {

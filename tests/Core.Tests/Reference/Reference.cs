@@ -1,3 +1,5 @@
+using CtrDsl.Backends;
+
 namespace CtrDsl.Tests.Reference;
 
 /// <summary>
@@ -142,6 +144,24 @@ public static class Reference
             }
             if (mean && n > 0) for (int k = 0; k < dim; k++) y[b * dim + k] /= n;
         }
+        return y;
+    }
+
+    /// <summary>x [bags; len; dim] pooled over the positions whose id is ≥ 0: sum, mean or max; 0 when none is.</summary>
+    public static double[] MaskedPool(double[] x, double[] ids, int bags, int len, int dim, SequencePooling pooling)
+    {
+        var y = new double[bags * dim];
+        for (int b = 0; b < bags; b++)
+            for (int k = 0; k < dim; k++)
+            {
+                var valid = Enumerable.Range(0, len).Where(t => ids[b * len + t] >= 0).Select(t => x[(b * len + t) * dim + k]).ToList();
+                y[b * dim + k] = valid.Count == 0 ? 0 : pooling switch
+                {
+                    SequencePooling.Sum => valid.Sum(),
+                    SequencePooling.Mean => valid.Average(),
+                    _ => valid.Max(),
+                };
+            }
         return y;
     }
 
