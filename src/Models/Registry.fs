@@ -25,7 +25,14 @@ let all: Settings.ModelEntry list =
       AutoInt.plusEntry
       FiBiNET.entry
       ONN.entry
-      DIN.entry ]
+      DIN.entry
+      SharedBottom.entry
+      ESMM.entry
+      MMoE.entry
+      PLE.entry ]
+
+/// The multi-task models: they need a schema whose labels are tasks.
+let multiTask = [ "sharedbottom"; "esmm"; "mmoe"; "ple" ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)
