@@ -14,4 +14,5 @@ let tests =
           CtrDsl.Dsl.Tests.SequenceTests.tests
           CtrDsl.Dsl.Tests.LayerMathTests.tests
           CtrDsl.Dsl.Tests.ModelPropertyTests.tests
-          CtrDsl.Dsl.Tests.KitTests.tests ]
+          CtrDsl.Dsl.Tests.KitTests.tests
+          CtrDsl.Dsl.Tests.MultiTaskTests.tests ]
