@@ -4,11 +4,12 @@ their difference, the Bayes-optimal AUC of the known probabilities, and steady t
 Usage: report.py WORK SEED...
 """
 import json
+import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, __import__("os").path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(__file__))
 from ref import auc  # noqa: E402
 
 work, seeds = sys.argv[1], sys.argv[2:]
@@ -23,7 +24,7 @@ best = {
 }
 print("| model | seed | task | ctr AUC | PyTorch AUC | difference | Bayes-optimal AUC | ctr samples/s | PyTorch samples/s |")
 print("|---|---|---|---|---|---|---|---|---|")
-for model in ["mmoe", "esmm"]:
+for model in [m for m in ["mmoe", "esmm"] if os.path.exists(f"{work}/ref_{m}_{seeds[0]}.json")]:  # the models run
     for seed in seeds:
         ours = json.load(open(f"{work}/ours_{model}_{seed}.json"))
         ref = json.load(open(f"{work}/ref_{model}_{seed}.json"))

@@ -58,7 +58,7 @@ let private yamlTests =
                   [ withLabels "  - {name: a, column: x}\n  - {name: a, column: y}", "s.yaml:4:5 name: task a is declared twice"
                     withLabels "  - {name: a, columns: [x, y], loss: mse}", "columns: an mse task reads exactly one column, got 2"
                     withLabels "  - {name: a, column: x, weight: 0}", "weight: expected a number > 0, got \"0\""
-                    withLabels "  - {name: a, column: x, loss: hinge}", "loss: expected one of bce | mse, got hinge"
+                    withLabels "  - {name: a, column: x, loss: hinge}", "loss: expected one of bce | mse, got \"hinge\""
                     withLabels "  - {name: a, column: x, los: bce}", "los: unknown key in a label"
                     withLabels "  - {name: a, columns: []}", "columns: expected one or more label columns"
                     withLabels "  - {name: a, column: x}\n  - y", "labels: expected every label to be a {name, column, loss, weight} mapping"
