@@ -30,4 +30,7 @@ let execute (args: ParseResults<EvalArgs>) (out: TextWriter) : int =
             $"%s{r.Entry.DisplayName} on %s{args.GetResult EvalArgs.Data}: auc %.5f{m.Auc}  logloss %.5f{m.LogLoss}  accuracy %.4f{m.Accuracy}  calibration %.4f{m.Calibration}  (%d{m.Count} rows)"
         )
 
+        for line in Report.taskLines m do
+            out.WriteLine line
+
     ExitCode.Ok

@@ -1,4 +1,6 @@
 /// `ctr predict RUN --data PATH --out FILE`: one probability per input row, in file order, streamed batch by batch.
+/// A multi-task model writes one comma-separated column per task (a probability for a BCE task, the prediction for
+/// an MSE task) under a header of the task names.
 module CtrDsl.Cli.PredictCommand
 
 open System.Globalization
@@ -24,7 +26,8 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     use s = Run.scoring r.Model r.Training
     let reader = BatchReader(data)
     let batch = Batch.Plan(r.Schema, s.Scorer.MaxBatch)
-    let p = Array.zeroCreate<float32> s.Scorer.MaxBatch
+    let k = s.Scorer.Outputs
+    let p = Array.zeroCreate<float32> (s.Scorer.MaxBatch * k)
     let mutable rows = 0L
 
     // Written beside the target and renamed over it at the end: a failure leaves an existing file as it was.
@@ -33,12 +36,19 @@ let execute (args: ParseResults<PredictArgs>) (out: TextWriter) : int =
     try
         do
             use w = new StreamWriter(tmp)
+            let show (v: float32) = v.ToString("R", CultureInfo.InvariantCulture)
+
+            if s.Scorer.Tasks.Count > 0 then
+                w.WriteLine(s.Scorer.Tasks |> Seq.map (fun t -> t.Name) |> String.concat ",")
 
             while reader.Next batch do
                 s.Scorer.Score(batch, p)
 
                 for i in 0 .. batch.Rows - 1 do
-                    w.WriteLine(p[i].ToString("R", CultureInfo.InvariantCulture))
+                    if k = 1 then
+                        w.WriteLine(show p[i])
+                    else
+                        w.WriteLine(p[i * k .. i * k + k - 1] |> Array.map show |> String.concat ",")
 
                 rows <- rows + int64 batch.Rows
 

@@ -52,6 +52,14 @@ let private chart (title: string) (series: (string * string * float list) list) 
     sb.Append("</svg></figure>").ToString()
 
 /// The whole page. `metrics` are the final rows: split name and its metrics.
+/// One line per task of a multi-task report (none for one label): AUC and logloss for a BCE task, RMSE for an MSE task.
+let taskLines (m: CtrDsl.Metrics.MetricsReport) =
+    [ for t in m.Tasks ->
+          if t.Regression then
+              $"  %s{t.Name}: rmse %.5f{t.Metrics.Rmse}  mse %.5f{t.Metrics.Mse}"
+          else
+              $"  %s{t.Name}: auc %.5f{t.Metrics.Auc}  logloss %.5f{t.Metrics.LogLoss}  accuracy %.4f{t.Metrics.Accuracy}  calibration %.4f{t.Metrics.Calibration}" ]
+
 let html (title: string) (history: Evaluation list) (metrics: (string * CtrDsl.Metrics.MetricsReport) list) (facts: (string * string) list) =
     let valid sel = history |> List.map (fun r -> r.Valid |> Option.map sel |> Option.defaultValue nan)
     let sb = StringBuilder()
@@ -79,10 +87,13 @@ let html (title: string) (history: Evaluation list) (metrics: (string * CtrDsl.M
     |> ignore
 
     for name, m in metrics do
-        sb.Append(
-            $"<tr><td>{e name}</td><td>{m.Count}</td><td>{f m.Auc}</td><td>{f m.LogLoss}</td><td>{f m.Accuracy}</td><td>{f m.Calibration}</td></tr>"
-        )
-        |> ignore
+        let rows = (name, m) :: [ for t in m.Tasks -> $"{name} / {t.Name}", t.Metrics ]
+
+        for name, m in rows do
+            sb.Append(
+                $"<tr><td>{e name}</td><td>{m.Count}</td><td>{f m.Auc}</td><td>{f m.LogLoss}</td><td>{f m.Accuracy}</td><td>{f m.Calibration}</td></tr>"
+            )
+            |> ignore
 
     sb.Append("</table><h2>Run</h2><table>") |> ignore
 

@@ -315,6 +315,9 @@ let runOn
             for n, m in splits do
                 out.WriteLine($"%s{n}: auc %s{fmt m.Auc}  logloss %s{fmt m.LogLoss}  accuracy %.4f{m.Accuracy}  (%d{m.Count} rows)")
 
+                for line in Report.taskLines m do
+                    out.WriteLine line
+
             out.WriteLine(
                 $"throughput: %.0f{result.SteadyRowsPerSecond} samples/s steady, %.0f{wholeRun} samples/s over the run; data %.2f{data.Seconds} s"
             )

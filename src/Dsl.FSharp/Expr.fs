@@ -122,11 +122,15 @@ and [<Sealed>] Build(graph: ExprGraph, features: Features, seed: uint64, model: 
     /// The terms added by `AddLoss`, in order.
     member _.Losses = List.ofSeq losses
 
+    /// The tasks of a multi-task schema (empty for one label).
+    member _.Tasks = features.Tasks
+
+    /// The label input: [batch], or [batch; tasks] with one column per task of a multi-task schema.
     member _.Label =
         match label with
         | Some n -> n
         | None ->
-            let n = graph.LabelInput()
+            let n = if features.Tasks.IsEmpty then graph.LabelInput() else graph.LabelsInput(features.Tasks.Length)
             label <- Some n
             n
 

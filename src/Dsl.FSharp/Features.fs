@@ -8,19 +8,24 @@ open CtrDsl.Data
 type SequenceInput = { Name: string; MaxLength: int; Pooling: Pooling; Target: string option }
 
 /// What a model sees of the data: the id fields (their ids already offset into one global table of
-/// TableRows rows), the numeric fields, and the multi-valued fields. The data layer's FeatureSpace maps onto it.
+/// TableRows rows), the numeric fields, the multi-valued fields, and the tasks of a multi-task schema (empty for
+/// one label). The data layer's FeatureSpace maps onto it.
 type Features =
     { IdFields: string list
       TableRows: int
       DenseFields: string list
-      Sequences: SequenceInput list }
+      Sequences: SequenceInput list
+      Tasks: LabelTask list }
 
     /// Fields an embedding produces: one per id field, then one per multi-valued field.
     member f.EmbeddedFieldCount = f.IdFields.Length + f.Sequences.Length
 
 module Features =
     /// Only id fields, e.g. a generated dataset or a test.
-    let ids (names: string list) (tableRows: int) = { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = [] }
+    let ids (names: string list) (tableRows: int) = { IdFields = names; TableRows = tableRows; DenseFields = []; Sequences = []; Tasks = [] }
+
+    /// The same features with the tasks of a multi-task schema.
+    let withTasks (tasks: LabelTask list) (f: Features) = { f with Tasks = tasks }
 
     /// A schema's multi-valued fields, each with its target: the categorical id field sharing its vocabulary.
     let private sequences (schema: CtrDsl.Data.Schema) =
@@ -42,7 +47,8 @@ module Features =
         { IdFields = schema.IdFields |> Seq.map (fun f -> f.Name) |> Seq.toList
           TableRows = fs.FeatureCount
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
-          Sequences = sequences schema }
+          Sequences = sequences schema
+          Tasks = List.ofSeq schema.Tasks }
 
     /// The features a schema promises before any data is read: each id field gets a nominal `rowsPerField` rows of
     /// the global table (the vocabularies come from the data). Shapes other than the table's rows are exact, so a
@@ -53,4 +59,5 @@ module Features =
         { IdFields = ids
           TableRows = rowsPerField * max 1 (ids.Length + Seq.length schema.SequenceFields)
           DenseFields = schema.DenseFields |> Seq.map (fun f -> f.Name) |> Seq.toList
-          Sequences = sequences schema }
+          Sequences = sequences schema
+          Tasks = List.ofSeq schema.Tasks }

@@ -4,6 +4,7 @@ open System.Collections.Generic
 open CtrDsl.Graph
 open CtrDsl.Ops
 open CtrDsl.Tensors
+open CtrDsl.Data
 
 /// What the model's output is trained against.
 type Objective =
@@ -17,9 +18,12 @@ module Objective =
     let names = [ "bce", BinaryClassification; "mse", Regression ]
 
 /// A model declaration built into a graph for one set of features: its output, loss, inputs and parameters.
+/// A multi-task model (the features carry tasks) has one output column per task, [batch; tasks], and its loss is
+/// the tasks' weighted sum; Objective is then unused.
 type BuiltModel =
     { Name: string
       Objective: Objective
+      Tasks: LabelTask list
       Features: Features
       Graph: ExprGraph
       Output: Node
@@ -34,26 +38,53 @@ type BuiltModel =
 
 module Model =
     /// Builds a declaration into a fresh graph. Shape errors surface here, naming the block.
+    let private lossOf (graph: ExprGraph) (objective: Objective) (output: Node) (label: Node) =
+        match objective with
+        | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
+        | Regression -> graph.Apply(Mse(), output, label)
+
+    /// Σ_t w_t·loss_t(output[:, t], labels[:, t]): each task's BCE from its logit or MSE, weighted, summed.
+    let private taskLoss (graph: ExprGraph) (tasks: LabelTask list) (output: Node) (labels: Node) =
+        use _ = graph.ScopeAt "loss"
+
+        tasks
+        |> List.mapi (fun t task ->
+            let column (n: Node) = graph.Apply(Slice(1, t, 1), n)
+
+            let objective = if task.Loss = TaskLoss.Mse then Regression else BinaryClassification
+
+            let l = lossOf graph objective (column output) (column labels)
+            if task.Weight = 1.0f then l else graph.Apply(Scale(task.Weight), l))
+        |> List.reduce (fun a b -> graph.Apply(Add(), a, b))
+
     let buildFor (objective: Objective) (name: string) (features: Features) (seed: uint64) (model: Expr) : BuiltModel =
         let graph = ExprGraph()
         let b = Build(graph, features, seed, name)
         let output = b.Eval model
+        let tasks = features.Tasks
 
-        if output.Shape <> Shape.Batched(1) then
+        if tasks.IsEmpty && output.Shape <> Shape.Batched(1) then
             raise (ShapeException($"{name}: a model must end in one output per row [batch; 1], got {output.Shape}"))
+
+        if not tasks.IsEmpty && output.Shape <> Shape.Batched(tasks.Length) then
+            let names = tasks |> List.map (fun t -> t.Name) |> String.concat ", "
+
+            raise (
+                ShapeException(
+                    $"{name}: the schema declares {tasks.Length} tasks ({names}); the model must end in one output per task [batch; {tasks.Length}], got {output.Shape}"
+                )
+            )
 
         let label = b.Label
 
-        let main =
-            match objective with
-            | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
-            | Regression -> graph.Apply(Mse(), output, label)
+        let main = if tasks.IsEmpty then lossOf graph objective output label else taskLoss graph tasks output label
 
         // Auxiliary terms the blocks asked for (DIEN's) are added to the objective's loss.
         let loss = b.Losses |> List.fold (fun l term -> graph.Apply(Add(), l, term)) main
 
         { Name = name
           Objective = objective
+          Tasks = tasks
           Features = features
           Graph = graph
           Output = output

@@ -27,7 +27,17 @@ let all: Settings.ModelEntry list =
       ONN.entry
       DIN.entry
       DIEN.entry
-      BST.entry ]
+      BST.entry
+      SharedBottom.entry
+      ESMM.entry
+      MMoE.entry
+      PLE.entry ]
+
+/// The behaviour-sequence models: they need a history field that shares the candidate's vocabulary.
+let sequence = [ "din"; "dien"; "bst" ]
+
+/// The multi-task models: they need a schema whose labels are tasks.
+let multiTask = [ "sharedbottom"; "esmm"; "mmoe"; "ple" ]
 
 /// Every model's key, for error messages: "lr, fm, dnn, …".
 let names = all |> List.map (fun e -> e.Name)

@@ -99,7 +99,8 @@ module Gens =
                   DenseFields = [ for i in 1..dense -> $"I{i}" ]
                   Sequences =
                     List.zip3 (List.indexed lengths) pooling targeted
-                    |> List.map (fun ((i, len), p, t) -> { Name = $"S{i}"; MaxLength = len; Pooling = p; Target = (if t then Some "C1" else None) }) }
+                    |> List.map (fun ((i, len), p, t) -> { Name = $"S{i}"; MaxLength = len; Pooling = p; Target = (if t then Some "C1" else None) })
+                  Tasks = [] }
         }
 
     /// Field layouts with 1–8 id fields.

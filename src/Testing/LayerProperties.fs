@@ -230,7 +230,8 @@ module Layer =
           Forward = Tolerance.forward
           Gradient = Tolerance.gradient
           Against = []
-          BackendTests = 5 }
+          BackendTests = 5
+          Tasks = [] }
 
     /// The float64 definition the forward is checked against, and whose central differences check the backward.
     let reference (f: Values -> float[]) (s: LayerSpec) = { s with Reference = Some f }
@@ -252,6 +253,10 @@ module Layer =
 
     /// Also checks that `backend` agrees with the CPU within `t`, forward and backward.
     let against (backend: Backend) (t: Tolerance) (s: LayerSpec) = { s with Against = s.Against @ [ backend, t ] }
+
+    /// Builds the layer with BCE tasks of these names, weight 1 (for the multi-task blocks: towers, experts, ple, esmm).
+    let tasks (names: string list) (s: LayerSpec) =
+        { s with Tasks = names |> List.mapi (fun i n -> CtrDsl.Data.LabelTask(n, [| i |], CtrDsl.Data.TaskLoss.Bce, 1.0f)) }
 
     /// Cases per property, and per backend property.
     let count (n: int) (backendTests: int) (s: LayerSpec) = { s with Tests = n; BackendTests = backendTests }

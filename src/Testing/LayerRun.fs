@@ -34,7 +34,7 @@ module LayerRun =
     /// Builds the layer on x [batch; fields; dim] with the given build seed; parameters keep their initial values.
     let build (spec: LayerSpec) (c: LayerCase) (seed: uint64) =
         let graph = ExprGraph()
-        let features = Features.ids [ for i in 1 .. c.Fields -> $"C{i}" ] (c.Fields * 3)
+        let features = Features.ids [ for i in 1 .. c.Fields -> $"C{i}" ] (c.Fields * 3) |> Features.withTasks spec.Tasks
         let b = Build(graph, features, seed, model)
 
         let x =

@@ -49,4 +49,6 @@ type LayerSpec =
         Against: (Backend * Tolerance) list
         /// Cases per backend property: each new shape can cost a kernel build on a device (PoCL compiles per shape).
         BackendTests: int
+        /// The tasks the layer is built with (multi-task blocks read them); empty for one label.
+        Tasks: CtrDsl.Data.LabelTask list
     }

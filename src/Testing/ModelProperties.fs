@@ -68,13 +68,14 @@ module ModelRun =
     let setInputs (plan: Plan) (m: BuiltModel) (b: InputBatch) (rows: int[]) (seed: int) (training: bool) =
         let take (width: int) (v: 'T[]) = rows |> Array.collect (fun r -> v[r * width .. r * width + width - 1])
         let rng = Random seed
-        let labels = Array.init b.Batch (fun _ -> float32 (rng.Next 2))
+        let tasks = max 1 m.Tasks.Length
+        let labels = Array.init (b.Batch * tasks) (fun _ -> float32 (rng.Next 2))
         plan.Batch <- rows.Length
 
         for n in m.Inputs do
             if obj.ReferenceEquals(n, m.Label) then
                 if training then
-                    plan.SetInput(n, ReadOnlySpan(take 1 labels))
+                    plan.SetInput(n, ReadOnlySpan(take tasks labels))
             elif n.Name = "ids" then
                 plan.SetInput(n, ReadOnlySpan(take m.Features.IdFields.Length b.Ids))
             elif n.Name = "dense" then
@@ -96,7 +97,7 @@ module ModelRun =
         plan.Seed <- uint64 seed
         setInputs plan m b rows seed backward
         plan.Forward()
-        let y = Array.zeroCreate<float32> rows.Length
+        let y = Array.zeroCreate<float32> (rows.Length * max 1 m.Tasks.Length)
         plan.Read(m.Output, Span y)
 
         if backward then

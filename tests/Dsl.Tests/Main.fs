@@ -19,4 +19,5 @@ let tests =
           CtrDsl.Dsl.Tests.LayerMathTests.tests
           CtrDsl.Dsl.Tests.ModelPropertyTests.tests
           CtrDsl.Dsl.Tests.KitTests.tests
-          CtrDsl.Dsl.Tests.ServingTests.tests ]
+          CtrDsl.Dsl.Tests.ServingTests.tests
+          CtrDsl.Dsl.Tests.MultiTaskTests.tests ]

@@ -19,7 +19,8 @@ let private sequenceFeatures maxLength =
     { IdFields = [ "user"; "item" ]
       TableRows = users + items
       DenseFields = []
-      Sequences = [ { Name = "history"; MaxLength = maxLength; Pooling = Pooling.Mean; Target = Some "item" } ] }
+      Sequences = [ { Name = "history"; MaxLength = maxLength; Pooling = Pooling.Mean; Target = Some "item" } ]
+      Tasks = [] }
 
 /// One batch: ids [batch; 2] and histories of lengths 0..maxLength, padded with −1 to `width`.
 type private Rows = { Ids: int[]; Histories: int[][]; Batch: int }

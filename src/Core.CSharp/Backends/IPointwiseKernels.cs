@@ -24,4 +24,12 @@ public interface IPointwiseKernels
     void ReduceAxis(int outer, int len, int inner, float scale, BufferView x, BufferView y, bool accumulate);
     /// <summary>dx[o, l, i] += scale·dy[o, i].</summary>
     void BroadcastAxis(int outer, int len, int inner, float scale, BufferView dy, BufferView dx);
+
+    /// <summary>z = logit(σ(a)·σ(b)) = −logsumexp(−a, −b, −(a+b)) over n elements (ESMM). CPU only so far.</summary>
+    void ProductLogit(int n, BufferView a, BufferView b, BufferView z) =>
+        throw new NotSupportedException($"{GetType().Name}: no kernel for op product_logit yet; run ESMM on the CPU backend");
+
+    /// <summary>da += dz·(w₁ + w₃), db += dz·(w₂ + w₃), w the softmax of (−a, −b, −(a+b)); an empty gradient is skipped.</summary>
+    void ProductLogitBackward(int n, BufferView a, BufferView b, BufferView dz, BufferView da, BufferView db) =>
+        throw new NotSupportedException($"{GetType().Name}: no kernel for op product_logit yet; run ESMM on the CPU backend");
 }

@@ -8,7 +8,7 @@ namespace CtrDsl.Data;
 /// <item><see cref="Ids"/>: int32 <c>[batch; idFields]</c>, global ids (vocabulary offsets applied), categorical and bucketized fields in schema order;</item>
 /// <item><see cref="Dense"/>: float32 <c>[batch; denseFields]</c>, numeric fields after their transform;</item>
 /// <item><see cref="Sequences"/>: per sequence field int32 <c>[batch; maxLen]</c> global ids padded with −1 (lists longer than maxLen keep their first maxLen ids), with <see cref="SequenceLengths"/> <c>[batch]</c>;</item>
-/// <item><see cref="Labels"/>: float32 <c>[batch; labels]</c> (just <c>[batch]</c> for one label), 0 or 1.</item>
+/// <item><see cref="Labels"/>: float32 <c>[batch; labels]</c> (just <c>[batch]</c> for one label), 0 or 1 (real for an MSE task); one per task in a multi-task schema.</item>
 /// </list>
 /// </summary>
 public sealed class Batch
@@ -30,7 +30,7 @@ public sealed class Batch
 
     /// <summary>A batch shaped for <paramref name="schema"/> (sequence lengths from each field's MaxLength).</summary>
     public static Batch Plan(Schema schema, int capacity) =>
-        new(capacity, Math.Max(1, schema.Labels.Count), schema.IdFields.Count(), schema.DenseFields.Count(),
+        new(capacity, schema.LabelCount, schema.IdFields.Count(), schema.DenseFields.Count(),
             schema.SequenceFields.Select(f => f.MaxLength).ToArray());
 
     public int Capacity { get; }

@@ -27,6 +27,9 @@ internal sealed class ChunkParser
     private readonly IRecordSplitter _splitter;
     private readonly FieldEncoding[] _ids, _dense, _seqs;
     private readonly double[] _slotNum, _denseNum;
+    private readonly bool[] _realLabel;
+    private readonly int[][] _tasks;
+    private readonly double[] _stored;
 
     public ChunkParser(RowLayout layout, FeatureSpace? frozen, SplitRule rule, Split fileSplit, bool skipBad)
     {
@@ -37,6 +40,9 @@ internal sealed class ChunkParser
         _dense = layout.Dense.Select(s => new FieldEncoding(layout.Schema, s.Field, frozen)).ToArray();
         _seqs = layout.Seqs.Select(s => new FieldEncoding(layout.Schema, s.Field, frozen)).ToArray();
         _slotNum = new double[layout.Ids.Length];
+        _realLabel = layout.Labels.Select((_, i) => layout.Schema.IsRealLabel(i)).ToArray();
+        _tasks = layout.Schema.Tasks.Select(t => t.Columns.ToArray()).ToArray();
+        _stored = new double[layout.Schema.LabelCount];
         _denseNum = new double[layout.Dense.Length];
         _log3Id = layout.Ids.Select(x => x.Kind == EncodingKind.Log3 ? Enumerable.Repeat(int.MinValue, CachedLogBuckets + 1).ToArray() : []).ToArray();
         _log3Count = layout.Ids.Select(x => new long[x.Kind == EncodingKind.Log3 ? CachedLogBuckets + 1 : 0]).ToArray();
@@ -123,7 +129,12 @@ internal sealed class ChunkParser
             for (int i = 0; i < _l.Labels.Length; i++)
             {
                 var f = _rec.Field(data, _l.Labels[i]);
-                if (f.Length == 1 && (f[0] == (byte)'0' || f[0] == (byte)'1')) labels[i] = f[0] - '0';
+                if (_realLabel[i])
+                {
+                    if (FieldEncoding.TryNumber(f, out double v) && double.IsFinite(v)) labels[i] = v;
+                    else throw _rec.Error(_rec.Position[_l.Labels[i]], $"label column {_l.Columns[_l.Labels[i]]}: expected a number, got \"{RecordFields.Show(f)}\"");
+                }
+                else if (f.Length == 1 && (f[0] == (byte)'0' || f[0] == (byte)'1')) labels[i] = f[0] - '0';
                 else if (FieldEncoding.TryNumber(f, out double y) && y is 0 or 1) labels[i] = y;
                 else throw _rec.Error(_rec.Position[_l.Labels[i]], $"label column {_l.Columns[_l.Labels[i]]}: expected 0 or 1, got \"{RecordFields.Show(f)}\"");
             }
@@ -153,6 +164,17 @@ internal sealed class ChunkParser
         int row = r.Rows++;
         bool train = split == Split.Train;
         if (train) r.TrainRows++;
+        // A task's stored label is the product of its columns (one column, or click AND conversion over the entire space).
+        if (_tasks.Length > 0)
+        {
+            for (int t = 0; t < _tasks.Length; t++)
+            {
+                double y = 1;
+                foreach (int c in _tasks[t]) y *= labels[c];
+                _stored[t] = y;
+            }
+            labels = _stored;
+        }
         int nIds = _l.Ids.Length, nDense = _l.Dense.Length, nLabels = labels.Length;
         ChunkResult.Ensure(ref r.Split, row + 1);
         ChunkResult.Ensure(ref r.Labels, (row + 1) * nLabels);

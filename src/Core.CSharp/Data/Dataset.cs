@@ -207,7 +207,7 @@ public sealed class Dataset : IDisposable
         long reservoirSeen = 0;
         var rng = new Random(20240521);
         const int ReservoirSize = 1 << 20;
-        var writers = targets.Select(t => new CacheWriter(t + ".tmp", layout.Labels.Length, layout.Ids.Length, layout.Dense.Length, layout.Seqs.Length, options.BlockRows)).ToArray();
+        var writers = targets.Select(t => new CacheWriter(t + ".tmp", schema.LabelCount, layout.Ids.Length, layout.Dense.Length, layout.Seqs.Length, options.BlockRows)).ToArray();
         long rowBase = 0, badRows = 0;
         string? firstBad = null;
         int threads = Math.Max(1, options.Threads);

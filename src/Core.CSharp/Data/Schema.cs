@@ -15,6 +15,18 @@ public sealed record Schema(SourceFormat Format, IReadOnlyList<string> Labels, I
 
     public MissingPolicy Missing { get; init; } = MissingPolicy.OwnId;
 
+    /// <summary>
+    /// The tasks of a multi-task schema, one stored label each (see <see cref="LabelTask"/>); empty for the ordinary
+    /// schema, whose stored labels are its label columns.
+    /// </summary>
+    public IReadOnlyList<LabelTask> Tasks { get; init; } = [];
+
+    /// <summary>Labels stored per row in the cache and a <see cref="Batch"/>: one per task, else one per label column (at least one).</summary>
+    public int LabelCount => Tasks.Count > 0 ? Tasks.Count : Math.Max(1, Labels.Count);
+
+    /// <summary>Whether label column <paramref name="column"/> is read as a real number (an MSE task's target) rather than 0 or 1.</summary>
+    public bool IsRealLabel(int column) => Tasks.Any(t => t.Loss == TaskLoss.Mse && t.Columns.Contains(column));
+
     public IEnumerable<FieldSpec> IdFields => Fields.Where(f => f.Kind is FieldKind.Categorical or FieldKind.Bucketized);
     public IEnumerable<FieldSpec> DenseFields => Fields.Where(f => f.Kind == FieldKind.Numeric);
     public IEnumerable<FieldSpec> SequenceFields => Fields.Where(f => f.Kind == FieldKind.Sequence);
@@ -28,6 +40,7 @@ public sealed record Schema(SourceFormat Format, IReadOnlyList<string> Labels, I
         var sb = new StringBuilder();
         sb.Append(Format).Append(';').Append(string.Join(",", Labels)).Append(';').Append(MinCount).Append(';').Append(Missing);
         foreach (var f in Fields) sb.Append(';').Append(f.Describe());
+        if (Tasks.Count > 0) sb.Append(";tasks=").Append(string.Join(",", Tasks.Select(t => t.Describe(this))));
         return sb.ToString();
     }
 
@@ -47,6 +60,7 @@ public sealed record Schema(SourceFormat Format, IReadOnlyList<string> Labels, I
     {
         if (Labels.Count == 0 && Format is not SourceFormat.LibFm) throw new ArgumentException("schema: no label column");
         if (Fields.Count == 0) throw new ArgumentException("schema: no fields");
+        ValidateTasks();
         if (Format is SourceFormat.Delimited { Header: false, Columns: null })
             throw new ArgumentException("schema: a delimited format without a header needs its column names");
         var names = new HashSet<string>();
@@ -80,6 +94,26 @@ public sealed record Schema(SourceFormat Format, IReadOnlyList<string> Labels, I
         if (Format is SourceFormat.LibFm { FieldAware: false } && (Fields.Count != 1 || Fields[0].Kind != FieldKind.Sequence))
             throw new ArgumentException("schema: a libSVM (feature:value) source needs exactly one sequence field");
     }
+
+    private void ValidateTasks()
+    {
+        if (Tasks.Count == 0) return;
+        if (Format is SourceFormat.LibFm) throw new ArgumentException("schema: tasks need a csv, tsv or criteo source (libFM rows carry one label)");
+        var names = new HashSet<string>();
+        foreach (var t in Tasks)
+        {
+            if (string.IsNullOrWhiteSpace(t.Name)) throw new ArgumentException("schema: a task needs a name");
+            if (!names.Add(t.Name)) throw new ArgumentException($"schema: task {t.Name} is declared twice");
+            if (t.Columns.Count == 0) throw new ArgumentException($"schema: task {t.Name} reads no label column");
+            foreach (var c in t.Columns)
+                if (c < 0 || c >= Labels.Count) throw new ArgumentException($"schema: task {t.Name}: label column index {c} out of range 0..{Labels.Count - 1}");
+            if (!(t.Weight > 0f) || float.IsInfinity(t.Weight)) throw new ArgumentException($"schema: task {t.Name}: weight must be a finite number > 0, got {t.Weight}");
+            if (t.Loss == TaskLoss.Mse && t.Columns.Count != 1) throw new ArgumentException($"schema: task {t.Name}: an mse task reads exactly one column");
+        }
+        for (int c = 0; c < Labels.Count; c++)
+            if (IsRealLabel(c) && Tasks.FirstOrDefault(t => t.Loss == TaskLoss.Bce && t.Columns.Contains(c)) is { } bce)
+                throw new ArgumentException($"schema: label column {Labels[c]} is a real target of an mse task and a 0/1 label of task {bce.Name}");
+    }
 }
 
 /// <summary>Fluent construction of a <see cref="Schema"/>, in field order.</summary>
@@ -87,10 +121,24 @@ public sealed class SchemaBuilder(SourceFormat format)
 {
     private readonly List<string> _labels = [];
     private readonly List<FieldSpec> _fields = [];
+    private readonly List<LabelTask> _tasks = [];
     private int _minCount = 1;
     private MissingPolicy _missing = MissingPolicy.OwnId;
 
     public SchemaBuilder Label(string column) { _labels.Add(column); return this; }
+    /// <summary>A task reading the product of these label columns (each added as a label column if new).</summary>
+    public SchemaBuilder Task(string name, IReadOnlyList<string> columns, TaskLoss loss = TaskLoss.Bce, float weight = 1f)
+    {
+        var idx = new List<int>();
+        foreach (var c in columns)
+        {
+            if (!_labels.Contains(c)) _labels.Add(c);
+            idx.Add(_labels.IndexOf(c));
+        }
+        _tasks.Add(new LabelTask(name, idx, loss, weight));
+        return this;
+    }
+
     public SchemaBuilder MinCount(int minCount) { _minCount = minCount; return this; }
     public SchemaBuilder Missing(MissingPolicy missing) { _missing = missing; return this; }
     public SchemaBuilder Field(FieldSpec field) { _fields.Add(field); return this; }
@@ -115,7 +163,7 @@ public sealed class SchemaBuilder(SourceFormat format)
 
     public Schema Build()
     {
-        var s = new Schema(format, _labels.ToArray(), _fields.ToArray()) { MinCount = _minCount, Missing = _missing };
+        var s = new Schema(format, _labels.ToArray(), _fields.ToArray()) { MinCount = _minCount, Missing = _missing, Tasks = _tasks.ToArray() };
         s.Validate();
         return s;
     }

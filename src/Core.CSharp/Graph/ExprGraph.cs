@@ -40,6 +40,10 @@ public sealed class ExprGraph
     public Node LabelInput(string name = "label") =>
         AddInput(name, Shape.Batched(), DType.Float32, Graph.InputKind.Label);
 
+    /// <summary>Every stored label of a row, [batch; count] (the tasks of a multi-task model).</summary>
+    public Node LabelsInput(int count, string name = "labels") =>
+        AddInput(name, Shape.Batched(count), DType.Float32, Graph.InputKind.Label);
+
     public Node Parameter(Parameter p)
     {
         if (_parameterNodes.TryGetValue(p, out var existing)) return existing;

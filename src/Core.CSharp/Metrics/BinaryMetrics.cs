@@ -3,9 +3,28 @@ namespace CtrDsl.Metrics;
 /// <summary>The metrics of one evaluation; <see cref="GroupAuc"/> is NaN when no groups were given.</summary>
 public sealed record MetricsReport(long Count, double Auc, double LogLoss, double GroupAuc, double Calibration, double Accuracy, double Mse)
 {
+    /// <summary>Per task, in schema order, for a multi-task model (empty otherwise). The report's own figures are then
+    /// the means over the tasks: AUC, logloss, calibration and accuracy over the BCE tasks, MSE over the MSE tasks.</summary>
+    public IReadOnlyList<TaskReport> Tasks { get; init; } = [];
+
+    public double Rmse => Math.Sqrt(Mse);
+
+    /// <summary>The report of several tasks: each task's own, and their means as the report's figures.</summary>
+    public static MetricsReport OfTasks(IReadOnlyList<TaskReport> tasks)
+    {
+        var bce = tasks.Where(t => !t.Regression).Select(t => t.Metrics).ToArray();
+        var mse = tasks.Where(t => t.Regression).Select(t => t.Metrics).ToArray();
+        static double Mean(MetricsReport[] ms, Func<MetricsReport, double> f) => ms.Length > 0 ? ms.Average(f) : double.NaN;
+        return new MetricsReport(tasks.Count > 0 ? tasks[0].Metrics.Count : 0, Mean(bce, m => m.Auc), Mean(bce, m => m.LogLoss), double.NaN,
+            Mean(bce, m => m.Calibration), Mean(bce, m => m.Accuracy), Mean(mse, m => m.Mse)) { Tasks = tasks };
+    }
+
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"n={Count} auc={Auc:F5} logloss={LogLoss:F5} gauc={GroupAuc:F5} calibration={Calibration:F4} accuracy={Accuracy:F4} mse={Mse:F5}");
 }
+
+/// <summary>One task's metrics: for an MSE task (<paramref name="Regression"/>) read MSE and RMSE, not AUC or logloss.</summary>
+public sealed record TaskReport(string Name, bool Regression, MetricsReport Metrics);
 
 /// <summary>
 /// Streaming accumulator over batches. Logloss, calibration, accuracy and MSE are running float64 sums (exactly the

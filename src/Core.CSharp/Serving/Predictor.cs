@@ -58,6 +58,8 @@ public sealed class Predictor : IDisposable
     {
         options ??= new PredictorOptions();
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be >= 1");
+        if (output.Shape.Rank == 2 && output.Shape[1] != 1)
+            throw new ArgumentException($"the predictor serves one output per row; this model has {output.Shape[1]} (a multi-task model: score it with ctr predict)");
         Features = features;
         _inline = options.SingleRowOnCallingThread;
         _encoder = new RowEncoder(features);

@@ -6,7 +6,7 @@ namespace CtrDsl.Training;
 
 /// <summary>
 /// Copies a <see cref="Batch"/> into a plan's input nodes: the id fields into the categorical input, the numeric
-/// fields into the numeric input, each multi-valued field into its input (in schema order), and the first label.
+/// fields into the numeric input, each multi-valued field into its input (in schema order), and the label (or every task's label).
 /// Inputs the plan does not read are skipped; nothing is allocated per batch.
 /// </summary>
 public sealed class BatchBinding
@@ -36,8 +36,11 @@ public sealed class BatchBinding
             _plan.SetInput(_sequences[s], batch.Sequences[s].AsSpan(0, batch.Rows * batch.SequenceMaxLengths[s]));
         if (_label is not null)
         {
-            if (batch.LabelCount == 1) _plan.SetInput(_label, batch.LabelRows);
-            else throw new NotSupportedException($"the model trains on one label; the batch has {batch.LabelCount}");
+            int wants = _label.Shape.Rank == 1 ? 1 : _label.Shape[1];
+            if (batch.LabelCount == wants) _plan.SetInput(_label, batch.LabelRows);
+            else throw new NotSupportedException(wants == 1
+                ? $"the model trains on one label; the batch has {batch.LabelCount}"
+                : $"the model trains {wants} tasks; the batch has {batch.LabelCount} labels");
         }
     }
 }

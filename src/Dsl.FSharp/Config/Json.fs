@@ -74,11 +74,20 @@ module Json =
         write sb j
         sb.ToString()
 
-    let metrics (m: CtrDsl.Metrics.MetricsReport) =
+    let rec metrics (m: CtrDsl.Metrics.MetricsReport) =
         JObj
             [ "count", JInt m.Count
               "auc", JNum m.Auc
               "logloss", JNum m.LogLoss
               "accuracy", JNum m.Accuracy
               "calibration", JNum m.Calibration
-              "mse", JNum m.Mse ]
+              "mse", JNum m.Mse
+              // A multi-task model's figures above are the means over its tasks; each task's own follow.
+              if m.Tasks.Count > 0 then
+                  "tasks",
+                  JObj
+                      [ for t in m.Tasks ->
+                            t.Name,
+                            match metrics t.Metrics with
+                            | JObj fields -> JObj(("loss", JStr(if t.Regression then "mse" else "bce")) :: ("rmse", JNum t.Metrics.Rmse) :: fields)
+                            | j -> j ] ]

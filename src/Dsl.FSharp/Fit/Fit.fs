@@ -120,6 +120,17 @@ module Fit =
 
             let validText =
                 match v with
+                | Some m when m.Tasks.Count > 0 ->
+                    let each =
+                        m.Tasks
+                        |> Seq.map (fun t ->
+                            if t.Regression then
+                                $"%s{t.Name} rmse %.5f{t.Metrics.Rmse}"
+                            else
+                                $"%s{t.Name} auc %.5f{t.Metrics.Auc}")
+                        |> String.concat ", "
+
+                    $"  valid auc %.5f{m.Auc} logloss %.5f{m.LogLoss} (%s{each})"
                 | Some m -> $"  valid auc %.5f{m.Auc} logloss %.5f{m.LogLoss}"
                 | None -> ""
 

@@ -26,7 +26,12 @@ type ScoringSession =
         member s.Dispose() = s.Backend.Dispose()
 
 module FitSession =
-    let private outputIsLogit (m: BuiltModel) = m.Objective = BinaryClassification
+    /// The scorer of a model's evaluation plan: per task for a multi-task model.
+    let private scorer (m: BuiltModel) plan =
+        if m.Tasks.IsEmpty then
+            Scorer(plan, m.Output, (m.Objective = BinaryClassification))
+        else
+            Scorer(plan, m.Output, Collections.Generic.List<_>(m.Tasks))
 
     /// As `create`, with the parameters `elsewhere` picks left out of the optimizer (sharded tables: another
     /// optimizer updates their shards).
@@ -51,7 +56,7 @@ module FitSession =
 
             let step = TrainStep(plan, m.Loss, optimizer, ClipNorm = float32 o.ClipNorm)
             let evalPlan = Plan.CompileForScoring(m.Graph, plan, o.EvalBatchSize, m.Output)
-            { Model = m; Plan = plan; Step = step; Scorer = Scorer(evalPlan, m.Output, outputIsLogit m); Backend = backend }
+            { Model = m; Plan = plan; Step = step; Scorer = scorer m evalPlan; Backend = backend }
         with _ ->
             backend.Dispose()
             reraise ()
@@ -78,7 +83,7 @@ module FitSession =
 
         try
             let plan = Plan.Compile(m.Graph, backend, o.EvalBatchSize, null, m.Output)
-            { Scorer = Scorer(plan, m.Output, outputIsLogit m); Backend = backend }
+            { Scorer = scorer m plan; Backend = backend }
         with _ ->
             backend.Dispose()
             reraise ()

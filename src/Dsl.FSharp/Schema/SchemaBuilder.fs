@@ -82,8 +82,12 @@ let csv (delimiter: char) labels fields = schema (SourceFormat.Delimited(delimit
 let private withDefaults minCount missing (s: Schema) : Schema =
     let b = SchemaBuilder(s.Format).MinCount(minCount).Missing(missing)
 
-    for l in s.Labels do
-        b.Label l |> ignore
+    if s.Tasks.Count = 0 then
+        for l in s.Labels do
+            b.Label l |> ignore
+    else
+        for t in s.Tasks do
+            b.Task(t.Name, [| for c in t.Columns -> s.Labels[c] |], t.Loss, t.Weight) |> ignore
 
     for f in s.Fields do
         b.Field f |> ignore

@@ -8,6 +8,9 @@
 /// columns: [label, a]    # csv/tsv without a header
 /// quoting: true          # csv/tsv: RFC 4180 quotes (default true)
 /// labels: [label]        # label column(s); `label: click` for one
+/// labels:                # or several tasks, one stored label each (multi-task models):
+///   - {name: click, column: is_click, loss: bce, weight: 1.0}   # loss: bce (0/1) | mse (a real number)
+///   - {name: ctcvr, columns: [is_click, is_buy]}                # the product: click AND buy over the entire space
 /// min_count: 1           # default for every vocabulary
 /// missing: own_id        # own_id | as_value
 /// fields:
@@ -160,6 +163,68 @@ let private fields (node: YamlNode) : FieldSpec list =
               History = Option.toObj history
           ) ]
 
+/// A task of `labels:`: `{name, column | columns, loss, weight}`; the column defaults to the name.
+let private task (node: YamlNode) : string * string list * TaskLoss * float32 =
+    let e = Yaml.entries "a label" [ "name"; "column"; "columns"; "loss"; "weight" ] node
+    let get k = Yaml.tryGet k e
+
+    let name =
+        match get "name" with
+        | Some n -> Yaml.scalar "name" n
+        | None -> Yaml.fail node.Pos "name" "missing; a label task needs a name"
+
+    let columns =
+        match get "column", get "columns" with
+        | Some c, None -> [ Yaml.scalar "column" c ]
+        | None, Some(YamlNode.List([], p)) -> Yaml.fail p "columns" "expected one or more label columns, got []"
+        | None, Some c -> Yaml.strings "columns" c
+        | None, None -> [ name ]
+        | Some _, Some c -> Yaml.fail c.Pos "columns" "give column or columns, not both"
+
+    let loss =
+        get "loss"
+        |> Option.map (Yaml.choice "loss" [ "bce", TaskLoss.Bce; "mse", TaskLoss.Mse ])
+        |> Option.defaultValue TaskLoss.Bce
+
+    if loss = TaskLoss.Mse && columns.Length <> 1 then
+        Yaml.fail node.Pos "columns" $"an mse task reads exactly one column, got {columns.Length}"
+
+    let weight =
+        match get "weight" with
+        | Some v ->
+            match Yaml.number "weight" v with
+            | w when w > 0.0 && w < float Single.MaxValue -> float32 w
+            | _ -> Yaml.fail v.Pos "weight" $"expected a number > 0, got {Yaml.show v}"
+        | None -> 1.0f
+
+    name, columns, loss, weight
+
+/// `labels:` as column names (Choice1Of2) or as tasks (Choice2Of2), never a mix.
+let private labelList (node: YamlNode) =
+    match node with
+    | YamlNode.List(items, _) when
+        items
+        |> List.exists (function
+            | YamlNode.Map _ -> true
+            | _ -> false)
+        ->
+        let mutable seen = Set.empty
+
+        items
+        |> List.map (fun item ->
+            match item with
+            | YamlNode.Map _ ->
+                let (name, _, _, _) as t = task item
+
+                if seen.Contains name then
+                    Yaml.fail item.Pos "name" $"task {name} is declared twice"
+
+                seen <- seen.Add name
+                t
+            | n -> Yaml.fail n.Pos "labels" $"expected every label to be a {{name, column, loss, weight}} mapping once one is, got {Yaml.show n}")
+        |> Choice2Of2
+    | n -> Choice1Of2(Yaml.strings "labels" n)
+
 let private topKeys =
     [ "format"; "delimiter"; "header"; "columns"; "quoting"; "labels"; "label"; "min_count"; "missing"; "fields" ]
 
@@ -206,9 +271,9 @@ let ofNode (root: YamlNode) : Schema =
 
     let labels =
         match get "labels", get "label" with
-        | Some l, None -> Yaml.strings "labels" l
-        | None, Some l -> [ Yaml.scalar "label" l ]
-        | None, None when not delimited -> [ "label" ]
+        | Some l, None -> labelList l
+        | None, Some l -> Choice1Of2 [ Yaml.scalar "label" l ]
+        | None, None when not delimited -> Choice1Of2 [ "label" ]
         | None, None -> Yaml.fail root.Pos "labels" "missing; expected the label column(s)"
         | _, Some l -> Yaml.fail l.Pos "label" "give labels or label, not both"
 
@@ -216,8 +281,16 @@ let ofNode (root: YamlNode) : Schema =
     let specs = Yaml.list "fields" fieldsNode |> List.collect fields
     let b = SchemaBuilder(source)
 
-    for l in labels do
-        b.Label l |> ignore
+    match labels with
+    | Choice1Of2 columns ->
+        for l in columns do
+            b.Label l |> ignore
+    | Choice2Of2 tasks ->
+        if format = FormatName.LibFm || format = FormatName.LibSvm then
+            Yaml.fail (get "labels").Value.Pos "labels" "tasks need a csv, tsv or criteo source (libFM rows carry one label)"
+
+        for name, columns, loss, weight in tasks do
+            b.Task(name, Array.ofList columns, loss, weight) |> ignore
 
     get "min_count" |> Option.iter (fun v -> b.MinCount(Yaml.int' "min_count" 1 v) |> ignore)
     get "missing" |> Option.iter (fun v -> b.Missing(missing "missing" v) |> ignore)
