@@ -141,6 +141,7 @@ public sealed class ServeHost : IAsyncDisposable
     {
         long t0 = Stopwatch.GetTimestamp();
         int code = 200;
+        Metrics.InFlight(+1);
         try { await Score(ctx).ConfigureAwait(false); }
         catch (BadRequest e) { code = await Fail(ctx, e.Status, e.Message).ConfigureAwait(false); }
         catch (BadHttpRequestException e) { code = await Fail(ctx, e.StatusCode, "body: " + e.Message.ReplaceLineEndings(" ")).ConfigureAwait(false); }
@@ -149,6 +150,7 @@ public sealed class ServeHost : IAsyncDisposable
             code = 499; // nginx's "client closed request": nobody reads the answer
             Metrics.Error("client_gone");
         }
+        finally { Metrics.InFlight(-1); }
         Metrics.Request("/predict", code);
         Metrics.Latency(Stopwatch.GetTimestamp() - t0);
     }

@@ -24,7 +24,7 @@ public sealed class ServeMetrics
     private long _batchRowsSum;
     private readonly ConcurrentDictionary<(string Endpoint, int Code), StrongBox<long>> _requests = new();
     private readonly ConcurrentDictionary<string, StrongBox<long>> _errors = new();
-    private long _reloads, _generation;
+    private long _reloads, _generation, _inFlight;
 
     public ServeMetrics(int maxBatch)
     {
@@ -39,6 +39,12 @@ public sealed class ServeMetrics
         Interlocked.Increment(ref _requests.GetOrAdd((endpoint, code), _ => new StrongBox<long>()).Value);
 
     /// <summary>One error of a kind (bad_request, too_large, timeout, reload_failed, …).</summary>
+    /// <summary>A /predict request has started (+1) or been answered (−1).</summary>
+    public void InFlight(int change) => Interlocked.Add(ref _inFlight, change);
+
+    /// <summary>/predict requests started and not yet answered.</summary>
+    public long RequestsInFlight => Volatile.Read(ref _inFlight);
+
     public void Error(string kind) => Interlocked.Increment(ref _errors.GetOrAdd(kind, _ => new StrongBox<long>()).Value);
 
     public void Latency(long stopwatchTicks)
@@ -84,6 +90,8 @@ public sealed class ServeMetrics
             (double)Volatile.Read(ref _latencySumTicks) / System.Diagnostics.Stopwatch.Frequency);
         Histogram(s, "ctr_batch_rows", "Rows per forward pass: concurrent requests gathered by the micro-batcher.", _batchBounds, _batches,
             Volatile.Read(ref _batchRowsSum));
+        s.Append("# HELP ctr_requests_in_flight /predict requests started and not yet answered.\n# TYPE ctr_requests_in_flight gauge\n");
+        s.Append($"ctr_requests_in_flight {RequestsInFlight}\n");
         s.Append("# HELP ctr_reloads_total Checkpoints loaded after the first.\n# TYPE ctr_reloads_total counter\n");
         s.Append($"ctr_reloads_total {Volatile.Read(ref _reloads)}\n");
         s.Append("# HELP ctr_model_generation The model now served: 1 at start, one more per reload.\n# TYPE ctr_model_generation gauge\n");

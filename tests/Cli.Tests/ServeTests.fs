@@ -248,7 +248,13 @@ let ``shutdown lets an in-flight request finish and then refuses connections`` (
     let host = start run (options (1L <<< 20) 400_000 false)
     let url = host.Url
     let inFlight = post http (url + "/predict") (rowJson lines[0])
-    Threading.Thread.Sleep 100
+    // The stop begins once the server holds the request (on a loaded machine the request may take a while to arrive).
+    let waited = Diagnostics.Stopwatch.StartNew()
+
+    while host.Metrics.RequestsInFlight = 0L && waited.Elapsed < TimeSpan.FromSeconds 10.0 do
+        Threading.Thread.Sleep 5
+
+    Expect.equal host.Metrics.RequestsInFlight 1L "the request reached the server within 10 s"
     let stopping = host.StopAsync()
     let code, text = inFlight.GetAwaiter().GetResult()
     stopping.GetAwaiter().GetResult()
