@@ -42,6 +42,7 @@ public sealed unsafe class BatchReader
     /// <summary>Rewinds to the start of <paramref name="epoch"/> (its shuffle order).</summary>
     public void StartEpoch(long epoch)
     {
+        if (_blockIndex >= 0 && _blockIndex < _blockOrder.Length) _cache.Release(_blockOrder[_blockIndex]);
         _epoch = epoch;
         for (int b = 0; b < _blockOrder.Length; b++) _blockOrder[b] = b;
         if (_seed is ulong s) Shuffle(_blockOrder, TokenHash.Mix(s ^ TokenHash.Mix((ulong)epoch)));
@@ -49,8 +50,11 @@ public sealed unsafe class BatchReader
         _rowInBlock = _blockRows = 0;
     }
 
+    // Each block read is released as the reader leaves it (or, shuffled, once staged), so the resident set holds at
+    // most one block of the cache whatever its size (DataCache.Release).
     private void EnterBlock(int index)
     {
+        if (_blockIndex >= 0) _cache.Release(_blockOrder[_blockIndex]);
         _blockIndex = index;
         _rowInBlock = 0;
         int block = _blockOrder[index];
@@ -61,6 +65,7 @@ public sealed unsafe class BatchReader
             _cache.Ids(block).CopyTo(_stageIds);
             _cache.Dense(block).CopyTo(_stageDense);
             _cache.Labels(block).CopyTo(_stageLabels);
+            if (_cache.SequenceFieldCount == 0) _cache.Release(block);
             Shuffle(_rowOrder.AsSpan(0, _blockRows), TokenHash.Mix(s ^ TokenHash.Mix((ulong)_epoch * 0x100000001UL + (ulong)block + 1)));
         }
     }

@@ -68,6 +68,8 @@ internal static unsafe class CacheCheck
                 var e = all[b];
                 if (Hash(file + e.Offset, e.Bytes) != e.Checksum)
                     Interlocked.CompareExchange(ref bad[0], b, -1);
+                // Checked: its pages need not stay in this process's resident set (a finished cache is read-only).
+                PageAdvice.DontNeed(file + e.Offset, e.Bytes);
             });
             if (bad[0] >= 0) throw Damaged(path, $"block {bad[0]} of {blocks.Length} fails its checksum");
         }

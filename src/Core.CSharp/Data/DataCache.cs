@@ -37,6 +37,7 @@ public sealed unsafe class DataCache : IDisposable
             // A finished cache is read as it is: its bytes must be the ones its build sealed. A file being built is
             // only checked for its extents (its blocks are checksummed when it is marked complete).
             _blocks = CacheCheck.Blocks(path, _base, _header, checksums: !writable && _header.Complete == 1);
+            _readOnly = !writable;
         }
         catch
         {
@@ -92,6 +93,20 @@ public sealed unsafe class DataCache : IDisposable
         return new(o + _blocks[block].Rows + 1, n);
     }
 
+    /// <summary>
+    /// Says this process is done with a block for now: on Linux its whole pages leave the process's resident set
+    /// (madvise MADV_DONTNEED on the read-only file mapping) and stay in the page cache, so a later read faults them
+    /// back from memory, or from the file once the kernel has reclaimed them. The data is unchanged; without this a
+    /// reader that walks the whole cache ends with all of it counted in its RSS. Nothing happens on a cache being
+    /// built or on other systems.
+    /// </summary>
+    public void Release(int block)
+    {
+        if (_readOnly) PageAdvice.DontNeed(_base + _blocks[block].Offset, _blocks[block].Bytes);
+    }
+
+    private readonly bool _readOnly;
+
     internal int* IdsPtr(int block) => (int*)(_base + _blocks[block].Offset + 4L * _blocks[block].Rows * LabelCount);
     internal float* DensePtr(int block) => (float*)((byte*)IdsPtr(block) + 4L * _blocks[block].Rows * IdFieldCount);
 
@@ -124,5 +139,22 @@ public sealed unsafe class DataCache : IDisposable
         if (_base != null) _view!.SafeMemoryMappedViewHandle.ReleasePointer();
         _view?.Dispose();
         _map.Dispose();
+    }
+}
+
+internal static unsafe partial class PageAdvice
+{
+    private const int MadvDontNeed = 4;
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(void* address, nuint length, int advice);
+
+    /// <summary>On Linux, drops the whole pages of a read-only file mapping within [start, start + bytes) from the
+    /// process's resident set (they stay in the page cache); elsewhere nothing.</summary>
+    public static void DontNeed(byte* start, long bytes)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        long page = Environment.SystemPageSize, lo = ((long)start + page - 1) & -page, hi = ((long)start + bytes) & -page;
+        if (hi > lo) _ = Madvise((void*)lo, (nuint)(hi - lo), MadvDontNeed);
     }
 }
