@@ -23,7 +23,6 @@ module Objective =
 type BuiltModel =
     { Name: string
       Objective: Objective
-      Tasks: LabelTask list
       Features: Features
       Graph: ExprGraph
       Output: Node
@@ -32,12 +31,14 @@ type BuiltModel =
       Inputs: Node list
       Parameters: IReadOnlyList<Parameter> }
 
+    /// The features' tasks: empty for a model with one label.
+    member m.Tasks: LabelTask list = m.Features.Tasks
+
     member m.TrainableParameters = m.Parameters |> Seq.filter (fun p -> p.Trainable) |> Seq.toList
 
     member m.ParameterCount = m.TrainableParameters |> List.sumBy (fun p -> p.Numel)
 
 module Model =
-    /// Builds a declaration into a fresh graph. Shape errors surface here, naming the block.
     let private lossOf (graph: ExprGraph) (objective: Objective) (output: Node) (label: Node) =
         match objective with
         | BinaryClassification -> graph.Apply(BceWithLogits(), output, label)
@@ -57,6 +58,7 @@ module Model =
             if task.Weight = 1.0f then l else graph.Apply(Scale(task.Weight), l))
         |> List.reduce (fun a b -> graph.Apply(Add(), a, b))
 
+    /// Builds a declaration into a fresh graph. Shape errors surface here, naming the block.
     let buildFor (objective: Objective) (name: string) (features: Features) (seed: uint64) (model: Expr) : BuiltModel =
         let graph = ExprGraph()
         let b = Build(graph, features, seed, name)
@@ -84,7 +86,6 @@ module Model =
 
         { Name = name
           Objective = objective
-          Tasks = tasks
           Features = features
           Graph = graph
           Output = output
