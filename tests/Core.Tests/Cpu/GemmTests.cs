@@ -1,9 +1,9 @@
 using CtrDsl.Backends;
 using CtrDsl.Cpu;
 using CtrDsl.Tests.Reference;
+using CtrDsl.Tests.Support;
 using FsCheck;
 using FsCheck.Fluent;
-using Microsoft.FSharp.Core;
 using Xunit;
 
 namespace CtrDsl.Tests.Cpu;
@@ -41,8 +41,7 @@ public class GemmTests
         select new GemmCase(ta, tb, m, n, k, padA, padB, padC, alpha, beta, epilogue, seed);
 
     /// <summary>Fixed FsCheck seed: the same cases every run; a failure prints the case (and its data seed).</summary>
-    static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(tests)
-        .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(20261122UL), FSharpOption<int>.None)));
+    static Config Config(int tests) => Sizes.Seeded(tests);
 
     [Theory]
     [InlineData(512)]
