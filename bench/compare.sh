@@ -8,6 +8,7 @@
 #   ROWS=100000 TEST_ROWS=20000 bash bench/compare.sh   # a quick check
 #   MODELS="deepfm widedeep" bash bench/compare.sh
 #   DATA_DIR=/tmp/refout bash bench/compare.sh          # reuse files data.py wrote there
+#   TORCH_MODELS= bash bench/compare.sh        # leave out libtorch 2.10 running our graph (--device torch)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -17,6 +18,7 @@ rows=${ROWS:-1000000}
 test_rows=${TEST_ROWS:-200000}
 fgcnn_rows=${FGCNN_ROWS:-$(( rows < 200000 ? rows : 200000 ))}
 models=${MODELS:-deepfm widedeep deepfefm fgcnn}
+torch_models=${TORCH_MODELS-$models}
 mkdir -p "$out"
 . "$here/experiment.sh"
 rm -rf "$out/cache"
@@ -38,8 +40,11 @@ if [ ! -f "$train" ] || [ ! -f "$test" ]; then
 fi
 head -n "$fgcnn_rows" "$train" > "$out/train_fgcnn.tsv"
 
-# Ours: the ctr CLI, one process per model, peak RSS from /usr/bin/time.
-dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
+# Ours: the ctr CLI, one process per model, peak RSS from /usr/bin/time. Unless TORCH_MODELS is empty the same build
+# carries the Torch backend (libtorch 2.10, CPU), and those models (all by default) also train their same compiled
+# graph on libtorch's kernels (--device torch) from the same cache: the "modern anchor" column.
+torch_build=(); [ -n "${torch_models// /}" ] && torch_build=(-p:Torch=true)
+dotnet build "$root/src/Cli" -c Release -v quiet -nologo "${torch_build[@]}" >/dev/null
 ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
 for m in $models; do
   t="$train"; [ "$m" = fgcnn ] && t="$out/train_fgcnn.tsv"
@@ -49,6 +54,11 @@ for m in $models; do
   echo "ours: $m"
   $ctr data prepare --config "$out/$m.yaml" --json > "$out/ours-$m-data.json"
   /usr/bin/time -f "%M" -o "$out/ours-$m.rss" $ctr train --config "$out/$m.yaml" --out "$out/run-$m" --json > "$out/ours-$m.json"
+  if grep -qx "$m" <<<"$(tr ' ' '\n' <<<"$torch_models")"; then
+    echo "ours on libtorch: $m"
+    /usr/bin/time -f "%M" -o "$out/torch-$m.rss" $ctr train --config "$out/$m.yaml" --device torch --out "$out/run-torch-$m" \
+      --json > "$out/torch-$m.json"
+  fi
 done
 $ctr bench gemm --json > "$out/gemm.json" || true
 

@@ -39,7 +39,8 @@ for m in models:
     # Whole epoch: training rows over the epoch's training time, first steps included, as bench.py's train_s
     # (not train_samples_per_second_run, whose clock also covers start-up and scoring the test split).
     steady, whole = t["train_samples_per_second_steady"], t["train_rows"] / t["train_seconds"]
-    r_steady, r_whole = r["train_samples_per_s_steady"], r["train_samples_per_s"]
+    r_whole = r["train_samples_per_s"]
+    r_steady = r["train_samples_per_s_steady"] or r_whole  # too few batches for a steady rate (a quick ROWS=...)
     mlp = mlp_flops_per_sample(m) * steady / 1e9
     print(f"| {m} | {t['train_rows']:,} | {steady:,.0f} ({whole:,.0f}) | {r_steady:,.0f} ({r_whole:,.0f}) | "
           f"{steady / r_steady:.2f}x | {mlp:.1f} | {mlp / gemm:.0%} | {test['auc']:.5f} / {test['logloss']:.5f} | "
@@ -60,3 +61,20 @@ for m in models:
     r_train, r_proc = r.get("peak_rss_train_mb", float("nan")), r.get("peak_rss_process_mb", float("nan"))
     print(f"| {m} | {d['seconds']:.1f} | {o['throughput']['data_seconds']:.1f} | {r['load_s']:.1f} | {train_rss:,.0f} | "
           f"{r_train:,.0f} | {train_rss / r_train:.2f}x | {proc_rss:,.0f} | {r_proc:,.0f} | {proc_rss / r_proc:.2f}x |")
+
+# libtorch 2.10 running our compiled graph (--device torch), when compare.sh ran it (TORCH=1).
+torch_runs = [m for m in models if os.path.exists(os.path.join(out, f"torch-{m}.json"))]
+if torch_runs:
+    print()
+    print("| model | libtorch (our graph) samples/s steady (whole epoch) | ours / libtorch | libtorch / PyTorch | "
+          "share of GEMM ceiling | libtorch AUC / logloss | libtorch peak RSS process MB |")
+    print("|---|---|---|---|---|---|---|")
+    for m in torch_runs:
+        o = json.load(open(os.path.join(out, f"ours-{m}.json")))["throughput"]["train_samples_per_second_steady"]
+        j = json.load(open(os.path.join(out, f"torch-{m}.json")))
+        t, test = j["throughput"], j["metrics"]["test"]
+        steady, whole = t["train_samples_per_second_steady"], t["train_rows"] / t["train_seconds"]
+        rss = int(open(os.path.join(out, f"torch-{m}.rss")).read().split()[-1]) / 1024.0
+        mlp = mlp_flops_per_sample(m) * steady / 1e9
+        print(f"| {m} | {steady:,.0f} ({whole:,.0f}) | {o / steady:.2f}x | {steady / (ref[m]['train_samples_per_s_steady'] or ref[m]['train_samples_per_s']):.2f}x | "
+              f"{mlp / gemm:.0%} | {test['auc']:.5f} / {test['logloss']:.5f} | {rss:,.0f} |")
