@@ -56,9 +56,9 @@ def mlp(n, hidden, out=True):
 
 
 class Embed(nn.Module):
-    def __init__(self, rows, k):
+    def __init__(self, rows, k, sparse=False):
         super().__init__()
-        self.t = nn.Embedding(rows, k)
+        self.t = nn.Embedding(rows, k, sparse=sparse)
         nn.init.normal_(self.t.weight, 0.0, 0.01)
 
     def forward(self, idx):
@@ -66,9 +66,9 @@ class Embed(nn.Module):
 
 
 class MMoE(nn.Module):
-    def __init__(self, rows, fields, k=8, experts=3, expert_hidden=(256, 128), tower=(64,), tasks=2):
+    def __init__(self, rows, fields, k=8, experts=3, expert_hidden=(256, 128), tower=(64,), tasks=2, sparse=False):
         super().__init__()
-        self.embed = Embed(rows, k)
+        self.embed = Embed(rows, k, sparse)
         n = fields * k
         self.experts = nn.ModuleList([mlp(n, expert_hidden, out=False) for _ in range(experts)])
         self.gates = nn.ModuleList([nn.Linear(n, experts) for _ in range(tasks)])
@@ -85,9 +85,9 @@ class MMoE(nn.Module):
 
 
 class ESMM(nn.Module):
-    def __init__(self, rows, fields, k=8, tower=(256, 128, 64)):
+    def __init__(self, rows, fields, k=8, tower=(256, 128, 64), sparse=False):
         super().__init__()
-        self.embed = Embed(rows, k)
+        self.embed = Embed(rows, k, sparse)
         self.ctr = mlp(fields * k, tower)
         self.cvr = mlp(fields * k, tower)
 
@@ -101,6 +101,23 @@ def esmm_outputs(z):
     p_ctr = torch.sigmoid(z[:, 0])
     p_ctcvr = p_ctr * torch.sigmoid(z[:, 1])
     return torch.stack([p_ctr, p_ctcvr], dim=1)
+
+
+class Optimizers:
+    """Adam over the model, or SparseAdam over its embedding and Adam over the rest (lazy), stepped together."""
+
+    def __init__(self, model, lr, lazy):
+        table = [model.embed.t.weight] if lazy else []
+        rest = [p for p in model.parameters() if all(p is not t for t in table)]
+        self.all = [torch.optim.Adam(rest, lr=lr)] + ([torch.optim.SparseAdam(table, lr=lr)] if lazy else [])
+
+    def zero_grad(self):
+        for o in self.all:
+            o.zero_grad(set_to_none=o is not self.all[0])  # a sparse gradient is dropped, not zeroed in place
+
+    def step(self):
+        for o in self.all:
+            o.step()
 
 
 def auc(y, p):
@@ -132,6 +149,10 @@ def main():
     a.add_argument("--lr", type=float, default=1e-3)
     a.add_argument("--seed", type=int, default=1)
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--adam", choices=["dense", "lazy"], default="dense",
+                   help="dense: torch.optim.Adam on every parameter (every embedding row's moments and weights move at "
+                        "each step); lazy: SparseAdam on a sparse embedding (only the rows a batch touches move, as "
+                        "ctr's Adam does), Adam on the rest")
     args = a.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -143,8 +164,9 @@ def main():
     # Task labels: MMoE learns click and conversion; ESMM learns CTR and CTCVR (click AND conversion).
     labels = {s: np.stack([click[s], click[s] * conv[s]], axis=1) for s in raw}
     names = ["click", "conversion"] if args.model == "mmoe" else ["ctr", "ctcvr"]
-    model = MMoE(rows, len(fields)) if args.model == "mmoe" else ESMM(rows, len(fields))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    lazy = args.adam == "lazy"
+    model = MMoE(rows, len(fields), sparse=lazy) if args.model == "mmoe" else ESMM(rows, len(fields), sparse=lazy)
+    opt = Optimizers(model, args.lr, lazy)
     x = {s: torch.from_numpy(ids[s]) for s in raw}
     y = {s: torch.from_numpy(labels[s]) for s in raw}
 
@@ -184,7 +206,8 @@ def main():
         if mean_auc > best:
             best, best_test = mean_auc, evaluate("test")
     print(json.dumps({"impl": "pytorch", "model": args.model, "seed": args.seed, "epochs": args.epochs,
-                      "test": best_test, "samples_per_s": steady_rows / steady_s, "threads": args.threads}))
+                      "test": best_test, "samples_per_s": steady_rows / steady_s, "threads": args.threads,
+                      "adam": args.adam}))
 
 
 if __name__ == "__main__":

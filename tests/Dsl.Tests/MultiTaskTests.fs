@@ -155,6 +155,50 @@ let private lossTests =
               let want = bce + 0.5 * mse
               Expect.floatClose Accuracy.medium (float loss) want "Σ w_t·loss_t"
 
+          testCase "ESMM's training loss (CTR and CTCVR BCE through product_logit) has the gradient of its central differences"
+          <| fun () ->
+              let f = features [ "ctr", TaskLoss.Bce, 1.0f; "ctcvr", TaskLoss.Bce, 1.0f ]
+              let m = Model.build "esmm" f 5UL (ESMM.esmmModel { ESMM.ESMMParams.Defaults with Tower = MlpOptions.hidden [ 8; 4 ] })
+              let rows = 16
+              use backend = new CpuBackend()
+              let plan = Plan.Compile(m.Graph, backend, rows, m.Loss, m.Output)
+              plan.Batch <- rows
+              let ids = Array.init (rows * 2) (fun i -> (i * 7 + 3) % 20)
+              // Clicks on every other row, a conversion on every fourth (a click too): the entire-space CTCVR label.
+              let labels =
+                  Array.init (rows * 2) (fun i -> if i % 2 = 0 then float32 (i / 2 % 2) else float32 (if i / 2 % 4 = 1 then 1 else 0))
+
+              let idsNode = m.Inputs |> List.find (fun n -> n.Name = "ids")
+
+              let loss () =
+                  plan.SetInput(idsNode, ReadOnlySpan ids)
+                  plan.SetInput(m.Label, ReadOnlySpan labels)
+                  plan.Forward()
+                  float (plan.ReadScalar m.Loss)
+
+              loss () |> ignore
+              plan.Backward()
+              let towers = plan.Parameters |> Seq.filter (fun p -> not p.IsSparse) |> Seq.toList
+              Expect.equal towers.Length 12 "both towers' weights and biases"
+
+              for p in towers do
+                  let analytic = Array.copy p.Grad
+                  Expect.isGreaterThan (analytic |> Array.sumBy abs) 0.0f $"{p.Name} gets a gradient"
+
+                  for j in 0 .. p.Value.Length - 1 do
+                      let v = p.Value[j]
+                      let above, below = v + 1e-2f, v - 1e-2f
+                      p.Value[j] <- above
+                      let up = loss ()
+                      p.Value[j] <- below
+                      let down = loss ()
+                      p.Value[j] <- v
+                      let central = (up - down) / float (above - below)
+                      let err = abs (central - float analytic[j])
+
+                      if err > 1e-3 + 0.02 * abs central then
+                          failtest $"{p.Name}[{j}]: central difference {central:g6}, backward {analytic[j]:g6}"
+
           testCase "a single-task model on a multi-task schema is one line naming the tasks"
           <| fun () ->
               let f = features [ "click", TaskLoss.Bce, 1.0f; "buy", TaskLoss.Bce, 1.0f ]
@@ -223,6 +267,47 @@ let private esmmReference (v: Values) =
            yield a[r]
            yield log (p / (1.0 - p)) |]
 
+/// PLE's extraction layers over experts of one ReLU layer of `units`, written out level by level: task t's gate
+/// (reading task t's input) mixes task t's experts, then the shared ones; below the last level the shared gate (reading
+/// the shared input) mixes every task's experts, in task order, then the shared ones into the next shared input. Every
+/// input starts as x. [batch; tasks; units]
+let private pleReference (tasks: string list) (levels: int) (sharedExperts: int) (specificExperts: int) (units: int) (v: Values) =
+    let batch, n = rowsOf v
+
+    let expert (name: string) (input: float[]) (width: int) =
+        R.linear input (v.Param $"{name}/dense0.weight") (Some(v.Param $"{name}/dense0.bias")) batch width units
+        |> Array.map (max 0.0)
+
+    let gate (name: string) (input: float[]) (width: int) (experts: float[] list) =
+        [| for r in 0 .. batch - 1 do
+               let g =
+                   R.linear input[r * width .. r * width + width - 1] (v.Param $"{name}.weight") (Some(v.Param $"{name}.bias")) 1 width experts.Length
+                   |> softmax
+
+               for k in 0 .. units - 1 -> List.sum [ for e, out in List.indexed experts -> g[e] * out[r * units + k] ] |]
+
+    let level (inputs: float[] list, shared: float[], width: int) (l: int) =
+        let specific =
+            tasks
+            |> List.mapi (fun t task -> [ for e in 0 .. specificExperts - 1 -> expert $"level{l}.{task}.expert{e}" inputs[t] width ])
+
+        let common = [ for e in 0 .. sharedExperts - 1 -> expert $"level{l}.shared.expert{e}" shared width ]
+        let outputs = tasks |> List.mapi (fun t task -> gate $"level{l}.{task}.gate" inputs[t] width (specific[t] @ common))
+
+        let nextShared =
+            if l < levels - 1 then
+                gate $"level{l}.shared.gate" shared width (List.concat specific @ common)
+            else
+                shared
+
+        outputs, nextShared, units
+
+    let rows, _, _ = List.fold level (List.replicate tasks.Length v.X, v.X, n) [ 0 .. levels - 1 ]
+
+    [| for r in 0 .. batch - 1 do
+           for row in rows do
+               yield! row[r * units .. r * units + units - 1] |]
+
 let private linearTower (name: string) (x: Expr) = named name (mlpWith (MlpOptions.hidden []) x)
 
 /// The multi-task blocks through the kit.
@@ -243,7 +328,14 @@ let specs =
           "ple (2 levels, 1 shared and 2 specific experts)"
           (flatten >> ple { Levels = 2; SharedExperts = 1; SpecificExperts = 2; Expert = MlpOptions.hidden [ 3 ] })
       |> Layer.tasks [ "a"; "b" ]
-      |> Layer.shape (fun _ -> [ 2; 3 ]) ]
+      |> Layer.reference (pleReference [ "a"; "b" ] 2 1 2 3)
+      |> Layer.shape (fun _ -> [ 2; 3 ])
+      Layer.spec
+          "ple (3 levels, 2 shared and 1 specific expert, 3 tasks)"
+          (flatten >> ple { Levels = 3; SharedExperts = 2; SpecificExperts = 1; Expert = MlpOptions.hidden [ 2 ] })
+      |> Layer.tasks [ "a"; "b"; "c" ]
+      |> Layer.reference (pleReference [ "a"; "b"; "c" ] 3 2 1 2)
+      |> Layer.shape (fun _ -> [ 3; 2 ]) ]
 
 /// Copies every parameter of `from` into the parameter of `into` with the name `rename` gives it.
 let private copyParameters (from: BuiltModel) (into: BuiltModel) (rename: string -> string) =

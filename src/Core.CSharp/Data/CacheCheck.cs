@@ -98,7 +98,11 @@ internal static unsafe class CacheCheck
     public static void Seal(byte* file, ref CacheHeader h, BlockEntry[] blocks)
     {
         Parallel.For(0, blocks.Length, b =>
-            blocks[b].Checksum = Hash(file + blocks[b].Offset, blocks[b].Bytes));
+        {
+            blocks[b].Checksum = Hash(file + blocks[b].Offset, blocks[b].Bytes);
+            // Sealed: its pages leave this process's resident set, so a build's peak RSS does not grow with the file.
+            PageAdvice.DontNeed(file + blocks[b].Offset, blocks[b].Bytes);
+        });
         var table = new Span<BlockEntry>(file + h.BlockTableOffset, blocks.Length);
         blocks.CopyTo(table);
         h.TableChecksum = XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(table));

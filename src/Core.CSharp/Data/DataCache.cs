@@ -37,7 +37,6 @@ public sealed unsafe class DataCache : IDisposable
             // A finished cache is read as it is: its bytes must be the ones its build sealed. A file being built is
             // only checked for its extents (its blocks are checksummed when it is marked complete).
             _blocks = CacheCheck.Blocks(path, _base, _header, checksums: !writable && _header.Complete == 1);
-            _readOnly = !writable;
         }
         catch
         {
@@ -95,17 +94,13 @@ public sealed unsafe class DataCache : IDisposable
 
     /// <summary>
     /// Says this process is done with a block for now: on Linux its whole pages leave the process's resident set
-    /// (madvise MADV_DONTNEED on the read-only file mapping) and stay in the page cache, so a later read faults them
-    /// back from memory, or from the file once the kernel has reclaimed them. The data is unchanged; without this a
-    /// reader that walks the whole cache ends with all of it counted in its RSS. Nothing happens on a cache being
-    /// built or on other systems.
+    /// (madvise MADV_DONTNEED on the shared file mapping) and stay in the page cache, so a later read faults them
+    /// back from memory, or from the file once the kernel has reclaimed them. The data is unchanged: on a cache being
+    /// built the pages this process wrote stay dirty in the page cache, and the kernel writes them back. Without this
+    /// a reader (or a build's remap and seal) that walks the whole cache ends with all of it counted in its RSS.
+    /// Nothing happens on other systems.
     /// </summary>
-    public void Release(int block)
-    {
-        if (_readOnly) PageAdvice.DontNeed(_base + _blocks[block].Offset, _blocks[block].Bytes);
-    }
-
-    private readonly bool _readOnly;
+    public void Release(int block) => PageAdvice.DontNeed(_base + _blocks[block].Offset, _blocks[block].Bytes);
 
     internal int* IdsPtr(int block) => (int*)(_base + _blocks[block].Offset + 4L * _blocks[block].Rows * LabelCount);
     internal float* DensePtr(int block) => (float*)((byte*)IdsPtr(block) + 4L * _blocks[block].Rows * IdFieldCount);
@@ -149,8 +144,9 @@ internal static unsafe partial class PageAdvice
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);
 
-    /// <summary>On Linux, drops the whole pages of a read-only file mapping within [start, start + bytes) from the
-    /// process's resident set (they stay in the page cache); elsewhere nothing.</summary>
+    /// <summary>On Linux, drops the whole pages of a shared file mapping within [start, start + bytes) from the
+    /// process's resident set (they stay in the page cache, written ones dirty until written back); elsewhere
+    /// nothing.</summary>
     public static void DontNeed(byte* start, long bytes)
     {
         if (!OperatingSystem.IsLinux()) return;

@@ -446,5 +446,6 @@ public sealed class Dataset : IDisposable
             var map = plan.Maps[layout.Seqs[s].Group];
             for (int i = 0; i < n; i++) values[i] = offset + (map == null ? values[i] : map[values[i]]);
         }
+        cache.Release(b);   // remapped: out of the resident set, so the build's RSS does not grow with the file
     }
 }
