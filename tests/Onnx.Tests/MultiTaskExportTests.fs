@@ -19,21 +19,21 @@ open CtrDsl.Testing
 
 /// ESMM's two tasks (CTR, then CTCVR: click AND buy); the others also learn an MSE task.
 let private esmmLabels = "  - {name: ctr, column: click}\n  - {name: ctcvr, columns: [click, buy]}"
-let private threeLabels = esmmLabels + "\n  - {name: watch, column: seconds, loss: mse, weight: 0.5}"
+let threeLabels = esmmLabels + "\n  - {name: watch, column: seconds, loss: mse, weight: 0.5}"
 
-/// 400 generated rows (three id fields and a standardised number) under a schema with `labels` as its tasks.
-let private taskData (labels: string) =
-    let schema =
-        $"format: csv\nlabels:\n%s{labels}\nfields:\n  - names: [user, item, category]\n    kind: categorical\n  - name: price\n    kind: numeric\n    transform: standardize\n"
+/// A schema with `labels` as its tasks over three id fields and a standardised number.
+let taskSchema (labels: string) =
+    $"format: csv\nlabels:\n%s{labels}\nfields:\n  - names: [user, item, category]\n    kind: categorical\n  - name: price\n    kind: numeric\n    transform: standardize\n"
 
+/// 400 generated rows of `taskSchema` (header first).
+let taskLines () =
     let rng = Random 4
 
-    let lines =
-        [| yield "click,buy,seconds,user,item,category,price"
-           for _ in 1..400 ->
-               $"%d{rng.Next 2},%d{rng.Next 2},%.2f{rng.NextDouble() * 30.0},u%d{rng.Next 30},i%d{rng.Next 12},c%d{rng.Next 5},%.3f{rng.NextDouble() * 100.0}" |]
+    [| yield "click,buy,seconds,user,item,category,price"
+       for _ in 1..400 ->
+           $"%d{rng.Next 2},%d{rng.Next 2},%.2f{rng.NextDouble() * 30.0},u%d{rng.Next 30},i%d{rng.Next 12},c%d{rng.Next 5},%.3f{rng.NextDouble() * 100.0}" |]
 
-    prepareGenerated "tasks" schema lines
+let private taskData (labels: string) = prepareGenerated "tasks" (taskSchema labels) (taskLines ())
 
 let private esmmData = lazy (taskData esmmLabels)
 let private threeTaskData = lazy (taskData threeLabels)

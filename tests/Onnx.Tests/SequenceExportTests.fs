@@ -17,11 +17,10 @@ open Google.Protobuf
 open Expecto
 open CtrDsl.Testing
 
-/// A schema with three multi-valued fields over generated rows, some lists empty, some longer than max_length: tags
-/// (mean pooling), topics (sum pooling) and a history of items that shares the `item` field's vocabulary (DIN's).
-let private sequenceData () =
-    let schema =
-        """format: csv
+/// A schema with three multi-valued fields, tags (mean pooling), topics (sum pooling) and a history of items that
+/// shares the `item` field's vocabulary (DIN's), and a number.
+let sequenceSchema =
+    """format: csv
 label: label
 fields:
   - names: [user, item]
@@ -46,18 +45,17 @@ fields:
     transform: standardize
 """
 
+/// 400 generated rows of `sequenceSchema` (header first), some lists empty, some longer than max_length.
+let sequenceLines () =
     let rng = Random 3
 
     let list (n: int) (prefix: string) (values: int) = String.Join("|", Array.init (rng.Next(n + 1)) (fun _ -> $"%s{prefix}%d{rng.Next values}"))
 
-    let lines =
-        [| yield "label,user,item,tags,topics,history,score"
-           for _ in 1..400 ->
-               $"""%d{rng.Next 2},u%d{rng.Next 30},i%d{rng.Next 12},%s{list 6 "v" 20},%s{list 4 "t" 8},%s{list 7 "i" 12},%.3f{rng.NextDouble() * 10.0}""" |]
+    [| yield "label,user,item,tags,topics,history,score"
+       for _ in 1..400 ->
+           $"""%d{rng.Next 2},u%d{rng.Next 30},i%d{rng.Next 12},%s{list 6 "v" 20},%s{list 4 "t" 8},%s{list 7 "i" 12},%.3f{rng.NextDouble() * 10.0}""" |]
 
-    prepareGenerated "sequences" schema lines
-
-let private sequences = lazy (sequenceData ())
+let private sequences = lazy (prepareGenerated "sequences" sequenceSchema (sequenceLines ()))
 
 /// The models checked on the multi-valued data: DeepFM pools every list (EmbeddingBag); DIN attends over the history,
 /// DIEN runs its two GRUs over it and BST its transformer block, each pooling the other lists.
