@@ -43,17 +43,7 @@ let entries = [ for name in Registry.multiTask -> (Registry.tryFind name).Value 
 let private dataFor (e: Settings.ModelEntry) = if e.Name = "esmm" then esmmData.Force() else threeTaskData.Force()
 
 /// The model over its data's features with its default settings, parameters perturbed.
-let build (e: Settings.ModelEntry) =
-    let features = (dataFor e).Features
-
-    let configured =
-        match e.Configure [] with
-        | Ok c -> c
-        | Error err -> failwith $"%s{e.Name}: %A{err}"
-
-    let m = Run.buildModel e configured (Features.ofFeatureSpace features) FitOptions.defaults
-    perturb 23 features.FeatureCount m
-    m
+let build (e: Settings.ModelEntry) = buildOver (dataFor e).Features 23 e []
 
 /// Every task's column of ours [rows; tasks] against ORT's output of that name, within 1e-5.
 let private agree (e: Settings.ModelEntry) (m: BuiltModel) (onnx: byte[]) (what: string) (batch: Batch) =

@@ -63,14 +63,7 @@ let sequenceModels () =
     let features = sequences.Force().Features
 
     [ for entry in DeepFM.entry :: [ for name in Registry.sequence -> (Registry.tryFind name).Value ] ->
-          let configured =
-              match entry.Configure [] with
-              | Ok c -> c
-              | Error e -> failwith $"%A{e}"
-
-          let m = CtrDsl.Cli.Run.buildModel entry configured (Features.ofFeatureSpace features) FitOptions.defaults
-          perturb 11 features.FeatureCount m
-          entry.DisplayName, m ]
+          entry.DisplayName, buildOver features 11 entry [] ]
 
 /// Every row of the generated file in one batch, as `ctr predict` encodes them.
 let private readAll () =
@@ -169,8 +162,39 @@ let ``the inputs are the id fields and the padded lists, as the encoding JSON sa
         Expect.equal (history.GetProperty("vocabulary").GetString()) "item" $"%s{name}: the history reads the candidate's vocabulary"
         Expect.equal (history.GetProperty("max_length").GetInt32()) 5 $"%s{name}: max_length"
         Expect.equal (history.GetProperty("pad").GetInt32()) -1 $"%s{name}: the pad id"
+        Expect.isFalse (fst (history.TryGetProperty "history")) $"%s{name}: a list read from the file is not built from a log"
         let output = json.RootElement.GetProperty("outputs").EnumerateArray() |> Seq.exactlyOne
         Expect.equal (output.GetProperty("name").GetString()) OnnxExport.OutputName $"%s{name}: one output, the score"
+
+let ``a history built from a log is described in the encoding JSON`` () =
+    let schema =
+        """format: csv
+label: label
+fields:
+  - names: [user, item]
+    kind: categorical
+  - name: history
+    kind: sequence
+    vocabulary: item
+    max_length: 3
+    history: {user: user, item: item, time: time}
+"""
+
+    let rng = Random 6
+    let lines = [| yield "label,user,item,time"; for t in 1..60 -> $"%d{rng.Next 2},u%d{rng.Next 5},i%d{rng.Next 8},%d{t}" |]
+    let ds = prepareGenerated "history-log" schema lines
+    let m = buildOver ds.Features 5 DIN.entry []
+    let target = Path.Combine(tempDir "history-encoding", "din.onnx")
+    OnnxExport.Write(m.Graph, m.Output, ds.Features, true, "DIN", target)
+    use json = JsonDocument.Parse(File.ReadAllBytes(OnnxExport.EncodingPath target))
+    let inputs = json.RootElement.GetProperty("inputs").EnumerateArray() |> Seq.toList
+    let history = inputs |> List.find (fun i -> i.GetProperty("name").GetString() = "history")
+    let log = history.GetProperty("history")
+
+    let described = [ for key in [ "user"; "item"; "time"; "order" ] -> log.GetProperty(key).GetString() ]
+
+    Expect.sequenceEqual described [ "user"; "item"; "time"; "most_recent_first" ] "the log the history is built from, and its order"
+    Expect.equal (history.GetProperty("max_length").GetInt32()) 3 "max_length"
 
 let tests =
     testList
@@ -180,6 +204,7 @@ let tests =
               [ testCase "the data layer's rows" ``the data layer's rows``
                 testCase "random rows, a quarter of the lists all padding" ``random rows, a quarter of the lists all padding`` ]
           testCase "DIEN's auxiliary loss stays out of the exported graph" ``DIEN's auxiliary loss stays out of the exported graph``
+          testCase "a history built from a log is described in the encoding JSON" ``a history built from a log is described in the encoding JSON``
           testCase
               "the inputs are the id fields and the padded lists, as the encoding JSON says"
               ``the inputs are the id fields and the padded lists, as the encoding JSON says`` ]

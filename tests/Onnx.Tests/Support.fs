@@ -94,16 +94,19 @@ let perturb (seed: int) (tableRows: int) (m: BuiltModel) =
                 v[i] <- abs v[i] + 0.5f
 
 /// A zoo model with its default settings over the Adult features, parameters perturbed.
-let build (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) =
+/// A zoo model with the given settings over `features`, parameters perturbed with `seed`.
+let buildOver (features: FeatureSpace) (seed: int) (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) =
     let configured =
         match entry.Configure settings with
         | Ok c -> c
         | Error e -> failwith $"%s{entry.Name}: %A{e}"
 
-    let features = adult.Force().Features
     let m = Run.buildModel entry configured (Features.ofFeatureSpace features) FitOptions.defaults
-    perturb 17 features.FeatureCount m
+    perturb seed features.FeatureCount m
     m
+
+/// A zoo model with the given settings over the Adult features, parameters perturbed.
+let build (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) = buildOver (adult.Force().Features) 17 entry settings
 
 let isLogit (m: BuiltModel) = m.Objective = BinaryClassification
 
