@@ -6,7 +6,6 @@ open Argu
 open CtrDsl.Cli.Args
 open CtrDsl.Dsl
 open CtrDsl.Onnx
-open CtrDsl.Ops
 
 /// Writes RUN's model to `onnxPath` and its encoding to `OnnxExport.EncodingPath onnxPath`; a model ONNX cannot
 /// express is one usage line, and then nothing is written.
@@ -17,14 +16,16 @@ let export (run: string) (onnxPath: string) : Run.Restored =
     if not (Directory.Exists folder) then
         Errors.usage $"%s{onnxPath}: the folder %s{folder} does not exist"
 
-    // As the predictor: a sigmoid of the logit for binary classification, the output itself for regression.
-    let isLogit =
-        match r.Model.Loss.Op with
-        | :? BceWithLogits -> true
-        | _ -> false
+    // As `ctr predict`: a sigmoid of the logit for binary classification, the output itself for regression; a
+    // multi-task model has one output per task, each as its loss says.
+    // The objective, not the loss node: a model with an auxiliary loss (DIEN's) has a sum there.
+    let outputs =
+        match r.Model.Tasks with
+        | [] -> OnnxExport.OutputsOf((r.Model.Objective = BinaryClassification))
+        | tasks -> OnnxExport.OutputsOf(ResizeArray tasks)
 
     try
-        OnnxExport.Write(r.Model.Graph, r.Model.Output, r.Features, isLogit, r.Entry.DisplayName, onnxPath)
+        OnnxExport.Write(r.Model.Graph, r.Model.Output, r.Features, outputs, r.Entry.DisplayName, onnxPath)
     with
     | :? OnnxExportException as e -> Errors.usage e.Message
     | :? IOException

@@ -2,7 +2,6 @@
 module CtrDsl.Dsl.Serving
 
 open CtrDsl.Data
-open CtrDsl.Ops
 open CtrDsl.Serving
 
 /// A predictor for `model` trained on `features`, with a batch plan of `batchSize` rows. The output link follows
@@ -10,10 +9,8 @@ open CtrDsl.Serving
 /// The predictor shares the model's parameter arrays and is not thread-safe: make one per serving thread.
 /// `predictorWith` takes the options (e.g. `SingleRowOnCallingThread`); OutputIsLogit follows the model.
 let predictorWith (options: PredictorOptions) (features: FeatureSpace) (model: BuiltModel) : Predictor =
-    let isLogit =
-        match model.Loss.Op with
-        | :? BceWithLogits -> true
-        | _ -> false
+    // The objective, not the loss node: a model with an auxiliary loss (DIEN's) has a sum there.
+    let isLogit = model.Objective = BinaryClassification
 
     let options =
         PredictorOptions(BatchSize = options.BatchSize, OutputIsLogit = isLogit, SingleRowOnCallingThread = options.SingleRowOnCallingThread)

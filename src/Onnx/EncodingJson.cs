@@ -13,12 +13,15 @@ internal static class EncodingJson
 {
     public const string Format = "ctrdsl-onnx-encoding";
 
+    /// <summary>2: the graph outputs are a list, <c>outputs</c>, one per task for a multi-task model (1 had one <c>output</c>).</summary>
+    public const int Version = 2;
+
     /// <summary>
     /// The JSON of <paramref name="model"/>'s inputs (graph input nodes, in the order the ONNX file declares them),
     /// their encoding under <paramref name="features"/>, whose saved JSON <paramref name="featuresJson"/> is embedded as
-    /// is, and the output's meaning (a probability when <paramref name="outputIsLogit"/>).
+    /// is, and the graph outputs: their names, the task each scores (a multi-task model's) and their meaning.
     /// </summary>
-    public static byte[] Write(string model, FeatureSpace features, IReadOnlyList<Node> inputs, bool outputIsLogit, byte[] featuresJson)
+    public static byte[] Write(string model, FeatureSpace features, IReadOnlyList<Node> inputs, IReadOnlyList<OnnxOutput> outputs, byte[] featuresJson)
     {
         var schema = features.Schema;
         using var ms = new MemoryStream();
@@ -26,7 +29,7 @@ internal static class EncodingJson
         {
             w.WriteStartObject();
             w.WriteString("format", Format);
-            w.WriteNumber("version", 1);
+            w.WriteNumber("version", Version);
             w.WriteString("model", model);
             w.WriteNumber("ir_version", OnnxExport.IrVersion);
             w.WriteNumber("opset", OnnxExport.Opset);
@@ -56,15 +59,36 @@ internal static class EncodingJson
                         w.WriteString("separator", s.Separator.ToString());
                         w.WriteNumber("max_length", s.MaxLength);
                         w.WriteNumber("pad", -1);
+                        if (s.History is { } h)
+                        {
+                            // Built from a log, not read from a column: the model expects the same list that the data layer builds.
+                            w.WriteStartObject("history");
+                            w.WriteString("user", h.User);
+                            w.WriteString("item", h.Item);
+                            w.WriteString("time", h.Time);
+                            w.WriteString("order", "most_recent_first");
+                            w.WriteEndObject();
+                        }
                         break;
                 }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteStartObject("output");
-            w.WriteString("name", OnnxExport.OutputName);
-            w.WriteString("meaning", outputIsLogit ? "click probability: the sigmoid of the model's logit" : "the model's output (regression)");
-            w.WriteEndObject();
+            w.WriteStartArray("outputs");
+            foreach (var o in outputs)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", o.Name);
+                if (o.Task is { } task) w.WriteString("task", task);
+                w.WriteString("type", "float32");
+                w.WriteStartArray("shape");
+                w.WriteStringValue("batch");
+                w.WriteNumberValue(1);
+                w.WriteEndArray();
+                w.WriteString("meaning", o.IsLogit ? "probability: the sigmoid of the model's logit" : "the model's output (regression)");
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WritePropertyName("features");
             using (var doc = JsonDocument.Parse(featuresJson)) doc.RootElement.WriteTo(w);
             w.WriteEndObject();

@@ -1,10 +1,17 @@
 using CtrDsl.Data;
 using CtrDsl.Graph;
+using CtrDsl.Tensors;
 using Google.Protobuf;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace CtrDsl.Onnx;
+
+/// <summary>
+/// One output of an exported model, [batch; 1] float32: its name, the task it scores (null for a model with one
+/// label) and whether the model's value is a logit, written as its sigmoid (a probability).
+/// </summary>
+public sealed record OnnxOutput(string Name, string? Task, bool IsLogit);
 
 /// <summary>A model that ONNX cannot express; the message is one line naming the op, where it is and why.</summary>
 public sealed class OnnxExportException(string message) : Exception(message);
@@ -16,7 +23,8 @@ public sealed class OnnxExportException(string message) : Exception(message);
 /// <see cref="Batch"/> holds: <c>ids</c> int32 [batch; id fields] (global ids), <c>dense</c> float32
 /// [batch; numeric fields] (transformed values) and one int32 [batch; maxLength] per multi-valued field (−1 pads),
 /// each declared only when the model reads it. The output <c>score</c> [batch; 1] is what <c>ctr predict</c> writes:
-/// the sigmoid of the logit, or the output itself for regression.
+/// the sigmoid of the logit, or the output itself for regression. A multi-task model has one output [batch; 1] per
+/// task instead, named after the task, in the schema's order (<see cref="OutputsOf(IReadOnlyList{LabelTask})"/>).
 /// </summary>
 public static class OnnxExport
 {
@@ -38,15 +46,41 @@ public static class OnnxExport
             .Distinct()
             .ToList();
 
+    /// <summary>The graph outputs of a model with one label: <c>score</c>, a probability when the output is a logit.</summary>
+    public static IReadOnlyList<OnnxOutput> OutputsOf(bool outputIsLogit) => [new(OutputName, null, outputIsLogit)];
+
+    /// <summary>
+    /// The graph outputs of a multi-task model, whose output is [batch; tasks]: one per task, named after it, a
+    /// probability for a BCE task (the sigmoid of its logit) and the prediction for an MSE task, as <c>ctr predict</c>
+    /// writes its columns.
+    /// </summary>
+    public static IReadOnlyList<OnnxOutput> OutputsOf(IReadOnlyList<LabelTask> tasks) =>
+        tasks.Select(t => new OnnxOutput(t.Name, t.Name, t.Loss == TaskLoss.Bce)).ToList();
+
     /// <summary>The ONNX model of <paramref name="output"/>; throws <see cref="OnnxExportException"/> when an op cannot be expressed.</summary>
-    public static ModelProto ToModel(ExprGraph graph, Node output, bool outputIsLogit, string modelName)
+    public static ModelProto ToModel(ExprGraph graph, Node output, bool outputIsLogit, string modelName) =>
+        ToModel(graph, output, OutputsOf(outputIsLogit), modelName);
+
+    /// <summary>
+    /// The ONNX model of <paramref name="output"/> with the given graph outputs: one reads the whole output (a model's
+    /// is [batch; 1]), several read one column each of an output [batch; outputs]. Throws <see cref="OnnxExportException"/> when an op cannot be expressed or an
+    /// output's name is an input's.
+    /// </summary>
+    public static ModelProto ToModel(ExprGraph graph, Node output, IReadOnlyList<OnnxOutput> outputs, string modelName)
     {
+        if (outputs.Count > 1 && !output.Shape.Equals(Shape.Batched(outputs.Count)))
+            throw new ArgumentException($"{modelName}: {outputs.Count} graph outputs need an output [batch; {outputs.Count}], got {output.Shape}", nameof(outputs));
         var unsupported = Unsupported(graph, output);
         if (unsupported.Count > 0) throw new OnnxExportException($"{modelName}: {unsupported[0]}");
         var g = new OnnxGraph();
         g.Proto.Name = modelName;
+        var reachable = Reachable(graph, output);
+        // The outputs' names are taken first, so that no value made on the way gets one of them.
+        foreach (var o in outputs)
+            if (reachable.Any(n => n.Kind == NodeKind.Input && n.Name == o.Name) || !g.Reserve(o.Name))
+                throw new OnnxExportException($"{modelName}: the output name {o.Name} is taken by an input or another output; rename the task in the schema");
         var values = new Dictionary<Node, string>();
-        foreach (var n in Reachable(graph, output))
+        foreach (var n in reachable)
         {
             values[n] = n.Kind switch
             {
@@ -55,8 +89,14 @@ public static class OnnxExport
                 _ => OpTable.Write(g, n, n.Inputs.Select(i => values[i]).ToArray()),
             };
         }
-        g.AddNamed(outputIsLogit ? "Sigmoid" : "Identity", OutputName, [values[output]]);
-        g.Output(OutputName, DataType.Float, [.. Dims(output)]);
+        for (int t = 0; t < outputs.Count; t++)
+        {
+            var o = outputs[t];
+            string column = outputs.Count == 1 ? values[output]
+                : g.Add("Slice", [values[output], g.Longs("starts", t), g.Longs("ends", t + 1), g.Longs("axes", 1)]);
+            g.AddNamed(o.IsLogit ? "Sigmoid" : "Identity", o.Name, [column]);
+            g.Output(o.Name, DataType.Float, outputs.Count == 1 ? [.. Dims(output)] : ["batch", 1]);
+        }
         var model = new ModelProto
         {
             IrVersion = IrVersion,
@@ -74,9 +114,13 @@ public static class OnnxExport
     /// atomically (a temporary file renamed over the target). A model that cannot be expressed throws
     /// <see cref="OnnxExportException"/> before anything is written.
     /// </summary>
-    public static void Write(ExprGraph graph, Node output, FeatureSpace features, bool outputIsLogit, string modelName, string onnxPath)
+    public static void Write(ExprGraph graph, Node output, FeatureSpace features, bool outputIsLogit, string modelName, string onnxPath) =>
+        Write(graph, output, features, OutputsOf(outputIsLogit), modelName, onnxPath);
+
+    /// <summary><see cref="Write(ExprGraph, Node, FeatureSpace, bool, string, string)"/> with the given graph outputs (a multi-task model's: <see cref="OutputsOf(IReadOnlyList{LabelTask})"/>).</summary>
+    public static void Write(ExprGraph graph, Node output, FeatureSpace features, IReadOnlyList<OnnxOutput> outputs, string modelName, string onnxPath)
     {
-        var model = ToModel(graph, output, outputIsLogit, modelName);
+        var model = ToModel(graph, output, outputs, modelName);
         var inputs = graph.Nodes.Where(n => n.Kind == NodeKind.Input && model.Graph.Input.Any(i => i.Name == n.Name)).ToList();
         var target = Path.GetFullPath(onnxPath);
         var encodingPath = EncodingPath(target);
@@ -85,7 +129,7 @@ public static class OnnxExport
         try
         {
             features.Save(encodingTemp); // the feature space's own JSON, embedded below
-            var encoding = EncodingJson.Write(modelName, features, inputs, outputIsLogit, File.ReadAllBytes(encodingTemp));
+            var encoding = EncodingJson.Write(modelName, features, inputs, outputs, File.ReadAllBytes(encodingTemp));
             WriteDurably(encodingTemp, s => s.Write(encoding));
             WriteDurably(onnxTemp, model.WriteTo);
             File.Move(onnxTemp, target, overwrite: true);

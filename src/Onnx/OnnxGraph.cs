@@ -25,6 +25,9 @@ internal sealed class OnnxGraph
         return name;
     }
 
+    /// <summary>Takes <paramref name="name"/> for a graph output, so that <see cref="Fresh"/> never gives it; false when taken.</summary>
+    public bool Reserve(string name) => _names.Add(name);
+
     /// <summary>Adds one node with one output and returns the output's name.</summary>
     public string Add(string opType, string[] inputs, params AttributeProto[] attributes) =>
         AddNamed(opType, Fresh($"{opType.ToLowerInvariant()}_{_next++}"), inputs, attributes);

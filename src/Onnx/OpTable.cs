@@ -61,9 +61,11 @@ internal static class OpTable
             g.Add("LayerNormalization", x, Int("axis", -1), Float("epsilon", ((LayerNorm)n.Op!).Epsilon)),
         [typeof(BatchNorm)] = WriteBatchNorm,
         [typeof(SequenceMask)] = (g, _, x) => g.Add("Unsqueeze", [Present(g, x[0]), g.Longs("axes", 2)]),
+        [typeof(ProductLogit)] = WriteProductLogit,
         // embeddings
         [typeof(Embedding)] = WriteEmbedding,
         [typeof(EmbeddingBag)] = WriteEmbeddingBag,
+        [typeof(MaskedPool)] = WriteMaskedPool,
         // field interactions
         [typeof(BiInteraction)] = WriteBiInteraction,
         [typeof(PairwiseInner)] = (g, n, x) => SumLast(g, g.Add("Mul", Pairs(g, n, x[0], x[0]))),
@@ -170,9 +172,30 @@ internal static class OpTable
         return g.Add("Div", [sum, g.Add("Max", [count, g.Scalar(1f)])]);
     }
 
+    // The core's kernel skips padded positions, so a padded vector never counts whatever it holds (even inf or NaN):
+    // Where, not Mul by the mask. Max reads −inf on padding and ReduceMax (axes an attribute until opset 18); a row
+    // with no valid position gives 0 in all three poolings, as the kernel does.
+    private static string WriteMaskedPool(OnnxGraph g, Node n, string[] x)
+    {
+        string valid = g.Add("Unsqueeze", [Valid(g, x[1]), g.Longs("axes", -1)]);
+        string count = g.Add("ReduceSum", [g.Add("Cast", valid, Int("to", (long)global::Onnx.TensorProto.Types.DataType.Float)), g.Longs("axes", 1)],
+            Int("keepdims", 0));
+        var pooling = ((MaskedPool)n.Op!).Pooling;
+        if (pooling == SequencePooling.Max)
+        {
+            string max = g.Add("ReduceMax", g.Add("Where", [valid, x[0], g.Scalar(float.NegativeInfinity)]), Ints("axes", 1), Int("keepdims", 0));
+            return g.Add("Where", [g.Add("Greater", [count, g.Scalar(0f)]), max, g.Scalar(0f)]);
+        }
+        string sum = g.Add("ReduceSum", [g.Add("Where", [valid, x[0], g.Scalar(0f)]), g.Longs("axes", 1)], Int("keepdims", 0));
+        return pooling == SequencePooling.Sum ? sum : g.Add("Div", [sum, g.Add("Max", [count, g.Scalar(1f)])]);
+    }
+
+    /// <summary>True where an id is present (≥ 0), false on padding.</summary>
+    private static string Valid(OnnxGraph g, string ids) => g.Add("GreaterOrEqual", [ids, g.Int32Scalar(0)]);
+
     /// <summary>1 where an id is present (≥ 0), 0 on padding, as float32.</summary>
     private static string Present(OnnxGraph g, string ids) =>
-        g.Add("Cast", g.Add("GreaterOrEqual", [ids, g.Int32Scalar(0)]), Int("to", (long)global::Onnx.TensorProto.Types.DataType.Float));
+        g.Add("Cast", Valid(g, ids), Int("to", (long)global::Onnx.TensorProto.Types.DataType.Float));
 
     /// <summary>The table rows of the ids, padding (−1) read as row 0 (to be masked by the caller).</summary>
     private static string Rows(OnnxGraph g, string table, string ids)
@@ -194,6 +217,19 @@ internal static class OpTable
         string moved = g.Add("Transpose", x[0], Ints("perm", toChannels));
         string y = g.Add("BatchNormalization", [moved, x[1], x[2], x[3], x[4]], eps);
         return g.Add("Transpose", y, Ints("perm", back));
+    }
+
+    // logit(σ(a)σ(b)) = −logsumexp(−a, −b, −(a+b)), elementwise and with the largest term taken out first (m), so no
+    // exp overflows whatever the logits: the kernel's formula. Written with Max and Sum, not ReduceLogSumExp, whose
+    // ONNX definition (Log of ReduceSum of Exp) a runtime may follow literally.
+    private static string WriteProductLogit(OnnxGraph g, Node n, string[] x)
+    {
+        string u = g.Add("Neg", x[0]), v = g.Add("Neg", x[1]);
+        string w = g.Add("Sub", [u, x[1]]);
+        string m = g.Add("Max", [u, v, w]);
+        string Shifted(string t) => g.Add("Exp", g.Add("Sub", [t, m]));
+        string sum = g.Add("Sum", [Shifted(u), Shifted(v), Shifted(w)]);
+        return g.Add("Neg", g.Add("Add", [m, g.Add("Log", sum)]));
     }
 
     // ---- field interactions ----------------------------------------------------------------------------------------

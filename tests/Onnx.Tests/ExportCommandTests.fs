@@ -146,6 +146,50 @@ let ``ctr export of a model ONNX cannot express exits 2 with one line and change
     Expect.equal code 2 "code"
     Has.In("does not exist", err)
 
+/// `ctr train` for an epoch on generated rows, then `ctr export` and `ctr predict` on the same rows: ONNX Runtime's
+/// outputs, fed the rows as the data layer encodes them, equal `ctr predict`'s columns (one per task, by name).
+let private exportAgreesWithPredict (model: string) (schema: string) (lines: string[]) =
+    let dir = tempDir $"cli-%s{model}"
+    let csv = Path.Combine(dir, "rows.csv")
+    File.WriteAllLines(csv, lines)
+    let yaml = Path.Combine(dir, "schema.yaml")
+    File.WriteAllText(yaml, schema)
+    let run = Path.Combine(dir, "run")
+    let code, _, err = ctr [ "train"; "--model"; model; "--train"; csv; "--schema"; yaml; "--epochs"; "1"; "--out"; run ]
+    Expect.isTrue ((code = 0)) err
+    let onnx = Path.Combine(dir, $"%s{model}.onnx")
+    let code, _, err = ctr [ "export"; run; "--onnx"; onnx ]
+    Expect.isTrue ((code = 0)) err
+    let scores = Path.Combine(dir, "scores.csv")
+    let code, _, err = ctr [ "predict"; run; "--data"; csv; "--out"; scores ]
+    Expect.isTrue ((code = 0)) err
+    let r = Run.restore run
+    let written = File.ReadAllLines scores
+
+    let names, values =
+        if r.Model.Tasks.IsEmpty then
+            [| OnnxExport.OutputName |], written
+        else
+            written[0].Split ',', written[1..]
+
+    use data = Dataset.Encode(r.Features, csv, PrepareOptions(CacheDir = Path.Combine(dir, "encoded")))
+    let batch = Batch.Plan(r.Schema, int data.RowCount)
+    Expect.isTrue (BatchReader(data).Next batch) "BatchReader(data).Next batch"
+    let rows = { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
+
+    let padded =
+        Map [ for s, f in Seq.indexed r.Schema.SequenceFields -> f.Name, batch.Sequences[s][.. batch.Rows * batch.SequenceMaxLengths[s] - 1] ]
+
+    let theirs = ortOutputs (File.ReadAllBytes onnx) rows padded
+    Expect.sequenceEqual (Seq.sort theirs.Keys) (Array.sort names) "the file's outputs are ctr predict's columns"
+
+    for c, name in Array.indexed names do
+        let expected = values |> Array.map (fun l -> Single.Parse(l.Split(',')[c], CultureInfo.InvariantCulture))
+        let diff = maxAbsDiff expected theirs[name]
+        printfn "%s" ($"%s{model} %s{name}, %d{rows.Count} rows: max |ORT − ctr predict| = %.3g{diff}, spread %.3g{spread expected}")
+        Expect.isTrue (diff <= 1e-5f) ($"%s{model} %s{name}: ONNX Runtime differs from ctr predict by up to %g{diff}")
+        Expect.isTrue (spread expected > 1e-4f) ($"%s{model} %s{name}: scores barely vary")
+
 let tests =
     testList
         "ExportCommandTests"
@@ -155,6 +199,10 @@ let tests =
           testCase
               "the encoding JSON alone turns raw Adult rows into the ids and numbers ctr predict feeds the model"
               ``the encoding JSON alone turns raw Adult rows into the ids and numbers ctr predict feeds the model``
+          testCase "ctr export of a DIEN run scores probabilities equal to ctr predict's" (fun () ->
+              exportAgreesWithPredict "dien" SequenceExportTests.sequenceSchema (SequenceExportTests.sequenceLines ()))
+          testCase "ctr export of an MMoE run has one output per task, each equal to ctr predict's column" (fun () ->
+              exportAgreesWithPredict "mmoe" (MultiTaskExportTests.taskSchema MultiTaskExportTests.threeLabels) (MultiTaskExportTests.taskLines ()))
           testCase
               "ctr export of a model ONNX cannot express exits 2 with one line and changes nothing"
               ``ctr export of a model ONNX cannot express exits 2 with one line and changes nothing`` ]

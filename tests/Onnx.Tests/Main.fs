@@ -12,6 +12,8 @@ let tests =
         testList
             name
             [ CtrDsl.Onnx.Tests.OnnxExportTests.tests
+              CtrDsl.Onnx.Tests.SequenceExportTests.tests
+              CtrDsl.Onnx.Tests.MultiTaskExportTests.tests
               CtrDsl.Onnx.Tests.OpTableTests.tests
               CtrDsl.Onnx.Tests.ExportCommandTests.tests ]
     )

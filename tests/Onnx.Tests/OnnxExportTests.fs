@@ -13,8 +13,8 @@ open Expecto
 open CtrDsl.Testing
 
 /// Every zoo model with its default settings: none uses an op outside the table (WideDeep's crosses are off by default).
-/// The sequence models need a history that shares the candidate's vocabulary, which Adult lacks (the multi-valued test
-/// below checks DIN); the multi-task models need task labels and an op ONNX export lacks (product_logit).
+/// The sequence models need a history that shares the candidate's vocabulary, which Adult lacks, and the multi-task
+/// models need task labels: SequenceExportTests and MultiTaskExportTests check them on data of their own.
 let zoo =
     Registry.all
     |> List.filter (fun e -> not (List.contains e.Name (Registry.sequence @ Registry.multiTask)))
@@ -80,88 +80,6 @@ let ``the model declares IR 8, opset 17, the batch as a symbolic dimension and o
     Expect.equal score.Name OnnxExport.OutputName "score.Name"
     Expect.equal (score.Type.TensorType.Shape.Dim[1].DimValue) 1L "score.Type.TensorType.Shape.Dim[1].DimValue"
 
-/// A schema with three multi-valued fields over generated rows, some lists empty, some longer than max_length: tags
-/// (mean pooling), topics (sum pooling) and a history of items that shares the `item` field's vocabulary (DIN's).
-let private sequenceData (dir: string) =
-    let schema =
-        """format: csv
-label: label
-fields:
-  - names: [user, item]
-    kind: categorical
-  - name: tags
-    kind: sequence
-    separator: "|"
-    max_length: 4
-    pooling: mean
-  - name: topics
-    kind: sequence
-    separator: "|"
-    max_length: 3
-    pooling: sum
-  - name: history
-    kind: sequence
-    separator: "|"
-    max_length: 5
-    vocabulary: item
-  - name: score
-    kind: numeric
-    transform: standardize
-"""
-
-    let rng = Random 3
-
-    let list (n: int) (prefix: string) (values: int) = String.Join("|", Array.init (rng.Next(n + 1)) (fun _ -> $"%s{prefix}%d{rng.Next values}"))
-
-    let lines =
-        [| yield "label,user,item,tags,topics,history,score"
-           for _ in 1..400 ->
-               $"""%d{rng.Next 2},u%d{rng.Next 30},i%d{rng.Next 12},%s{list 6 "v" 20},%s{list 4 "t" 8},%s{list 7 "i" 12},%.3f{rng.NextDouble() * 10.0}""" |]
-
-    let csv = Path.Combine(dir, "rows.csv")
-    File.WriteAllLines(csv, lines)
-    let parsed = DataLoad.parseSchema "seq.yaml" schema
-    Dataset.Prepare(parsed, DataSources.Files(csv, null, null), PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1))
-
-let private sequences = lazy (sequenceData (tempDir "sequences"))
-
-/// The models checked on the multi-valued data: DeepFM pools every list (EmbeddingBag), DIN attends over the history.
-let sequenceModels () =
-    let features = sequences.Force().Features
-
-    [ for entry in [ DeepFM.entry; DIN.entry ] ->
-          let configured =
-              match entry.Configure [] with
-              | Ok c -> c
-              | Error e -> failwith $"%A{e}"
-
-          let m = CtrDsl.Cli.Run.buildModel entry configured (Features.ofFeatureSpace features) FitOptions.defaults
-          perturb 11 features.FeatureCount m
-          entry.DisplayName, m ]
-
-let ``multi-valued fields export as padded id inputs, and ONNX Runtime pools and attends over them as we do`` () =
-    let ds = sequences.Force()
-    let batch = Batch.Plan(ds.Features.Schema, int ds.Train.RowCount)
-    Expect.isTrue (BatchReader(ds.Train).Next batch) "BatchReader(ds.Train).Next batch"
-    Has.In(-1, batch.Sequences[0])
-    let rows = { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
-
-    let padded =
-        Map
-            [ for s, name in List.indexed [ "tags"; "topics"; "history" ] -> name, batch.Sequences[s][.. batch.Rows * batch.SequenceMaxLengths[s] - 1] ]
-
-    for name, m in sequenceModels () do
-        use p = Serving.predictor batch.Rows ds.Features m
-        let ours = Array.zeroCreate<float32> batch.Rows
-        p.Predict(batch, Span ours)
-        let onnx = OnnxExport.ToModel(m.Graph, m.Output, true, name).ToByteArray()
-        keepForChecker $"%s{name.ToLowerInvariant()}-sequences" onnx
-        let theirs = ortScoresWith onnx rows padded
-        let diff = maxAbsDiff ours theirs
-        printfn "%s" ($"%s{name} on multi-valued rows: max |ORT − ours| = %.3g{diff}, score spread %.3g{spread ours}")
-        Expect.isTrue (diff <= 1e-5f) ($"%s{name}: ORT differs from our forward pass by up to %g{diff}")
-        Expect.isTrue (spread ours > 1e-4f) ($"%s{name}: scores barely vary (spread %g{spread ours})")
-
 let tests =
     testList
         "OnnxExportTests"
@@ -173,7 +91,4 @@ let tests =
               ``a model with hash crosses is refused with one line naming the op, and nothing is written``
           testCase
               "the model declares IR 8, opset 17, the batch as a symbolic dimension and one score per row"
-              ``the model declares IR 8, opset 17, the batch as a symbolic dimension and one score per row``
-          testCase
-              "multi-valued fields export as padded id inputs, and ONNX Runtime pools and attends over them as we do"
-              ``multi-valued fields export as padded id inputs, and ONNX Runtime pools and attends over them as we do`` ]
+              ``the model declares IR 8, opset 17, the batch as a symbolic dimension and one score per row`` ]

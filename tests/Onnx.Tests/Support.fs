@@ -55,13 +55,35 @@ let realRows (count: int) =
     Expect.isTrue (reader.Next batch) "reader.Next batch"
     { Count = batch.Rows; Ids = batch.IdRows.ToArray(); Dense = batch.DenseRows.ToArray() }
 
+/// Generated rows (`lines`, the header first) written to a temporary CSV and prepared under `schema` (YAML) on one thread.
+let prepareGenerated (name: string) (schema: string) (lines: string[]) =
+    let dir = tempDir name
+    let csv = Path.Combine(dir, "rows.csv")
+    File.WriteAllLines(csv, lines)
+    let parsed = DataLoad.parseSchema $"%s{name}.yaml" schema
+    Dataset.Prepare(parsed, DataSources.Files(csv, null, null), PrepareOptions(CacheDir = Path.Combine(dir, "cache"), Threads = 1))
+
+/// Overwrites an encoded batch's fields in place with seeded random rows: uniform ids inside each id field's
+/// vocabulary and numbers uniform in [−scale, scale).
+let randomizeFields (features: FeatureSpace) (rng: Random) (scale: float) (batch: Batch) =
+    let vocabularies = features.Schema.IdFields |> Seq.map (fun f -> features.VocabularyOf f.Name) |> Seq.toArray
+
+    for i in 0 .. batch.Rows * vocabularies.Length - 1 do
+        let v = vocabularies[i % vocabularies.Length]
+        batch.Ids[i] <- v.Offset + rng.Next v.Size
+
+    for i in 0 .. batch.Rows * batch.DenseFieldCount - 1 do
+        batch.Dense[i] <- float32 ((rng.NextDouble() * 2.0 - 1.0) * scale)
+
 /// Adds seeded noise to every parameter, so that zero-initialised biases and pair matrices are exercised too: ±0.5
 /// to the embedding tables (their small initial rows leave FiBiNET's bilinear products, and so its scores, nearly
-/// constant), ±0.05 elsewhere. Running variances stay positive.
+/// constant), ±0.05 elsewhere. Running variances stay positive. The other non-trainable states are constants of the
+/// graph (the −1 that turns a mask into a −1e9 penalty, Dice's fixed scale and shift) and stay as built: noise on the
+/// −1 would add ±5e7 to every attention logit and leave the softmax uniform in both runtimes.
 let perturb (seed: int) (tableRows: int) (m: BuiltModel) =
     let rng = Random seed
 
-    for p in m.Parameters do
+    for p in m.Parameters |> Seq.filter (fun p -> p.Trainable || p.Name.Contains "running_") do
         let v = p.Value
         let noise = if p.Shape[0] = tableRows then 1.0 else 0.1
 
@@ -72,21 +94,25 @@ let perturb (seed: int) (tableRows: int) (m: BuiltModel) =
                 v[i] <- abs v[i] + 0.5f
 
 /// A zoo model with its default settings over the Adult features, parameters perturbed.
-let build (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) =
+/// A zoo model with the given settings over `features`, parameters perturbed with `seed`.
+let buildOver (features: FeatureSpace) (seed: int) (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) =
     let configured =
         match entry.Configure settings with
         | Ok c -> c
         | Error e -> failwith $"%s{entry.Name}: %A{e}"
 
-    let features = adult.Force().Features
     let m = Run.buildModel entry configured (Features.ofFeatureSpace features) FitOptions.defaults
-    perturb 17 features.FeatureCount m
+    perturb seed features.FeatureCount m
     m
 
-let isLogit (m: BuiltModel) = m.Loss.Op :? CtrDsl.Ops.BceWithLogits
+/// A zoo model with the given settings over the Adult features, parameters perturbed.
+let build (entry: Settings.ModelEntry) (settings: (string * Settings.SettingValue) list) = buildOver (adult.Force().Features) 17 entry settings
 
-/// ONNX Runtime's scores of the rows, on one thread; `sequences` holds each multi-valued field's padded ids by name.
-let ortScoresWith (onnx: byte[]) (rows: Rows) (sequences: Map<string, int[]>) =
+let isLogit (m: BuiltModel) = m.Objective = BinaryClassification
+
+/// ONNX Runtime's outputs by name for the rows, on one thread; `sequences` holds each multi-valued field's padded ids
+/// by name.
+let ortOutputs (onnx: byte[]) (rows: Rows) (sequences: Map<string, int[]>) =
     use options = new SessionOptions(IntraOpNumThreads = 1, InterOpNumThreads = 1)
     use session = new InferenceSession(onnx, options)
     let inputs = ResizeArray<NamedOnnxValue>()
@@ -100,8 +126,10 @@ let ortScoresWith (onnx: byte[]) (rows: Rows) (sequences: Map<string, int[]>) =
         | name -> inputs.Add(NamedOnnxValue.CreateFromTensor(name, DenseTensor<int>(Memory sequences[name], [| rows.Count; width |])))
 
     use results = session.Run inputs
-    let score = results |> Seq.find (fun r -> r.Name = OnnxExport.OutputName)
-    score.AsEnumerable<float32>() |> Seq.toArray
+    Map [ for r in results -> r.Name, r.AsEnumerable<float32>() |> Seq.toArray ]
+
+/// ONNX Runtime's scores of the rows (the output `score`), on one thread; `sequences` as for `ortOutputs`.
+let ortScoresWith (onnx: byte[]) (rows: Rows) (sequences: Map<string, int[]>) = (ortOutputs onnx rows sequences)[OnnxExport.OutputName]
 
 let ortScores (onnx: byte[]) (rows: Rows) = ortScoresWith onnx rows Map.empty
 
