@@ -31,7 +31,8 @@ public sealed class Batch
     /// <summary>A batch shaped for <paramref name="schema"/> (sequence lengths from each field's MaxLength).</summary>
     public static Batch Plan(Schema schema, int capacity) =>
         new(capacity, schema.LabelCount, schema.IdFields.Count(), schema.DenseFields.Count(),
-            schema.SequenceFields.Select(f => f.MaxLength).ToArray());
+            schema.SequenceFields.Select(f => f.MaxLength).ToArray())
+        { SequenceNames = schema.SequenceFields.Select(f => f.Name).ToArray() };
 
     public int Capacity { get; }
     /// <summary>Valid rows, ≤ <see cref="Capacity"/>.</summary>
@@ -44,6 +45,9 @@ public sealed class Batch
     public float[] Dense { get; }
     public float[] Labels { get; }
     public int[][] Sequences { get; }
+    /// <summary>The multi-valued fields' names, in the order of <see cref="Sequences"/> (empty for a batch made
+    /// without a schema).</summary>
+    public IReadOnlyList<string> SequenceNames { get; init; } = [];
     public int[][] SequenceLengths { get; }
 
     /// <summary>
