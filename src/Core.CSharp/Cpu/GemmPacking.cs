@@ -84,9 +84,9 @@ internal static unsafe class GemmPacking
     /// Full panels whose columns are contiguous in the source (A not transposed, B transposed): element (p, r) at
     /// <c>src[r·strideW + p]</c>, <paramref name="width"/> a multiple of 4. Eight k steps of 8 (then 4) lines are
     /// loaded as vectors along k and transposed in registers, so every load and store is a vector. It replaced AVX2
-    /// gathers (a k step's 12 elements, 8 + 4 lines at a time): packing A of 384×400 from cache, MR = 12, took 0.068 ms
-    /// against 0.099 (best of many), and the whole product on one thread (CPU time, loaded Xeon) got 7 % faster at
-    /// 4096×400×130 (NT, where A's packing is shared by the fewest columns) and 3 % at 4096×400×400 (NN).
+    /// gathers (a k step's 12 elements, 8 + 4 lines at a time): the whole product on one thread, gathers and transposes
+    /// alternating in one process (CPU time, loaded Xeon), got 7 % faster at 4096×400×130 (NT, where A's packing is
+    /// shared by the fewest columns) and 3 % at 4096×400×400 (NN).
     /// </summary>
     static void Transposed(float* src, nint strideW, int kc, int width, float* dst)
     {
