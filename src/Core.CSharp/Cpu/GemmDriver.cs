@@ -306,8 +306,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                     }
                     else
                     {
-                        if (half) TKernel.RunHalf(kc, a, b, scratch, nr, null, TileUpdate.Store);
-                        else TKernel.Run(kc, a, b, scratch, nr, null, TileUpdate.Store);
+                        TKernel.RunTail(h, half, kc, a, b, scratch);
                         update.ApplyTail(scratch, nr, h, w, c, G.Ldc, tileBias);
                     }
                 }

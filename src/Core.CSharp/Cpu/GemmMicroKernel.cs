@@ -19,6 +19,11 @@ internal unsafe interface IMicroKernel
     /// <summary>As <see cref="Run"/> for the left MR×NR/2 of the tile only (B still read with stride NR): a last
     /// column panel at most half full costs half. Each element is the same FMA chain as in <see cref="Run"/>.</summary>
     static abstract void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float* bias, in TileUpdate u);
+
+    /// <summary>A tail tile: the top <paramref name="h"/> ≤ MR rows of the tile (its left half only when
+    /// <paramref name="half"/>) into <paramref name="tile"/> (row stride NR) unchanged, for
+    /// <see cref="TileUpdate.ApplyTail"/>. A kernel may compute only the rows asked for, each the same FMA chain.</summary>
+    static abstract void RunTail(int h, bool half, int kc, float* a, float* b, float* tile);
 }
 
 /// <summary>
@@ -101,6 +106,9 @@ internal readonly unsafe struct MicroKernelScalar : IMicroKernel
         Run(kc, a, b, tile, 4, null, TileUpdate.Store);
         u.ApplyTail(tile, 4, 4, 2, c, ldc, bias);
     }
+
+    public static void RunTail(int h, bool half, int kc, float* a, float* b, float* tile) =>
+        Run(kc, a, b, tile, 4, null, TileUpdate.Store);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreRow(float v0, float v1, float v2, float v3, float* c, float* bias, in TileUpdate u)

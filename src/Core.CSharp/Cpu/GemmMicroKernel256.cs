@@ -60,6 +60,12 @@ internal readonly unsafe struct MicroKernel256 : IMicroKernel
         Store(c5_1, c + 5 * ldc + 8, bias == null ? null : bias + 8, u);
     }
 
+    public static void RunTail(int h, bool half, int kc, float* a, float* b, float* tile)
+    {
+        if (half) RunHalf(kc, a, b, tile, NR, null, TileUpdate.Store);
+        else Run(kc, a, b, tile, NR, null, TileUpdate.Store);
+    }
+
     /// <summary>The left MR×NR/2 of the tile (B still read with stride NR), for a last panel at most half full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float* bias, in TileUpdate u)

@@ -194,6 +194,9 @@ public class GemmTests
         { Transpose.Yes, Transpose.Yes, 203, 77, 1 },
         { Transpose.No, Transpose.No, 1031, 1, 203 },
         { Transpose.Yes, Transpose.No, 45, 37, 4100 }, // split K: five parts
+        // Last row tiles of 4 and 8 rows (the AVX-512 path's 4- and 8-row tail kernels), by full and half panels.
+        { Transpose.Yes, Transpose.No, 220, 48, 300 },
+        { Transpose.No, Transpose.Yes, 32, 80, 70 },
     };
 
     [Theory]
