@@ -106,7 +106,9 @@ let trainingKeys =
       "eval_every_steps"
       "threads"
       "device"
-      "tables" ]
+      "tables"
+      "exchange"
+      "exchange_bucket_kb" ]
 
 let topKeys = [ "dataset"; "model"; "training"; "out" ]
 
@@ -165,6 +167,14 @@ let private parseTraining (t: TrainingSection) (node: YamlNode) =
             | "threads" -> { t with Threads = threads k v }
             | "device" -> { t with Device = parsed k Device.parse v }
             | "tables" -> { t with Tables = choice k TablePlacement.names v }
+            | "exchange" ->
+                { t with
+                    Exchange =
+                        CtrDsl.Distributed.ExchangeOptions(Precision = choice k GradientPrecision.names v, BucketBytes = t.Exchange.BucketBytes) }
+            | "exchange_bucket_kb" ->
+                match int' k 0 v with
+                | kb when kb > 1048576 -> fail v.Pos k $"expected at most 1048576 (1 GiB), got %d{kb}"
+                | kb -> { t with Exchange = CtrDsl.Distributed.ExchangeOptions(Precision = t.Exchange.Precision, BucketBytes = 1024 * kb) }
             | _ -> t)
         t
 
@@ -271,5 +281,7 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  threads: %d{t.Threads}"
     line $"  device: %s{q (Device.name t.Device)}"
     line $"  tables: %s{Choice.name TablePlacement.names t.Tables}"
+    line $"  exchange: %s{Choice.name GradientPrecision.names t.Exchange.Precision}"
+    line $"  exchange_bucket_kb: %d{t.Exchange.BucketBytes / 1024}"
     e.Out |> Option.iter (fun o -> line $"out: %s{q o}")
     sb.ToString()

@@ -173,6 +173,39 @@ module ModelProperty =
                   for (p, a), (_, c) in List.zip g1 g2 ->
                       fun () -> Compare.first $"{spec.Name} 1 vs 2 threads, d/d{p.Name}" Tolerance.exact (List.ofArray p.Shape) a c ])
 
+    /// The plan's gradient-ready callback (what data-parallel training starts a bucket's all-reduce from) fires once
+    /// for every dense trainable parameter, in `GradientOrder`, and the gradient it sees is the one the whole backward
+    /// pass leaves, bit for bit.
+    let gradientsReadyWhenFinal (spec: ModelSpec) =
+        property spec "the gradient-ready callback sees every dense gradient once, final" (fun f b ->
+            let m = build spec f 1UL
+            let plan = Plan.Compile(m.Graph, Backend.create Backend.cpu, b.Batch, m.Loss, m.Output)
+            plan.Training <- true
+            plan.Seed <- 1UL
+            let seen = Collections.Generic.List<CtrDsl.Tensors.Parameter * float32[]>()
+            plan.GradientReady <- Action<_>(fun p -> seen.Add((p, Array.copy p.Grad)))
+            ModelRun.setInputs plan m b (all b) 1 true
+            plan.Forward()
+            plan.Backward()
+            let order = [ for p, _ in seen -> p.Name ]
+
+            let dense =
+                [ for p in plan.Parameters do
+                      if not p.IsSparse then
+                          p.Name ]
+
+            if order <> [ for p in plan.GradientOrder -> p.Name ] then
+                Some $"{spec.Name}: the callback's order {order} is not GradientOrder"
+            elif List.sort order <> List.sort dense then
+                Some $"{spec.Name}: the callback saw {order}, the dense trainable parameters are {dense}"
+            else
+                seen
+                |> Seq.tryPick (fun (p, early) ->
+                    if early = p.Grad then
+                        None
+                    else
+                        Some $"{spec.Name}: d/d{p.Name} when the callback fired differs from the end of the backward pass"))
+
     /// A training step on the backend agrees with the CPU's within `t`: scores and every gradient. Pending when the
     /// backend cannot be made here, unless CTRDSL_REQUIRE_OPENCL=1.
     let backendsAgree (backend: Backend) (t: Tolerance) (spec: ModelSpec) =
@@ -215,4 +248,5 @@ module ModelCheck =
             [ yield ModelProperty.sameSeedSameParameters spec
               yield ModelProperty.rowsAreIndependent spec
               yield ModelProperty.threadsAgree spec
+              yield ModelProperty.gradientsReadyWhenFinal spec
               for backend, t in spec.Against -> ModelProperty.backendsAgree backend t spec ]

@@ -29,6 +29,17 @@ let ``a bad value names where it is and what was expected`` () =
     Expect.equal r.Code 2 "r.Code"
     Expect.equal (r.Err.Trim()) ($"ctr: %s{file}:2:11 epochs: expected an integer >= 1, got \"two\"") "r.Err.Trim()"
 
+let ``a bad gradient exchange names where it is and what was expected`` () =
+    for text, expected in
+        [ "training:\n  exchange: fp16\n", "exchange: expected one of fp32 | bf16, got"
+          "training:\n  exchange_bucket_kb: 2000000\n", "exchange_bucket_kb: expected at most 1048576 (1 GiB), got 2000000" ] do
+        let file = yaml "exp.yaml" text
+        let r = ctr [ "train"; "--config"; file ]
+        Expect.equal r.Code 2 "r.Code"
+        Expect.stringStarts r.Err ($"ctr: %s{file}:2:") "the file and line"
+        Expect.stringContains r.Err expected "what was expected"
+        Expect.equal (r.Err.Trim().Split('\n').Length) 1 "one line"
+
 let ``an unknown model lists the zoo`` () =
     let r = ctr [ "train"; "--model"; "deepfn" ]
     Expect.equal r.Code 2 "r.Code"
@@ -111,6 +122,9 @@ let tests =
               ``an unknown model setting names file, line and column and lists the known keys``
           testCase "an unknown training key names file, line and column" ``an unknown training key names file, line and column``
           testCase "a bad value names where it is and what was expected" ``a bad value names where it is and what was expected``
+          testCase
+              "a bad gradient exchange names where it is and what was expected"
+              ``a bad gradient exchange names where it is and what was expected``
           testCase "an unknown model lists the zoo" ``an unknown model lists the zoo``
           testCase "a missing training file is a usage error" ``a missing training file is a usage error``
           testCase

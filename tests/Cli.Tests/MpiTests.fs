@@ -128,4 +128,35 @@ let tests =
               let resumed = Text.Json.JsonDocument.Parse(out.Trim()).RootElement
               Expect.equal (resumed.GetProperty("epochs_completed").GetInt32()) 3 "two ranks trained the third epoch"
               let one = ctr [ "train"; "--resume"; run; "--epochs"; "4"; "--json" ]
-              Expect.equal one.Code 0 one.Err ]
+              Expect.equal one.Code 0 one.Err
+
+          testCase "mpiexec -n 2: buckets overlapped with the backward pass give the blocking exchange's bits; bf16 is close"
+          <| fun () ->
+              requireMpi ()
+              let dir = tempDir "mpi-exchange"
+              let train, test = criteoFiles dir
+
+              // The blocking exchange (one all-reduce after the backward pass), buckets of 1 KiB (a parameter larger
+              // than that alone, small ones sharing) and the default 1 MiB, and bfloat16.
+              let runWith (name: string) (training: string) =
+                  let config = Path.Combine(dir, name + ".yaml")
+                  File.WriteAllText(config, "training:\n" + training)
+                  let run = Path.Combine(dir, name)
+
+                  let code, out, err =
+                      start 2 ([ "train"; "--config"; config ] @ List.tail (smallRun train test run) @ [ "--json" ]) |> finish 240
+
+                  Expect.equal code 0 err
+                  let parameters = CtrDsl.Training.Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Parameters
+                  [ for t in parameters -> t.Name, t.Values ], testAuc (Text.Json.JsonDocument.Parse(out.Trim()).RootElement)
+
+              let blocking, aucBlocking = runWith "blocking" "  exchange_bucket_kb: 0\n"
+              let small, aucSmall = runWith "small" "  exchange_bucket_kb: 1\n"
+              let standard, _ = runWith "standard" "  exchange_bucket_kb: 1024\n"
+              let bf16, aucBf16 = runWith "bf16" "  exchange: bf16\n"
+              Expect.equal small blocking "1 KiB buckets overlapped: the blocking exchange's parameters, bit for bit"
+              Expect.equal standard blocking "1 MiB buckets overlapped: the blocking exchange's parameters, bit for bit"
+              Expect.equal aucSmall aucBlocking "the same test AUC"
+              Expect.notEqual bf16 blocking "bf16 rounds the exchanged gradients"
+              Expect.isLessThan (abs (aucBf16 - aucBlocking)) 0.01 $"test AUC {aucBf16} with bf16, {aucBlocking} with fp32"
+              printfn $"two MPI ranks: test AUC fp32 {aucBlocking:F6} (blocking and overlapped alike), bf16 {aucBf16:F6}" ]

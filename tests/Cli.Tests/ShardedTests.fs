@@ -354,6 +354,26 @@ let ``a checkpoint of sharded tables is a file per shard that assembles to one p
 
     Expect.equal d.OptimizerSteps c.OptimizerSteps "d.OptimizerSteps"
 
+    // Re-sharded onto three ranks and saved over the two ranks' checkpoint: the old sharding's files go, with a stale
+    // older generation of five ranks (shard 4 is rank 1's to remove), and only the three ranks' files are left.
+    let stale = ShardFiles.PathOf(path, generation - 1L, 4, 5)
+    File.WriteAllText(stale, "an older generation of five ranks")
+
+    runRanks 3 (fun rank ->
+        let _, s = shardedSession (deepFM features) rank
+        use s = s
+        Sharding.restore s main path
+        Sharding.save s meta [||] path)
+    |> ignore
+
+    Expect.equal (shardFiles 2) [||] "the two ranks' shard files are removed"
+    Expect.isFalse (File.Exists stale) "an older generation of another number of ranks is removed"
+    Expect.equal (shardFiles 3) [| for r in 0..2 -> ShardFiles.PathOf(path, generation, r, 3) |] "the three ranks' files"
+    let e = ShardFiles.Assemble(Checkpoint.Load path, path)
+
+    for a, b in Seq.zip (byName c.Parameters) (byName e.Parameters) do
+        Expect.equal b.Values a.Values "b.Values"
+
 let ``a shard drawn by its rank holds the rows of the whole tensor's draw`` () =
     let inits: CtrDsl.Init.Initializer list =
         [ CtrDsl.Init.Initializer.Normal(0.0f, 0.1f)

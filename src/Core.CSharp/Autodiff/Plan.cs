@@ -34,6 +34,7 @@ public sealed partial class Plan
         _backend = backend; MaxBatch = maxBatch; _batch = maxBatch; _loss = loss; _ops = ops; _runBackward = runBackward;
         _values = values; _grads = grads; _zeroOnBackward = zeroOnBackward; _sparse = sparse; Parameters = parameters; Order = order;
         _bound = bound;
+        MarkGradientReady();
     }
 
     public IBackend Backend => _backend;
@@ -333,6 +334,7 @@ public sealed partial class Plan
         _backend.Fill(_grads[_loss.Id].Take(1), 1f);
         var ops = _ops;
         var zeroBefore = _zeroBefore;
+        var ready = GradientReady;
         for (int i = ops.Length - 1; i >= 0; i--)
         {
             if (!_runBackward[i]) continue;
@@ -344,7 +346,9 @@ public sealed partial class Plan
             long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             ops[i].Kernel.Backward(_backend, ops[i]);
             if (profile is not null) profile.AddBackward(ops[i].Node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            if (ready is not null) Ready(_readyAfter[i], ready);
         }
+        if (ready is not null) { Ready(_readyAtEnd, ready); Step++; return; } // every gradient is on the host already
         var bound = _resident ? [] : _bound;
         for (int i = 0; i < bound.Length; i++)
             if (bound[i].Grad is { } g) _backend.SyncToHost(g, bound[i].Parameter.Grad);

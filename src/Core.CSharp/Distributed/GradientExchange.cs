@@ -1,3 +1,4 @@
+using CtrDsl.Autodiff;
 using CtrDsl.Tensors;
 using CtrDsl.Training;
 
@@ -7,23 +8,29 @@ namespace CtrDsl.Distributed;
 /// Data-parallel gradient reduction: every rank computed the mean loss of its own rows; this turns the ranks'
 /// gradients into the gradient of the mean loss over all of the step's rows, the same on every rank, so every
 /// replica takes the same update. Rank r's gradient is weighted by rows_r / Σ rows (equal shares give ½ on 2 ranks,
-/// an exact scaling), then:
+/// an exact scaling), known before the backward pass from the loss's all-reduce, then:
 /// <list type="bullet">
-/// <item>dense parameters travel as one bucket through one all-reduce;</item>
+/// <item>dense parameters travel in buckets (<see cref="DenseBuckets"/>, <see cref="ExchangeOptions"/>): once
+/// <see cref="Attach"/>ed to the plan, a bucket's all-reduce starts in the backward pass as soon as its gradients are
+/// final (the plan's <see cref="Plan.GradientReady"/>), and <see cref="Reduce"/> waits for them all; with
+/// <see cref="ExchangeOptions.BucketBytes"/> = 0, or not attached, they travel as one bucket, one blocking all-reduce
+/// after the backward pass;</item>
 /// <item>a replicated embedding table's row-sparse gradient is all-gathered (each rank's rows and values) and merged
 /// in rank order into a second row-sparse gradient that the optimizer then reads, so only touched rows travel and
 /// the lazy optimizer state stays row-sparse.</item>
 /// </list>
 /// Against one process with the whole batch the only difference is the order of summation (each rank's partial sums
-/// are added, instead of one running sum), so parameters agree to float rounding. Batch norm uses each rank's own
-/// batch statistics and dropout masks are drawn per rank, as in PyTorch's DDP. Buffers are sized at construction;
-/// a step allocates nothing.
+/// are added, instead of one running sum), so parameters agree to float rounding; the bucket layout and the overlap
+/// change no bit. Batch norm uses each rank's own batch statistics and dropout masks are drawn per rank, as in
+/// PyTorch's DDP. Buffers are sized at construction; a step allocates nothing.
 /// </summary>
 public sealed class GradientExchange
 {
     private readonly ICommunicator _comm;
     private readonly Parameter[] _dense;
-    private readonly float[] _bucket;
+    private readonly ExchangeOptions _options;
+    private DenseBuckets _buckets;
+    private Plan? _plan;
     private readonly SparseTable[] _sparse;
     private readonly double[] _loss = new double[3];
     private readonly int[] _one = new int[1];
@@ -42,13 +49,15 @@ public sealed class GradientExchange
     /// <param name="comm">The ranks.</param>
     /// <param name="parameters">The optimizer's parameters, after the plan was compiled (sparse tables already have
     /// their step accumulators).</param>
-    public GradientExchange(ICommunicator comm, IReadOnlyList<Parameter> parameters)
+    /// <param name="options">Buckets and precision of the dense gradients (default: <see cref="ExchangeOptions.Default"/>).</param>
+    public GradientExchange(ICommunicator comm, IReadOnlyList<Parameter> parameters, ExchangeOptions? options = null)
     {
         _comm = comm;
+        _options = options ?? ExchangeOptions.Default;
         _counts = new int[comm.Size];
         _valueCounts = new int[comm.Size];
         _dense = parameters.Where(p => p.Trainable && !p.IsSparse).ToArray();
-        _bucket = new float[checked((int)_dense.Sum(p => p.Numel))];
+        _buckets = new DenseBuckets(comm, _dense, _options with { BucketBytes = 0 });
         _sparse = parameters.Where(p => p.Trainable && p.IsSparse).Select(p =>
         {
             var local = p.SparseGrad ?? throw new InvalidOperationException($"{p.Name}: the plan has not given the table its accumulator");
@@ -59,8 +68,34 @@ public sealed class GradientExchange
         }).ToArray();
     }
 
+    public ExchangeOptions Options => _options;
+
+    /// <summary>Bucket sizes (float32 values each) in the order their all-reduces start.</summary>
+    public IReadOnlyList<int> BucketLengths => _buckets.Lengths;
+
+    /// <summary>Overlaps the dense all-reduce with <paramref name="plan"/>'s backward pass: buckets in the order the
+    /// plan finishes the gradients, each started from its <see cref="Plan.GradientReady"/>. Nothing changes when
+    /// <see cref="ExchangeOptions.BucketBytes"/> is 0. Null detaches.</summary>
+    public void Attach(Plan? plan)
+    {
+        if (_plan is not null) _plan.GradientReady = null;
+        _plan = null;
+        if (plan is null || _options.BucketBytes == 0)
+        {
+            _buckets = new DenseBuckets(_comm, _dense, _options with { BucketBytes = 0 });
+            return;
+        }
+        var mine = _dense.ToHashSet(ReferenceEqualityComparer.Instance);
+        var order = plan.GradientOrder.Where(mine.Contains).ToList();
+        order.AddRange(_dense.Where(p => !order.Contains(p)));   // parameters the plan does not read come last
+        _buckets = new DenseBuckets(_comm, order, _options);
+        plan.GradientReady = _buckets.Ready;
+        _plan = plan;
+    }
+
     /// <summary>The mean loss over every rank's rows. Throws <see cref="DivergenceException"/> on every rank when any
-    /// rank's loss is not finite, so no rank is left waiting in the next collective.</summary>
+    /// rank's loss is not finite, so no rank is left waiting in the next collective. Sets this rank's weight for the
+    /// gradients of the step's backward pass.</summary>
     public float ReduceLoss(long step, float loss, int rows)
     {
         bool finite = float.IsFinite(loss);
@@ -70,6 +105,7 @@ public sealed class GradientExchange
         _comm.AllReduceSum(_loss);
         _rows = _loss[1];
         if (_loss[2] > 0) throw new DivergenceException(step, finite ? float.NaN : loss);
+        _buckets.Begin(rows > 0 ? Weight(rows) : 0f);
         return _rows > 0 ? (float)(_loss[0] / _rows) : 0f;
     }
 
@@ -77,28 +113,12 @@ public sealed class GradientExchange
     /// <see cref="ReduceLoss"/> of the same step).</summary>
     public float Weight(int rows) => _rows > 0 ? (float)(rows / _rows) : 0f;
 
-    /// <summary>Reduces the step's gradients; call after <see cref="ReduceLoss"/> of the same step.</summary>
+    /// <summary>Completes the step's reduction (after the backward pass; call after <see cref="ReduceLoss"/> of the
+    /// same step): waits for the dense buckets, then exchanges the replicated tables' rows.</summary>
     public void Reduce(int rows)
     {
-        float w = Weight(rows);
-        int at = 0;
-        foreach (var p in _dense)
-        {
-            int n = (int)p.Numel;
-            var g = _bucket.AsSpan(at, n);
-            if (rows > 0) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad, w, g);
-            else g.Clear();
-            at += n;
-        }
-        _comm.AllReduceSum(_bucket);
-        at = 0;
-        foreach (var p in _dense)
-        {
-            int n = (int)p.Numel;
-            _bucket.AsSpan(at, n).CopyTo(p.Grad);
-            at += n;
-        }
-        foreach (var t in _sparse) ReduceTable(t, rows > 0 ? t.Local.Count : 0, w);
+        _buckets.Finish();
+        foreach (var t in _sparse) ReduceTable(t, rows > 0 ? t.Local.Count : 0, Weight(rows));
     }
 
     private void ReduceTable(SparseTable t, int count, float w)

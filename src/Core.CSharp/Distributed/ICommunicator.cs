@@ -38,6 +38,23 @@ public interface ICommunicator : IDisposable
 
     /// <summary>Returns when every rank has called it.</summary>
     void Barrier();
+
+    /// <summary>Starts data ← Σ over ranks of data, element-wise, in place, and may return before it is done; the
+    /// result is there after <see cref="Wait"/> of the returned request. Until then <paramref name="data"/> must not be
+    /// touched. Every rank starts the same reductions in the same order, like any collective; the per-element sum is
+    /// the one <see cref="AllReduceSum(Span{float})"/> takes.</summary>
+    int StartAllReduceSum(Memory<float> data);
+
+    /// <summary>As the float overload, for bfloat16 values (the upper 16 bits of a float, <see cref="Bf16"/>): each
+    /// addition is taken in float and rounded to bfloat16 (to nearest, ties to even).</summary>
+    int StartAllReduceSumBf16(Memory<ushort> data);
+
+    /// <summary>Drives the request on and says whether it is done (then its result is final); a done request still
+    /// takes its <see cref="Wait"/>.</summary>
+    bool Test(int request);
+
+    /// <summary>Returns when the request is done, and frees it.</summary>
+    void Wait(int request);
 }
 
 /// <summary>One process alone: every collective is the identity.</summary>
@@ -56,5 +73,9 @@ public sealed class SingleProcess : ICommunicator
     public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> recv, ReadOnlySpan<int> recvCounts) =>
         send[..sendCounts[0]].CopyTo(recv);
     public void Barrier() { }
+    public int StartAllReduceSum(Memory<float> data) => 0;
+    public int StartAllReduceSumBf16(Memory<ushort> data) => 0;
+    public bool Test(int request) => true;
+    public void Wait(int request) { }
     public void Dispose() { }
 }

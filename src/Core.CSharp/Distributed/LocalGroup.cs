@@ -23,6 +23,7 @@ public static class LocalGroup
         public readonly float[][] Floats = new float[size][];
         public readonly double[][] Doubles = new double[size][];
         public readonly int[][] Ints = new int[size][];
+        public readonly ushort[][] Halves = new ushort[size][];
         public readonly int[][] Counts = new int[size][];
         public readonly int Size = size;
 
@@ -114,6 +115,33 @@ public static class LocalGroup
         }
 
         public void Barrier() => shared.Meet();
+
+        // The non-blocking reductions complete at once (a rank meets the others inside the start), so the ranks'
+        // threads stay in the lockstep of the blocking collectives and the sums are the same bits.
+        public int StartAllReduceSum(Memory<float> data)
+        {
+            AllReduceSum(data.Span);
+            return 0;
+        }
+
+        public int StartAllReduceSumBf16(Memory<ushort> data)
+        {
+            var span = data.Span;
+            span.CopyTo(Slot(shared.Halves, rank, span.Length));
+            shared.Meet();
+            var first = shared.Halves[0];   // rank 0's values start every sum, taken in rank order
+            for (int i = 0; i < span.Length; i++)
+            {
+                ushort sum = first[i];
+                for (int r = 1; r < shared.Size; r++) sum = Bf16.Add(sum, shared.Halves[r][i]);
+                span[i] = sum;
+            }
+            shared.Meet();
+            return 0;
+        }
+
+        public bool Test(int request) => true;
+        public void Wait(int request) { }
 
         public void Dispose() { }
     }

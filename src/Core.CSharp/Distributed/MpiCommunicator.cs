@@ -109,6 +109,81 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     public void Barrier() => Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
 
+    // Requests in flight: MPICH's request handle and the pin that keeps the buffer in place until MPI_Wait. A slot is
+    // reused once waited for, so a steady stream of reductions allocates nothing.
+    private int[] _requests = [];
+    private System.Buffers.MemoryHandle[] _pins = [];
+    private int _sumBf16;
+
+    public int StartAllReduceSum(Memory<float> data) => Start(data, MpiNative.Float, MpiNative.Sum);
+
+    public int StartAllReduceSumBf16(Memory<ushort> data)
+    {
+        if (_sumBf16 == 0) Check(MpiNative.OpCreate(&SumBf16, 1, out _sumBf16), "MPI_Op_create");
+        return Start(data, MpiNative.UInt16, _sumBf16);
+    }
+
+    // MPI_User_function for bfloat16 sums: inout[i] ← bf16(in[i] + inout[i]).
+    [System.Runtime.InteropServices.UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static void SumBf16(void* input, void* inout, int* length, int* type)
+    {
+        var a = new ReadOnlySpan<ushort>(input, *length);
+        var b = new Span<ushort>(inout, *length);
+        for (int i = 0; i < b.Length; i++) b[i] = Bf16.Add(a[i], b[i]);
+    }
+
+    private int Start<T>(Memory<T> data, int type, int op) where T : unmanaged
+    {
+        int slot = Array.IndexOf(_requests, MpiNative.RequestNull);
+        if (slot < 0)
+        {
+            slot = _requests.Length;
+            Array.Resize(ref _requests, Math.Max(4, 2 * slot));
+            Array.Resize(ref _pins, _requests.Length);
+            _requests.AsSpan(slot).Fill(MpiNative.RequestNull);
+        }
+        var pin = data.Pin();
+        fixed (int* r = &_requests[slot])
+        {
+            int code = MpiNative.Iallreduce(MpiNative.InPlace, pin.Pointer, data.Length, type, op, MpiNative.CommWorld, r);
+            if (code != 0)
+            {
+                pin.Dispose();
+                *r = MpiNative.RequestNull;
+                Check(code, "MPI_Iallreduce");
+            }
+        }
+        _pins[slot] = pin;
+        return slot;
+    }
+
+    public bool Test(int request)
+    {
+        int done;
+        fixed (int* r = &_requests[request])
+        {
+            if (*r == MpiNative.RequestNull || *r == RequestDone) return true;
+            Check(MpiNative.Test(r, &done, MpiNative.StatusIgnore), "MPI_Test");
+            // A completed request becomes MPI_REQUEST_NULL; keep the slot taken until Wait frees its pin.
+            if (done != 0) *r = RequestDone;
+        }
+        return done != 0;
+    }
+
+    public void Wait(int request)
+    {
+        fixed (int* r = &_requests[request])
+        {
+            if (*r != RequestDone && *r != MpiNative.RequestNull) Check(MpiNative.Wait(r, MpiNative.StatusIgnore), "MPI_Wait");
+            *r = MpiNative.RequestNull;
+        }
+        _pins[request].Dispose();
+        _pins[request] = default;
+    }
+
+    // Marks a slot whose request MPI_Test found complete (MPICH's request handles never take this value).
+    private const int RequestDone = 0;
+
     /// <summary>Ends every rank of the job with <paramref name="code"/>: what a rank does when it cannot go on and
     /// the others would otherwise wait for it in a collective.</summary>
     public void Abort(int code) => MpiNative.Abort(MpiNative.CommWorld, code);

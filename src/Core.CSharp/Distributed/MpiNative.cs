@@ -17,6 +17,9 @@ internal static unsafe partial class MpiNative
     public const int Float = 0x4c00040a;
     public const int Double = 0x4c00080b;
     public const int Int = 0x4c000405;
+    public const int UInt16 = 0x4c00023c;
+    public const int RequestNull = 0x2c000000;   // MPI_Request is an int in MPICH
+    public static readonly nint StatusIgnore = 1;
     public const int Sum = 0x58000003;
     public const int ErrorsReturn = 0x54000001;
     public const int ThreadFunneled = 1;
@@ -42,6 +45,19 @@ internal static unsafe partial class MpiNative
 
     [LibraryImport(Lib, EntryPoint = "MPI_Allreduce")]
     public static partial int Allreduce(nint send, void* recv, int count, int type, int op, int comm);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Iallreduce")]
+    public static partial int Iallreduce(nint send, void* recv, int count, int type, int op, int comm, int* request);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Wait")]
+    public static partial int Wait(int* request, nint status);
+
+    [LibraryImport(Lib, EntryPoint = "MPI_Test")]
+    public static partial int Test(int* request, int* flag, nint status);
+
+    /// <summary>MPI_Op_create: <paramref name="function"/> is an MPI_User_function (in, inout, len, datatype).</summary>
+    [LibraryImport(Lib, EntryPoint = "MPI_Op_create")]
+    public static partial int OpCreate(delegate* unmanaged[Cdecl]<void*, void*, int*, int*, void> function, int commute, out int op);
 
     [LibraryImport(Lib, EntryPoint = "MPI_Allgather")]
     public static partial int Allgather(void* send, int sendCount, int sendType, void* recv, int recvCount, int recvType, int comm);

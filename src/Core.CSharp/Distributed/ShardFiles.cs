@@ -41,13 +41,25 @@ public static class ShardFiles
         Checkpoint.Capture(meta, [], shards.Shards, shards.Optimizer, 0).Save(PathOf(checkpoint, generation, shards.Rank, shards.Ranks));
     }
 
-    /// <summary>Removes this rank's shard files of <paramref name="checkpoint"/> other than <paramref name="generation"/>'s.</summary>
+    /// <summary>
+    /// Removes the shard files of <paramref name="checkpoint"/> other than this sharding's at
+    /// <paramref name="generation"/>, once the main file names it. Rank r of n removes the files of shard q of any
+    /// number of ranks m with q mod n = r: its own older generations, and after a resume onto another n (re-sharding)
+    /// the old m's files, each removed by one rank. A rank sees only its own folder when the ranks do not share one.
+    /// </summary>
     public static void RemoveOlder(ShardedTables shards, string checkpoint, long generation)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, name = Path.GetFileName(checkpoint);
-        string keep = Path.GetFileName(PathOf(checkpoint, generation, shards.Rank, shards.Ranks));
-        foreach (var f in Directory.EnumerateFiles(folder, $"{name}.g*.shard-{shards.Rank}-of-{shards.Ranks}"))
-            if (Path.GetFileName(f) != keep) File.Delete(f);
+        var pattern = new System.Text.RegularExpressions.Regex(
+            $@"^{System.Text.RegularExpressions.Regex.Escape(name)}\.g(\d+)\.shard-(\d+)-of-(\d+)$");
+        foreach (var f in Directory.EnumerateFiles(folder, $"{name}.g*.shard-*-of-*"))
+        {
+            var m = pattern.Match(Path.GetFileName(f));
+            if (!m.Success || !long.TryParse(m.Groups[1].Value, out long g) || !int.TryParse(m.Groups[2].Value, out int q)
+                || !int.TryParse(m.Groups[3].Value, out int n)) continue;
+            if (q % shards.Ranks != shards.Rank || (g == generation && n == shards.Ranks)) continue;
+            File.Delete(f);
+        }
     }
 
     private sealed record Layout(int Ranks, int Rows, long Generation);

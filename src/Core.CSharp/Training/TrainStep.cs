@@ -30,8 +30,20 @@ public sealed class TrainStep
     public float ClipNorm { get; set; }
 
     /// <summary>Data-parallel training: the loss is reduced over the ranks after the forward pass, and the gradients
-    /// after the backward pass, before clipping and the update. Null alone.</summary>
-    public Distributed.GradientExchange? Exchange { get; set; }
+    /// in the backward pass (buckets of dense gradients start as they are final) and after it, before clipping and the
+    /// update. Null alone.</summary>
+    public Distributed.GradientExchange? Exchange
+    {
+        get => _exchange;
+        set
+        {
+            _exchange?.Attach(null);
+            _exchange = value;
+            value?.Attach(_plan);   // the dense buckets start in the backward pass
+        }
+    }
+
+    private Distributed.GradientExchange? _exchange;
 
     /// <summary>Tables sharded over the ranks: the batch's ids are remapped and the rows fetched before the forward
     /// pass, and the shards updated with the main optimizer's learning rate after it. Null when every table is

@@ -130,3 +130,8 @@ module TablePlacement =
     /// The spellings of the YAML key `tables`: auto (None: shard an id space of 1M rows or more on several ranks),
     /// replicate or shard.
     let names = [ "auto", None; "replicate", Some Replicate; "shard", Some Shard ]
+
+/// What the dense gradients travel as between data-parallel ranks (`ExchangeOptions.Precision`).
+module GradientPrecision =
+    /// The spellings of the YAML key `exchange`: fp32 (the default, exact) or bf16 (half the bytes).
+    let names = [ "fp32", CtrDsl.Distributed.GradientPrecision.Fp32; "bf16", CtrDsl.Distributed.GradientPrecision.Bf16 ]

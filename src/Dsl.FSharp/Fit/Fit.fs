@@ -82,7 +82,7 @@ module Fit =
         let context = { Session = s; State = state; Options = o; Reporter = run.Reporter }
 
         if ranks.Size > 1 && isNull s.Step.Exchange then
-            s.Step.Exchange <- GradientExchange(ranks, s.Step.Optimizer.Parameters)
+            s.Step.Exchange <- GradientExchange(ranks, s.Step.Optimizer.Parameters, o.Exchange)
 
         let optimizer = s.Step.Optimizer
         let trainClock = Stopwatch()

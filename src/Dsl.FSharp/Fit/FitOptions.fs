@@ -33,6 +33,9 @@ type FitOptions =
         Device: Device
         /// Where data-parallel ranks keep the embedding tables: None (auto) shards an id space of 1M rows or more.
         Tables: TablePlacement option
+        /// How data-parallel ranks exchange the dense gradients: buckets overlapped with the backward pass (1 MiB) in
+        /// float32 by default; bfloat16 halves the bytes (`GradientExchange`).
+        Exchange: CtrDsl.Distributed.ExchangeOptions
     }
 
 module FitOptions =
@@ -56,7 +59,8 @@ module FitOptions =
           EvalEverySteps = 0
           Threads = 0
           Device = Cpu
-          Tables = None }
+          Tables = None
+          Exchange = CtrDsl.Distributed.ExchangeOptions.Default }
 
     /// The learning rates a run accepts, in flags and YAML alike (a stored run is always read back).
     let learningRateRange = 1e-12, 1e4
