@@ -129,6 +129,8 @@ let tests =
               Expect.equal (resumed.GetProperty("epochs_completed").GetInt32()) 3 "two ranks trained the third epoch"
               let one = ctr [ "train"; "--resume"; run; "--epochs"; "4"; "--json" ]
               Expect.equal one.Code 0 one.Err
+              // One process wrote last.ckpt whole: the two ranks' shard files of it are gone.
+              Expect.isEmpty (Directory.GetFiles(run, "last.ckpt.g*.shard-*")) "one process's last.ckpt supersedes its shard files"
 
           testCase "mpiexec -n 2: buckets overlapped with the backward pass give the blocking exchange's bits; bf16 is close"
           <| fun () ->

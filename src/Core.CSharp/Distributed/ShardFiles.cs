@@ -49,16 +49,29 @@ public static class ShardFiles
     /// </summary>
     public static void RemoveOlder(ShardedTables shards, string checkpoint, long generation)
     {
+        foreach (var (file, g, q, n) in Files(checkpoint))
+            if (q % shards.Ranks == shards.Rank && (g != generation || n != shards.Ranks)) File.Delete(file);
+    }
+
+    /// <summary>Removes every shard file of <paramref name="checkpoint"/>: called once a process without sharded
+    /// tables (a sharded run resumed as one process) has written the whole checkpoint in its own file.</summary>
+    public static void RemoveAll(string checkpoint)
+    {
+        foreach (var (file, _, _, _) in Files(checkpoint)) File.Delete(file);
+    }
+
+    /// <summary>The shard files beside <paramref name="checkpoint"/>: path, generation, shard and number of ranks.</summary>
+    private static IEnumerable<(string File, long Generation, int Shard, int Ranks)> Files(string checkpoint)
+    {
         string folder = Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, name = Path.GetFileName(checkpoint);
         var pattern = new System.Text.RegularExpressions.Regex(
             $@"^{System.Text.RegularExpressions.Regex.Escape(name)}\.g(\d+)\.shard-(\d+)-of-(\d+)$");
         foreach (var f in Directory.EnumerateFiles(folder, $"{name}.g*.shard-*-of-*"))
         {
             var m = pattern.Match(Path.GetFileName(f));
-            if (!m.Success || !long.TryParse(m.Groups[1].Value, out long g) || !int.TryParse(m.Groups[2].Value, out int q)
-                || !int.TryParse(m.Groups[3].Value, out int n)) continue;
-            if (q % shards.Ranks != shards.Rank || (g == generation && n == shards.Ranks)) continue;
-            File.Delete(f);
+            if (m.Success && long.TryParse(m.Groups[1].Value, out long g) && int.TryParse(m.Groups[2].Value, out int q)
+                && int.TryParse(m.Groups[3].Value, out int n))
+                yield return (f, g, q, n);
         }
     }
 

@@ -146,6 +146,8 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         | null ->
             try
                 Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
+                // A sharded run resumed as one process: its whole file now supersedes the shard files.
+                CtrDsl.Distributed.ShardFiles.RemoveAll path
             with :? IOException as e ->
                 raise (CheckpointException(path, $"cannot write the checkpoint ({e.Message})"))
         | _ -> Sharding.save s meta features path
