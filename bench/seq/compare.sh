@@ -2,8 +2,8 @@
 # ctr's DIN against the PyTorch DIN of bench/seq/ref_din.py, side by side, on MovieLens 100K split by time
 # (split_time.py: oldest 80% train, next 10% valid, newest 10% test), with the same rows, histories, features and
 # settings: bench/seq/ml100k_history.yaml, k = 8, unit 80-40 Dice, MLP 256-128-64 ReLU, batch 256, Adam 1e-3, up to
-# 3 epochs, early stop with patience 1 on valid AUC (the best epoch scored on test), THREADS threads each (default 1;
-# OMP and OpenBLAS get the same count). First the reference's histories are checked, row by row, against the ones
+# EPOCHS (default 3) epochs, early stop with patience 1 on valid AUC (the best epoch scored on test), THREADS threads
+# each (default 1; OMP and OpenBLAS get the same count). First the reference's histories are checked, row by row, against the ones
 # ctr's data layer built. Then, for each seed, ours and the reference (each ADAM variant: dense = torch.optim.Adam,
 # lazy = SparseAdam on the table, as ctr's Adam) run one after the other, so a change of load hits both.
 # report.py prints per seed test AUC / logloss / steady samples/s, mean ± sd, the paired difference by seed with its
@@ -12,6 +12,7 @@
 #   bash bench/seq/compare.sh                        # SEEDS="1 2 3 4 5" ADAM="dense lazy"
 #   SEEDS="1 2" ADAM=lazy bash bench/seq/compare.sh
 #   JOBS=5 bash bench/seq/compare.sh                 # the seeds in 5 lanes at once (see below)
+#   SEEDS="1 2 3" ADAM=dense EPOCHS=1 bash bench/seq/compare.sh   # speed: one epoch each, pairs one after the other
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -22,40 +23,23 @@ out=${OUT:-/tmp/ctrdsl-seq-compare}
 seeds=${SEEDS:-1 2 3 4 5}
 adams=${ADAM:-dense lazy}
 threads=${THREADS:-1}
+epochs=${EPOCHS:-3}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 # Debian's OpenBLAS misdetects this VM's Xeon as an SSE3 "Prescott" (see bench/compare.sh).
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 ctr=${CTR:-$root/src/Cli/bin/Release/net10.0/ctr}
 [ -x "$ctr" ] || { echo "compare: build ctr first (dotnet build src/Cli -c Release)" >&2; exit 2; }
 mkdir -p "$out"
+. "$here/run_yaml.sh"
 /usr/bin/python3 "$here/split_time.py" "$data" "$out/data"
 
 config() { # seed
-  cat > "$out/din-$1.yaml" <<YAML
-dataset:
-  train: $out/data/train.csv
-  valid: $out/data/valid.csv
-  test: $out/data/test.csv
-  format: csv
-  schema: $here/ml100k_history.yaml
-  cache_dir: $out/cache
-model:
-  name: din
+  seq_yaml "$out/din-$1.yaml" "$out" "$here/ml100k_history.yaml" "$out/cache" "$1" "$epochs" "$threads" "  name: din
   embedding_dim: 8
   dnn_hidden_units: [256, 128, 64]
   attention_hidden_units: [80, 40]
   attention_hidden_activations: dice
-  din_use_softmax: false
-training:
-  epochs: 3
-  batch_size: 256
-  optimizer: adam
-  learning_rate: 0.001
-  seed: $1
-  patience: 1
-  monitor: auc
-  threads: $threads
-YAML
+  din_use_softmax: false"
 }
 
 config "${seeds%% *}"
@@ -67,7 +51,7 @@ seed_runs() { # seed: ours, then each reference variant
   rm -rf "$out/runs/ours-$1"
   "$ctr" train --config "$out/din-$1.yaml" --out "$out/runs/ours-$1" --json > "$out/ours-$1.json"
   for adam in $adams; do
-    /usr/bin/python3 "$here/ref_din.py" --data "$out/data" --seed "$1" --adam "$adam" --threads "$threads" > "$out/ref-$adam-$1.json"
+    /usr/bin/python3 "$here/ref_din.py" --data "$out/data" --seed "$1" --adam "$adam" --threads "$threads" --epochs "$epochs" > "$out/ref-$adam-$1.json"
   done
   echo "seed $1 done:$(uptime | sed 's/.*,  load/ load/')"
 }
