@@ -3,11 +3,11 @@
 # (split_time.py: oldest 80% train, next 10% valid, newest 10% test), with the same rows, histories, features and
 # settings: bench/seq/ml100k_history.yaml, k = 8, unit 80-40 Dice, MLP 256-128-64 ReLU, batch 256, Adam 1e-3, up to
 # EPOCHS (default 3) epochs, early stop with patience 1 on valid AUC (the best epoch scored on test), THREADS threads
-# each (default 1; OMP and OpenBLAS get the same count). First the reference's histories are checked, row by row, against the ones
-# ctr's data layer built. Then, for each seed, ours and the reference (each ADAM variant: dense = torch.optim.Adam,
-# lazy = SparseAdam on the table, as ctr's Adam) run one after the other, so a change of load hits both.
-# report.py prints per seed test AUC / logloss / steady samples/s, mean ± sd, the paired difference by seed with its
-# 95 % t-interval, and the speed ratios of the same run. CI does not run this.
+# each (default 1; OMP and OpenBLAS get the same count). First the reference's histories are checked, row by row,
+# against the ones ctr's data layer built. Then, for each seed, ours and the reference (each ADAM variant: dense =
+# torch.optim.Adam, lazy = SparseAdam on the table, as ctr's Adam) run one after the other, so a change of load hits
+# both. report.py prints per seed test AUC / logloss / steady samples/s, mean ± sd, the difference of test AUC with its
+# paired and Welch 95 % intervals, and the speed ratios of the same run. CI does not run this.
 #
 #   bash bench/seq/compare.sh                        # SEEDS="1 2 3 4 5" ADAM="dense lazy"
 #   SEEDS="1 2" ADAM=lazy bash bench/seq/compare.sh
