@@ -26,7 +26,8 @@ settings of bench/seq/quality.sh:
   MLP       [6 id fields; genres; pooled history] flattened (8 x 8 = 64) -> 256 -> 128 -> 64 ReLU -> Linear 1;
             no dropout, no batch norm, no L2. Linear layers keep PyTorch's default initialisation.
   training  BCE from logits, Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8), batch 256 (the last, short batch trains
-            too), rows shuffled each epoch (torch.randperm seeded by --seed), up to 3 epochs, evaluation on valid at
+            too), rows shuffled each epoch (torch.randperm seeded by --seed; --shuffle-blocks 16384 shuffles as ctr's
+            reader does, blocks of consecutive rows in a random order, then the rows within each), up to 3 epochs, evaluation on valid at
             each epoch end, early stop after 1 evaluation without a better valid AUC, the best epoch's parameters
             and Dice statistics restored and scored on test. --adam dense: torch.optim.Adam over everything (every
             table row's moments move every step); --adam lazy: torch.optim.SparseAdam on the table (only the rows a
@@ -236,7 +237,17 @@ def evaluate(model, split, batch=8192):
     return {"auc": auc(y, p), "logloss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))}
 
 
-def fit(model, optimizers, train, valid, seed, epochs, batch, patience):
+def epoch_order(n, generator, block):
+    """All rows at random (block 0), or as ctr's reader does: blocks of `block` consecutive rows in a random order,
+    the rows of each block in a random order (so a batch holds rows of one stretch of the time-sorted file)."""
+    if block <= 0:
+        return torch.randperm(n, generator=generator)
+    starts = list(range(0, n, block))
+    return torch.cat([starts[b] + torch.randperm(min(block, n - starts[b]), generator=generator)
+                      for b in torch.randperm(len(starts), generator=generator).tolist()])
+
+
+def fit(model, optimizers, train, valid, seed, epochs, batch, patience, block=0):
     ids, genres, history, labels = train
     n = len(labels)
     batches = (n + batch - 1) // batch
@@ -245,7 +256,7 @@ def fit(model, optimizers, train, valid, seed, epochs, batch, patience):
     steps, steady_rows, steady_s, train_s = 0, 0, 0.0, 0.0
     best, best_state, best_epoch, stale, epochs_done, history_log = float("nan"), None, 0, 0, 0, []
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator)
+        order = epoch_order(n, generator, block)
         for start in range(0, n, batch):
             t0 = time.perf_counter()
             rows = order[start:start + batch]
@@ -284,6 +295,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--patience", type=int, default=1)
+    ap.add_argument("--shuffle-blocks", type=int, default=0, metavar="ROWS",
+                    help="shuffle as ctr's reader: blocks of ROWS rows in random order, rows within each (0: all rows)")
     ap.add_argument("--check-history", metavar="CACHE_DIR", help="compare the histories with ctr's and stop")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -302,8 +315,8 @@ def main():
         optimizers = [torch.optim.SparseAdam([model.table.weight], lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
     else:
         optimizers = [torch.optim.Adam(model.parameters(), lr=1e-3)]
-    result = fit(model, optimizers, train, valid, args.seed, args.epochs, args.batch, args.patience)
-    result.update({"model": "din", "adam": args.adam, "seed": args.seed, "threads": args.threads,
+    result = fit(model, optimizers, train, valid, args.seed, args.epochs, args.batch, args.patience, args.shuffle_blocks)
+    result.update({"model": "din", "adam": args.adam, "shuffle_blocks": args.shuffle_blocks, "seed": args.seed, "threads": args.threads,
                    "torch": torch.__version__, "table_rows": rows, "vocabulary_sizes": sizes,
                    "parameters": sum(p.numel() for p in model.parameters()) - model.table.weight.shape[1],
                    "valid": evaluate(model, valid), "test": evaluate(model, test)})
