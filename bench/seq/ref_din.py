@@ -27,11 +27,12 @@ settings of bench/seq/quality.sh:
             no dropout, no batch norm, no L2. Linear layers keep PyTorch's default initialisation.
   training  BCE from logits, Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8), batch 256 (the last, short batch trains
             too), rows shuffled each epoch (torch.randperm seeded by --seed; --shuffle-blocks 16384 shuffles as ctr's
-            reader does, blocks of consecutive rows in a random order, then the rows within each), up to 3 epochs, evaluation on valid at
-            each epoch end, early stop after 1 evaluation without a better valid AUC, the best epoch's parameters
-            and Dice statistics restored and scored on test. --adam dense: torch.optim.Adam over everything (every
-            table row's moments move every step); --adam lazy: torch.optim.SparseAdam on the table (only the rows a
-            batch touches move, bias correction by the global step, as ctr's Adam does), Adam on the rest.
+            reader does, blocks of consecutive rows in a random order, then the rows within each), up to 3 epochs,
+            evaluation on valid at each epoch end, early stop after 1 evaluation without a better valid AUC, the
+            best epoch's parameters and Dice statistics restored and scored on test. --adam dense: torch.optim.Adam
+            over everything (every table row's moments move every step); --adam lazy: torch.optim.SparseAdam on the
+            table (only the rows a batch touches move, bias correction by the global step, as ctr's Adam does), Adam
+            on the rest.
   threads   --threads (default 1): torch.set_num_threads and set_num_interop_threads; OMP/OpenBLAS threads from
             the environment (compare.sh sets them to the same count).
   metrics   test AUC (ties averaged) and logloss (probabilities clipped to [1e-7, 1 - 1e-7], float64), valid AUC;
@@ -315,8 +316,10 @@ def main():
         optimizers = [torch.optim.SparseAdam([model.table.weight], lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
     else:
         optimizers = [torch.optim.Adam(model.parameters(), lr=1e-3)]
-    result = fit(model, optimizers, train, valid, args.seed, args.epochs, args.batch, args.patience, args.shuffle_blocks)
-    result.update({"model": "din", "adam": args.adam, "shuffle_blocks": args.shuffle_blocks, "seed": args.seed, "threads": args.threads,
+    result = fit(model, optimizers, train, valid, args.seed, args.epochs, args.batch, args.patience,
+                 args.shuffle_blocks)
+    result.update({"model": "din", "adam": args.adam, "shuffle_blocks": args.shuffle_blocks, "seed": args.seed,
+                   "threads": args.threads,
                    "torch": torch.__version__, "table_rows": rows, "vocabulary_sizes": sizes,
                    "parameters": sum(p.numel() for p in model.parameters()) - model.table.weight.shape[1],
                    "valid": evaluate(model, valid), "test": evaluate(model, test)})
