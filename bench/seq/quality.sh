@@ -16,6 +16,7 @@ seeds=${SEEDS:-1 2 3}
 models=${MODELS:-din deepfm deepfm+history}
 ctr="$root/src/Cli/bin/Release/net10.0/ctr"
 mkdir -p "$out"
+. "$here/run_yaml.sh"
 /usr/bin/python3 "$here/split_time.py" "$data" "$out/data"
 
 for model in $models; do
@@ -28,28 +29,9 @@ for model in $models; do
   for seed in $seeds; do
     run="$out/runs/$model-$seed"
     rm -rf "$run"
-    cat > "$out/$model-$seed.yaml" <<YAML
-dataset:
-  train: $out/data/train.csv
-  valid: $out/data/valid.csv
-  test: $out/data/test.csv
-  format: csv
-  schema: $here/$schema
-  cache_dir: $out/cache-$schema
-model:
-  name: $name
+    seq_yaml "$out/$model-$seed.yaml" "$out" "$here/$schema" "$out/cache-$schema" "$seed" 3 1 "  name: $name
   embedding_dim: 8
-$extra
-training:
-  epochs: 3
-  batch_size: 256
-  optimizer: adam
-  learning_rate: 0.001
-  seed: $seed
-  patience: 1
-  monitor: auc
-  threads: 1
-YAML
+$extra"
     "$ctr" train --config "$out/$model-$seed.yaml" --out "$run" --json > "$out/$model-$seed.json"
     /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); t=r['throughput']; print(f\"$model seed $seed: test AUC {r['metrics']['test']['auc']:.4f}, valid AUC {r['metrics']['valid']['auc']:.4f}, epochs {r['epochs_completed']}, train samples/s {t['train_samples_per_second_steady']:.0f}\")" "$out/$model-$seed.json"
   done

@@ -82,6 +82,61 @@ public class HistoryLogTests
                 Assert.Equal(expected.Count, at);
             }, 40);
 
+    // Every event has its own item, u{user}t{time}n{index}, so a history names exactly the events it holds.
+    private static (int User, int Time) EventOf(string item)
+    {
+        var t = item.IndexOf('t');
+        return (int.Parse(item[1..t], CultureInfo.InvariantCulture), int.Parse(item[(t + 1)..item.IndexOf('n')], CultureInfo.InvariantCulture));
+    }
+
+    // The histories of a one-file log written in the given row order, each as its events' times, keyed by the row's item.
+    private static Dictionary<string, int[]> HistoryTimes(IReadOnlyList<(int User, int Time, string Item)> rows, int maxLength)
+    {
+        using var dir = new TempDir();
+        var csv = new StringBuilder("label,user,item,time\n");
+        foreach (var (user, time, item) in rows) csv.Append(CultureInfo.InvariantCulture, $"{time % 2},u{user},{item},{time}\n");
+        var schema = LogSchema(maxLength);
+        using var ds = Dataset.Prepare(schema, DataSources.Files(dir.File("log.csv", csv.ToString())), DataTestKit.Options(dir.Cache));
+        var vocab = ds.Features.VocabularyOf("history");
+        var got = DataTestKit.ReadAll(ds.Train, schema);
+        var result = new Dictionary<string, int[]>();
+        for (int r = 0; r < got.Count; r++)
+        {
+            var (user, time, item) = rows[r];
+            var events = got.Sequences[0].Skip(r * maxLength).Take(maxLength).TakeWhile(id => id >= 0)
+                .Select(id => EventOf(vocab.TokenOf(id - vocab.Offset)!)).ToArray();
+            // No leak: only the same user's events strictly before this one, so never its own nor a later one …
+            Assert.All(events, e => Assert.True(e.User == user && e.Time < time, $"row {item} (user {user}, time {time}) sees u{e.User} at {e.Time}"));
+            // … most recent first, and all of them up to the maximum length.
+            Assert.Equal(events.Select(e => e.Time).OrderByDescending(t => t), events.Select(e => e.Time));
+            Assert.Equal(Math.Min(maxLength, rows.Count(o => o.User == user && o.Time < time)), events.Length);
+            result[item] = events.Select(e => e.Time).ToArray();
+        }
+        return result;
+    }
+
+    [Fact]
+    public void History_NeverHoldsTheRowsOwnOrALaterEvent_WhateverTheRowOrder() =>
+        Sizes.Check(
+            from rows in Gen.Choose(1, 40)
+            from maxLength in Gen.Choose(1, 5)
+            from seed in Gen.Choose(0, 1_000_000)
+            select (rows, maxLength, seed),
+            c =>
+            {
+                var rng = new Random(c.seed);
+                // Few users and times, so ties are common; the file's row order is a random permutation of the
+                // timeline, and a second permutation must give every event the same history (by its events' times).
+                var log = Enumerable.Range(0, c.rows).Select(i =>
+                {
+                    int user = rng.Next(3), time = rng.Next(8);
+                    return (User: user, Time: time, Item: $"u{user}t{time}n{i}");
+                }).ToArray();
+                var first = HistoryTimes(log.OrderBy(_ => rng.Next()).ToArray(), c.maxLength);
+                var second = HistoryTimes(log.OrderBy(_ => rng.Next()).ToArray(), c.maxLength);
+                foreach (var e in log) Assert.Equal(first[e.Item], second[e.Item]);
+            }, 30);
+
     [Fact]
     public void MissingHistoryColumn_IsAnErrorNamingIt()
     {
