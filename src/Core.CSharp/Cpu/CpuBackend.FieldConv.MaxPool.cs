@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
@@ -18,6 +19,10 @@ public sealed unsafe partial class CpuBackend
 
         /// <summary>Rows [f0, f1) of window <paramref name="of"/>.</summary>
         public readonly (int F0, int F1) Window(int of) => (of * P, Math.Min(Fields, of * P + P));
+
+        /// <summary>The lanes of a row's 16 columns from <paramref name="k"/> that lie inside the row.</summary>
+        public readonly Vector512<float> Lanes(int k) =>
+            Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(Dim - k)).AsSingle();
     }
 
     private struct MaxPoolJob : IParallelJob
@@ -27,6 +32,11 @@ public sealed unsafe partial class CpuBackend
 
         public readonly void Run(int b)
         {
+            if (Avx512F.IsSupported)
+            {
+                Run512(b);
+                return;
+            }
             for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
             {
                 float* xp = X + (long)bc * S.Fields * S.Dim;
@@ -60,6 +70,32 @@ public sealed unsafe partial class CpuBackend
                 }
             }
         }
+
+    /// <summary>Sample b of <see cref="MaxPoolJob"/> with AVX-512: a window row is one masked vector per 16
+        /// columns, so a row of 10 (FGCNN's k) is one load instead of a half-empty vector and a scalar tail.</summary>
+        private readonly void Run512(int b)
+        {
+            for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
+            {
+                float* xp = X + (long)bc * S.Fields * S.Dim;
+                for (int k = 0; k < S.Dim; k += 16)
+                {
+                    var lanes = S.Lanes(k);
+                    for (int of = 0; of < S.OutFields; of++)
+                    {
+                        var (f0, f1) = S.Window(of);
+                        var v = Avx512F.MaskLoad(xp + f0 * S.Dim + k, lanes, default);
+                        for (int f = f0 + 1; f < f1; f++)
+                        {
+                            var cand = Avx512F.MaskLoad(xp + f * S.Dim + k, lanes, default);
+                            var wins = Vector512.GreaterThan(cand, v) | (~Vector512.Equals(cand, cand) & Vector512.Equals(v, v));
+                            v = Vector512.ConditionalSelect(wins, cand, v);
+                        }
+                        Avx512F.MaskStore(Y + ((long)bc * S.OutFields + of) * S.Dim + k, lanes, v);
+                    }
+                }
+            }
+        }
     }
 
     private struct MaxPoolBackwardJob : IParallelJob
@@ -69,6 +105,11 @@ public sealed unsafe partial class CpuBackend
 
         public readonly void Run(int b)
         {
+            if (Avx512F.IsSupported)
+            {
+                Run512(b);
+                return;
+            }
             for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
             {
                 long plane = (long)bc * S.Fields * S.Dim;
@@ -91,6 +132,38 @@ public sealed unsafe partial class CpuBackend
                                 DX[plane + f * S.Dim + k] += DY[outBase + k];
                                 break;
                             }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>Sample b with AVX-512: masked vectors of 16 columns, as the forward pass (<see cref="MaxPoolJob"/>);
+        /// only the lanes a row takes are loaded and stored, so the other rows' dx keep their bits.</summary>
+        private readonly void Run512(int b)
+        {
+            for (int bc = b * S.Channels; bc < (b + 1) * S.Channels; bc++)
+            {
+                long plane = (long)bc * S.Fields * S.Dim;
+                for (int k = 0; k < S.Dim; k += 16)
+                {
+                    var lanes = S.Lanes(k);
+                    for (int of = 0; of < S.OutFields; of++)
+                    {
+                        var (f0, f1) = S.Window(of);
+                        long outBase = ((long)bc * S.OutFields + of) * S.Dim + k;
+                        var y = Avx512F.MaskLoad(Y + outBase, lanes, default);
+                        var g = Avx512F.MaskLoad(DY + outBase, lanes, default);
+                        var yNaN = ~Vector512.Equals(y, y);
+                        var pending = lanes;
+                        for (int f = f0; f < f1 && pending.ExtractMostSignificantBits() != 0; f++)
+                        {
+                            float* x = X + plane + f * S.Dim + k, dx = DX + plane + f * S.Dim + k;
+                            var xv = Avx512F.MaskLoad(x, pending, default);
+                            var hit = (Vector512.Equals(xv, y) | (yNaN & ~Vector512.Equals(xv, xv))) & pending;
+                            if (hit.ExtractMostSignificantBits() == 0) continue;
+                            Avx512F.MaskStore(dx, hit, Avx512F.MaskLoad(dx, hit, default) + g);
+                            pending &= ~hit;
                         }
                     }
                 }

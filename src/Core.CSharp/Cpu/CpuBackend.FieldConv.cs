@@ -196,32 +196,52 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// dw[o, c, t] += Σ_p g[o, p]·xp[c·xStride + p + t·k] over p in [0, n) for one sample (g [outs; n], taps j = (c, t)).
-    /// With AVX-512, blocks of four output channels by four taps keep sixteen vector sums, so each loaded vector feeds
-    /// four FMAs; a sum's lanes are added in a fixed order. The last vector of a row is read through a zero-padded
-    /// copy of g and masked x, so lanes past n add nothing. Other channels and taps take one dot product each.
+    /// dw[o, c, t] += Σ_s Σ_p g_s[o, p]·xp_s[c·xStride + p + t·k] over the <paramref name="samples"/> samples s of a chunk
+    /// (g_s [outs; n] at g + s·gSample, xp_s at xp + s·xSample, taps j = (c, t)) and p in [0, n). With AVX-512, blocks of
+    /// four output channels by four taps keep sixteen vector sums across all the chunk's samples, so each loaded vector
+    /// feeds four FMAs and a sum's lanes are added once per chunk, in a fixed order. A block past the last channel or
+    /// tap repeats the last one and its sums are dropped. The last vector of a row is read through a zero-padded copy
+    /// of g (<paramref name="tails"/>, 64 floats per sample) and masked x, so lanes past n add nothing. Without
+    /// AVX-512, one dot product per channel, tap and sample.
     /// </summary>
-    private static void ConvWeightGrad(int outs, int ins, int h, int k, int n, float* g, float* xp, int xStride, float* dw)
+    private static void ConvWeightGrad(int outs, int ins, int h, int k, int n, int samples, float* g, long gSample, float* xp,
+        long xSample, int xStride, float* dw, float* tails)
     {
         int taps = ins * h;
-        float* Tap(int j) => xp + (long)(j / h) * xStride + (j % h) * k;
-        int o = 0;
-        if (Vector512.IsHardwareAccelerated)
+        long Tap(int j) => (long)Math.Min(j, taps - 1) / h * xStride + Math.Min(j, taps - 1) % h * k;
+        if (!Vector512.IsHardwareAccelerated)
         {
-            int full = n / 16 * 16, rest = n - full;
-            var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
-            float* tails = stackalloc float[4 * 16];
-            for (; o + 4 <= outs; o += 4)
+            for (int s = 0; s < samples; s++)
+                for (int o = 0; o < outs; o++)
+                    for (int j = 0; j < taps; j++)
+                        dw[(long)o * taps + j] += TensorPrimitives.Dot(new ReadOnlySpan<float>(g + s * gSample + (long)o * n, n),
+                            new ReadOnlySpan<float>(xp + s * xSample + Tap(j), n));
+            return;
+        }
+        int full = n / 16 * 16, rest = n - full;
+        var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
+        for (int o = 0; o < outs; o += 4)
+        {
+            long r0 = (long)o * n, r1 = (long)Math.Min(o + 1, outs - 1) * n, r2 = (long)Math.Min(o + 2, outs - 1) * n, r3 = (long)Math.Min(o + 3, outs - 1) * n;
+            if (rest > 0)
             {
-                float* g0 = g + (long)o * n, g1 = g0 + n, g2 = g1 + n, g3 = g2 + n;
-                new Span<float>(tails, 4 * 16).Clear();
-                for (int i = 0; i < rest; i++) { tails[i] = g0[full + i]; tails[16 + i] = g1[full + i]; tails[32 + i] = g2[full + i]; tails[48 + i] = g3[full + i]; }
-                int j = 0;
-                for (; j + 4 <= taps; j += 4)
+                new Span<float>(tails, samples * 64).Clear();
+                for (int s = 0; s < samples; s++)
+                    for (int i = 0; i < rest; i++)
+                    {
+                        float* gs = g + s * gSample + full + i, ts = tails + s * 64 + i;
+                        ts[0] = gs[r0]; ts[16] = gs[r1]; ts[32] = gs[r2]; ts[48] = gs[r3];
+                    }
+            }
+            for (int j = 0; j < taps; j += 4)
+            {
+                long t0 = Tap(j), t1 = Tap(j + 1), t2 = Tap(j + 2), t3 = Tap(j + 3);
+                Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+                Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+                for (int s = 0; s < samples; s++)
                 {
-                    float* x0 = Tap(j), x1 = Tap(j + 1), x2 = Tap(j + 2), x3 = Tap(j + 3);
-                    Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
-                    Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+                    float* xs = xp + s * xSample, gs = g + s * gSample;
+                    float* x0 = xs + t0, x1 = xs + t1, x2 = xs + t2, x3 = xs + t3, g0 = gs + r0, g1 = gs + r1, g2 = gs + r2, g3 = gs + r3;
                     for (int p = 0; p <= full; p += 16)
                     {
                         Vector512<float> v0, v1, v2, v3, u0, u1, u2, u3;
@@ -234,7 +254,8 @@ public sealed unsafe partial class CpuBackend
                         {
                             v0 = Vector512.ConditionalSelect(mask, Vector512.Load(x0 + p), default); v1 = Vector512.ConditionalSelect(mask, Vector512.Load(x1 + p), default);
                             v2 = Vector512.ConditionalSelect(mask, Vector512.Load(x2 + p), default); v3 = Vector512.ConditionalSelect(mask, Vector512.Load(x3 + p), default);
-                            u0 = Vector512.Load(tails); u1 = Vector512.Load(tails + 16); u2 = Vector512.Load(tails + 32); u3 = Vector512.Load(tails + 48);
+                            float* ts = tails + s * 64;
+                            u0 = Vector512.Load(ts); u1 = Vector512.Load(ts + 16); u2 = Vector512.Load(ts + 32); u3 = Vector512.Load(ts + 48);
                         }
                         else break;
                         a00 = Vector512.FusedMultiplyAdd(u0, v0, a00); a01 = Vector512.FusedMultiplyAdd(u0, v1, a01);
@@ -246,20 +267,25 @@ public sealed unsafe partial class CpuBackend
                         a30 = Vector512.FusedMultiplyAdd(u3, v0, a30); a31 = Vector512.FusedMultiplyAdd(u3, v1, a31);
                         a32 = Vector512.FusedMultiplyAdd(u3, v2, a32); a33 = Vector512.FusedMultiplyAdd(u3, v3, a33);
                     }
-                    float* d0 = dw + (long)o * taps + j, d1 = d0 + taps, d2 = d1 + taps, d3 = d2 + taps;
-                    d0[0] += Vector512.Sum(a00); d0[1] += Vector512.Sum(a01); d0[2] += Vector512.Sum(a02); d0[3] += Vector512.Sum(a03);
-                    d1[0] += Vector512.Sum(a10); d1[1] += Vector512.Sum(a11); d1[2] += Vector512.Sum(a12); d1[3] += Vector512.Sum(a13);
-                    d2[0] += Vector512.Sum(a20); d2[1] += Vector512.Sum(a21); d2[2] += Vector512.Sum(a22); d2[3] += Vector512.Sum(a23);
-                    d3[0] += Vector512.Sum(a30); d3[1] += Vector512.Sum(a31); d3[2] += Vector512.Sum(a32); d3[3] += Vector512.Sum(a33);
                 }
-                for (; j < taps; j++)
-                    for (int i = 0; i < 4; i++)
-                        dw[(long)(o + i) * taps + j] += TensorPrimitives.Dot(new ReadOnlySpan<float>(g + (long)(o + i) * n, n), new ReadOnlySpan<float>(Tap(j), n));
+                AddSums(dw, taps, outs, o, j, 0, a00, a01, a02, a03);
+                AddSums(dw, taps, outs, o, j, 1, a10, a11, a12, a13);
+                AddSums(dw, taps, outs, o, j, 2, a20, a21, a22, a23);
+                AddSums(dw, taps, outs, o, j, 3, a30, a31, a32, a33);
             }
         }
-        for (; o < outs; o++)
-            for (int j = 0; j < taps; j++)
-                dw[(long)o * taps + j] += TensorPrimitives.Dot(new ReadOnlySpan<float>(g + (long)o * n, n), new ReadOnlySpan<float>(Tap(j), n));
+    }
+
+    /// <summary>dw[o + i, j + jj] += the lane sum of a_jj, for the rows and taps that exist.</summary>
+    private static void AddSums(float* dw, int taps, int outs, int o, int j, int i, Vector512<float> a0, Vector512<float> a1,
+        Vector512<float> a2, Vector512<float> a3)
+    {
+        if (o + i >= outs) return;
+        float* d = dw + (long)(o + i) * taps + j;
+        d[0] += Vector512.Sum(a0);
+        if (j + 1 < taps) d[1] += Vector512.Sum(a1);
+        if (j + 2 < taps) d[2] += Vector512.Sum(a2);
+        if (j + 3 < taps) d[3] += Vector512.Sum(a3);
     }
 
     private struct ConvShape
@@ -303,36 +329,41 @@ public sealed unsafe partial class CpuBackend
         public float* X, WFlipped, DY, DX, Partials; // Partials: per chunk, dw then dbias
         public bool WantDx, WantDw, WantDbias;
 
-        [ThreadStatic] private static float[]? t_x, t_dy;
+        [ThreadStatic] private static float[]? t_x, t_dy, t_tails;
 
         public readonly void Run(int chunk)
         {
             var (start, end) = BatchChunks.Range(chunk, S.Batch);
             int plane = S.Plane, h = S.H, k = S.Dim, top = S.Top, wSize = S.Cout * S.Cin * h;
             int xStride = plane + (h - 1) * k, dyStride = plane + 2 * (h - 1) * k;
+            long xSample = (long)S.Cin * xStride;
             float* dw = Partials + (long)chunk * (wSize + S.Cout);
             float* db = dw + wSize;
             new Span<float>(dw, wSize + S.Cout).Clear();
-            var xs = BatchChunks.Scratch(ref t_x, (long)S.Cin * xStride + 64);
+            // The chunk's samples padded one after another: the weight gradient runs over all of them at once.
+            var xs = BatchChunks.Scratch(ref t_x, BatchChunks.Rows * xSample + 64);
             var dys = BatchChunks.Scratch(ref t_dy, (long)S.Cout * dyStride + 64);
-            fixed (float* xp = xs, dyp = dys)
+            var tails = BatchChunks.Scratch(ref t_tails, BatchChunks.Rows * 64);
+            fixed (float* xp = xs, dyp = dys, tp = tails)
             {
                 for (int b = start; b < end; b++)
                 {
                     if (WantDw)
                         for (int c = 0; c < S.Cin; c++)
-                            PadRow(xp + (long)c * xStride, X + ((long)b * S.Cin + c) * plane, plane, top * k, (h - 1 - top) * k);
+                            PadRow(xp + (b - start) * xSample + (long)c * xStride, X + ((long)b * S.Cin + c) * plane, plane, top * k, (h - 1 - top) * k);
                     for (int o = 0; o < S.Cout; o++)
                     {
                         var g = new ReadOnlySpan<float>(DY + ((long)b * S.Cout + o) * plane, plane);
                         if (WantDbias) db[o] += TensorPrimitives.Sum(g);
                         if (WantDx) PadRow(dyp + (long)o * dyStride, DY + ((long)b * S.Cout + o) * plane, plane, (h - 1) * k, (h - 1) * k);
                     }
-                    if (WantDw) ConvWeightGrad(S.Cout, S.Cin, h, k, plane, DY + (long)b * S.Cout * plane, xp, xStride, dw);
                     // dx[c, q] = Σ_o Σ_t' wFlipped[c, o, t']·dyp[o, q + top·k + t'·k] with wFlipped[c, o, t'] = w[o, c, h−1−t'].
                     if (WantDx)
                         ConvRows(S.Cin, S.Cout, h, k, plane, WFlipped, dyp + top * k, dyStride, null, DX + (long)b * S.Cin * plane, accumulate: true);
                 }
+                if (WantDw)
+                    ConvWeightGrad(S.Cout, S.Cin, h, k, plane, end - start, DY + (long)start * S.Cout * plane, (long)S.Cout * plane, xp,
+                        xSample, xStride, dw, tp);
             }
         }
     }

@@ -58,7 +58,7 @@ public class FieldConvTests
         from batch in Sizes.Of(1, 2, 3)
         from channels in Sizes.Of(1, 2)
         from fields in Sizes.Of(1, 2, 3, 4, 5, 7, 9)
-        from dim in Sizes.Of(1, 3, 8, 9, 17)
+        from dim in Sizes.Of(1, 3, 8, 9, 10, 17, 33)
         from p in Sizes.Of(1, 2, 3, 4)
         from ceil in Gen.Elements(true, false)
         from nans in Gen.Elements(false, false, true)
@@ -162,16 +162,20 @@ public class FieldConvThreadTests
     /// The blocked CPU kernels compute whole vectors past the end of a row and store only its part: run them on
     /// outputs followed by sentinels, with a gradient that accumulates onto random values, on planes whose last
     /// block is partial in each way (6, 8, 39, 40, 62 positions past the last whole 64), against float64 loops.
+    /// The weight gradient sums a chunk of 16 samples at once in blocks of four channels by four taps: batches of 20
+    /// and 33 end in a partial chunk, and FGCNN's first layer (1 → 14 channels, 7 taps) ends in partial blocks both ways.
     /// </summary>
     [Theory]
-    [InlineData(5, 6, 5, 8, 7)]
-    [InlineData(5, 9, 13, 3, 7)]
-    [InlineData(6, 5, 9, 8, 3)]
-    [InlineData(4, 8, 19, 10, 7)]
-    [InlineData(9, 4, 39, 10, 5)]
-    public void FieldConv_CpuKernels_WriteOnlyTheirOutputs(int cin, int cout, int fields, int dim, int h)
+    [InlineData(3, 5, 6, 5, 8, 7)]
+    [InlineData(3, 5, 9, 13, 3, 7)]
+    [InlineData(3, 6, 5, 9, 8, 3)]
+    [InlineData(3, 4, 8, 19, 10, 7)]
+    [InlineData(3, 9, 4, 39, 10, 5)]
+    [InlineData(20, 1, 14, 39, 10, 7)]
+    [InlineData(33, 3, 6, 4, 10, 7)]
+    public void FieldConv_CpuKernels_WriteOnlyTheirOutputs(int batch, int cin, int cout, int fields, int dim, int h)
     {
-        const int batch = 3, guard = 64;
+        const int guard = 64;
         const float sentinel = 12345f;
         int plane = fields * dim, top = (h - 1) / 2, xn = batch * cin * plane, yn = batch * cout * plane, wn = cout * cin * h;
         var rng = new Random(cin * 1000 + plane);
@@ -192,7 +196,7 @@ public class FieldConvThreadTests
         void Near(string what, double want, float got)
         {
             if (Math.Abs(got - want) > 1e-4 * (1 + Math.Abs(want)))
-                throw new Xunit.Sdk.XunitException($"{what}: want {want}, got {got} (cin {cin}, cout {cout}, plane {plane}, h {h})");
+                throw new Xunit.Sdk.XunitException($"{what}: want {want}, got {got} (batch {batch}, cin {cin}, cout {cout}, plane {plane}, h {h})");
         }
         double[] D(float[] v) => [.. v.Select(e => (double)e)];
         var wantY = R.FieldConv(D(x), D(w), D(bias), batch, cin, cout, fields, dim, h);
@@ -231,5 +235,44 @@ public class FieldConvThreadTests
         Assert.All(dx[xn..], v => Assert.Equal(sentinel, v));
         Assert.All(dw[wn..], v => Assert.Equal(sentinel, v));
         Assert.All(db[cout..], v => Assert.Equal(sentinel, v));
+    }
+
+    /// <summary>
+    /// Max-pooling with AVX-512 loads and stores each window row as masked 16-wide vectors: on rows of 10 (FGCNN's k),
+    /// 16 and 33 columns, y and dx are followed by sentinels that must keep their bits, y must equal the reference's
+    /// maximum and dx its starting values plus dy on the reference's arg-max row.
+    /// </summary>
+    [Theory]
+    [InlineData(14, 39, 10, 2, false)]
+    [InlineData(3, 9, 16, 2, true)]
+    [InlineData(2, 7, 33, 3, true)]
+    public void FieldMaxPool_CpuKernels_WriteOnlyTheirOutputs(int channels, int fields, int dim, int p, bool ceil)
+    {
+        const int batch = 5, guard = 64;
+        const float sentinel = 12345f;
+        int outFields = FieldMaxPool.OutFields(fields, p, ceil ? PoolRounding.Ceil : PoolRounding.Floor);
+        int inN = batch * channels * fields * dim, outN = batch * channels * outFields * dim;
+        var rng = new Random(channels * 100 + dim);
+        float[] Random(int n, int extra = 0) =>
+            [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)), .. Enumerable.Repeat(sentinel, extra)];
+        var (x, dy, dx0) = (Random(inN), Random(outN), Random(inN, guard));
+        var y = Enumerable.Repeat(sentinel, outN + guard).ToArray();
+        var dx = (float[])dx0.Clone();
+        var b = new CtrDsl.Cpu.CpuBackend();
+        b.FieldMaxPool(batch, channels, fields, dim, p, outFields, b.Bind(x).All, b.Bind(y).All.Take(outN));
+        b.FieldMaxPoolBackward(batch, channels, fields, dim, p, outFields, b.Bind(x).All, b.Bind(y).All.Take(outN), b.Bind(dy).All,
+            b.Bind(dx).All.Take(inN));
+
+        var want = R.FieldMaxPool([.. x.Select(v => (double)v)], batch, channels, fields, dim, p, ceil);
+        var rows = R.FieldMaxPoolArgmax([.. x.Select(v => (double)v)], batch, channels, fields, dim, p, ceil);
+        var wantDx = (float[])dx0.Clone();
+        for (int i = 0; i < outN; i++)
+        {
+            Assert.Equal((float)want[i], y[i]);
+            int k = i % dim, bc = i / (dim * outFields);
+            wantDx[(bc * fields + rows[i]) * dim + k] += dy[i];
+        }
+        Assert.Equal(wantDx, dx);
+        Assert.All(y[outN..], v => Assert.Equal(sentinel, v));
     }
 }
