@@ -54,9 +54,10 @@ internal sealed class Generation
     /// <summary>
     /// Scores the job on the calling thread, at once, when nothing is queued and no thread is scoring: a request that
     /// finds the server idle then costs no hand-off to a worker and back (two thread wake-ups). False when the job
-    /// must be posted instead: another request is being scored (concurrent requests go through the queue, where they
-    /// batch: scoring each alone on its own thread would give up the batching that carries the throughput), a
-    /// batching wait is set, or the generation is retired.
+    /// must be posted instead: another request is being scored, a batching wait is set, or the generation is retired.
+    /// The server calls it only for a request alone in flight: concurrent requests go through the queue, where they
+    /// batch (scoring each alone on its own thread gave up the batching that carries the throughput: the load test
+    /// saw 1.5–3 rows per forward pass instead of 10–18 at 16 and 64 clients).
     /// </summary>
     public bool TryScoreInline(ScoreJob job)
     {

@@ -165,8 +165,8 @@ public sealed class ServeHost : IAsyncDisposable
                 var g = Volatile.Read(ref _current);
                 var (rows, single) = g.Parser.Parse(buffer.AsSpan(0, length), MaxRows);
                 var job = new ScoreJob(rows);
-                // An idle server scores on this thread; a busy one queues the job for the micro-batcher.
-                if (!g.TryScoreInline(job))
+                // A request alone in the server scores on this thread; concurrent ones queue for the micro-batcher.
+                if (Metrics.RequestsInFlight > 1 || !g.TryScoreInline(job))
                 {
                     if (!g.TryPost(job)) continue;
                     try
