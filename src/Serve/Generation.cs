@@ -57,7 +57,7 @@ internal sealed class Generation
     /// must be posted instead: another request is being scored, a batching wait is set, or the generation is retired.
     /// The server calls it only for a request alone in flight: concurrent requests go through the queue, where they
     /// batch (scoring each alone on its own thread gave up the batching that carries the throughput: the load test
-    /// saw 1.5–3 rows per forward pass instead of 10–18 at 16 and 64 clients).
+    /// saw 1.4–4.8 rows per forward pass instead of 6.3–18 at 16 and 64 clients).
     /// </summary>
     public bool TryScoreInline(ScoreJob job)
     {
