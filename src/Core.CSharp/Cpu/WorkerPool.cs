@@ -58,6 +58,8 @@ public static unsafe class WorkerPool
     /// the busy 2-core build machine, a 64³ GEMM forced onto two threads: 63 µs a call with blocking waits, 34 µs
     /// with polling (one thread: 7 µs, hence <see cref="GemmBlocking.ParallelMinFlops"/>).</summary>
     static readonly long spinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
+    /// <summary>How long a caller that has run every index waits for the workers it woke to join (<see cref="Close"/>).</summary>
+    static readonly long joinGraceTicks = System.Diagnostics.Stopwatch.Frequency / 50_000; // 20 µs
     static Exception? firstError;
 
     /// <summary>Tests only: run by a woken worker before it joins a call (to hold one back until the caller is done).</summary>
@@ -135,8 +137,7 @@ public static unsafe class WorkerPool
 
             // Every index is handed out: close the call, so that a worker still waking up stays out of it, and wait
             // only for those that joined (they may still be running their last index).
-            int joined = (int)(Interlocked.Or(ref joinState, Closed) & JoinedMask);
-            WaitForWorkers(joined);
+            WaitForWorkers(Close(threads - 1));
             job = Holder<TJob>.Job;
             Holder<TJob>.Job = default; // drop references the job holds
             runIndex = null;
@@ -151,6 +152,22 @@ public static unsafe class WorkerPool
             insideJob = false;
             Volatile.Write(ref busy, 0);
         }
+    }
+
+    /// <summary>
+    /// Closes the call and returns how many workers joined it. First it gives the workers it woke up to
+    /// <see cref="joinGraceTicks"/> to join: a worker on a core joins within a microsecond or two, and one that finds
+    /// the call closed every time (each kernel of a one-row forward pass is a call of a few µs) would never help and
+    /// spin beside the caller instead, as the ServeLoad run on a lightly loaded machine showed (a one-row call at the
+    /// speed of one thread, and a JSON parse beside it twice as slow). A worker without a core is not waited for.
+    /// </summary>
+    static int Close(int woken)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while ((int)(Volatile.Read(ref joinState) & JoinedMask) < woken
+               && System.Diagnostics.Stopwatch.GetTimestamp() - start < joinGraceTicks)
+            Thread.SpinWait(4);
+        return (int)(Interlocked.Or(ref joinState, Closed) & JoinedMask);
     }
 
     /// <summary>Polls until the <paramref name="joined"/> workers of the call have finished (a worker usually
