@@ -13,8 +13,8 @@ internal sealed record Result(int Requests, int Malformed, double Seconds, doubl
     private double Q(double p) => Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)(p * Latencies.Length))];
     private static string F(double x, string f) => x.ToString(f, CultureInfo.InvariantCulture);
 
-    public string Row(int batch, int clients, string serverSide, string load) =>
-        $"| {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {serverSide} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
+    public string Row(int batch, int clients, string serverSide, string allocated, string load) =>
+        $"| {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {serverSide} | {allocated} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
 
     public string SoakRow(string name, string load) =>
         $"| {Requests} ({name}) | {Malformed} | {F((Requests - Malformed) / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {Errors} | {MalformedWrong} | {MaxDelta:G3} | {load} |";

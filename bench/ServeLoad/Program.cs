@@ -57,6 +57,29 @@ string inProcess;
     }
     Array.Sort(t);
     inProcess = $"in-process Predictor, one raw row (encode + forward), {t.Length} calls: p50 {t[t.Length / 2]:F1} µs, p99 {t[t.Length * 99 / 100]:F1} µs";
+    // Where a request of 64 rows goes, step by step on this thread: parsing its JSON, encoding the rows, one forward pass.
+    var parser = new RowParser(p.Schema);
+    var encoder = new CtrDsl.Data.RowEncoder(restored.Features);
+    var batch = CtrDsl.Data.Batch.Plan(p.Schema, 64);
+    var scores = new float[64];
+    var bodies64 = Enumerable.Range(0, 16).Select(i => BatchJson(i * 64)).ToArray();
+    double[] parse = new double[400], encode = new double[400], forward = new double[400];
+    for (int i = -100; i < parse.Length; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var (parsed, _) = parser.Parse(bodies64[i & 15], 64);
+        long t1 = Stopwatch.GetTimestamp();
+        for (int r = 0; r < parsed.Length; r++) encoder.Encode(parsed[r], batch, r);
+        long t2 = Stopwatch.GetTimestamp();
+        p.Predict(batch, scores);
+        long t3 = Stopwatch.GetTimestamp();
+        if (i < 0) continue;
+        parse[i] = (double)(t1 - t0) / Stopwatch.Frequency * 1e6;
+        encode[i] = (double)(t2 - t1) / Stopwatch.Frequency * 1e6;
+        forward[i] = (double)(t3 - t2) / Stopwatch.Frequency * 1e6;
+    }
+    string Median(double[] x) { Array.Sort(x); return x[x.Length / 2].ToString("F1", inv); }
+    inProcess += $"\n# in-process, a body of 64 rows, median of {parse.Length}: JSON parse {Median(parse)} µs, encode {Median(encode)} µs, forward pass {Median(forward)} µs";
 }
 var options = new ServeOptions { Port = 0, MaxBatch = 64, MaxWaitMicroseconds = maxWait, Workers = workers, WatchCheckpoint = false };
 await using var host = await ServeHost.StartAsync(CtrDsl.Cli.ServeCommand.served(restored), CtrDsl.Cli.ServeCommand.reloader(run), options);
@@ -72,8 +95,8 @@ Console.WriteLine($"# CPU {cpu}, {Environment.ProcessorCount} cores; server: max
     $"{seconds} s or {maxRequests} requests per cell; client and server share the machine");
 Console.WriteLine($"# {inProcess}");
 Console.WriteLine();
-Console.WriteLine("| rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
-Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+Console.WriteLine("| rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | kB allocated/request | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
+Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 
 foreach (int batch in new[] { 1, 64 })
 foreach (int clients in new[] { 1, 4, 16, 64 })
@@ -82,9 +105,11 @@ foreach (int clients in new[] { 1, 4, 16, 64 })
     var bodies = Enumerable.Range(0, 512).Select(make).ToArray();
     await Loop.Run(http, clients, 0.5, int.MaxValue, bodies, _ => false, expected); // warm-up
     var before = await ServerSide.Read(http);
+    long allocated = GC.GetTotalAllocatedBytes(false);
     var r = await Loop.Run(http, clients, seconds, maxRequests, bodies, _ => false, expected);
+    allocated = GC.GetTotalAllocatedBytes(false) - allocated;
     var after = await ServerSide.Read(http);
-    Console.WriteLine(r.Row(batch, clients, after.Since(before), Load()));
+    Console.WriteLine(r.Row(batch, clients, after.Since(before), (allocated / 1024.0 / r.Requests).ToString("F1", inv), Load()));
 }
 
 // The soak: one request in ten is malformed (a bad number, an unknown column, a wrong type, broken JSON).

@@ -41,24 +41,55 @@ let private syntheticFeatures (dir: string) =
     use d = Dataset.Prepare(schema, DataSources.Files file, PrepareOptions(CacheDir = dir, Threads = 1))
     d.Features
 
-type private Latency = { Path: string; P50: float; P90: float; P99: float; P999: float; Mean: float }
+type private Latency =
+    {
+        Path: string
+        P50: float
+        P90: float
+        P99: float
+        P999: float
+        Mean: float
+        /// Garbage collections (any generation) during the timed calls.
+        Gcs: int
+    }
 
-/// Per-call times in µs of `calls` calls after `calls / 10` (at least 1000) warm-up calls.
-let private latency (path: string) (calls: int) (call: int -> unit) =
-    for i in 0 .. max 1000 (calls / 10) - 1 do
-        call i
+/// Per-call times in µs of each path's `calls` calls. Every path is warmed first (`calls / 10`, at least 1000 calls
+/// each), then the paths take turns of 200 timed calls, as `bench/ModelBench latency` does: whatever the process or the
+/// machine does meanwhile (the JIT's background tier-up of the code the paths share, a garbage collection, other
+/// load) falls on all of them alike instead of on the path that happens to run first.
+let private latencies (calls: int) (paths: (string * (int -> unit)) list) =
+    let paths = Array.ofList paths
+    let block = 200
+    let warm = max 1000 (calls / 10)
 
-    let t = Array.zeroCreate<float> calls
+    for start in 0..block .. warm - 1 do
+        for _, call in paths do
+            for i in start .. min warm (start + block) - 1 do
+                call i
 
-    for i in 0 .. calls - 1 do
-        let t0 = Stopwatch.GetTimestamp()
-        call i
-        t[i] <- float (Stopwatch.GetTimestamp() - t0) * 1e6 / float Stopwatch.Frequency
+    let gcs () = GC.CollectionCount 0 + GC.CollectionCount 1 + GC.CollectionCount 2
+    let t = Array.init paths.Length (fun _ -> Array.zeroCreate<float> calls)
+    let gcsDuring = Array.zeroCreate<int> paths.Length
 
-    let mean = Array.average t
-    Array.sortInPlace t
-    let q (p: float) = t[min (calls - 1) (int (p * float calls))]
-    { Path = path; P50 = q 0.5; P90 = q 0.9; P99 = q 0.99; P999 = q 0.999; Mean = mean }
+    for start in 0..block .. calls - 1 do
+        for p in 0 .. paths.Length - 1 do
+            let call = snd paths[p]
+            let before = gcs ()
+
+            for i in start .. min calls (start + block) - 1 do
+                let t0 = Stopwatch.GetTimestamp()
+                call i
+                t[p][i] <- float (Stopwatch.GetTimestamp() - t0) * 1e6 / float Stopwatch.Frequency
+
+            gcsDuring[p] <- gcsDuring[p] + gcs () - before
+
+    [ for p in 0 .. paths.Length - 1 ->
+          let t = t[p]
+          let mean = Array.average t
+          Array.sortInPlace t
+          let q (x: float) = t[min (calls - 1) (int (x * float calls))]
+
+          { Path = fst paths[p]; P50 = q 0.5; P90 = q 0.9; P99 = q 0.99; P999 = q 0.999; Mean = mean; Gcs = gcsDuring[p] } ]
 
 /// Rows per second of `passes` passes over `rows` encoded rows, after one warm-up pass over at most two batches.
 let private throughput (p: CtrDsl.Serving.Predictor) (ids: int[]) (rows: int) =
@@ -124,19 +155,23 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
     let one = Batch.Plan(features.Schema, 1)
 
     let single =
-        [ latency "raw, by field name" calls (fun i ->
-              let v = raw[i &&& 1023]
+        latencies
+            calls
+            [ "raw, by field name",
+              (fun i ->
+                  let v = raw[i &&& 1023]
 
-              for f in 0 .. names.Length - 1 do
-                  row.Set(names[f], v[f]) |> ignore
+                  for f in 0 .. names.Length - 1 do
+                      row.Set(names[f], v[f]) |> ignore
 
-              sink <- sink + p.Predict row)
-          latency "raw, schema order" calls (fun i -> sink <- sink + p.Predict(ReadOnlySpan raw[i &&& 1023]))
-          latency "encode only (no forward)" calls (fun i -> encoder.Encode(ReadOnlySpan raw[i &&& 1023], one, 0))
-          latency "encoded ids" calls (fun i ->
-              sink <- sink + p.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty))
-          latency "encoded ids, calling thread only" calls (fun i ->
-              sink <- sink + inline'.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty)) ]
+                  sink <- sink + p.Predict row)
+              "raw, schema order", (fun i -> sink <- sink + p.Predict(ReadOnlySpan raw[i &&& 1023]))
+              "encode only (no forward)", (fun i -> encoder.Encode(ReadOnlySpan raw[i &&& 1023], one, 0))
+              "encoded ids",
+              (fun i -> sink <- sink + p.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty))
+              "encoded ids, calling thread only",
+              (fun i ->
+                  sink <- sink + inline'.PredictEncoded(ReadOnlySpan(encoded, (i &&& 1023) * p.IdFieldCount, p.IdFieldCount), ReadOnlySpan.Empty)) ]
 
     if Single.IsNaN sink then
         Errors.failure "bench score: the model produced NaN scores"
@@ -162,7 +197,8 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
                                       "p90_us", JNum l.P90
                                       "p99_us", JNum l.P99
                                       "p999_us", JNum l.P999
-                                      "mean_us", JNum l.Mean ] ] ]
+                                      "mean_us", JNum l.Mean
+                                      "gcs", JInt(int64 l.Gcs) ] ] ]
             )
         )
     else
@@ -182,8 +218,8 @@ let run (entry: ModelEntry) (rows: int) (calls: int) (json: bool) (out: TextWrit
 
         out.Write(
             Table.render
-                [ "path"; "p50"; "p90"; "p99"; "p99.9"; "mean" ]
-                [ for l in single -> [ l.Path; f l.P50; f l.P90; f l.P99; f l.P999; f l.Mean ] ]
+                [ "path"; "p50"; "p90"; "p99"; "p99.9"; "mean"; "GCs" ]
+                [ for l in single -> [ l.Path; f l.P50; f l.P90; f l.P99; f l.P999; f l.Mean; string l.Gcs ] ]
         )
 
     ExitCode.Ok

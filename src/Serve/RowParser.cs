@@ -18,6 +18,9 @@ public sealed class RowParser
     private static readonly JsonReaderOptions Strict = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 8 };
     /// <summary>Per column, in order of first use: the fields (schema positions) that read it.</summary>
     private readonly Dictionary<string, (int Column, int[] Fields)> _index = new(StringComparer.Ordinal);
+    /// <summary><see cref="_index"/> looked up by a name's characters, so that a row's names need no strings.</summary>
+    private readonly Dictionary<string, (int Column, int[] Fields)>.AlternateLookup<ReadOnlySpan<char>> _byChars;
+    private readonly int _longestColumn;
     private readonly HashSet<string> _labels;
     private readonly string _columnList;
 
@@ -29,6 +32,8 @@ public sealed class RowParser
             var fields = Enumerable.Range(0, schema.Fields.Count).Where(i => schema.Fields[i].Column == Columns[c]).ToArray();
             _index[Columns[c]] = (c, fields);
         }
+        _byChars = _index.GetAlternateLookup<ReadOnlySpan<char>>();
+        _longestColumn = Columns.Max(c => c.Length);
         _labels = new HashSet<string>(schema.Labels, StringComparer.Ordinal);
         _columnList = string.Join(", ", Columns);
         FieldCount = schema.Fields.Count;
@@ -76,24 +81,37 @@ public sealed class RowParser
     private string?[] ReadRow(ref Utf8JsonReader reader, int r)
     {
         var values = new string?[FieldCount];
-        var seen = new bool[Columns.Count];
+        // Which columns the row has given: a bit each, so a schema of up to 64 columns needs no array per row.
+        ulong seenBits = 0;
+        var seen = Columns.Count > 64 ? new bool[Columns.Count] : null;
+        Span<char> chars = stackalloc char[Math.Min(_longestColumn, 256)];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            string name = reader.GetString()!;
-            reader.Read();
-            if (!_index.TryGetValue(name, out var column))
+            // A name's characters are never more than its UTF-8 bytes: one that fits is looked up without a string.
+            string? name = null;
+            long bytes = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+            (int Column, int[] Fields) column;
+            bool known = bytes <= chars.Length
+                ? _byChars.TryGetValue(chars[..reader.CopyString(chars)], out column)
+                : _index.TryGetValue(name = reader.GetString()!, out column);
+            if (!known)
             {
+                name ??= reader.GetString()!;
+                reader.Read();
                 if (_labels.Contains(name)) { reader.Skip(); continue; }
                 throw new BadRequest($"row {r}: no column \"{name}\" in the model's schema; expected one of {_columnList}");
             }
-            if (seen[column.Column]) throw new BadRequest($"row {r}: column \"{name}\" given twice");
-            seen[column.Column] = true;
+            bool twice = seen is null ? (seenBits & (1UL << column.Column)) != 0 : seen[column.Column];
+            if (twice) throw new BadRequest($"row {r}: column \"{Columns[column.Column]}\" given twice");
+            if (seen is null) seenBits |= 1UL << column.Column;
+            else seen[column.Column] = true;
+            reader.Read();
             string? value = reader.TokenType switch
             {
                 JsonTokenType.String => reader.GetString(),
                 JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
                 JsonTokenType.Null => null,
-                var t => throw new BadRequest($"row {r}: column \"{name}\": expected a string, a number or null, got {Describe(t)}"),
+                var t => throw new BadRequest($"row {r}: column \"{Columns[column.Column]}\": expected a string, a number or null, got {Describe(t)}"),
             };
             foreach (int f in column.Fields) values[f] = value;
         }

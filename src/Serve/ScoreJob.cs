@@ -3,7 +3,8 @@ namespace CtrDsl.Serve;
 /// <summary>
 /// The rows of one request on their way through a <see cref="Generation"/>'s queue: a scoring worker writes their
 /// scores (possibly over several forward passes) and completes the job, or fails it with the first bad row.
-/// Only the worker that took the job writes to it; the request reads it after <see cref="Completion"/>.
+/// Only the thread that scores the job (the worker that took it, or the request itself when it scored inline) writes
+/// to it; the request reads it after <see cref="Completion"/> (or after scoring it inline).
 /// </summary>
 internal sealed class ScoreJob(string?[][] rows)
 {

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -157,28 +156,36 @@ public sealed class ServeHost : IAsyncDisposable
 
     private async Task Score(HttpContext ctx)
     {
-        var body = await ReadBody(ctx).ConfigureAwait(false);
-        // A reload between parsing and posting retires the generation parsed for: parse again for the new one.
-        for (int attempt = 0; attempt < 4; attempt++)
+        var (buffer, length) = await ReadBody(ctx).ConfigureAwait(false);
+        try
         {
-            var g = Volatile.Read(ref _current);
-            var (rows, single) = g.Parser.Parse(body.Span, MaxRows);
-            var job = new ScoreJob(rows);
-            if (!g.TryPost(job)) continue;
-            try
+            // A reload between parsing and posting retires the generation parsed for: parse again for the new one.
+            for (int attempt = 0; attempt < 4; attempt++)
             {
-                await job.Completion.Task.WaitAsync(TimeSpan.FromMilliseconds(_options.TimeoutMilliseconds), ctx.RequestAborted)
-                    .ConfigureAwait(false);
+                var g = Volatile.Read(ref _current);
+                var (rows, single) = g.Parser.Parse(buffer.AsSpan(0, length), MaxRows);
+                var job = new ScoreJob(rows);
+                // A request alone in the server scores on this thread; concurrent ones queue for the micro-batcher.
+                if (Metrics.RequestsInFlight > 1 || !g.TryScoreInline(job))
+                {
+                    if (!g.TryPost(job)) continue;
+                    try
+                    {
+                        await job.Completion.Task.WaitAsync(TimeSpan.FromMilliseconds(_options.TimeoutMilliseconds), ctx.RequestAborted)
+                            .ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        Volatile.Write(ref job.Abandoned, 1);
+                        throw new BadRequest($"not scored within {_options.TimeoutMilliseconds} ms (--timeout-ms); the server is overloaded", 503);
+                    }
+                }
+                if (job.Error is { } error) throw new BadRequest(error, job.Internal ? 500 : 400);
+                await RespondScores(ctx, job.Scores, single, g.Number).ConfigureAwait(false);
+                return;
             }
-            catch (TimeoutException)
-            {
-                Volatile.Write(ref job.Abandoned, 1);
-                throw new BadRequest($"not scored within {_options.TimeoutMilliseconds} ms (--timeout-ms); the server is overloaded", 503);
-            }
-            if (job.Error is { } error) throw new BadRequest(error, job.Internal ? 500 : 400);
-            await Respond(ctx, 200, ScoresJson(job.Scores, single, g.Number)).ConfigureAwait(false);
-            return;
         }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
         throw new BadRequest("the model is being reloaded; try again", 503);
     }
 
@@ -187,47 +194,87 @@ public sealed class ServeHost : IAsyncDisposable
     /// (up to four times the limit, at least 8 MiB) before the answer: a server that closes a connection with unread
     /// bytes resets it, and the client then loses the 413 it was sent.
     /// </summary>
-    private async Task<ReadOnlyMemory<byte>> ReadBody(HttpContext ctx)
+    private async Task<(byte[] Buffer, int Length)> ReadBody(HttpContext ctx)
     {
         long max = _options.MaxBodyBytes, drain = Math.Max(4 * max, 8L << 20);
-        long? length = ctx.Request.ContentLength;
-        var buffer = new MemoryStream(length is { } n && n <= max ? (int)n : 1024);
-        var chunk = ArrayPool<byte>.Shared.Rent(16384);
+        long? declared = ctx.Request.ContentLength;
+        // Read straight into a pooled buffer, grown (by renting a larger one) only when the length was not declared.
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is { } n && n <= max ? Math.Max(1, (int)n) : 4096);
         long total = 0;
         try
         {
-            for (int read; total <= drain && (read = await ctx.Request.Body.ReadAsync(chunk, ctx.RequestAborted).ConfigureAwait(false)) > 0;)
+            byte[]? chunk = null;
+            while (total <= drain)
             {
+                Memory<byte> into;
+                if (total < buffer.Length) into = buffer.AsMemory((int)total);
+                else if (total < max)
+                {
+                    var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min(max, 2L * buffer.Length));
+                    buffer.AsSpan().CopyTo(grown);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = grown;
+                    into = buffer.AsMemory((int)total);
+                }
+                else into = chunk ??= new byte[16384]; // past the limit: read and drop
+                int read = await ctx.Request.Body.ReadAsync(into, ctx.RequestAborted).ConfigureAwait(false);
+                if (read == 0) break;
                 total += read;
-                if (total <= max) buffer.Write(chunk, 0, read);
             }
         }
-        finally { ArrayPool<byte>.Shared.Return(chunk); }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
         if (total > max)
         {
+            ArrayPool<byte>.Shared.Return(buffer);
             ctx.Response.Headers.Connection = "close";
             throw new BadRequest($"body: more than the limit of {max} bytes (--max-body-bytes)", 413);
         }
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return (buffer, (int)total);
     }
 
     /// <summary><c>{"score": p, "generation": g}</c> or <c>{"scores": [p, …], "generation": g}</c>, each score written
-    /// as <c>ctr predict</c> writes it (the shortest text that reads back to the same float).</summary>
-    private static string ScoresJson(float[] scores, bool single, int generation)
+    /// as <c>ctr predict</c> writes it (the shortest text that reads back to the same float), as UTF-8 into a pooled
+    /// buffer: no string per score or per answer.</summary>
+    private static async Task RespondScores(HttpContext ctx, float[] scores, bool single, int generation)
     {
-        var s = new StringBuilder(single ? 48 : 16 + 12 * scores.Length);
-        if (single) s.Append("{\"score\":").Append(scores[0].ToString("R", CultureInfo.InvariantCulture));
-        else
+        // A float's shortest round-trip text is at most 15 bytes ("-1.17549435E-38"); the rest is under 48.
+        var buffer = ArrayPool<byte>.Shared.Rent(48 + 16 * scores.Length);
+        try
         {
-            s.Append("{\"scores\":[");
-            for (int i = 0; i < scores.Length; i++)
-            {
-                if (i > 0) s.Append(',');
-                s.Append(scores[i].ToString("R", CultureInfo.InvariantCulture));
-            }
-            s.Append(']');
+            int n = ScoresJson(buffer, scores, single, generation);
+            ctx.Response.StatusCode = 200;
+            ctx.Response.ContentType = "application/json";
+            ctx.Response.ContentLength = n;
+            await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, n), ctx.RequestAborted).ConfigureAwait(false);
         }
-        return s.Append(",\"generation\":").Append(generation).Append("}\n").ToString();
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    /// <summary>Writes the answer's JSON into <paramref name="to"/> and returns its length in bytes.</summary>
+    internal static int ScoresJson(Span<byte> to, ReadOnlySpan<float> scores, bool single, int generation)
+    {
+        int n = 0;
+        void Put(ReadOnlySpan<byte> text, Span<byte> to)
+        {
+            text.CopyTo(to[n..]);
+            n += text.Length;
+        }
+        Put(single ? "{\"score\":"u8 : "{\"scores\":["u8, to);
+        for (int i = 0; i < (single ? 1 : scores.Length); i++)
+        {
+            if (i > 0) Put(","u8, to);
+            scores[i].TryFormat(to[n..], out int w, "R", CultureInfo.InvariantCulture);
+            n += w;
+        }
+        Put(single ? ",\"generation\":"u8 : "],\"generation\":"u8, to);
+        generation.TryFormat(to[n..], out int g, default, CultureInfo.InvariantCulture);
+        n += g;
+        Put("}\n"u8, to);
+        return n;
     }
 
     private async Task<int> Fail(HttpContext ctx, int status, string message)

@@ -37,7 +37,14 @@ public static unsafe class WorkerPool
     static delegate*<int, void> runIndex;
     static int jobCount;
     static int nextIndex;
-    static int workersLeft;
+    // Who takes part in the call: its sequence number (high 32 bits), Closed once the caller has run out of
+    // indices, and how many workers joined before that (low bits). A worker joins by a compare-and-swap while the
+    // call is open; the caller closes it and waits only for the workers that joined, never for one that woke late.
+    static long joinState;
+    const long Closed = 1L << 31;
+    const long JoinedMask = Closed - 1;
+    // Workers of the call that have finished their indices.
+    static int workersFinished;
     // The call's sequence number and, in its low 10 bits, how many workers take part: one word, so a worker never
     // pairs one call's sequence number with another call's worker count.
     static int generation;
@@ -51,7 +58,12 @@ public static unsafe class WorkerPool
     /// the busy 2-core build machine, a 64³ GEMM forced onto two threads: 63 µs a call with blocking waits, 34 µs
     /// with polling (one thread: 7 µs, hence <see cref="GemmBlocking.ParallelMinFlops"/>).</summary>
     static readonly long spinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
+    /// <summary>How long a caller that has run every index waits for the workers it woke to join (<see cref="Close"/>).</summary>
+    static readonly long joinGraceTicks = System.Diagnostics.Stopwatch.Frequency / 50_000; // 20 µs
     static Exception? firstError;
+
+    /// <summary>Tests only: run by a woken worker before it joins a call (to hold one back until the caller is done).</summary>
+    internal static volatile Action? BeforeJoinForTests;
     static readonly ManualResetEventSlim allWorkersDone = new(false);
 
     /// <summary>Number of threads a call uses, the caller included (default <see cref="Environment.ProcessorCount"/>).
@@ -108,10 +120,13 @@ public static unsafe class WorkerPool
             jobCount = count;
             nextIndex = 0;
             firstError = null;
-            workersLeft = threads - 1;
+            workersFinished = 0;
             allWorkersDone.Reset();
+            // The word wraps after 2^21 calls; workers read the sequence back from it the same way (>> WorkerBits).
+            int call = (((generation >> WorkerBits) + 1) << WorkerBits) | (threads - 1);
+            Volatile.Write(ref joinState, (long)(call >> WorkerBits) << 32);
             // Publishes the fields above to polling workers (a full fence).
-            Interlocked.Exchange(ref generation, (((generation >> WorkerBits) + 1) << WorkerBits) | (threads - 1));
+            Interlocked.Exchange(ref generation, call);
             // Workers left out of this call may sleep on; when next woken they skip to the latest generation.
             var all = workers;
             for (int w = 0; w < threads - 1; w++) all[w].WakeIfSleeping();
@@ -120,7 +135,9 @@ public static unsafe class WorkerPool
             RunIndices();
             insideJob = false;
 
-            WaitForWorkers();
+            // Every index is handed out: close the call, so that a worker still waking up stays out of it, and wait
+            // only for those that joined (they may still be running their last index).
+            WaitForWorkers(Close(threads - 1));
             job = Holder<TJob>.Job;
             Holder<TJob>.Job = default; // drop references the job holds
             runIndex = null;
@@ -137,14 +154,30 @@ public static unsafe class WorkerPool
         }
     }
 
-    /// <summary>Polls until every worker of the call has finished (a worker usually finishes within microseconds
-    /// of the caller, and a blocked wait costs ~30 µs to wake from), then blocks in 1 ms naps. The count, not the
-    /// event, decides: a late Set from the previous call only costs one extra look.</summary>
-    static void WaitForWorkers()
+    /// <summary>
+    /// Closes the call and returns how many workers joined it. First it gives the workers it woke up to
+    /// <see cref="joinGraceTicks"/> to join: a worker on a core joins within a microsecond or two, and one that finds
+    /// the call closed every time (each kernel of a one-row forward pass is a call of a few µs) would never help and
+    /// spin beside the caller instead, as the ServeLoad run on a lightly loaded machine showed (a one-row call at the
+    /// speed of one thread, and a JSON parse beside it twice as slow). A worker without a core is not waited for.
+    /// </summary>
+    static int Close(int woken)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while ((int)(Volatile.Read(ref joinState) & JoinedMask) < woken
+               && System.Diagnostics.Stopwatch.GetTimestamp() - start < joinGraceTicks)
+            Thread.SpinWait(4);
+        return (int)(Interlocked.Or(ref joinState, Closed) & JoinedMask);
+    }
+
+    /// <summary>Polls until the <paramref name="joined"/> workers of the call have finished (a worker usually
+    /// finishes within microseconds of the caller, and a blocked wait costs ~30 µs to wake from), then blocks in 1 ms
+    /// naps. The count, not the event, decides: a late Set from the previous call only costs one extra look.</summary>
+    static void WaitForWorkers(int joined)
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         var spinner = new SpinWait();
-        while (Volatile.Read(ref workersLeft) != 0)
+        while (Volatile.Read(ref workersFinished) != joined)
         {
             if (System.Diagnostics.Stopwatch.GetTimestamp() - start < spinTicks) spinner.SpinOnce(sleep1Threshold: -1);
             else allWorkersDone.Wait(1);
@@ -229,8 +262,25 @@ public static unsafe class WorkerPool
                 WaitForCall(seen);
                 seen = Volatile.Read(ref generation);
                 if (id >= (seen & ((1 << WorkerBits) - 1))) continue; // this call uses fewer threads
+                if (BeforeJoinForTests is { } hook) hook();
+                if (!TryJoin(seen >> WorkerBits)) continue; // the caller has done the work already
                 RunIndices();
-                if (Interlocked.Decrement(ref workersLeft) == 0) allWorkersDone.Set();
+                // Full fence, then a look at the call: either this worker sees it closed with every joined worker
+                // finished and wakes the caller, or the caller, closing after this increment, sees the count itself.
+                int finished = Interlocked.Increment(ref workersFinished);
+                long state = Volatile.Read(ref joinState);
+                if ((state & Closed) != 0 && finished == (int)(state & JoinedMask)) allWorkersDone.Set();
+            }
+        }
+
+        /// <summary>Counts this worker into call <paramref name="sequence"/> if it is still open.</summary>
+        static bool TryJoin(int sequence)
+        {
+            while (true)
+            {
+                long state = Volatile.Read(ref joinState);
+                if ((int)(state >> 32) != sequence || (state & Closed) != 0) return false;
+                if (Interlocked.CompareExchange(ref joinState, state + 1, state) == state) return true;
             }
         }
 

@@ -194,6 +194,46 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void For_ReturnsWithoutWaitingForAWorkerThatWokeAfterTheCallerDidEveryIndex()
+    {
+        // The worker is held back after its wake-up, before it joins: the caller runs both indices itself and must
+        // return then. A caller that waited for every worker it woke would return only when the hold times out.
+        using var held = new ManualResetEventSlim(false);
+        using var released = new ManualResetEventSlim(false);
+        using var hookDone = new ManualResetEventSlim(false);
+        bool releasedInTime = false;
+        WithThreads(2, () =>
+        {
+            var job = new CountRuns { Runs = new int[2] };
+            WorkerPool.BeforeJoinForTests = () =>
+            {
+                WorkerPool.BeforeJoinForTests = null;
+                held.Set();
+                releasedInTime = released.Wait(TimeSpan.FromSeconds(10));
+                hookDone.Set();
+            };
+            try
+            {
+                WorkerPool.For(2, ref job);
+                released.Set();
+                Assert.True(held.Wait(TimeSpan.FromSeconds(10)), "the worker was not woken");
+                Assert.True(hookDone.Wait(TimeSpan.FromSeconds(15)));
+            }
+            finally
+            {
+                WorkerPool.BeforeJoinForTests = null;
+                released.Set();
+            }
+            Assert.True(releasedInTime, "WorkerPool.For waited for a worker that had not joined the call");
+            Assert.All(job.Runs, r => Assert.Equal(1, r));
+            // The late worker stayed out of the finished call and takes part in the next ones.
+            var slow = new SlowRecord { Threads = new int[64] };
+            WorkerPool.For(64, ref slow);
+            Assert.Contains(slow.Threads, t => t != Environment.CurrentManagedThreadId);
+        });
+    }
+
+    [Fact]
     public void ThreadCount_ThrowsBelowOne() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkerPool.ThreadCount = 0);
 
