@@ -18,10 +18,9 @@ let export (run: string) (onnxPath: string) : Run.Restored =
 
     // As `ctr predict`: a sigmoid of the logit for binary classification, the output itself for regression; a
     // multi-task model has one output per task, each as its loss says.
-    // The objective, not the loss node: a model with an auxiliary loss (DIEN's) has a sum there.
     let outputs =
         match r.Model.Tasks with
-        | [] -> OnnxExport.OutputsOf((r.Model.Objective = BinaryClassification))
+        | [] -> OnnxExport.OutputsOf(r.Model.OutputIsLogit)
         | tasks -> OnnxExport.OutputsOf(ResizeArray tasks)
 
     try

@@ -34,6 +34,10 @@ type BuiltModel =
     /// The features' tasks: empty for a model with one label.
     member m.Tasks: LabelTask list = m.Features.Tasks
 
+    /// Whether the output is a logit that scoring turns into a probability (binary classification), read from the
+    /// objective, not the loss node: a model with an auxiliary loss (DIEN's) has a sum there.
+    member m.OutputIsLogit = m.Objective = BinaryClassification
+
     member m.TrainableParameters = m.Parameters |> Seq.filter (fun p -> p.Trainable) |> Seq.toList
 
     member m.ParameterCount = m.TrainableParameters |> List.sumBy (fun p -> p.Numel)

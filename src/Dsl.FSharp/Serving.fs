@@ -9,11 +9,12 @@ open CtrDsl.Serving
 /// The predictor shares the model's parameter arrays and is not thread-safe: make one per serving thread.
 /// `predictorWith` takes the options (e.g. `SingleRowOnCallingThread`); OutputIsLogit follows the model.
 let predictorWith (options: PredictorOptions) (features: FeatureSpace) (model: BuiltModel) : Predictor =
-    // The objective, not the loss node: a model with an auxiliary loss (DIEN's) has a sum there.
-    let isLogit = model.Objective = BinaryClassification
-
     let options =
-        PredictorOptions(BatchSize = options.BatchSize, OutputIsLogit = isLogit, SingleRowOnCallingThread = options.SingleRowOnCallingThread)
+        PredictorOptions(
+            BatchSize = options.BatchSize,
+            OutputIsLogit = model.OutputIsLogit,
+            SingleRowOnCallingThread = options.SingleRowOnCallingThread
+        )
 
     new Predictor(model.Graph, model.Output, features, options)
 

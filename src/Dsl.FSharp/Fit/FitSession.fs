@@ -29,7 +29,7 @@ module FitSession =
     /// The scorer of a model's evaluation plan: per task for a multi-task model.
     let private scorer (m: BuiltModel) plan =
         if m.Tasks.IsEmpty then
-            Scorer(plan, m.Output, (m.Objective = BinaryClassification))
+            Scorer(plan, m.Output, m.OutputIsLogit)
         else
             Scorer(plan, m.Output, Collections.Generic.List<_>(m.Tasks))
 
