@@ -23,8 +23,9 @@ internal sealed class Generation
     private readonly ServeMetrics _metrics;
     private readonly PredictorPool _pool;
     private readonly Task[] _workers;
-    /// <summary>Batchers of requests scored inline (<see cref="TryScoreInline"/>), lent one per scoring thread.</summary>
-    private readonly Batcher?[] _spare;
+    /// <summary>The batcher of a request scored inline (<see cref="TryScoreInline"/>): one at a time, since a request
+    /// scores inline only when no thread is scoring.</summary>
+    private Batcher? _inline;
     /// <summary>Threads scoring now: workers with a batch in hand and requests scoring inline.</summary>
     private int _scoring;
     private int _retired;
@@ -38,7 +39,6 @@ internal sealed class Generation
         Parser = new RowParser(model.Schema);
         _pool = new PredictorPool(() => model.Create(options.MaxBatch));
         LoadedAt = DateTimeOffset.UtcNow;
-        _spare = new Batcher?[options.Workers];
         _workers = new Task[options.Workers];
         for (int i = 0; i < _workers.Length; i++) _workers[i] = Task.Run(Work);
     }
@@ -66,13 +66,9 @@ internal sealed class Generation
         try
         {
             if (Volatile.Read(ref _retired) != 0) return false;
-            var batcher = RentBatcher();
-            try
-            {
-                batcher.Add(job);
-                batcher.Flush();
-            }
-            finally { ReturnBatcher(batcher); }
+            var batcher = _inline ??= new Batcher(this);
+            batcher.Add(job);
+            batcher.Flush();
             return true;
         }
         finally { Interlocked.Decrement(ref _scoring); }
@@ -87,19 +83,6 @@ internal sealed class Generation
         await Task.WhenAll(_workers).ConfigureAwait(false);
         while (Volatile.Read(ref _scoring) != 0) await Task.Delay(1).ConfigureAwait(false);
         _pool.Dispose();
-    }
-
-    private Batcher RentBatcher()
-    {
-        for (int i = 0; i < _spare.Length; i++)
-            if (Interlocked.Exchange(ref _spare[i], null) is { } b) return b;
-        return new Batcher(this);
-    }
-
-    private void ReturnBatcher(Batcher b)
-    {
-        for (int i = 0; i < _spare.Length; i++)
-            if (Interlocked.CompareExchange(ref _spare[i], b, null) == null) return;
     }
 
     private async Task Work()
