@@ -10,50 +10,13 @@ namespace CtrDsl.Torch.Tests;
 
 /// <summary>
 /// A few training steps of the DeepFM- and FGCNN-shaped graphs of the OpenCL tests leave the same parameters, and the
-/// same optimizer state, on the Torch backend as the host optimizers on the CPU backend, within the op tests'
-/// tolerance <see cref="Equivalence.Rtol"/> + <see cref="Equivalence.Atol"/>.
+/// same optimizer state, on the Torch backend as the host optimizers on the CPU backend (<see cref="BackendTraining"/>).
 /// </summary>
 [Collection(TorchTestDevice.Collection)]
 public class TorchTrainingTests
 {
-    private const int Fields = TrainingGraphs.Fields, Vocabulary = 40, Batch = 16, Steps = 3;
-
-    private static (Parameter[] Parameters, Optimizer Optimizer) Train(Func<ulong, int, TrainingGraphs.Model> build, IBackend backend,
-        Func<IEnumerable<Parameter>, Optimizer> rule, bool resident)
-    {
-        var m = build(7, Vocabulary);
-        var plan = Plan.Compile(m.Graph, backend, Batch, m.Loss, m.Logits);
-        plan.Training = true;
-        plan.Seed = 11;
-        var opt = resident ? new DeviceOptimizer(plan, rule(plan.Parameters)) : rule(plan.Parameters);
-        var rng = new Random(3);
-        var ids = new int[Batch * Fields];
-        var labels = new float[Batch];
-        for (int s = 0; s < Steps; s++)
-        {
-            for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(Vocabulary);
-            for (int i = 0; i < labels.Length; i++) labels[i] = rng.Next(2);
-            plan.SetInput(m.Ids, ids);
-            plan.SetInput(m.Label, labels);
-            plan.Forward();
-            plan.Backward();
-            opt.Step();
-        }
-        if (resident) plan.SyncToHost();
-        return (m.Parameters, opt);
-    }
-
-    // The reference is always the host optimizer on the CPU backend.
-    private static void Same(Func<ulong, int, TrainingGraphs.Model> build, Func<IEnumerable<Parameter>, Optimizer> rule, bool resident)
-    {
-        var (cpu, cpuOpt) = Train(build, new CpuBackend(), rule, resident: false);
-        var (torch, torchOpt) = Train(build, TorchTestDevice.Backend, rule, resident);
-        for (int i = 0; i < cpu.Length; i++)
-            Equivalence.Compare($"{cpu[i].Name} after {Steps} steps", cpu[i].Value, torch[i].Value, Equivalence.Rtol, Equivalence.Atol);
-        Assert.Equal(cpuOpt.State.Keys.Order(), torchOpt.State.Keys.Order());
-        foreach (var (key, values) in cpuOpt.State)
-            Equivalence.Compare($"optimizer state {key} after {Steps} steps", values, torchOpt.State[key], Equivalence.Rtol, Equivalence.Atol);
-    }
+    private static void Same(Func<ulong, int, TrainingGraphs.Model> build, Func<IEnumerable<Parameter>, Optimizer> rule, bool resident) =>
+        BackendTraining.SameAsCpu(TorchTestDevice.Backend, build, rule, resident, compareState: true);
 
     public static TheoryData<string> Rules => new() { "adam", "adamw", "adagrad", "sgd", "sgd-momentum", "sgd-nesterov" };
 

@@ -11,49 +11,16 @@ using Xunit;
 namespace CtrDsl.Tests.OpenCl;
 
 /// <summary>
-/// A few training steps of a DeepFM-shaped and an FGCNN-shaped graph (built here in C#, as Bench/MlpBench does)
-/// leave the same parameters on both backends. Each backend gets its own parameters, initialised alike, and the
-/// same batches.
+/// A few training steps of a DeepFM-shaped and an FGCNN-shaped graph leave the same parameters on OpenCL as on the
+/// CPU backend (<see cref="BackendTraining"/>).
 /// </summary>
 [Collection(OpenClTestDevice.Collection)]
 public class OpenClTrainingTests
 {
-    private const int Fields = TrainingGraphs.Fields, Vocabulary = 40, Batch = 16, Steps = 3;
+    private const int Fields = TrainingGraphs.Fields;
 
-    private static Parameter[] Train(Func<ulong, int, TrainingGraphs.Model> build, IBackend backend,
-        Func<IEnumerable<Parameter>, Optimizer> optimizer, bool resident = false)
-    {
-        var m = build(7, Vocabulary);
-        var plan = Plan.Compile(m.Graph, backend, Batch, m.Loss, m.Logits);
-        plan.Training = true;
-        plan.Seed = 11;
-        var opt = resident ? new DeviceOptimizer(plan, optimizer(plan.Parameters)) : optimizer(plan.Parameters);
-        var rng = new Random(3);
-        var ids = new int[Batch * Fields];
-        var labels = new float[Batch];
-        for (int s = 0; s < Steps; s++)
-        {
-            for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(Vocabulary);
-            for (int i = 0; i < labels.Length; i++) labels[i] = rng.Next(2);
-            plan.SetInput(m.Ids, ids);
-            plan.SetInput(m.Label, labels);
-            plan.Forward();
-            plan.Backward();
-            opt.Step();
-        }
-        if (resident) plan.SyncToHost();
-        return m.Parameters;
-    }
-
-    // The reference is always the host optimizer on the CPU backend.
     private static void SameParameters(Func<ulong, int, TrainingGraphs.Model> build, Func<IEnumerable<Parameter>, Optimizer> optimizer,
-        bool resident = false)
-    {
-        var cpu = Train(build, new CpuBackend(), optimizer);
-        var ocl = Train(build, OpenClTestDevice.Backend, optimizer, resident);
-        for (int i = 0; i < cpu.Length; i++)
-            Equivalence.Compare($"{cpu[i].Name} after {Steps} steps", cpu[i].Value, ocl[i].Value, Equivalence.Rtol, Equivalence.Atol);
-    }
+        bool resident = false) => BackendTraining.SameAsCpu(OpenClTestDevice.Backend, build, optimizer, resident);
 
     private static Optimizer SgdMomentum(IEnumerable<Parameter> ps) => new Sgd(ps, 0.1f, momentum: 0.9f);
     private static Optimizer AdamRule(IEnumerable<Parameter> ps) => new Adam(ps, 1e-3f);
