@@ -95,6 +95,8 @@ if (url == null)
     string Median(double[] x) { Array.Sort(x); return x[x.Length / 2].ToString("F1", inv); }
     inProcess += $"\n# in-process, a body of 64 rows, median of {parse.Length}: JSON parse {Median(parse)} µs, encode {Median(encode)} µs, forward pass {Median(forward)} µs";
 }
+// As `ctr serve` does: one thread per forward pass (src/Cli/ServeCommand.fs).
+if (url == null) CtrDsl.Cpu.WorkerPool.ThreadCount = 1;
 var options = new ServeOptions { Port = 0, MaxBatch = 64, MaxWaitMicroseconds = maxWait, Workers = workers, WatchCheckpoint = false };
 await using var host = url == null
     ? await ServeHost.StartAsync(CtrDsl.Cli.ServeCommand.served(restored), CtrDsl.Cli.ServeCommand.reloader(run), options)
