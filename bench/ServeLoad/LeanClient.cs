@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -91,7 +92,7 @@ internal static class LeanClient
             }
         }
 
-        /// <summary>The status line, the headers it needs, then the body into <c>_body</c>.</summary>
+        /// <summary>The status line, the headers it needs, then the body into <c>_body</c>: no allocation per answer.</summary>
         private int Read(out int length, out bool close)
         {
             int headEnd;
@@ -105,9 +106,12 @@ internal static class LeanClient
             foreach (var range in head.Split("\r\n"u8))
             {
                 var line = head[range];
-                if (Header(line, "content-length:"u8, out var v)) contentLength = int.Parse(Encoding.ASCII.GetString(v).Trim());
-                else if (Header(line, "transfer-encoding:"u8, out v)) chunked = Encoding.ASCII.GetString(v).Contains("chunked");
-                else if (Header(line, "connection:"u8, out v)) close = Encoding.ASCII.GetString(v).Contains("close");
+                if (Header(line, "content-length:"u8, out var v))
+                {
+                    if (!Utf8Parser.TryParse(v.Trim((byte)' '), out contentLength, out _)) throw new FormatException("a bad Content-Length");
+                }
+                else if (Header(line, "transfer-encoding:"u8, out v)) chunked = v.IndexOf("chunked"u8) >= 0;
+                else if (Header(line, "connection:"u8, out v)) close = v.IndexOf("close"u8) >= 0;
             }
             int at = headEnd + 4;
             length = 0;

@@ -136,7 +136,7 @@ async Task<(Result R, string Extra)> Cell(string kind, int clients, double secs,
 }
 
 Console.WriteLine("| client | rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | " +
-    $"{(url == null ? "client+server" : "client")} CPU µs/request | server CPU µs/request | client kB allocated/request | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
+    $"{(url == null ? "client+server" : "client")} CPU µs/request | server CPU µs/request | {(url == null ? "client+server" : "client")} kB allocated/request | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 foreach (int batch in new[] { 1, 64 })
 foreach (int clients in new[] { 1, 4, 16, 64 })
