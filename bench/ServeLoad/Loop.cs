@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Text.Json;
 
 namespace CtrDsl.ServeLoad;
 
+/// <summary>What one cell of the load test saw: every good request's latency, the errors and the worst score gap.</summary>
 /// <summary>What one cell of the load test saw: every good request's latency, the errors and the worst score gap.</summary>
 internal sealed record Result(int Requests, int Malformed, double Seconds, double[] Latencies, int Rows, int Errors, int MalformedWrong,
     float MaxDelta, int BitEqual, int Scored)
@@ -13,33 +13,32 @@ internal sealed record Result(int Requests, int Malformed, double Seconds, doubl
     private double Q(double p) => Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)(p * Latencies.Length))];
     private static string F(double x, string f) => x.ToString(f, CultureInfo.InvariantCulture);
 
-    public string Row(int batch, int clients, string serverSide, string allocated, string load) =>
-        $"| {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {serverSide} | {allocated} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
+    /// <summary>A row of the load table; <paramref name="extra"/> holds the server's and the CPU columns between latency and errors.</summary>
+    public string Row(string client, string batch, int clients, string extra, string load) =>
+        $"| {client} | {batch} | {clients} | {Requests} | {F(Requests / Seconds, "F0")} | {F(Rows / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {extra} | {Errors} | {MaxDelta:G3} | {BitEqual}/{Scored} | {load} |";
 
-    public string SoakRow(string name, string load) =>
-        $"| {Requests} ({name}) | {Malformed} | {F((Requests - Malformed) / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {Errors} | {MalformedWrong} | {MaxDelta:G3} | {load} |";
+    public string SoakRow(string client, string name, string load) =>
+        $"| {client} | {Requests} ({name}) | {Malformed} | {F((Requests - Malformed) / Seconds, "F0")} | {Ms(Q(0.5))} | {Ms(Q(0.99))} | {Ms(Q(0.999))} | {Errors} | {MalformedWrong} | {MaxDelta:G3} | {load} |";
 }
 
+/// <summary>The HttpClient closed-loop client: what a .NET caller of the server would use, at its CPU cost.</summary>
 internal static class Loop
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
     /// <summary>
     /// <paramref name="clients"/> closed-loop clients over <paramref name="bodies"/> (a body and the index of its first
-    /// row in the file, or −1 for a malformed one), until <paramref name="seconds"/> pass or <paramref name="maxRequests"/>
-    /// are sent in all. A good request must get 200 and, per row, <c>ctr predict</c>'s score; a malformed one must get a
-    /// status <paramref name="malformedOk"/> accepts.
+    /// row in the file, or <see cref="Tally.Malformed"/>), until <paramref name="seconds"/> pass or <paramref name="maxRequests"/>
+    /// are sent in all. Every answer is checked by a <see cref="Tally"/>.
     /// </summary>
     public static async Task<Result> Run(HttpClient http, int clients, double seconds, int maxRequests, (byte[] Body, int First)[] bodies,
-        Func<int, bool> malformedOk, float[] expected)
+        int rowsPerRequest, Func<int, bool> malformedOk, float[] expected)
     {
         int sent = 0;
         var clock = Stopwatch.StartNew();
-        var perClient = await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        var tallies = await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
         {
-            var lat = new List<double>();
-            int rows = 0, errors = 0, malformed = 0, malformedWrong = 0, bitEqual = 0, scored = 0;
-            float maxDelta = 0;
+            var tally = new Tally(expected, malformedOk);
             for (int i = c; clock.Elapsed.TotalSeconds < seconds && Interlocked.Increment(ref sent) <= maxRequests; i += clients)
             {
                 var (body, first) = bodies[i % bodies.Length];
@@ -55,35 +54,11 @@ internal static class Loop
                     code = (int)response.StatusCode;
                 }
                 catch (HttpRequestException) { code = 0; answer = []; }
-                double s = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency;
-                if (first < 0)
-                {
-                    malformed++;
-                    if (!malformedOk(code)) malformedWrong++;
-                    continue;
-                }
-                lat.Add(s);
-                if (code != 200) { errors++; continue; }
-                using var doc = JsonDocument.Parse(answer);
-                var root = doc.RootElement;
-                var scores = root.TryGetProperty("score", out var one) ? [one.GetSingle()] : root.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray();
-                for (int k = 0; k < scores.Length; k++)
-                {
-                    float want = expected[(first + k) % expected.Length];
-                    maxDelta = Math.Max(maxDelta, Math.Abs(scores[k] - want));
-                    if (BitConverter.SingleToInt32Bits(scores[k]) == BitConverter.SingleToInt32Bits(want)) bitEqual++;
-                    scored++;
-                }
-                rows += scores.Length;
+                tally.Answer(first, rowsPerRequest, (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency, code, answer);
             }
-            return (lat, rows, errors, malformed, malformedWrong, maxDelta, bitEqual, scored);
+            return tally;
         })).ConfigureAwait(false);
-        double elapsed = clock.Elapsed.TotalSeconds;
-        var all = perClient.SelectMany(p => p.lat).ToArray();
-        Array.Sort(all);
-        int malformedCount = perClient.Sum(p => p.malformed);
-        return new Result(all.Length + malformedCount, malformedCount, elapsed, all, perClient.Sum(p => p.rows), perClient.Sum(p => p.errors),
-            perClient.Sum(p => p.malformedWrong), perClient.Max(p => p.maxDelta), perClient.Sum(p => p.bitEqual), perClient.Sum(p => p.scored));
+        return Tally.Sum(tallies, clock.Elapsed.TotalSeconds);
     }
 }
 
@@ -98,8 +73,10 @@ internal sealed record ServerSide(double LatencySum, double Requests, double Row
         return new(V("ctr_predict_latency_seconds_sum"), V("ctr_predict_latency_seconds_count"), V("ctr_batch_rows_sum"), V("ctr_batch_rows_count"));
     }
 
-    /// <summary>"mean ms | rows per forward" between two reads.</summary>
-    public string Since(ServerSide before) =>
-        ((LatencySum - before.LatencySum) / (Requests - before.Requests) * 1e3).ToString("F3", CultureInfo.InvariantCulture) + " | " +
-        ((Rows - before.Rows) / (Forwards - before.Forwards)).ToString("F1", CultureInfo.InvariantCulture);
+    /// <summary>"mean ms | rows per forward" between two reads ("–" where no /predict request or forward pass ran).</summary>
+    public string Since(ServerSide before)
+    {
+        static string F(double n, double d, string f) => d == 0 ? "–" : (n / d).ToString(f, CultureInfo.InvariantCulture);
+        return F((LatencySum - before.LatencySum) * 1e3, Requests - before.Requests, "F3") + " | " + F(Rows - before.Rows, Forwards - before.Forwards, "F1");
+    }
 }

@@ -60,11 +60,11 @@ let options (args: ParseResults<ServeArgs>) =
 
 let execute (args: ParseResults<ServeArgs>) (out: TextWriter) : int =
     let o = options args
-    let threads = args.GetResult(ServeArgs.Threads, 0)
+    // One thread per forward pass unless asked: the server's parallelism is its concurrent requests and workers, and
+    // a compute pool woken for every few-µs pass of one row spins beside them (the load test measured it: docs/serving.md).
+    let threads = args.GetResult(ServeArgs.Threads, 1)
     Preflight.threads "--threads" threads
-
-    if threads > 0 then
-        CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
+    CtrDsl.Cpu.WorkerPool.ThreadCount <- (if threads > 0 then threads else Environment.ProcessorCount)
 
     let run = args.GetResult ServeArgs.Run
     let r = Run.restore run

@@ -55,9 +55,10 @@ internal sealed class Generation
     /// Scores the job on the calling thread, at once, when nothing is queued and no thread is scoring: a request that
     /// finds the server idle then costs no hand-off to a worker and back (two thread wake-ups). False when the job
     /// must be posted instead: another request is being scored, a batching wait is set, or the generation is retired.
-    /// The server calls it only for a request alone in flight: concurrent requests go through the queue, where they
-    /// batch (scoring each alone on its own thread gave up the batching that carries the throughput: the load test
-    /// saw 1.4–4.8 rows per forward pass instead of 6.3–18 at 16 and 64 clients).
+    /// The rule depends on the queue, not on the requests in flight: while one request scores inline, the others
+    /// that arrive queue and the workers score them as one batch; the first to find the queue empty and nobody
+    /// scoring again goes inline. (A rule that let only a request alone in flight score inline made almost every
+    /// request at 16 clients pay the two hand-offs; the load test's figures are in docs/serving.md.)
     /// </summary>
     public bool TryScoreInline(ScoreJob job)
     {

@@ -64,6 +64,10 @@ public sealed class ServeHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // A request runs on the thread that read it, not on one more thread-pool hop (the default schedules Kestrel's
+        // read loop through its I/O queue); the socket's own completions stay on the thread pool, so a request that
+        // scores inline blocks no other connection.
+        builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -73,11 +77,7 @@ public sealed class ServeHost : IAsyncDisposable
         });
         var app = builder.Build();
         var host = new ServeHost(app, load, first, options, log ?? TextWriter.Null);
-        app.MapPost("/predict", host.Predict);
-        app.MapGet("/health", host.Health);
-        app.MapGet("/metadata", host.Metadata);
-        app.MapGet("/metrics", host.MetricsText);
-        app.MapPost("/reload", host.Reload);
+        app.Run(host.Dispatch);
         await app.StartAsync().ConfigureAwait(false);
         host.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         if (options.WatchCheckpoint && first.Checkpoint is { } file)
@@ -136,6 +136,32 @@ public sealed class ServeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
+    /// <summary>The five endpoints by path and method, without the routing middleware's matching per request: a
+    /// known path with another method is a 405 naming the one it takes, any other path a 404.</summary>
+    private Task Dispatch(HttpContext ctx)
+    {
+        var path = ctx.Request.Path.Value.AsSpan().TrimEnd('/');
+        string method = ctx.Request.Method;
+        bool post = HttpMethods.IsPost(method), get = HttpMethods.IsGet(method);
+        static bool Is(ReadOnlySpan<char> path, string name) => path.Equals(name, StringComparison.OrdinalIgnoreCase);
+        if (Is(path, "/predict")) return post ? Predict(ctx) : NotAllowed(ctx, "POST");
+        if (Is(path, "/health")) return get ? Health(ctx) : NotAllowed(ctx, "GET");
+        if (Is(path, "/metadata")) return get ? Metadata(ctx) : NotAllowed(ctx, "GET");
+        if (Is(path, "/metrics")) return get ? MetricsText(ctx) : NotAllowed(ctx, "GET");
+        if (Is(path, "/reload")) return post ? Reload(ctx) : NotAllowed(ctx, "POST");
+        return Respond(ctx, 404, Error($"no endpoint {ctx.Request.Path}; expected POST /predict, GET /health, GET /metadata, GET /metrics or POST /reload"));
+    }
+
+    private static Task NotAllowed(HttpContext ctx, string allowed)
+    {
+        ctx.Response.Headers.Allow = allowed;
+        return Respond(ctx, 405, Error($"{ctx.Request.Path} takes {allowed}, not {ctx.Request.Method}"));
+    }
+
+    /// <summary>The one-line answer of a failed request: <c>{"error": message}</c>.</summary>
+    private static string Error(string message) =>
+        JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, Readable) + "\n";
+
     private async Task Predict(HttpContext ctx)
     {
         long t0 = Stopwatch.GetTimestamp();
@@ -165,8 +191,9 @@ public sealed class ServeHost : IAsyncDisposable
                 var g = Volatile.Read(ref _current);
                 var (rows, single) = g.Parser.Parse(buffer.AsSpan(0, length), MaxRows);
                 var job = new ScoreJob(rows);
-                // A request alone in the server scores on this thread; concurrent ones queue for the micro-batcher.
-                if (Metrics.RequestsInFlight > 1 || !g.TryScoreInline(job))
+                // A request that finds nothing queued and nobody scoring scores on this thread; otherwise it joins
+                // the micro-batcher's queue.
+                if (!g.TryScoreInline(job))
                 {
                     if (!g.TryPost(job)) continue;
                     try
@@ -281,15 +308,18 @@ public sealed class ServeHost : IAsyncDisposable
     {
         Metrics.Error(status switch { 413 => "too_large", 503 => "unavailable", >= 500 => "internal", _ => "bad_request" });
         if (!ctx.Response.HasStarted)
-            await Respond(ctx, status, JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, Readable) + "\n").ConfigureAwait(false);
+            await Respond(ctx, status, Error(message)).ConfigureAwait(false);
         return status;
     }
 
+    /// <summary>Writes the answer with its Content-Length, so that it goes out in one piece, not chunked.</summary>
     private static Task Respond(HttpContext ctx, int status, string json, string type = "application/json")
     {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = type;
-        return ctx.Response.WriteAsync(json, ctx.RequestAborted);
+        ctx.Response.ContentLength = bytes.Length;
+        return ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted).AsTask();
     }
 
     private Task Health(HttpContext ctx)
@@ -341,10 +371,8 @@ public sealed class ServeHost : IAsyncDisposable
         {
             Metrics.Error("reload_failed");
             Metrics.Request("/reload", 500);
-            await Respond(ctx, 500, JsonSerializer.Serialize(new Dictionary<string, string>
-            {
-                ["error"] = $"reload failed, still serving generation {Generation}: {e.Message.ReplaceLineEndings(" ")}",
-            }, Readable) + "\n").ConfigureAwait(false);
+            await Respond(ctx, 500, Error($"reload failed, still serving generation {Generation}: {e.Message.ReplaceLineEndings(" ")}"))
+                .ConfigureAwait(false);
         }
     }
 }

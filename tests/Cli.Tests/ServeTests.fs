@@ -241,6 +241,30 @@ let ``health, metadata and metrics report the model and count requests`` () =
     finally
         host.StopAsync().GetAwaiter().GetResult()
 
+let ``an unknown path is a 404 and a wrong method a 405, each with one line`` () =
+    let run, _, _ = trained.Force()
+    use http = client ()
+    let host = start run plain
+
+    try
+        let send (m: HttpMethod) (path: string) =
+            use r = http.Send(new HttpRequestMessage(m, host.Url + path))
+            int r.StatusCode, r.Content.ReadAsStringAsync().GetAwaiter().GetResult(), String.Join(",", r.Content.Headers.Allow)
+
+        let code, text, allow = send HttpMethod.Get "/predict"
+        Expect.equal (code, allow) (405, "POST") text
+        Has.In("\"error\":\"/predict takes POST, not GET\"", text)
+        let code, text, allow = send HttpMethod.Post "/health"
+        Expect.equal (code, allow) (405, "GET") text
+        let code, text, _ = send HttpMethod.Get "/nothing"
+        Expect.equal code 404 text
+        Has.In("no endpoint /nothing; expected POST /predict", text)
+        Expect.equal (text.TrimEnd('\n').Split('\n').Length) 1 "one line"
+        // The routes are matched as routing matched them: any case, a trailing slash.
+        Has.In("\"status\":\"ok\"", get http (host.Url + "/Health/"))
+    finally
+        host.StopAsync().GetAwaiter().GetResult()
+
 let ``shutdown lets an in-flight request finish and then refuses connections`` () =
     let run, lines, expected = trained.Force()
     use http = client ()
@@ -338,6 +362,9 @@ let tests =
           testCase
               "health, metadata and metrics report the model and count requests"
               ``health, metadata and metrics report the model and count requests``
+          testCase
+              "an unknown path is a 404 and a wrong method a 405, each with one line"
+              ``an unknown path is a 404 and a wrong method a 405, each with one line``
           testCase
               "shutdown lets an in-flight request finish and then refuses connections"
               ``shutdown lets an in-flight request finish and then refuses connections``
