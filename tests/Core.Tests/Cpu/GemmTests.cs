@@ -87,6 +87,7 @@ public class GemmTests
     [InlineData(Transpose.No, Transpose.Yes, 1000, 10, 37)]
     [InlineData(Transpose.Yes, Transpose.No, 10, 1000, 37)]
     [InlineData(Transpose.Yes, Transpose.No, 400, 400, 4096)]
+    [InlineData(Transpose.Yes, Transpose.No, 61, 47, 16500)] // split K into eight parts of over 2048 (12 MFLOP each)
     [InlineData(Transpose.Yes, Transpose.Yes, 33, 65, 3000)]
     public void Sgemm_MatchesFloat64Reference_ForTallAndSkinnyShapes(Transpose ta, Transpose tb, int m, int n, int k)
     {
