@@ -210,7 +210,9 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             part.Ldc = G.N;
             part.Bias = null;
             part.Relu = false;
-            RunBlocked(part, KcMax); // nested in a pool job, so it runs on this thread alone
+            // Nested in a pool job, so it runs on this thread alone; never split again, which would reuse this
+            // thread's partials buffer (the outer parts' own, on the calling thread).
+            RunBlocked(part, KcMax);
         }
     }
 
