@@ -31,6 +31,7 @@ internal static class GemmBlocking
     [ThreadStatic] static int? kcMax, tilesPerBlockMax;
     [ThreadStatic] static long? packedBMax;
     [ThreadStatic] static double? parallelMinFlops;
+    [ThreadStatic] static int? splitKMinPart;
 
     /// <summary>Products of fewer flops (2·m·n·k, default 8 M, ~50 µs on one core) run on the calling thread only.
     /// Tests set it to 0 to run small problems through the pool.</summary>
@@ -48,6 +49,9 @@ internal static class GemmBlocking
     /// <summary>Cap on a packed B block in floats (default 8 Mi = 32 MiB): C's columns are done in blocks of at most
     /// this many kc×NC floats (only n above 16 Ki columns reaches it at kc = 512).</summary>
     internal static long PackedBMax { get => packedBMax ?? 8L << 20; set => packedBMax = value; }
+
+    /// <summary>Shortest K part of a split-K call (default 1024; see <see cref="GemmDriver{TKernel}.SplitKParts"/>).</summary>
+    internal static int SplitKMinPart { get => splitKMinPart ?? 1024; set => splitKMinPart = value; }
 }
 
 /// <summary>
@@ -67,13 +71,16 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     public static void Run(in GemmArgs g)
     {
         int parts = SplitKParts(g);
-        if (parts > 1)
-        {
-            RunSplitK(g, parts);
-            return;
-        }
+        if (parts > 1) RunSplitK(g, parts);
+        else RunBlocked(g, GemmBlocking.KcMax);
+    }
+
+    /// <summary>The whole product as one K range, in K blocks of at most <paramref name="kcLimit"/> (the calling
+    /// thread's <see cref="GemmBlocking.KcMax"/>, passed on to split-K parts so that a worker blocks them alike).</summary>
+    static void RunBlocked(in GemmArgs g, int kcLimit)
+    {
         int mr = TKernel.MR, nr = TKernel.NR;
-        int kBlocks = (g.K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
+        int kBlocks = (g.K + kcLimit - 1) / kcLimit;
         int kcMax = (g.K + kBlocks - 1) / kBlocks;
 
         long panelsCap = Math.Max(1, GemmBlocking.PackedBMax / ((long)kcMax * nr));
@@ -123,18 +130,17 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     /// </summary>
     internal static int SplitKParts(in GemmArgs g)
     {
-        if (g.AStrideM != 1 || g.K < 2 * SplitKMinPart || (long)g.M * g.N > 1 << 20) return 1;
+        int minPart = GemmBlocking.SplitKMinPart;
+        if (g.AStrideM != 1 || g.K < 2 * minPart || (long)g.M * g.N > 1 << 20) return 1;
         if (2.0 * g.M * g.N * g.K < GemmBlocking.ParallelMinFlops) return 1;
-        return Math.Min(8, g.K / SplitKMinPart);
+        return Math.Min(8, g.K / minPart);
     }
-
-    const int SplitKMinPart = 1024;
 
     static void RunSplitK(in GemmArgs g, int parts)
     {
         long size = (long)g.M * g.N;
         float* partials = GemmBuffers.Partials(size * parts);
-        var job = new SplitKPart { G = g, Parts = parts, Partials = partials };
+        var job = new SplitKPart { G = g, Parts = parts, Partials = partials, KcMax = GemmBlocking.KcMax };
         WorkerPool.For(parts, ref job);
         // C = alpha·(P0 + P1 + …) + beta·C, then the epilogue: one update, as for a single K block, in chunks of rows
         // on the pool (each element's sum runs over the parts in order, whichever thread takes its row).
@@ -188,7 +194,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     struct SplitKPart : IParallelJob
     {
         public GemmArgs G;
-        public int Parts;
+        public int Parts, KcMax;
         public float* Partials;
 
         public readonly void Run(int index)
@@ -204,7 +210,9 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             part.Ldc = G.N;
             part.Bias = null;
             part.Relu = false;
-            GemmDriver<TKernel>.Run(part); // nested in a pool job, so it runs on this thread alone
+            // Nested in a pool job, so it runs on this thread alone; never split again, which would reuse this
+            // thread's partials buffer (the outer parts' own, on the calling thread).
+            RunBlocked(part, KcMax);
         }
     }
 

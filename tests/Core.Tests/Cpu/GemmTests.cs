@@ -87,6 +87,7 @@ public class GemmTests
     [InlineData(Transpose.No, Transpose.Yes, 1000, 10, 37)]
     [InlineData(Transpose.Yes, Transpose.No, 10, 1000, 37)]
     [InlineData(Transpose.Yes, Transpose.No, 400, 400, 4096)]
+    [InlineData(Transpose.Yes, Transpose.No, 61, 47, 16500)] // split K into eight parts of over 2048 (12 MFLOP each)
     [InlineData(Transpose.Yes, Transpose.Yes, 33, 65, 3000)]
     public void Sgemm_MatchesFloat64Reference_ForTallAndSkinnyShapes(Transpose ta, Transpose tb, int m, int n, int k)
     {
@@ -212,6 +213,36 @@ public class GemmTests
         Assert.Equal(first, Run(c, 3, 512));
         Assert.Equal(first, Run(c, 2, 256));
         Assert.Equal(first, Run(c, 2, 0));
+    }
+
+    [Theory]
+    [InlineData(Transpose.Yes, Transpose.No, 37, 29, 101)] // six parts of 16-17, tails in every direction
+    [InlineData(Transpose.Yes, Transpose.Yes, 13, 45, 67)]
+    [InlineData(Transpose.Yes, Transpose.No, 220, 48, 300)] // eight parts; 4-row last tile
+    public void Sgemm_SplitK_OnAwkwardSizes_MatchesReferenceAndIsBitIdenticalAcrossThreadCounts(
+        Transpose ta, Transpose tb, int m, int n, int k)
+    {
+        // A K part as short as 16 sends small products through split K, each part in K blocks of 8-9 (KcMax = 9).
+        // The setting holds on the calling thread only: a part the caller runs must not be split again there.
+        GemmBlocking.SplitKMinPart = 16;
+        GemmBlocking.KcMax = 9;
+        try
+        {
+            var c = new GemmCase(ta, tb, m, n, k, 1, 2, 3, 0.75f, 0.5f, GemmEpilogue.BiasRelu, 5);
+            GemmBlocking.ParallelMinFlops = 0;
+            CheckAgainstReference(c);
+            var first = Run(c, 2, 512);
+            Assert.Equal(first, Run(c, 1, 512));
+            Assert.Equal(first, Run(c, 3, 512));
+            Assert.Equal(first, Run(c, 2, 256));
+            Assert.Equal(first, Run(c, 1, 0));
+        }
+        finally
+        {
+            GemmBlocking.SplitKMinPart = 1024;
+            GemmBlocking.KcMax = 512;
+            GemmBlocking.ParallelMinFlops = 8e6;
+        }
     }
 
     public static TheoryData<Transpose, Transpose, int, int, int> VectorShapes => new()
