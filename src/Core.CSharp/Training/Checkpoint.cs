@@ -52,8 +52,8 @@ public sealed class Checkpoint
     /// <summary>
     /// The current values of <paramref name="parameters"/> and the optimizer's state by reference, not copied: for a
     /// <see cref="Save"/> made at once, while nothing trains (a training loop's checkpoint). A copy would cost the
-    /// model's size and both Adam moments again, twice over at an epoch end (the best and the last checkpoint), so
-    /// a loop's peak memory would grow with its vocabulary by three times the tables it already holds.
+    /// parameters and the optimizer's state again (with Adam, three times the tables) for each checkpoint written, two
+    /// at an epoch end (the best and the last), all of it growing with the vocabulary.
     /// </summary>
     public static Checkpoint Live(IReadOnlyDictionary<string, string> metadata, byte[] features,
         IEnumerable<Parameter> parameters, Optimizer? optimizer, long planStep) =>
