@@ -221,6 +221,10 @@ let runOn
         | false, Replicate -> Policies.standard t
     // Peak RSS of the training phase apart from data loading, measured as the PyTorch reference does (reset, run, read).
     let peakSetup = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
+    // What setup left behind (the features file's parse, the vocabularies' growth, the cache checks) is garbage from
+    // here on; one compacting collection hands its pages back before the long phase instead of carrying them through
+    // it (docs/benchmarks.md, "Peak RSS at 10M rows").
+    CtrDsl.Diagnostics.ProcessMemory.ReturnGarbage()
     let peakReset = CtrDsl.Diagnostics.ProcessMemory.ResetPeak()
 
     let result =

@@ -109,6 +109,9 @@ public sealed class Dataset : IDisposable
                 var targets = single ? new[] { trainCache, evalFiles[0].Cache, evalFiles[1].Cache } : new[] { trainCache };
                 foreach (var t in targets) Close(t);
                 var built = Build(schema, key, sources.Train, targets, null, sources.Rule, Split.Train, options, log);
+                // The counting tables (every distinct value seen) and the parse's chunk buffers are garbage now: hand
+                // them back before the remap and the evaluation files' parse allocate their own.
+                Diagnostics.ProcessMemory.ReturnGarbage();
                 features = built.Features!;
                 features.Save(featuresPath);
                 bad += built.BadRows;

@@ -31,6 +31,13 @@ public static class ProcessMemory
         }
     }
 
+    /// <summary>
+    /// One blocking, compacting collection of every generation, the large-object heap included, that decommits the
+    /// freed memory (<see cref="GCCollectionMode.Aggressive"/>): for the boundary between a phase that leaves
+    /// garbage (setup) and a long one that allocates nothing, so that garbage does not stay resident through it.
+    /// </summary>
+    public static void ReturnGarbage() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
     private static long? StatusField(string name)
     {
         try

@@ -38,7 +38,7 @@ public static class ShardFiles
     public static void Save(ShardedTables shards, string checkpoint, long generation)
     {
         var meta = new Dictionary<string, string>(Describe(shards, generation)) { ["shards.rank"] = shards.Rank.ToString() };
-        Checkpoint.Capture(meta, [], shards.Shards, shards.Optimizer, 0).Save(PathOf(checkpoint, generation, shards.Rank, shards.Ranks));
+        Checkpoint.Live(meta, [], shards.Shards, shards.Optimizer, 0).Save(PathOf(checkpoint, generation, shards.Rank, shards.Ranks));
     }
 
     /// <summary>

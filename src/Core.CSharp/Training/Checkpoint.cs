@@ -46,17 +46,31 @@ public sealed class Checkpoint
 
     /// <summary>Copies the current values of <paramref name="parameters"/> and, when given, the optimizer's state.</summary>
     public static Checkpoint Capture(IReadOnlyDictionary<string, string> metadata, byte[] features,
-        IEnumerable<Parameter> parameters, Optimizer? optimizer, long planStep) => new()
+        IEnumerable<Parameter> parameters, Optimizer? optimizer, long planStep) =>
+        Of(metadata, features, parameters, optimizer, planStep, copy: true);
+
+    /// <summary>
+    /// The current values of <paramref name="parameters"/> and the optimizer's state by reference, not copied: for a
+    /// <see cref="Save"/> made at once, while nothing trains (a training loop's checkpoint). A copy would cost the
+    /// parameters and the optimizer's state again (with Adam, three times the tables) for each checkpoint written, two
+    /// at an epoch end (the best and the last), all of it growing with the vocabulary.
+    /// </summary>
+    public static Checkpoint Live(IReadOnlyDictionary<string, string> metadata, byte[] features,
+        IEnumerable<Parameter> parameters, Optimizer? optimizer, long planStep) =>
+        Of(metadata, features, parameters, optimizer, planStep, copy: false);
+
+    private static Checkpoint Of(IReadOnlyDictionary<string, string> metadata, byte[] features,
+        IEnumerable<Parameter> parameters, Optimizer? optimizer, long planStep, bool copy) => new()
         {
             Metadata = new Dictionary<string, string>(metadata),
             Features = features,
-            Parameters = parameters.Select(p => new SavedTensor(p.Name, (int[])p.Shape.Clone(), (float[])p.Value.Clone())).ToArray(),
+            Parameters = parameters.Select(p => new SavedTensor(p.Name, (int[])p.Shape.Clone(), copy ? (float[])p.Value.Clone() : p.Value)).ToArray(),
             PlanStep = planStep,
             OptimizerSteps = optimizer?.Steps ?? 0,
             LearningRate = optimizer?.LearningRate ?? 0f,
             OptimizerState = optimizer is null
                 ? new Dictionary<string, float[]>()
-                : optimizer.State.ToDictionary(kv => kv.Key, kv => (float[])kv.Value.Clone()),
+                : optimizer.State.ToDictionary(kv => kv.Key, kv => copy ? (float[])kv.Value.Clone() : kv.Value),
         };
 
     /// <summary>
@@ -129,46 +143,68 @@ public sealed class Checkpoint
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>Reads and validates a checkpoint file.</summary>
+    /// <summary>
+    /// Reads and validates a checkpoint file. It streams the file twice (the checksum, then the values straight into
+    /// their arrays), so reading holds nothing beyond the values themselves: not a second copy of the whole file.
+    /// </summary>
     public static Checkpoint Load(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            long length = stream.Length;
+            if (length < Magic.Length + 4 + 32) throw new CheckpointException(path, "not a CtrDsl checkpoint (bad magic)");
+            var r = new Reader(stream, length - 32, path);
+            if (!r.Take(Magic.Length).SequenceEqual(Magic)) throw new CheckpointException(path, "not a CtrDsl checkpoint (bad magic)");
+            int version = BinaryPrimitives.ReadInt32LittleEndian(r.Take(4));
+            if (version != Version)
+                throw new CheckpointException(path, $"checkpoint format version {version}; this build reads version {Version}");
+            if (!Checksum(stream, length - 32).AsSpan().SequenceEqual(r.Tail()))
+                throw new CheckpointException(path, "the checksum does not match: the file is truncated or corrupted");
+            r.Seek(Magic.Length + 4);
+            var meta = new Dictionary<string, string>();
+            for (int i = r.Count(); i > 0; i--) meta[r.String()] = r.String();
+            var features = r.Bytes(r.Count());
+            var parameters = new SavedTensor[r.Count()];
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                string name = r.String();
+                var shape = new int[r.Count()];
+                for (int d = 0; d < shape.Length; d++) shape[d] = r.Count();
+                parameters[i] = new SavedTensor(name, shape, r.Floats(r.Length()));
+            }
+            long planStep = r.Int64();
+            long steps = r.Int64();
+            float lr = BinaryPrimitives.ReadSingleLittleEndian(r.Take(4));
+            var state = new Dictionary<string, float[]>();
+            for (int i = r.Count(); i > 0; i--) state[r.String()] = r.Floats(r.Length());
+            r.End();
+            return new Checkpoint
+            {
+                Metadata = meta, Features = features, Parameters = parameters, PlanStep = planStep, OptimizerSteps = steps,
+                LearningRate = lr, OptimizerState = state,
+            };
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CheckpointException(path, $"cannot read the checkpoint ({e.Message})");
         }
-        if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new CheckpointException(path, "not a CtrDsl checkpoint (bad magic)");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(Magic.Length));
-        if (version != Version)
-            throw new CheckpointException(path, $"checkpoint format version {version}; this build reads version {Version}");
-        var body = bytes.AsSpan(0, bytes.Length - 32);
-        if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
-            throw new CheckpointException(path, "the checksum does not match: the file is truncated or corrupted");
-        var r = new Reader(bytes, Magic.Length + 4, bytes.Length - 32, path);
-        var meta = new Dictionary<string, string>();
-        for (int i = r.Count(); i > 0; i--) meta[r.String()] = r.String();
-        var features = r.Bytes(r.Count());
-        var parameters = new SavedTensor[r.Count()];
-        for (int i = 0; i < parameters.Length; i++)
+    }
+
+    /// <summary>SHA-256 of the first <paramref name="bytes"/> bytes of the stream, read in 1 MiB pieces.</summary>
+    private static byte[] Checksum(Stream stream, long bytes)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        stream.Position = 0;
+        for (long left = bytes; left > 0;)
         {
-            string name = r.String();
-            var shape = new int[r.Count()];
-            for (int d = 0; d < shape.Length; d++) shape[d] = r.Count();
-            parameters[i] = new SavedTensor(name, shape, r.Floats(r.Length()));
+            int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n <= 0) throw new EndOfStreamException();
+            sha.AppendData(buffer, 0, n);
+            left -= n;
         }
-        long planStep = r.Int64();
-        long steps = r.Int64();
-        float lr = r.Float();
-        var state = new Dictionary<string, float[]>();
-        for (int i = r.Count(); i > 0; i--) state[r.String()] = r.Floats(r.Length());
-        r.End();
-        return new Checkpoint
-        {
-            Metadata = meta, Features = features, Parameters = parameters, PlanStep = planStep, OptimizerSteps = steps,
-            LearningRate = lr, OptimizerState = state,
-        };
+        return sha.GetHashAndReset();
     }
 
     private sealed class HashingWriter(Stream stream, IncrementalHash sha)
@@ -200,42 +236,68 @@ public sealed class Checkpoint
         }
     }
 
-    private ref struct Reader(byte[] bytes, int position, int end, string file)
+    /// <summary>Reads the body [0, end) of a checkpoint stream, every length checked against what is left.</summary>
+    private sealed class Reader(Stream stream, long end, string file)
     {
-        private int _pos = position;
+        private readonly byte[] _scratch = new byte[64];
 
-        private ReadOnlySpan<byte> Take(long n)
+        private long Left => end - stream.Position;
+
+        public void Seek(long position) => stream.Position = position;
+
+        /// <summary>The 32 checksum bytes after the body.</summary>
+        public ReadOnlySpan<byte> Tail()
         {
-            if (n < 0 || n > end - _pos) throw new CheckpointException(file, $"malformed: a length of {n} at byte {_pos} runs past the end");
-            var s = bytes.AsSpan(_pos, (int)n);
-            _pos += (int)n;
-            return s;
+            stream.Position = end;
+            stream.ReadExactly(_scratch, 0, 32);
+            return _scratch.AsSpan(0, 32);
+        }
+
+        /// <summary>The next n ≤ 64 bytes, valid until the next call.</summary>
+        public ReadOnlySpan<byte> Take(int n)
+        {
+            Check(n);
+            stream.ReadExactly(_scratch, 0, n);
+            return _scratch.AsSpan(0, n);
+        }
+
+        private void Check(long n)
+        {
+            if (n < 0 || n > Left) throw new CheckpointException(file, $"malformed: a length of {n} at byte {stream.Position} runs past the end");
         }
 
         public int Count()
         {
             int n = BinaryPrimitives.ReadInt32LittleEndian(Take(4));
-            if (n < 0) throw new CheckpointException(file, $"malformed: negative count {n} at byte {_pos - 4}");
+            if (n < 0) throw new CheckpointException(file, $"malformed: negative count {n} at byte {stream.Position - 4}");
             return n;
         }
 
         public long Length() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
         public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
-        public float Float() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
-        public string String() => Encoding.UTF8.GetString(Take(Count()));
-        public byte[] Bytes(int n) => Take(n).ToArray();
+        public string String() => Encoding.UTF8.GetString(Bytes(Count()));
+
+        public byte[] Bytes(int n)
+        {
+            Check(n);
+            var b = new byte[n];
+            stream.ReadExactly(b);
+            return b;
+        }
 
         public float[] Floats(long n)
         {
-            if (n < 0 || n > (end - _pos) / 4) throw new CheckpointException(file, $"malformed: {n} values at byte {_pos} run past the end");
+            if (n < 0 || n > Left / 4) throw new CheckpointException(file, $"malformed: {n} values at byte {stream.Position} run past the end");
             var v = new float[n];
-            Take(4 * n).CopyTo(MemoryMarshal.AsBytes(v.AsSpan()));
+            // In pieces: the bytes of more than 2³¹ / 4 floats do not fit one span.
+            for (long at = 0; at < n; at += 1 << 28)
+                stream.ReadExactly(MemoryMarshal.AsBytes(v.AsSpan((int)at, (int)Math.Min(1 << 28, n - at))));
             return v;
         }
 
-        public readonly void End()
+        public void End()
         {
-            if (_pos != end) throw new CheckpointException(file, $"malformed: {end - _pos} unexpected bytes before the checksum");
+            if (Left != 0) throw new CheckpointException(file, $"malformed: {Left} unexpected bytes before the checksum");
         }
     }
 }

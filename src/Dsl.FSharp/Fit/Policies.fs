@@ -145,7 +145,7 @@ type CheckpointFiles(best: string, last: string, metadata: Map<string, string>, 
         match s.Step.Shards with
         | null ->
             try
-                Checkpoint.Capture(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
+                Checkpoint.Live(meta, features, s.Model.Parameters, s.Step.Optimizer, s.Plan.Step).Save path
                 // A sharded run resumed as one process: its whole file now supersedes the shard files.
                 CtrDsl.Distributed.ShardFiles.RemoveAll path
             with :? IOException as e ->

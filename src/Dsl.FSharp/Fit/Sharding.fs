@@ -154,7 +154,7 @@ module Sharding =
 
             let isTable (p: Parameter) = shards.Shards |> Seq.exists (fun t -> t.Name = p.Name)
             let dense = s.Model.Parameters |> Seq.filter (isTable >> not)
-            Checkpoint.Capture(meta, features, dense, s.Step.Optimizer, s.Plan.Step).Save path)
+            Checkpoint.Live(meta, features, dense, s.Step.Optimizer, s.Plan.Step).Save path)
 
         ShardFiles.RemoveOlder(shards, path, generation)
 
