@@ -8,6 +8,7 @@ open System.Diagnostics
 open System.IO
 open Argu
 open CtrDsl.Autodiff
+open CtrDsl.Backends
 open CtrDsl.Cli.Args
 open CtrDsl.Cpu
 open CtrDsl.Distributed
@@ -36,17 +37,29 @@ let private configured (entry: ModelEntry) =
     | Ok c -> c
     | Error e -> Errors.failure e.Message
 
-let private build (entry: ModelEntry) (fields: int) (rows: int) =
+/// The synthetic features: id fields C1 … Cf, and with `history` > 0 one behaviour history of that many positions
+/// sharing the last id field's vocabulary (its candidate), as a behaviour-sequence schema's `vocabulary:` makes it.
+let private features (fields: int) (history: int) (rows: int) =
+    let ids = Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows
+
+    if history > 0 then
+        { ids with
+            Sequences = [ { Name = "history"; MaxLength = history; Pooling = Pooling.Mean; Target = Some $"C%d{fields}" } ] }
+    else
+        ids
+
+let private build (entry: ModelEntry) (fields: int) (history: int) (rows: int) =
     try
-        Model.build entry.DisplayName (Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows) 1UL (configured entry).Expr
-    with :? CtrDsl.Tensors.ShapeException as e ->
-        Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+        Model.build entry.DisplayName (features fields history rows) 1UL (configured entry).Expr
+    with
+    | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+    | :? ArgumentException as e when history = 0 -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message} (give it a history with --history N)"
 
 /// The sizes' checks, before anything is timed: the table's rows are one int, and the batch's plan must fit (measured
 /// over a nominal 1,000 ids a field: the real model's shapes but for the table's rows).
-let private checkModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) =
+let private checkModel (entry: ModelEntry) (fields: int) (history: int) (vocabulary: int) (batch: int) =
     Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
-    Preflight.batch "--batch-size" (build entry fields (fields * min vocabulary 1000)) true batch
+    Preflight.batch "--batch-size" (build entry fields history (fields * min vocabulary 1000)) true batch
 
 /// Where a training step goes: the plan's kernels op by op (PlanProfile) and the Adam update timed apart, over
 /// `steps` more steps after the timed ones; the profiler is attached only here, so the timing above runs without it.
@@ -72,8 +85,8 @@ let private profileStep (train: CtrDsl.Autodiff.Plan) (optimizer: CtrDsl.Optim.A
     out.WriteLine($"adam update (lazy embedding rows): %.2f{ms adamTicks} ms/step")
     out.WriteLine($"whole step (fwd+bwd+adam, profiled): %.2f{ms stepTicks} ms/step")
 
-let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
-    let m = build entry fields (fields * vocabulary)
+let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
+    let m = build entry fields history (fields * vocabulary)
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
     train.Training <- true
@@ -83,6 +96,10 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
     // Id of field f is f·vocabulary + a uniform draw: every field reads its own slice of the one table.
     let ids = Array.init (batch * fields) (fun i -> (i % fields) * vocabulary + rng.Next vocabulary)
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+    // A history of a uniform 0 … history valid positions from the candidate's slice, then −1 padding.
+    let behaviours =
+        Array.init batch (fun _ -> rng.Next(history + 1))
+        |> Array.collect (fun valid -> Array.init history (fun j -> if j < valid then (fields - 1) * vocabulary + rng.Next vocabulary else -1))
 
     for plan in [ train; score ] do
         for n in plan.Order do
@@ -90,6 +107,7 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
                 match n.InputKind.Value with
                 | InputKind.CategoricalIds -> plan.SetInput(n, ReadOnlySpan ids)
                 | InputKind.Label -> plan.SetInput(n, ReadOnlySpan labels)
+                | InputKind.MultiValuedIds -> plan.SetInput(n, ReadOnlySpan behaviours)
                 | _ -> ()
 
     let step =
@@ -147,9 +165,13 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let steps = args.GetResult(BenchArgs.Steps, 20)
         let fields = args.GetResult(BenchArgs.Fields, 39)
         let vocabulary = args.GetResult(BenchArgs.Vocabulary, 100_000)
+        let history = args.GetResult(BenchArgs.History, 0)
 
         if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then
             Errors.usage "bench: sizes must be at least 1"
+
+        if history < 0 then
+            Errors.usage "bench: --history must be at least 0"
 
         args.TryGetResult BenchArgs.Threads |> Option.iter threads
         let modelName = args.GetResult(BenchArgs.Model, "deepfm")
@@ -161,7 +183,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         // The MLP bench runs unless a model is named, so a named model's peak RSS is its own.
         let mlp = new StringWriter()
 
-        checkModel entry fields vocabulary batch
+        checkModel entry fields history vocabulary batch
 
         if not (args.Contains BenchArgs.Model) then
             CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
@@ -169,7 +191,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let profile = new StringWriter()
 
         let t =
-            timeModel entry fields vocabulary batch steps (if args.Contains BenchArgs.Profile then Some(profile :> TextWriter) else None)
+            timeModel entry fields history vocabulary batch steps (if args.Contains BenchArgs.Profile then Some(profile :> TextWriter) else None)
 
         let rss = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
 
@@ -182,6 +204,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
                           "batch_size", JInt(int64 batch)
                           "fields", JInt(int64 fields)
                           "vocabulary", JInt(int64 vocabulary)
+                          "history", JInt(int64 history)
                           "mlp", JStr(mlp.ToString())
                           "model", JStr entry.Name
                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
@@ -195,7 +218,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             out.Write(mlp.ToString())
 
             out.WriteLine(
-                $"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, threads %d{WorkerPool.ThreadCount}"
+                $"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, history %d{history}, threads %d{WorkerPool.ThreadCount}"
             )
 
             out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
