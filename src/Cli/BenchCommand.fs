@@ -16,7 +16,17 @@ open CtrDsl.Dsl
 open CtrDsl.Graph
 open CtrDsl.Models.Registry
 
-type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: float; TrainStepMs: float }
+type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: float; TrainStepMs: float; TrainStepCpuMs: float }
+
+/// The process's CPU milliseconds per call of f over `steps` calls: on one compute thread, a step's cost that other
+/// processes' load does not stretch the way it stretches the wall clock (it still counts the runtime's own threads).
+let private cpuMs (steps: int) (f: unit -> unit) =
+    let t0 = Process.GetCurrentProcess().TotalProcessorTime
+
+    for _ in 1..steps do
+        f ()
+
+    (Process.GetCurrentProcess().TotalProcessorTime - t0).TotalMilliseconds / float steps
 
 /// Median of the timed steps after three warm-up steps.
 let private median (steps: int) (f: unit -> unit) =
@@ -110,15 +120,21 @@ let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabula
                 | InputKind.MultiValuedIds -> plan.SetInput(n, ReadOnlySpan behaviours)
                 | _ -> ()
 
-    let step =
-        median steps (fun () ->
-            train.Forward()
-            train.Backward()
-            optimizer.Step())
+    let trainStep () =
+        train.Forward()
+        train.Backward()
+        optimizer.Step()
+
+    let step = median steps trainStep
+    let stepCpu = cpuMs steps trainStep
 
     let forward = median steps (fun () -> score.Forward())
     profile |> Option.iter (profileStep train optimizer steps)
-    { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
+
+    { TrainSamplesPerSecond = float batch / step
+      ScoreSamplesPerSecond = float batch / forward
+      TrainStepMs = step * 1e3
+      TrainStepCpuMs = stepCpu }
 
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
 /// configured thread count.
@@ -210,6 +226,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
                           "score_samples_per_second", JNum t.ScoreSamplesPerSecond
                           "train_step_ms", JNum t.TrainStepMs
+                          "train_step_cpu_ms", JNum t.TrainStepCpuMs
                           "peak_rss_bytes", JInt rss
                           "profile", JStr(profile.ToString()) ]
                 )
@@ -222,6 +239,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             )
 
             out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
+            out.WriteLine($"  train CPU time        %.2f{t.TrainStepCpuMs} ms/step (process, mean of %d{steps} more steps)")
             out.WriteLine($"  score (forward)       %.0f{t.ScoreSamplesPerSecond} samples/s")
             out.WriteLine($"peak RSS: %.1f{float rss / 1048576.0} MiB")
             out.Write(profile.ToString())
