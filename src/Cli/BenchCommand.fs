@@ -63,7 +63,7 @@ let private build (entry: ModelEntry) (fields: int) (history: int) (rows: int) =
         Model.build entry.DisplayName (features fields history rows) 1UL (configured entry).Expr
     with
     | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
-    | :? ArgumentException as e when history = 0 -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message} (give it a history with --history N)"
+    | :? ArgumentException as e when history = 0 -> Errors.usage $"%s{entry.DisplayName}: %s{Run.refusal e} (give it a history with --history N)"
 
 /// The sizes' checks, before anything is timed: the table's rows are one int, and the batch's plan must fit (measured
 /// over a nominal 1,000 ids a field: the real model's shapes but for the table's rows).
