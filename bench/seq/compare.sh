@@ -13,6 +13,8 @@
 #   SEEDS="1 2" ADAM=lazy bash bench/seq/compare.sh
 #   JOBS=5 bash bench/seq/compare.sh                 # the seeds in 5 lanes at once (see below)
 #   SEEDS="1 2 3" ADAM=dense EPOCHS=1 bash bench/seq/compare.sh   # speed: one epoch each, pairs one after the other
+#   BASE=/tmp/old/ctr SEEDS="1 2 3" ADAM=lazy EPOCHS=1 bash bench/seq/compare.sh   # and another build of ctr first in
+#                                                    # each seed (report: its speed ratio and whether its AUCs agree)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,6 +31,8 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 ctr=${CTR:-$root/src/Cli/bin/Release/net10.0/ctr}
 [ -x "$ctr" ] || { echo "compare: build ctr first (dotnet build src/Cli -c Release)" >&2; exit 2; }
+[ -z "${BASE:-}" ] || [ -x "$BASE" ] || { echo "compare: BASE=$BASE is not an executable ctr" >&2; exit 2; }
+rm -f "$out"/base-*.json
 mkdir -p "$out"
 . "$here/run_yaml.sh"
 /usr/bin/python3 "$here/split_time.py" "$data" "$out/data"
@@ -46,8 +50,12 @@ config "${seeds%% *}"
 "$ctr" data prepare --config "$out/din-${seeds%% *}.yaml" --json > "$out/prepare.json"
 /usr/bin/python3 "$here/ref_din.py" --data "$out/data" --check-history "$out/cache"
 
-seed_runs() { # seed: ours, then each reference variant
+seed_runs() { # seed: the BASE build when given, ours, then each reference variant
   config "$1"
+  if [ -n "${BASE:-}" ]; then
+    rm -rf "$out/runs/base-$1"
+    "$BASE" train --config "$out/din-$1.yaml" --out "$out/runs/base-$1" --json > "$out/base-$1.json"
+  fi
   rm -rf "$out/runs/ours-$1"
   "$ctr" train --config "$out/din-$1.yaml" --out "$out/runs/ours-$1" --json > "$out/ours-$1.json"
   for adam in $adams; do

@@ -40,8 +40,8 @@ def load(name):
         return json.load(f)
 
 
-def ours(seed):
-    r = load(f"ours-{seed}.json")
+def ours(seed, name="ours"):
+    r = load(f"{name}-{seed}.json")
     t = r["metrics"]["test"]
     return {"auc": t["auc"], "logloss": t["logloss"], "speed": r["throughput"]["train_samples_per_second_steady"],
             "epochs": f"{r.get('best_epoch', '?')}/{r['epochs_completed']}"}
@@ -65,6 +65,10 @@ seeds = [s for s in seeds if s not in missing]
 if not seeds:
     sys.exit("report: no seed has all its runs")
 sides = {"ctr": {s: ours(s) for s in seeds}}
+# compare.sh's BASE: another build of ctr, run first in each seed.
+has_base = all(os.path.exists(f"{out}/base-{s}.json") and os.path.getsize(f"{out}/base-{s}.json") > 0 for s in seeds)
+if has_base:
+    sides["ctr, BASE build"] = {s: ours(s, "base") for s in seeds}
 for a in adams:
     sides[f"PyTorch, {a} Adam"] = {s: reference(a, s) for s in seeds}
 
@@ -115,3 +119,11 @@ for a in adams:
     ratio = [ctr[s]["speed"] / ref[s]["speed"] for s in seeds]
     print(f"| {a} Adam | {mean:+.4f} | {paired} | {unpaired} | {verdict} "
           f"| {statistics.mean(ratio):.2f} ({min(ratio):.2f} – {max(ratio):.2f}) |")
+if has_base:
+    base = sides["ctr, BASE build"]
+    ratio = [ctr[s]["speed"] / base[s]["speed"] for s in seeds]
+    same = [s for s in seeds if ctr[s]["auc"] == base[s]["auc"] and ctr[s]["logloss"] == base[s]["logloss"]]
+    print()
+    print(f"ctr / BASE build speed ratio, mean (min – max): {statistics.mean(ratio):.2f} ({min(ratio):.2f} – {max(ratio):.2f}); "
+          f"test AUC and logloss identical on {len(same)} of {len(seeds)} seeds")
+

@@ -267,6 +267,7 @@ type BenchArgs =
     | Steps of n: int
     | Fields of n: int
     | Vocabulary of n: int
+    | History of length: int
     | Threads of n: int
     | Profile
     | Json
@@ -282,6 +283,7 @@ type BenchArgs =
             | Steps _ -> "timed steps (default 20)."
             | Fields _ -> "id fields of the synthetic data (default 39)."
             | Vocabulary _ -> "ids per table of the synthetic data (default 100000)."
+            | History _ -> "add a behaviour history of this many positions sharing the last id field's vocabulary (DIN, DIEN, BST need one)."
             | Threads _ -> "compute threads."
             | Profile -> "also time the model's training step op by op (forward, backward, the Adam update apart)."
             | Json -> "print one JSON object."

@@ -8,6 +8,7 @@ open System.Diagnostics
 open System.IO
 open Argu
 open CtrDsl.Autodiff
+open CtrDsl.Backends
 open CtrDsl.Cli.Args
 open CtrDsl.Cpu
 open CtrDsl.Distributed
@@ -15,7 +16,17 @@ open CtrDsl.Dsl
 open CtrDsl.Graph
 open CtrDsl.Models.Registry
 
-type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: float; TrainStepMs: float }
+type private Timing = { TrainSamplesPerSecond: float; ScoreSamplesPerSecond: float; TrainStepMs: float; TrainStepCpuMs: float }
+
+/// The process's CPU milliseconds per call of f over `steps` calls: on one compute thread, a step's cost that other
+/// processes' load does not stretch the way it stretches the wall clock (it still counts the runtime's own threads).
+let private cpuMs (steps: int) (f: unit -> unit) =
+    let t0 = Process.GetCurrentProcess().TotalProcessorTime
+
+    for _ in 1..steps do
+        f ()
+
+    (Process.GetCurrentProcess().TotalProcessorTime - t0).TotalMilliseconds / float steps
 
 /// Median of the timed steps after three warm-up steps.
 let private median (steps: int) (f: unit -> unit) =
@@ -36,17 +47,29 @@ let private configured (entry: ModelEntry) =
     | Ok c -> c
     | Error e -> Errors.failure e.Message
 
-let private build (entry: ModelEntry) (fields: int) (rows: int) =
+/// The synthetic features: id fields C1 … Cf, and with `history` > 0 one behaviour history of that many positions
+/// sharing the last id field's vocabulary (its candidate), as a behaviour-sequence schema's `vocabulary:` makes it.
+let private features (fields: int) (history: int) (rows: int) =
+    let ids = Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows
+
+    if history > 0 then
+        { ids with
+            Sequences = [ { Name = "history"; MaxLength = history; Pooling = Pooling.Mean; Target = Some $"C%d{fields}" } ] }
+    else
+        ids
+
+let private build (entry: ModelEntry) (fields: int) (history: int) (rows: int) =
     try
-        Model.build entry.DisplayName (Features.ids [ for i in 1..fields -> $"C%d{i}" ] rows) 1UL (configured entry).Expr
-    with :? CtrDsl.Tensors.ShapeException as e ->
-        Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+        Model.build entry.DisplayName (features fields history rows) 1UL (configured entry).Expr
+    with
+    | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
+    | :? ArgumentException as e when history = 0 -> Errors.usage $"%s{entry.DisplayName}: %s{Run.refusal e} (give it a history with --history N)"
 
 /// The sizes' checks, before anything is timed: the table's rows are one int, and the batch's plan must fit (measured
 /// over a nominal 1,000 ids a field: the real model's shapes but for the table's rows).
-let private checkModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) =
+let private checkModel (entry: ModelEntry) (fields: int) (history: int) (vocabulary: int) (batch: int) =
     Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
-    Preflight.batch "--batch-size" (build entry fields (fields * min vocabulary 1000)) true batch
+    Preflight.batch "--batch-size" (build entry fields history (fields * min vocabulary 1000)) true batch
 
 /// Where a training step goes: the plan's kernels op by op (PlanProfile) and the Adam update timed apart, over
 /// `steps` more steps after the timed ones; the profiler is attached only here, so the timing above runs without it.
@@ -72,8 +95,8 @@ let private profileStep (train: CtrDsl.Autodiff.Plan) (optimizer: CtrDsl.Optim.A
     out.WriteLine($"adam update (lazy embedding rows): %.2f{ms adamTicks} ms/step")
     out.WriteLine($"whole step (fwd+bwd+adam, profiled): %.2f{ms stepTicks} ms/step")
 
-let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
-    let m = build entry fields (fields * vocabulary)
+let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
+    let m = build entry fields history (fields * vocabulary)
     use backend = new CpuBackend()
     let train = Plan.Compile(m.Graph, backend, batch, m.Loss, m.Output)
     train.Training <- true
@@ -83,6 +106,10 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
     // Id of field f is f·vocabulary + a uniform draw: every field reads its own slice of the one table.
     let ids = Array.init (batch * fields) (fun i -> (i % fields) * vocabulary + rng.Next vocabulary)
     let labels = Array.init batch (fun _ -> float32 (rng.Next 2))
+    // A history of a uniform 0 … history valid positions from the candidate's slice, then −1 padding.
+    let behaviours =
+        Array.init batch (fun _ -> rng.Next(history + 1))
+        |> Array.collect (fun valid -> Array.init history (fun j -> if j < valid then (fields - 1) * vocabulary + rng.Next vocabulary else -1))
 
     for plan in [ train; score ] do
         for n in plan.Order do
@@ -90,17 +117,24 @@ let private timeModel (entry: ModelEntry) (fields: int) (vocabulary: int) (batch
                 match n.InputKind.Value with
                 | InputKind.CategoricalIds -> plan.SetInput(n, ReadOnlySpan ids)
                 | InputKind.Label -> plan.SetInput(n, ReadOnlySpan labels)
+                | InputKind.MultiValuedIds -> plan.SetInput(n, ReadOnlySpan behaviours)
                 | _ -> ()
 
-    let step =
-        median steps (fun () ->
-            train.Forward()
-            train.Backward()
-            optimizer.Step())
+    let trainStep () =
+        train.Forward()
+        train.Backward()
+        optimizer.Step()
+
+    let step = median steps trainStep
+    let stepCpu = cpuMs steps trainStep
 
     let forward = median steps (fun () -> score.Forward())
     profile |> Option.iter (profileStep train optimizer steps)
-    { TrainSamplesPerSecond = float batch / step; ScoreSamplesPerSecond = float batch / forward; TrainStepMs = step * 1e3 }
+
+    { TrainSamplesPerSecond = float batch / step
+      ScoreSamplesPerSecond = float batch / forward
+      TrainStepMs = step * 1e3
+      TrainStepCpuMs = stepCpu }
 
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
 /// configured thread count.
@@ -147,9 +181,13 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let steps = args.GetResult(BenchArgs.Steps, 20)
         let fields = args.GetResult(BenchArgs.Fields, 39)
         let vocabulary = args.GetResult(BenchArgs.Vocabulary, 100_000)
+        let history = args.GetResult(BenchArgs.History, 0)
 
         if batch < 1 || steps < 1 || fields < 1 || vocabulary < 1 then
             Errors.usage "bench: sizes must be at least 1"
+
+        if history < 0 then
+            Errors.usage "bench: --history must be at least 0"
 
         args.TryGetResult BenchArgs.Threads |> Option.iter threads
         let modelName = args.GetResult(BenchArgs.Model, "deepfm")
@@ -161,7 +199,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         // The MLP bench runs unless a model is named, so a named model's peak RSS is its own.
         let mlp = new StringWriter()
 
-        checkModel entry fields vocabulary batch
+        checkModel entry fields history vocabulary batch
 
         if not (args.Contains BenchArgs.Model) then
             CtrDsl.Bench.MlpBench.Run(mlp, batch, steps, fields, 10, vocabulary)
@@ -169,7 +207,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
         let profile = new StringWriter()
 
         let t =
-            timeModel entry fields vocabulary batch steps (if args.Contains BenchArgs.Profile then Some(profile :> TextWriter) else None)
+            timeModel entry fields history vocabulary batch steps (if args.Contains BenchArgs.Profile then Some(profile :> TextWriter) else None)
 
         let rss = CtrDsl.Diagnostics.ProcessMemory.PeakBytes()
 
@@ -182,11 +220,13 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
                           "batch_size", JInt(int64 batch)
                           "fields", JInt(int64 fields)
                           "vocabulary", JInt(int64 vocabulary)
+                          "history", JInt(int64 history)
                           "mlp", JStr(mlp.ToString())
                           "model", JStr entry.Name
                           "train_samples_per_second", JNum t.TrainSamplesPerSecond
                           "score_samples_per_second", JNum t.ScoreSamplesPerSecond
                           "train_step_ms", JNum t.TrainStepMs
+                          "train_step_cpu_ms", JNum t.TrainStepCpuMs
                           "peak_rss_bytes", JInt rss
                           "profile", JStr(profile.ToString()) ]
                 )
@@ -195,10 +235,11 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
             out.Write(mlp.ToString())
 
             out.WriteLine(
-                $"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, threads %d{WorkerPool.ThreadCount}"
+                $"%s{entry.DisplayName} (defaults) batch %d{batch}, %d{fields} fields x %d{vocabulary} ids, history %d{history}, threads %d{WorkerPool.ThreadCount}"
             )
 
             out.WriteLine($"  train (fwd+bwd+adam)  median %.2f{t.TrainStepMs} ms/step  %.0f{t.TrainSamplesPerSecond} samples/s")
+            out.WriteLine($"  train CPU time        %.2f{t.TrainStepCpuMs} ms/step (process, mean of %d{steps} more steps)")
             out.WriteLine($"  score (forward)       %.0f{t.ScoreSamplesPerSecond} samples/s")
             out.WriteLine($"peak RSS: %.1f{float rss / 1048576.0} MiB")
             out.Write(profile.ToString())

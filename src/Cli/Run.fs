@@ -38,20 +38,20 @@ let sourceStamp (path: string) =
     let time = info.LastWriteTimeUtc.ToString("O", Globalization.CultureInfo.InvariantCulture)
     $"%d{info.Length} bytes, modified %s{time}"
 
+/// A model's refusal of its features, without .NET's " (Parameter 'features')" suffix: the text already says what the
+/// model needs.
+let refusal (e: ArgumentException) =
+    match e.ParamName with
+    | null -> e.Message
+    | name -> e.Message.Replace($" (Parameter '{name}')", "")
+
 /// Builds the configured model over a feature space; a shape error (e.g. too few fields for FGCNN's kernels) is the user's.
 let buildModel (entry: ModelEntry) (configured: Configured) (features: Features) (o: FitOptions) : BuiltModel =
     try
         Fit.build o entry.DisplayName features configured.Expr
     with
     | :? CtrDsl.Tensors.ShapeException as e -> Errors.usage $"%s{entry.DisplayName}: %s{e.Message}"
-    | :? ArgumentException as e ->
-        // The message without .NET's " (Parameter 'features')" suffix: the text already says what the model needs.
-        let message =
-            match e.ParamName with
-            | null -> e.Message
-            | name -> e.Message.Replace($" (Parameter '{name}')", "")
-
-        Errors.usage $"%s{entry.DisplayName}: %s{message}"
+    | :? ArgumentException as e -> Errors.usage $"%s{entry.DisplayName}: %s{refusal e}"
 
 /// The features file's bytes, as a checkpoint stores them.
 let featuresJson (fs: FeatureSpace) =

@@ -189,12 +189,45 @@ let ``bench --profile times a model's step op by op and the Adam update apart`` 
     Expect.isTrue ((plain.Code = 0)) plain.Err
     Expect.equal ((json plain).GetProperty("profile").GetString()) "" "no profile unless asked"
 
+let ``bench --history gives DIN a synthetic history, and DIN without one is refused in one line`` () =
+    let args =
+        [ "bench"
+          "--model"
+          "din"
+          "--batch-size"
+          "16"
+          "--steps"
+          "2"
+          "--fields"
+          "3"
+          "--vocabulary"
+          "40"
+          "--threads"
+          "1" ]
+
+    let r = ctr (args @ [ "--history"; "5"; "--profile"; "--json" ])
+    Expect.isTrue ((r.Code = 0)) r.Err
+    let j = json r
+    Expect.equal (j.GetProperty("history").GetInt32()) 5 "history"
+    Expect.isTrue (j.GetProperty("train_step_cpu_ms").GetDouble() > 0.0) "the step's CPU time is measured"
+
+    for part in [ "batch_norm"; "sequence_mask"; "target_attention" ] do
+        Has.In(part, j.GetProperty("profile").GetString())
+
+    let bad = ctr args
+    Expect.equal bad.Code 2 "bad.Code"
+    Has.In("--history", bad.Err)
+    Expect.isFalse (bad.Err.Contains "   at ") "no stack trace"
+
 let tests =
     testList
         "ToolsTests"
         [ testCase
               "bench --profile times a model's step op by op and the Adam update apart"
               ``bench --profile times a model's step op by op and the Adam update apart``
+          testCase
+              "bench --history gives DIN a synthetic history, and DIN without one is refused in one line"
+              ``bench --history gives DIN a synthetic history, and DIN without one is refused in one line``
           testCase
               "sweep trains every grid point and writes a sorted table and CSV"
               ``sweep trains every grid point and writes a sorted table and CSV``

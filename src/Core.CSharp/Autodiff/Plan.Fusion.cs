@@ -45,7 +45,7 @@ public sealed partial class Plan
                     if (!needed[n.Id] || readers[n.Id] != 1) continue;
                     if (n.Op is Linear { HasBias: true } && reader[n.Id] is { Op: Relu } r) _relu[n.Id] = r;
                     if (n.Op is Concat concat && n.Shape.Axis(concat.Axis) == n.Shape.Rank - 1
-                        && reader[n.Id] is { Op: Linear } linear && linear.Inputs[0] == n)
+                        && reader[n.Id] is { Op: Linear } linear && linear.Inputs[0] == n && WideBlocks(n))
                         _absorbed[n.Id] = true;
                 }
             }
@@ -56,6 +56,19 @@ public sealed partial class Plan
                 Owner[n.Id] = alias ? Owner[n.Inputs[0].Id] : n.Id;
             }
         }
+
+        /// <summary>
+        /// The least mean block width at which a linear layer reads a concat's inputs in its place. Each block is a GEMM
+        /// of its own, k = the block's width, that passes over the layer's whole output (forward) and the weight's
+        /// gradient rows (backward); for narrow blocks those passes and the GEMMs' fixed costs outweigh the one copy the
+        /// concat makes. DIN's unit input [q; e; q − e; q ⊙ e] over batch·len rows is four blocks of k = 8 (mean 8):
+        /// absorbed, its layer ran four GEMMs of k = 8 instead of one of k = 32. IPNN's and FGCNN's classifier inputs
+        /// ([embeddings; pair products], [embeddings; generated features]) are blocks of tens to hundreds.
+        /// </summary>
+        internal const int MinMeanBlockWidth = 16;
+
+        private static bool WideBlocks(Node concat) =>
+            concat.Inputs.Sum(i => i.Shape[i.Shape.Rank - 1]) >= MinMeanBlockWidth * concat.Inputs.Length;
 
         /// <summary>A ReLU fused into the linear layer before it: it shares that node's buffers and has no kernel.</summary>
         public bool IsFusedRelu(Node n) => n.Inputs.Length == 1 && _relu[n.Inputs[0].Id] == n;

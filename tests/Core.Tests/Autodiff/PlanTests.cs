@@ -132,6 +132,27 @@ public class PlanTests
         for (int i = 0; i < fused.Length; i++) Assert.Equal(separate[i], fused[i]);
     }
 
+    // A linear layer reads its concat's inputs as blocks, one GEMM each, only when they are wide on average
+    // (Fusion.MinMeanBlockWidth): DIN's unit input, four blocks of 8, is built as one [rows; 32] input instead.
+    [Fact]
+    public void Concat_IsAbsorbedIntoItsLinearLayer_OnlyWhenItsBlocksAreWideOnAverage()
+    {
+        static bool Absorbed(params int[] widths)
+        {
+            var g = new ExprGraph();
+            var blocks = widths.Select((w, i) => g.Apply(new Lift(), g.Parameter(new Parameter($"x{i}", [3, w])))).ToArray();
+            var concat = g.Apply(new Concat(-1), blocks);
+            var y = g.Apply(new Linear(), concat, g.Parameter(new Parameter("w", [widths.Sum(), 5])), g.Parameter(new Parameter("b", [5])));
+            var plan = Plan.Compile(g, new CpuBackend(), 3, null, y);
+            try { plan.ValueOf(concat); return false; }
+            catch (ArgumentException) { return true; }
+        }
+        Assert.True(Absorbed(16, 16));
+        Assert.True(Absorbed(60, 15)); // IPNN's [embeddings; pair products] on six fields of k = 10
+        Assert.False(Absorbed(8, 8, 8, 8));
+        Assert.False(Absorbed(16, 15));
+    }
+
     [Fact]
     public void ForwardOnlyPlan_ReusesBuffers_AndScoresTheSame()
     {
