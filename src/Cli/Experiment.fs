@@ -97,6 +97,7 @@ let trainingKeys =
       "loss"
       "seed"
       "shuffle"
+      "shuffle_window_rows"
       "patience"
       "monitor"
       "clip_norm"
@@ -157,6 +158,7 @@ let private parseTraining (t: TrainingSection) (node: YamlNode) =
             | "loss" -> { t with Objective = choice k Objective.names v }
             | "seed" -> { t with Seed = int' k 0 v }
             | "shuffle" -> { t with Shuffle = bool' k v }
+            | "shuffle_window_rows" -> { t with ShuffleWindowRows = int' k 1 v }
             | "patience" -> { t with Patience = int' k 0 v }
             | "monitor" -> { t with Monitor = choice k Monitor.names v }
             | "clip_norm" -> { t with ClipNorm = float' k 0.0 1e9 v }
@@ -271,6 +273,7 @@ let toYaml (e: Experiment) (effective: (string * SettingValue) list) =
     line $"  loss: %s{Choice.name Objective.names t.Objective}"
     line $"  seed: %d{t.Seed}"
     line $"""  shuffle: %s{if t.Shuffle then "true" else "false"}"""
+    line $"  shuffle_window_rows: %d{t.ShuffleWindowRows}"
     line $"  patience: %d{t.Patience}"
     line $"  monitor: %s{Monitor.name t.Monitor}"
     line $"  clip_norm: %s{num t.ClipNorm}"

@@ -40,6 +40,19 @@ let ``a bad gradient exchange names where it is and what was expected`` () =
         Expect.stringContains r.Err expected "what was expected"
         Expect.equal (r.Err.Trim().Split('\n').Length) 1 "one line"
 
+let ``the shuffle window is read, written back with the run and checked`` () =
+    let e = CtrDsl.Cli.Experiment.load (yaml "exp.yaml" "training:\n  shuffle_window_rows: 4096\n")
+    Expect.equal e.Training.ShuffleWindowRows 4096 "read from the file"
+    let again = CtrDsl.Cli.Experiment.load (yaml "again.yaml" (CtrDsl.Cli.Experiment.toYaml e []))
+    Expect.equal again.Training.ShuffleWindowRows 4096 "written back"
+    let unset = CtrDsl.Cli.Experiment.load (yaml "unset.yaml" "training:\n  epochs: 1\n")
+    Expect.equal unset.Training.ShuffleWindowRows CtrDsl.Data.BatchReader.DefaultShuffleWindowRows "the default"
+    let file = yaml "exp.yaml" "training:\n  shuffle_window_rows: 0\n"
+    let r = ctr [ "train"; "--config"; file ]
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringStarts r.Err ($"ctr: %s{file}:2:24 shuffle_window_rows: expected an integer >= 1, got") "r.Err"
+    Expect.equal (r.Err.Trim().Split('\n').Length) 1 "one line"
+
 let ``an unknown model lists the zoo`` () =
     let r = ctr [ "train"; "--model"; "deepfn" ]
     Expect.equal r.Code 2 "r.Code"
@@ -125,6 +138,9 @@ let tests =
           testCase
               "a bad gradient exchange names where it is and what was expected"
               ``a bad gradient exchange names where it is and what was expected``
+          testCase
+              "the shuffle window is read, written back with the run and checked"
+              ``the shuffle window is read, written back with the run and checked``
           testCase "an unknown model lists the zoo" ``an unknown model lists the zoo``
           testCase "a missing training file is a usage error" ``a missing training file is a usage error``
           testCase

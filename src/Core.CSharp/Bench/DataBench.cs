@@ -10,7 +10,8 @@ public static class DataBench
     /// <summary>
     /// Prepares <paramref name="trainTsv"/> (and <paramref name="testTsv"/> when given) with the reference's Criteo
     /// schema (log3 buckets, min-count 5, missing as a value) into <paramref name="cacheDir"/> from scratch, then
-    /// reads the train cache for <paramref name="epochs"/> shuffled epochs of batch 4096, and writes the figures.
+    /// reads the train cache for <paramref name="epochs"/> epochs of batch 4096 in file order and shuffled (one-block and
+    /// default windows), and writes the figures.
     /// </summary>
     public static void Run(string trainTsv, string? testTsv, string cacheDir, int threads, int epochs, TextWriter output, int chunkBytes = 4 << 20)
     {
@@ -41,24 +42,32 @@ public static class DataBench
             sw.Stop();
             output.WriteLine(string.Format(inv, "reopen (cache hit) {0:F3} s: {1}", sw.Elapsed.TotalSeconds, ds.Log[0]));
             var batch = Batch.Plan(schema, 4096);
-            foreach (ulong? seed in new ulong?[] { null, 42 })
+            // File order, one-block shuffle windows (the reader's order before windows) and the default window, taken
+            // in turn twice so that a change of load hits each.
+            var readers = new (string Name, ulong? Seed, int WindowRows)[]
             {
-                var reader = new BatchReader(ds.Train, seed);
-                long checksum = 0, rows = 0;
-                sw.Restart();
-                for (int e = 0; e < epochs; e++)
+                ("file order", null, 1), ("shuffled, 1-block windows", 42, options.BlockRows),
+                ($"shuffled, {BatchReader.DefaultShuffleWindowRows:N0}-row windows", 42, BatchReader.DefaultShuffleWindowRows),
+            };
+            for (int round = 0; round < 2; round++)
+                foreach (var (name, seed, windowRows) in readers)
                 {
-                    reader.StartEpoch(e);
-                    while (reader.Next(batch))
+                    var reader = new BatchReader(ds.Train, seed, windowRows);
+                    long checksum = 0, rows = 0;
+                    sw.Restart();
+                    for (int e = 0; e < epochs; e++)
                     {
-                        rows += batch.Rows;
-                        checksum += batch.Ids[0] + batch.Ids[(batch.Rows - 1) * batch.IdFieldCount];
+                        reader.StartEpoch(e);
+                        while (reader.Next(batch))
+                        {
+                            rows += batch.Rows;
+                            checksum += batch.Ids[0] + batch.Ids[(batch.Rows - 1) * batch.IdFieldCount];
+                        }
                     }
+                    sw.Stop();
+                    output.WriteLine(string.Format(inv, "epoch read         {0,-33} {1:N0} rows in {2:F3} s = {3:N0} rows/s (batch 4096, {4} epochs, checksum {5})",
+                        name + ":", rows, sw.Elapsed.TotalSeconds, rows / sw.Elapsed.TotalSeconds, epochs, checksum));
                 }
-                sw.Stop();
-                output.WriteLine(string.Format(inv, "epoch read         {0}: {1:N0} rows in {2:F3} s = {3:N0} rows/s (batch 4096, {4} epochs, checksum {5})",
-                    seed is null ? "file order" : "shuffled  ", rows, sw.Elapsed.TotalSeconds, rows / sw.Elapsed.TotalSeconds, epochs, checksum));
-            }
         }
     }
 

@@ -8,7 +8,7 @@ public sealed record PrepareOptions
     /// <summary>Parser threads; chunks are merged in file order whatever the count, so results do not depend on it.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     public BadRowPolicy BadRows { get; init; } = BadRowPolicy.Fail;
-    /// <summary>Rows per cache block: the unit of streaming and of the block-level shuffle.</summary>
+    /// <summary>Rows per cache block: the unit of streaming and of the shuffle's windows (<see cref="BatchReader"/>).</summary>
     public int BlockRows { get; init; } = 16384;
     /// <summary>Bytes of text per parse chunk.</summary>
     public int ChunkBytes { get; init; } = 4 << 20;

@@ -74,7 +74,7 @@ module Fit =
         (valid: DataCache option)
         (state: FitState)
         : LoopResult =
-        let reader = if o.Shuffle then BatchReader(train, uint64 o.Seed) else BatchReader(train)
+        let reader = if o.Shuffle then BatchReader(train, uint64 o.Seed, o.ShuffleWindowRows) else BatchReader(train)
         let ranks = run.Ranks
         let whole = Batch.Plan(schema, o.BatchSize)
         let batch = if ranks.Size = 1 then whole else Batch.Plan(schema, (o.BatchSize + ranks.Size - 1) / ranks.Size)

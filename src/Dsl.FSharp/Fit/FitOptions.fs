@@ -15,8 +15,12 @@ type FitOptions =
         Objective: Objective
         /// Seeds the initial values, dropout, the shuffle and the valid split.
         Seed: int
-        /// Shuffle the training rows each epoch (by block, then within the block) with Seed; false keeps file order.
+        /// Shuffle the training rows each epoch with Seed; false keeps file order.
         Shuffle: bool
+        /// Rows permuted together when shuffled: the cache's blocks are visited in a random order and each run of
+        /// ShuffleWindowRows / block rows of them (at least one) is read in one random order of all its rows, copied
+        /// into memory once (`BatchReader`). The default, 262,144, permutes a split of up to that many rows whole.
+        ShuffleWindowRows: int
         /// Evaluations without improvement before stopping; 0 never stops early.
         Patience: int
         Monitor: Monitor
@@ -50,6 +54,7 @@ module FitOptions =
           Objective = BinaryClassification
           Seed = 2024
           Shuffle = true
+          ShuffleWindowRows = CtrDsl.Data.BatchReader.DefaultShuffleWindowRows
           Patience = 2
           Monitor = Auc
           ClipNorm = 0.0
