@@ -162,7 +162,13 @@ public sealed unsafe class BatchReader
         {
             if (_row == _rows)
             {
-                if (_window + 1 >= WindowCount) break;
+                if (_window + 1 >= WindowCount)
+                {
+                    // The pass is over: the last block leaves the resident set now, not at the next StartEpoch (which
+                    // an evaluation reader never calls).
+                    if (_seed is null && _window >= 0) _cache.Release(_blockOrder[_window]);
+                    break;
+                }
                 EnterWindow(_window + 1);
                 continue;
             }
