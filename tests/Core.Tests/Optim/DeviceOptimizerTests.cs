@@ -12,27 +12,9 @@ public class DeviceOptimizerTests
     private const int Batch = 8, Vocabulary = 30, Steps = 4;
 
     // Trains a DeepFM-shaped graph (sparse tables with L2, dense layers) on the CPU backend and returns its parameters.
-    private static (Parameter[] Parameters, Optimizer Optimizer) Train(Func<IEnumerable<Parameter>, Optimizer> rule, bool device)
-    {
-        var m = TrainingGraphs.DeepFm(3, Vocabulary);
-        var plan = Plan.Compile(m.Graph, new CpuBackend(), Batch, m.Loss, m.Logits);
-        plan.Training = true;
-        Optimizer opt = device ? new DeviceOptimizer(plan, rule(plan.Parameters)) : rule(plan.Parameters);
-        var rng = new Random(9);
-        var ids = new int[Batch * TrainingGraphs.Fields];
-        var labels = new float[Batch];
-        for (int s = 0; s < Steps; s++)
-        {
-            for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(Vocabulary);
-            for (int i = 0; i < labels.Length; i++) labels[i] = rng.Next(2);
-            plan.SetInput(m.Ids, ids);
-            plan.SetInput(m.Label, labels);
-            plan.Forward();
-            plan.Backward();
-            opt.Step();
-        }
-        return (m.Parameters, opt);
-    }
+    private static (Parameter[] Parameters, Optimizer Optimizer) Train(Func<IEnumerable<Parameter>, Optimizer> rule, bool device) =>
+        BackendTraining.Train(TrainingGraphs.DeepFm, new CpuBackend(), rule, resident: device,
+            new BackendTraining.Setting(ModelSeed: 3, Vocabulary: Vocabulary, Batch: Batch, Steps: Steps, DataSeed: 9));
 
     public static TheoryData<string> Rules => new() { "adam", "adamw", "adagrad", "sgd", "sgd-nesterov" };
 
