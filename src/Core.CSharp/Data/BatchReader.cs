@@ -82,7 +82,7 @@ public sealed unsafe class BatchReader
     /// <summary>Rewinds to the start of <paramref name="epoch"/> (its shuffle order).</summary>
     public void StartEpoch(long epoch)
     {
-        if (_seed is null && _window >= 0 && _window < _blockOrder.Length) _cache.Release(_blockOrder[_window]);
+        LeaveBlock();
         _epoch = epoch;
         for (int b = 0; b < _blockOrder.Length; b++) _blockOrder[b] = b;
         if (_seed is ulong s) Shuffle(_blockOrder, TokenHash.Mix(s ^ TokenHash.Mix((ulong)epoch)));
@@ -92,12 +92,20 @@ public sealed unsafe class BatchReader
 
     private int WindowCount => (_blockOrder.Length + _windowBlocks - 1) / _windowBlocks;
 
+    /// <summary>In file order, the block being read leaves the resident set (a shuffled window's blocks left it when
+    /// they were staged). Called as the reader moves on, when a pass ends (an evaluation reader never starts another
+    /// epoch) and at a new epoch; a second release of a block is harmless.</summary>
+    private void LeaveBlock()
+    {
+        if (_seed is null && _window >= 0 && _window < _blockOrder.Length) _cache.Release(_blockOrder[_window]);
+    }
+
     // File order reads the mapped block in place and releases it as the reader leaves it; shuffled, a window's blocks
     // are released as soon as they are staged. Either way the resident set holds at most one block of the mapping
     // whatever the cache's size (DataCache.Release).
     private void EnterWindow(int window)
     {
-        if (_seed is null && _window >= 0) _cache.Release(_blockOrder[_window]);
+        LeaveBlock();
         _window = window;
         _row = 0;
         if (_seed is ulong s)
@@ -164,9 +172,7 @@ public sealed unsafe class BatchReader
             {
                 if (_window + 1 >= WindowCount)
                 {
-                    // The pass is over: the last block leaves the resident set now, not at the next StartEpoch (which
-                    // an evaluation reader never calls).
-                    if (_seed is null && _window >= 0) _cache.Release(_blockOrder[_window]);
+                    LeaveBlock();
                     break;
                 }
                 EnterWindow(_window + 1);
