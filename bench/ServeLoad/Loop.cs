@@ -5,7 +5,6 @@ using System.Net.Http.Headers;
 namespace CtrDsl.ServeLoad;
 
 /// <summary>What one cell of the load test saw: every good request's latency, the errors and the worst score gap.</summary>
-/// <summary>What one cell of the load test saw: every good request's latency, the errors and the worst score gap.</summary>
 internal sealed record Result(int Requests, int Malformed, double Seconds, double[] Latencies, int Rows, int Errors, int MalformedWrong,
     float MaxDelta, int BitEqual, int Scored)
 {
