@@ -137,9 +137,12 @@ let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabula
       TrainStepCpuMs = stepCpu }
 
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
-/// configured thread count.
-let private gemm (json: bool) (out: TextWriter) =
-    CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, 1.0) |> ignore
+/// configured thread count, timing each shape for about `seconds` a side.
+let private gemm (seconds: float) (json: bool) (out: TextWriter) =
+    if not (seconds > 0.0 && seconds <= 60.0) then
+        Errors.usage $"bench gemm: --seconds must be above 0 and at most 60, got %g{seconds}"
+
+    CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, seconds) |> ignore
     0
 
 /// `--threads N`, checked (Preflight.threads) and applied; 0 runs on one thread.
@@ -151,7 +154,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     match args.TryGetSubCommand() with
     | Some(BenchArgs.Gemm g) ->
         args.TryGetResult BenchArgs.Threads |> Option.iter threads
-        gemm (g.Contains GemmArgs.Json) out
+        gemm (g.GetResult(GemmBenchArgs.Seconds, 1.0)) (g.Contains GemmBenchArgs.Json) out
     | Some(BenchArgs.Collectives c) ->
         match MpiCommunicator.LaunchedSize() with
         | 1 -> Errors.usage "bench collectives: start it with several ranks, e.g. mpiexec -n 2 ctr bench collectives"
