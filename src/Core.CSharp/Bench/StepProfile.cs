@@ -93,7 +93,7 @@ public sealed class StepProfile
         if (UploadMs is { } upload) sb.AppendLine(string.Create(c, $"batch upload: {upload:F2} ms/step"));
         sb.AppendLine(string.Create(c, $"{Optimizer.ToLowerInvariant()} update (lazy embedding rows): {OptimizerMs:F2} ms/step"));
         sb.AppendLine(string.Create(c,
-            $"whole step (upload+fwd+bwd+update, profiled): {StepMs:F2} ms/step = {SamplesPerSecond:F0} samples/s over {Steps} steps of batch {Batch}"));
+            $"whole step ({(UploadMs is null ? "" : "upload+")}fwd+bwd+update, profiled): {StepMs:F2} ms/step = {SamplesPerSecond:F0} samples/s over {Steps} steps of batch {Batch}"));
         return sb.ToString();
     }
 }
