@@ -2,13 +2,15 @@
 # Side by side with the PyTorch reference (../shared/bench/ref): DeepFM, Wide&Deep, DeepFEFM and FGCNN trained for
 # one epoch on the reference's synthetic Criteo-shaped data (batch 4096, k = 10, MLP 400-400-400, Adam 1e-3,
 # dropout 0, file order), in one invocation: training samples/s (steady and whole epoch), data-loading time,
-# peak RSS, test AUC and logloss for both, and the ratios ours / PyTorch. CI does not run this.
+# peak RSS, test AUC and logloss for both, the ratios ours / PyTorch, and the share of the GEMM ceiling (read before,
+# between and after our models; the best reading counts). CI does not run this.
 #
 #   bash bench/compare.sh                      # 1M/200k rows (FGCNN on the first 200k on both sides)
 #   ROWS=100000 TEST_ROWS=20000 bash bench/compare.sh   # a quick check
 #   MODELS="deepfm widedeep" bash bench/compare.sh
 #   DATA_DIR=/tmp/refout bash bench/compare.sh          # reuse files data.py wrote there
 #   TORCH_MODELS= bash bench/compare.sh        # leave out libtorch 2.10 running our graph (--device torch)
+#   CEILING_SECONDS=1 bash bench/compare.sh    # time each GEMM shape longer in the ceiling readings (default 0.3 s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -46,6 +48,16 @@ head -n "$fgcnn_rows" "$train" > "$out/train_fgcnn.tsv"
 torch_build=(); [ -n "${torch_models// /}" ] && torch_build=(-p:Torch=true)
 dotnet build "$root/src/Cli" -c Release -v quiet -nologo "${torch_build[@]}" >/dev/null
 ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
+# The GEMM ceiling, read before, between and after our models (gemm-1.json …): every shape of `ctr bench gemm`, ours
+# beside OpenBLAS, CEILING_SECONDS a shape and side. The VM's speed drifts within minutes, so the report lists every
+# reading and takes the shares against the best one (a ceiling is the best rate the GEMM reaches).
+readings=0
+ceiling() {
+  readings=$((readings + 1))
+  echo "GEMM ceiling, reading $readings"
+  $ctr bench gemm --json --seconds "${CEILING_SECONDS:-0.3}" > "$out/gemm-$readings.json" || true
+}
+rm -f "$out"/gemm*.json
 for m in $models; do
   t="$train"; [ "$m" = fgcnn ] && t="$out/train_fgcnn.tsv"
   experiment_yaml "$out/$m.yaml" "$m" "$t" "$test" "$out/cache"
@@ -53,6 +65,7 @@ for m in $models; do
   # loads its .npy cache), then train from the memory-mapped cache.
   echo "ours: $m"
   $ctr data prepare --config "$out/$m.yaml" --json > "$out/ours-$m-data.json"
+  ceiling
   /usr/bin/time -f "%M" -o "$out/ours-$m.rss" $ctr train --config "$out/$m.yaml" --out "$out/run-$m" --json > "$out/ours-$m.json"
   if grep -qx "$m" <<<"$(tr ' ' '\n' <<<"$torch_models")"; then
     echo "ours on libtorch: $m"
@@ -60,7 +73,7 @@ for m in $models; do
       --json > "$out/torch-$m.json"
   fi
 done
-$ctr bench gemm --json > "$out/gemm.json" || true
+ceiling
 
 # The reference, in the same invocation. Debian's OpenBLAS 0.3.21 misdetects this VM's Xeon as an SSE3 "Prescott"
 # and runs about 4x slower; naming the AVX-512 kernels keeps the comparison fair (override with OPENBLAS_CORETYPE).

@@ -25,16 +25,54 @@ def mlp_flops_per_sample(m):
     return 3 * 2 * (i * 400 + 400 * 400 + 400 * 400 + 400)
 
 
-# The GEMM rate of `ctr bench gemm` in the same run: the mean of the three 400-wide training shapes (forward NN,
-# backward NT and TN) at the machine's thread count, which a training step uses in equal FLOPs.
-gemm_rows = [json.loads(l) for l in open(os.path.join(out, "gemm.json")) if l.strip().startswith("{")]
-train_shapes = [r for r in gemm_rows if r["k"] in (400, 4096) and r["n"] == 400 and r["m"] in (400, 4096)
-                and (r["m"], r["k"]) != (400, 400)]
-threads = max(r["threads"] for r in gemm_rows)
-rates = [r["ours_gflops"] for r in train_shapes if r["threads"] == threads]
-gemm = sum(rates) / len(rates)
+# The GEMM ceiling: in each of compare.sh's readings of `ctr bench gemm` (gemm-1.json …, before, between and after our
+# models), the mean rate of the three 400-wide training shapes (forward NN, backward NT and TN) at the machine's thread
+# count, which a training step uses in equal FLOPs; OpenBLAS's mean on the same shapes in the same reading beside it.
+# The shares are taken against the best reading: a ceiling is the best rate the GEMM reaches, and a reading taken while
+# the VM ran slow would otherwise make a model look faster than the GEMM itself.
+def reading(path):
+    rows = [json.loads(l) for l in open(path) if l.strip().startswith("{")]
+    shapes = [r for r in rows if r["k"] in (400, 4096) and r["n"] == 400 and r["m"] in (400, 4096)
+              and (r["m"], r["k"]) != (400, 400)]
+    if not shapes:
+        return None
+    threads = max(r["threads"] for r in shapes)
+    shapes = [r for r in shapes if r["threads"] == threads]
+    blas = [r["openblas_gflops"] for r in shapes if r["openblas_gflops"] is not None]
+    return threads, sum(r["ours_gflops"] for r in shapes) / len(shapes), sum(blas) / len(blas) if blas else None
 
-print(f"GEMM rate (ctr bench gemm, {threads} threads, mean of NN/NT/TN 4096x400x400): {gemm:.1f} GFLOP/s\n")
+
+def reading_number(name):
+    return int(name[len("gemm-"):-len(".json")])
+
+
+files = sorted((f for f in os.listdir(out) if f.startswith("gemm-") and f.endswith(".json")), key=reading_number)
+taken = [(reading_number(f), reading(os.path.join(out, f))) for f in files]
+readings = [(i, r) for i, r in taken if r is not None]
+if not readings:
+    sys.exit("compare_report: no GEMM reading (gemm-N.json) in " + out)
+
+
+def when(i):
+    return f"before {models[0]}" if i == 1 else f"after {models[i - 2]}" if i > len(models) else f"between {models[i - 2]} and {models[i - 1]}"
+
+
+threads = readings[0][1][0]
+ours_rates = [r[1] for _, r in readings]
+gemm = max(ours_rates)
+print(f"GEMM ceiling (ctr bench gemm, {threads} threads, mean of NN/NT/TN 4096x400x400), best of {len(readings)} "
+      f"readings: {gemm:.1f} GFLOP/s (readings {min(ours_rates):.1f}–{gemm:.1f}, best / worst "
+      f"{gemm / min(ours_rates):.2f}x)\n")
+print("| reading | when | ours GFLOP/s | OpenBLAS GFLOP/s | ours / OpenBLAS |")
+print("|---|---|---|---|---|")
+for i, r in taken:
+    if r is None:
+        print(f"| {i} | {when(i)} | failed | — | — |")
+        continue
+    _, ours, blas = r
+    theirs = f"{blas:.1f} | {ours / blas:.2f}x" if blas else "— | —"
+    print(f"| {i} | {when(i)} | {ours:.1f} | {theirs} |")
+print()
 print("| model | rows | ours samples/s steady (whole epoch) | PyTorch steady (whole epoch) | ratio steady | "
       "MLP GFLOP/s ours | share of GEMM ceiling | ours AUC / logloss | PyTorch AUC / logloss | share counting all GEMM FLOPs |")
 print("|---|---|---|---|---|---|---|---|---|---|")

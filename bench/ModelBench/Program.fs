@@ -3,7 +3,8 @@
 ///              preprocessing, initialisation, hyperparameters and row order (file order, batch 4096, Adam 1e-3).
 ///   frappe:    LR, FM, DeepFM, DeepFEFM and FGCNN on Frappe with a seeded 80/20 train/validation split.
 ///   profile:   a training step of a model on Criteo-shaped random ids (39 fields, 72,346 rows, batch 4096),
-///              broken down by op and by block, with the optimizer update and the batch upload timed apart.
+///              broken down by op and by block, with the optimizer update and the batch upload timed apart
+///              (CtrDsl.Bench.StepProfile, as `ctr bench --profile`), and by node with CTRDSL_PROFILE_NODES=1.
 module ModelBench
 
 open System
@@ -112,47 +113,28 @@ let private profile (name: string) (steps: int) =
     let labels = Array.init batch (fun _ -> if rng.NextDouble() < 0.25 then 1.0f else 0.0f)
     let idsNode = built.Inputs |> List.find (fun n -> n.Name = "ids")
 
-    let step () =
+    let upload () =
         plan.SetInput(idsNode, ReadOnlySpan ids)
         plan.SetInput(built.Label, ReadOnlySpan labels)
-        plan.Forward()
-        plan.Backward()
-        adam.Step()
 
     for _ in 1..3 do
-        step ()
-
-    let prof = CtrDsl.Autodiff.PlanProfile()
-    plan.Profile <- prof
-    let mutable upload, optimizer = 0L, 0L
-    let clock = Stopwatch.StartNew()
-
-    for _ in 1..steps do
-        let t0 = Stopwatch.GetTimestamp()
-        plan.SetInput(idsNode, ReadOnlySpan ids)
-        plan.SetInput(built.Label, ReadOnlySpan labels)
-        let t1 = Stopwatch.GetTimestamp()
+        upload ()
         plan.Forward()
         plan.Backward()
-        let t2 = Stopwatch.GetTimestamp()
         adam.Step()
-        upload <- upload + (t1 - t0)
-        optimizer <- optimizer + (Stopwatch.GetTimestamp() - t2)
 
-    let seconds = clock.Elapsed.TotalSeconds
-
-    printfn
-        $"{name}: {steps} steps of batch {batch} in {seconds:F2} s = {float (steps * batch) / seconds:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
+    let profiled = CtrDsl.Bench.StepProfile.Run(plan, adam, batch, steps, upload)
+    let prof = profiled.Kernels
 
     printfn
-        $"  batch upload {float upload / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step, Adam update {float optimizer / float Stopwatch.Frequency * 1e3 / float steps:F2} ms/step"
+        $"{name}: {steps} steps of batch {batch} in {profiled.StepMs * float steps / 1e3:F2} s = {profiled.SamplesPerSecond:F0} samples/s (threads {CtrDsl.Cpu.WorkerPool.ThreadCount})"
 
     let evalPlan = CtrDsl.Autodiff.Plan.Compile(built.Graph, new CtrDsl.Cpu.CpuBackend(), 16384, null, built.Output)
 
     printfn
         $"  plan buffers: training (batch {batch}) {float plan.AllocatedBytes / 1048576.0:F0} MiB, scoring (batch 16384) {float evalPlan.AllocatedBytes / 1048576.0:F0} MiB"
 
-    printfn "%s" (prof.Report steps)
+    printfn "%s" (profiled.Report())
 
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_SIZES" = "1" then
         for n in built.Graph.Nodes |> Seq.sortByDescending (fun n -> n.Shape.Numel(16384)) |> Seq.truncate 12 do

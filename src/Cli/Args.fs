@@ -242,6 +242,16 @@ type GemmArgs =
             match a with
             | Json -> "print one JSON object."
 
+type GemmBenchArgs =
+    | Seconds of s: float
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Seconds _ -> "timed seconds per shape and side (default 1; bench/compare.sh's ceiling readings use less)."
+            | Json -> "print one JSON object per shape."
+
 type ScoreBenchArgs =
     | Model of name: string
     | Rows of n: int
@@ -259,7 +269,7 @@ type ScoreBenchArgs =
             | Json -> "print one JSON object."
 
 type BenchArgs =
-    | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Collectives of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<ScoreBenchArgs>
     | Model of name: string

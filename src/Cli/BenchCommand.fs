@@ -71,30 +71,6 @@ let private checkModel (entry: ModelEntry) (fields: int) (history: int) (vocabul
     Preflight.elements "--fields x --vocabulary" (int64 fields * int64 vocabulary) 4L
     Preflight.batch "--batch-size" (build entry fields history (fields * min vocabulary 1000)) true batch
 
-/// Where a training step goes: the plan's kernels op by op (PlanProfile) and the Adam update timed apart, over
-/// `steps` more steps after the timed ones; the profiler is attached only here, so the timing above runs without it.
-let private profileStep (train: CtrDsl.Autodiff.Plan) (optimizer: CtrDsl.Optim.Adam) (steps: int) (out: TextWriter) =
-    let profile = CtrDsl.Autodiff.PlanProfile()
-    train.Profile <- profile
-    let mutable stepTicks = 0L
-    let mutable adamTicks = 0L
-
-    for _ in 1..steps do
-        let t0 = Stopwatch.GetTimestamp()
-        train.Forward()
-        train.Backward()
-        let t1 = Stopwatch.GetTimestamp()
-        optimizer.Step()
-        let t2 = Stopwatch.GetTimestamp()
-        stepTicks <- stepTicks + (t2 - t0)
-        adamTicks <- adamTicks + (t2 - t1)
-
-    train.Profile <- null
-    let ms ticks = float ticks * 1e3 / float Stopwatch.Frequency / float steps
-    out.Write(profile.Report steps)
-    out.WriteLine($"adam update (lazy embedding rows): %.2f{ms adamTicks} ms/step")
-    out.WriteLine($"whole step (fwd+bwd+adam, profiled): %.2f{ms stepTicks} ms/step")
-
 let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabulary: int) (batch: int) (steps: int) (profile: TextWriter option) =
     let m = build entry fields history (fields * vocabulary)
     use backend = new CpuBackend()
@@ -129,7 +105,7 @@ let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabula
     let stepCpu = cpuMs steps trainStep
 
     let forward = median steps (fun () -> score.Forward())
-    profile |> Option.iter (profileStep train optimizer steps)
+    profile |> Option.iter (fun out -> out.Write(CtrDsl.Bench.StepProfile.Run(train, optimizer, batch, steps).Report()))
 
     { TrainSamplesPerSecond = float batch / step
       ScoreSamplesPerSecond = float batch / forward
@@ -137,9 +113,12 @@ let private timeModel (entry: ModelEntry) (fields: int) (history: int) (vocabula
       TrainStepCpuMs = stepCpu }
 
 /// The GEMM bench: our GFLOP/s beside OpenBLAS's (when libopenblas is installed) for the MLP shapes, on the
-/// configured thread count.
-let private gemm (json: bool) (out: TextWriter) =
-    CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, 1.0) |> ignore
+/// configured thread count, timing each shape for about `seconds` a side.
+let private gemm (seconds: float) (json: bool) (out: TextWriter) =
+    if not (seconds > 0.0 && seconds <= 60.0) then
+        Errors.usage $"bench gemm: --seconds must be above 0 and at most 60, got %g{seconds}"
+
+    CtrDsl.Bench.GemmBench.Run(out, WorkerPool.ThreadCount, json, seconds) |> ignore
     0
 
 /// `--threads N`, checked (Preflight.threads) and applied; 0 runs on one thread.
@@ -151,7 +130,7 @@ let execute (args: ParseResults<BenchArgs>) (out: TextWriter) : int =
     match args.TryGetSubCommand() with
     | Some(BenchArgs.Gemm g) ->
         args.TryGetResult BenchArgs.Threads |> Option.iter threads
-        gemm (g.Contains GemmArgs.Json) out
+        gemm (g.GetResult(GemmBenchArgs.Seconds, 1.0)) (g.Contains GemmBenchArgs.Json) out
     | Some(BenchArgs.Collectives c) ->
         match MpiCommunicator.LaunchedSize() with
         | 1 -> Errors.usage "bench collectives: start it with several ranks, e.g. mpiexec -n 2 ctr bench collectives"

@@ -185,9 +185,20 @@ let ``bench --profile times a model's step op by op and the Adam update apart`` 
     for part in [ "linear"; "embedding"; "bi_interaction"; "bce_with_logits"; "adam update"; "whole step" ] do
         Has.In(part, profile)
 
+    // The inputs are set once before the timed steps, so there is no upload to time.
+    Has.Not("batch upload", profile)
+
     let plain = ctr (args @ [ "--json" ])
     Expect.isTrue ((plain.Code = 0)) plain.Err
     Expect.equal ((json plain).GetProperty("profile").GetString()) "" "no profile unless asked"
+
+let ``bench gemm refuses a time per shape outside (0, 60] s in one line`` () =
+    for bad in [ "0"; "-1"; "61" ] do
+        let r = ctr [ "bench"; "gemm"; "--seconds"; bad ]
+        Expect.equal r.Code 2 $"--seconds %s{bad}: exit code"
+        Expect.equal (r.Err.Trim().Split('\n').Length) 1 $"--seconds %s{bad}: one line, got %s{r.Err}"
+        Has.In("--seconds must be above 0 and at most 60", r.Err)
+        Expect.equal r.Out "" $"--seconds %s{bad}: nothing measured"
 
 let ``bench --history gives DIN a synthetic history, and DIN without one is refused in one line`` () =
     let args =
@@ -225,6 +236,9 @@ let tests =
         [ testCase
               "bench --profile times a model's step op by op and the Adam update apart"
               ``bench --profile times a model's step op by op and the Adam update apart``
+          testCase
+              "bench gemm refuses a time per shape outside (0, 60] s in one line"
+              ``bench gemm refuses a time per shape outside (0, 60] s in one line``
           testCase
               "bench --history gives DIN a synthetic history, and DIN without one is refused in one line"
               ``bench --history gives DIN a synthetic history, and DIN without one is refused in one line``

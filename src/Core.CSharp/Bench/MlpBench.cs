@@ -97,10 +97,6 @@ public static class MlpBench
         output.WriteLine($"  samples/s (fwd+bwd+update): {batch / (median + updates[steps / 2]):F0}");
         output.WriteLine($"  allocated per step: {allocated / steps} bytes ({allocated} over {steps} steps)");
         // Where a step's time goes, from a few more steps with the profiler attached.
-        var profile = new PlanProfile();
-        plan.Profile = profile;
-        for (int i = 0; i < 5; i++) { plan.Forward(); plan.Backward(); }
-        plan.Profile = null;
-        output.Write(profile.Report(5));
+        output.Write(StepProfile.Run(plan, adam, batch, 5).Report());
     }
 }
