@@ -50,8 +50,7 @@ internal sealed unsafe partial class RowPackArena : IDisposable
         bool huge = bytes >= HugeFrom;
         long capacity = huge ? (bytes + HugePage - 1) / HugePage * HugePage : (bytes + 4095) & ~4095L;
         var block = (byte*)NativeMemory.AlignedAlloc((nuint)capacity, huge ? (nuint)HugePage : 64);
-        // Advice only: on failure (no THP, not Linux) the block keeps small pages.
-        if (huge && OperatingSystem.IsLinux()) madvise(block, (nuint)capacity, MadvHugePage);
+        if (huge) AdviseHugePages(block, capacity);
         if (_base != null)
         {
             Buffer.MemoryCopy(_base, block, capacity, _used);
@@ -62,6 +61,15 @@ internal sealed unsafe partial class RowPackArena : IDisposable
     }
 
     const int MadvHugePage = 14;
+
+    /// <summary>Advice only: where it cannot be given (not Linux, no libc by that name, THP off) the block keeps
+    /// small pages.</summary>
+    static void AdviseHugePages(byte* block, long bytes)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { madvise(block, (nuint)bytes, MadvHugePage); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
 
     [LibraryImport("libc")]
     private static partial int madvise(void* address, nuint length, int advice);
