@@ -146,10 +146,38 @@ let private profile (name: string) (steps: int) =
         for key, f, b in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
             printfn $"{key, -50} {f * 1e3 / float steps, 11:F2} {b * 1e3 / float steps, 12:F2}"
 
+/// This process's minor and major page faults so far (fields 10 and 12 of /proc/self/stat; zeros elsewhere).
+let private pageFaults () =
+    try
+        let stat = File.ReadAllText "/proc/self/stat"
+        let fields = stat.Substring(stat.LastIndexOf ')' + 2).Split ' '
+        int64 fields[7], int64 fields[9]
+    with _ ->
+        0L, 0L
+
+/// The kernel's transparent huge pages in this process (AnonHugePages of /proc/self/smaps_rollup), or "n/a".
+let private hugePages () =
+    try
+        File.ReadAllLines "/proc/self/smaps_rollup"
+        |> Array.tryFind (fun l -> l.StartsWith "AnonHugePages:")
+        |> Option.map (fun l -> l.Substring(14).Trim())
+        |> Option.defaultValue "n/a"
+    with _ ->
+        "n/a"
+
+/// p50, p90, p99, p99.9 and the mean of some times (sorted in place).
+let private quantiles (t: float[]) =
+    let mean = Array.average t
+    Array.sortInPlace t
+    let q (p: float) = t[min (t.Length - 1) (int (p * float t.Length))]
+    q 0.5, q 0.9, q 0.99, q 0.999, mean
+
 /// One-row forward passes of a zoo model on Criteo-shaped ids: the dense layers reading their weights as they lie
 /// (plain) against copies packed for one row (packed, as a Predictor's single-row plan reads them), on 1 and 2
 /// threads. The four run in turn, 200 calls each, until each has `calls` timed calls, so that the machine's load
-/// falls on all of them alike. Then the packed plan's time by node, on one thread.
+/// falls on all of them alike; the first call of each turn, after the other three have run, is also shown alone
+/// (cold: another plan's weights in the caches). Then the packed plan alone on one thread, `calls` calls, by node:
+/// each op's own quantiles over the calls, to say which op a slow call was slow in.
 let private latency (name: string) (calls: int) =
     let fields, rowsPerField = 39, 1855
     let features = Features.ids [ for i in 1..fields -> $"C{i}" ] (fields * rowsPerField)
@@ -182,10 +210,17 @@ let private latency (name: string) (calls: int) =
         p.Read(built.Output, Span y)
         scores[c] <- scores[c] + y[0]
 
-    let times = Array.init configs.Length (fun _ -> Array.zeroCreate<float> calls)
     let block = 200
+    let times = Array.init configs.Length (fun _ -> Array.zeroCreate<float> calls)
+    let cold = Array.init configs.Length (fun _ -> Array.zeroCreate<float> (calls / block))
+    let gcs () = GC.CollectionCount 0 + GC.CollectionCount 1 + GC.CollectionCount 2
+    let mutable gcsBefore, faultsBefore = 0, (0L, 0L)
 
     for round in -5 .. calls / block - 1 do
+        if round = 0 then
+            gcsBefore <- gcs ()
+            faultsBefore <- pageFaults ()
+
         for c in 0 .. configs.Length - 1 do
             let threads, _, _ = configs[c]
             CtrDsl.Cpu.WorkerPool.ThreadCount <- threads
@@ -198,6 +233,11 @@ let private latency (name: string) (calls: int) =
                 if round >= 0 then
                     times[c][round * block + j] <- t
 
+                    if j = 0 then
+                        cold[c][round] <- t
+
+    let gcsDuring = gcs () - gcsBefore
+    let minor, major = pageFaults ()
     CtrDsl.Cpu.WorkerPool.ThreadCount <- saved
     // The same rows went through every plan: plain and packed must agree to the bit.
     if scores[0] <> scores[1] || scores[2] <> scores[3] then
@@ -205,31 +245,67 @@ let private latency (name: string) (calls: int) =
 
     let load = File.ReadAllText("/proc/loadavg").Split(' ')[0]
     printfn $"{name}: one-row forward passes, µs over {calls} calls per configuration, alternating blocks of {block} (load average {load})"
-    printfn "threads  weights  p50     p90     p99     p99.9   mean"
+    printfn "threads  weights  p50     p90     p99     p99.9   mean    cold p50"
 
     for c in 0 .. configs.Length - 1 do
         let threads, packed, _ = configs[c]
-        let t = times[c]
-        let mean = Array.average t
-        Array.sortInPlace t
-        let q (p: float) = t[min (calls - 1) (int (p * float calls))]
+        let p50, p90, p99, p999, mean = quantiles times[c]
+        let coldP50, _, _, _, _ = quantiles cold[c]
         let weights = if packed then "packed" else "plain"
-        printfn $"{threads, -7}  {weights, -7}  {q 0.5, -6:F1}  {q 0.9, -6:F1}  {q 0.99, -6:F1}  {q 0.999, -6:F1}  {mean, -6:F1}"
+        printfn $"{threads, -7}  {weights, -7}  {p50, -6:F1}  {p90, -6:F1}  {p99, -6:F1}  {p999, -6:F1}  {mean, -6:F1}  {coldP50, -6:F1}"
+
+    printfn
+        $"during the timed calls: {gcsDuring} GCs, {minor - fst faultsBefore} minor and {major - snd faultsBefore} major page faults; transparent huge pages in the process: {hugePages ()}"
 
     let _, _, packed = configs[1]
     let prof = CtrDsl.Autodiff.PlanProfile()
     packed.Profile <- prof
     CtrDsl.Cpu.WorkerPool.ThreadCount <- 1
 
-    for i in 0 .. calls - 1 do
+    let nodes =
+        [| for n in built.Graph.Nodes do
+               if not (isNull n.Op) then
+                   n |]
+
+    let byNode = Array.init nodes.Length (fun _ -> Array.zeroCreate<float> calls)
+    let whole = Array.zeroCreate<float> calls
+    let outside = Array.zeroCreate<float> calls
+
+    for i in -1000 .. calls - 1 do
+        let t0 = Stopwatch.GetTimestamp()
         packed.SetInput(idsNode, ReadOnlySpan rows[i &&& 1023])
         packed.Forward()
+        let t = float (Stopwatch.GetTimestamp() - t0) * 1e6 / float Stopwatch.Frequency
+
+        if i >= 0 then
+            whole[i] <- t
+            let mutable inOps = 0.0
+
+            for k in 0 .. nodes.Length - 1 do
+                let u = prof.LastForwardMicroseconds nodes[k]
+                byNode[k][i] <- u
+                inOps <- inOps + u
+
+            outside[i] <- t - inOps
 
     CtrDsl.Cpu.WorkerPool.ThreadCount <- saved
-    printfn "packed weights, one thread, by node:"
+    printfn $"packed weights, one thread alone, {calls} calls, µs by node (each column its own quantile over the calls):"
+    printfn "node                                      p50     p99     p99.9   mean"
 
-    for key, f, _ in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape}") do
-        printfn $"{key, -40} {f * 1e6 / float calls, 8:F2} µs"
+    let row (key: string) (t: float[]) =
+        let p50, _, p99, p999, mean = quantiles t
+        printfn $"{key, -40}  {p50, -6:F2}  {p99, -6:F2}  {p999, -6:F2}  {mean, -6:F2}"
+
+    row "whole call (input set, forward)" whole
+    row "outside the ops (input set, loop)" outside
+
+    // Ops that run no kernel of their own in this plan (a ReLU fused into its GEMM, the loss) read 0 throughout.
+    for k in
+        [| 0 .. nodes.Length - 1 |]
+        |> Array.filter (fun k -> Array.average byNode[k] > 0.0)
+        |> Array.sortByDescending (fun k -> Array.average byNode[k]) do
+        let n = nodes[k]
+        row $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape}" byNode[k]
 
 [<EntryPoint>]
 let main argv =

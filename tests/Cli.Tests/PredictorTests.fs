@@ -167,6 +167,16 @@ let ``a predictor shared by 16 threads throws InvalidOperationException and neve
     // Still usable afterwards, from one thread.
     Expect.equal (p.Predict(ReadOnlySpan rows[0])) (expected[0]) "p.Predict(ReadOnlySpan rows[0])"
 
+let ``a disposed predictor frees its packed weights and scores the same bits from the parameters`` () =
+    let run, test, _ = trained.Force()
+    let p = Run.predictor run 64
+    let rows = File.ReadLines test |> Seq.take 16 |> Seq.map values |> Array.ofSeq
+    let bits (v: string array) = BitConverter.SingleToInt32Bits(p.Predict(ReadOnlySpan v))
+    let packed = rows |> Array.map bits
+    p.Dispose()
+    p.Dispose()
+    Expect.equal (rows |> Array.map bits) packed "after Dispose, single rows read the weights as they lie"
+
 let tests =
     testList
         "PredictorTests"
@@ -175,4 +185,7 @@ let tests =
           testCase "a single-row prediction allocates nothing in steady state" ``a single-row prediction allocates nothing in steady state``
           testCase
               "a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score"
-              ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score`` ]
+              ``a predictor shared by 16 threads throws InvalidOperationException and never returns a wrong score``
+          testCase
+              "a disposed predictor frees its packed weights and scores the same bits from the parameters"
+              ``a disposed predictor frees its packed weights and scores the same bits from the parameters`` ]

@@ -10,19 +10,23 @@ namespace CtrDsl.Autodiff;
 /// </summary>
 public sealed class PlanProfile
 {
-    private readonly Dictionary<Node, (long forward, long backward)> _ticks = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Node, (long forward, long backward, long lastForward)> _ticks = new(ReferenceEqualityComparer.Instance);
 
     internal void AddForward(Node n, long ticks)
     {
         var t = _ticks.GetValueOrDefault(n);
-        _ticks[n] = (t.forward + ticks, t.backward);
+        _ticks[n] = (t.forward + ticks, t.backward, ticks);
     }
 
     internal void AddBackward(Node n, long ticks)
     {
         var t = _ticks.GetValueOrDefault(n);
-        _ticks[n] = (t.forward, t.backward + ticks);
+        _ticks[n] = (t.forward, t.backward + ticks, t.lastForward);
     }
+
+    /// <summary>Microseconds of <paramref name="n"/>'s latest forward run (0 before its first): with one row per
+    /// call, the per-call times whose quantiles say which op a slow call was slow in.</summary>
+    public double LastForwardMicroseconds(Node n) => _ticks.GetValueOrDefault(n).lastForward * 1e6 / Stopwatch.Frequency;
 
     /// <summary>Stopwatch ticks spent zeroing gradient buffers at the start of backward passes.</summary>
     public long ZeroFillTicks { get; internal set; }

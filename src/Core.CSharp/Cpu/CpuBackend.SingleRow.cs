@@ -4,16 +4,20 @@ namespace CtrDsl.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    // Buffers the owner declared unchanging (a predictor's parameters), and the packed copies made of them so far.
+    // Buffers the owner declared unchanging (a predictor's parameters), the packed copies made of them so far, and
+    // the one block of memory those copies share.
     private HashSet<DeviceBuffer>? _rowConstants;
     private RowGemv[] _rowPacks = [];
+    private RowPackArena? _rowArena;
 
     /// <summary>
     /// Declares <paramref name="constants"/> (a scorer's parameter buffers) unchanging from now on: a one-row GEMM
     /// (m == 1, B not transposed, as in a dense layer scoring one row) whose B lies in one of them then runs over a copy
     /// of that B packed for one row (<see cref="RowGemv"/>), made on the first such call and reused after, with the
-    /// bits the plain GEMM gives. The copies do not follow later writes to the buffers: after the parameters change
-    /// (more training, a checkpoint loaded into them), score through a new backend.
+    /// bits the plain GEMM gives. All the copies lie in one block of this backend's (<see cref="RowPackArena"/>: huge
+    /// pages, so that a core's L2 can hold every layer at once), freed by <see cref="Dispose"/>. The copies do not
+    /// follow later writes to the buffers: after the parameters change (more training, a checkpoint loaded into them),
+    /// score through a new backend.
     /// </summary>
     public void PackSingleRowWeights(IEnumerable<DeviceBuffer> constants)
     {
@@ -42,8 +46,20 @@ public sealed unsafe partial class CpuBackend
         foreach (var p in _rowPacks)
             if (p.Matches(b.Buffer!, b.Offset, k, n, ldb)) return p;
         if (!_rowConstants!.Contains(b.Buffer!) || !RowGemv.Supported(Cpu.Gemm.MaxVectorWidth)) return null;
-        var pack = new RowGemv(F(b), k, n, ldb, Cpu.Gemm.MaxVectorWidth, b.Buffer!, b.Offset);
+        _rowArena ??= new RowPackArena();
+        var pack = new RowGemv(_rowArena, F(b), k, n, ldb, Cpu.Gemm.MaxVectorWidth, b.Buffer!, b.Offset);
         _rowPacks = [.. _rowPacks, pack];
         return pack;
+    }
+
+    /// <summary>Bytes of the packed single-row copies made so far, and whether their block is advised as huge pages.</summary>
+    internal (long Bytes, bool Huge) RowPackMemory => (_rowArena?.Used ?? 0, _rowArena?.Huge ?? false);
+
+    /// <summary>Frees the packed copies; later one-row GEMMs read B as it lies.</summary>
+    private void DisposeRowPacks()
+    {
+        (_rowConstants, _rowPacks) = (null, []);
+        _rowArena?.Dispose();
+        _rowArena = null;
     }
 }

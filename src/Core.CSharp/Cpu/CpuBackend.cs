@@ -11,7 +11,7 @@ public sealed unsafe partial class CpuBackend : IBackend
 {
     public string Name => "cpu";
 
-    public void Dispose() { }
+    public void Dispose() => DisposeRowPacks();
 
     /// <summary>The span a float view covers (empty for an absent view).</summary>
     internal static Span<float> F(BufferView v) =>

@@ -1,20 +1,18 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace CtrDsl.Cpu;
 
 /// <summary>
 /// A weight matrix W <c>[k; n]</c> (row stride <c>ldb</c>) repacked for one-row products y = x·W (single-row
-/// scoring): the columns in panels of <see cref="PanelWidth"/> (four vectors), each panel <c>[k; PanelWidth]</c>
-/// contiguous, the last one padded with zero columns. A row then reads each panel as one sequential stream instead of
-/// k short runs <c>ldb</c> floats apart, and a thread's share of the panels is a fixed contiguous range of memory.
+/// scoring): the columns in panels of <see cref="PanelWidth"/> (four vectors), each panel <c>[k; width]</c>
+/// contiguous. The last panel is only as wide as the vectors its columns need (n rounded up to one vector, not to a
+/// panel), so the copy holds k·n floats and at most a vector's worth of zero columns: DeepFM's 400-wide layers would
+/// otherwise carry 48 zero columns in 448, 12 % more to read per row and 2.1 MB against a 2 MiB L2. A row then reads
+/// each panel as one sequential stream instead of k short runs <c>ldb</c> floats apart, and a thread's share of the
+/// panels is a fixed contiguous range of memory. The copy lives in a <see cref="RowPackArena"/>, beside the other
+/// layers' copies.
 /// </summary>
-/// <remarks>
-/// Each output element is the same FMA chain as in <see cref="Gemm.Sgemm"/> (p = 0, 1, … within the same K blocks,
-/// then the same <see cref="TileUpdate"/>), so <see cref="Run"/> gives the bits the general GEMM gives, for any thread
-/// count. The packed copy is a snapshot: it does not follow later changes to W.
-/// </remarks>
 internal sealed unsafe class RowGemv
 {
     [ThreadStatic] static long? parallelMinWeights;
@@ -23,9 +21,9 @@ internal sealed unsafe class RowGemv
     /// below it, waking the other core costs more than its half of the stream. Per thread, for tests.</summary>
     internal static long ParallelMinWeights { get => parallelMinWeights ?? 64 * 1024; set => parallelMinWeights = value; }
 
-    // Pinned, so that _panels (64-byte aligned inside it) stays valid for the array's life.
-    readonly float[] _data;
-    readonly float* _panels;
+    // The copy: at _offset floats into the arena's block (which may move as other packs join it).
+    readonly RowPackArena _arena;
+    readonly long _offset;
     readonly int _width;
 
     /// <summary>The source: which buffer region this copy was packed from.</summary>
@@ -37,6 +35,12 @@ internal sealed unsafe class RowGemv
     public int PanelWidth => 4 * (_width / 32);
     int Panels => (N + PanelWidth - 1) / PanelWidth;
 
+    /// <summary>Bytes of the packed copy: k rows of n floats rounded up to one vector.</summary>
+    public long Bytes => (long)K * VectorsOf(N) * (_width / 32) * sizeof(float);
+
+    /// <summary>Vectors that <paramref name="columns"/> columns take.</summary>
+    int VectorsOf(int columns) => (columns + _width / 32 - 1) / (_width / 32);
+
     /// <summary>Whether this machine has a vector width the packed path runs at (with the GEMM's width cap).</summary>
     public static bool Supported(int maxVectorWidth) => Width(maxVectorWidth) != 0;
 
@@ -45,26 +49,27 @@ internal sealed unsafe class RowGemv
         : maxVectorWidth >= 256 && Vector256.IsHardwareAccelerated ? 256 : 0;
 
     /// <summary>Packs W = <paramref name="w"/> <c>[k; n]</c>, row stride <paramref name="ldb"/>, read from
-    /// <paramref name="source"/> at <paramref name="offset"/> (the key <see cref="Matches"/> compares).</summary>
-    public RowGemv(ReadOnlySpan<float> w, int k, int n, int ldb, int maxVectorWidth, object source, long offset)
+    /// <paramref name="source"/> at <paramref name="offset"/> (the key <see cref="Matches"/> compares), into
+    /// <paramref name="arena"/>, which must outlive the pack.</summary>
+    public RowGemv(RowPackArena arena, ReadOnlySpan<float> w, int k, int n, int ldb, int maxVectorWidth, object source, long offset)
     {
         _width = Width(maxVectorWidth);
         if (_width == 0) throw new PlatformNotSupportedException("RowGemv: no 256- or 512-bit vectors");
         if (k < 1 || n < 1 || ldb < n || w.Length < (long)(k - 1) * ldb + n)
             throw new ArgumentException($"RowGemv: W [{k}; {n}] with row stride {ldb} does not fit {w.Length} floats");
         (K, N, Ldb, Source, Offset) = (k, n, ldb, source, offset);
-        int pw = PanelWidth;
-        long floats = (long)Panels * k * pw;
-        _data = GC.AllocateUninitializedArray<float>(checked((int)floats) + 16, pinned: true);
-        float* start = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
-        _panels = start + (int)((64 - (nint)start % 64) % 64 / sizeof(float));
+        _arena = arena;
+        _offset = arena.Reserve(Bytes / sizeof(float));
+        int pw = PanelWidth, lanes = _width / 32;
+        float* panels = arena.Base + _offset;
         for (int j = 0; j < Panels; j++)
         {
-            float* panel = _panels + (long)j * k * pw;
-            int j0 = j * pw, cols = Math.Min(pw, n - j0);
+            // Every panel but the last is full, so panel j starts j·k·pw floats in.
+            float* panel = panels + (long)j * k * pw;
+            int j0 = j * pw, cols = Math.Min(pw, n - j0), width = VectorsOf(cols) * lanes;
             for (int p = 0; p < k; p++)
             {
-                var row = new Span<float>(panel + (long)p * pw, pw);
+                var row = new Span<float>(panel + (long)p * width, width);
                 w.Slice(p * ldb + j0, cols).CopyTo(row);
                 row[cols..].Clear();
             }
@@ -81,7 +86,7 @@ internal sealed unsafe class RowGemv
     /// </summary>
     public void Run(float* x, nint xStride, float alpha, float beta, float* c, float* bias, bool relu)
     {
-        var job = new Job { Self = this, X = x, XStride = xStride, Alpha = alpha, Beta = beta, C = c, Bias = bias, Relu = relu };
+        var job = new Job { Self = this, Panels = _arena.Base + _offset, X = x, XStride = xStride, Alpha = alpha, Beta = beta, C = c, Bias = bias, Relu = relu };
         int kBlocks = (K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
         job.KcMax = (K + kBlocks - 1) / kBlocks;
         // Fixed parts, one per thread at most: a part's panels are one range of memory, so when the same thread takes
@@ -94,7 +99,7 @@ internal sealed unsafe class RowGemv
     struct Job : IParallelJob
     {
         public RowGemv Self;
-        public float* X, C, Bias;
+        public float* Panels, X, C, Bias;
         public nint XStride;
         public float Alpha, Beta;
         public bool Relu;
@@ -104,37 +109,60 @@ internal sealed unsafe class RowGemv
         {
             int panels = Self.Panels;
             int j0 = (int)((long)part * panels / Parts), j1 = (int)((long)(part + 1) * panels / Parts);
-            if (Self._width == 512) Panels<Lanes512, Vector512<float>>(j0, j1);
-            else Panels<Lanes256, Vector256<float>>(j0, j1);
+            if (Self._width == 512) RunPanels<Lanes512, Vector512<float>>(j0, j1);
+            else RunPanels<Lanes256, Vector256<float>>(j0, j1);
         }
 
-        readonly void Panels<W, TV>(int j0, int j1) where W : ILanes<TV> where TV : struct
+        readonly void RunPanels<W, TV>(int j0, int j1) where W : ILanes<TV> where TV : struct
         {
             int lanes = W.Count, pw = 4 * lanes, k = Self.K, n = Self.N;
             float* acc = stackalloc float[64];
             for (int j = j0; j < j1; j++)
             {
-                float* panel = Self._panels + (long)j * k * pw;
-                int col = j * pw, cols = Math.Min(pw, n - col);
+                float* panel = Panels + (long)j * k * pw;
+                int col = j * pw, cols = Math.Min(pw, n - col), vectors = (cols + lanes - 1) / lanes;
                 for (int p0 = 0; p0 < k; p0 += KcMax)
                 {
                     int kc = Math.Min(KcMax, k - p0);
-                    TV a0 = W.Zero, a1 = W.Zero, a2 = W.Zero, a3 = W.Zero;
-                    float* w = panel + (long)p0 * pw;
-                    float* x = X + p0 * XStride;
-                    for (int p = 0; p < kc; p++, w += pw)
-                    {
-                        var xp = W.Broadcast(x[p * XStride]);
-                        a0 = W.Fma(W.LoadAligned(w), xp, a0);
-                        a1 = W.Fma(W.LoadAligned(w + lanes), xp, a1);
-                        a2 = W.Fma(W.LoadAligned(w + 2 * lanes), xp, a2);
-                        a3 = W.Fma(W.LoadAligned(w + 3 * lanes), xp, a3);
-                    }
-                    W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes); W.Store(a3, acc + 3 * lanes);
+                    float* w = panel + (long)p0 * vectors * lanes;
+                    if (vectors == 4) Full<W, TV>(w, X + p0 * XStride, kc, acc);
+                    else Narrow<W, TV>(w, X + p0 * XStride, kc, vectors, acc);
                     bool last = p0 + kc == k;
                     Update(acc, cols, col, new TileUpdate(Alpha, Beta, p0 == 0, last && Relu), last ? Bias : null);
                 }
             }
+        }
+
+        /// <summary>acc = x·w over <paramref name="kc"/> rows of a full panel (four vectors a row).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly void Full<W, TV>(float* w, float* x, int kc, float* acc) where W : ILanes<TV> where TV : struct
+        {
+            int lanes = W.Count;
+            TV a0 = W.Zero, a1 = W.Zero, a2 = W.Zero, a3 = W.Zero;
+            for (int p = 0; p < kc; p++, w += 4 * lanes)
+            {
+                var xp = W.Broadcast(x[p * XStride]);
+                a0 = W.Fma(W.LoadAligned(w), xp, a0);
+                a1 = W.Fma(W.LoadAligned(w + lanes), xp, a1);
+                a2 = W.Fma(W.LoadAligned(w + 2 * lanes), xp, a2);
+                a3 = W.Fma(W.LoadAligned(w + 3 * lanes), xp, a3);
+            }
+            W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes); W.Store(a3, acc + 3 * lanes);
+        }
+
+        /// <summary>The same for the last panel's one to three vectors a row: each column the same FMA chain.</summary>
+        readonly void Narrow<W, TV>(float* w, float* x, int kc, int vectors, float* acc) where W : ILanes<TV> where TV : struct
+        {
+            int lanes = W.Count, width = vectors * lanes;
+            TV a0 = W.Zero, a1 = W.Zero, a2 = W.Zero;
+            for (int p = 0; p < kc; p++, w += width)
+            {
+                var xp = W.Broadcast(x[p * XStride]);
+                a0 = W.Fma(W.LoadAligned(w), xp, a0);
+                if (vectors > 1) a1 = W.Fma(W.LoadAligned(w + lanes), xp, a1);
+                if (vectors > 2) a2 = W.Fma(W.LoadAligned(w + 2 * lanes), xp, a2);
+            }
+            W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes);
         }
 
         /// <summary>Folds a panel's accumulators into its columns [col, col + cols) of C.</summary>

@@ -8,7 +8,8 @@ namespace CtrDsl.Serving;
 /// that any number of threads may share one pool. A call takes an idle predictor (or makes one when every predictor
 /// is busy), scores, and puts it back; the pool so grows to the peak number of concurrent callers and no further.
 /// Predictors made from the same graph share its parameters (see <see cref="Predictor"/>), so each one costs only its
-/// activations. The scores are those of the predictor itself: the pool adds no arithmetic.
+/// activations and, once it has scored a single row, its own copy of the dense layers packed for one row (DeepFM's:
+/// one 2 MiB huge page). The scores are those of the predictor itself: the pool adds no arithmetic.
 /// </summary>
 /// <remarks>
 /// Lending costs one <see cref="ConcurrentBag{T}"/> take and add per call and allocates nothing in steady state.

@@ -62,7 +62,8 @@ public unsafe class RowGemvTests
         RowGemv.ParallelMinWeights = 0;
         try
         {
-            var pack = new RowGemv(w, c.K, c.N, ldb, width, w, 0);
+            using var arena = new RowPackArena();
+            var pack = new RowGemv(arena, w, c.K, c.N, ldb, width, w, 0);
             fixed (float* px = x, pc = cm, pb = bias)
                 pack.Run(px, c.XStride, c.Alpha, c.Beta, pc, c.Epilogue == GemmEpilogue.None ? null : pb, c.Epilogue == GemmEpilogue.BiasRelu);
         }
@@ -124,6 +125,61 @@ public unsafe class RowGemvTests
             if (!RowGemv.Supported(width)) continue;
             Assert.Equal(one, Run(c, width, threads));
         }
+    }
+
+    [Theory]
+    [InlineData(512, 400, 390, 400)]
+    [InlineData(512, 401, 97, 416)]
+    [InlineData(512, 1, 17, 16)]
+    [InlineData(512, 65, 3, 80)]
+    [InlineData(256, 400, 390, 400)]
+    [InlineData(256, 33, 5, 40)]
+    public void RowGemv_PacksNoZeroPanelColumns(int width, int n, int k, int packedColumns)
+    {
+        // The last panel is as wide as its columns' vectors, not a whole panel: 400 columns at 512 bits are 400 floats
+        // a row, not 448.
+        if (!RowGemv.Supported(width)) return;
+        using var arena = new RowPackArena();
+        var pack = new RowGemv(arena, new float[k * n], k, n, n, width, arena, 0);
+        Assert.Equal((long)k * packedColumns * sizeof(float), pack.Bytes);
+        Assert.Equal(pack.Bytes, arena.Used);
+    }
+
+    [Fact]
+    public void RowGemv_PacksInOneGrowingArena_KeepTheirBits()
+    {
+        // DeepFM's three layers and an odd one packed one after another into one arena, which moves as it grows past
+        // the huge-page size: every pack still scores the plain GEMM's bits, on 1 and 2 threads.
+        if (!RowGemv.Supported(512) && !RowGemv.Supported(256)) return;
+        int width = RowGemv.Supported(512) ? 512 : 256;
+        var shapes = new[] { (N: 400, K: 390), (N: 400, K: 400), (N: 37, K: 11), (N: 400, K: 400) };
+        var rng = new Random(17);
+        var ws = shapes.Select(s => Fill(rng, s.K * s.N)).ToArray();
+        using var arena = new RowPackArena();
+        var packs = shapes.Select((s, i) => new RowGemv(arena, ws[i], s.K, s.N, s.N, width, ws[i], 0)).ToArray();
+        Assert.True(arena.Huge);
+        Assert.True(arena.Used >= packs.Sum(p => p.Bytes));
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            for (int i = 0; i < shapes.Length; i++)
+            {
+                var (n, k) = shapes[i];
+                var x = Fill(rng, k);
+                var bias = Fill(rng, n);
+                var want = new float[n];
+                Gemm.Sgemm(Transpose.No, Transpose.No, 1, n, k, 1f, x, k, ws[i], n, 0f, want, n, bias, GemmEpilogue.BiasRelu);
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    WorkerPool.ThreadCount = threads;
+                    var got = new float[n];
+                    fixed (float* px = x, pc = got, pb = bias)
+                        packs[i].Run(px, 1, 1f, 0f, pc, pb, true);
+                    Assert.Equal(want, got);
+                }
+            }
+        }
+        finally { WorkerPool.ThreadCount = saved; }
     }
 
     [Fact]
