@@ -74,7 +74,7 @@ internal sealed class Generation
     /// job's <see cref="ScoreJob.Completion"/> has completed, else another thread will complete it.
     /// (An earlier rule scored a request on its own thread only when it found the queue empty, and otherwise woke one
     /// of several workers that each scored what they found: up to three passes at once on two cores. The turn cut the
-    /// server's CPU per request at 16 clients in 13 of 15 alternating pairs on a loaded machine; docs/serving.md.)
+    /// server's CPU per request at 16 clients in 15 of 17 alternating pairs on a loaded machine; docs/serving.md.)
     /// </summary>
     public void Score(ScoreJob job)
     {
