@@ -1,5 +1,6 @@
 // ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W]
 //               [--client lean|http|both] [--url http://127.0.0.1:PORT --server-pid PID]
+//               [--clients 1,4,16,64] [--rows 1,64] [--no-soak]
 //
 // Starts `ctr serve`'s host in process on a free loopback port (or drives the `ctr serve` at --url, a loopback
 // address, whose CPU time it reads from /proc when given its PID) with closed-loop clients (each sends a request,
@@ -19,7 +20,7 @@ string? Flag(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 
 if (args.Length == 0 || args[0].StartsWith("--"))
 {
     Console.Error.WriteLine("usage: ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W] " +
-        "[--client lean|http|both] [--url http://127.0.0.1:PORT --server-pid PID]");
+        "[--client lean|http|both] [--url http://127.0.0.1:PORT --server-pid PID] [--clients 1,4,16,64] [--rows 1,64] [--no-soak]");
     return 2;
 }
 string run = args[0];
@@ -29,6 +30,10 @@ int maxRequests = int.Parse(Flag("--max-requests") ?? "20000", inv);
 int maxWait = int.Parse(Flag("--max-wait-us") ?? "0", inv);
 int workers = int.Parse(Flag("--workers") ?? Environment.ProcessorCount.ToString(inv), inv);
 string? url = Flag("--url");
+// A part of the table (e.g. `--clients 16 --rows 1`, for a profile of one cell); --no-soak leaves the soak and /health out.
+int[] List(string flag, string all) => (Flag(flag) ?? all).Split(',').Select(x => int.Parse(x, inv)).ToArray();
+int[] clientCounts = List("--clients", "1,4,16,64"), batchSizes = List("--rows", "1,64");
+bool soak = Array.IndexOf(args, "--no-soak") < 0;
 int? serverPid = Flag("--server-pid") is { } pid ? int.Parse(pid, inv) : null;
 string[] clientKinds = (Flag("--client") ?? "both") switch
 {
@@ -58,6 +63,8 @@ var restored = CtrDsl.Cli.Run.restore(run);
 string inProcess = "in-process figures: not taken against a server at --url (run `ctr bench score` with its build)";
 if (url == null)
 {
+    // As `ctr serve` does: one thread per forward pass (src/Cli/ServeCommand.fs), for these figures and the server.
+    CtrDsl.Cpu.WorkerPool.ThreadCount = 1;
     using var p = CtrDsl.Dsl.Serving.predictor(64, restored.Features, restored.Model);
     var column = header.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
     var values = rows.Take(1024).Select(r => p.Schema.Fields.Select(f => r[column[f.Column]] is { Length: > 0 } v ? v : null).ToArray()).ToArray();
@@ -94,9 +101,45 @@ if (url == null)
     }
     string Median(double[] x) { Array.Sort(x); return x[x.Length / 2].ToString("F1", inv); }
     inProcess += $"\n# in-process, a body of 64 rows, median of {parse.Length}: JSON parse {Median(parse)} µs, encode {Median(encode)} µs, forward pass {Median(forward)} µs";
+    // The same for a request of one row, with the answer's JSON: what /predict adds to the HTTP stack's own cost (GET
+    // /health's server CPU below) when a row is scored alone.
+    var bodies1 = Enumerable.Range(0, 64).Select(RowJson).ToArray();
+    var answer = new byte[64];
+    double[] write = new double[parse.Length];
+    for (int i = -100; i < parse.Length; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var (parsed, _) = parser.Parse(bodies1[i & 63], 64);
+        long t1 = Stopwatch.GetTimestamp();
+        encoder.Encode(parsed[0], batch, 0);
+        long t2 = Stopwatch.GetTimestamp();
+        p.Predict(batch, scores);
+        long t3 = Stopwatch.GetTimestamp();
+        ServeHost.ScoresJson(answer, scores.AsSpan(0, 1), true, 1);
+        long t4 = Stopwatch.GetTimestamp();
+        if (i < 0) continue;
+        parse[i] = (double)(t1 - t0) / Stopwatch.Frequency * 1e6;
+        encode[i] = (double)(t2 - t1) / Stopwatch.Frequency * 1e6;
+        forward[i] = (double)(t3 - t2) / Stopwatch.Frequency * 1e6;
+        write[i] = (double)(t4 - t3) / Stopwatch.Frequency * 1e6;
+    }
+    inProcess += $"\n# in-process, a body of one row, median of {parse.Length}: JSON parse {Median(parse)} µs, encode {Median(encode)} µs, " +
+        $"forward pass {Median(forward)} µs, answer JSON {Median(write)} µs";
+    // A forward pass of n rows, for the n a micro-batch gathers: what sharing a pass saves per row.
+    var byRows = new List<string>();
+    foreach (int n in new[] { 1, 2, 4, 8, 16, 32, 64 })
+    {
+        for (int r = 0; r < n; r++) encoder.Encode(parser.Parse(bodies1[r], 1).Rows[0], batch, r);
+        for (int i = -100; i < forward.Length; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            p.Predict(batch, scores);
+            if (i >= 0) forward[i] = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency * 1e6;
+        }
+        byRows.Add($"{n} rows {Median(forward)} µs");
+    }
+    inProcess += $"\n# in-process forward pass by rows, median of {forward.Length}: {string.Join(", ", byRows)}";
 }
-// As `ctr serve` does: one thread per forward pass (src/Cli/ServeCommand.fs).
-if (url == null) CtrDsl.Cpu.WorkerPool.ThreadCount = 1;
 var options = new ServeOptions { Port = 0, MaxBatch = 64, MaxWaitMicroseconds = maxWait, Workers = workers, WatchCheckpoint = false };
 await using var host = url == null
     ? await ServeHost.StartAsync(CtrDsl.Cli.ServeCommand.served(restored), CtrDsl.Cli.ServeCommand.reloader(run), options)
@@ -138,8 +181,8 @@ async Task<(Result R, string Extra)> Cell(string kind, int clients, double secs,
 Console.WriteLine("| client | rows/request | clients | requests | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | server mean ms | rows/forward | " +
     $"{(url == null ? "client+server" : "client")} CPU µs/request | server CPU µs/request | {(url == null ? "client+server" : "client")} kB allocated/request | errors | max \\|Δ\\| vs predict | bit-equal | load avg |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-foreach (int batch in new[] { 1, 64 })
-foreach (int clients in new[] { 1, 4, 16, 64 })
+foreach (int batch in batchSizes)
+foreach (int clients in clientCounts)
 {
     Func<int, (byte[], int)> make = batch == 1 ? i => (RowJson(i % rows.Length), i % rows.Length) : i => (BatchJson(i * 64 % rows.Length), i * 64 % rows.Length);
     var bodies = Enumerable.Range(0, 512).Select(make).ToArray();
@@ -154,6 +197,7 @@ foreach (int clients in new[] { 1, 4, 16, 64 })
 // The HTTP stack alone: GET /health, which does nothing, with the lean client; its CPU per request against /predict's
 // is what the HTTP layer costs and what scoring (parse, encode, forward, answer) adds.
 var health = new[] { (Array.Empty<byte>(), Tally.NoOp) };
+if (!soak) return 0;
 foreach (int clients in new[] { 1, 16 })
 {
     await Cell("lean", clients, 0.5, int.MaxValue, health, 0, _ => false);

@@ -191,11 +191,12 @@ public sealed class ServeHost : IAsyncDisposable
                 var g = Volatile.Read(ref _current);
                 var (rows, single) = g.Parser.Parse(buffer.AsSpan(0, length), MaxRows);
                 var job = new ScoreJob(rows);
-                // A request that finds nothing queued and nobody scoring scores on this thread; otherwise it joins
-                // the micro-batcher's queue.
-                if (!g.TryScoreInline(job))
+                if (!g.Post(job)) continue;
+                // The request scores on this thread when it gets a turn (its job and those queued before it);
+                // otherwise the turn's holder scores it.
+                g.Score(job);
+                if (!job.Completion.Task.IsCompleted)
                 {
-                    if (!g.TryPost(job)) continue;
                     try
                     {
                         await job.Completion.Task.WaitAsync(TimeSpan.FromMilliseconds(_options.TimeoutMilliseconds), ctx.RequestAborted)

@@ -9,14 +9,15 @@ public sealed record ServeOptions
     public int Port { get; init; } = 8080;
     /// <summary>Most rows one forward pass scores: concurrent requests are gathered up to this many rows.</summary>
     public int MaxBatch { get; init; } = 64;
-    /// <summary>How long a scoring worker that holds some rows waits for more before it scores them, in µs. 0 scores
-    /// whatever is queued at once: batches then form only when requests arrive faster than they are scored.</summary>
+    /// <summary>How long a scorer that holds some rows waits for more before it scores them, in µs. 0 scores whatever
+    /// is queued at once: batches then form of the requests that arrive while a forward pass runs.</summary>
     public int MaxWaitMicroseconds { get; init; }
     /// <summary>Largest request body; a larger one gets 413.</summary>
     public long MaxBodyBytes { get; init; } = 1 << 20;
     /// <summary>A request not scored within this many ms gets 503 (its rows are skipped if not yet scored).</summary>
     public int TimeoutMilliseconds { get; init; } = 5000;
-    /// <summary>Scoring workers, each with a predictor of its own (default: the processor count).</summary>
+    /// <summary>Forward passes at once, each with a predictor of its own (default: the processor count): one while the
+    /// queue holds less than <see cref="MaxBatch"/> rows, so that those rows share it; this many while it holds more.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
     /// <summary>Watch <see cref="ServedModel.Checkpoint"/> and reload when the file is replaced.</summary>
     public bool WatchCheckpoint { get; init; } = true;

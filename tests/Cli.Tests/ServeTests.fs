@@ -170,6 +170,85 @@ let ``many concurrent clients get the scores of one client`` () =
     finally
         host.StopAsync().GetAwaiter().GetResult()
 
+let ``concurrent rows and batches with no batching wait get the scores of one client`` () =
+    let run, lines, expected = trained.Force()
+    // With no wait, a request that gets the scoring turn scores what is queued on its own thread and the others queue
+    // behind it; batches of 64 rows open a second turn. Every row must still get its own score, a bad row its own 400.
+    let host = start run plain
+
+    try
+        let batches =
+            task {
+                use http = client ()
+                let results = ResizeArray()
+
+                for b in 0..7 do
+                    let body = "[" + String.Join(",", [ for k in 0..63 -> rowJson lines[(b * 8 + k) % 64] ]) + "]"
+
+                    let! code, text = post http (host.Url + "/predict") body
+                    results.Add((b * 8, code, text))
+
+                let! bad = post http (host.Url + "/predict") "{\"I1\": \"many\"}"
+                return results.ToArray(), bad
+            }
+
+        let singles = hammer host.Url 16 40 20.0 lines[..63]
+        let batched, (badCode, badText) = batches.GetAwaiter().GetResult()
+        Expect.isGreaterThan singles.Length 16 "requests ran"
+
+        for k, code, s in singles do
+            Expect.equal code 200 $"row %d{k}"
+            Expect.isTrue (abs (s - expected[k]) <= tolerance) $"row %d{k}: %g{s} concurrently, %g{expected[k]} from ctr predict"
+
+        for first, code, text in batched do
+            Expect.equal code 200 text
+            let got = scoresOf text
+            let want = [| for k in 0..63 -> expected[(first + k) % 64] |]
+            Expect.isTrue (worst got want <= tolerance) $"batch from row %d{first}: off by %g{worst got want}"
+
+        Expect.equal badCode 400 badText
+        Has.In("I1", badText)
+    finally
+        host.StopAsync().GetAwaiter().GetResult()
+
+let ``rows queued behind a long pass are scored when no later request comes`` () =
+    let run, lines, expected = trained.Force()
+    // 8192 rows hold the scoring turn for many passes; single rows sent meanwhile queue behind them, and the last of
+    // them has no later request to take the turn: the holder must hand them on (a stranded job would get a 503).
+    let host = start run (options (64L <<< 20) 0 false)
+
+    try
+        use http = client ()
+        let big = "[" + String.Join(",", [ for k in 0..8191 -> rowJson lines[k % 64] ]) + "]"
+        let bigTask = post http (host.Url + "/predict") big
+
+        let singles =
+            [ for c in 0..3 ->
+                  task {
+                      let results = ResizeArray()
+                      let mutable i = 0
+
+                      while not bigTask.IsCompleted && i < 2000 do
+                          let k = (c * 16 + i) % 64
+                          let! code, text = post http (host.Url + "/predict") (rowJson lines[k])
+                          results.Add((k, code, text))
+                          i <- i + 1
+
+                      return results.ToArray()
+                  } ]
+
+        let bigCode, bigText = bigTask.GetAwaiter().GetResult()
+        Expect.equal bigCode 200 bigText
+        let want = [| for k in 0..8191 -> expected[k % 64] |]
+        Expect.isTrue (worst (scoresOf bigText) want <= tolerance) "8192 rows against ctr predict"
+
+        for k, code, text in (Task.WhenAll singles).GetAwaiter().GetResult() |> Array.concat do
+            Expect.equal code 200 $"row %d{k}: %s{text}"
+            let s = (scoresOf text)[0]
+            Expect.isTrue (abs (s - expected[k]) <= tolerance) $"row %d{k}: %g{s}, %g{expected[k]} from ctr predict"
+    finally
+        host.StopAsync().GetAwaiter().GetResult()
+
 let ``a reload swaps the model without failing a request`` () =
     let run, lines, expected = trained.Force()
     let run = copyRun run "serve-reload"
@@ -358,6 +437,12 @@ let tests =
         [ testCase "served scores equal ctr predict for single rows and batches" ``served scores equal ctr predict for single rows and batches``
           testCase "bad requests get a 400 with one line naming the field" ``bad requests get a 400 with one line naming the field``
           testCase "many concurrent clients get the scores of one client" ``many concurrent clients get the scores of one client``
+          testCase
+              "concurrent rows and batches with no batching wait get the scores of one client"
+              ``concurrent rows and batches with no batching wait get the scores of one client``
+          testCase
+              "rows queued behind a long pass are scored when no later request comes"
+              ``rows queued behind a long pass are scored when no later request comes``
           testCase "a reload swaps the model without failing a request" ``a reload swaps the model without failing a request``
           testCase
               "health, metadata and metrics report the model and count requests"
