@@ -135,9 +135,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
 
     /// <summary>
     /// How many K parts a call is split into: more than one only for a long K and a small C with A transposed, the
-    /// shape of a weight gradient xᵀ·dy (400×400 over a batch of 4096). There the row-block split leaves the threads
-    /// uneven at every K block's barrier and re-reads C once per block; K parts run whole on one thread each, into
-    /// their own C, summed afterwards in part order. The parts depend on K alone, never on the thread count.
+    /// shape of a weight gradient xᵀ·dy (400×400 over a batch of 4096). There the row-block split left the threads
+    /// uneven at every K block's barrier (before K blocks were grouped) and re-read C once per block; K parts run
+    /// whole on one thread each, into their own C, summed afterwards in part order. The parts depend on K alone, never
+    /// on the thread count.
     /// </summary>
     internal static int SplitKParts(in GemmArgs g)
     {
