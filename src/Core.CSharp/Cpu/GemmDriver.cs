@@ -55,16 +55,20 @@ internal static class GemmBlocking
 }
 
 /// <summary>
-/// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each K
-/// block, in order: pack that K block of op(B) into panels of NR columns, in parallel (over chunks of rows, or over
-/// panels when B is transposed); then, in parallel
-/// over blocks of C (row blocks, and column blocks when there are too few rows), pack the block's rows of op(A) into
-/// the thread's buffer and run the micro-kernel over every (row tile, column panel) pair.
+/// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each group
+/// of K blocks, in one pool call: pack those K blocks of op(B) into panels of NR columns (over chunks of rows, or over
+/// panels when B is transposed); then, over blocks of C (row blocks, and column blocks when there are too few rows),
+/// for each K block of the group in order, pack the block's rows of op(A) into the thread's buffer and run the
+/// micro-kernel over every (row tile, column panel) pair.
 /// </summary>
 /// <remarks>
-/// Packing B one K block at a time keeps the packed block (kc·n floats, 830 KiB at 512×400) in cache between its
-/// packing and its use. Determinism: the tile grid starts at (0, 0) and the K blocks are fixed by K alone, so each
-/// element of C is the same chain of FMAs and updates whichever thread computes it and however many threads there are.
+/// On one thread a group is one K block, which keeps the packed block (kc·n floats, 830 KiB at 512×400) in cache
+/// between its packing and its use. On more, a group is every K block whose packed B fits under
+/// <see cref="GemmBlocking.PackedBMax"/> (all of them for the MLP shapes: 18 MiB at k = 11,280), read from L3 while
+/// the row block's C stays in L2; the threads wait for each other once per group, not twice per K block, and the row
+/// blocks shrink towards the end (<see cref="GemmRowBlocks"/>) so that they finish together. Determinism: the tile
+/// grid starts at (0, 0) and the K blocks are fixed by K alone, so each element of C is the same chain of FMAs and
+/// updates whichever thread computes it, however many threads there are and however the K blocks are grouped.
 /// </remarks>
 internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroKernel
 {
@@ -72,12 +76,13 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     {
         int parts = SplitKParts(g);
         if (parts > 1) RunSplitK(g, parts);
-        else RunBlocked(g, GemmBlocking.KcMax);
+        else RunBlocked(g, GemmBlocking.KcMax, 2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops);
     }
 
     /// <summary>The whole product as one K range, in K blocks of at most <paramref name="kcLimit"/> (the calling
-    /// thread's <see cref="GemmBlocking.KcMax"/>, passed on to split-K parts so that a worker blocks them alike).</summary>
-    static void RunBlocked(in GemmArgs g, int kcLimit)
+    /// thread's <see cref="GemmBlocking.KcMax"/>, passed on to split-K parts so that a worker blocks them alike), on
+    /// the pool when <paramref name="parallel"/>, else on the calling thread alone.</summary>
+    static void RunBlocked(in GemmArgs g, int kcLimit, bool parallel)
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         int kBlocks = (g.K + kcLimit - 1) / kcLimit;
@@ -89,44 +94,51 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
 
         // Below ParallelMinFlops a call runs on the calling thread alone: handing work to a worker and waiting for
         // it costs microseconds on an idle machine and far more on a busy one.
-        bool parallel = 2.0 * g.M * g.N * g.K >= GemmBlocking.ParallelMinFlops;
         int threads = parallel ? Math.Max(1, WorkerPool.ThreadCount) : 1;
+        // On one thread the K blocks are the outer loop, each packed block of B used by every row block while it is
+        // in cache. On more, every K block that fits under PackedBMax is packed, then run through by each row block,
+        // in one pool call: one wait per call instead of two per K block (NN with k = 11,280 has 23 blocks), where a
+        // thread that another process delays held the other at every one.
+        int kBlocksPerGroup = threads == 1
+            ? 1
+            : (int)Math.Clamp(GemmBlocking.PackedBMax / ((long)kcMax * nr * panelsPerColumnBlock), 1, kBlocks);
         int rowTiles = (g.M + mr - 1) / mr;
-        float* packedB = GemmBuffers.B((long)panelsPerColumnBlock * nr * kcMax);
+        float* packedB = GemmBuffers.B((long)panelsPerColumnBlock * nr * kcMax * kBlocksPerGroup);
 
         for (int panel0 = 0; panel0 < totalPanels; panel0 += panelsPerColumnBlock)
         {
             int panels = Math.Min(panelsPerColumnBlock, totalPanels - panel0);
-            int j0 = panel0 * nr;
-
-            // Row blocks of at most TilesPerBlockMax tiles, at least 4 per thread where there are enough tiles (the
-            // indices are handed out dynamically, so small blocks even out a thread that another process slows
-            // down), their count a multiple of the thread count; too few row tiles and the column panels are split.
-            int rowBlocks = Math.Max((rowTiles + GemmBlocking.TilesPerBlockMax - 1) / GemmBlocking.TilesPerBlockMax,
-                Math.Min(rowTiles, 4 * threads));
-            if (rowTiles >= threads) rowBlocks = Math.Min(rowTiles, (rowBlocks + threads - 1) / threads * threads);
-            int columnBlocks = rowBlocks >= threads ? 1 : Math.Min(panels, threads);
-            for (int p0 = 0; p0 < g.K; p0 += kcMax)
+            // Too few row tiles for the threads and the column panels are split too.
+            var rows = new GemmRowBlocks(rowTiles, GemmBlocking.TilesPerBlockMax, threads);
+            int columnBlocks = rows.Count >= threads ? 1 : Math.Min(panels, threads);
+            for (int kb = 0; kb < kBlocks; kb += kBlocksPerGroup)
             {
-                int kc = Math.Min(kcMax, g.K - p0);
-                var pack = new PackB { G = g, PackedB = packedB, Column0 = j0, P0 = p0, Kc = kc, Panels = panels };
-                For(g.BStrideN == 1 ? (kc + PackRowsPerJob - 1) / PackRowsPerJob : panels, ref pack, parallel);
-
-                var compute = new Compute
+                int packed = 0;
+                var step = new PackThenCompute
                 {
-                    G = g, PackedB = packedB, Column0 = j0, Panels = panels, P0 = p0, Kc = kc, RowTiles = rowTiles,
-                    RowBlocks = rowBlocks, ColumnBlocks = columnBlocks,
+                    Pack = new PackB
+                    {
+                        G = g, PackedB = packedB, Column0 = panel0 * nr, KcMax = kcMax, Kb0 = kb,
+                        Kb1 = Math.Min(kBlocks, kb + kBlocksPerGroup), Panels = panels,
+                    },
+                    Compute = new Compute
+                    {
+                        G = g, PackedB = packedB, Column0 = panel0 * nr, Panels = panels, KcMax = kcMax, Kb0 = kb,
+                        Kb1 = Math.Min(kBlocks, kb + kBlocksPerGroup), Rows = rows, ColumnBlocks = columnBlocks,
+                    },
+                    Packed = &packed,
                 };
-                For(rowBlocks * columnBlocks, ref compute, parallel);
+                For(step.Pack.Count + rows.Count * columnBlocks, ref step, parallel);
             }
         }
     }
 
     /// <summary>
     /// How many K parts a call is split into: more than one only for a long K and a small C with A transposed, the
-    /// shape of a weight gradient xᵀ·dy (400×400 over a batch of 4096). There the row-block split leaves the threads
-    /// uneven at every K block's barrier and re-reads C once per block; K parts run whole on one thread each, into
-    /// their own C, summed afterwards in part order. The parts depend on K alone, never on the thread count.
+    /// shape of a weight gradient xᵀ·dy (400×400 over a batch of 4096). There the row-block split left the threads
+    /// uneven at every K block's barrier (before K blocks were grouped) and re-read C once per block; K parts run
+    /// whole on one thread each, into their own C, summed afterwards in part order. The parts depend on K alone, never
+    /// on the thread count.
     /// </summary>
     internal static int SplitKParts(in GemmArgs g)
     {
@@ -212,7 +224,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             part.Relu = false;
             // Nested in a pool job, so it runs on this thread alone; never split again, which would reuse this
             // thread's partials buffer (the outer parts' own, on the calling thread).
-            RunBlocked(part, KcMax);
+            RunBlocked(part, KcMax, parallel: false);
         }
     }
 
@@ -228,68 +240,124 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
 
     const int PackRowsPerJob = 32;
 
-    /// <summary>Packs the K block [P0, P0 + Kc) of the column block into panels [Kc; NR] at
-    /// <c>PackedB + q·Kc·NR</c>: rows [32·index, 32·index + 32) of every panel when B's rows are contiguous (B not
-    /// transposed), else panel <c>index</c>.</summary>
+    /// <summary>Packs the K blocks [Kb0, Kb1) of the column block, K block b (rows [b·KcMax, b·KcMax + kc) of op(B))
+    /// into panels [kc; NR] at <c>PackedB + (b − Kb0)·KcMax·Panels·NR + q·kc·NR</c>. A job is 32 rows of one K block
+    /// when B's rows are contiguous (B not transposed), else one panel of one K block.</summary>
     struct PackB : IParallelJob
     {
         public GemmArgs G;
         public float* PackedB;
-        public int Column0, P0, Kc, Panels;
+        public int Column0, KcMax, Kb0, Kb1, Panels;
+
+        readonly int JobsPerBlock => G.BStrideN == 1 ? (KcMax + PackRowsPerJob - 1) / PackRowsPerJob : Panels;
+
+        public readonly int Count => (Kb1 - Kb0) * JobsPerBlock;
 
         public readonly void Run(int index)
         {
             int nr = TKernel.NR;
+            int block = Kb0 + index / JobsPerBlock, job = index % JobsPerBlock;
+            int p0 = block * KcMax, kc = Math.Min(KcMax, G.K - p0);
+            float* packed = PackedB + (nint)(block - Kb0) * KcMax * Panels * nr;
             if (G.BStrideN == 1)
             {
-                int p0 = index * PackRowsPerJob;
-                GemmPacking.Rows(G.B + P0 * G.BStrideK + Column0, G.BStrideK, p0, Math.Min(p0 + PackRowsPerJob, Kc),
-                    Kc, Panels, G.N - Column0, nr, PackedB);
+                int r0 = job * PackRowsPerJob;
+                if (r0 >= kc) return; // the last K block is shorter
+                GemmPacking.Rows(G.B + p0 * G.BStrideK + Column0, G.BStrideK, r0, Math.Min(r0 + PackRowsPerJob, kc),
+                    kc, Panels, G.N - Column0, nr, packed);
                 return;
             }
-            int j = Column0 + index * nr;
-            GemmPacking.Panel(G.B + P0 * G.BStrideK + j * G.BStrideN, G.BStrideK, G.BStrideN, Kc,
-                Math.Min(nr, G.N - j), nr, PackedB + (nint)index * Kc * nr);
+            int j = Column0 + job * nr;
+            GemmPacking.Panel(G.B + p0 * G.BStrideK + j * G.BStrideN, G.BStrideK, G.BStrideN, kc,
+                Math.Min(nr, G.N - j), nr, packed + (nint)job * kc * nr);
         }
     }
 
-    /// <summary>Computes one block of C for the K block [P0, P0 + Kc): a range of row tiles × a range of panels.</summary>
+    /// <summary>
+    /// One pool call for a group of K blocks: its first indices pack B (<see cref="PackB"/>), the rest compute
+    /// (<see cref="Compute"/>). The pool hands indices out in order, so every packing job has been taken before the
+    /// first compute job is; a compute job waits only for packing jobs still running on other threads (a few µs),
+    /// where a second pool call would wait for them all the same and then for the threads to join again.
+    /// </summary>
+    struct PackThenCompute : IParallelJob
+    {
+        public PackB Pack;
+        public Compute Compute;
+        public int* Packed; // packing jobs finished, counted even when one throws (the compute jobs wait for it)
+
+        public readonly void Run(int index)
+        {
+            int packJobs = Pack.Count;
+            if (index < packJobs)
+            {
+                try
+                {
+                    Pack.Run(index);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref *Packed);
+                }
+                return;
+            }
+            if (Volatile.Read(ref *Packed) != packJobs)
+            {
+                var spinner = new SpinWait();
+                while (Volatile.Read(ref *Packed) != packJobs) spinner.SpinOnce(sleep1Threshold: -1);
+            }
+            Compute.Run(index - packJobs);
+        }
+    }
+
+    /// <summary>Computes one block of C (a row block × a range of panels) over the K blocks [Kb0, Kb1), in order.</summary>
     struct Compute : IParallelJob
     {
         public GemmArgs G;
         public float* PackedB;
-        public int Column0, Panels, P0, Kc, RowTiles, RowBlocks, ColumnBlocks;
+        public int Column0, Panels, KcMax, Kb0, Kb1, ColumnBlocks;
+        public GemmRowBlocks Rows;
 
         public readonly void Run(int index)
         {
             int mr = TKernel.MR, nr = TKernel.NR;
-            // Even shares: block sizes differ by at most one tile (panel).
-            int rowBlock = index / ColumnBlocks, columnBlock = index % ColumnBlocks;
-            int t0 = (int)((long)rowBlock * RowTiles / RowBlocks);
-            int t1 = (int)((long)(rowBlock + 1) * RowTiles / RowBlocks);
+            var (t0, t1) = Rows.Range(index / ColumnBlocks);
+            // Even shares of the panels: block sizes differ by at most one panel.
+            int columnBlock = index % ColumnBlocks;
             int q0 = (int)((long)columnBlock * Panels / ColumnBlocks);
             int q1 = (int)((long)(columnBlock + 1) * Panels / ColumnBlocks);
-            int kc = Kc;
-            float* packedA = GemmBuffers.A((long)(t1 - t0) * mr * kc);
+            float* packedA = GemmBuffers.A((long)(t1 - t0) * mr * KcMax);
             float* scratch = stackalloc float[mr * nr];
+            for (int block = Kb0; block < Kb1; block++)
+            {
+                int p0 = block * KcMax;
+                RunKBlock(t0, t1, q0, q1, p0, Math.Min(KcMax, G.K - p0),
+                    PackedB + (nint)(block - Kb0) * KcMax * Panels * nr, packedA, scratch);
+            }
+        }
 
+        /// <summary>Row tiles [t0, t1) × panels [q0, q1) of C for the K block [p0, p0 + kc), whose packed B is at
+        /// <paramref name="packedB"/>.</summary>
+        readonly void RunKBlock(int t0, int t1, int q0, int q1, int p0, int kc, float* packedB, float* packedA,
+            float* scratch)
+        {
+            int mr = TKernel.MR, nr = TKernel.NR;
             if (G.AStrideM == 1)
             {
                 // A transposed: the block's rows of op(A) are contiguous pieces of A's rows; pack row by row.
                 int i0 = t0 * mr;
-                GemmPacking.Rows(G.A + i0 + P0 * G.AStrideK, G.AStrideK, 0, kc, kc, t1 - t0, G.M - i0, mr, packedA);
+                GemmPacking.Rows(G.A + i0 + p0 * G.AStrideK, G.AStrideK, 0, kc, kc, t1 - t0, G.M - i0, mr, packedA);
             }
             else
             {
                 for (int t = t0; t < t1; t++)
                 {
                     int i = t * mr;
-                    GemmPacking.Panel(G.A + i * G.AStrideM + P0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
+                    GemmPacking.Panel(G.A + i * G.AStrideM + p0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
                         Math.Min(mr, G.M - i), mr, packedA + (nint)(t - t0) * mr * kc);
                 }
             }
-            bool last = P0 + kc == G.K;
-            var update = new TileUpdate(G.Alpha, G.Beta, P0 == 0, last && G.Relu);
+            bool last = p0 + kc == G.K;
+            var update = new TileUpdate(G.Alpha, G.Beta, p0 == 0, last && G.Relu);
             float* bias = last ? G.Bias : null;
 
             // Row tile outer: the tile's A micro-panel (MR·kc floats) stays in L1 while B panels stream from L2.
@@ -303,7 +371,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 {
                     int j = Column0 + q * nr;
                     int w = Math.Min(nr, G.N - j);
-                    float* b = PackedB + (nint)q * kc * nr;
+                    float* b = packedB + (nint)q * kc * nr;
                     float* c = G.C + i * G.Ldc + j;
                     float* tileBias = bias == null ? null : bias + j;
                     bool half = w <= nr / 2;

@@ -54,9 +54,9 @@ public static unsafe class WorkerPool
     public const int MaxThreads = 1 << WorkerBits;
 
     /// <summary>How long an idle worker (or a caller waiting for its workers) polls before it blocks. A GEMM makes
-    /// two calls per K block, and a training step many GEMMs; waking a blocked thread costs tens of µs. Measured on
-    /// the busy 2-core build machine, a 64³ GEMM forced onto two threads: 63 µs a call with blocking waits, 34 µs
-    /// with polling (one thread: 7 µs, hence <see cref="GemmBlocking.ParallelMinFlops"/>).</summary>
+    /// one call per group of K blocks, and a training step many GEMMs; waking a blocked thread costs tens of µs.
+    /// Measured on the busy 2-core build machine, a 64³ GEMM forced onto two threads: 63 µs a call with blocking
+    /// waits, 34 µs with polling (one thread: 7 µs, hence <see cref="GemmBlocking.ParallelMinFlops"/>).</summary>
     static readonly long spinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
     /// <summary>How long a caller that has run every index waits for the workers it woke to join (<see cref="Close"/>).</summary>
     static readonly long joinGraceTicks = System.Diagnostics.Stopwatch.Frequency / 50_000; // 20 µs

@@ -139,7 +139,7 @@ public class GemmTests
     /// values; a float FMA chain of length k errs by at most about k·2⁻²⁴ of it, so this leaves a factor 4 of headroom
     /// while a wrong index or a missed tile errs by O(1). Padding columns of C (beyond n) must be untouched.
     /// </summary>
-    static void CheckAgainstReference(GemmCase c)
+    internal static void CheckAgainstReference(GemmCase c)
     {
         var (a, b, cm, bias, lda, ldb, ldc) = Make(c);
         var original = (float[])cm.Clone();
@@ -165,7 +165,7 @@ public class GemmTests
         }
     }
 
-    static float[] Run(GemmCase c, int threads, int vectorWidth)
+    internal static float[] Run(GemmCase c, int threads, int vectorWidth)
     {
         var (a, b, cm, bias, lda, ldb, ldc) = Make(c);
         int saved = WorkerPool.ThreadCount;
