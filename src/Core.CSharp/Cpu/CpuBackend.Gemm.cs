@@ -8,7 +8,7 @@ public sealed unsafe partial class CpuBackend
         BufferView b, int ldb, float beta, BufferView c, int ldc, BufferView bias = default, GemmEpilogue epilogue = GemmEpilogue.None)
     {
         if (c.IsEmpty) return;
-        if (m == 1 && _rowConstants is not null && TryRowGemv(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c, bias, epilogue)) return;
+        if (m <= RowGemv.MaxRows && _rowConstants is not null && TryRowGemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, epilogue)) return;
         Cpu.Gemm.Sgemm(transA, transB, m, n, k, alpha, F(a), lda, F(b), ldb, beta, F(c), ldc,
             bias.IsEmpty ? default : F(bias), epilogue);
     }

@@ -6,7 +6,8 @@ public sealed unsafe partial class CpuBackend
 {
     // Buffers the owner declared unchanging (a predictor's parameters), the packed copies made of them so far, and
     // the one block of memory those copies share.
-    private HashSet<DeviceBuffer>? _rowConstants;
+    // Keyed by the array a buffer wraps (see RowKey), so that two plans binding the same parameters share one copy.
+    private HashSet<object>? _rowConstants;
     private RowGemv[] _rowPacks = [];
     private RowPackArena? _rowArena;
 
@@ -21,33 +22,42 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     public void PackSingleRowWeights(IEnumerable<DeviceBuffer> constants)
     {
-        _rowConstants ??= new HashSet<DeviceBuffer>(ReferenceEqualityComparer.Instance);
-        foreach (var b in constants) _rowConstants.Add(b);
+        _rowConstants ??= new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var b in constants) _rowConstants.Add(RowKey(b));
     }
 
-    /// <summary>Runs a one-row GEMM over packed weights when B is a declared constant and the operands are well formed
-    /// (a malformed call is left to <see cref="Cpu.Gemm.Sgemm"/>, which names the bad operand); false otherwise.</summary>
-    private bool TryRowGemv(Transpose transA, Transpose transB, int n, int k, float alpha, BufferView a, int lda,
-        BufferView b, int ldb, float beta, BufferView c, BufferView bias, GemmEpilogue epilogue)
+    /// <summary>Runs a GEMM of a few rows (m up to <see cref="RowGemv.MaxRows"/>) over packed weights when B is a
+    /// declared constant and the operands are well formed (a malformed call is left to <see cref="Cpu.Gemm.Sgemm"/>,
+    /// which names the bad operand); false otherwise.</summary>
+    private bool TryRowGemv(Transpose transA, Transpose transB, int m, int n, int k, float alpha, BufferView a, int lda,
+        BufferView b, int ldb, float beta, BufferView c, int ldc, BufferView bias, GemmEpilogue epilogue)
     {
-        if (transB != Transpose.No || b.Buffer is null || k < 1 || n < 1 || alpha == 0f || ldb < n) return false;
-        nint xStride = transA == Transpose.No ? 1 : lda;
-        if (xStride < 1 || a.Length < (k - 1) * (long)xStride + 1 || b.Length < (k - 1) * (long)ldb + n || c.Length < n) return false;
+        if (transB != Transpose.No || b.Buffer is null || m < 1 || k < 1 || n < 1 || alpha == 0f || ldb < n) return false;
+        if (m > 1 && ldc < n) return false;
+        // Element (i, p) of op(A) lies at i·rowStep + p·xStride.
+        (nint rowStep, nint xStride) = transA == Transpose.No ? ((nint)lda, (nint)1) : (1, lda);
+        if (xStride < 1 || rowStep < 1 || a.Length < (m - 1) * (long)rowStep + (k - 1) * (long)xStride + 1) return false;
+        if (b.Length < (k - 1) * (long)ldb + n || c.Length < (m - 1) * (long)ldc + n) return false;
         if (epilogue != GemmEpilogue.None && bias.Length < n) return false;
         var pack = FindRowPack(b, k, n, ldb);
         if (pack is null) return false;
         fixed (float* x = F(a), y = F(c), bb = F(bias))
-            pack.Run(x, xStride, alpha, beta, y, epilogue == GemmEpilogue.None ? null : bb, epilogue == GemmEpilogue.BiasRelu);
+            pack.Run(m, x, rowStep, xStride, alpha, beta, y, ldc, epilogue == GemmEpilogue.None ? null : bb, epilogue == GemmEpilogue.BiasRelu);
         return true;
     }
 
+    /// <summary>What identifies a buffer's memory: the array a CPU buffer wraps (a predictor's one-row and batch plans
+    /// wrap the same parameter arrays in buffers of their own), or the buffer itself.</summary>
+    private static object RowKey(DeviceBuffer b) => b is CpuFloatBuffer f ? f.Data : b;
+
     private RowGemv? FindRowPack(BufferView b, int k, int n, int ldb)
     {
+        var key = RowKey(b.Buffer!);
         foreach (var p in _rowPacks)
-            if (p.Matches(b.Buffer!, b.Offset, k, n, ldb)) return p;
-        if (!_rowConstants!.Contains(b.Buffer!) || !RowGemv.Supported(Cpu.Gemm.MaxVectorWidth)) return null;
+            if (p.Matches(key, b.Offset, k, n, ldb)) return p;
+        if (!_rowConstants!.Contains(key) || !RowGemv.Supported(Cpu.Gemm.MaxVectorWidth)) return null;
         _rowArena ??= new RowPackArena();
-        var pack = new RowGemv(_rowArena, F(b), k, n, ldb, Cpu.Gemm.MaxVectorWidth, b.Buffer!, b.Offset);
+        var pack = new RowGemv(_rowArena, F(b), k, n, ldb, Cpu.Gemm.MaxVectorWidth, key, b.Offset);
         _rowPacks = [.. _rowPacks, pack];
         return pack;
     }

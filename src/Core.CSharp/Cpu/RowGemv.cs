@@ -21,6 +21,13 @@ internal sealed unsafe class RowGemv
     /// below it, waking the other core costs more than its half of the stream. Per thread, for tests.</summary>
     internal static long ParallelMinWeights { get => parallelMinWeights ?? 64 * 1024; set => parallelMinWeights = value; }
 
+    [ThreadStatic] static int? maxRows;
+
+    /// <summary>Most rows a product may have to run over the packed copy instead of the batch GEMM (default 32): a
+    /// micro-batch of a few requests then costs about what one row does, where the GEMM would repack W on every call.
+    /// Per thread, for tests and tuning.</summary>
+    internal static int MaxRows { get => maxRows ?? 32; set => maxRows = value; }
+
     // The copy: at _offset floats into the arena's block (which may move as other packs join it).
     readonly RowPackArena _arena;
     readonly long _offset;
@@ -84,9 +91,22 @@ internal sealed unsafe class RowGemv
     /// <paramref name="x"/> holds k floats <paramref name="xStride"/> apart; <paramref name="c"/> and
     /// <paramref name="bias"/> (null for none) hold n floats.
     /// </summary>
-    public void Run(float* x, nint xStride, float alpha, float beta, float* c, float* bias, bool relu)
+    public void Run(float* x, nint xStride, float alpha, float beta, float* c, float* bias, bool relu) =>
+        Run(1, x, 0, xStride, alpha, beta, c, 0, bias, relu);
+
+    /// <summary>
+    /// The same for <paramref name="rows"/> rows: row i's x starts at <c>x + i·rowStep</c> and its c at
+    /// <c>c + i·ldc</c>. Rows go four at a time through each panel, so a few rows (a micro-batch of requests) read
+    /// the packed weights once per four rows (two or three rows as four) instead of once per row, and the batch GEMM's repacking of W on every
+    /// call is skipped. Each element is the one-row FMA chain, so every row gets the bits it gets alone.
+    /// </summary>
+    public void Run(int rows, float* x, nint rowStep, nint xStride, float alpha, float beta, float* c, nint ldc, float* bias, bool relu)
     {
-        var job = new Job { Self = this, Panels = _arena.Base + _offset, X = x, XStride = xStride, Alpha = alpha, Beta = beta, C = c, Bias = bias, Relu = relu };
+        var job = new Job
+        {
+            Self = this, Panels = _arena.Base + _offset, Rows = rows, X = x, RowStep = rowStep, XStride = xStride,
+            Alpha = alpha, Beta = beta, C = c, Ldc = ldc, Bias = bias, Relu = relu,
+        };
         int kBlocks = (K + GemmBlocking.KcMax - 1) / GemmBlocking.KcMax;
         job.KcMax = (K + kBlocks - 1) / kBlocks;
         // Fixed parts, one per thread at most: a part's panels are one range of memory, so when the same thread takes
@@ -100,7 +120,8 @@ internal sealed unsafe class RowGemv
     {
         public RowGemv Self;
         public float* Panels, X, C, Bias;
-        public nint XStride;
+        public nint RowStep, XStride, Ldc;
+        public int Rows;
         public float Alpha, Beta;
         public bool Relu;
         public int KcMax, Parts;
@@ -116,7 +137,7 @@ internal sealed unsafe class RowGemv
         readonly void RunPanels<W, TV>(int j0, int j1) where W : ILanes<TV> where TV : struct
         {
             int lanes = W.Count, pw = 4 * lanes, k = Self.K, n = Self.N;
-            float* acc = stackalloc float[64];
+            float* acc = stackalloc float[4 * 64];
             for (int j = j0; j < j1; j++)
             {
                 float* panel = Panels + (long)j * k * pw;
@@ -125,10 +146,28 @@ internal sealed unsafe class RowGemv
                 {
                     int kc = Math.Min(KcMax, k - p0);
                     float* w = panel + (long)p0 * vectors * lanes;
-                    if (vectors == 4) Full<W, TV>(w, X + p0 * XStride, kc, acc);
-                    else Narrow<W, TV>(w, X + p0 * XStride, kc, vectors, acc);
                     bool last = p0 + kc == k;
-                    Update(acc, cols, col, new TileUpdate(Alpha, Beta, p0 == 0, last && Relu), last ? Bias : null);
+                    var update = new TileUpdate(Alpha, Beta, p0 == 0, last && Relu);
+                    float* bias = last ? Bias : null;
+                    for (int r = 0; r < Rows; r += 4)
+                    {
+                        int rows = Math.Min(4, Rows - r);
+                        float* x = X + r * RowStep + p0 * XStride;
+                        if (rows == 1)
+                        {
+                            if (vectors == 4) Full<W, TV>(w, x, kc, acc);
+                            else Narrow<W, TV>(w, x, kc, vectors, acc);
+                        }
+                        else
+                        {
+                            // Two or three rows take the four-row pass (as fast as two single rows), the missing rows
+                            // reading the last one again; only the real rows are written.
+                            float* x1 = x + RowStep, x2 = x + Math.Min(2, rows - 1) * RowStep, x3 = x + (rows - 1) * RowStep;
+                            if (vectors == 4) Full4<W, TV>(w, x, x1, x2, x3, kc, acc);
+                            else Narrow4<W, TV>(w, x, x1, x2, x3, kc, vectors, acc);
+                        }
+                        for (int i = 0; i < rows; i++) Update(acc + i * 64, cols, C + (r + i) * Ldc, col, update, bias);
+                    }
                 }
             }
         }
@@ -165,11 +204,73 @@ internal sealed unsafe class RowGemv
             W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes);
         }
 
-        /// <summary>Folds a panel's accumulators into its columns [col, col + cols) of C.</summary>
+        /// <summary><see cref="Full{W, TV}"/> for four rows at once (row i's x at <c>xi</c>, its sums at
+        /// <c>acc + i·64</c>): each weight vector is loaded once for the four rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        readonly void Update(float* acc, int cols, int col, in TileUpdate update, float* bias)
+        readonly void Full4<W, TV>(float* w, float* x0, float* x1, float* x2, float* x3, int kc, float* acc) where W : ILanes<TV> where TV : struct
         {
-            float* c = C + col;
+            int lanes = W.Count;
+            TV a00 = W.Zero, a01 = W.Zero, a02 = W.Zero, a03 = W.Zero, a10 = W.Zero, a11 = W.Zero, a12 = W.Zero, a13 = W.Zero;
+            TV a20 = W.Zero, a21 = W.Zero, a22 = W.Zero, a23 = W.Zero, a30 = W.Zero, a31 = W.Zero, a32 = W.Zero, a33 = W.Zero;
+            for (int p = 0; p < kc; p++, w += 4 * lanes)
+            {
+                TV w0 = W.LoadAligned(w), w1 = W.LoadAligned(w + lanes), w2 = W.LoadAligned(w + 2 * lanes), w3 = W.LoadAligned(w + 3 * lanes);
+                nint q = p * XStride;
+                var b0 = W.Broadcast(x0[q]);
+                a00 = W.Fma(w0, b0, a00); a01 = W.Fma(w1, b0, a01); a02 = W.Fma(w2, b0, a02); a03 = W.Fma(w3, b0, a03);
+                var b1 = W.Broadcast(x1[q]);
+                a10 = W.Fma(w0, b1, a10); a11 = W.Fma(w1, b1, a11); a12 = W.Fma(w2, b1, a12); a13 = W.Fma(w3, b1, a13);
+                var b2 = W.Broadcast(x2[q]);
+                a20 = W.Fma(w0, b2, a20); a21 = W.Fma(w1, b2, a21); a22 = W.Fma(w2, b2, a22); a23 = W.Fma(w3, b2, a23);
+                var b3 = W.Broadcast(x3[q]);
+                a30 = W.Fma(w0, b3, a30); a31 = W.Fma(w1, b3, a31); a32 = W.Fma(w2, b3, a32); a33 = W.Fma(w3, b3, a33);
+            }
+            Store4<W, TV>(acc, lanes, a00, a01, a02, a03);
+            Store4<W, TV>(acc + 64, lanes, a10, a11, a12, a13);
+            Store4<W, TV>(acc + 128, lanes, a20, a21, a22, a23);
+            Store4<W, TV>(acc + 192, lanes, a30, a31, a32, a33);
+        }
+
+        /// <summary><see cref="Narrow{W, TV}"/> for four rows at once.</summary>
+        readonly void Narrow4<W, TV>(float* w, float* x0, float* x1, float* x2, float* x3, int kc, int vectors, float* acc) where W : ILanes<TV> where TV : struct
+        {
+            int lanes = W.Count, width = vectors * lanes;
+            TV a00 = W.Zero, a01 = W.Zero, a02 = W.Zero, a10 = W.Zero, a11 = W.Zero, a12 = W.Zero;
+            TV a20 = W.Zero, a21 = W.Zero, a22 = W.Zero, a30 = W.Zero, a31 = W.Zero, a32 = W.Zero;
+            for (int p = 0; p < kc; p++, w += width)
+            {
+                nint q = p * XStride;
+                TV b0 = W.Broadcast(x0[q]), b1 = W.Broadcast(x1[q]), b2 = W.Broadcast(x2[q]), b3 = W.Broadcast(x3[q]);
+                var w0 = W.LoadAligned(w);
+                a00 = W.Fma(w0, b0, a00); a10 = W.Fma(w0, b1, a10); a20 = W.Fma(w0, b2, a20); a30 = W.Fma(w0, b3, a30);
+                if (vectors > 1)
+                {
+                    var w1 = W.LoadAligned(w + lanes);
+                    a01 = W.Fma(w1, b0, a01); a11 = W.Fma(w1, b1, a11); a21 = W.Fma(w1, b2, a21); a31 = W.Fma(w1, b3, a31);
+                }
+                if (vectors > 2)
+                {
+                    var w2 = W.LoadAligned(w + 2 * lanes);
+                    a02 = W.Fma(w2, b0, a02); a12 = W.Fma(w2, b1, a12); a22 = W.Fma(w2, b2, a22); a32 = W.Fma(w2, b3, a32);
+                }
+            }
+            Store4<W, TV>(acc, lanes, a00, a01, a02, W.Zero);
+            Store4<W, TV>(acc + 64, lanes, a10, a11, a12, W.Zero);
+            Store4<W, TV>(acc + 128, lanes, a20, a21, a22, W.Zero);
+            Store4<W, TV>(acc + 192, lanes, a30, a31, a32, W.Zero);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Store4<W, TV>(float* acc, int lanes, TV a0, TV a1, TV a2, TV a3) where W : ILanes<TV> where TV : struct
+        {
+            W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes); W.Store(a3, acc + 3 * lanes);
+        }
+
+        /// <summary>Folds a panel's accumulators into columns [col, col + cols) of the row of C at <paramref name="c"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly void Update(float* acc, int cols, float* c, int col, in TileUpdate update, float* bias)
+        {
+            c += col;
             float* b = bias == null ? null : bias + col;
             int e = 0;
             if (Vector512.IsHardwareAccelerated)

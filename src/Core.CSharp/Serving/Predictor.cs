@@ -66,10 +66,13 @@ public sealed class Predictor : IDisposable
         _inline = options.SingleRowOnCallingThread;
         _encoder = new RowEncoder(features);
         var onePlan = Plan.Compile(graph, _backend, 1, null, output);
-        // A single row reads every dense layer's whole W for a few flops: read it from copies packed for one row.
-        _backend.PackSingleRowWeights(onePlan.Parameters.Select(p => onePlan.ValueOf(p).Buffer!));
+        var manyPlan = Plan.Compile(graph, _backend, options.BatchSize, null, output);
+        // A single row, or a few (a micro-batch of requests), reads every dense layer's whole W for a few flops: read
+        // it from copies packed for rows (one copy per layer, shared by both plans, which bind the same arrays).
+        _backend.PackSingleRowWeights(onePlan.Parameters.Select(p => onePlan.ValueOf(p).Buffer!)
+            .Concat(manyPlan.Parameters.Select(p => manyPlan.ValueOf(p).Buffer!)));
         _one = new Scorer(onePlan, output, options.OutputIsLogit);
-        _many = new Scorer(Plan.Compile(graph, _backend, options.BatchSize, null, output), output, options.OutputIsLogit);
+        _many = new Scorer(manyPlan, output, options.OutputIsLogit);
         _oneBatch = Batch.Plan(features.Schema, 1);
         _manyBatch = Batch.Plan(features.Schema, options.BatchSize);
         Row = _encoder.NewRow();

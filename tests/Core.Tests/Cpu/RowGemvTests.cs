@@ -214,4 +214,49 @@ public unsafe class RowGemvTests
         Assert.Equal(before, Row(w));
         Assert.NotEqual(before, Row(other));
     }
+    public static TheoryData<int, int, int, bool> FewRows => new()
+    {
+        { 2, 400, 390, false }, { 3, 401, 97, false }, { 4, 400, 400, true }, { 5, 33, 1031, false },
+        { 7, 129, 17, true }, { 9, 1, 523, false }, { 16, 77, 390, true }, { 32, 400, 401, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(FewRows))]
+    public void CpuBackend_FewRowGemm_OverPackedWeights_IsBitIdenticalToSgemm(int m, int n, int k, bool transA)
+    {
+        // A micro-batch of m rows (four at a time, then one at a time) over the packed copy: every element the batch
+        // GEMM's bits, with op(A) plain or transposed, C's rows ldc > n apart, on 1 and 2 threads; the rows past m
+        // and the columns past n in C are left alone.
+        if (!RowGemv.Supported(512) && !RowGemv.Supported(256)) return;
+        var rng = new Random(m * 1000 + n);
+        int lda = transA ? m + 3 : k + 2, ldc = n + 5;
+        var a = Fill(rng, transA ? k * lda : m * lda);
+        var w = new CpuFloatBuffer(Fill(rng, k * n));
+        var bias = new CpuFloatBuffer(Fill(rng, n));
+        var c0 = Fill(rng, m * ldc);
+        var want = (float[])c0.Clone();
+        var ta = transA ? Transpose.Yes : Transpose.No;
+        Gemm.Sgemm(ta, Transpose.No, m, n, k, 0.75f, a, lda, w.Data, n, 0.5f, want, ldc, bias.Data, GemmEpilogue.BiasRelu);
+        var backend = new CpuBackend();
+        backend.PackSingleRowWeights([w]);
+        int saved = WorkerPool.ThreadCount;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                WorkerPool.ThreadCount = threads;
+                RowGemv.ParallelMinWeights = threads == 1 ? 64 * 1024 : 0;
+                var y = new CpuFloatBuffer((float[])c0.Clone());
+                backend.Gemm(ta, Transpose.No, m, n, k, 0.75f, new(new CpuFloatBuffer(a), 0, a.Length), lda,
+                    new(w, 0, k * n), n, 0.5f, new(y, 0, y.Data.Length), ldc, new(bias, 0, n), GemmEpilogue.BiasRelu);
+                Assert.Equal(want, y.Data);
+            }
+            Assert.True(backend.RowPackMemory.Bytes > 0); // the packed path ran, not the GEMM
+        }
+        finally
+        {
+            WorkerPool.ThreadCount = saved;
+            RowGemv.ParallelMinWeights = 64 * 1024;
+        }
+    }
 }
