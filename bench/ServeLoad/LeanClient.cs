@@ -55,6 +55,72 @@ internal static class LeanClient
         return Tally.Sum(tallies, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// As <see cref="Run"/>, with wrk's other model: ONE thread multiplexing every client's connection (a readiness
+    /// wait over the sockets with a request out, then each complete answer tallied and the next request sent at once).
+    /// On a machine shared by client and server this keeps the client to one runnable thread instead of one per client,
+    /// so that 16 clients do not add 16 threads to the cores' run queue. Each request is still bounded by 30 s.
+    /// </summary>
+    public static Result RunMultiplexed(Uri server, int clients, double seconds, int maxRequests, (byte[] Body, int First)[] bodies,
+        int rowsPerRequest, Func<int, bool> malformedOk, float[] expected)
+    {
+        var requests = Encode(server, bodies);
+        var tally = new Tally(expected, malformedOk);
+        var connections = Enumerable.Range(0, clients).Select(_ => new Connection(server)).ToArray();
+        var body = new int[clients];
+        var started = new long[clients];
+        var owner = new Dictionary<Socket, int>(ReferenceEqualityComparer.Instance);
+        var ready = new List<Socket>(clients);
+        int sent = 0, next = 0;
+        long timeout = 30 * Stopwatch.Frequency;
+        var clock = Stopwatch.StartNew();
+        // Sends client c its next request; false when the run is over (time or count) or the request failed at once.
+        bool Send(int c)
+        {
+            if (clock.Elapsed.TotalSeconds >= seconds || sent >= maxRequests) return false;
+            sent++;
+            int k = body[c] = next++ % bodies.Length;
+            started[c] = Stopwatch.GetTimestamp();
+            if (connections[c].Send(requests[k])) return true;
+            tally.Answer(bodies[k].First, rowsPerRequest, 0, 0, default);
+            return false;
+        }
+        try
+        {
+            for (int c = 0; c < clients; c++)
+                if (Send(c)) owner[connections[c].Socket!] = c;
+            while (owner.Count > 0)
+            {
+                ready.Clear();
+                ready.AddRange(owner.Keys);
+                Socket.Select(ready, null, null, 1_000_000);
+                long now = Stopwatch.GetTimestamp();
+                foreach (var socket in ready)
+                {
+                    int c = owner[socket];
+                    int code = connections[c].Receive(out var answer);
+                    if (code < 0) continue; // not a whole answer yet
+                    owner.Remove(socket);
+                    tally.Answer(bodies[body[c]].First, rowsPerRequest, (double)(now - started[c]) / Stopwatch.Frequency, code, answer);
+                    while (clock.Elapsed.TotalSeconds < seconds && sent < maxRequests)
+                        if (Send(c)) { owner[connections[c].Socket!] = c; break; }
+                }
+                // A request out for 30 s counts as failed, and its connection is dropped.
+                foreach (var (socket, c) in owner.Where(o => now - started[o.Value] > timeout).ToArray())
+                {
+                    owner.Remove(socket);
+                    connections[c].Dispose();
+                    tally.Answer(bodies[body[c]].First, rowsPerRequest, 30, 0, default);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var connection in connections) connection.Dispose();
+        }
+        return Tally.Sum([tally], clock.Elapsed.TotalSeconds);
+    }
+
     /// <summary>One keep-alive connection; reconnects after a failed exchange or a <c>Connection: close</c>.</summary>
     private sealed class Connection(Uri server) : IDisposable
     {
@@ -64,22 +130,78 @@ internal static class LeanClient
         private byte[] _body = new byte[1 << 16];
         private int _filled;
 
+        public Socket? Socket => _socket;
+
+        /// <summary>Sends one request (connecting first when needed); false when that failed.</summary>
+        public bool Send(byte[] request)
+        {
+            try
+            {
+                Connect();
+                for (int sent = 0; sent < request.Length;) sent += _socket!.Send(request, sent, request.Length - sent, SocketFlags.None);
+                return true;
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                Drop();
+                return false;
+            }
+        }
+
+        /// <summary>After a readiness wait said the socket has bytes: reads them, and when they complete an answer,
+        /// parses it as <see cref="Exchange"/> does: its status code (0 when the connection failed) and body; -1 while
+        /// the answer is incomplete.</summary>
+        public int Receive(out ReadOnlySpan<byte> body)
+        {
+            body = default;
+            try
+            {
+                More();
+                if (!Whole()) return -1;
+                int code = Read(out int length, out bool close);
+                body = _body.AsSpan(0, length);
+                if (close) Drop();
+                return code;
+            }
+            catch (Exception e) when (e is SocketException or IOException or FormatException)
+            {
+                Drop();
+                return 0;
+            }
+        }
+
+        /// <summary>Whether <c>_in</c> holds a whole answer: its head and a Content-Length body, or a chunked body's
+        /// last chunk (so that <see cref="Read"/> then never waits for more).</summary>
+        private bool Whole()
+        {
+            var data = _in.AsSpan(0, _filled);
+            int headEnd = data.IndexOf("\r\n\r\n"u8);
+            if (headEnd < 0) return false;
+            foreach (var range in data[..headEnd].Split("\r\n"u8))
+                if (Header(data[..headEnd][range], "content-length:"u8, out var v) && Utf8Parser.TryParse(v.Trim((byte)' '), out int length, out _))
+                    return _filled >= headEnd + 4 + length;
+            return data[(headEnd + 4)..].IndexOf("\r\n0\r\n\r\n"u8) >= 0 || data[(headEnd + 4)..].StartsWith("0\r\n\r\n"u8);
+        }
+
+        private void Connect()
+        {
+            if (_socket != null) return;
+            _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+            {
+                NoDelay = true, ReceiveTimeout = 30_000, SendTimeout = 30_000,
+            };
+            _socket.Connect(_at);
+            _filled = 0;
+        }
+
         /// <summary>Sends one request and reads its answer: the status code (0 when the exchange failed) and the body.</summary>
         public int Exchange(byte[] request, out ReadOnlySpan<byte> body)
         {
             body = default;
             try
             {
-                if (_socket == null)
-                {
-                    _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
-                    {
-                        NoDelay = true, ReceiveTimeout = 30_000, SendTimeout = 30_000,
-                    };
-                    _socket.Connect(_at);
-                    _filled = 0;
-                }
-                for (int sent = 0; sent < request.Length;) sent += _socket.Send(request, sent, request.Length - sent, SocketFlags.None);
+                Connect();
+                for (int sent = 0; sent < request.Length;) sent += _socket!.Send(request, sent, request.Length - sent, SocketFlags.None);
                 int code = Read(out int length, out bool close);
                 body = _body.AsSpan(0, length);
                 if (close) Drop();

@@ -1,11 +1,11 @@
 // ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W]
-//               [--client lean|http|both] [--url http://127.0.0.1:PORT --server-pid PID]
+//               [--client lean|mux|http|both] [--url http://127.0.0.1:PORT --server-pid PID]
 //               [--clients 1,4,16,64] [--rows 1,64] [--no-soak]
 //
 // Starts `ctr serve`'s host in process on a free loopback port (or drives the `ctr serve` at --url, a loopback
 // address, whose CPU time it reads from /proc when given its PID) with closed-loop clients (each sends a request,
 // waits for the answer, sends the next) at 1, 4, 16 and 64 clients, with single rows and with batches of 64 rows,
-// each cell with the lean raw-socket client and with HttpClient in turn. Every cell is bounded by S seconds (default 3) and N requests (default 20000) after a 0.5 s warm-up.
+// each cell with the lean raw-socket client and with HttpClient in turn (`--client mux`: the lean client on ONE thread multiplexing every connection, as wrk -t1 does). Every cell is bounded by S seconds (default 3) and N requests (default 20000) after a 0.5 s warm-up.
 // Every answer is checked against `ctr predict` on the same file. Then a soak: 16 clients for 2·S seconds with one
 // request in ten malformed, which must get 400 while the good requests keep their latency and scores.
 using System.Diagnostics;
@@ -20,7 +20,7 @@ string? Flag(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 
 if (args.Length == 0 || args[0].StartsWith("--"))
 {
     Console.Error.WriteLine("usage: ServeLoad RUN [--data FILE.csv[.gz]] [--seconds S] [--max-requests N] [--max-wait-us U] [--workers W] " +
-        "[--client lean|http|both] [--url http://127.0.0.1:PORT --server-pid PID] [--clients 1,4,16,64] [--rows 1,64] [--no-soak]");
+        "[--client lean|mux|http|both] [--url http://127.0.0.1:PORT --server-pid PID] [--clients 1,4,16,64] [--rows 1,64] [--no-soak]");
     return 2;
 }
 string run = args[0];
@@ -39,8 +39,9 @@ string[] clientKinds = (Flag("--client") ?? "both") switch
 {
     "both" => ["lean", "http"],
     "lean" => ["lean"],
+    "mux" => ["mux"],
     "http" => ["http"],
-    var k => throw new ArgumentException($"--client: expected lean, http or both, got \"{k}\""),
+    var k => throw new ArgumentException($"--client: expected lean, mux, http or both, got \"{k}\""),
 };
 if (url != null && !IPAddress.IsLoopback(IPAddress.Parse(new Uri(url).Host)))
     throw new ArgumentException($"--url: expected a loopback address, got {url}");
@@ -167,9 +168,12 @@ async Task<(Result R, string Extra)> Cell(string kind, int clients, double secs,
     var before = await ServerSide.Read(http);
     double clientCpu = CpuTime.Seconds(Environment.ProcessId), serverCpu = serverPid is { } p ? CpuTime.Seconds(p) : 0;
     long allocated = GC.GetTotalAllocatedBytes(false);
-    var r = kind == "lean"
-        ? await Task.Run(() => LeanClient.Run(server, clients, secs, max, bodies, rowsPer, malformedOk, expected))
-        : await Loop.Run(http, clients, secs, max, bodies, rowsPer, malformedOk, expected);
+    var r = kind switch
+    {
+        "lean" => await Task.Run(() => LeanClient.Run(server, clients, secs, max, bodies, rowsPer, malformedOk, expected)),
+        "mux" => await Task.Run(() => LeanClient.RunMultiplexed(server, clients, secs, max, bodies, rowsPer, malformedOk, expected)),
+        _ => await Loop.Run(http, clients, secs, max, bodies, rowsPer, malformedOk, expected),
+    };
     allocated = GC.GetTotalAllocatedBytes(false) - allocated;
     string PerRequest(double s) => (s * 1e6 / r.Requests).ToString("F1", inv);
     string cpuColumns = PerRequest(CpuTime.Seconds(Environment.ProcessId) - clientCpu) + " | " +

@@ -5,13 +5,13 @@
 # and the 10 % malformed soak, every answer checked against `ctr predict`). Then the in-process latency: `ctr bench
 # score` and `ModelBench latency deepfm` (1 and 2 threads). Every step is bounded in time.
 #
-#   bench/ServeLoad/run.sh RUN [BASE] [ROUNDS] [SECONDS]      e.g. bench/ServeLoad/run.sh /tmp/h17lat-run bcca37a 2 3
+#   bench/ServeLoad/run.sh RUN [BASE] [ROUNDS] [SECONDS]      e.g. bench/ServeLoad/run.sh /tmp/h17lat-run d876981 2 3
 #
 # BASE is built once from `git archive` under /tmp (no worktree: nothing in .git changes). The load average is
 # printed with every row: the latency targets are judged only on a quiet machine.
 set -euo pipefail
 run=${1:?usage: bench/ServeLoad/run.sh RUN [BASE] [ROUNDS] [SECONDS]}
-base=${2:-bcca37a}
+base=${2:-d876981}
 rounds=${3:-2}
 seconds=${4:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
