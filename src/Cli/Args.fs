@@ -119,7 +119,8 @@ type ServeArgs =
             | Max_Wait_Us _ -> "µs a worker holding rows waits for more before scoring (default 0: score what is queued)."
             | Max_Body_Bytes _ -> "largest request body, else 413 (default 1048576)."
             | Timeout_Ms _ -> "a request not scored within this many ms gets 503 (default 5000)."
-            | Workers _ -> "most forward passes at once, one predictor each (default: the processor count): one while fewer than --max-batch rows are queued, so they share it; this many while more are."
+            | Workers _ ->
+                "most forward passes at once, one predictor each (default: the processor count): one while fewer than --max-batch rows are queued, so they share it; this many while more are."
             | Threads _ -> "compute threads of each forward pass (default 1: concurrent requests and the workers use the cores; 0 = all)."
             | No_Watch -> "do not reload when the checkpoint file is replaced (POST /reload still does)."
             | Verbose -> "print stack traces."
