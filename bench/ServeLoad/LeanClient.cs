@@ -149,26 +149,8 @@ internal static class LeanClient
         }
 
         /// <summary>After a readiness wait said the socket has bytes: reads them, and when they complete an answer,
-        /// parses it as <see cref="Exchange"/> does: its status code (0 when the connection failed) and body; -1 while
-        /// the answer is incomplete.</summary>
-        public int Receive(out ReadOnlySpan<byte> body)
-        {
-            body = default;
-            try
-            {
-                More();
-                if (!Whole()) return -1;
-                int code = Read(out int length, out bool close);
-                body = _body.AsSpan(0, length);
-                if (close) Drop();
-                return code;
-            }
-            catch (Exception e) when (e is SocketException or IOException or FormatException)
-            {
-                Drop();
-                return 0;
-            }
-        }
+        /// parses it as <see cref="Exchange"/> does; -1 while the answer is incomplete.</summary>
+        public int Receive(out ReadOnlySpan<byte> body) => Answer(false, out body);
 
         /// <summary>Whether <c>_in</c> holds a whole answer: its head and a Content-Length body, or a chunked body's
         /// last chunk (so that <see cref="Read"/> then never waits for more).</summary>
@@ -198,10 +180,21 @@ internal static class LeanClient
         public int Exchange(byte[] request, out ReadOnlySpan<byte> body)
         {
             body = default;
+            return Send(request) ? Answer(true, out body) : 0;
+        }
+
+        /// <summary>Reads an answer: waiting for all of it, or (<paramref name="wait"/> false) taking what one read
+        /// brings and returning -1 while the answer is incomplete. 0 when the connection failed.</summary>
+        private int Answer(bool wait, out ReadOnlySpan<byte> body)
+        {
+            body = default;
             try
             {
-                Connect();
-                for (int sent = 0; sent < request.Length;) sent += _socket!.Send(request, sent, request.Length - sent, SocketFlags.None);
+                if (!wait)
+                {
+                    More();
+                    if (!Whole()) return -1;
+                }
                 int code = Read(out int length, out bool close);
                 body = _body.AsSpan(0, length);
                 if (close) Drop();
