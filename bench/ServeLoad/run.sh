@@ -14,19 +14,7 @@ run=${1:?usage: bench/ServeLoad/run.sh RUN [BASE] [ROUNDS] [SECONDS]}
 base=${2:-d876981}
 rounds=${3:-2}
 seconds=${4:-3}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-old=/tmp/ctr-serveload-$(git -C "$root" rev-parse --short "$base")
-bin=bin/Release/net10.0
-
-echo "# $(date -u '+%F %T') UTC; $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# old: $base ($old); new: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' + uncommitted changes')"
-dotnet build "$root/bench/ServeLoad" -c Release -nologo -v q > /dev/null
-dotnet build "$root/bench/ModelBench" -c Release -nologo -v q > /dev/null
-if [ ! -f "$old/src/Cli/$bin/ctr.dll" ]; then
-    mkdir -p "$old"
-    git -C "$root" archive "$base" | tar -x -C "$old"
-    dotnet build "$old/src/Cli" -c Release -nologo -v q > /dev/null
-fi
+. "$(dirname "$0")/../old-and-new.sh" ctr-serveload "$base" "src/Cli bench/ServeLoad bench/ModelBench" "src/Cli"
 
 # serve NAME CTR_DLL: starts `ctr serve` on a free loopback port, runs ServeLoad against it, stops it with SIGTERM.
 serve() {

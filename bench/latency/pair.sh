@@ -10,18 +10,7 @@
 set -euo pipefail
 base=${1:-d876981}
 rounds=${2:-2}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-old=/tmp/lat3-old-$(git -C "$root" rev-parse --short "$base")
-bin=bin/Release/net10.0
-
-echo "# $(date -u '+%F %T') UTC; $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(nproc) cores"
-echo "# old: $base ($old); new: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' + uncommitted changes')"
-for project in src/Cli bench/ModelBench; do dotnet build "$root/$project" -c Release -nologo -v q > /dev/null; done
-if [ ! -f "$old/src/Cli/$bin/ctr.dll" ] || [ ! -f "$old/bench/ModelBench/$bin/ModelBench.dll" ]; then
-    mkdir -p "$old"
-    git -C "$root" archive "$base" | tar -x -C "$old"
-    for project in src/Cli bench/ModelBench; do dotnet build "$old/$project" -c Release -nologo -v q > /dev/null; done
-fi
+. "$(dirname "$0")/../old-and-new.sh" lat3-old "$base" "src/Cli bench/ModelBench" "src/Cli bench/ModelBench"
 
 for round in $(seq "$rounds"); do
     for side in old new; do
