@@ -96,9 +96,9 @@ internal sealed unsafe class RowGemv
 
     /// <summary>
     /// The same for <paramref name="rows"/> rows: row i's x starts at <c>x + i·rowStep</c> and its c at
-    /// <c>c + i·ldc</c>. Rows go four at a time through each panel, so a few rows (a micro-batch of requests) read
-    /// the packed weights once per four rows (two or three rows as four) instead of once per row, and the batch GEMM's repacking of W on every
-    /// call is skipped. Each element is the one-row FMA chain, so every row gets the bits it gets alone.
+    /// <c>c + i·ldc</c>. Rows go four at a time through each panel (two or three rows as four), so a few rows (a
+    /// micro-batch of requests) read the packed weights once per four rows instead of once per row, and the batch
+    /// GEMM's repacking of W on every call is skipped. Each element is the one-row FMA chain, so every row gets the bits it gets alone.
     /// </summary>
     public void Run(int rows, float* x, nint rowStep, nint xStride, float alpha, float beta, float* c, nint ldc, float* bias, bool relu)
     {
@@ -186,7 +186,7 @@ internal sealed unsafe class RowGemv
                 a2 = W.Fma(W.LoadAligned(w + 2 * lanes), xp, a2);
                 a3 = W.Fma(W.LoadAligned(w + 3 * lanes), xp, a3);
             }
-            W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes); W.Store(a3, acc + 3 * lanes);
+            Store4<W, TV>(acc, lanes, a0, a1, a2, a3);
         }
 
         /// <summary>The same for the last panel's one to three vectors a row: each column the same FMA chain.</summary>
@@ -201,7 +201,7 @@ internal sealed unsafe class RowGemv
                 if (vectors > 1) a1 = W.Fma(W.LoadAligned(w + lanes), xp, a1);
                 if (vectors > 2) a2 = W.Fma(W.LoadAligned(w + 2 * lanes), xp, a2);
             }
-            W.Store(a0, acc); W.Store(a1, acc + lanes); W.Store(a2, acc + 2 * lanes);
+            Store4<W, TV>(acc, lanes, a0, a1, a2, W.Zero);
         }
 
         /// <summary><see cref="Full{W, TV}"/> for four rows at once (row i's x at <c>xi</c>, its sums at

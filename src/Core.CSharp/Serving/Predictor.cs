@@ -68,9 +68,9 @@ public sealed class Predictor : IDisposable
         var onePlan = Plan.Compile(graph, _backend, 1, null, output);
         var manyPlan = Plan.Compile(graph, _backend, options.BatchSize, null, output);
         // A single row, or a few (a micro-batch of requests), reads every dense layer's whole W for a few flops: read
-        // it from copies packed for rows (one copy per layer, shared by both plans, which bind the same arrays).
-        _backend.PackSingleRowWeights(onePlan.Parameters.Select(p => onePlan.ValueOf(p).Buffer!)
-            .Concat(manyPlan.Parameters.Select(p => manyPlan.ValueOf(p).Buffer!)));
+        // it from copies packed for rows. The backend keys them by the parameter arrays, which both plans bind, so
+        // declaring the one-row plan's parameters serves the batch plan too, with one copy per layer.
+        _backend.PackSingleRowWeights(onePlan.Parameters.Select(p => onePlan.ValueOf(p).Buffer!));
         _one = new Scorer(onePlan, output, options.OutputIsLogit);
         _many = new Scorer(manyPlan, output, options.OutputIsLogit);
         _oneBatch = Batch.Plan(features.Schema, 1);
