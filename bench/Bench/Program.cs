@@ -2,15 +2,22 @@ using CtrDsl.Bench;
 
 // Usage: dotnet run -c Release --project bench/Bench -- gemm [--threads 1,2] [--json] [--seconds 0.6]
 //        dotnet run -c Release --project bench/Bench -- mlp [steps]
+//        dotnet run -c Release --project bench/Bench -- scatter [steps]
 if (args.Length > 0 && args[0] == "mlp")
 {
     // One training step of DeepFM's deep part (390 → 400-400-400 → 1) at batch 4096: GFLOP/s and bytes allocated.
     MlpBench.Run(Console.Out, steps: args.Length > 1 ? int.Parse(args[1]) : 20);
     return 0;
 }
+if (args.Length > 0 && args[0] == "scatter")
+{
+    // The embedding backward alone on DeepFM-shaped ids: ns per lookup for the dim-1 and dim-10 tables.
+    ScatterBench.Run(Console.Out, steps: args.Length > 1 ? int.Parse(args[1]) : 200);
+    return 0;
+}
 if (args.Length == 0 || args[0] != "gemm")
 {
-    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps]");
+    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps] | Bench scatter [steps]");
     return 2;
 }
 int[] threads = [1, Environment.ProcessorCount];

@@ -23,6 +23,10 @@ public sealed class SparseRowAccumulator
     }
 
     public Parameter Table { get; }
+
+    /// <summary>The row→slot map (−1 = untouched this step), for a backend's scatter loop; it keeps
+    /// <see cref="Grad"/>'s rows and count in step with it, as <see cref="SlotFor"/> does.</summary>
+    internal int[] SlotOfRow => _slotOfRow;
     public RowSparseGrad Grad { get; }
 
     /// <summary>
@@ -39,16 +43,6 @@ public sealed class SparseRowAccumulator
         var rows = Grad.Rows;
         for (int i = 0; i < Grad.Count; i++) _slotOfRow[rows[i]] = -1;
         Grad.Count = 0;
-    }
-
-    /// <summary>Starts fetching the map entry of <paramref name="row"/> (in range) that <see cref="SlotFor"/> will
-    /// read: the map is as long as the table, so a lookup misses the caches.</summary>
-    public unsafe void Prefetch(int row)
-    {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-        {
-            fixed (int* map = _slotOfRow) System.Runtime.Intrinsics.X86.Sse.Prefetch0(map + row);
-        }
     }
 
     /// <summary>The gradient row for table row <paramref name="row"/>, zeroed when first touched this step.</summary>

@@ -76,56 +76,19 @@ public sealed unsafe partial class CpuBackend
         var t = F(dtable);
         fixed (int* pi = I(ids))
         fixed (float* pdy = F(dy), pt = t)
-            Scatter(bags, len, dim, pooling, pi, pdy, new DenseRows(pt, dim == 0 ? 0 : t.Length / dim, dim));
+            Scatter(bags, len, dim, pooling, pi, pdy, pt, dim == 0 ? 0 : t.Length / dim);
     }
 
     public void EmbeddingPoolBackward(int bags, int len, int dim, Pooling pooling, BufferView ids, BufferView dy, SparseRowAccumulator dtable)
     {
         fixed (int* pi = I(ids))
-        fixed (float* pdy = F(dy), pv = dtable.Grad.Values)
-            Scatter(bags, len, dim, pooling, pi, pdy, new SparseRows(dtable, pv, dim));
+        fixed (float* pdy = F(dy))
+            SparseScatter(bags, len, dim, pooling, pi, pdy, dtable);
     }
 
-    /// <summary>Where the gradient of table row r accumulates: <see cref="Row"/> returns its first value and whether
-    /// it was first touched just now (its values are then stale, and the scatter clears them).</summary>
-    private interface IRowSink
+    // The dense scatter: duplicates within and across bags add up, in lookup order, on one thread.
+    private static void Scatter(int bags, int len, int dim, Pooling pooling, int* id, float* dy, float* table, int rows)
     {
-        int Rows { get; }
-        float* Row(int r, out bool fresh);
-
-        /// <summary>Starts fetching what <see cref="Row"/> will read for row r (r is in range).</summary>
-        void Prefetch(int r);
-    }
-
-    private readonly struct DenseRows(float* table, int rows, int dim) : IRowSink
-    {
-        public int Rows => rows;
-
-        public float* Row(int r, out bool fresh)
-        {
-            fresh = false;
-            return table + (long)r * dim;
-        }
-
-        public void Prefetch(int r) => ShortRows.Prefetch(table + (long)r * dim, dim);
-    }
-
-    private readonly struct SparseRows(SparseRowAccumulator acc, float* values, int dim) : IRowSink
-    {
-        public int Rows => acc.Table.Shape[0];
-
-        public float* Row(int r, out bool fresh) => values + (long)acc.SlotFor(r, out fresh) * dim;
-
-        public void Prefetch(int r) => acc.Prefetch(r);
-    }
-
-    // One scatter loop for both sinks; duplicates within and across bags add up, in lookup order. It runs on one
-    // thread: handing out slots in first-appearance order is sequential anyway, and the adds it would leave to other
-    // threads are a few ns per lookup, about what finding the slot costs (ShortRows keeps them that cheap).
-    private static void Scatter<TSink>(int bags, int len, int dim, Pooling pooling, int* id, float* dy, TSink sink)
-        where TSink : IRowSink
-    {
-        int rows = sink.Rows;
         long lookups = (long)bags * len;
         for (int bag = 0; bag < bags; bag++)
         {
@@ -134,7 +97,7 @@ public sealed unsafe partial class CpuBackend
             for (int l = 0; l < len && ahead + l < lookups; l++)
             {
                 int ra = id[ahead + l];
-                if ((uint)ra < (uint)rows) sink.Prefetch(ra);
+                if ((uint)ra < (uint)rows) ShortRows.Prefetch(table + (long)ra * dim, dim);
             }
             float* g = dy + (long)bag * dim;
             int* bagIds = id + (long)bag * len;
@@ -144,9 +107,7 @@ public sealed unsafe partial class CpuBackend
                 int r = bagIds[l];
                 if (r < 0) continue; // padding
                 if (r >= rows) ThrowId(r, rows, bag);
-                float* row = sink.Row(r, out bool fresh);
-                if (fresh) ShortRows.Clear(row, dim);
-                ShortRows.MultiplyAdd(g, scale, row, dim);
+                ShortRows.MultiplyAdd(g, scale, table + (long)r * dim, dim);
             }
         }
     }
