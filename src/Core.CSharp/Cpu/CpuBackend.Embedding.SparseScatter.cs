@@ -28,8 +28,20 @@ public sealed unsafe partial class CpuBackend
         fixed (int* map = acc.SlotOfRow, slotRows = grad.Rows)
         fixed (float* values = grad.Values)
         {
+            long lookups = (long)bags * len;
             for (int bag = 0; bag < bags; bag++)
             {
+                // The value rows of the lookups PrefetchAhead ahead (bag-major order), where the map already knows
+                // their slots: a wide table's sums outgrow L2 (DeepFM's dim-10 one: 64k rows, 2.5 MB). A row not
+                // seen yet prefetches slot 0 (harmless): it will take the next free slot, next to the last one written.
+                // Dim 1's sums (257 KB) fit in L2, so that table skips it. Measured: bench/Bench scatter, docs/benchmarks.md.
+                for (int l = 0; dim > 1 && l < len && (long)bag * len + ShortRows.PrefetchAhead + l < lookups; l++)
+                {
+                    int ra = id[(long)bag * len + ShortRows.PrefetchAhead + l];
+                    if ((uint)ra >= (uint)rows) continue;
+                    int sa = map[ra];
+                    ShortRows.Prefetch(values + (long)(sa & ~(sa >> 31)) * dim, dim);
+                }
                 float* g = dy + (long)bag * dim;
                 int* bagIds = id + (long)bag * len;
                 float scale = len == 1 ? 1f : ScaleOf(pooling, new Span<int>(bagIds, len));
