@@ -15,7 +15,9 @@ public sealed unsafe partial class CpuBackend
     /// fresh row takes slot <c>count</c> and adds to +0 instead of its stale values, see
     /// <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>; the map and row stores are repeated
     /// harmlessly for a row already seen). About 40 % of DeepFM's lookups are first touches in a random order, so a
-    /// branch there mispredicted often.
+    /// branch there would go either way at random. It runs on one thread: handing out slots in first-appearance order
+    /// is sequential, and a second pass adding slot ranges on the pool measured slower on the 2-core machine
+    /// (docs/benchmarks.md).
     /// </remarks>
     private static void SparseScatter(int bags, int len, int dim, Pooling pooling, int* id, float* dy, SparseRowAccumulator acc)
     {
