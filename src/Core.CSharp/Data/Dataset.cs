@@ -202,7 +202,7 @@ public sealed class Dataset : IDisposable
         string[] columns = RecordSplitter.Columns(schema, source, first);
         var layout = RowLayout.Resolve(schema, source, columns, rule);
         int nGroups = layout.Groups.Length;
-        var global = Enumerable.Range(0, nGroups).Select(_ => new TokenTable(1 << 12)).ToArray();
+        var global = layout.Counted.Select(c => new TokenTable(c ? 1 << 12 : 0)).ToArray();
         var denseSum = new double[layout.Dense.Length];
         var denseSumSq = new double[layout.Dense.Length];
         var denseCount = new long[layout.Dense.Length];
