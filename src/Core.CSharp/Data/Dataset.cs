@@ -400,7 +400,7 @@ public sealed class Dataset : IDisposable
             layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Dense.Select(d => new FieldEncoding(layout.Schema, d.Field, features)).ToArray());
-        try { Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan)); }
+        try { Parallel.For(0, cache.BlockCount, PageAdvice.OneBlockPerCore, b => RemapBlock(cache, b, plan)); }
         catch (AggregateException e) when (e.InnerException is DataFormatException d) { throw d; }
     }
 
