@@ -8,6 +8,7 @@
 #
 #   DATA_DIR=/tmp/refout bash bench/rows10x.sh     # DATA_DIR holds train_1000000.tsv, train_10000000.tsv, test_200000.tsv
 #   LIMIT_MB=768 DATA_DIR=... bash bench/rows10x.sh      # LIMIT_MB=0 skips the limited run
+#   CTR=/path/to/ctr.dll DATA_DIR=... bash bench/rows10x.sh   # that build instead of building this tree
 #   SCHEMA=examples/schemas/criteo_synthetic_hashed.yaml DATA_DIR=... bash bench/rows10x.sh
 # SCHEMA (default examples/schemas/criteo_synthetic.yaml, the reference's min-count vocabularies, which grow with the
 # rows) may name the hashed variant, whose fixed buckets keep the model one size at 1M and 10M rows, so that what
@@ -21,8 +22,12 @@ out=${OUT:-/tmp/ctrdsl-rows10x-$(basename "$schema" .yaml)}
 limit_mb=${LIMIT_MB:-1024}
 mkdir -p "$out"
 . "$here/experiment.sh"
-dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
-ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
+if [ -n "${CTR:-}" ]; then   # a build made elsewhere (e.g. while another run uses this tree's bin folder)
+  ctr="dotnet $CTR"
+else
+  dotnet build "$root/src/Cli" -c Release -v quiet -nologo >/dev/null
+  ctr="dotnet $root/src/Cli/bin/Release/net10.0/ctr.dll"
+fi
 field() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 rss_mb() { echo $(( $(cat "$1") / 1024 )); }
 
