@@ -18,6 +18,15 @@ public class DeferredVocabularyTests
 
     private const string Rows = "label,a,g,n,b\n0,x,p|q,1,é\n1,y,q,2,é\n0,x,,7,\"quo\"\"te\"\n1,zz,r|p|q,3,\"quo\"\"te\"\n";
 
+    /// <summary>Prepares <paramref name="csv"/> under <see cref="Mixed"/> and saves its features; returns both.</summary>
+    private static (Dataset Built, string Saved) Saved(TempDir dir, string csv, PrepareOptions? options = null)
+    {
+        var ds = Dataset.Prepare(Mixed(), DataSources.Files(dir.File("t.csv", csv)), options ?? DataTestKit.Options(dir.Cache));
+        var saved = Path.Combine(dir.Path, "features.json");
+        ds.Features.Save(saved);
+        return (ds, saved);
+    }
+
     private static readonly string[] Probes = ["x", "y", "zz", "p", "q", "r", "", "nope", "1", "7", "é", "quo\"te"];
 
     [Fact]
@@ -25,9 +34,8 @@ public class DeferredVocabularyTests
     {
         using var dir = new TempDir();
         var schema = Mixed();
-        using var ds = Dataset.Prepare(schema, DataSources.Files(dir.File("t.csv", Rows)), DataTestKit.Options(dir.Cache));
-        var saved = Path.Combine(dir.Path, "features.json");
-        ds.Features.Save(saved);
+        var (ds, saved) = Saved(dir, Rows);
+        using var _ = ds;
         var loaded = FeatureSpace.Load(saved, schema);
         var tokens = loaded.Vocabularies.Where(v => v.Kind == VocabularyKind.Tokens).ToArray();
         Assert.Equal(3, tokens.Length);   // a, g and b; h is hashed, n bucketed
@@ -60,9 +68,8 @@ public class DeferredVocabularyTests
     {
         using var dir = new TempDir();
         var schema = Mixed();
-        using var ds = Dataset.Prepare(schema, DataSources.Files(dir.File("t.csv", Rows)), DataTestKit.Options(dir.Cache));
-        var saved = Path.Combine(dir.Path, "features.json");
-        ds.Features.Save(saved);
+        var (ds, saved) = Saved(dir, Rows);
+        using var _ = ds;
         // Indented, with a byte-order mark and every non-ASCII character escaped: the same JSON value.
         using (var doc = JsonDocument.Parse(File.ReadAllBytes(saved)))
         using (var fs = File.Create(Path.Combine(dir.Path, "pretty.json")))
@@ -87,9 +94,8 @@ public class DeferredVocabularyTests
         var schema = Mixed();
         var csv = new StringBuilder("label,a,g,n,b\n");
         for (int i = 0; i < 3000; i++) csv.Append(CultureInfoFree($"{i % 2},v{i % 997},p,{i % 13},w{i % 5}\n"));
-        using var ds = Dataset.Prepare(schema, DataSources.Files(dir.File("t.csv", csv.ToString())), DataTestKit.Options(dir.Cache, chunkBytes: 4096, blockRows: 256));
-        var saved = Path.Combine(dir.Path, "features.json");
-        ds.Features.Save(saved);
+        var (ds, saved) = Saved(dir, csv.ToString(), DataTestKit.Options(dir.Cache, chunkBytes: 4096, blockRows: 256));
+        using var _ = ds;
         var loaded = FeatureSpace.Load(saved, schema);
         var a = loaded.VocabularyOf("a");
         var expected = Enumerable.Range(0, 1200).Select(i => ds.Features.VocabularyOf("a").Lookup($"v{i}")).ToArray();
