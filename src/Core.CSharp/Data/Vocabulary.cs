@@ -22,7 +22,8 @@ public sealed class Vocabulary
 {
     private TokenTable? _tokens;     // kept tokens; table id i is vocabulary id FirstValueId + i
     // A loaded vocabulary builds its token table on first use (encoding a file, serving, TokenOf): training from a
-    // cache reads only ids, so it never holds the table (docs/benchmarks.md, "10M rows: the data path is flat").
+    // cache reads only ids, so it never holds the table (docs/benchmarks.md, "Issue 18: 10M rows, the data path is
+    // flat").
     private readonly Func<TokenTable>? _loadTokens;
     private readonly int _tokenCount;
     private readonly double[] _boundaries;
@@ -147,9 +148,6 @@ public sealed class Vocabulary
             if (seen.CountOf(i) > 0) distinct++;
         return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0) { DistinctInTrain = distinct };
     }
-
-    internal static Vocabulary FromTokens(string name, int minCount, MissingPolicy missing, IEnumerable<string> tokens, int offset, int distinctInTrain) =>
-        new(name, VocabularyKind.Tokens, minCount, missing, 0, TableOf(tokens), null, offset) { DistinctInTrain = distinctInTrain };
 
     /// <summary>A token vocabulary of <paramref name="count"/> tokens whose table <paramref name="load"/> builds on first use (once, thread-safe).</summary>
     internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<IEnumerable<string>> load, int distinctInTrain) =>
