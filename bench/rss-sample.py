@@ -1,7 +1,7 @@
-# Runs a command and samples its resident set every 0.5 s from /proc/PID/smaps_rollup (issue 18's RSS hunt):
+# Runs a command and samples its resident set every 0.5 s (INTERVAL=seconds to change it) from /proc/PID/smaps_rollup (issue 18's RSS hunt):
 # OUT.series holds time, RSS, anonymous and file-backed MB; OUT.peak the smaps breakdown (by mapping) at the highest
 # sample; OUT.stdout the command's output. LIMIT=seconds sends one SIGTERM after that long (ctr train halts cleanly).
-# Samples can miss a peak shorter than 0.5 s: `ctr train --json` reports VmHWM as well. Linux only.
+# Samples can miss a peak shorter than the interval: `ctr train --json` reports VmHWM as well. Linux only.
 #   /usr/bin/python3 bench/rss-sample.py /tmp/r10m dotnet src/Cli/bin/Release/net10.0/ctr.dll train --config c.yaml --out run --json
 import os, subprocess, sys, time, re, collections, json
 out = sys.argv[1]; cmd = sys.argv[2:]
@@ -23,17 +23,22 @@ def breakdown():
         elif line.startswith('Rss:'):
             agg[name] += int(line.split()[1])
     return agg
-t0 = time.time(); best = 0; series = []; bd = None; stopped = False
+def hwm():
+    for line in open(f'/proc/{pid}/status'):
+        if line.startswith('VmHWM:'): return int(line.split()[1])
+    return 0
+t0 = time.time(); best = 0; series = []; bd = None; stopped = False; peak = 0
 while p.poll() is None:
     try:
         r = rollup()
         rss = r.get('Rss', 0)
+        peak = max(peak, hwm())   # the kernel's high-water mark: peaks between samples too
         series.append((round(time.time() - t0, 1), rss // 1024, r.get('Anonymous', 0) // 1024, (rss - r.get('Anonymous', 0)) // 1024))
         if rss > best + 2048:
             best = rss; bd = (round(time.time() - t0, 1), breakdown())
     except Exception:
         pass
-    time.sleep(0.5)
+    time.sleep(float(os.environ.get('INTERVAL', '0.5')))
     if os.environ.get('LIMIT') and not stopped and time.time() - t0 > float(os.environ['LIMIT']):
         p.terminate(); stopped = True   # once: a second signal would kill the halting run
 with open(out + '.series', 'w') as f:
@@ -42,4 +47,4 @@ with open(out + '.series', 'w') as f:
 with open(out + '.peak', 'w') as f:
     f.write(f'max rss at t={bd[0]} s\n')
     for k, v in bd[1].most_common(25): f.write(f'{v//1024:8d} MB  {k}\n')
-print('rc', p.returncode, 'max rss MB', best // 1024)
+print('rc', p.returncode, 'max rss MB', best // 1024, 'VmHWM MB (last sample)', peak // 1024)

@@ -139,6 +139,55 @@ let ``resuming refuses flags that would change the batches or the model`` () =
     Expect.equal r.Code 2 "r.Code"
     Has.In("--batch-size: cannot change when resuming", r.Err)
 
+/// A run whose data are a cache hit loads the features file without building its token tables (they wait for a
+/// first lookup, which training never makes); it writes the run folder of the run that built the cache and its
+/// tables: the same config, and checkpoints with the same features bytes, parameters, optimizer state and metadata
+/// (all but the loop state's timings), and the same evaluations.
+let ``a run from cached data writes the run folder of the run that built the cache`` () =
+    let dir = tempDir "cache-hit-run"
+    let train, test = criteoFiles dir
+    let run = Path.Combine(dir, "run")
+
+    let evaluations () =
+        File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+        |> Array.map (fun line ->
+            let e = CtrDsl.Dsl.Evaluation.ofJson (JsonDocument.Parse line).RootElement
+            e.Step, e.TrainLoss, e.Valid.Value.Auc, e.Valid.Value.LogLoss)
+
+    let checkpoint (name: string) =
+        let c = Checkpoint.Load(Path.Combine(run, name))
+
+        c.Features,
+        [ for p in c.Parameters -> p.Name, p.Shape, p.Values ],
+        [ for KeyValue(k, v) in c.OptimizerState -> k, v ],
+        (c.PlanStep, c.OptimizerSteps, c.LearningRate),
+        [ for KeyValue(k, v) in c.Metadata do
+              if k <> "loop" then
+                  k, v ]
+
+    let trainOnce () =
+        let r = ctr (smallRun train test run @ [ "--epochs"; "2"; "--verbose" ])
+        Expect.equal r.Code 0 r.Err
+
+        let written =
+            File.ReadAllBytes(Path.Combine(run, "config.yaml")), evaluations (), checkpoint "checkpoint.ckpt", checkpoint "last.ckpt"
+
+        for f in Directory.GetFiles run do
+            File.Delete f
+
+        r.Out, written
+
+    let builtLog, built = trainOnce ()
+    Has.In("rebuilt", builtLog)
+    let hitLog, hit = trainOnce ()
+    Expect.isFalse (hitLog.Contains "rebuilt") hitLog
+    Has.In("cache hit", hitLog)
+    let (config, evals, best, last), (config2, evals2, best2, last2) = built, hit
+    Expect.equal config2 config "config.yaml"
+    Expect.equal evals2 evals "metrics.jsonl's evaluations"
+    Expect.equal best2 best "checkpoint.ckpt"
+    Expect.equal last2 last "last.ckpt"
+
 let tests =
     testList
         "EndToEndTests"
@@ -147,6 +196,9 @@ let tests =
           testCase
               "a run stopped mid-epoch resumes to the uninterrupted parameters"
               ``a run stopped mid-epoch resumes to the uninterrupted parameters``
+          testCase
+              "a run from cached data writes the run folder of the run that built the cache"
+              ``a run from cached data writes the run folder of the run that built the cache``
           testCase "models and describe print JSON with --json" ``models and describe print JSON with --json``
           testCase
               "resuming refuses flags that would change the batches or the model"

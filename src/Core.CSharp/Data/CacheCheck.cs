@@ -63,7 +63,7 @@ internal static unsafe class CacheCheck
         {
             var bad = new int[] { -1 };
             var all = blocks;
-            Parallel.For(0, all.Length, b =>
+            Parallel.For(0, all.Length, PageAdvice.OneBlockPerCore, b =>
             {
                 var e = all[b];
                 if (Hash(file + e.Offset, e.Bytes) != e.Checksum)
@@ -97,7 +97,7 @@ internal static unsafe class CacheCheck
     /// <summary>Fills in each block's checksum, then the table's and the header's: the last step of a build.</summary>
     public static void Seal(byte* file, ref CacheHeader h, BlockEntry[] blocks)
     {
-        Parallel.For(0, blocks.Length, b =>
+        Parallel.For(0, blocks.Length, PageAdvice.OneBlockPerCore, b =>
         {
             blocks[b].Checksum = Hash(file + blocks[b].Offset, blocks[b].Bytes);
             // Sealed: its pages leave this process's resident set, so a build's peak RSS does not grow with the file.

@@ -56,7 +56,7 @@ internal sealed class ChunkParser
         {
             SeqOffsets = _l.Seqs.Select(_ => new List<int>()).ToArray(),
             SeqValues = _l.Seqs.Select(_ => new List<int>()).ToArray(),
-            Tables = _frozen == null ? _l.Groups.Select(_ => new TokenTable(1024)).ToArray() : [],
+            Tables = _frozen == null ? _l.Counted.Select(c => new TokenTable(c ? 1024 : 0)).ToArray() : [],
             DenseSum = new double[_l.Dense.Length], DenseSumSq = new double[_l.Dense.Length], DenseCount = new long[_l.Dense.Length],
             QuantileValues = _l.Ids.Select(s => s.Kind == EncodingKind.QuantileBucket && _frozen == null ? new List<float>() : null).ToArray(),
         };

@@ -141,6 +141,14 @@ internal static unsafe partial class PageAdvice
 {
     private const int MadvDontNeed = 4;
 
+    /// <summary>
+    /// For loops that touch whole blocks of a mapped cache and release each when done (the build's remap and seal,
+    /// the open's checksum pass): one block per core. A block's pages are resident from its first touch to its
+    /// release, and an unbounded loop lets the thread pool add workers while page faults wait on the disk, each
+    /// worker holding a block of its own (measured: the 10M-row build's remap held 45 MB of cache pages at once).
+    /// </summary>
+    public static readonly ParallelOptions OneBlockPerCore = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
+
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);
 

@@ -202,7 +202,7 @@ public sealed class Dataset : IDisposable
         string[] columns = RecordSplitter.Columns(schema, source, first);
         var layout = RowLayout.Resolve(schema, source, columns, rule);
         int nGroups = layout.Groups.Length;
-        var global = Enumerable.Range(0, nGroups).Select(_ => new TokenTable(1 << 12)).ToArray();
+        var global = layout.Counted.Select(c => new TokenTable(c ? 1 << 12 : 0)).ToArray();
         var denseSum = new double[layout.Dense.Length];
         var denseSumSq = new double[layout.Dense.Length];
         var denseCount = new long[layout.Dense.Length];
@@ -400,7 +400,7 @@ public sealed class Dataset : IDisposable
             layout.Ids.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Seqs.Select(s => features.VocabularyOf(s.Field.Name)).ToArray(),
             layout.Dense.Select(d => new FieldEncoding(layout.Schema, d.Field, features)).ToArray());
-        try { Parallel.For(0, cache.BlockCount, b => RemapBlock(cache, b, plan)); }
+        try { Parallel.For(0, cache.BlockCount, PageAdvice.OneBlockPerCore, b => RemapBlock(cache, b, plan)); }
         catch (AggregateException e) when (e.InnerException is DataFormatException d) { throw d; }
     }
 

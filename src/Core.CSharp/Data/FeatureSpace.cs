@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -14,8 +15,16 @@ public sealed record NumericStats(string Field, double Mean, double Std, long Co
 public sealed class FeatureSpace
 {
     private readonly Dictionary<string, Vocabulary> _byName;
+    // The saved JSON of a loaded feature space: its deferred vocabularies read their tokens from it, and Save writes it.
+    private readonly byte[]? _json;
 
     internal FeatureSpace(Schema schema, IReadOnlyList<Vocabulary> vocabularies, IReadOnlyList<NumericStats> numeric)
+        : this(schema, vocabularies, numeric, null) { }
+
+    // savedTokens, for a loaded feature space: writes the token list of vocabulary k as read from the file; the JSON
+    // this gives is kept (_json).
+    private FeatureSpace(Schema schema, IReadOnlyList<Vocabulary> vocabularies, IReadOnlyList<NumericStats> numeric,
+        Action<Utf8JsonWriter, int>? savedTokens)
     {
         Schema = schema;
         Vocabularies = vocabularies;
@@ -25,6 +34,7 @@ public sealed class FeatureSpace
         FeatureCount = offset;
         _byName = vocabularies.ToDictionary(v => v.Name);
         IdFieldOffsets = schema.IdFields.Select(f => _byName[f.Vocabulary].Offset).ToArray();
+        if (savedTokens != null) _json = Write(savedTokens);
         Hash = TokenHash.Fnv1a64(ToJson());
     }
 
@@ -58,7 +68,14 @@ public sealed class FeatureSpace
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
-    private byte[] ToJson()
+    private byte[] ToJson() => _json ?? Write((w, k) =>
+    {
+        var t = Vocabularies[k].Tokens;
+        for (int i = 0; i < t.Count; i++) w.WriteStringValue(t.Token(i));
+    });
+
+    /// <summary>The JSON, with the token list of each token vocabulary k written by <paramref name="tokens"/>.</summary>
+    private byte[] Write(Action<Utf8JsonWriter, int> tokens)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
@@ -69,8 +86,9 @@ public sealed class FeatureSpace
             w.WriteString("schema_hash", Schema.Hash.ToString("x16", CultureInfo.InvariantCulture));
             w.WriteString("schema", Schema.Describe());
             w.WriteStartArray("vocabularies");
-            foreach (var v in Vocabularies)
+            for (int k = 0; k < Vocabularies.Count; k++)
             {
+                var v = Vocabularies[k];
                 w.WriteStartObject();
                 w.WriteString("name", v.Name);
                 w.WriteString("kind", v.Kind switch { VocabularyKind.Tokens => "tokens", VocabularyKind.Hashed => "hashed", _ => "buckets" });
@@ -83,8 +101,7 @@ public sealed class FeatureSpace
                     case VocabularyKind.Tokens:
                         w.WriteNumber("distinct_in_train", v.DistinctInTrain);
                         w.WriteStartArray("tokens");
-                        var t = v.TokenTable!;
-                        for (int i = 0; i < t.Count; i++) w.WriteStringValue(t.Token(i));
+                        tokens(w, k);
                         w.WriteEndArray();
                         break;
                     case VocabularyKind.Hashed: w.WriteNumber("buckets", v.HashBuckets); break;
@@ -113,15 +130,34 @@ public sealed class FeatureSpace
         return ms.ToArray();
     }
 
-    /// <summary>Loads a saved feature space for <paramref name="schema"/>; a file for another schema is an error.</summary>
+    /// <summary>
+    /// Loads a saved feature space for <paramref name="schema"/>; a file for another schema is an error. Token
+    /// vocabularies are deferred: each builds its token table from the saved JSON, which the feature space keeps, on
+    /// first use, so that a training run from a cache (which reads only ids) never holds them.
+    /// </summary>
     public static FeatureSpace Load(string path, Schema schema)
     {
-        JsonDocument doc;
-        try
+        var bytes = File.ReadAllBytes(path);
+        var saved = new StrongBox<byte[]>();
+        var (vocabs, numeric, tokenLists) = Parse(path, bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0), schema, saved);
+        // The JSON and its hash are those Save writes (the file's bytes once formatting is normalised): the token
+        // lists go through the UTF-8 conversion a built table would give them.
+        var features = new FeatureSpace(schema, vocabs, numeric, (w, k) =>
         {
-            var bytes = File.ReadAllBytes(path);
-            doc = JsonDocument.Parse(bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0));
-        }
+            foreach (var x in tokenLists[k]!) w.WriteStringValue(Encoding.UTF8.GetBytes(x));
+        });
+        saved.Value = features._json!;
+        return features;
+    }
+
+    /// <summary>
+    /// The vocabularies, numeric statistics and token lists of a features JSON; token vocabularies are deferred to
+    /// read their tokens from the JSON <paramref name="saved"/> will hold once the feature space is made.
+    /// </summary>
+    private static (List<Vocabulary>, NumericStats[], List<string[]?>) Parse(string path, ReadOnlyMemory<byte> json, Schema schema, StrongBox<byte[]> saved)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
         catch (JsonException e) { throw DataFormatException.InFile(path, $"not a feature-space JSON file ({e.Message})"); }
         using (doc)
         {
@@ -131,24 +167,38 @@ public sealed class FeatureSpace
             if (root.GetProperty("schema_hash").GetString() != schema.Hash.ToString("x16", CultureInfo.InvariantCulture))
                 throw DataFormatException.InFile(path, "saved for a different schema");
             var vocabs = new List<Vocabulary>();
+            var tokenLists = new List<string[]?>();
             foreach (var v in root.GetProperty("vocabularies").EnumerateArray())
             {
                 string name = v.GetProperty("name").GetString()!;
                 var missing = v.GetProperty("missing").GetString() == "own_id" ? MissingPolicy.OwnId : MissingPolicy.AsValue;
                 int minCount = v.GetProperty("min_count").GetInt32();
-                vocabs.Add(v.GetProperty("kind").GetString() switch
+                string[]? tokens = null;
+                switch (v.GetProperty("kind").GetString())
                 {
-                    "tokens" => Vocabulary.FromTokens(name, minCount, missing, v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!), 0,
-                        v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0),
-                    "hashed" => Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32()),
-                    _ => Vocabulary.Bucketed(name, v.GetProperty("boundaries").EnumerateArray().Select(x => x.GetDouble()).ToArray()),
-                });
+                    case "tokens":
+                        tokens = v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray();
+                        int k = vocabs.Count;
+                        vocabs.Add(Vocabulary.Deferred(name, minCount, missing, tokens.Length, () => TokensAt(saved.Value!, k),
+                            v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0));
+                        break;
+                    case "hashed": vocabs.Add(Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32())); break;
+                    default: vocabs.Add(Vocabulary.Bucketed(name, v.GetProperty("boundaries").EnumerateArray().Select(x => x.GetDouble()).ToArray())); break;
+                }
+                tokenLists.Add(tokens);
             }
             var numeric = root.GetProperty("numeric").EnumerateArray()
                 .Select(n => new NumericStats(n.GetProperty("field").GetString()!, n.GetProperty("mean").GetDouble(), n.GetProperty("std").GetDouble(), n.GetProperty("count").GetInt64()))
                 .ToArray();
-            return new FeatureSpace(schema, vocabs, numeric);
+            return (vocabs, numeric, tokenLists);
         }
+    }
+
+    /// <summary>The token list of vocabulary <paramref name="k"/> of a features JSON this class wrote.</summary>
+    private static string[] TokensAt(byte[] json, int k)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.GetProperty("vocabularies")[k].GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray();
     }
 
     /// <summary>One line per vocabulary: name, kind and size; for logs and the CLI.</summary>

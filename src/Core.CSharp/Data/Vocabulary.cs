@@ -20,17 +20,23 @@ public enum VocabularyKind
 /// </summary>
 public sealed class Vocabulary
 {
-    private readonly TokenTable? _tokens;     // kept tokens; table id i is vocabulary id FirstValueId + i
+    private TokenTable? _tokens;     // kept tokens; table id i is vocabulary id FirstValueId + i
+    // A loaded vocabulary builds its token table on first use (encoding a file, serving, TokenOf): training from a
+    // cache reads only ids, so it never holds the table (docs/benchmarks.md, "Issue 18: 10M rows, the data path is
+    // flat").
+    private readonly Func<TokenTable>? _loadTokens;
+    private readonly int _tokenCount;
     private readonly double[] _boundaries;
 
     internal Vocabulary(string name, VocabularyKind kind, int minCount, MissingPolicy missing, int hashBuckets,
-        TokenTable? tokens, double[]? boundaries, int offset)
+        TokenTable? tokens, double[]? boundaries, int offset, Func<TokenTable>? loadTokens = null, int tokenCount = 0)
     {
         Name = name; Kind = kind; MinCount = minCount; Missing = missing; HashBuckets = hashBuckets;
         _tokens = tokens; _boundaries = boundaries ?? []; Offset = offset;
+        _loadTokens = loadTokens; _tokenCount = tokens?.Count ?? tokenCount;
         Size = kind switch
         {
-            VocabularyKind.Tokens => FirstValueId + tokens!.Count,
+            VocabularyKind.Tokens => FirstValueId + _tokenCount,
             VocabularyKind.Hashed => hashBuckets + 1,
             _ => _boundaries.Length + 2,
         };
@@ -62,7 +68,7 @@ public sealed class Vocabulary
         {
             case VocabularyKind.Tokens:
                 if (token.IsEmpty && Missing == MissingPolicy.OwnId) return MissingId;
-                int i = _tokens!.Find(token, TokenTable.Hash(token));
+                int i = Tokens.Find(token, TokenTable.Hash(token));
                 return i < 0 ? OovId : FirstValueId + i;
             case VocabularyKind.Hashed:
                 return HashedId(token, Missing, HashBuckets);
@@ -93,13 +99,32 @@ public sealed class Vocabulary
         if (Kind != VocabularyKind.Tokens || id == OovId) return null;
         if (Missing == MissingPolicy.OwnId && id == MissingId) return "";
         int i = id - FirstValueId;
-        return i < _tokens!.Count ? Encoding.UTF8.GetString(_tokens.Token(i)) : null;
+        return i < _tokenCount ? Encoding.UTF8.GetString(Tokens.Token(i)) : null;
     }
 
     internal static int HashedId(ReadOnlySpan<byte> token, MissingPolicy missing, int buckets) =>
         token.IsEmpty && missing == MissingPolicy.OwnId ? 0 : 1 + (int)(TokenHash.Fnv1a64(token) % (ulong)buckets);
 
-    internal TokenTable? TokenTable => _tokens;
+    /// <summary>The kept tokens (token vocabularies only), built now if this vocabulary was loaded lazily.</summary>
+    internal TokenTable Tokens => Volatile.Read(ref _tokens) ?? BuildTokens();
+
+    /// <summary>Whether the token table exists (built, or loaded on an earlier use); for tests and memory accounting.</summary>
+    internal bool TokensBuilt => Volatile.Read(ref _tokens) != null;
+
+    private TokenTable BuildTokens()
+    {
+        lock (_loadTokens!)
+        {
+            var t = _tokens;
+            if (t == null)
+            {
+                t = _loadTokens();
+                if (t.Count != _tokenCount) throw new InvalidOperationException($"vocabulary {Name}: {t.Count} tokens loaded, {_tokenCount} expected");
+                Volatile.Write(ref _tokens, t);
+            }
+            return t;
+        }
+    }
 
     /// <summary>
     /// Keeps the tokens of <paramref name="seen"/> with train count ≥ minCount, ordered by first train row (then first
@@ -124,7 +149,11 @@ public sealed class Vocabulary
         return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0) { DistinctInTrain = distinct };
     }
 
-    internal static Vocabulary FromTokens(string name, int minCount, MissingPolicy missing, IEnumerable<string> tokens, int offset, int distinctInTrain)
+    /// <summary>A token vocabulary of <paramref name="count"/> tokens whose table <paramref name="load"/> builds on first use (once, thread-safe).</summary>
+    internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<IEnumerable<string>> load, int distinctInTrain) =>
+        new(name, VocabularyKind.Tokens, minCount, missing, 0, null, null, 0, () => TableOf(load()), count) { DistinctInTrain = distinctInTrain };
+
+    private static TokenTable TableOf(IEnumerable<string> tokens)
     {
         var table = new TokenTable();
         foreach (var t in tokens)
@@ -132,7 +161,7 @@ public sealed class Vocabulary
             var b = Encoding.UTF8.GetBytes(t);
             table.GetOrAdd(b, TokenTable.Hash(b));
         }
-        return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, offset) { DistinctInTrain = distinctInTrain };
+        return table;
     }
 
     internal static Vocabulary Hashed(string name, MissingPolicy missing, int buckets, int offset = 0) =>

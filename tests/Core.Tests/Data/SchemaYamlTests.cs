@@ -58,6 +58,20 @@ public class SchemaYamlTests
         Assert.Equal(Schema.CriteoReference(5).Hash, Yaml.load(Path.Combine(Examples, "criteo_synthetic.yaml")).Hash);
 
     [Fact]
+    public void HashedSyntheticCriteoSchema_HashesEveryCategoricalField_AndKeepsTheDenseOnes()
+    {
+        var reference = Schema.CriteoReference(5);
+        var hashed = Yaml.load(Path.Combine(Examples, "criteo_synthetic_hashed.yaml"));
+        Assert.Equal(reference.Fields.Select(f => (f.Name, f.Column, f.Kind)), hashed.Fields.Select(f => (f.Name, f.Column, f.Kind)));
+        Assert.Equal(reference.Fields.Where(f => f.Kind != FieldKind.Categorical).Select(f => f.Describe()),
+            hashed.Fields.Where(f => f.Kind != FieldKind.Categorical).Select(f => f.Describe()));
+        var categorical = hashed.Fields.Where(f => f.Kind == FieldKind.Categorical).ToArray();
+        Assert.Equal(26, categorical.Length);
+        Assert.All(categorical, f => Assert.True(f.HashBuckets > 0, f.Name));
+        Assert.Equal(75_154, categorical.Sum(f => f.HashBuckets));   // near the 72,030 ids of the 1M-row min-count vocabularies
+    }
+
+    [Fact]
     public void EveryExampleSchema_Loads()
     {
         var files = Directory.GetFiles(Examples, "*.yaml");
