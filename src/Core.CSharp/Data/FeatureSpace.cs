@@ -180,7 +180,7 @@ public sealed class FeatureSpace
                         tokens = v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray();
                         int k = vocabs.Count;
                         vocabs.Add(Vocabulary.Deferred(name, minCount, missing, tokens.Length, () => TokensAt(saved.Value!, k),
-                            v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0));
+                            v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0, path));
                         break;
                     case "hashed": vocabs.Add(Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32())); break;
                     default: vocabs.Add(Vocabulary.Bucketed(name, v.GetProperty("boundaries").EnumerateArray().Select(x => x.GetDouble()).ToArray())); break;

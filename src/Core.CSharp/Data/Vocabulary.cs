@@ -149,9 +149,18 @@ public sealed class Vocabulary
         return new Vocabulary(name, VocabularyKind.Tokens, minCount, missing, 0, table, null, 0) { DistinctInTrain = distinct };
     }
 
-    /// <summary>A token vocabulary of <paramref name="count"/> tokens whose table <paramref name="load"/> builds on first use (once, thread-safe).</summary>
-    internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<IEnumerable<string>> load, int distinctInTrain) =>
-        new(name, VocabularyKind.Tokens, minCount, missing, 0, null, null, 0, () => TableOf(load()), count) { DistinctInTrain = distinctInTrain };
+    /// <summary>A token vocabulary of <paramref name="count"/> tokens whose table <paramref name="load"/> builds on first
+    /// use (once, thread-safe); a token listed twice in <paramref name="source"/> (the features file) is an error that
+    /// names the file.</summary>
+    internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<IEnumerable<string>> load,
+        int distinctInTrain, string source) =>
+        new(name, VocabularyKind.Tokens, minCount, missing, 0, null, null, 0, () =>
+        {
+            var table = TableOf(load());
+            if (table.Count != count)
+                throw DataFormatException.InFile(source, $"vocabulary {name} lists {count} tokens but only {table.Count} distinct ones (a token is listed twice)");
+            return table;
+        }, count) { DistinctInTrain = distinctInTrain };
 
     private static TokenTable TableOf(IEnumerable<string> tokens)
     {

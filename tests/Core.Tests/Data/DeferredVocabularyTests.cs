@@ -127,6 +127,26 @@ public class DeferredVocabularyTests
     }
 
     [Fact]
+    public void Loaded_FileListingATokenTwice_FailsAtFirstUse_NamingTheFile()
+    {
+        using var dir = new TempDir();
+        var schema = Mixed();
+        var (ds, saved) = Saved(dir, Rows);
+        using var _ = ds;
+        // b's tokens are ["é", "quo\"te"]: list the first one twice instead.
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllBytes(saved))!;
+        var b = root["vocabularies"]!.AsArray().Single(v => (string?)v!["name"] == "b")!;
+        Assert.Equal(2, b["tokens"]!.AsArray().Count);
+        b["tokens"] = new System.Text.Json.Nodes.JsonArray("é", "é");
+        File.WriteAllText(saved, root.ToJsonString());
+        var loaded = FeatureSpace.Load(saved, schema);
+        var e = Assert.Throws<DataFormatException>(() => loaded.VocabularyOf("b").Lookup("é"));
+        Assert.Contains(saved, e.Message);
+        Assert.Contains("vocabulary b", e.Message);
+        Assert.Equal(loaded.VocabularyOf("a").Lookup("x"), ds.Features.VocabularyOf("a").Lookup("x"));
+    }
+
+    [Fact]
     public void Layout_CountsTokenAndLog3Groups_NotHashedOrFixedOrQuantile()
     {
         var schema = new SchemaBuilder(new SourceFormat.Delimited(',', true)).Label("label")
