@@ -69,4 +69,42 @@ public class GemmScheduleTests
             GemmBlocking.ParallelMinFlops = 8e6;
         }
     }
+
+    [Theory]
+    [InlineData(Transpose.No, Transpose.No, 113, 45, 100)]
+    [InlineData(Transpose.No, Transpose.Yes, 125, 70, 101)]
+    [InlineData(Transpose.Yes, Transpose.No, 61, 33, 99)]
+    [InlineData(Transpose.Yes, Transpose.Yes, 100, 40, 47)]
+    [InlineData(Transpose.No, Transpose.No, 97, 17, 3)]
+    public void Sgemm_LongKRowBlocks_PackingATileByTile_MatchReferenceAndAreBitIdenticalAcrossThreadCounts(
+        Transpose ta, Transpose tb, int m, int n, int k)
+    {
+        // Groups of K blocks (as above) run through row blocks of at most 3 tiles (TilesPerBlockLongK), with a last
+        // tile of 5 (113 = 9·12 + 5), 1 (61, 97) or 4 (100) rows: each tile's A is packed before its kernels while
+        // the next tile's rows are prefetched (A not transposed), or the block's A at once (A transposed). K = 3 is
+        // one block (TilesPerBlockMax applies, set to 2 so that several blocks run on one thread too).
+        GemmBlocking.KcMax = 16;
+        GemmBlocking.PackedBMax = 3 * 16 * 64;
+        GemmBlocking.TilesPerBlockLongK = 3;
+        GemmBlocking.TilesPerBlockMax = 2;
+        try
+        {
+            var c = new GemmCase(ta, tb, m, n, k, 1, 2, 3, 1.25f, -0.5f, GemmEpilogue.Bias, 17);
+            GemmBlocking.ParallelMinFlops = 0;
+            GemmTests.CheckAgainstReference(c);
+            var first = GemmTests.Run(c, 2, 512);
+            Assert.Equal(first, GemmTests.Run(c, 1, 512));
+            Assert.Equal(first, GemmTests.Run(c, 3, 512));
+            Assert.Equal(first, GemmTests.Run(c, 2, 256));
+            Assert.Equal(first, GemmTests.Run(c, 3, 0));
+        }
+        finally
+        {
+            GemmBlocking.KcMax = 512;
+            GemmBlocking.PackedBMax = 8L << 20;
+            GemmBlocking.TilesPerBlockLongK = 64;
+            GemmBlocking.TilesPerBlockMax = 16;
+            GemmBlocking.ParallelMinFlops = 8e6;
+        }
+    }
 }
