@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CtrDsl.Cpu;
 
@@ -28,7 +29,7 @@ internal unsafe struct GemmArgs
 /// </summary>
 internal static class GemmBlocking
 {
-    [ThreadStatic] static int? kcMax, tilesPerBlockMax;
+    [ThreadStatic] static int? kcMax, tilesPerBlockMax, tilesPerBlockLongK;
     [ThreadStatic] static long? packedBMax;
     [ThreadStatic] static double? parallelMinFlops;
     [ThreadStatic] static int? splitKMinPart;
@@ -42,9 +43,14 @@ internal static class GemmBlocking
     /// once. Measured at 4096×400×400: kc = 400 (one block) beat two blocks of 200 or four of 100.</summary>
     internal static int KcMax { get => kcMax ?? 512; set => kcMax = value; }
 
-    /// <summary>Most MR-row tiles in one row block (one job, default 16); its packed A block, tiles·MR·kc floats,
-    /// stays in L2 (384 KiB at the defaults).</summary>
+    /// <summary>Most MR-row tiles in one row block (one job, default 16) when a pool call has one K block (and on one
+    /// thread); with A transposed its packed A block, tiles·MR·kc floats, stays in L2 (384 KiB at the defaults).</summary>
     internal static int TilesPerBlockMax { get => tilesPerBlockMax ?? 16; set => tilesPerBlockMax = value; }
+
+    /// <summary>Most row tiles in one row block when a pool call runs it through several K blocks (default 64): each
+    /// K block's packed B (kc·n floats, 785 KiB at 491×400) then comes from L3 once per 64 tiles instead of once per
+    /// 16, while only the tile's own A micro-panel (A not transposed) and C's rows are held.</summary>
+    internal static int TilesPerBlockLongK { get => tilesPerBlockLongK ?? 64; set => tilesPerBlockLongK = value; }
 
     /// <summary>Cap on a packed B block in floats (default 8 Mi = 32 MiB): C's columns are done in blocks of at most
     /// this many kc×NC floats (only n above 16 Ki columns reaches it at kc = 512).</summary>
@@ -58,15 +64,17 @@ internal static class GemmBlocking
 /// The BLIS-style loop nest, written once for every micro-kernel width. For each block of C's columns and each group
 /// of K blocks, in one pool call: pack those K blocks of op(B) into panels of NR columns (over chunks of rows, or over
 /// panels when B is transposed); then, over blocks of C (row blocks, and column blocks when there are too few rows),
-/// for each K block of the group in order, pack the block's rows of op(A) into the thread's buffer and run the
-/// micro-kernel over every (row tile, column panel) pair.
+/// for each K block of the group in order, for each row tile, pack the tile's rows of op(A) into the thread's buffer
+/// (A transposed: the whole row block's at once, row by row) and run the micro-kernel over the tile's column panels.
 /// </summary>
 /// <remarks>
 /// On one thread a group is one K block, which keeps the packed block (kc·n floats, 830 KiB at 512×400) in cache
 /// between its packing and its use. On more, a group is every K block whose packed B fits under
-/// <see cref="GemmBlocking.PackedBMax"/> (all of them for the MLP shapes: 18 MiB at k = 11,280), read from L3 while
-/// the row block's C stays in L2; the threads wait for each other once per group, not twice per K block, and the row
-/// blocks shrink towards the end (<see cref="GemmRowBlocks"/>) so that they finish together. Determinism: the tile
+/// <see cref="GemmBlocking.PackedBMax"/> (all of them for the MLP shapes: 18 MiB at k = 11,280), each K block read
+/// from L3 once per row block of up to <see cref="GemmBlocking.TilesPerBlockLongK"/> tiles; the threads wait for each
+/// other once per group, not twice per K block, and the row blocks shrink towards the end
+/// (<see cref="GemmRowBlocks"/>) so that they finish together. A tile's A is packed just before its kernels run (it
+/// stays in L1 for the first panel) while the next tile's rows are prefetched into L2. Determinism: the tile
 /// grid starts at (0, 0) and the K blocks are fixed by K alone, so each element of C is the same chain of FMAs and
 /// updates whichever thread computes it, however many threads there are and however the K blocks are grouped.
 /// </remarks>
@@ -109,7 +117,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         {
             int panels = Math.Min(panelsPerColumnBlock, totalPanels - panel0);
             // Too few row tiles for the threads and the column panels are split too.
-            var rows = new GemmRowBlocks(rowTiles, GemmBlocking.TilesPerBlockMax, threads);
+            var rows = new GemmRowBlocks(rowTiles,
+                kBlocksPerGroup > 1 ? GemmBlocking.TilesPerBlockLongK : GemmBlocking.TilesPerBlockMax, threads);
             int columnBlocks = rows.Count >= threads ? 1 : Math.Min(panels, threads);
             for (int kb = 0; kb < kBlocks; kb += kBlocksPerGroup)
             {
@@ -309,6 +318,15 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         }
     }
 
+    /// <summary>Asks for the cache lines of <paramref name="count"/> floats at <paramref name="row"/> in L2 (a hint; no
+    /// fault past the end).</summary>
+    static void PrefetchRow(float* row, int count)
+    {
+        if (!Sse.IsSupported) return;
+        for (int p = 0; p < count; p += 16) Sse.Prefetch1(row + p);
+        Sse.Prefetch1(row + count - 1);
+    }
+
     /// <summary>Computes one block of C (a row block × a range of panels) over the K blocks [Kb0, Kb1), in order.</summary>
     struct Compute : IParallelJob
     {
@@ -325,7 +343,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             int columnBlock = index % ColumnBlocks;
             int q0 = (int)((long)columnBlock * Panels / ColumnBlocks);
             int q1 = (int)((long)(columnBlock + 1) * Panels / ColumnBlocks);
-            float* packedA = GemmBuffers.A((long)(t1 - t0) * mr * KcMax);
+            // A transposed packs the row block's A at once (row by row); otherwise each tile is packed before use.
+            float* packedA = GemmBuffers.A((long)(G.AStrideM == 1 ? t1 - t0 : 1) * mr * KcMax);
             float* scratch = stackalloc float[mr * nr];
             for (int block = Kb0; block < Kb1; block++)
             {
@@ -347,15 +366,6 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 int i0 = t0 * mr;
                 GemmPacking.Rows(G.A + i0 + p0 * G.AStrideK, G.AStrideK, 0, kc, kc, t1 - t0, G.M - i0, mr, packedA);
             }
-            else
-            {
-                for (int t = t0; t < t1; t++)
-                {
-                    int i = t * mr;
-                    GemmPacking.Panel(G.A + i * G.AStrideM + p0 * G.AStrideK, G.AStrideK, G.AStrideM, kc,
-                        Math.Min(mr, G.M - i), mr, packedA + (nint)(t - t0) * mr * kc);
-                }
-            }
             bool last = p0 + kc == G.K;
             var update = new TileUpdate(G.Alpha, G.Beta, p0 == 0, last && G.Relu);
             float* bias = last ? G.Bias : null;
@@ -364,11 +374,17 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
             // Measured against panel-outer at 4096×400×400: no better at any kc, so the simpler order stays.
             for (int t = t0; t < t1; t++)
             {
-                float* a = packedA + (nint)(t - t0) * mr * kc;
                 int i = t * mr;
                 int h = Math.Min(mr, G.M - i);
+                float* a = packedA;
+                if (G.AStrideM == 1) a += (nint)(t - t0) * mr * kc;
+                else GemmPacking.Panel(G.A + i * G.AStrideM + p0 * G.AStrideK, G.AStrideK, G.AStrideM, kc, h, mr, a);
+                int nextRows = G.AStrideM == 1 || G.AStrideK != 1 || t + 1 >= t1 ? 0 : Math.Min(mr, G.M - i - mr);
                 for (int q = q0; q < q1; q++)
                 {
+                    // Fetch the next tile's rows of A into L2 while this tile computes, a few rows per panel.
+                    for (int r = (q - q0) * nextRows / (q1 - q0), r1 = (q + 1 - q0) * nextRows / (q1 - q0); r < r1; r++)
+                        PrefetchRow(G.A + (i + mr + r) * G.AStrideM + p0, kc);
                     int j = Column0 + q * nr;
                     int w = Math.Min(nr, G.N - j);
                     float* b = packedB + (nint)q * kc * nr;

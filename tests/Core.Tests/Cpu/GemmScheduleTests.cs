@@ -49,11 +49,35 @@ public class GemmScheduleTests
         // K blocks of at most 16 and a packed-B cap of a few of them: on two or three threads the K blocks go in
         // groups (at K = 100 and 2 panels of 32: groups of 3, 3 and 1 blocks), each packed, then run through by every
         // row block, in one pool call; on one thread each K block is packed and run on its own. Same bits either way.
+        CheckGroupedKBlocks(new GemmCase(ta, tb, m, n, k, 1, 2, 3, 0.75f, 0.5f, GemmEpilogue.BiasRelu, 9), 64, 16);
+    }
+
+    [Theory]
+    [InlineData(Transpose.No, Transpose.No, 113, 45, 100)]
+    [InlineData(Transpose.No, Transpose.Yes, 125, 70, 101)]
+    [InlineData(Transpose.Yes, Transpose.No, 61, 33, 99)]
+    [InlineData(Transpose.Yes, Transpose.Yes, 100, 40, 47)]
+    [InlineData(Transpose.No, Transpose.No, 97, 17, 3)]
+    public void Sgemm_LongKRowBlocks_PackingATileByTile_MatchReferenceAndAreBitIdenticalAcrossThreadCounts(
+        Transpose ta, Transpose tb, int m, int n, int k)
+    {
+        // As above, with row blocks of at most 3 tiles (TilesPerBlockLongK) and a last tile of 5 (113 = 9·12 + 5),
+        // 1 (61, 97) or 4 (100) rows: each tile's A is packed before its kernels while the next tile's rows are
+        // prefetched (A not transposed), or the block's A at once (A transposed). K = 3 is one block, where
+        // TilesPerBlockMax applies (2, so that several blocks run on one thread too).
+        CheckGroupedKBlocks(new GemmCase(ta, tb, m, n, k, 1, 2, 3, 1.25f, -0.5f, GemmEpilogue.Bias, 17), 3, 2);
+    }
+
+    /// <summary>K blocks of at most 16, a packed-B cap of three of them (at two panels of 32) and the given row block
+    /// sizes: the float64 reference, then the same bits at 1, 2 and 3 threads and every vector width.</summary>
+    static void CheckGroupedKBlocks(GemmCase c, int tilesPerBlockLongK, int tilesPerBlockMax)
+    {
         GemmBlocking.KcMax = 16;
         GemmBlocking.PackedBMax = 3 * 16 * 64;
+        GemmBlocking.TilesPerBlockLongK = tilesPerBlockLongK;
+        GemmBlocking.TilesPerBlockMax = tilesPerBlockMax;
         try
         {
-            var c = new GemmCase(ta, tb, m, n, k, 1, 2, 3, 0.75f, 0.5f, GemmEpilogue.BiasRelu, 9);
             GemmBlocking.ParallelMinFlops = 0;
             GemmTests.CheckAgainstReference(c);
             var first = GemmTests.Run(c, 2, 512);
@@ -66,6 +90,8 @@ public class GemmScheduleTests
         {
             GemmBlocking.KcMax = 512;
             GemmBlocking.PackedBMax = 8L << 20;
+            GemmBlocking.TilesPerBlockLongK = 64;
+            GemmBlocking.TilesPerBlockMax = 16;
             GemmBlocking.ParallelMinFlops = 8e6;
         }
     }
