@@ -17,7 +17,8 @@ public readonly record struct GemmBenchRow(
 /// Times <see cref="Gemm.Sgemm"/> against OpenBLAS's cblas_sgemm on the MLP shapes (m×k×n): the forward pass
 /// Y = X·W, dX = dY·Wᵀ (NT) and dW = Xᵀ·dY (TN), with the same thread count for both, for the 400-wide hidden layers
 /// and for first layers whose width (fields × k) is not a multiple of the tile: 390 = 39·10 (DeepFM, Wide&amp;Deep),
-/// 130 = 13·10, 220 = 22·10, 624 = 39·16. Each figure is the median of timed calls after warm-up; the spread is the
+/// 130 = 13·10, 220 = 22·10, 624 = 39·16. Each figure is the median of timed calls after a warm-up of every shape
+/// (<see cref="WarmUp"/>) and of the shape itself; the spread is the
 /// lowest and highest ratio of the per-round medians (the rounds alternate ours and theirs).
 /// </summary>
 public static class GemmBench
@@ -63,6 +64,7 @@ public static class GemmBench
         {
             WorkerPool.ThreadCount = threads;
             blas?.SetThreads(threads);
+            WarmUp();
             foreach (var (name, ta, tb, m, k, n) in Shapes)
             {
                 var row = Measure(name, ta, tb, m, k, n, threads, blas, secondsPerShape);
@@ -76,6 +78,35 @@ public static class GemmBench
         }
         return rows;
     }
+
+    /// <summary>
+    /// Runs our side of every shape in turn for at least <see cref="WarmUpSeconds"/>, then lets the runtime finish
+    /// compiling. The JIT starts each method unoptimised and recompiles it, optimised, in the background once it has
+    /// been called often enough (tiered compilation, with an instrumented tier between under TieredPGO); without this
+    /// the first shape's rounds ran partly on that early code: NN 4096×400×400 read 0.76–0.80 of OpenBLAS in all five
+    /// fresh-process readings of one compare.sh run, where the shapes after it read up to 1.03 (docs/benchmarks.md).
+    /// OpenBLAS's native code never pays that cost, and a training run pays it only in its first steps.
+    /// </summary>
+    static void WarmUp()
+    {
+        var calls = new List<Action>();
+        var rng = new Random(1);
+        // Every path but the long-K shape's arrays (185 MB of A; its NN multi-K-block path is also k = 1200's).
+        foreach (var (_, ta, tb, m, k, n) in Shapes.Where(s => (long)s.M * s.K <= 4096 * 1200))
+        {
+            var a = Random(rng, m * k);
+            var b = Random(rng, k * n);
+            var c = new float[m * n];
+            int lda = ta == Transpose.No ? k : m, ldb = tb == Transpose.No ? n : k;
+            calls.Add(() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n));
+        }
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < WarmUpSeconds)
+            foreach (var call in calls) call();
+        Thread.Sleep(250);
+    }
+
+    const double WarmUpSeconds = 1.5;
 
     static GemmBenchRow Measure(string name, Transpose ta, Transpose tb, int m, int k, int n, int threads,
         OpenBlas? blas, double seconds)
