@@ -84,7 +84,7 @@ public static class GemmBench
     /// compiling. The JIT starts each method unoptimised and recompiles it, optimised, in the background once it has
     /// been called often enough (tiered compilation, with an instrumented tier between under TieredPGO); without this
     /// the first shape's rounds ran partly on that early code: NN 4096×400×400 read 0.76–0.80 of OpenBLAS in all five
-    /// fresh-process readings of one compare.sh run, where the shapes after it read up to 1.03 (docs/benchmarks.md).
+    /// fresh-process readings of one compare.sh run, where the other shapes' medians read 0.97–1.19 (docs/benchmarks.md).
     /// OpenBLAS's native code never pays that cost, and a training run pays it only in its first steps.
     /// </summary>
     static void WarmUp()
