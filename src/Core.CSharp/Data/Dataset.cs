@@ -285,13 +285,12 @@ public sealed class Dataset : IDisposable
             var vocabs = new List<Vocabulary>();
             for (int g = 0; g < nGroups; g++)
             {
-                var slot = layout.Ids.FirstOrDefault(s => s.Group == g);
-                var fieldSpec = slot?.Field ?? layout.Seqs.First(s => s.Group == g).Field;
+                var fieldSpec = layout.GroupFields[g];
                 string name = layout.Groups[g];
                 if (fieldSpec.HashBuckets > 0) vocabs.Add(Vocabulary.Hashed(name, schema.MissingOf(fieldSpec), fieldSpec.HashBuckets));
                 else if (fieldSpec.Buckets is BucketRule.Fixed fx) vocabs.Add(Vocabulary.Bucketed(name, fx.Boundaries.ToArray()));
-                else if (fieldSpec.Buckets is BucketRule.Quantile q)
-                    vocabs.Add(Vocabulary.Bucketed(name, Quantiles(reservoirs[Array.IndexOf(layout.Ids, slot)]!, q.Buckets)));
+                else if (fieldSpec.Buckets is BucketRule.Quantile q) // a bucketized field: the group's first id slot
+                    vocabs.Add(Vocabulary.Bucketed(name, Quantiles(reservoirs[Array.FindIndex(layout.Ids, s => s.Group == g)]!, q.Buckets)));
                 else
                 {
                     vocabs.Add(Vocabulary.FromCounts(name, schema.MinCountOf(fieldSpec), schema.MissingOf(fieldSpec), global[g], out var map));

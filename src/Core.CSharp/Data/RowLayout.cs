@@ -19,11 +19,14 @@ internal sealed class RowLayout
     public required SeqSlot[] Seqs { get; init; }
     /// <summary>Vocabulary names in order of first use; a slot's Group indexes this list.</summary>
     public required string[] Groups { get; init; }
+    /// <summary>Per group, the field that decides its vocabulary's kind and rules: its first id field, else its first
+    /// sequence field.</summary>
+    public required FieldSpec[] GroupFields { get; init; }
     /// <summary>
     /// Per group: its vocabulary is built from train counts (a token vocabulary with its min-count rule). Hashed and
     /// fixed or quantile bucket groups count nothing, so a build gives them no counting table.
     /// </summary>
-    public required bool[] Counted { get; init; }
+    public bool[] Counted => GroupFields.Select(f => f.HashBuckets == 0 && f.Buckets is not (BucketRule.Fixed or BucketRule.Quantile)).ToArray();
     public int SplitColumn { get; init; } = -1;
     public bool[] NumericColumn { get; init; } = [];
 
@@ -60,9 +63,7 @@ internal sealed class RowLayout
                 default: seqs.Add(new SeqSlot(f, col, Group(f), f.HashBuckets > 0)); break;
             }
         }
-        // The field that decides a group's vocabulary kind, as the build picks it: its first id field, else its first sequence.
-        var counted = groups.Select((_, g) => (ids.FirstOrDefault(s => s.Group == g)?.Field ?? seqs.First(s => s.Group == g).Field) is var f
-            && f.HashBuckets == 0 && f.Buckets is not (BucketRule.Fixed or BucketRule.Quantile)).ToArray();
+        var groupFields = groups.Select((_, g) => ids.FirstOrDefault(s => s.Group == g)?.Field ?? seqs.First(s => s.Group == g).Field).ToArray();
         var labels = schema.Format is SourceFormat.LibFm ? [-1] : schema.Labels.Select(l => Col(l, "label")).ToArray();
         int split = rule is SplitRule.ByColumn bc ? Col(bc.Column, "the split rule") : -1;
         var numeric = new bool[columns.Length];
@@ -70,7 +71,7 @@ internal sealed class RowLayout
         return new RowLayout
         {
             File = file, Schema = schema, Columns = columns, Labels = labels, Ids = ids.ToArray(), Dense = dense.ToArray(),
-            Seqs = seqs.ToArray(), Groups = groups.ToArray(), Counted = counted, SplitColumn = split, NumericColumn = numeric,
+            Seqs = seqs.ToArray(), Groups = groups.ToArray(), GroupFields = groupFields, SplitColumn = split, NumericColumn = numeric,
         };
     }
 }

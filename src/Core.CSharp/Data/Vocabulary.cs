@@ -118,8 +118,7 @@ public sealed class Vocabulary
             var t = _tokens;
             if (t == null)
             {
-                t = _loadTokens();
-                if (t.Count != _tokenCount) throw new InvalidOperationException($"vocabulary {Name}: {t.Count} tokens loaded, {_tokenCount} expected");
+                t = _loadTokens(); // as many tokens as promised: Deferred's loader checks
                 Volatile.Write(ref _tokens, t);
             }
             return t;
