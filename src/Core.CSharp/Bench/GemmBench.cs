@@ -94,10 +94,7 @@ public static class GemmBench
         // Every path but the long-K shape's arrays (185 MB of A; its NN multi-K-block path is also k = 1200's).
         foreach (var (_, ta, tb, m, k, n) in Shapes.Where(s => (long)s.M * s.K <= 4096 * 1200))
         {
-            var a = Random(rng, m * k);
-            var b = Random(rng, k * n);
-            var c = new float[m * n];
-            int lda = ta == Transpose.No ? k : m, ldb = tb == Transpose.No ? n : k;
+            var (a, b, c, lda, ldb) = Operands(rng, ta, tb, m, k, n);
             calls.Add(() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n));
         }
         var clock = Stopwatch.StartNew();
@@ -108,14 +105,15 @@ public static class GemmBench
 
     const double WarmUpSeconds = 1.5;
 
+    /// <summary>Random op(A) [m; k] and op(B) [k; n] stored as <paramref name="ta"/>, <paramref name="tb"/> say, with
+    /// their leading dimensions, and C [m; n].</summary>
+    static (float[] A, float[] B, float[] C, int Lda, int Ldb) Operands(Random rng, Transpose ta, Transpose tb, int m, int k, int n) =>
+        (Random(rng, m * k), Random(rng, k * n), new float[m * n], ta == Transpose.No ? k : m, tb == Transpose.No ? n : k);
+
     static GemmBenchRow Measure(string name, Transpose ta, Transpose tb, int m, int k, int n, int threads,
         OpenBlas? blas, double seconds)
     {
-        var rng = new Random(1234);
-        var a = Random(rng, m * k);
-        var b = Random(rng, k * n);
-        var c = new float[m * n];
-        int lda = ta == Transpose.No ? k : m, ldb = tb == Transpose.No ? n : k;
+        var (a, b, c, lda, ldb) = Operands(new Random(1234), ta, tb, m, k, n);
         double flops = 2.0 * m * k * n;
 
         Action ourCall = () => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
