@@ -205,8 +205,8 @@ public unsafe class RowGemvTests
         Assert.Equal(before, Row(other)); // the same bits as the plain GEMM on equal weights
         var yv = new BufferView(new CpuFloatBuffer(new float[n]), 0, n);
         var (xv, wv, bv) = (new BufferView(x, 0, k), new BufferView(w, 0, k * n), new BufferView(bias, 0, n));
-        // Steady state: past the calls after which the runtime replaces the code it started with (tiered
-        // compilation's call counting, 30 calls), a one-time event that allocated 1,096 bytes once in a CI run.
+        // Steady state first: one CI run saw a one-time 1,096-byte allocation on this thread within the first calls
+        // (cause not pinned down; likely the runtime replacing early code once a method has been called 30 times).
         for (int i = 0; i < 100; i++)
             backend.Gemm(Transpose.No, Transpose.No, 1, n, k, 1f, xv, k, wv, n, 0f, yv, n, bv, GemmEpilogue.BiasRelu);
         long allocated = GC.GetAllocatedBytesForCurrentThread();
