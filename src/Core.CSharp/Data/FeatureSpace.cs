@@ -17,6 +17,9 @@ public sealed class FeatureSpace
     private readonly Dictionary<string, Vocabulary> _byName;
     // The saved JSON of a loaded feature space: its deferred vocabularies read their tokens from it, and Save writes it.
     private readonly byte[]? _json;
+    // Where in _json each token vocabulary's list starts (its '['; −1 for the other kinds), so that a deferred
+    // vocabulary reads only its own list, not the whole file.
+    private readonly long[]? _tokenStarts;
 
     internal FeatureSpace(Schema schema, IReadOnlyList<Vocabulary> vocabularies, IReadOnlyList<NumericStats> numeric)
         : this(schema, vocabularies, numeric, null) { }
@@ -34,7 +37,7 @@ public sealed class FeatureSpace
         FeatureCount = offset;
         _byName = vocabularies.ToDictionary(v => v.Name);
         IdFieldOffsets = schema.IdFields.Select(f => _byName[f.Vocabulary].Offset).ToArray();
-        if (savedTokens != null) _json = Write(savedTokens);
+        if (savedTokens != null) _json = Write(savedTokens, _tokenStarts = new long[vocabularies.Count]);
         Hash = TokenHash.Fnv1a64(ToJson());
     }
 
@@ -74,8 +77,10 @@ public sealed class FeatureSpace
         for (int i = 0; i < t.Count; i++) w.WriteStringValue(t.Token(i));
     });
 
-    /// <summary>The JSON, with the token list of each token vocabulary k written by <paramref name="tokens"/>.</summary>
-    private byte[] Write(Action<Utf8JsonWriter, int> tokens)
+    /// <summary>The JSON, with the token list of each token vocabulary k written by <paramref name="tokens"/>; when
+    /// <paramref name="tokenStarts"/> is given, it receives the offset of each token list's '[' (−1 for the other
+    /// kinds).</summary>
+    private byte[] Write(Action<Utf8JsonWriter, int> tokens, long[]? tokenStarts = null)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
@@ -89,6 +94,7 @@ public sealed class FeatureSpace
             for (int k = 0; k < Vocabularies.Count; k++)
             {
                 var v = Vocabularies[k];
+                if (tokenStarts != null) tokenStarts[k] = -1;
                 w.WriteStartObject();
                 w.WriteString("name", v.Name);
                 w.WriteString("kind", v.Kind switch { VocabularyKind.Tokens => "tokens", VocabularyKind.Hashed => "hashed", _ => "buckets" });
@@ -101,6 +107,11 @@ public sealed class FeatureSpace
                     case VocabularyKind.Tokens:
                         w.WriteNumber("distinct_in_train", v.DistinctInTrain);
                         w.WriteStartArray("tokens");
+                        if (tokenStarts != null)
+                        {
+                            w.Flush();
+                            tokenStarts[k] = ms.Position - 1;
+                        }
                         tokens(w, k);
                         w.WriteEndArray();
                         break;
@@ -138,7 +149,7 @@ public sealed class FeatureSpace
     public static FeatureSpace Load(string path, Schema schema)
     {
         var bytes = File.ReadAllBytes(path);
-        var saved = new StrongBox<byte[]>();
+        var saved = new StrongBox<FeatureSpace>();
         var (vocabs, numeric, tokenLists) = Parse(path, bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0), schema, saved);
         // The JSON and its hash are those Save writes (the file's bytes once formatting is normalised): the token
         // lists go through the UTF-8 conversion a built table would give them.
@@ -146,15 +157,15 @@ public sealed class FeatureSpace
         {
             foreach (var x in tokenLists[k]!) w.WriteStringValue(Encoding.UTF8.GetBytes(x));
         });
-        saved.Value = features._json!;
+        saved.Value = features;
         return features;
     }
 
     /// <summary>
     /// The vocabularies, numeric statistics and token lists of a features JSON; token vocabularies are deferred to
-    /// read their tokens from the JSON <paramref name="saved"/> will hold once the feature space is made.
+    /// read their tokens from the saved JSON of the feature space <paramref name="saved"/> will hold once it is made.
     /// </summary>
-    private static (List<Vocabulary>, NumericStats[], List<string[]?>) Parse(string path, ReadOnlyMemory<byte> json, Schema schema, StrongBox<byte[]> saved)
+    private static (List<Vocabulary>, NumericStats[], List<string[]?>) Parse(string path, ReadOnlyMemory<byte> json, Schema schema, StrongBox<FeatureSpace> saved)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
@@ -179,7 +190,7 @@ public sealed class FeatureSpace
                     case "tokens":
                         tokens = v.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray();
                         int k = vocabs.Count;
-                        vocabs.Add(Vocabulary.Deferred(name, minCount, missing, tokens.Length, () => TokensAt(saved.Value!, k),
+                        vocabs.Add(Vocabulary.Deferred(name, minCount, missing, tokens.Length, () => saved.Value!.SavedTokens(k),
                             v.TryGetProperty("distinct_in_train", out var d) ? d.GetInt32() : 0, path));
                         break;
                     case "hashed": vocabs.Add(Vocabulary.Hashed(name, missing, v.GetProperty("buckets").GetInt32())); break;
@@ -194,11 +205,16 @@ public sealed class FeatureSpace
         }
     }
 
-    /// <summary>The token list of vocabulary <paramref name="k"/> of a features JSON this class wrote.</summary>
-    private static string[] TokensAt(byte[] json, int k)
+    /// <summary>The token list of vocabulary <paramref name="k"/> in the saved JSON (which this class wrote), read from
+    /// its start to its ']' and no further.</summary>
+    private List<string> SavedTokens(int k)
     {
-        using var doc = JsonDocument.Parse(json);
-        return doc.RootElement.GetProperty("vocabularies")[k].GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray();
+        var reader = new Utf8JsonReader(_json.AsSpan(checked((int)_tokenStarts![k])), isFinalBlock: true, state: default);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+            throw new InvalidOperationException($"features: no token list at the saved offset of vocabulary {Vocabularies[k].Name}");
+        var tokens = new List<string>(Vocabularies[k].Size);
+        while (reader.Read() && reader.TokenType == JsonTokenType.String) tokens.Add(reader.GetString()!);
+        return tokens;
     }
 
     /// <summary>One line per vocabulary: name, kind and size; for logs and the CLI.</summary>
