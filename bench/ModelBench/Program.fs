@@ -4,7 +4,8 @@
 ///   frappe:    LR, FM, DeepFM, DeepFEFM and FGCNN on Frappe with a seeded 80/20 train/validation split.
 ///   profile:   a training step of a model on Criteo-shaped random ids (39 fields, 72,346 rows, batch 4096),
 ///              broken down by op and by block, with the optimizer update and the batch upload timed apart
-///              (CtrDsl.Bench.StepProfile, as `ctr bench --profile`), and by node with CTRDSL_PROFILE_NODES=1.
+///              (CtrDsl.Bench.StepProfile, as `ctr bench --profile`), and every node with CTRDSL_PROFILE_NODES=1 (the
+///              report itself lists the nodes at 1 % or more).
 module ModelBench
 
 open System
@@ -141,9 +142,9 @@ let private profile (name: string) (steps: int) =
             printfn $"  {n.Id, 4} {n.Name, -24} {n.Shape} {float (n.Shape.Numel(16384)) * 4.0 / 1048576.0, 8:F0} MiB at 16384 rows"
 
     if Environment.GetEnvironmentVariable "CTRDSL_PROFILE_NODES" = "1" then
-        printfn "node                                              fwd ms/step  bwd ms/step"
+        printfn "every node                                        fwd ms/step  bwd ms/step"
 
-        for key, f, b in prof.By(fun n -> $"{n.Id, 4} {(nonNull n.Op).Name} {n.Shape} {n.Scope}") do
+        for key, f, b in prof.By(fun n -> CtrDsl.Autodiff.PlanProfile.NodeLabel n) do
             printfn $"{key, -50} {f * 1e3 / float steps, 11:F2} {b * 1e3 / float steps, 12:F2}"
 
 /// This process's minor and major page faults so far (fields 10 and 12 of /proc/self/stat; zeros elsewhere).

@@ -45,7 +45,7 @@ public sealed class PlanProfile
             .ToList();
 
     /// <summary>A node's row label: its scope, op and output shape, and its id to tell alike layers apart.</summary>
-    private static string NodeKey(Node n) => $"{n.Scope ?? "(none)"} {n.Op?.Name ?? n.Name} {n.Shape} #{n.Id}";
+    public static string NodeLabel(Node n) => $"{n.Scope ?? "(none)"} {n.Op?.Name ?? n.Name} {n.Shape} #{n.Id}";
 
     /// <summary>A table by op kind, one by block and one of the nodes that take 1 % or more, each with time per step
     /// and share.</summary>
@@ -64,7 +64,7 @@ public sealed class PlanProfile
         Table("block", By(n => n.Scope ?? "(none)"));
         sb.AppendLine();
         // The nodes that take 1 % or more, so that one layer of a block (the MLP's first layer, say) shows apart.
-        Table("node (1 % or more)", By(NodeKey).Where(r => r.forward + r.backward >= 0.01 * total).ToList());
+        Table("node (1 % or more)", By(NodeLabel).Where(r => r.forward + r.backward >= 0.01 * total).ToList());
         sb.AppendLine($"kernels: {total * 1e3 / steps:F2} ms/step; zeroing gradient buffers: {ZeroFillTicks * 1e3 / Stopwatch.Frequency / steps:F2} ms/step");
         return sb.ToString();
     }

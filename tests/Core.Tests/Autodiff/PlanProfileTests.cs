@@ -41,6 +41,7 @@ public class PlanProfileTests
         {
             var id = row.Split(' ', StringSplitOptions.RemoveEmptyEntries).Single(t => t.StartsWith('#'));
             var node = Assert.Single(nodes, n => $"#{n.Id}" == id);
+            Assert.Contains(PlanProfile.NodeLabel(node), row);
             Assert.Contains($"{node.Op!.Name} {node.Shape} {id}", row);
             Assert.True(byLabel[id] >= 0.01 * kernels.Seconds, $"{row}: under 1 % of {kernels.Seconds} s");
             listed.Add(node.Id);
