@@ -140,6 +140,99 @@ internal static class OptimLoop
         }
     }
 
+    /// <summary>
+    /// As the unchecked one-slot form, on the indices whose <paramref name="keep"/> is −1 (all bits set) only; an index
+    /// whose keep is 0 keeps its weight and state. The kernel runs on every index of a vector and a bitwise select
+    /// stores back the old values of the indices it must not change, so an updated index gets the bits it gets from
+    /// <c>Run</c>, and a kept one its own.
+    /// </summary>
+    public static void RunMasked<TKernel, TCoefficients>(ref float wr, ref float gr, ref float sr, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel1<TCoefficients>
+        where TCoefficients : struct
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var u = (nuint)i;
+                var w0 = Vector512.LoadUnsafe(ref wr, u);
+                var s0 = Vector512.LoadUnsafe(ref sr, u);
+                var (wv, sv) = (w0, s0);
+                TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref sv, in c);
+                var k = Vector512.LoadUnsafe(ref keep, u).AsSingle();
+                Vector512.ConditionalSelect(k, wv, w0).StoreUnsafe(ref wr, u);
+                Vector512.ConditionalSelect(k, sv, s0).StoreUnsafe(ref sr, u);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var u = (nuint)i;
+                var w0 = Vector256.LoadUnsafe(ref wr, u);
+                var s0 = Vector256.LoadUnsafe(ref sr, u);
+                var (wv, sv) = (w0, s0);
+                TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref sv, in c);
+                var k = Vector256.LoadUnsafe(ref keep, u).AsSingle();
+                Vector256.ConditionalSelect(k, wv, w0).StoreUnsafe(ref wr, u);
+                Vector256.ConditionalSelect(k, sv, s0).StoreUnsafe(ref sr, u);
+            }
+        }
+        for (; i < n; i++)
+        {
+            if (Unsafe.Add(ref keep, i) != 0)
+                TKernel.Apply(ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref sr, i), in c);
+        }
+    }
+
+    /// <summary>As the one-slot <c>RunMasked</c>, with two state slots.</summary>
+    public static void RunMasked<TKernel, TCoefficients>(
+        ref float wr, ref float gr, ref float ar, ref float br, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel2<TCoefficients>
+        where TCoefficients : struct
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var u = (nuint)i;
+                var w0 = Vector512.LoadUnsafe(ref wr, u);
+                var a0 = Vector512.LoadUnsafe(ref ar, u);
+                var b0 = Vector512.LoadUnsafe(ref br, u);
+                var (wv, av, bv) = (w0, a0, b0);
+                TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
+                var k = Vector512.LoadUnsafe(ref keep, u).AsSingle();
+                Vector512.ConditionalSelect(k, wv, w0).StoreUnsafe(ref wr, u);
+                Vector512.ConditionalSelect(k, av, a0).StoreUnsafe(ref ar, u);
+                Vector512.ConditionalSelect(k, bv, b0).StoreUnsafe(ref br, u);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var u = (nuint)i;
+                var w0 = Vector256.LoadUnsafe(ref wr, u);
+                var a0 = Vector256.LoadUnsafe(ref ar, u);
+                var b0 = Vector256.LoadUnsafe(ref br, u);
+                var (wv, av, bv) = (w0, a0, b0);
+                TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
+                var k = Vector256.LoadUnsafe(ref keep, u).AsSingle();
+                Vector256.ConditionalSelect(k, wv, w0).StoreUnsafe(ref wr, u);
+                Vector256.ConditionalSelect(k, av, a0).StoreUnsafe(ref ar, u);
+                Vector256.ConditionalSelect(k, bv, b0).StoreUnsafe(ref br, u);
+            }
+        }
+        for (; i < n; i++)
+        {
+            if (Unsafe.Add(ref keep, i) == 0) continue;
+            TKernel.Apply(
+                ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref ar, i), ref Unsafe.Add(ref br, i), in c);
+        }
+    }
+
     internal static void CheckLength(string span, int expected, int actual)
     {
         if (actual != expected) ThrowLength(span, expected, actual);
