@@ -275,8 +275,8 @@ internal static unsafe class ParallelUpdate
     /// The touched rows of a chunk of table rows, in row order, a window of <see cref="GatherFloats"/> values at a
     /// time: the window's gradient rows are gathered from their slots into a buffer on the stack (+0 for an untouched
     /// row) beside a mask (−1: touched, 0: untouched), and one masked kernel call updates the window up to its last
-    /// touched row; an untouched row keeps its bits. The gather has no branch on whether a row is touched (about half
-    /// of them are, in no order a branch predictor could learn), and short runs of touched rows cost no extra kernel
+    /// touched row; an untouched row keeps its bits. The gather has no branch on whether a row is touched (up to a
+    /// quarter are not, in no order a branch predictor could learn), and short runs of touched rows cost no extra kernel
     /// calls. The chunks are fixed ranges of table rows, so no two write the same weight, and a touched weight sees the
     /// same operations as in slot order. Each chunk adds the rows whose map entry names a slot in use to
     /// <see cref="Visited"/>: a map in step with the gradient names each of its <c>Count</c> slots once.
@@ -330,5 +330,5 @@ internal static unsafe class ParallelUpdate
 
     private static void ThrowMap(Parameter p, int count, int visited) =>
         throw new InvalidOperationException(
-            $"{p}: the sparse gradient lists {count} rows, but its row → slot map names {visited} of them");
+            $"{p}: the sparse gradient lists {count} rows, but its row → slot map names {visited} slots in use");
 }
