@@ -24,10 +24,11 @@ internal static unsafe class ParallelUpdate
 
     /// <summary>
     /// A table is updated in row order when at least this share of its rows are touched (and its gradient carries the
-    /// row → slot map). The row-order walk costs about the same per table row at any share (it reads the map and
-    /// updates whole windows), slot order per touched row. Measured with <c>Bench adam</c> (docs/benchmarks.md), row
-    /// order's time over slot order's: 0.5–0.65 (dim 1) and 0.75–0.9 (dim 10) with 89 % of the rows touched, 0.7–0.8
-    /// with 75 %, about 1 with 64 %, 1.1–1.4 with 56 %.
+    /// row → slot map). The row-order walk costs about the same per table row at any share (it reads the whole map and
+    /// updates whole windows), slot order per touched row. Row order's time over slot order's, measured with
+    /// <c>Bench adam</c> (docs/benchmarks.md, one thread, dim 1 / dim 10): 0.55–0.60 / 0.61–0.72 with 89 % of the rows
+    /// touched, 0.64–0.73 / 0.52–0.71 with 81 %, 0.69–0.70 / 0.86 with 75 %, 1.11–1.12 / 0.91–0.93 with 64 %,
+    /// 1.30–1.31 / 0.90–1.00 with 56 %.
     /// </summary>
     public const double TableOrderShare = 0.75;
 
