@@ -3,6 +3,7 @@ using CtrDsl.Bench;
 // Usage: dotnet run -c Release --project bench/Bench -- gemm [--threads 1,2] [--json] [--seconds 0.6]
 //        dotnet run -c Release --project bench/Bench -- mlp [steps]
 //        dotnet run -c Release --project bench/Bench -- scatter [steps]
+//        dotnet run -c Release --project bench/Bench -- adam [steps] [vocabulary] [threads]
 if (args.Length > 0 && args[0] == "mlp")
 {
     // One training step of DeepFM's deep part (390 → 400-400-400 → 1) at batch 4096: GFLOP/s and bytes allocated.
@@ -15,9 +16,17 @@ if (args.Length > 0 && args[0] == "scatter")
     ScatterBench.Run(Console.Out, steps: args.Length > 1 ? int.Parse(args[1]) : 200);
     return 0;
 }
+if (args.Length > 0 && args[0] == "adam")
+{
+    // Lazy Adam on the dim-1 and dim-10 tables alone, in row order (through the row → slot map) against slot order.
+    if (args.Length > 3) CtrDsl.Cpu.WorkerPool.ThreadCount = int.Parse(args[3]);
+    AdamBench.Run(Console.Out, steps: args.Length > 1 ? int.Parse(args[1]) : 200,
+                  vocabulary: args.Length > 2 ? int.Parse(args[2]) : 1855);
+    return 0;
+}
 if (args.Length == 0 || args[0] != "gemm")
 {
-    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps] | Bench scatter [steps]");
+    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps] | Bench scatter [steps] | Bench adam [steps] [vocabulary] [threads]");
     return 2;
 }
 int[] threads = [1, Environment.ProcessorCount];

@@ -18,7 +18,7 @@ public sealed class SparseRowAccumulator
         Table = table;
         _slotOfRow = new int[table.Shape[0]];
         Array.Fill(_slotOfRow, -1);
-        Grad = new RowSparseGrad(Math.Min(capacity, table.Shape[0]), table.RowDim);
+        Grad = new RowSparseGrad(Math.Min(capacity, table.Shape[0]), table.RowDim) { SlotOfRow = _slotOfRow };
         table.SparseGrad = Grad;
     }
 

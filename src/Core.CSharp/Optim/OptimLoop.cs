@@ -53,7 +53,24 @@ internal static class OptimLoop
     /// a tensor into chunks or rows check the bounds once for all of them.</summary>
     public static void Run<TKernel, TCoefficients>(ref float wr, ref float gr, ref float sr, int n, in TCoefficients c)
         where TKernel : IOptimKernel1<TCoefficients>
+        where TCoefficients : struct =>
+        Run<TKernel, TCoefficients, EveryIndex>(ref wr, ref gr, ref sr, ref Unsafe.NullRef<int>(), n, in c);
+
+    /// <summary>
+    /// As the unchecked form, on the indices whose <paramref name="keep"/> is −1 (all bits set) only; an index whose
+    /// keep is 0 keeps its weight and state. The kernel runs on every index of a vector and a bitwise select stores
+    /// back the old values where it must not change them, so an updated index gets the bits it gets from <c>Run</c>,
+    /// and a kept one its own.
+    /// </summary>
+    public static void RunMasked<TKernel, TCoefficients>(ref float wr, ref float gr, ref float sr, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel1<TCoefficients>
+        where TCoefficients : struct =>
+        Run<TKernel, TCoefficients, MaskedIndices>(ref wr, ref gr, ref sr, ref keep, n, in c);
+
+    private static void Run<TKernel, TCoefficients, TMask>(ref float wr, ref float gr, ref float sr, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel1<TCoefficients>
         where TCoefficients : struct
+        where TMask : struct, IMask
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -61,11 +78,12 @@ internal static class OptimLoop
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var u = (nuint)i;
-                var wv = Vector512.LoadUnsafe(ref wr, u);
-                var sv = Vector512.LoadUnsafe(ref sr, u);
+                var w0 = Vector512.LoadUnsafe(ref wr, u);
+                var s0 = Vector512.LoadUnsafe(ref sr, u);
+                var (wv, sv) = (w0, s0);
                 TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref sv, in c);
-                wv.StoreUnsafe(ref wr, u);
-                sv.StoreUnsafe(ref sr, u);
+                TMask.Select(ref keep, u, wv, w0).StoreUnsafe(ref wr, u);
+                TMask.Select(ref keep, u, sv, s0).StoreUnsafe(ref sr, u);
             }
         }
         if (Vector256.IsHardwareAccelerated)
@@ -73,15 +91,19 @@ internal static class OptimLoop
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var u = (nuint)i;
-                var wv = Vector256.LoadUnsafe(ref wr, u);
-                var sv = Vector256.LoadUnsafe(ref sr, u);
+                var w0 = Vector256.LoadUnsafe(ref wr, u);
+                var s0 = Vector256.LoadUnsafe(ref sr, u);
+                var (wv, sv) = (w0, s0);
                 TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref sv, in c);
-                wv.StoreUnsafe(ref wr, u);
-                sv.StoreUnsafe(ref sr, u);
+                TMask.Select(ref keep, u, wv, w0).StoreUnsafe(ref wr, u);
+                TMask.Select(ref keep, u, sv, s0).StoreUnsafe(ref sr, u);
             }
         }
         for (; i < n; i++)
-            TKernel.Apply(ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref sr, i), in c);
+        {
+            if (TMask.Updates(ref keep, i))
+                TKernel.Apply(ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref sr, i), in c);
+        }
     }
 
     /// <summary>Applies a two-slot kernel at every index; all spans have the length of <paramref name="w"/>.</summary>
@@ -102,7 +124,21 @@ internal static class OptimLoop
     /// <summary>As the span form, on <paramref name="n"/> values from each reference, unchecked.</summary>
     public static void Run<TKernel, TCoefficients>(ref float wr, ref float gr, ref float ar, ref float br, int n, in TCoefficients c)
         where TKernel : IOptimKernel2<TCoefficients>
+        where TCoefficients : struct =>
+        Run<TKernel, TCoefficients, EveryIndex>(ref wr, ref gr, ref ar, ref br, ref Unsafe.NullRef<int>(), n, in c);
+
+    /// <summary>As the one-slot <c>RunMasked</c>, with two state slots.</summary>
+    public static void RunMasked<TKernel, TCoefficients>(
+        ref float wr, ref float gr, ref float ar, ref float br, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel2<TCoefficients>
+        where TCoefficients : struct =>
+        Run<TKernel, TCoefficients, MaskedIndices>(ref wr, ref gr, ref ar, ref br, ref keep, n, in c);
+
+    private static void Run<TKernel, TCoefficients, TMask>(
+        ref float wr, ref float gr, ref float ar, ref float br, ref int keep, int n, in TCoefficients c)
+        where TKernel : IOptimKernel2<TCoefficients>
         where TCoefficients : struct
+        where TMask : struct, IMask
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -110,13 +146,14 @@ internal static class OptimLoop
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var u = (nuint)i;
-                var wv = Vector512.LoadUnsafe(ref wr, u);
-                var av = Vector512.LoadUnsafe(ref ar, u);
-                var bv = Vector512.LoadUnsafe(ref br, u);
+                var w0 = Vector512.LoadUnsafe(ref wr, u);
+                var a0 = Vector512.LoadUnsafe(ref ar, u);
+                var b0 = Vector512.LoadUnsafe(ref br, u);
+                var (wv, av, bv) = (w0, a0, b0);
                 TKernel.Apply(ref wv, Vector512.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
-                wv.StoreUnsafe(ref wr, u);
-                av.StoreUnsafe(ref ar, u);
-                bv.StoreUnsafe(ref br, u);
+                TMask.Select(ref keep, u, wv, w0).StoreUnsafe(ref wr, u);
+                TMask.Select(ref keep, u, av, a0).StoreUnsafe(ref ar, u);
+                TMask.Select(ref keep, u, bv, b0).StoreUnsafe(ref br, u);
             }
         }
         if (Vector256.IsHardwareAccelerated)
@@ -124,20 +161,54 @@ internal static class OptimLoop
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var u = (nuint)i;
-                var wv = Vector256.LoadUnsafe(ref wr, u);
-                var av = Vector256.LoadUnsafe(ref ar, u);
-                var bv = Vector256.LoadUnsafe(ref br, u);
+                var w0 = Vector256.LoadUnsafe(ref wr, u);
+                var a0 = Vector256.LoadUnsafe(ref ar, u);
+                var b0 = Vector256.LoadUnsafe(ref br, u);
+                var (wv, av, bv) = (w0, a0, b0);
                 TKernel.Apply(ref wv, Vector256.LoadUnsafe(ref gr, u), ref av, ref bv, in c);
-                wv.StoreUnsafe(ref wr, u);
-                av.StoreUnsafe(ref ar, u);
-                bv.StoreUnsafe(ref br, u);
+                TMask.Select(ref keep, u, wv, w0).StoreUnsafe(ref wr, u);
+                TMask.Select(ref keep, u, av, a0).StoreUnsafe(ref ar, u);
+                TMask.Select(ref keep, u, bv, b0).StoreUnsafe(ref br, u);
             }
         }
         for (; i < n; i++)
         {
+            if (!TMask.Updates(ref keep, i)) continue;
             TKernel.Apply(
                 ref Unsafe.Add(ref wr, i), Unsafe.Add(ref gr, i), ref Unsafe.Add(ref ar, i), ref Unsafe.Add(ref br, i), in c);
         }
+    }
+
+    /// <summary>Which indices of a loop update: every one (<see cref="EveryIndex"/>, no mask is read) or those whose
+    /// keep is −1 (<see cref="MaskedIndices"/>). A struct type argument, so the loop is compiled once per policy and
+    /// the unmasked one carries no select.</summary>
+    private interface IMask
+    {
+        static abstract Vector512<float> Select(ref int keep, nuint i, Vector512<float> updated, Vector512<float> old);
+
+        static abstract Vector256<float> Select(ref int keep, nuint i, Vector256<float> updated, Vector256<float> old);
+
+        static abstract bool Updates(ref int keep, int i);
+    }
+
+    private readonly struct EveryIndex : IMask
+    {
+        public static Vector512<float> Select(ref int keep, nuint i, Vector512<float> updated, Vector512<float> old) => updated;
+
+        public static Vector256<float> Select(ref int keep, nuint i, Vector256<float> updated, Vector256<float> old) => updated;
+
+        public static bool Updates(ref int keep, int i) => true;
+    }
+
+    private readonly struct MaskedIndices : IMask
+    {
+        public static Vector512<float> Select(ref int keep, nuint i, Vector512<float> updated, Vector512<float> old) =>
+            Vector512.ConditionalSelect(Vector512.LoadUnsafe(ref keep, i).AsSingle(), updated, old);
+
+        public static Vector256<float> Select(ref int keep, nuint i, Vector256<float> updated, Vector256<float> old) =>
+            Vector256.ConditionalSelect(Vector256.LoadUnsafe(ref keep, i).AsSingle(), updated, old);
+
+        public static bool Updates(ref int keep, int i) => Unsafe.Add(ref keep, i) != 0;
     }
 
     internal static void CheckLength(string span, int expected, int actual)

@@ -27,6 +27,14 @@ public sealed class RowSparseGrad
     /// <summary>Row gradients, <see cref="Count"/> × <see cref="Dim"/> valid values.</summary>
     public float[] Values { get; }
 
+    /// <summary>
+    /// The producer's table row → slot map, one entry per table row, when it keeps one (a
+    /// <c>SparseRowAccumulator</c> does); null otherwise. A listed row's entry is its slot; every other entry is
+    /// negative or at least <see cref="Count"/>. With it an optimizer can walk a densely touched table in row order
+    /// (<c>ParallelUpdate</c>), and throws when the map names more or fewer than <see cref="Count"/> slots.
+    /// </summary>
+    public int[]? SlotOfRow { get; init; }
+
     public Span<float> Row(int slot) => Values.AsSpan(slot * Dim, Dim);
 
     public void Clear() => Count = 0;
