@@ -37,5 +37,12 @@ public sealed class RowSparseGrad
 
     public Span<float> Row(int slot) => Values.AsSpan(slot * Dim, Dim);
 
-    public void Clear() => Count = 0;
+    /// <summary>Forgets the listed rows; with a producer's map (<see cref="SlotOfRow"/>) their entries go back to −1
+    /// too, so that a row touched next finds no stale slot (<c>Optimizer.ZeroGrad</c> clears this way).</summary>
+    public void Clear()
+    {
+        if (SlotOfRow is { } map)
+            for (int i = 0; i < Count; i++) map[Rows[i]] = -1;
+        Count = 0;
+    }
 }

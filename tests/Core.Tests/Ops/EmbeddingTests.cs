@@ -89,6 +89,28 @@ public class EmbeddingTests
         Assert.Equal(new float[] { 15, 15 }, table.SparseGrad.Values.Take(2));
     }
 
+    // An optimizer's ZeroGrad clears the sparse gradient itself, not through the accumulator: the map must forget the
+    // rows too, or a row touched again would find its old slot, past the count, and its sum would be lost.
+    [Fact]
+    public void SparseGradient_ClearedByZeroGrad_HandsOutFreshSlotsAgain()
+    {
+        var table = new Parameter("t", [10, 2], isSparse: true);
+        var acc = new SparseRowAccumulator(table, 8);
+        var b = new CpuBackend();
+        var ids = b.Allocate(3, DType.Int32);
+        var dy = b.Allocate(6, DType.Float32);
+        b.Upload(new float[] { 1, 1, 2, 2, 3, 3 }, dy.All);
+        b.Upload(new[] { 7, 3, 5 }, ids.All);
+        b.EmbeddingPoolBackward(3, 1, 2, Pooling.Sum, ids.All, dy.All, acc);
+        new CtrDsl.Optim.Sgd([table], 0.1f).ZeroGrad();
+        Assert.Equal(0, table.SparseGrad!.Count);
+        b.Upload(new[] { 5, 9, 5 }, ids.All);
+        b.EmbeddingPoolBackward(3, 1, 2, Pooling.Sum, ids.All, dy.All, acc);
+        Assert.Equal(2, table.SparseGrad.Count);
+        Assert.Equal(new[] { 5, 9 }, table.SparseGrad.Rows.Take(2));
+        Assert.Equal(new float[] { 4, 4, 2, 2 }, table.SparseGrad.Values.Take(4));
+    }
+
     // The short-row loops (ShortRows) have a path per width: 1, scalar tails, 4, 8, 16 and longer.
     public static TheoryData<int> ShortDims => new(1, 3, 4, 7, 8, 10, 15, 16, 17, 33);
 
