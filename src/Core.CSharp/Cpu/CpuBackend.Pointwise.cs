@@ -68,79 +68,54 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    // Parallel over fixed blocks of columns: each bias-gradient element is one chain over the rows in order, whichever
-    // thread runs its block, and the same chain as ReduceAxis over the masked gradient.
+    // Parallel over fixed blocks of rows (ColumnSums): each masked row is added into its block's partial bias gradient
+    // while it is in L1, and the partials are summed in block order afterwards, the chain ReduceAxis gives the masked
+    // gradient of a separate ReLU, so a fused layer trains bit for bit as the separate ops.
     private struct ReluMaskJob : IParallelJob
     {
-        public const int Columns = 64;
         public int Rows, Cols;
-        public float* Y, DY, DB;
-        public bool Accumulate; // false: db is overwritten with the sums
+        public float* Y, DY, Partials; // Partials null: no bias gradient
 
         public readonly void Run(int block)
         {
-            int j0 = block * Columns, j1 = Math.Min(Cols, j0 + Columns);
-            for (int j = j0; j < j1;)
+            float* partial = Partials == null ? null : Partials + (long)block * Cols;
+            if (partial != null) ColumnSums.Clear(partial, Cols);
+            for (int r = block * ColumnSums.BlockRows, end = Math.Min(Rows, r + ColumnSums.BlockRows); r < end; r++)
             {
-                if (Vector512.IsHardwareAccelerated && j + 64 <= j1) { Columns512x4(j); j += 64; }
-                else if (Vector512.IsHardwareAccelerated && j + 16 <= j1) { Columns512(j); j += 16; }
-                else { Column1(j); j++; }
+                float* y = Y + (long)r * Cols, dy = DY + (long)r * Cols;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; j + 16 <= Cols; j += 16)
+                    {
+                        var g = Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.Load(y + j), Vector512<float>.Zero),
+                            Vector512.Load(dy + j), Vector512<float>.Zero);
+                        g.Store(dy + j);
+                        if (partial != null) (Vector512.Load(partial + j) + g).Store(partial + j);
+                    }
+                for (; j < Cols; j++)
+                {
+                    float g = y[j] > 0f ? dy[j] : 0f;
+                    dy[j] = g;
+                    if (partial != null) partial[j] += g;
+                }
             }
-        }
-
-        private readonly void Columns512x4(int j)
-        {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            if (DB != null && Accumulate) { a0 = Vector512.Load(DB + j); a1 = Vector512.Load(DB + j + 16); a2 = Vector512.Load(DB + j + 32); a3 = Vector512.Load(DB + j + 48); }
-            for (long r = 0; r < Rows; r++)
-            {
-                float* y = Y + r * Cols + j, dy = DY + r * Cols + j;
-                a0 += Mask(y, dy); a1 += Mask(y + 16, dy + 16); a2 += Mask(y + 32, dy + 32); a3 += Mask(y + 48, dy + 48);
-            }
-            if (DB != null) { a0.Store(DB + j); a1.Store(DB + j + 16); a2.Store(DB + j + 32); a3.Store(DB + j + 48); }
-        }
-
-        private static Vector512<float> Mask(float* y, float* dy)
-        {
-            var g = Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.Load(y), Vector512<float>.Zero),
-                Vector512.Load(dy), Vector512<float>.Zero);
-            g.Store(dy);
-            return g;
-        }
-
-        private readonly void Columns512(int j)
-        {
-            var acc = DB == null || !Accumulate ? default : Vector512.Load(DB + j);
-            for (long r = 0; r < Rows; r++)
-            {
-                long o = r * Cols + j;
-                acc += Mask(Y + o, DY + o);
-            }
-            if (DB != null) acc.Store(DB + j);
-        }
-
-        private readonly void Column1(int j)
-        {
-            float acc = DB == null || !Accumulate ? 0f : DB[j];
-            for (long r = 0; r < Rows; r++)
-            {
-                long o = r * Cols + j;
-                float g = Y[o] > 0f ? DY[o] : 0f;
-                DY[o] = g;
-                acc += g;
-            }
-            if (DB != null) DB[j] = acc;
         }
     }
 
     public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate)
     {
         if ((long)rows * cols == 0) return;
-        fixed (float* py = F(y), pdy = F(dy), pdb = db.IsEmpty ? default : F(db))
+        // One column: the mask, then ReduceAxis's own one-column sum (a row sum) over it.
+        bool blocked = cols > 1 && !db.IsEmpty;
+        int blocks = ColumnSums.Blocks(rows);
+        fixed (float* py = F(y), pdy = F(dy), partials = blocked ? ColumnSums.Partials(blocks, cols) : null)
         {
-            var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, DB = db.IsEmpty ? null : pdb, Accumulate = accumulate };
-            WorkerPool.For((cols + ReluMaskJob.Columns - 1) / ReluMaskJob.Columns, ref job);
+            var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, Partials = partials };
+            ColumnSums.For(blocks, rows, cols, ref job);
+            if (blocked)
+                fixed (float* pdb = F(db)) ColumnSums.Finish(partials, blocks, cols, pdb, accumulate);
         }
+        if (cols == 1 && !db.IsEmpty) ReduceAxis(1, rows, 1, 1f, dy, db, accumulate);
     }
 
     public void Binary(BinaryFn fn, BufferView a, BufferView b, BufferView y)
@@ -261,6 +236,12 @@ public sealed unsafe partial class CpuBackend
         if (y.IsEmpty) return;
         var xs = F(x);
         var ys = F(y);
+        if (outer == 1 && inner > 1 && scale == 1f)
+        {
+            // Column sums (a bias gradient): in fixed blocks of rows on the pool (ColumnSums).
+            fixed (float* px = xs, py = ys) ColumnSums.Sum(len, inner, px, py, accumulate);
+            return;
+        }
         for (int o = 0; o < outer; o++)
         {
             var yr = ys.Slice(o * inner, inner);
