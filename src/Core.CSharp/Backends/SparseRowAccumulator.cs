@@ -6,8 +6,15 @@ namespace CtrDsl.Backends;
 /// Collects the row-sparse gradient of one embedding table across every lookup of a step.
 /// A row→slot map (−1 = untouched) sized to the table gives O(1) de-duplication without sorting; only the slots
 /// touched by the previous step are reset, so a step costs O(lookups), not O(table rows).
-/// Slots are handed out in order of first appearance, so the layout is deterministic.
 /// </summary>
+/// <remarks>
+/// The slot layout is a function of the lookups alone (never of the thread count), so it is deterministic: a
+/// backward call of fewer than <see cref="PartedMinLookups"/> lookups hands out its new slots in order of first
+/// appearance; a larger one hands them out part-major: the table's rows split into <see cref="Parts"/> contiguous
+/// ranges (<see cref="PartStart"/>), the new rows of range 0 first, then those of range 1, and so on, each range in
+/// order of first appearance. The CPU backend scatters each range on its own thread that way. A later call into the
+/// same accumulator (a table two lookups share) appends its new slots after the earlier ones, by the same rule.
+/// </remarks>
 public sealed class SparseRowAccumulator
 {
     private readonly int[] _slotOfRow;
@@ -23,6 +30,23 @@ public sealed class SparseRowAccumulator
     }
 
     public Parameter Table { get; }
+
+    /// <summary>How many row ranges a large backward call's slots are grouped by. Fixed, not the thread count, so the
+    /// layout is the same on any number of threads; 2 measured faster than 4 on the 2-core machine (docs/benchmarks.md).</summary>
+    public const int Parts = 2;
+
+    /// <summary>Calls with fewer lookups keep one range (first-appearance order): below it splitting the scatter
+    /// costs more than it saves (docs/benchmarks.md). Settable for tests, which lower it to run small cases split.</summary>
+    public static int PartedMinLookups { get; internal set; } = DefaultPartedMinLookups;
+
+    internal const int DefaultPartedMinLookups = 16384;
+
+    /// <summary>How many row ranges a call of <paramref name="lookups"/> lookups groups its new slots by.</summary>
+    public static int PartsFor(long lookups) => lookups < PartedMinLookups ? 1 : Parts;
+
+    /// <summary>The first table row of range <paramref name="part"/> of <paramref name="parts"/> (part = parts gives
+    /// <paramref name="rows"/>): equal contiguous ranges.</summary>
+    public static int PartStart(int part, int parts, int rows) => (int)((long)rows * part / parts);
 
     /// <summary>The row→slot map (−1 = untouched this step), for a backend's scatter loop; it keeps
     /// <see cref="Grad"/>'s rows and count in step with it, as <see cref="SlotFor"/> does.</summary>
@@ -54,7 +78,7 @@ public sealed class SparseRowAccumulator
         return r;
     }
 
-    /// <summary>The slot of table row <paramref name="row"/>, handed out on first touch this step (then
+    /// <summary>The slot of table row <paramref name="row"/>, handed out next on first touch this step (then
     /// <paramref name="fresh"/> is true and the slot's values are not yet cleared: the caller writes them).</summary>
     public int SlotFor(int row, out bool fresh)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using CtrDsl.Backends;
 
 namespace CtrDsl.Cpu;
@@ -6,67 +7,270 @@ public sealed unsafe partial class CpuBackend
 {
     /// <summary>
     /// The embedding backward into a row-sparse gradient: each lookup's dy row, times the bag's pooling scale, is
-    /// added to its table row's slot; a row's slot is handed out on its first lookup (first-appearance order, as
-    /// <see cref="SparseRowAccumulator"/> promises) and its sum is the chain over its lookups in lookup order.
+    /// added to its table row's slot, and a row's sum is the chain over its lookups in lookup order. The new slots
+    /// follow <see cref="SparseRowAccumulator"/>'s layout: one range in first-appearance order for a small call, else
+    /// part-major over <see cref="SparseRowAccumulator.Parts"/> row ranges.
     /// </summary>
     /// <remarks>
-    /// A DeepFM step makes 160k lookups per table, so this is a per-lookup loop and written as tight as it goes: the
-    /// row→slot map, the slot rows and values pinned, the count in a local, no branch on whether a row is fresh (a
-    /// fresh row takes slot <c>count</c> and adds to +0 instead of its stale values, see
-    /// <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>; the map and row stores are repeated
-    /// harmlessly for a row already seen). About 40 % of DeepFM's lookups are first touches in a random order, so a
-    /// branch there would go either way at random. It runs on one thread: handing out slots in first-appearance order
-    /// is sequential, and a second pass adding slot ranges on the pool measured slower on the 2-core machine
-    /// (docs/benchmarks.md).
+    /// Each row range is scattered by a pass over every lookup that takes only its range's rows
+    /// (<see cref="ScatterListed"/> for bags of one lookup, else <see cref="ScatterPart"/>): the ranges share no row, map entry or slot, so they run on the pool at once and every sum's chain is the
+    /// one-thread chain (bit for bit, on any thread count). Slots a range hands out must be contiguous with the
+    /// others': on one thread the ranges run in turn, each starting where the last one stopped; on the pool each
+    /// range gets a region as large as its lookups or its rows could fill (counted first, cheaply), and afterwards
+    /// the regions are closed up (<see cref="CloseUp"/>). Handing out slots (the map work) and the adds are both split
+    /// this way, where an earlier attempt that handed out every slot first on one thread was slower than no split.
     /// </remarks>
     private static void SparseScatter(int bags, int len, int dim, Pooling pooling, int* id, float* dy, SparseRowAccumulator acc)
     {
         var grad = acc.Grad;
         int rows = acc.Table.Shape[0];
-        int count = grad.Count;
+        long lookups = (long)bags * len;
         // With the arrays pinned nothing checks a slot against the capacity; the plan sizes it for every lookup.
-        if (grad.Rows.Length < rows && count + (long)bags * len > grad.Rows.Length)
-            ThrowCapacity(acc.Table.Name, grad.Rows.Length, count, (long)bags * len);
+        if (grad.Rows.Length < rows && grad.Count + lookups > grad.Rows.Length)
+            ThrowCapacity(acc.Table.Name, grad.Rows.Length, grad.Count, lookups);
+        int parts = SparseRowAccumulator.PartsFor(lookups);
         fixed (int* map = acc.SlotOfRow, slotRows = grad.Rows)
         fixed (float* values = grad.Values)
         {
-            long lookups = (long)bags * len;
-            for (int bag = 0; bag < bags; bag++)
+            var job = new ScatterJob
             {
-                // The value rows of the lookups PrefetchAhead ahead (bag-major order), where the map already knows
-                // their slots: a wide table's sums outgrow L2 (DeepFM's dim-10 one: 64k rows, 2.5 MB). A row not
-                // seen yet prefetches slot 0 (harmless): it will take the next free slot, next to the last one written.
-                // Dim 1's sums (257 KB) fit in L2, so that table skips it. Measured: bench/Bench scatter, docs/benchmarks.md.
-                for (int l = 0; dim > 1 && l < len && (long)bag * len + ShortRows.PrefetchAhead + l < lookups; l++)
+                Bags = bags, Len = len, Dim = dim, Rows = rows, Parts = parts, Pooling = pooling,
+                Ids = id, Dy = dy, Map = map, SlotRows = slotRows, Values = values,
+            };
+            int* start = stackalloc int[parts];
+            int* fresh = stackalloc int[parts];
+            job.Start = start;
+            job.Fresh = fresh;
+            if (parts == 1 || WorkerPool.ThreadCount == 1 || !Regions(ref job, grad.Count, grad.Rows.Length))
+            {
+                // In turn: each range's slots start where the previous range's stopped.
+                for (int p = 0; p < parts; p++)
                 {
-                    int ra = id[(long)bag * len + ShortRows.PrefetchAhead + l];
-                    if ((uint)ra >= (uint)rows) continue;
-                    int sa = map[ra];
-                    ShortRows.Prefetch(values + (long)(sa & ~(sa >> 31)) * dim, dim);
+                    start[p] = grad.Count;
+                    fresh[p] = 0;
+                    try { job.Run(p); }
+                    finally { grad.Count += fresh[p]; } // what was handed out stays listed, so Reset forgets it
                 }
-                float* g = dy + (long)bag * dim;
-                int* bagIds = id + (long)bag * len;
-                float scale = len == 1 ? 1f : ScaleOf(pooling, new Span<int>(bagIds, len));
-                for (int l = 0; l < len; l++)
+                return;
+            }
+            for (int p = 0; p < parts; p++) fresh[p] = 0;
+            try { WorkerPool.For(parts, ref job); }
+            finally { grad.Count = CloseUp(parts, dim, start, fresh, map, slotRows, values); }
+        }
+    }
+
+    // One row range of a scatter: pool index p scatters range p's lookups into slots from Start[p], and leaves how
+    // many it handed out in Fresh[p] (also when it throws for an id).
+    private struct ScatterJob : IParallelJob
+    {
+        public int Bags, Len, Dim, Rows, Parts;
+        public Pooling Pooling;
+        public int* Ids, Map, SlotRows, Start, Fresh;
+        public float* Dy, Values;
+
+        public readonly void Run(int p) => Fresh[p] = Len == 1 && Parts > 1 ? ScatterListed(this, p) : ScatterPart(this, p);
+    }
+
+    // The lookups of one range, gathered by the thread that scatters them (grown on demand, kept for the next step).
+    [ThreadStatic] private static int[]? partLookups;
+
+    /// <summary>
+    /// <see cref="ScatterPart"/> for bags of one lookup (DeepFM's tables): first lists the range's lookups (a
+    /// streaming pass with no branch), then scatters the list, so no branch depends on which range an id falls in.
+    /// Measured on one thread, DeepFM's ids: a branch on the range in the scatter loop made two ranges in turn take
+    /// 1.5× one range's time, the lists 1.1× (docs/benchmarks.md).
+    /// </summary>
+    private static int ScatterListed(in ScatterJob j, int p)
+    {
+        int lo = SparseRowAccumulator.PartStart(p, j.Parts, j.Rows);
+        bool last = p == j.Parts - 1;
+        uint own = (uint)(SparseRowAccumulator.PartStart(p + 1, j.Parts, j.Rows) - lo);
+        int bags = j.Bags, dim = j.Dim, rows = j.Rows;
+        int* id = j.Ids, map = j.Map, slotRows = j.SlotRows;
+        float* values = j.Values, dy = j.Dy;
+        var list = partLookups;
+        if (list is null || list.Length < bags) partLookups = list = new int[Math.Max(bags, (list?.Length ?? 0) * 2)];
+        int start = j.Start[p], next = start, n = 0;
+        fixed (int* at = list)
+        {
+            // The last range also lists the ids past the table, to throw for the first of them.
+            if (last)
+            {
+                for (int i = 0; i < bags; i++)
                 {
-                    int r = bagIds[l];
-                    if ((uint)r >= (uint)rows)
-                    {
-                        if (r < 0) continue; // padding
-                        grad.Count = count; // what was handed out stays listed, so Reset forgets it
-                        ThrowId(r, rows, bag);
-                    }
-                    int slot = map[r];
-                    int fresh = slot >> 31; // −1 on a first touch (the map holds −1), else 0
-                    slot = (slot & ~fresh) | (count & fresh);
-                    map[r] = slot;
-                    slotRows[slot] = r;
-                    count -= fresh;
-                    ShortRows.MultiplyAdd(g, scale, values + (long)slot * dim, dim, ~fresh);
+                    at[n] = i;
+                    n += id[i] >= lo ? 1 : 0;
                 }
             }
+            else
+            {
+                for (int i = 0; i < bags; i++)
+                {
+                    at[n] = i;
+                    n += (uint)(id[i] - lo) < own ? 1 : 0;
+                }
+            }
+            for (int k = 0; k < n; k++)
+            {
+                if (dim > 1 && k + ShortRows.PrefetchAhead < n)
+                {
+                    int ra = id[at[k + ShortRows.PrefetchAhead]];
+                    if ((uint)ra < (uint)rows)
+                    {
+                        int sa = map[ra];
+                        ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
+                    }
+                }
+                int i = at[k];
+                int r = id[i];
+                if ((uint)r >= (uint)rows)
+                {
+                    j.Fresh[p] = next - start;
+                    ThrowId(r, rows, i);
+                }
+                int slot = map[r];
+                int fresh = slot >> 31;
+                slot = (slot & ~fresh) | (next & fresh);
+                map[r] = slot;
+                slotRows[slot] = r;
+                next -= fresh;
+                ShortRows.MultiplyAdd(dy + (long)i * dim, 1f, values + (long)slot * dim, dim, ~fresh);
+            }
         }
-        grad.Count = count;
+        return next - start;
+    }
+
+    /// <summary>
+    /// Scatters the lookups of range <paramref name="p"/>'s table rows, handing out new slots from <c>Start[p]</c>;
+    /// returns how many it handed out. The last range also meets the ids past the table and throws for the first one
+    /// (in lookup order, as one range would), after leaving its count in <c>Fresh[p]</c>.
+    /// </summary>
+    /// <remarks>
+    /// A DeepFM step makes 160k lookups per table, so this is a per-lookup loop and written as tight as it goes: the
+    /// count in a local, no branch on whether a row is fresh (a fresh row takes slot <c>next</c> and adds to +0
+    /// instead of its stale values, see <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>; the map
+    /// and row stores are repeated harmlessly for a row already seen). About 40 % of DeepFM's lookups are first
+    /// touches in a random order, so a branch there would go either way at random. The branch on the range is cheap
+    /// for one range (only padding takes it); split, it runs for bags of several lookups, where the bag's scale and
+    /// order make <see cref="ScatterListed"/>'s list of single lookups a poor fit.
+    /// </remarks>
+    private static int ScatterPart(in ScatterJob j, int p)
+    {
+        int lo = SparseRowAccumulator.PartStart(p, j.Parts, j.Rows);
+        int own = SparseRowAccumulator.PartStart(p + 1, j.Parts, j.Rows) - lo;
+        bool checkIds = p == j.Parts - 1;
+        int start = j.Start[p];
+        int bags = j.Bags, len = j.Len, dim = j.Dim, rows = j.Rows;
+        int* id = j.Ids, map = j.Map, slotRows = j.SlotRows;
+        float* values = j.Values;
+        long lookups = (long)bags * len;
+        int next = start;
+        for (int bag = 0; bag < bags; bag++)
+        {
+            // The value rows of the lookups PrefetchAhead ahead (bag-major order), where the map already knows their
+            // slots: a wide table's sums outgrow L2 (DeepFM's dim-10 one: 64k rows, 2.5 MB). A row not seen yet
+            // prefetches the next free slot. Dim 1's sums (257 KB) fit in L2, so that table skips it. Only this
+            // range's rows: another range's map entries are another thread's to write.
+            for (int l = 0; dim > 1 && l < len && (long)bag * len + ShortRows.PrefetchAhead + l < lookups; l++)
+            {
+                int ra = id[(long)bag * len + ShortRows.PrefetchAhead + l];
+                if ((uint)(ra - lo) >= (uint)own) continue;
+                int sa = map[ra];
+                ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
+            }
+            float* g = j.Dy + (long)bag * dim;
+            int* bagIds = id + (long)bag * len;
+            float scale = len == 1 ? 1f : ScaleOf(j.Pooling, new Span<int>(bagIds, len));
+            for (int l = 0; l < len; l++)
+            {
+                int r = bagIds[l];
+                if ((uint)(r - lo) >= (uint)own)
+                {
+                    // Another range's row, padding (−1), or past the table.
+                    if (checkIds && r >= rows)
+                    {
+                        j.Fresh[p] = next - start;
+                        ThrowId(r, rows, bag);
+                    }
+                    continue;
+                }
+                int slot = map[r];
+                int fresh = slot >> 31; // −1 on a first touch (the map holds −1), else 0
+                slot = (slot & ~fresh) | (next & fresh);
+                map[r] = slot;
+                slotRows[slot] = r;
+                next -= fresh;
+                ShortRows.MultiplyAdd(g, scale, values + (long)slot * dim, dim, ~fresh);
+            }
+        }
+        return next - start;
+    }
+
+    /// <summary>
+    /// Gives each range a region of slots for the pool, from <paramref name="count"/> on: as many as its lookups, or
+    /// as its rows when fewer, so no range can outgrow its region. False when the regions do not fit in
+    /// <paramref name="capacity"/> (a later call into an accumulator whose table is smaller than the lookups).
+    /// </summary>
+    private static bool Regions(ref ScatterJob job, int count, int capacity)
+    {
+        long lookups = (long)job.Bags * job.Len;
+        long end = count;
+        for (int p = 0; p < job.Parts; p++)
+        {
+            int lo = SparseRowAccumulator.PartStart(p, job.Parts, job.Rows);
+            int own = SparseRowAccumulator.PartStart(p + 1, job.Parts, job.Rows) - lo;
+            job.Start[p] = (int)Math.Min(end, int.MaxValue);
+            end += Math.Min(CountInRange(job.Ids, lookups, lo, own), own);
+        }
+        return end <= capacity;
+    }
+
+    /// <summary>How many of ids[0, n) lie in [lo, lo + own): one unsigned compare per id, eight ids at a time.</summary>
+    private static long CountInRange(int* ids, long n, int lo, int own)
+    {
+        long i = 0, inRange = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vlo = Vector256.Create(lo);
+            var vown = Vector256.Create((uint)own);
+            // Chunks of 2^20 ids keep each lane's count (−1 per id in range: a true compare is all ones) far from overflow.
+            while (i <= n - 8)
+            {
+                var sum = Vector256<int>.Zero;
+                for (long end = Math.Min(n - 7, i + (1 << 20)); i < end; i += 8)
+                    sum += Vector256.LessThan((Vector256.Load(ids + i) - vlo).AsUInt32(), vown).AsInt32();
+                inRange -= Vector256.Sum(sum);
+            }
+        }
+        for (; i < n; i++) if ((uint)(ids[i] - lo) < (uint)own) inRange++;
+        return inRange;
+    }
+
+    /// <summary>
+    /// Closes up the regions after the pool's pass: range p's slots move down to follow range p − 1's (their rows,
+    /// sums and map entries), so <see cref="Tensors.RowSparseGrad"/> keeps its rows in [0, Count). Returns the new count.
+    /// </summary>
+    private static int CloseUp(int parts, int dim, int* start, int* fresh, int* map, int* slotRows, float* values)
+    {
+        int end = start[0] + fresh[0];
+        for (int p = 1; p < parts; p++)
+        {
+            int from = start[p], n = fresh[p];
+            if (from != end)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    int r = slotRows[from + i];
+                    slotRows[end + i] = r;
+                    map[r] = end + i;
+                }
+                // Overlapping moves are allowed: MemoryCopy copies as if through a temporary.
+                long bytes = (long)n * dim * sizeof(float);
+                Buffer.MemoryCopy(values + (long)from * dim, values + (long)end * dim, bytes, bytes);
+            }
+            end += n;
+        }
+        return end;
     }
 
     private static void ThrowCapacity(string table, int capacity, int count, long lookups) =>
