@@ -71,6 +71,25 @@ public sealed class SparseRowAccumulator
         Grad.Count = 0;
     }
 
+    /// <summary>
+    /// Hands out the slots of one backward call's rows in this accumulator's layout, for a backend that sums them
+    /// elsewhere (on a device): <paramref name="rows"/> are the call's ids, or its distinct rows, in lookup order
+    /// (ids outside the table, such as padding, are skipped), and <paramref name="lookups"/> is the call's lookup
+    /// count, which decides the layout. Afterwards <see cref="SlotFor"/> finds each row's slot; the slots handed out
+    /// now are those from the <see cref="RowSparseGrad.Count"/> read before the call on.
+    /// </summary>
+    public void HandOut(ReadOnlySpan<int> rows, long lookups)
+    {
+        int tableRows = Table.Shape[0], parts = PartsFor(lookups);
+        for (int p = 0; p < parts; p++)
+        {
+            int lo = PartStart(p, parts, tableRows);
+            uint own = (uint)(PartStart(p + 1, parts, tableRows) - lo);
+            foreach (int r in rows)
+                if ((uint)(r - lo) < own) SlotFor(r, out _);
+        }
+    }
+
     /// <summary>The gradient row for table row <paramref name="row"/>, zeroed when first touched this step.</summary>
     public Span<float> RowFor(int row)
     {
