@@ -32,7 +32,8 @@ public sealed class SparseRowAccumulator
     public Parameter Table { get; }
 
     /// <summary>How many row ranges a large backward call's slots are grouped by. Fixed, not the thread count, so the
-    /// layout is the same on any number of threads; 2 measured faster than 4 on the 2-core machine (docs/benchmarks.md).</summary>
+    /// layout is the same on any number of threads. 4 showed no clear gain over 2 on the 2-core machine, and each
+    /// range lists every id of the call, so more ranges cost more passes (docs/benchmarks.md).</summary>
     public const int Parts = 2;
 
     /// <summary>Calls with fewer lookups keep one range (first-appearance order): below about 40k lookups (a batch of

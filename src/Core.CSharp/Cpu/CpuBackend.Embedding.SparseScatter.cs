@@ -80,7 +80,7 @@ public sealed unsafe partial class CpuBackend
     /// <see cref="ScatterPart"/> for bags of one lookup (DeepFM's tables): first lists the range's lookups (a
     /// streaming pass with no branch), then scatters the list, so no branch depends on which range an id falls in.
     /// Measured on one thread, DeepFM's ids (docs/benchmarks.md): with a branch on the range in the scatter loop, two
-    /// ranges in turn took about 1.5× one range's time; listed, 0.9–1.0× (each range's map and sums half as large).
+    /// ranges in turn took 1.1–3.2× one range's time; listed, 0.9–1.0× (each range's map and sums half as large).
     /// </summary>
     private static int ScatterListed(in ScatterJob j, int p)
     {
@@ -273,6 +273,9 @@ public sealed unsafe partial class CpuBackend
     /// Closes up the regions after the pool's pass: range p's slots move down to follow range p − 1's (their rows,
     /// sums and map entries), so <see cref="Tensors.RowSparseGrad"/> keeps its rows in [0, Count). Returns the new count.
     /// </summary>
+    /// <remarks>Having range 1 count range 0's distinct rows first (a bit per row), so that it could start exactly
+    /// and nothing moved, cost more than this move: 0.38–0.85 ms a DeepFM-sized step against 0.16–0.51 ms
+    /// (docs/benchmarks.md).</remarks>
     private static int CloseUp(int parts, int dim, int* start, int* fresh, int* map, int* slotRows, float* values)
     {
         int end = start[0] + fresh[0];
