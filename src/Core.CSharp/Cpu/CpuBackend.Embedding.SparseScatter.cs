@@ -15,12 +15,13 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     /// <remarks>
     /// Each row range is scattered by a pass over every lookup that takes only its range's rows
-    /// (<see cref="ScatterListed"/> for bags of one lookup, else <see cref="ScatterPart"/>): the ranges share no row, map entry or slot, so they run on the pool at once and every sum's chain is the
-    /// one-thread chain (bit for bit, on any thread count). Slots a range hands out must be contiguous with the
-    /// others': on one thread the ranges run in turn, each starting where the last one stopped; on the pool each
-    /// range gets a region as large as its lookups or its rows could fill (counted first, cheaply), and afterwards
-    /// the regions are closed up (<see cref="CloseUp"/>). Handing out slots (the map work) and the adds are both split
-    /// this way, where an earlier attempt that handed out every slot first on one thread was slower than no split.
+    /// (<see cref="ScatterListed"/> for bags of one lookup, else <see cref="ScatterPart"/>): the ranges share no row,
+    /// map entry or slot, so they run on the pool at once and every sum's chain is the one-thread chain (bit for bit,
+    /// on any thread count). Slots a range hands out must be contiguous with the others': on one thread the ranges run
+    /// in turn, each starting where the last one stopped; on the pool each range gets a region as large as its rows
+    /// (or, when those regions do not fit the capacity, as its lookups, counted first), and afterwards the regions are
+    /// closed up (<see cref="CloseUp"/>). Handing out slots (the map work) and the adds are both split this way, where
+    /// an earlier attempt that handed out every slot first on one thread was slower than no split.
     /// </remarks>
     private static void SparseScatter(int bags, int len, int dim, Pooling pooling, int* id, float* dy, SparseRowAccumulator acc)
     {
