@@ -71,7 +71,7 @@ public sealed partial class TorchBackend
         {
             // Slots first touched now (those handed out from `before` on) are zeroed, then every entry is added into its slot.
             int before = dtable.Grad.Count;
-            dtable.HandOut(host, (long)bags * len);
+            dtable.HandOut(host, bags, len);
             var fresh = Enumerable.Range(before, dtable.Grad.Count - before).ToArray();
             var (slots, entryBags, scales) = Entries(bags, len, pooling, host, rows, r => dtable.SlotFor(r, out _));
             if (slots.Length == 0) return;
@@ -98,7 +98,7 @@ public sealed partial class TorchBackend
             staged.cpu().data<float>().CopyTo(sums);
         }
         int first = dtable.Grad.Count;
-        dtable.HandOut(CollectionsMarshal.AsSpan(unique), (long)bags * len);
+        dtable.HandOut(CollectionsMarshal.AsSpan(unique), bags, len);
         for (int u = 0; u < unique.Count; u++)
         {
             int slot = dtable.SlotFor(unique[u], out _);

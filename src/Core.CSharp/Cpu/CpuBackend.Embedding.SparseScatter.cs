@@ -10,13 +10,13 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// The embedding backward into a row-sparse gradient: each lookup's dy row, times the bag's pooling scale, is
     /// added to its table row's slot, and a row's sum is the chain over its lookups in lookup order. The new slots
-    /// follow <see cref="SparseRowAccumulator"/>'s layout: one range in first-appearance order for a small call, else
-    /// part-major over <see cref="SparseRowAccumulator.Parts"/> row ranges.
+    /// follow <see cref="SparseRowAccumulator"/>'s layout: one range in first-appearance order for a small call or bags
+    /// of several lookups, else part-major over <see cref="SparseRowAccumulator.Parts"/> row ranges.
     /// </summary>
     /// <remarks>
     /// Each row range is scattered by a pass over every lookup that takes only its range's rows
-    /// (<see cref="ScatterListed"/> for bags of one lookup, else <see cref="ScatterPart"/>): the ranges share no row,
-    /// map entry or slot, so they run on the pool at once and every sum's chain is the one-thread chain (bit for bit,
+    /// (<see cref="ScatterListed"/>; a call kept in one range runs <see cref="ScatterOneRange"/>): the ranges share no
+    /// row, map entry or slot, so they run on the pool at once and every sum's chain is the one-thread chain (bit for bit,
     /// on any thread count). Slots a range hands out must be contiguous with the others': on one thread the ranges run
     /// in turn, each starting where the last one stopped; on the pool each range gets a region as large as its rows
     /// (or, when those regions do not fit the capacity, as its lookups, counted first), and afterwards the regions are
@@ -31,7 +31,7 @@ public sealed unsafe partial class CpuBackend
         // With the arrays pinned nothing checks a slot against the capacity; the plan sizes it for every lookup.
         if (grad.Rows.Length < rows && grad.Count + lookups > grad.Rows.Length)
             ThrowCapacity(acc.Table.Name, grad.Rows.Length, grad.Count, lookups);
-        int parts = SparseRowAccumulator.PartsFor(lookups);
+        int parts = SparseRowAccumulator.PartsFor(bags, len);
         fixed (int* map = acc.SlotOfRow, slotRows = grad.Rows)
         fixed (float* values = grad.Values)
         {
@@ -71,14 +71,14 @@ public sealed unsafe partial class CpuBackend
         public int* Ids, Map, SlotRows, Start, Fresh;
         public float* Dy, Values;
 
-        public readonly void Run(int p) => Fresh[p] = Len == 1 && Parts > 1 ? ScatterListed(this, p) : ScatterPart(this, p);
+        public readonly void Run(int p) => Fresh[p] = Parts > 1 ? ScatterListed(this, p) : ScatterOneRange(this);
     }
 
     // The lookups of one range, gathered by the thread that scatters them (grown on demand, kept for the next step).
     [ThreadStatic] private static int[]? partLookups;
 
     /// <summary>
-    /// <see cref="ScatterPart"/> for bags of one lookup (DeepFM's tables): first lists the range's lookups (a
+    /// One range of a split call (bags of one lookup, as DeepFM's tables): first lists the range's lookups (a
     /// streaming pass with no branch), then scatters the list, so no branch depends on which range an id falls in.
     /// Measured on one thread, DeepFM's ids (docs/benchmarks.md): with a branch on the range in the scatter loop, two
     /// ranges in turn took 1.1–3.2× one range's time; listed, 0.9–1.0× (each range's map and sums half as large).
@@ -129,25 +129,20 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// Scatters the lookups of range <paramref name="p"/>'s table rows, handing out new slots from <c>Start[p]</c>;
-    /// returns how many it handed out. The last range also meets the ids past the table and throws for the first one
-    /// (in lookup order, as one range would), after leaving its count in <c>Fresh[p]</c>.
+    /// Scatters every lookup into one range of slots from <c>Start[0]</c> (a call kept in one range, or bags of several
+    /// lookups); returns how many slots it handed out. Throws for the first id past the table, after leaving its count
+    /// in <c>Fresh[0]</c>.
     /// </summary>
     /// <remarks>
     /// A DeepFM step makes 160k lookups per table, so this is a per-lookup loop and written as tight as it goes: the
     /// count in a local, no branch on whether a row is fresh (a fresh row takes slot <c>next</c> and adds to +0
     /// instead of its stale values, see <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>; the map
     /// and row stores are repeated harmlessly for a row already seen). About 40 % of DeepFM's lookups are first
-    /// touches in a random order, so a branch there would go either way at random. The branch on the range is cheap
-    /// for one range (only padding takes it); split, it runs for bags of several lookups, where the bag's scale and
-    /// order make <see cref="ScatterListed"/>'s list of single lookups a poor fit.
+    /// touches in a random order, so a branch there would go either way at random.
     /// </remarks>
-    private static int ScatterPart(in ScatterJob j, int p)
+    private static int ScatterOneRange(in ScatterJob j)
     {
-        int lo = SparseRowAccumulator.PartStart(p, j.Parts, j.Rows);
-        int own = SparseRowAccumulator.PartStart(p + 1, j.Parts, j.Rows) - lo;
-        bool checkIds = p == j.Parts - 1;
-        int start = j.Start[p];
+        int start = j.Start[0];
         int bags = j.Bags, len = j.Len, dim = j.Dim, rows = j.Rows;
         int* id = j.Ids, map = j.Map, slotRows = j.SlotRows;
         float* values = j.Values;
@@ -157,12 +152,11 @@ public sealed unsafe partial class CpuBackend
         {
             // The value rows of the lookups PrefetchAhead ahead (bag-major order), where the map already knows their
             // slots: a wide table's sums outgrow L2 (DeepFM's dim-10 one: 64k rows, 2.5 MB). A row not seen yet
-            // prefetches the next free slot. Dim 1's sums (257 KB) fit in L2, so that table skips it. Only this
-            // range's rows: another range's map entries are another thread's to write.
+            // prefetches the next free slot. Dim 1's sums (257 KB) fit in L2, so that table skips it.
             for (int l = 0; dim > 1 && l < len && (long)bag * len + ShortRows.PrefetchAhead + l < lookups; l++)
             {
                 int ra = id[(long)bag * len + ShortRows.PrefetchAhead + l];
-                if ((uint)(ra - lo) >= (uint)own) continue;
+                if ((uint)ra >= (uint)rows) continue;
                 int sa = map[ra];
                 ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
             }
@@ -172,15 +166,11 @@ public sealed unsafe partial class CpuBackend
             for (int l = 0; l < len; l++)
             {
                 int r = bagIds[l];
-                if ((uint)(r - lo) >= (uint)own)
+                if ((uint)r >= (uint)rows)
                 {
-                    // Another range's row, padding (−1), or past the table.
-                    if (checkIds && r >= rows)
-                    {
-                        j.Fresh[p] = next - start;
-                        ThrowId(r, rows, bag);
-                    }
-                    continue;
+                    if (r < 0) continue; // padding
+                    j.Fresh[0] = next - start;
+                    ThrowId(r, rows, bag);
                 }
                 int slot = map[r];
                 int fresh = slot >> 31; // −1 on a first touch (the map holds −1), else 0

@@ -65,7 +65,7 @@ public sealed partial class OpenClBackend
             // Target slot, or −(slot + 1) for a slot first touched now (written rather than added to).
             GrowHost(ref _targets, unique);
             int before = dtable.Grad.Count;
-            dtable.HandOut(_uniqueRows.AsSpan(0, unique), (long)bags * len);
+            dtable.HandOut(_uniqueRows.AsSpan(0, unique), bags, len);
             for (int u = 0; u < unique; u++)
             {
                 int slot = dtable.SlotFor(_uniqueRows[u], out _);
@@ -83,7 +83,7 @@ public sealed partial class OpenClBackend
         var sums = new float[unique * dim];
         _rt.Read<float>(staging.All.Take(sums.Length), sums);
         int first = dtable.Grad.Count;
-        dtable.HandOut(_uniqueRows.AsSpan(0, unique), (long)bags * len);
+        dtable.HandOut(_uniqueRows.AsSpan(0, unique), bags, len);
         for (int u = 0; u < unique; u++)
         {
             int slot = dtable.SlotFor(_uniqueRows[u], out _);

@@ -12,7 +12,8 @@ namespace CtrDsl.Tests.Cpu;
 [Collection(Serial.Name)]
 public class SparseScatterTests
 {
-    // Split: the call is scattered by row ranges (PartedMinLookups lowered to 0), else kept in one range.
+    // Split: PartedMinLookups lowered to 0, so a call of bags of one lookup is scattered by row ranges (bags of several
+    // lookups stay in one range).
     private sealed record Case(int Bags, int Len, int Rows, int Dim, Pooling Pooling, bool Split, int Seed);
 
     // Awkward sizes: every ShortRows width path (Sizes.Awkward), tables of 1 row (every lookup repeats it; one range
@@ -30,8 +31,8 @@ public class SparseScatterTests
     /// <summary>
     /// The scatter spelled out: per lookup in order, row r's slot gets dy·scale added to it in float32, a fresh slot
     /// starting from +0; and the same sums in float64. A call's new rows take the next slots in order of first
-    /// appearance, split: those of the rows below <see cref="SparseRowAccumulator.PartStart"/>(1) first, then the
-    /// next range's, and so on (<see cref="SparseRowAccumulator"/>'s layout).
+    /// appearance, split (bags of one lookup only): those of the rows below <see cref="SparseRowAccumulator.PartStart"/>(1)
+    /// first, then the next range's, and so on (<see cref="SparseRowAccumulator"/>'s layout).
     /// </summary>
     private static (List<int> rows, List<float> values, double[] exact) Reference(
         int bags, int len, int dim, Pooling pooling, int tableRows, bool split, int[][] calls, float[] dy)
@@ -62,7 +63,7 @@ public class SparseScatterTests
                     }
                 }
             }
-            int parts = split ? SparseRowAccumulator.Parts : 1;
+            int parts = split && len == 1 ? SparseRowAccumulator.Parts : 1;
             rows.AddRange(fresh.OrderBy(r => Enumerable.Range(1, parts).First(p => r < SparseRowAccumulator.PartStart(p, parts, tableRows))));
         }
         return (rows, [.. rows.SelectMany(r => sums[r])], exact);
