@@ -94,12 +94,13 @@ public sealed unsafe partial class CpuBackend
         var list = partLookups;
         // Room for bags + 16: List stores whole vectors.
         if (list is null || list.Length < bags + 16) partLookups = list = new int[Math.Max(bags + 16, (list?.Length ?? 0) * 2)];
-        int start = j.Start[p], next = start, n = 0;
+        int start = j.Start[p], next = start;
         fixed (int* at = list)
         {
-            n = List(id, bags, lo, last ? uint.MaxValue : own, at);
+            int n = List(id, bags, lo, last ? uint.MaxValue : own, at);
             for (int k = 0; k < n; k++)
             {
+                // The sum rows of the listed lookups PrefetchAhead ahead, as in ScatterOneRange.
                 if (dim > 1 && k + ShortRows.PrefetchAhead < n)
                 {
                     int ra = id[at[k + ShortRows.PrefetchAhead]];
@@ -117,7 +118,7 @@ public sealed unsafe partial class CpuBackend
                     ThrowId(r, rows, i);
                 }
                 int slot = map[r];
-                int fresh = slot >> 31;
+                int fresh = slot >> 31; // −1 on a first touch, else 0 (see ScatterOneRange)
                 slot = (slot & ~fresh) | (next & fresh);
                 map[r] = slot;
                 slotRows[slot] = r;
