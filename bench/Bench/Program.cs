@@ -4,6 +4,7 @@ using CtrDsl.Bench;
 //        dotnet run -c Release --project bench/Bench -- mlp [steps]
 //        dotnet run -c Release --project bench/Bench -- scatter [steps]
 //        dotnet run -c Release --project bench/Bench -- adam [steps] [vocabulary] [threads]
+//        dotnet run -c Release --project bench/Bench -- scatter-split steps batch...
 if (args.Length > 0 && args[0] == "mlp")
 {
     // One training step of DeepFM's deep part (390 → 400-400-400 → 1) at batch 4096: GFLOP/s and bytes allocated.
@@ -24,9 +25,15 @@ if (args.Length > 0 && args[0] == "adam")
                   vocabulary: args.Length > 2 ? int.Parse(args[2]) : 1855);
     return 0;
 }
+if (args.Length > 2 && args[0] == "scatter-split")
+{
+    // The scatter in one row range against split, per batch: where SparseRowAccumulator.PartedMinLookups belongs.
+    ScatterBench.RunSplit(Console.Out, int.Parse(args[1]), [.. args.Skip(2).Select(int.Parse)]);
+    return 0;
+}
 if (args.Length == 0 || args[0] != "gemm")
 {
-    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps] | Bench scatter [steps] | Bench adam [steps] [vocabulary] [threads]");
+    Console.Error.WriteLine("usage: Bench gemm [--threads 1,2] [--json] [--seconds S] | Bench mlp [steps] | Bench scatter [steps] | Bench scatter-split steps batch... | Bench adam [steps] [vocabulary] [threads]");
     return 2;
 }
 int[] threads = [1, Environment.ProcessorCount];

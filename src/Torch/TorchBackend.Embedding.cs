@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CtrDsl.Backends;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace CtrDsl.Torch;
 // (target row or slot, bag, scale), in bag order. On the CPU index_add_ adds the entries one after another in index
 // order, so it is deterministic and sums each row in the CPU backend's order; on CUDA it uses atomic adds, so the
 // order of a row's sums may vary between runs unless torch's deterministic algorithms are switched on (docs/gpu.md).
-// A sparse table's accumulator hands out its slots on the host in first-appearance order, exactly as the CPU backend.
+// A sparse table's accumulator hands out its slots on the host (SparseRowAccumulator.HandOut), in the CPU backend's layout.
 public sealed partial class TorchBackend
 {
     public void HashCross(int batch, int fields, ReadOnlySpan<int> groupFields, ReadOnlySpan<int> groupStarts, int buckets,
@@ -68,18 +69,15 @@ public sealed partial class TorchBackend
         if (dim == 0) return;
         if (!dtable.DeviceRows.IsEmpty)
         {
-            // Slots first touched now are zeroed, then every entry is added into its slot.
-            var fresh = new List<int>();
-            var (slots, entryBags, scales) = Entries(bags, len, pooling, host, rows, r =>
-            {
-                int s = dtable.SlotFor(r, out bool isFresh);
-                if (isFresh) fresh.Add(s);
-                return s;
-            });
+            // Slots first touched now (those handed out from `before` on) are zeroed, then every entry is added into its slot.
+            int before = dtable.Grad.Count;
+            dtable.HandOut(host, bags, len);
+            var fresh = Enumerable.Range(before, dtable.Grad.Count - before).ToArray();
+            var (slots, entryBags, scales) = Entries(bags, len, pooling, host, rows, r => dtable.SlotFor(r, out _));
             if (slots.Length == 0) return;
             using var scope = NewDisposeScope();
             var device = T(dtable.DeviceRows, dtable.DeviceRows.Length / dim, dim);
-            device.index_fill_(0, Index(fresh.ToArray()), 0f);
+            device.index_fill_(0, Index(fresh), 0f);
             device.IndexAdd(0, Index(slots), Rows(dy, bags, dim, entryBags, scales));
             return;
         }
@@ -99,9 +97,13 @@ public sealed partial class TorchBackend
             staged.IndexAdd(0, Index(targets), Rows(dy, bags, dim, bagsOf, scalesOf));
             staged.cpu().data<float>().CopyTo(sums);
         }
+        int first = dtable.Grad.Count;
+        dtable.HandOut(CollectionsMarshal.AsSpan(unique), bags, len);
         for (int u = 0; u < unique.Count; u++)
         {
-            var row = dtable.RowFor(unique[u]);
+            int slot = dtable.SlotFor(unique[u], out _);
+            var row = dtable.Grad.Row(slot);
+            if (slot >= first) row.Clear();
             var s = sums.AsSpan(u * dim, dim);
             for (int k = 0; k < dim; k++) row[k] += s[k];
         }

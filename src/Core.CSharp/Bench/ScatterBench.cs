@@ -16,38 +16,91 @@ public static class ScatterBench
 {
     public static void Run(TextWriter output, int steps = 200, int batch = 4096, int fields = 39, int vocabulary = 1855)
     {
-        var b = new CpuBackend();
-        var rng = new Random(1);
-        int lookups = batch * fields;
-        var ids = new int[lookups];
-        for (int i = 0; i < lookups; i++) ids[i] = i % fields * vocabulary + rng.Next(vocabulary);
-        var idb = b.Allocate(lookups, DType.Int32);
-        b.Upload(ids, idb.All);
         output.WriteLine($"scatter  batch {batch} x {fields} fields, vocabulary {vocabulary}, threads {WorkerPool.ThreadCount}");
         foreach (int dim in new[] { 1, 10 })
         {
-            var dy = new float[lookups * dim];
-            for (int i = 0; i < dy.Length; i++) dy[i] = (float)rng.NextDouble() - 0.5f;
-            var dyb = b.Bind(dy).All;
-            var table = new Parameter($"t{dim}", [fields * vocabulary, dim], isSparse: true);
-            var acc = new SparseRowAccumulator(table, lookups);
+            var s = new Setup(batch, fields, vocabulary, dim);
             var times = new double[steps];
             var cpu = TimeSpan.Zero;
             for (int i = -steps / 4; i < steps; i++) // the first quarter warms up the tiered JIT
             {
                 if (i == 0) cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                long t0 = Stopwatch.GetTimestamp();
-                acc.Reset();
-                b.EmbeddingPoolBackward(lookups, 1, dim, Pooling.Sum, idb.All, dyb, acc);
-                long t1 = Stopwatch.GetTimestamp();
-                if (i >= 0) times[i] = (t1 - t0) / (double)Stopwatch.Frequency;
+                double t = s.Step();
+                if (i >= 0) times[i] = t;
             }
             double cpuPerStep = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / steps;
             Array.Sort(times);
             double median = times[steps / 2];
             output.WriteLine($"  dim {dim,2}: median {median * 1e3:F3} ms  (best {times[0] * 1e3:F3} ms)  " +
-                             $"{median * 1e9 / lookups:F1} ns per lookup, CPU {cpuPerStep * 1e3:F3} ms/step = " +
-                             $"{cpuPerStep * 1e9 / lookups:F1} ns per lookup, {acc.Grad.Count} distinct rows");
+                             $"{median * 1e9 / s.Lookups:F1} ns per lookup, CPU {cpuPerStep * 1e3:F3} ms/step = " +
+                             $"{cpuPerStep * 1e9 / s.Lookups:F1} ns per lookup, {s.Acc.Grad.Count} distinct rows");
+        }
+    }
+
+    /// <summary>
+    /// Where splitting pays (<see cref="SparseRowAccumulator.PartedMinLookups"/>): for each batch, the scatter kept in
+    /// one row range and split into <see cref="SparseRowAccumulator.Parts"/>, in alternating steps of one process;
+    /// prints each one's median wall time and their ratio.
+    /// </summary>
+    public static void RunSplit(TextWriter output, int steps, int[] batches, int fields = 39, int vocabulary = 1855)
+    {
+        output.WriteLine($"scatter-split  {fields} fields, vocabulary {vocabulary}, threads {WorkerPool.ThreadCount}, parts {SparseRowAccumulator.Parts}");
+        int saved = SparseRowAccumulator.PartedMinLookups;
+        try
+        {
+            foreach (int batch in batches)
+                foreach (int dim in new[] { 1, 10 })
+                {
+                    var s = new Setup(batch, fields, vocabulary, dim);
+                    var one = new double[steps];
+                    var split = new double[steps];
+                    for (int i = -steps / 4; i < steps; i++)
+                    {
+                        SparseRowAccumulator.PartedMinLookups = int.MaxValue;
+                        double t1 = s.Step();
+                        SparseRowAccumulator.PartedMinLookups = 0;
+                        double t2 = s.Step();
+                        if (i >= 0) (one[i], split[i]) = (t1, t2);
+                    }
+                    Array.Sort(one);
+                    Array.Sort(split);
+                    double a = one[steps / 2], b = split[steps / 2];
+                    output.WriteLine($"  batch {batch,5} ({s.Lookups,7} lookups) dim {dim,2}: one range {a * 1e3:F3} ms, " +
+                                     $"split {b * 1e3:F3} ms, one / split {a / b:F2}");
+                }
+        }
+        finally { SparseRowAccumulator.PartedMinLookups = saved; }
+    }
+
+    private sealed class Setup
+    {
+        private readonly CpuBackend _b = new();
+        private readonly BufferView _ids, _dy;
+
+        public Setup(int batch, int fields, int vocabulary, int dim)
+        {
+            var rng = new Random(1);
+            Lookups = batch * fields;
+            var ids = new int[Lookups];
+            for (int i = 0; i < Lookups; i++) ids[i] = i % fields * vocabulary + rng.Next(vocabulary);
+            _ids = _b.Allocate(Lookups, DType.Int32).All;
+            _b.Upload(ids, _ids);
+            var dy = new float[Lookups * dim];
+            for (int i = 0; i < dy.Length; i++) dy[i] = (float)rng.NextDouble() - 0.5f;
+            _dy = _b.Bind(dy).All;
+            Acc = new SparseRowAccumulator(new Parameter($"t{dim}", [fields * vocabulary, dim], isSparse: true), Lookups);
+        }
+
+        public int Lookups { get; }
+        public SparseRowAccumulator Acc { get; }
+
+        /// <summary>One step (reset, then the backward); its wall time in seconds.</summary>
+        public double Step()
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Acc.Reset();
+            _b.EmbeddingPoolBackward(Lookups, 1, Acc.Grad.Dim, Pooling.Sum, _ids, _dy, Acc);
+            return (Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency;
         }
     }
 }

@@ -6,8 +6,8 @@ namespace CtrDsl.OpenCl;
 // small read), so it groups the lookups by row: a counting sort into a CSR list (unique rows in order of first
 // appearance, each with its (bag, scale) entries in order). The device then sums each unique row's entries in
 // one work-item per (row, k), writing each output row once: deterministic, and the same order as the CPU's scatter.
-// Dense tables accumulate straight into dtable. For a sparse table the host assigns the accumulator's slots (so its
-// contract, unique rows in first-appearance order and Count, is the CPU backend's exactly) and the sums go either
+// Dense tables accumulate straight into dtable. For a sparse table the host hands out the accumulator's slots
+// (SparseRowAccumulator.HandOut, so its layout and Count are the CPU backend's exactly) and the sums go either
 // into the accumulator's DeviceRows (resident parameters: a fresh slot is written, a slot seen earlier this step is
 // added to), or into a staging buffer that is read back and added into the host rows (the host round trip).
 // The ids come from the host copy Upload keeps of every int buffer, so they are not read back.
@@ -64,10 +64,12 @@ public sealed partial class OpenClBackend
         {
             // Target slot, or −(slot + 1) for a slot first touched now (written rather than added to).
             GrowHost(ref _targets, unique);
+            int before = dtable.Grad.Count;
+            dtable.HandOut(_uniqueRows.AsSpan(0, unique), bags, len);
             for (int u = 0; u < unique; u++)
             {
-                int slot = dtable.SlotFor(_uniqueRows[u], out bool fresh);
-                _targets[u] = fresh ? -(slot + 1) : slot;
+                int slot = dtable.SlotFor(_uniqueRows[u], out _);
+                _targets[u] = slot >= before ? -(slot + 1) : slot;
             }
             _rt.Write<int>(_targets.AsSpan(0, unique), _targetsDev!.All);
             SumRows(unique, dim, dy, dtable.DeviceRows, accumulate: true);
@@ -80,9 +82,13 @@ public sealed partial class OpenClBackend
         SumRows(unique, dim, dy, staging.All, accumulate: false);
         var sums = new float[unique * dim];
         _rt.Read<float>(staging.All.Take(sums.Length), sums);
+        int first = dtable.Grad.Count;
+        dtable.HandOut(_uniqueRows.AsSpan(0, unique), bags, len);
         for (int u = 0; u < unique; u++)
         {
-            var row = dtable.RowFor(_uniqueRows[u]);
+            int slot = dtable.SlotFor(_uniqueRows[u], out _);
+            var row = dtable.Grad.Row(slot);
+            if (slot >= first) row.Clear();
             var s = sums.AsSpan(u * dim, dim);
             for (int k = 0; k < dim; k++) row[k] += s[k];
         }

@@ -3,8 +3,10 @@ namespace CtrDsl.Tensors;
 /// <summary>
 /// The gradient of an embedding table [rows; dim] restricted to the rows a batch touched.
 /// <see cref="Rows"/>[i] is the table row whose gradient is <see cref="Values"/>[i*dim .. (i+1)*dim);
-/// every row appears once (duplicate lookups are summed into one slot), in order of first appearance,
-/// so the layout is deterministic for a given batch. Capacity is planned once; <see cref="Count"/> varies per step.
+/// every row appears once (duplicate lookups are summed into one slot), in the order
+/// <see cref="Backends.SparseRowAccumulator"/> hands out slots (first appearance, or grouped by row range for a large
+/// call), so the layout is deterministic for a given batch on any thread count. Capacity is planned once;
+/// <see cref="Count"/> varies per step.
 /// </summary>
 public sealed class RowSparseGrad
 {
