@@ -205,16 +205,28 @@ public sealed class FeatureSpace
         }
     }
 
-    /// <summary>The token list of vocabulary <paramref name="k"/> in the saved JSON (which this class wrote), read from
-    /// its start to its ']' and no further.</summary>
-    private List<string> SavedTokens(int k)
+    /// <summary>The token table of vocabulary <paramref name="k"/> from the saved JSON (which this class wrote), read
+    /// from its list's '[' to its ']' and no further. Each token goes in as the unescaped UTF-8 the file holds: the
+    /// saved JSON already holds the bytes a built table gives each token, so nothing is decoded to a string and back.
+    /// </summary>
+    private TokenTable SavedTokens(int k)
     {
         var reader = new Utf8JsonReader(_json.AsSpan(checked((int)_tokenStarts![k])), isFinalBlock: true, state: default);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
             throw new InvalidOperationException($"features: no token list at the saved offset of vocabulary {Vocabularies[k].Name}");
-        var tokens = new List<string>(Vocabularies[k].Size);
-        while (reader.Read() && reader.TokenType == JsonTokenType.String) tokens.Add(reader.GetString()!);
-        return tokens;
+        var table = new TokenTable(Vocabularies[k].Size);
+        byte[] unescaped = [];
+        while (reader.Read() && reader.TokenType == JsonTokenType.String)
+        {
+            ReadOnlySpan<byte> token = reader.ValueSpan;
+            if (reader.ValueIsEscaped)
+            {
+                if (unescaped.Length < token.Length) unescaped = new byte[Math.Max(token.Length, 2 * unescaped.Length)];
+                token = unescaped.AsSpan(0, reader.CopyString(unescaped));
+            }
+            table.GetOrAdd(token, TokenTable.Hash(token));
+        }
+        return table;
     }
 
     /// <summary>One line per vocabulary: name, kind and size; for logs and the CLI.</summary>

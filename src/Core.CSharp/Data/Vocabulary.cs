@@ -151,26 +151,15 @@ public sealed class Vocabulary
     /// <summary>A token vocabulary of <paramref name="count"/> tokens whose table <paramref name="load"/> builds on first
     /// use (once, thread-safe); a token listed twice in <paramref name="source"/> (the features file) is an error that
     /// names the file.</summary>
-    internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<IEnumerable<string>> load,
+    internal static Vocabulary Deferred(string name, int minCount, MissingPolicy missing, int count, Func<TokenTable> load,
         int distinctInTrain, string source) =>
         new(name, VocabularyKind.Tokens, minCount, missing, 0, null, null, 0, () =>
         {
-            var table = TableOf(load());
+            var table = load();
             if (table.Count != count)
                 throw DataFormatException.InFile(source, $"vocabulary {name} lists {count} tokens but only {table.Count} distinct ones (a token is listed twice)");
             return table;
         }, count) { DistinctInTrain = distinctInTrain };
-
-    private static TokenTable TableOf(IEnumerable<string> tokens)
-    {
-        var table = new TokenTable();
-        foreach (var t in tokens)
-        {
-            var b = Encoding.UTF8.GetBytes(t);
-            table.GetOrAdd(b, TokenTable.Hash(b));
-        }
-        return table;
-    }
 
     internal static Vocabulary Hashed(string name, MissingPolicy missing, int buckets, int offset = 0) =>
         new(name, VocabularyKind.Hashed, 1, missing, buckets, null, null, offset);
