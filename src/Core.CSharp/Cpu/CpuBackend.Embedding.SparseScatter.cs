@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using CtrDsl.Backends;
@@ -101,15 +102,7 @@ public sealed unsafe partial class CpuBackend
             for (int k = 0; k < n; k++)
             {
                 // The sum rows of the listed lookups PrefetchAhead ahead, as in ScatterOneRange.
-                if (dim > 1 && k + ShortRows.PrefetchAhead < n)
-                {
-                    int ra = id[at[k + ShortRows.PrefetchAhead]];
-                    if ((uint)ra < (uint)rows)
-                    {
-                        int sa = map[ra];
-                        ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
-                    }
-                }
+                if (dim > 1 && k + ShortRows.PrefetchAhead < n) PrefetchSlot(id[at[k + ShortRows.PrefetchAhead]], rows, map, next, values, dim);
                 int i = at[k];
                 int r = id[i];
                 if ((uint)r >= (uint)rows)
@@ -117,13 +110,7 @@ public sealed unsafe partial class CpuBackend
                     j.Fresh[p] = next - start;
                     ThrowId(r, rows, i);
                 }
-                int slot = map[r];
-                int fresh = slot >> 31; // −1 on a first touch, else 0 (see ScatterOneRange)
-                slot = (slot & ~fresh) | (next & fresh);
-                map[r] = slot;
-                slotRows[slot] = r;
-                next -= fresh;
-                ShortRows.MultiplyAdd(dy + (long)i * dim, 1f, values + (long)slot * dim, dim, ~fresh);
+                next = AddToSlot(r, dy + (long)i * dim, 1f, dim, map, slotRows, values, next);
             }
         }
         return next - start;
@@ -136,10 +123,8 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     /// <remarks>
     /// A DeepFM step makes 160k lookups per table, so this is a per-lookup loop and written as tight as it goes: the
-    /// count in a local, no branch on whether a row is fresh (a fresh row takes slot <c>next</c> and adds to +0
-    /// instead of its stale values, see <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>; the map
-    /// and row stores are repeated harmlessly for a row already seen). About 40 % of DeepFM's lookups are first
-    /// touches in a random order, so a branch there would go either way at random.
+    /// count in a local, no branch on whether a row is fresh (<see cref="AddToSlot"/>). About 40 % of DeepFM's lookups
+    /// are first touches in a random order, so a branch there would go either way at random.
     /// </remarks>
     private static int ScatterOneRange(in ScatterJob j)
     {
@@ -155,12 +140,7 @@ public sealed unsafe partial class CpuBackend
             // slots: a wide table's sums outgrow L2 (DeepFM's dim-10 one: 64k rows, 2.5 MB). A row not seen yet
             // prefetches the next free slot. Dim 1's sums (257 KB) fit in L2, so that table skips it.
             for (int l = 0; dim > 1 && l < len && (long)bag * len + ShortRows.PrefetchAhead + l < lookups; l++)
-            {
-                int ra = id[(long)bag * len + ShortRows.PrefetchAhead + l];
-                if ((uint)ra >= (uint)rows) continue;
-                int sa = map[ra];
-                ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
-            }
+                PrefetchSlot(id[(long)bag * len + ShortRows.PrefetchAhead + l], rows, map, next, values, dim);
             float* g = j.Dy + (long)bag * dim;
             int* bagIds = id + (long)bag * len;
             float scale = len == 1 ? 1f : ScaleOf(j.Pooling, new Span<int>(bagIds, len));
@@ -173,16 +153,39 @@ public sealed unsafe partial class CpuBackend
                     j.Fresh[0] = next - start;
                     ThrowId(r, rows, bag);
                 }
-                int slot = map[r];
-                int fresh = slot >> 31; // −1 on a first touch (the map holds −1), else 0
-                slot = (slot & ~fresh) | (next & fresh);
-                map[r] = slot;
-                slotRows[slot] = r;
-                next -= fresh;
-                ShortRows.MultiplyAdd(g, scale, values + (long)slot * dim, dim, ~fresh);
+                next = AddToSlot(r, g, scale, dim, map, slotRows, values, next);
             }
         }
         return next - start;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="scale"/>·<paramref name="g"/> to row <paramref name="r"/>'s slot, handing out slot
+    /// <paramref name="next"/> on the row's first touch; returns the next free slot. No branch on whether the row is
+    /// fresh: its map entry is −1 then, and a fresh slot adds to +0 instead of its stale values (see
+    /// <see cref="ShortRows.MultiplyAdd(float*, float, float*, int, int)"/>); the map and row stores are repeated
+    /// harmlessly for a row already seen.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AddToSlot(int r, float* g, float scale, int dim, int* map, int* slotRows, float* values, int next)
+    {
+        int slot = map[r];
+        int fresh = slot >> 31; // −1 on a first touch (the map holds −1), else 0
+        slot = (slot & ~fresh) | (next & fresh);
+        map[r] = slot;
+        slotRows[slot] = r;
+        ShortRows.MultiplyAdd(g, scale, values + (long)slot * dim, dim, ~fresh);
+        return next - fresh;
+    }
+
+    /// <summary>Starts fetching the sum row that table row <paramref name="r"/> will add to: its slot, or slot
+    /// <paramref name="next"/> for a row not seen yet (ids outside the table fetch nothing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchSlot(int r, int rows, int* map, int next, float* values, int dim)
+    {
+        if ((uint)r >= (uint)rows) return;
+        int sa = map[r];
+        ShortRows.Prefetch(values + (long)((sa & ~(sa >> 31)) | (next & (sa >> 31))) * dim, dim);
     }
 
     /// <summary>
