@@ -69,22 +69,16 @@ internal static unsafe class ColumnSums
     }
 
     /// <summary>Column sums of [rows; cols] <paramref name="x"/> into <paramref name="db"/> (added to it when
-    /// <paramref name="accumulate"/>), the blocks on the pool.</summary>
+    /// <paramref name="accumulate"/>), the blocks on the pool when the matrix is large enough to pay for a dispatch
+    /// (<see cref="ElementChunks.For"/>).</summary>
     public static void Sum(int rows, int cols, float* x, float* db, bool accumulate)
     {
         int blocks = Blocks(rows);
         fixed (float* partials = Partials(blocks, cols))
         {
             var job = new SumJob { Rows = rows, Cols = cols, X = x, Partials = partials };
-            For(blocks, rows, cols, ref job);
+            ElementChunks.For(blocks, (long)rows * cols, ref job);
             Finish(partials, blocks, cols, db, accumulate);
         }
-    }
-
-    /// <summary>Runs the blocks on the pool when the matrix is large enough to pay for a dispatch, else on the caller.</summary>
-    public static void For<TJob>(int blocks, int rows, int cols, ref TJob job) where TJob : struct, IParallelJob
-    {
-        if (blocks > 1 && (long)rows * cols >= 2 * ElementChunks.Size) WorkerPool.For(blocks, ref job);
-        else for (int b = 0; b < blocks; b++) job.Run(b);
     }
 }

@@ -111,7 +111,7 @@ public sealed unsafe partial class CpuBackend
         fixed (float* py = F(y), pdy = F(dy), partials = blocked ? ColumnSums.Partials(blocks, cols) : null)
         {
             var job = new ReluMaskJob { Rows = rows, Cols = cols, Y = py, DY = pdy, Partials = partials };
-            ColumnSums.For(blocks, rows, cols, ref job);
+            ElementChunks.For(blocks, (long)rows * cols, ref job);
             if (blocked)
                 fixed (float* pdb = F(db)) ColumnSums.Finish(partials, blocks, cols, pdb, accumulate);
         }
