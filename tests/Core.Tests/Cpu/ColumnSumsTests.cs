@@ -21,14 +21,6 @@ public class ColumnSumsTests
         return Enumerable.Range(0, n).Select(_ => rng.NextDouble() < zeros ? 0f : (float)(rng.NextDouble() * 2 - 1)).ToArray();
     }
 
-    private static T OnThreads<T>(int threads, Func<T> f)
-    {
-        int saved = WorkerPool.ThreadCount;
-        WorkerPool.ThreadCount = threads;
-        try { return f(); }
-        finally { WorkerPool.ThreadCount = saved; }
-    }
-
     // The fused ReLU mask with its bias gradient, against the separate ops (the ReLU's backward, then ReduceAxis over
     // the masked gradient): the same bits, on 1, 2 and 3 threads, overwriting or adding to the old bias gradient; and
     // the bias gradient within float32 rounding of a float64 sum.
@@ -40,14 +32,14 @@ public class ColumnSumsTests
         var dy = Random(rows * cols, 2);
         var db0 = Random(cols, 3);
 
-        (float[] dy, float[] db) Fused(int threads) => OnThreads(threads, () =>
+        (float[] dy, float[] db) Fused(int threads) => PoolThreads.Run(threads, () =>
         {
             var g = (float[])dy.Clone();
             var db = (float[])db0.Clone();
             b.ReluMaskBackward(rows, cols, b.Bind(y).All, b.Bind(g).All, b.Bind(db).All, accumulate);
             return (g, db);
         });
-        (float[] dy, float[] db) Separate(int threads) => OnThreads(threads, () =>
+        (float[] dy, float[] db) Separate(int threads) => PoolThreads.Run(threads, () =>
         {
             var g = new float[rows * cols];
             var db = (float[])db0.Clone();

@@ -74,15 +74,10 @@ public class SparseScatterTests
     /// <summary>Runs <paramref name="body"/> on <paramref name="threads"/> threads, split or not.</summary>
     private static void With(int threads, bool split, Action body)
     {
-        int savedThreads = WorkerPool.ThreadCount, savedMin = SparseRowAccumulator.PartedMinLookups;
-        WorkerPool.ThreadCount = threads;
+        int savedMin = SparseRowAccumulator.PartedMinLookups;
         if (split) SparseRowAccumulator.PartedMinLookups = 0;
-        try { body(); }
-        finally
-        {
-            WorkerPool.ThreadCount = savedThreads;
-            SparseRowAccumulator.PartedMinLookups = savedMin;
-        }
+        try { PoolThreads.Run(threads, body); }
+        finally { SparseRowAccumulator.PartedMinLookups = savedMin; }
     }
 
     private static void Scatter(CpuBackend b, int bags, int len, int dim, Pooling pooling, int[] ids, float[] dy, SparseRowAccumulator acc)

@@ -37,24 +37,18 @@ public class ParallelUpdateTests
     public void Step_GivesTheSameBits_OnOneAndTwoThreads(string optimizer)
     {
         var create = All.Single(o => o.Name == optimizer).Create;
-        (Parameter[] ps, IReadOnlyDictionary<string, float[]> state) Run(int threads)
+        (Parameter[] ps, IReadOnlyDictionary<string, float[]> state) Run(int threads) => PoolThreads.Run(threads, () =>
         {
-            int saved = WorkerPool.ThreadCount;
-            WorkerPool.ThreadCount = threads;
-            try
+            var r = new Random(11);
+            var ps = Model(r);
+            var opt = create(ps);
+            for (int t = 0; t < 4; t++)
             {
-                var r = new Random(11);
-                var ps = Model(r);
-                var opt = create(ps);
-                for (int t = 0; t < 4; t++)
-                {
-                    RandomGradients(ps, r);
-                    opt.Step();
-                }
-                return (ps, opt.State);
+                RandomGradients(ps, r);
+                opt.Step();
             }
-            finally { WorkerPool.ThreadCount = saved; }
-        }
+            return (ps, opt.State);
+        });
         var (one, oneState) = Run(1);
         var (two, twoState) = Run(2);
         for (int i = 0; i < one.Length; i++) AssertSame(one[i].Value, two[i].Value, $"{optimizer}: {one[i].Name}");

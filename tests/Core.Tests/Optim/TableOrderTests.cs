@@ -69,10 +69,7 @@ public class TableOrderTests
     /// </summary>
     private static (float[] Value, Dictionary<string, float[]> State) Train(
         Func<IReadOnlyList<Parameter>, Optimizer> create, int dim, Touch touch, int seed, int threads, bool withMap)
-    {
-        int saved = WorkerPool.ThreadCount;
-        WorkerPool.ThreadCount = threads;
-        try
+        => PoolThreads.Run(threads, () =>
         {
             var r = new Random(seed);
             int rows = RowsFor(dim, seed);
@@ -104,9 +101,7 @@ public class TableOrderTests
                 table.SparseGrad = g;
             }
             return (table.Value, CopyState(opt.State));
-        }
-        finally { WorkerPool.ThreadCount = saved; }
-    }
+        });
 
     [Theory]
     [MemberData(nameof(Names))]
