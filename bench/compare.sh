@@ -76,12 +76,13 @@ done
 ceiling
 
 # The reference, in the same invocation. Debian's OpenBLAS 0.3.21 misdetects this VM's Xeon as an SSE3 "Prescott"
-# and runs about 4x slower; naming the AVX-512 kernels keeps the comparison fair (override with OPENBLAS_CORETYPE).
+# and runs about 4x slower; naming the AVX-512 kernels keeps the comparison fair. They replace an OPENBLAS_CORETYPE
+# the environment holds (the EPYC VM's names Haswell, at half the rate); CTR_OPENBLAS_CORETYPE asks for another.
 # FGCNN reads the same first rows on both sides: the reference's --rows-for would still build its vocabulary from the
 # whole file (72,346 ids at 1M rows against 25,460 at 200k), which alone was worth +0.0085 AUC to it.
 echo "reference: $models"
 reference() { # models, train file, results file
-  (cd "$ref" && OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} /usr/bin/python3 bench.py --train "$2" --test "$test" --models $1 \
+  (cd "$ref" && OPENBLAS_CORETYPE=${CTR_OPENBLAS_CORETYPE:-SkylakeX} /usr/bin/python3 bench.py --train "$2" --test "$test" --models $1 \
      --no-gemm --results "$3" >> "$out/ref.log" 2>&1)
 }
 : > "$out/ref.log"

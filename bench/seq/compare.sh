@@ -28,7 +28,7 @@ threads=${THREADS:-1}
 epochs=${EPOCHS:-3}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 # Debian's OpenBLAS misdetects this VM's Xeon as an SSE3 "Prescott" (see bench/compare.sh).
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+export OPENBLAS_CORETYPE=${CTR_OPENBLAS_CORETYPE:-SkylakeX}
 ctr=${CTR:-$root/src/Cli/bin/Release/net10.0/ctr}
 [ -x "$ctr" ] || { echo "compare: build ctr first (dotnet build src/Cli -c Release)" >&2; exit 2; }
 [ -z "${BASE:-}" ] || [ -x "$BASE" ] || { echo "compare: BASE=$BASE is not an executable ctr" >&2; exit 2; }
