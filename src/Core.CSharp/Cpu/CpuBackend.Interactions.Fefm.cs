@@ -27,6 +27,9 @@ public sealed unsafe partial class CpuBackend
         /// <summary>Xᵀ and dyᵀ over the whole padded batch (backward only).</summary>
         public float* XT, DYT;
         public FefmPass Pass;
+        /// <summary><see cref="Width"/> when the call began: the padding and every job of its passes agree on it even
+        /// if a test changes the setting meanwhile.</summary>
+        public int Lanes;
 
         /// <summary>Lanes of the vector path: 16, 8 or 0 (plain loops). Tests set it lower to check every path.</summary>
         internal static int Width = PairwiseInnerJob.Width;
@@ -38,8 +41,8 @@ public sealed unsafe partial class CpuBackend
 
         public readonly void Run(int index)
         {
-            if (Width == 16) Run<Vector512<float>, Lanes512>(index);
-            else if (Width == 8) Run<Vector256<float>, Lanes256>(index);
+            if (Lanes == 16) Run<Vector512<float>, Lanes512>(index);
+            else if (Lanes == 8) Run<Vector256<float>, Lanes256>(index);
             else if (Pass == FefmPass.Forward) ForwardScalar(index);
             else if (Pass == FefmPass.Inputs) InputsScalar(index);
             else WeightsScalar(index);
@@ -49,8 +52,9 @@ public sealed unsafe partial class CpuBackend
         {
             if (Pass == FefmPass.Weights) { Weights<TV, TL>(index); return; }
             int w = TL.Count, start = index * w, rows = Math.Min(w, Batch - start), n = Fields * Dim;
-            // Per block: Xᵀ (forward) or dXᵀ, then y or dy (transposed), then t and u (dim vectors each).
-            long size = (long)n * w + (long)Pairs * w + 2L * Dim * w + 16;
+            // Per block: Xᵀ (forward) or dXᵀ, then y or dy (transposed), then t and u (dim vectors each), then the
+            // backward's Xᵀ.
+            long size = 2L * n * w + (long)Pairs * w + 2L * Dim * w + 16;
             fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size))
             {
                 float* local = (float*)(((nint)scratch + 63) & ~(nint)63), rowsT = local + (long)n * w, t = rowsT + (long)Pairs * w, u = t + Dim * w;
@@ -62,15 +66,28 @@ public sealed unsafe partial class CpuBackend
                         for (int p = 0; p < Pairs; p++) Y[(long)(start + l) * Pairs + p] = rowsT[p * w + l];
                     return;
                 }
-                // Xᵀ and dyᵀ of this block into the whole batch's copies, then dXᵀ in local.
-                Transpose(X + (long)start * n, n, rows, XT + start, Padded, w);
-                Transpose(DY + (long)start * Pairs, Pairs, rows, DYT + start, Padded, w);
+                // Xᵀ and dyᵀ of this block, w floats a row, then copied into the whole batch's (Padded floats a row,
+                // 16 KiB at a batch of 4096) for the weights pass; dXᵀ in local. The block's products read the
+                // compact copies: rows 16 KiB apart all fall in one L1 set, and reading the batch's copies there
+                // left DeepFEFM's pass waiting on L2.
+                float* xl = u + Dim * w;
+                Transpose(X + (long)start * n, n, rows, xl, w, w);
+                Transpose(DY + (long)start * Pairs, Pairs, rows, rowsT, w, w);
+                CopyRows<TV, TL>(xl, n, XT + start, Padded);
+                CopyRows<TV, TL>(rowsT, Pairs, DYT + start, Padded);
                 if (DX == null) return;
                 new Span<float>(local, n * w).Clear();
-                InputsBlock<TV, TL>(XT + start, DYT + start, local, t, u);
+                InputsBlock<TV, TL>(xl, rowsT, w, local);
                 for (int l = 0; l < rows; l++)
                     for (int k = 0; k < n; k++) DX[(long)(start + l) * n + k] += local[k * w + l];
             }
+        }
+
+        /// <summary>Copies <paramref name="count"/> rows of one vector each, w floats apart, to rows
+        /// <paramref name="ld"/> floats apart.</summary>
+        private static void CopyRows<TV, TL>(float* src, int count, float* dst, long ld) where TV : struct where TL : struct, ILanes<TV>
+        {
+            for (int k = 0; k < count; k++) TL.Store(TL.Load(src + k * TL.Count), dst + k * ld);
         }
 
         /// <summary>dst[k·ld + l] = src[l·n + k] for the rows l &lt; rows, zeros for rows ≤ l &lt; w.</summary>
@@ -126,24 +143,105 @@ public sealed unsafe partial class CpuBackend
         }
 
         /// <summary>dXᵀ (local, [fields·dim; w]) += per pair dy ⊙ W_p·x_j at field i and dy ⊙ W_p·x_i at field j.</summary>
-        private readonly void InputsBlock<TV, TL>(float* xt, float* dyt, float* dxt, float* t, float* u) where TV : struct where TL : struct, ILanes<TV>
+        /// <remarks>The two products share every broadcast of W's elements: rows of W in groups of eight (then four,
+        /// then one), both products' sums for the group in registers over c, then added into dXᵀ. Each sum is the
+        /// same chain over c as <see cref="Apply{TV, TL}"/>'s and each dXᵀ element gets the same FMA in pair order,
+        /// so the bits are those of two Apply passes, which loaded x and W five times per four FMAs and waited on
+        /// four chains.</remarks>
+        private readonly void InputsBlock<TV, TL>(float* xt, float* dyt, long ld, float* dxt) where TV : struct where TL : struct, ILanes<TV>
         {
             int w = TL.Count, dim = Dim, p = 0;
-            long ld = Padded;
             for (int i = 0; i < Fields - 1; i++)
                 for (int j = i + 1; j < Fields; j++, p++)
                 {
-                    float* wp = W + (long)p * dim * dim;
-                    Apply<TV, TL>(wp, dim, xt + j * dim * ld, ld, t);
-                    Apply<TV, TL>(wp, dim, xt + i * dim * ld, ld, u);
+                    float* wp = W + (long)p * dim * dim, xi = xt + i * dim * ld, xj = xt + j * dim * ld;
+                    float* di = dxt + i * dim * w, dj = dxt + j * dim * w;
                     var g = TL.Load(dyt + p * ld);
-                    for (int a = 0; a < dim; a++)
+                    int a = 0;
+                    for (; a + 8 <= dim; a += 8) BothRows8<TV, TL>(wp + a * dim, dim, xi, xj, ld, g, di + a * w, dj + a * w);
+                    for (; a + 4 <= dim; a += 4) BothRows4<TV, TL>(wp + a * dim, dim, xi, xj, ld, g, di + a * w, dj + a * w);
+                    for (; a < dim; a++)
                     {
-                        float* di = dxt + (i * dim + a) * w, dj = dxt + (j * dim + a) * w;
-                        TL.Store(TL.Fma(g, TL.Load(t + a * w), TL.Load(di)), di);
-                        TL.Store(TL.Fma(g, TL.Load(u + a * w), TL.Load(dj)), dj);
+                        TV t = TL.Zero, u = TL.Zero;
+                        float* r = wp + a * dim;
+                        for (int c = 0; c < dim; c++)
+                        {
+                            var wc = TL.Broadcast(r[c]);
+                            t = TL.Fma(wc, TL.Load(xj + c * ld), t);
+                            u = TL.Fma(wc, TL.Load(xi + c * ld), u);
+                        }
+                        TL.Store(TL.Fma(g, t, TL.Load(di + a * w)), di + a * w);
+                        TL.Store(TL.Fma(g, u, TL.Load(dj + a * w)), dj + a * w);
                     }
                 }
+        }
+
+        /// <summary>Rows a…a+7 of W_p (from <paramref name="r"/>) against x_j and x_i: di[a] += g·(W x_j)[a] and
+        /// dj[a] += g·(W x_i)[a] (di, dj at their row a, w floats apart).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void BothRows8<TV, TL>(float* r, int dim, float* xi, float* xj, long ld, TV g, float* di, float* dj)
+            where TV : struct where TL : struct, ILanes<TV>
+        {
+            int w = TL.Count;
+            TV t0 = TL.Zero, t1 = TL.Zero, t2 = TL.Zero, t3 = TL.Zero, t4 = TL.Zero, t5 = TL.Zero, t6 = TL.Zero, t7 = TL.Zero;
+            TV u0 = TL.Zero, u1 = TL.Zero, u2 = TL.Zero, u3 = TL.Zero, u4 = TL.Zero, u5 = TL.Zero, u6 = TL.Zero, u7 = TL.Zero;
+            for (int c = 0; c < dim; c++, r++)
+            {
+                var vj = TL.Load(xj + c * ld);
+                var vi = TL.Load(xi + c * ld);
+                var w0 = TL.Broadcast(r[0]);
+                t0 = TL.Fma(w0, vj, t0); u0 = TL.Fma(w0, vi, u0);
+                var w1 = TL.Broadcast(r[dim]);
+                t1 = TL.Fma(w1, vj, t1); u1 = TL.Fma(w1, vi, u1);
+                var w2 = TL.Broadcast(r[2 * dim]);
+                t2 = TL.Fma(w2, vj, t2); u2 = TL.Fma(w2, vi, u2);
+                var w3 = TL.Broadcast(r[3 * dim]);
+                t3 = TL.Fma(w3, vj, t3); u3 = TL.Fma(w3, vi, u3);
+                var w4 = TL.Broadcast(r[4 * dim]);
+                t4 = TL.Fma(w4, vj, t4); u4 = TL.Fma(w4, vi, u4);
+                var w5 = TL.Broadcast(r[5 * dim]);
+                t5 = TL.Fma(w5, vj, t5); u5 = TL.Fma(w5, vi, u5);
+                var w6 = TL.Broadcast(r[6 * dim]);
+                t6 = TL.Fma(w6, vj, t6); u6 = TL.Fma(w6, vi, u6);
+                var w7 = TL.Broadcast(r[7 * dim]);
+                t7 = TL.Fma(w7, vj, t7); u7 = TL.Fma(w7, vi, u7);
+            }
+            Add(g, t0, di); Add(g, u0, dj);
+            Add(g, t1, di + w); Add(g, u1, dj + w);
+            Add(g, t2, di + 2 * w); Add(g, u2, dj + 2 * w);
+            Add(g, t3, di + 3 * w); Add(g, u3, dj + 3 * w);
+            Add(g, t4, di + 4 * w); Add(g, u4, dj + 4 * w);
+            Add(g, t5, di + 5 * w); Add(g, u5, dj + 5 * w);
+            Add(g, t6, di + 6 * w); Add(g, u6, dj + 6 * w);
+            Add(g, t7, di + 7 * w); Add(g, u7, dj + 7 * w);
+
+            static void Add(TV g, TV v, float* d) => TL.Store(TL.Fma(g, v, TL.Load(d)), d);
+        }
+
+        /// <summary><see cref="BothRows8{TV, TL}"/> for four rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void BothRows4<TV, TL>(float* r, int dim, float* xi, float* xj, long ld, TV g, float* di, float* dj)
+            where TV : struct where TL : struct, ILanes<TV>
+        {
+            int w = TL.Count;
+            TV t0 = TL.Zero, t1 = TL.Zero, t2 = TL.Zero, t3 = TL.Zero, u0 = TL.Zero, u1 = TL.Zero, u2 = TL.Zero, u3 = TL.Zero;
+            for (int c = 0; c < dim; c++, r++)
+            {
+                var vj = TL.Load(xj + c * ld);
+                var vi = TL.Load(xi + c * ld);
+                var w0 = TL.Broadcast(r[0]);
+                t0 = TL.Fma(w0, vj, t0); u0 = TL.Fma(w0, vi, u0);
+                var w1 = TL.Broadcast(r[dim]);
+                t1 = TL.Fma(w1, vj, t1); u1 = TL.Fma(w1, vi, u1);
+                var w2 = TL.Broadcast(r[2 * dim]);
+                t2 = TL.Fma(w2, vj, t2); u2 = TL.Fma(w2, vi, u2);
+                var w3 = TL.Broadcast(r[3 * dim]);
+                t3 = TL.Fma(w3, vj, t3); u3 = TL.Fma(w3, vi, u3);
+            }
+            TL.Store(TL.Fma(g, t0, TL.Load(di)), di); TL.Store(TL.Fma(g, u0, TL.Load(dj)), dj);
+            TL.Store(TL.Fma(g, t1, TL.Load(di + w)), di + w); TL.Store(TL.Fma(g, u1, TL.Load(dj + w)), dj + w);
+            TL.Store(TL.Fma(g, t2, TL.Load(di + 2 * w)), di + 2 * w); TL.Store(TL.Fma(g, u2, TL.Load(dj + 2 * w)), dj + 2 * w);
+            TL.Store(TL.Fma(g, t3, TL.Load(di + 3 * w)), di + 3 * w); TL.Store(TL.Fma(g, u3, TL.Load(dj + 3 * w)), dj + 3 * w);
         }
 
         /// <summary>Pair <paramref name="p"/>'s dW over the whole batch (lane sums over the blocks, then across the
@@ -155,38 +253,45 @@ public sealed unsafe partial class CpuBackend
             int j = i + 1 + p - first;
             long ld = Padded;
             float* xi = XT + (long)i * dim * ld, xj = XT + (long)j * dim * ld, g = DYT + p * ld;
-            // Over tiles of the batch, so that the pair's 2·dim rows of Xᵀ are read from memory once: per tile, for
-            // each a and four c at a time, lane sums in registers added into acc [dim; dim; w].
-            int size = dim * dim * (w + 1) + 4 * w;
-            fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size))
+            // Over tiles of the batch, so that the pair's 2·dim rows of Xᵀ are read from memory once: per tile,
+            // h_a = dy ⊙ x_i[a] for every a (FefmTile floats each), then for two rows a at a time and c in groups of
+            // eight (then four, then one), lane sums in registers added into acc [dim; dim; w]. Each sum is the same
+            // chain over the batch as when h was recomputed per group of four c (six loads per five FMAs, one row a
+            // at a time); an odd dim's last row pairs with itself and writes its twin into a spare row.
+            int tile = FefmTile, size = dim * dim * w + dim * w + dim * tile + dim * dim;
+            fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size + 16))
             {
-                float* acc = scratch, dw = acc + dim * dim * w + 4 * w;
-                new Span<float>(acc, size).Clear();
-                for (long b0 = 0; b0 < ld; b0 += FefmTile)
+                float* acc = (float*)(((nint)scratch + 63) & ~(nint)63), spare = acc + dim * dim * w;
+                float* h = spare + dim * w, dw = h + dim * tile;
+                new Span<float>(acc, dim * dim * w + dim * w).Clear();
+                for (long b0 = 0; b0 < ld; b0 += tile)
                 {
-                    long b1 = Math.Min(ld, b0 + FefmTile);
+                    int len = (int)Math.Min(tile, ld - b0);
                     for (int a = 0; a < dim; a++)
-                        for (int c = 0; c < dim; c += 4)
+                        for (int b = 0; b < len; b += w)
+                            TL.Store(TL.Fma(TL.Load(g + b0 + b), TL.Load(xi + a * ld + b0 + b), TL.Zero), h + a * tile + b);
+                    for (int a = 0; a < dim; a += 2)
+                    {
+                        bool twin = a + 1 < dim;
+                        float* h0 = h + a * tile, h1 = twin ? h0 + tile : h0;
+                        float* acc0 = acc + a * dim * w, acc1 = twin ? acc0 + dim * w : spare;
+                        int c = 0;
+                        for (; c + 8 <= dim; c += 8) Rank8<TV, TL>(h0, h1, len, xj + c * ld + b0, ld, acc0 + c * w, acc1 + c * w);
+                        for (; c + 4 <= dim; c += 4) Rank4<TV, TL>(h0, h1, len, xj + c * ld + b0, ld, acc0 + c * w, acc1 + c * w);
+                        for (; c < dim; c++)
                         {
-                            int m = Math.Min(4, dim - c);
-                            float* at = acc + (a * dim + c) * w;
-                            TV s0 = TL.Load(at), s1 = TL.Load(at + w), s2 = TL.Load(at + 2 * w), s3 = TL.Load(at + 3 * w);
-                            float* x0 = xj + c * ld, x1 = xj + (c + Math.Min(1, m - 1)) * ld, x2 = xj + (c + Math.Min(2, m - 1)) * ld, x3 = xj + (c + m - 1) * ld;
-                            for (long b = b0; b < b1; b += w)
+                            TV s0 = TL.Load(acc0 + c * w), s1 = TL.Load(acc1 + c * w);
+                            float* x = xj + c * ld + b0;
+                            for (int b = 0; b < len; b += w)
                             {
-                                var h = TL.Fma(TL.Load(g + b), TL.Load(xi + a * ld + b), TL.Zero);
-                                s0 = TL.Fma(h, TL.Load(x0 + b), s0);
-                                s1 = TL.Fma(h, TL.Load(x1 + b), s1);
-                                s2 = TL.Fma(h, TL.Load(x2 + b), s2);
-                                s3 = TL.Fma(h, TL.Load(x3 + b), s3);
+                                var v = TL.Load(x + b);
+                                s0 = TL.Fma(TL.Load(h0 + b), v, s0);
+                                s1 = TL.Fma(TL.Load(h1 + b), v, s1);
                             }
-                            // With m < 4 the loads past c + m read other slots or acc's slack; only the m real sums
-                            // are stored.
-                            TL.Store(s0, at);
-                            if (m > 1) TL.Store(s1, at + w);
-                            if (m > 2) TL.Store(s2, at + 2 * w);
-                            if (m > 3) TL.Store(s3, at + 3 * w);
+                            TL.Store(s0, acc0 + c * w);
+                            TL.Store(s1, acc1 + c * w);
                         }
+                    }
                 }
                 for (int q = 0; q < dim * dim; q++)
                 {
@@ -198,6 +303,69 @@ public sealed unsafe partial class CpuBackend
                 for (int a = 0; a < dim; a++)
                     for (int c = 0; c < dim; c++) du[a * dim + c] += dw[a * dim + c] + dw[c * dim + a];
             }
+        }
+
+        /// <summary>acc0[c] += Σ_b h0[b]·x_c[b] and acc1[c] += Σ_b h1[b]·x_c[b] over <paramref name="len"/> rows, for
+        /// eight c (x_c at <paramref name="x"/> + c·ld, acc's c at c·w).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Rank8<TV, TL>(float* h0, float* h1, int len, float* x, long ld, float* acc0, float* acc1)
+            where TV : struct where TL : struct, ILanes<TV>
+        {
+            int w = TL.Count;
+            TV s0 = TL.Load(acc0), s1 = TL.Load(acc0 + w), s2 = TL.Load(acc0 + 2 * w), s3 = TL.Load(acc0 + 3 * w);
+            TV s4 = TL.Load(acc0 + 4 * w), s5 = TL.Load(acc0 + 5 * w), s6 = TL.Load(acc0 + 6 * w), s7 = TL.Load(acc0 + 7 * w);
+            TV r0 = TL.Load(acc1), r1 = TL.Load(acc1 + w), r2 = TL.Load(acc1 + 2 * w), r3 = TL.Load(acc1 + 3 * w);
+            TV r4 = TL.Load(acc1 + 4 * w), r5 = TL.Load(acc1 + 5 * w), r6 = TL.Load(acc1 + 6 * w), r7 = TL.Load(acc1 + 7 * w);
+            for (int b = 0; b < len; b += w)
+            {
+                var v0 = TL.Load(h0 + b);
+                var v1 = TL.Load(h1 + b);
+                var x0 = TL.Load(x + b);
+                s0 = TL.Fma(v0, x0, s0); r0 = TL.Fma(v1, x0, r0);
+                var x1 = TL.Load(x + ld + b);
+                s1 = TL.Fma(v0, x1, s1); r1 = TL.Fma(v1, x1, r1);
+                var x2 = TL.Load(x + 2 * ld + b);
+                s2 = TL.Fma(v0, x2, s2); r2 = TL.Fma(v1, x2, r2);
+                var x3 = TL.Load(x + 3 * ld + b);
+                s3 = TL.Fma(v0, x3, s3); r3 = TL.Fma(v1, x3, r3);
+                var x4 = TL.Load(x + 4 * ld + b);
+                s4 = TL.Fma(v0, x4, s4); r4 = TL.Fma(v1, x4, r4);
+                var x5 = TL.Load(x + 5 * ld + b);
+                s5 = TL.Fma(v0, x5, s5); r5 = TL.Fma(v1, x5, r5);
+                var x6 = TL.Load(x + 6 * ld + b);
+                s6 = TL.Fma(v0, x6, s6); r6 = TL.Fma(v1, x6, r6);
+                var x7 = TL.Load(x + 7 * ld + b);
+                s7 = TL.Fma(v0, x7, s7); r7 = TL.Fma(v1, x7, r7);
+            }
+            TL.Store(s0, acc0); TL.Store(s1, acc0 + w); TL.Store(s2, acc0 + 2 * w); TL.Store(s3, acc0 + 3 * w);
+            TL.Store(s4, acc0 + 4 * w); TL.Store(s5, acc0 + 5 * w); TL.Store(s6, acc0 + 6 * w); TL.Store(s7, acc0 + 7 * w);
+            TL.Store(r0, acc1); TL.Store(r1, acc1 + w); TL.Store(r2, acc1 + 2 * w); TL.Store(r3, acc1 + 3 * w);
+            TL.Store(r4, acc1 + 4 * w); TL.Store(r5, acc1 + 5 * w); TL.Store(r6, acc1 + 6 * w); TL.Store(r7, acc1 + 7 * w);
+        }
+
+        /// <summary><see cref="Rank8{TV, TL}"/> for four c.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Rank4<TV, TL>(float* h0, float* h1, int len, float* x, long ld, float* acc0, float* acc1)
+            where TV : struct where TL : struct, ILanes<TV>
+        {
+            int w = TL.Count;
+            TV s0 = TL.Load(acc0), s1 = TL.Load(acc0 + w), s2 = TL.Load(acc0 + 2 * w), s3 = TL.Load(acc0 + 3 * w);
+            TV r0 = TL.Load(acc1), r1 = TL.Load(acc1 + w), r2 = TL.Load(acc1 + 2 * w), r3 = TL.Load(acc1 + 3 * w);
+            for (int b = 0; b < len; b += w)
+            {
+                var v0 = TL.Load(h0 + b);
+                var v1 = TL.Load(h1 + b);
+                var x0 = TL.Load(x + b);
+                s0 = TL.Fma(v0, x0, s0); r0 = TL.Fma(v1, x0, r0);
+                var x1 = TL.Load(x + ld + b);
+                s1 = TL.Fma(v0, x1, s1); r1 = TL.Fma(v1, x1, r1);
+                var x2 = TL.Load(x + 2 * ld + b);
+                s2 = TL.Fma(v0, x2, s2); r2 = TL.Fma(v1, x2, r2);
+                var x3 = TL.Load(x + 3 * ld + b);
+                s3 = TL.Fma(v0, x3, s3); r3 = TL.Fma(v1, x3, r3);
+            }
+            TL.Store(s0, acc0); TL.Store(s1, acc0 + w); TL.Store(s2, acc0 + 2 * w); TL.Store(s3, acc0 + 3 * w);
+            TL.Store(r0, acc1); TL.Store(r1, acc1 + w); TL.Store(r2, acc1 + 2 * w); TL.Store(r3, acc1 + 3 * w);
         }
 
         private readonly void WeightsScalar(int p)
@@ -273,11 +441,11 @@ public sealed unsafe partial class CpuBackend
     public void Fefm(int batch, int fields, int dim, BufferView x, BufferView u, BufferView y)
     {
         if (fields < 2 || batch == 0) return;
-        int pairs = fields * (fields - 1) / 2, w = Math.Max(1, FefmJob.Width);
+        int pairs = fields * (fields - 1) / 2, lanes = FefmJob.Width, w = Math.Max(1, lanes);
         var wsym = FefmWeights(pairs, dim, F(u));
         fixed (float* pw = wsym, px = F(x), py = F(y))
         {
-            var job = new FefmJob { Batch = batch, Fields = fields, Dim = dim, Pairs = pairs, W = pw, X = px, Y = py, Pass = FefmPass.Forward };
+            var job = new FefmJob { Batch = batch, Fields = fields, Dim = dim, Pairs = pairs, W = pw, X = px, Y = py, Pass = FefmPass.Forward, Lanes = lanes };
             WorkerPool.For((batch + w - 1) / w, ref job);
         }
     }
@@ -285,7 +453,7 @@ public sealed unsafe partial class CpuBackend
     public void FefmBackward(int batch, int fields, int dim, BufferView x, BufferView u, BufferView dy, BufferView dx, BufferView du)
     {
         if (fields < 2 || batch == 0 || (dx.IsEmpty && du.IsEmpty)) return;
-        int pairs = fields * (fields - 1) / 2, w = Math.Max(1, FefmJob.Width), padded = (batch + w - 1) / w * w;
+        int pairs = fields * (fields - 1) / 2, lanes = FefmJob.Width, w = Math.Max(1, lanes), padded = (batch + w - 1) / w * w;
         var wsym = FefmWeights(pairs, dim, F(u));
         var xt = BatchChunks.Scratch(ref _fefmXT, (long)fields * dim * padded);
         var dyt = BatchChunks.Scratch(ref _fefmDYT, (long)pairs * padded);
@@ -294,7 +462,7 @@ public sealed unsafe partial class CpuBackend
             var job = new FefmJob
             {
                 Batch = batch, Fields = fields, Dim = dim, Pairs = pairs, Padded = padded, W = pw, X = px, DY = pdy,
-                DX = dx.IsEmpty ? null : pdx, DU = pdu, XT = pxt, DYT = pdyt, Pass = FefmPass.Inputs,
+                DX = dx.IsEmpty ? null : pdx, DU = pdu, XT = pxt, DYT = pdyt, Pass = FefmPass.Inputs, Lanes = lanes,
             };
             WorkerPool.For(padded / w, ref job);
             if (du.IsEmpty) return;

@@ -9,7 +9,8 @@ namespace CtrDsl.Tests.Ops;
 
 /// <summary>The CPU FEFM kernel's every path (16 and 8 samples per vector, and the plain loops) against float64 rules
 /// for y, dx and dU, on batches around the vector widths, with the buffers' neighbours untouched and the same bits
-/// at one and two threads.</summary>
+/// at one and two threads. Serial: it sets the kernel's lane count and the pool's thread count for the process.</summary>
+[Collection(Serial.Name)]
 public class FefmKernelTests
 {
     private static readonly FsCheck.Gen<(int batch, int fields, int dim, int seed)> Cases =
