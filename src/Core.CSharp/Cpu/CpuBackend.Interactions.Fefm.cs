@@ -10,8 +10,8 @@ public sealed unsafe partial class CpuBackend
 {
     // The samples are the vector lanes: a block of w rows (16, or 8 with AVX2 only) is transposed to Xᵀ [fields·dim; w]
     // (zeros past the batch), and each pair's k×k form is applied to w samples at once with W's elements broadcast:
-    // t = W_p·x_j (k² FMAs, up to eight rows of W per pass over x_j), y = Σ_a x_i[a]·t[a]. Nothing of size batch × pairs × k
-    // is written, and W (about 300 KB for 741 pairs) stays in the caches.
+    // t = W_p·x_j (k² FMAs, up to eight rows of W per pass over x_j), y = Σ_a x_i[a]·t[a]. Nothing of size
+    // batch × pairs × k is written, and W (about 300 KB for 741 pairs) stays in the caches.
     // Backward, per block (the rows are the block's own, so any thread count gives the same bits):
     //   dx_i += dy ⊙ W_p·x_j and dx_j += dy ⊙ W_p·x_i (W symmetric), in pair order;
     // and per pair over the whole batch (the pairs are split over the pool; each sums its rows in one order):
