@@ -6,9 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 namespace CtrDsl.Torch;
 
 // The (h, 1) convolution over fields is conv2d on x padded along fields (top (h−1)/2, bottom the rest, which conv2d's
-// symmetric padding cannot say for an even h). Its backward is written out: dx is conv_transpose2d of dy cropped to
-// the unpadded rows, dw sums dy against the unfolded windows of the padded x. Max-pool is max_pool2d with a (p, 1)
-// window; its backward finds each window's arg-max again from x and y by the contract's rule (the first row equal to
+// symmetric padding cannot say for an even h). Its backward is written out: dx sums the unfolded windows of dy (padded
+// the other way round) against w flipped along its taps, dw sums dy against the unfolded windows of the padded x.
+// Max-pool is max_pool2d with a (p, 1) window; its backward finds each window's arg-max again from x and y by the contract's rule (the first row equal to
 // y, or the first NaN when y is NaN), one tap at a time, instead of max_pool2d's indices, which pick the last NaN.
 public sealed partial class TorchBackend
 {
@@ -34,8 +34,12 @@ public sealed partial class TorchBackend
         }
         if (!dx.IsEmpty && cin > 0)
         {
-            var full = F.conv_transpose2d(g, T(w, cout, cin, h, 1)); // [batch; cin; fields + h − 1; dim]
-            T(dx, batch, cin, fields, dim).add_(full.narrow(2, (h - 1) / 2, fields));
+            // dx[b, c, q, d] = Σ_o Σ_t w[o, c, t]·dy[b, o, q + top − t, d]: dy padded the other way round, its windows
+            // against w flipped along the taps. conv_transpose2d gave wrong values on the Zen 5 EPYC (libtorch 2.10 CPU:
+            // FieldConv_MatchesCpu, d/dx about half the reference's), and so did both FGCNN training tests.
+            int top = (h - 1) / 2;
+            var windows = F.pad(g, [0, 0, h - 1 - top, top]).unfold(2, h, 1); // [batch; cout; fields; dim; h]
+            T(dx, batch, cin, fields, dim).add_(einsum("bofds,ocs->bcfd", windows, T(w, cout, cin, h).flip(2)));
         }
     }
 
