@@ -52,12 +52,12 @@ public sealed unsafe partial class CpuBackend
         {
             if (Pass == FefmPass.Weights) { Weights<TV, TL>(index); return; }
             int w = TL.Count, start = index * w, rows = Math.Min(w, Batch - start), n = Fields * Dim;
-            // Per block: Xᵀ (forward) or dXᵀ, then y or dy (transposed), then t and u (dim vectors each), then the
-            // backward's Xᵀ.
-            long size = 2L * n * w + (long)Pairs * w + 2L * Dim * w + 16;
+            // Per block: Xᵀ (forward) or dXᵀ, then y or dy (transposed), then n vectors that hold the forward's t (dim
+            // of them) or the backward's Xᵀ.
+            long size = 2L * n * w + (long)Pairs * w + 16;
             fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size))
             {
-                float* local = (float*)(((nint)scratch + 63) & ~(nint)63), rowsT = local + (long)n * w, t = rowsT + (long)Pairs * w, u = t + Dim * w;
+                float* local = (float*)(((nint)scratch + 63) & ~(nint)63), rowsT = local + (long)n * w, t = rowsT + (long)Pairs * w;
                 if (Pass == FefmPass.Forward)
                 {
                     Transpose(X + (long)start * n, n, rows, local, w, w);
@@ -70,7 +70,7 @@ public sealed unsafe partial class CpuBackend
                 // 16 KiB at a batch of 4096) for the weights pass; dXᵀ in local. The block's products read the
                 // compact copies: rows 16 KiB apart all fall in one L1 set, and reading the batch's copies there
                 // left DeepFEFM's pass waiting on L2.
-                float* xl = u + Dim * w;
+                float* xl = t;
                 Transpose(X + (long)start * n, n, rows, xl, w, w);
                 Transpose(DY + (long)start * Pairs, Pairs, rows, rowsT, w, w);
                 CopyRows<TV, TL>(xl, n, XT + start, Padded);
