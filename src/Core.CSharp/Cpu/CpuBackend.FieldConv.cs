@@ -15,111 +15,132 @@ public sealed unsafe partial class CpuBackend
     // chunks in order (the same bits for any thread count).
 
     /// <summary>out[o, p] = init_o + Σ_c Σ_t w(o, c, t)·src[c·srcStride + p + t·k] for p in [0, n), w laid out
-    /// [outs; ins; h]. With AVX-512, four output rows at a time (<see cref="ConvRows4"/>), the rest one by one.</summary>
+    /// [outs; ins; h]. With AVX-512, four output rows at a time (<see cref="ConvRows4"/>; a last group of fewer rows
+    /// repeats its last one and stores only its own), else one by one.</summary>
     private static void ConvRows(int outs, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
         float* dst, bool accumulate)
     {
-        int o = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; o + 4 <= outs; o += 4) ConvRows4(o, ins, h, k, n, w, src, srcStride, init, dst, accumulate);
-        for (; o < outs; o++) ConvRow(o, ins, h, k, n, w, src, srcStride, init, dst, accumulate);
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            for (int o = 0; o < outs; o++) ConvRow(o, ins, h, k, n, w, src, srcStride, init, dst, accumulate);
+            return;
+        }
+        // Each tap (c, t) as one offset into src: the blocks below run a single loop over taps, which the JIT keeps
+        // in registers (nested loops over c and t made it store every accumulator after each FMA).
+        int taps = ins * h;
+        int* offsets = stackalloc int[taps];
+        for (int c = 0, j = 0; c < ins; c++)
+            for (int t = 0; t < h; t++, j++) offsets[j] = c * srcStride + t * k;
+        for (int o = 0; o < outs; o += 4) ConvRows4(o, Math.Min(4, outs - o), taps, offsets, n, w, src, init, dst, accumulate);
     }
 
     /// <summary>
-    /// Output rows o0 … o0+3 of <see cref="ConvRows"/>: each tap's row vectors feed four FMAs (sixteen accumulators
-    /// over 64 positions). The last vector of a row may run past n: its lanes come from the padding and the scratch's
-    /// slack (at least 64 values past the last row), are independent of the others, and are not stored.
+    /// Output rows o0 … o0+rows−1 (rows ≤ 4) of <see cref="ConvRows"/>: each tap's row vectors feed four FMAs (sixteen
+    /// accumulators over 64 positions). The last vector of a row may run past n: its lanes come from the padding and
+    /// the scratch's slack (at least 64 values past the last row), are independent of the others, and are not stored.
     /// </summary>
-    private static void ConvRows4(int o0, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
+    private static void ConvRows4(int o0, int rows, int taps, int* offsets, int n, float* w, float* src, float* init,
         float* dst, bool accumulate)
     {
-        int taps = ins * h;
-        float* w0 = w + (long)o0 * taps, w1 = w0 + taps, w2 = w1 + taps, w3 = w2 + taps;
-        float* y0 = dst + (long)o0 * n, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
-        var s0 = Vector512.Create(init == null ? 0f : init[o0]);
-        var s1 = Vector512.Create(init == null ? 0f : init[o0 + 1]);
-        var s2 = Vector512.Create(init == null ? 0f : init[o0 + 2]);
-        var s3 = Vector512.Create(init == null ? 0f : init[o0 + 3]);
+        int o1 = o0 + Math.Min(1, rows - 1), o2 = o0 + Math.Min(2, rows - 1), o3 = o0 + Math.Min(3, rows - 1);
+        var rw = new ConvRowsOut
+        {
+            W0 = w + (long)o0 * taps, W1 = w + (long)o1 * taps, W2 = w + (long)o2 * taps, W3 = w + (long)o3 * taps,
+            Y0 = dst + (long)o0 * n, Y1 = rows > 1 ? dst + (long)o1 * n : null,
+            Y2 = rows > 2 ? dst + (long)o2 * n : null, Y3 = rows > 3 ? dst + (long)o3 * n : null,
+            I0 = init == null ? 0f : init[o0], I1 = init == null ? 0f : init[o1],
+            I2 = init == null ? 0f : init[o2], I3 = init == null ? 0f : init[o3],
+        };
         // Whole 64-position blocks, and a last block of more than 32 positions too (stored in part): sixteen
         // independent chains keep both FMA ports busy where four one-vector chains would wait on FMA latency.
+        // The blocks leave their sums in acc (row i at acc + 64·i) and the stores happen here: a call after the
+        // loop that took the sums as arguments made the JIT store them to the stack after every FMA.
+        float* acc = stackalloc float[256];
         int p = 0;
         for (; n - p > 32; p += 64)
         {
-            Vector512<float> a00 = s0, a01 = s0, a02 = s0, a03 = s0, a10 = s1, a11 = s1, a12 = s1, a13 = s1;
-            Vector512<float> a20 = s2, a21 = s2, a22 = s2, a23 = s2, a30 = s3, a31 = s3, a32 = s3, a33 = s3;
-            for (int c = 0; c < ins; c++)
-            {
-                float* row = src + (long)c * srcStride + p;
-                for (int t = 0; t < h; t++)
-                {
-                    float* r = row + t * k;
-                    var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + 16); var x2 = Vector512.Load(r + 32); var x3 = Vector512.Load(r + 48);
-                    int j = c * h + t;
-                    var b = Vector512.Create(w0[j]);
-                    a00 = Vector512.FusedMultiplyAdd(b, x0, a00); a01 = Vector512.FusedMultiplyAdd(b, x1, a01);
-                    a02 = Vector512.FusedMultiplyAdd(b, x2, a02); a03 = Vector512.FusedMultiplyAdd(b, x3, a03);
-                    b = Vector512.Create(w1[j]);
-                    a10 = Vector512.FusedMultiplyAdd(b, x0, a10); a11 = Vector512.FusedMultiplyAdd(b, x1, a11);
-                    a12 = Vector512.FusedMultiplyAdd(b, x2, a12); a13 = Vector512.FusedMultiplyAdd(b, x3, a13);
-                    b = Vector512.Create(w2[j]);
-                    a20 = Vector512.FusedMultiplyAdd(b, x0, a20); a21 = Vector512.FusedMultiplyAdd(b, x1, a21);
-                    a22 = Vector512.FusedMultiplyAdd(b, x2, a22); a23 = Vector512.FusedMultiplyAdd(b, x3, a23);
-                    b = Vector512.Create(w3[j]);
-                    a30 = Vector512.FusedMultiplyAdd(b, x0, a30); a31 = Vector512.FusedMultiplyAdd(b, x1, a31);
-                    a32 = Vector512.FusedMultiplyAdd(b, x2, a32); a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
-                }
-            }
-            int valid = Math.Min(64, n - p);
-            Put(y0 + p, a00, a01, a02, a03, valid, accumulate);
-            Put(y1 + p, a10, a11, a12, a13, valid, accumulate);
-            Put(y2 + p, a20, a21, a22, a23, valid, accumulate);
-            Put(y3 + p, a30, a31, a32, a33, valid, accumulate);
+            ConvBlock64(ref rw, taps, offsets, src + p, acc);
+            StoreRows(ref rw, p, acc, Math.Min(64, n - p), accumulate);
         }
         for (; p < n; p += 16)
         {
-            Vector512<float> a0 = s0, a1 = s1, a2 = s2, a3 = s3;
-            for (int c = 0; c < ins; c++)
-            {
-                float* row = src + (long)c * srcStride + p;
-                for (int t = 0; t < h; t++)
-                {
-                    var x = Vector512.Load(row + t * k);
-                    int j = c * h + t;
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), x, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), x, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), x, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), x, a3);
-                }
-            }
-            int valid = Math.Min(16, n - p);
-            PutPartial(y0 + p, a0, valid, accumulate);
-            PutPartial(y1 + p, a1, valid, accumulate);
-            PutPartial(y2 + p, a2, valid, accumulate);
-            PutPartial(y3 + p, a3, valid, accumulate);
+            ConvBlock16(ref rw, taps, offsets, src + p, acc);
+            StoreRows(ref rw, p, acc, Math.Min(16, n - p), accumulate);
         }
     }
 
-    /// <summary>Stores the first <paramref name="valid"/> (33 … 64) of the 64 lanes a0 … a3 at y.</summary>
-    private static void Put(float* y, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, int valid, bool accumulate)
+    /// <summary>Row i's first <paramref name="valid"/> sums (at acc + 64·i) stored at its destination + p, or added
+    /// to it; rows without a destination are skipped.</summary>
+    private static void StoreRows(ref ConvRowsOut rw, int p, float* acc, int valid, bool accumulate)
     {
-        PutPartial(y, a0, 16, accumulate);
-        PutPartial(y + 16, a1, 16, accumulate);
-        PutPartial(y + 32, a2, Math.Min(16, valid - 32), accumulate);
-        PutPartial(y + 48, a3, Math.Max(0, valid - 48), accumulate);
-    }
+        StoreRow(rw.Y0, acc);
+        StoreRow(rw.Y1, acc + 64);
+        StoreRow(rw.Y2, acc + 128);
+        StoreRow(rw.Y3, acc + 192);
 
-    /// <summary>Stores the first <paramref name="valid"/> lanes of <paramref name="a"/> at y (adding to y when accumulating).</summary>
-    private static void PutPartial(float* y, Vector512<float> a, int valid, bool accumulate)
-    {
-        if (valid == 16)
+        void StoreRow(float* row, float* sums)
         {
-            if (accumulate) a += Vector512.Load(y);
-            a.Store(y);
-            return;
+            if (row == null) return;
+            var from = new ReadOnlySpan<float>(sums, valid);
+            var to = new Span<float>(row + p, valid);
+            if (accumulate) TensorPrimitives.Add(to, from, to);
+            else from.CopyTo(to);
         }
-        float* lanes = stackalloc float[16];
-        a.Store(lanes);
-        for (int i = 0; i < valid; i++) y[i] = accumulate ? y[i] + lanes[i] : lanes[i];
+    }
+
+    /// <summary>Four output rows' weights (taps each), destinations (null: not stored) and initial values.</summary>
+    private struct ConvRowsOut
+    {
+        public float* W0, W1, W2, W3, Y0, Y1, Y2, Y3;
+        public float I0, I1, I2, I3;
+    }
+
+    /// <summary>Positions p … p+63 of the four rows: one loop over the taps, sixteen accumulators.</summary>
+    private static void ConvBlock64(ref ConvRowsOut rw, int taps, int* offsets, float* src, float* acc)
+    {
+        float* w0 = rw.W0, w1 = rw.W1, w2 = rw.W2, w3 = rw.W3;
+        Vector512<float> a00 = Vector512.Create(rw.I0), a01 = a00, a02 = a00, a03 = a00;
+        Vector512<float> a10 = Vector512.Create(rw.I1), a11 = a10, a12 = a10, a13 = a10;
+        Vector512<float> a20 = Vector512.Create(rw.I2), a21 = a20, a22 = a20, a23 = a20;
+        Vector512<float> a30 = Vector512.Create(rw.I3), a31 = a30, a32 = a30, a33 = a30;
+        for (int j = 0; j < taps; j++)
+        {
+            float* r = src + offsets[j];
+            var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + 16); var x2 = Vector512.Load(r + 32); var x3 = Vector512.Load(r + 48);
+            var b = Vector512.Create(w0[j]);
+            a00 = Vector512.FusedMultiplyAdd(b, x0, a00); a01 = Vector512.FusedMultiplyAdd(b, x1, a01);
+            a02 = Vector512.FusedMultiplyAdd(b, x2, a02); a03 = Vector512.FusedMultiplyAdd(b, x3, a03);
+            b = Vector512.Create(w1[j]);
+            a10 = Vector512.FusedMultiplyAdd(b, x0, a10); a11 = Vector512.FusedMultiplyAdd(b, x1, a11);
+            a12 = Vector512.FusedMultiplyAdd(b, x2, a12); a13 = Vector512.FusedMultiplyAdd(b, x3, a13);
+            b = Vector512.Create(w2[j]);
+            a20 = Vector512.FusedMultiplyAdd(b, x0, a20); a21 = Vector512.FusedMultiplyAdd(b, x1, a21);
+            a22 = Vector512.FusedMultiplyAdd(b, x2, a22); a23 = Vector512.FusedMultiplyAdd(b, x3, a23);
+            b = Vector512.Create(w3[j]);
+            a30 = Vector512.FusedMultiplyAdd(b, x0, a30); a31 = Vector512.FusedMultiplyAdd(b, x1, a31);
+            a32 = Vector512.FusedMultiplyAdd(b, x2, a32); a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
+        }
+        a00.Store(acc); a01.Store(acc + 16); a02.Store(acc + 32); a03.Store(acc + 48);
+        a10.Store(acc + 64); a11.Store(acc + 80); a12.Store(acc + 96); a13.Store(acc + 112);
+        a20.Store(acc + 128); a21.Store(acc + 144); a22.Store(acc + 160); a23.Store(acc + 176);
+        a30.Store(acc + 192); a31.Store(acc + 208); a32.Store(acc + 224); a33.Store(acc + 240);
+    }
+
+    /// <summary>Positions p … p+15 of the four rows.</summary>
+    private static void ConvBlock16(ref ConvRowsOut rw, int taps, int* offsets, float* src, float* acc)
+    {
+        float* w0 = rw.W0, w1 = rw.W1, w2 = rw.W2, w3 = rw.W3;
+        Vector512<float> a0 = Vector512.Create(rw.I0), a1 = Vector512.Create(rw.I1);
+        Vector512<float> a2 = Vector512.Create(rw.I2), a3 = Vector512.Create(rw.I3);
+        for (int j = 0; j < taps; j++)
+        {
+            var x = Vector512.Load(src + offsets[j]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), x, a3);
+        }
+        a0.Store(acc); a1.Store(acc + 64); a2.Store(acc + 128); a3.Store(acc + 192);
     }
 
     /// <summary>Output row o of <see cref="ConvRows"/>.</summary>
@@ -198,11 +219,11 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// dw[o, c, t] += Σ_s Σ_p g_s[o, p]·xp_s[c·xStride + p + t·k] over the <paramref name="samples"/> samples s of a chunk
     /// (g_s [outs; n] at g + s·gSample, xp_s at xp + s·xSample, taps j = (c, t)) and p in [0, n). With AVX-512, blocks of
-    /// four output channels by four taps keep sixteen vector sums across all the chunk's samples, so each loaded vector
-    /// feeds four FMAs and a sum's lanes are added once per chunk, in a fixed order. A block past the last channel or
-    /// tap repeats the last one and its sums are dropped. The last vector of a row is read through a zero-padded copy
-    /// of g (<paramref name="tails"/>, 64 floats per sample) and masked x, so lanes past n add nothing. Without
-    /// AVX-512, one dot product per channel, tap and sample.
+    /// four output channels by four taps keep sixteen vector sums across all the chunk's samples
+    /// (<see cref="WeightGradBlock"/>), so each loaded vector feeds four FMAs and a sum's lanes are added once per
+    /// chunk, in a fixed order. A block past the last channel or tap repeats the last one and its sums are dropped.
+    /// The last vector of a row is read through a zero-padded copy of g (<paramref name="tails"/>, 64 floats per
+    /// sample) and masked x, so lanes past n add nothing. Without AVX-512, one dot product per channel, tap and sample.
     /// </summary>
     private static void ConvWeightGrad(int outs, int ins, int h, int k, int n, int samples, float* g, long gSample, float* xp,
         long xSample, int xStride, float* dw, float* tails)
@@ -219,10 +240,12 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         int full = n / 16 * 16, rest = n - full;
-        var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
+        float* sums = stackalloc float[256];
+        var block = new WeightGradRows { Samples = samples, Full = full, Rest = rest, G = g, GSample = gSample, X = xp, XSample = xSample, Tails = tails };
         for (int o = 0; o < outs; o += 4)
         {
-            long r0 = (long)o * n, r1 = (long)Math.Min(o + 1, outs - 1) * n, r2 = (long)Math.Min(o + 2, outs - 1) * n, r3 = (long)Math.Min(o + 3, outs - 1) * n;
+            block.R0 = (long)o * n; block.R1 = (long)Math.Min(o + 1, outs - 1) * n;
+            block.R2 = (long)Math.Min(o + 2, outs - 1) * n; block.R3 = (long)Math.Min(o + 3, outs - 1) * n;
             if (rest > 0)
             {
                 new Span<float>(tails, samples * 64).Clear();
@@ -230,62 +253,69 @@ public sealed unsafe partial class CpuBackend
                     for (int i = 0; i < rest; i++)
                     {
                         float* gs = g + s * gSample + full + i, ts = tails + s * 64 + i;
-                        ts[0] = gs[r0]; ts[16] = gs[r1]; ts[32] = gs[r2]; ts[48] = gs[r3];
+                        ts[0] = gs[block.R0]; ts[16] = gs[block.R1]; ts[32] = gs[block.R2]; ts[48] = gs[block.R3];
                     }
             }
             for (int j = 0; j < taps; j += 4)
             {
-                long t0 = Tap(j), t1 = Tap(j + 1), t2 = Tap(j + 2), t3 = Tap(j + 3);
-                Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
-                Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
-                for (int s = 0; s < samples; s++)
-                {
-                    float* xs = xp + s * xSample, gs = g + s * gSample;
-                    float* x0 = xs + t0, x1 = xs + t1, x2 = xs + t2, x3 = xs + t3, g0 = gs + r0, g1 = gs + r1, g2 = gs + r2, g3 = gs + r3;
-                    for (int p = 0; p <= full; p += 16)
-                    {
-                        Vector512<float> v0, v1, v2, v3, u0, u1, u2, u3;
-                        if (p < full)
-                        {
-                            v0 = Vector512.Load(x0 + p); v1 = Vector512.Load(x1 + p); v2 = Vector512.Load(x2 + p); v3 = Vector512.Load(x3 + p);
-                            u0 = Vector512.Load(g0 + p); u1 = Vector512.Load(g1 + p); u2 = Vector512.Load(g2 + p); u3 = Vector512.Load(g3 + p);
-                        }
-                        else if (rest > 0)
-                        {
-                            v0 = Vector512.ConditionalSelect(mask, Vector512.Load(x0 + p), default); v1 = Vector512.ConditionalSelect(mask, Vector512.Load(x1 + p), default);
-                            v2 = Vector512.ConditionalSelect(mask, Vector512.Load(x2 + p), default); v3 = Vector512.ConditionalSelect(mask, Vector512.Load(x3 + p), default);
-                            float* ts = tails + s * 64;
-                            u0 = Vector512.Load(ts); u1 = Vector512.Load(ts + 16); u2 = Vector512.Load(ts + 32); u3 = Vector512.Load(ts + 48);
-                        }
-                        else break;
-                        a00 = Vector512.FusedMultiplyAdd(u0, v0, a00); a01 = Vector512.FusedMultiplyAdd(u0, v1, a01);
-                        a02 = Vector512.FusedMultiplyAdd(u0, v2, a02); a03 = Vector512.FusedMultiplyAdd(u0, v3, a03);
-                        a10 = Vector512.FusedMultiplyAdd(u1, v0, a10); a11 = Vector512.FusedMultiplyAdd(u1, v1, a11);
-                        a12 = Vector512.FusedMultiplyAdd(u1, v2, a12); a13 = Vector512.FusedMultiplyAdd(u1, v3, a13);
-                        a20 = Vector512.FusedMultiplyAdd(u2, v0, a20); a21 = Vector512.FusedMultiplyAdd(u2, v1, a21);
-                        a22 = Vector512.FusedMultiplyAdd(u2, v2, a22); a23 = Vector512.FusedMultiplyAdd(u2, v3, a23);
-                        a30 = Vector512.FusedMultiplyAdd(u3, v0, a30); a31 = Vector512.FusedMultiplyAdd(u3, v1, a31);
-                        a32 = Vector512.FusedMultiplyAdd(u3, v2, a32); a33 = Vector512.FusedMultiplyAdd(u3, v3, a33);
-                    }
-                }
-                AddSums(dw, taps, outs, o, j, 0, a00, a01, a02, a03);
-                AddSums(dw, taps, outs, o, j, 1, a10, a11, a12, a13);
-                AddSums(dw, taps, outs, o, j, 2, a20, a21, a22, a23);
-                AddSums(dw, taps, outs, o, j, 3, a30, a31, a32, a33);
+                WeightGradBlock(ref block, Tap(j), Tap(j + 1), Tap(j + 2), Tap(j + 3), sums);
+                for (int i = 0; i < 4 && o + i < outs; i++)
+                    for (int jj = 0; jj < 4 && j + jj < taps; jj++)
+                        dw[(long)(o + i) * taps + j + jj] += Vector512.Sum(Vector512.Load(sums + 16 * (4 * i + jj)));
             }
         }
     }
 
-    /// <summary>dw[o + i, j + jj] += the lane sum of a_jj, for the rows and taps that exist.</summary>
-    private static void AddSums(float* dw, int taps, int outs, int o, int j, int i, Vector512<float> a0, Vector512<float> a1,
-        Vector512<float> a2, Vector512<float> a3)
+    /// <summary>What <see cref="WeightGradBlock"/> reads: the chunk's samples, the four g rows' offsets, the tails.</summary>
+    private struct WeightGradRows
     {
-        if (o + i >= outs) return;
-        float* d = dw + (long)(o + i) * taps + j;
-        d[0] += Vector512.Sum(a0);
-        if (j + 1 < taps) d[1] += Vector512.Sum(a1);
-        if (j + 2 < taps) d[2] += Vector512.Sum(a2);
-        if (j + 3 < taps) d[3] += Vector512.Sum(a3);
+        public int Samples, Full, Rest;
+        public float* G, X, Tails;
+        public long GSample, XSample, R0, R1, R2, R3;
+    }
+
+    /// <summary>The sixteen vector sums of rows R0…R3 by taps t0…t3 over the chunk, left at sums + 16·(4·row + tap):
+    /// one function with one loop nest and no call after it, so the JIT keeps the sums in registers.</summary>
+    private static void WeightGradBlock(ref WeightGradRows b, long t0, long t1, long t2, long t3, float* sums)
+    {
+        int full = b.Full;
+        var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(b.Rest)).AsSingle();
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+        for (int s = 0; s < b.Samples; s++)
+        {
+            float* xs = b.X + s * b.XSample, gs = b.G + s * b.GSample;
+            float* x0 = xs + t0, x1 = xs + t1, x2 = xs + t2, x3 = xs + t3, g0 = gs + b.R0, g1 = gs + b.R1, g2 = gs + b.R2, g3 = gs + b.R3;
+            for (int p = 0; p <= full; p += 16)
+            {
+                Vector512<float> v0, v1, v2, v3, u0, u1, u2, u3;
+                if (p < full)
+                {
+                    v0 = Vector512.Load(x0 + p); v1 = Vector512.Load(x1 + p); v2 = Vector512.Load(x2 + p); v3 = Vector512.Load(x3 + p);
+                    u0 = Vector512.Load(g0 + p); u1 = Vector512.Load(g1 + p); u2 = Vector512.Load(g2 + p); u3 = Vector512.Load(g3 + p);
+                }
+                else if (b.Rest > 0)
+                {
+                    v0 = Vector512.ConditionalSelect(mask, Vector512.Load(x0 + p), default); v1 = Vector512.ConditionalSelect(mask, Vector512.Load(x1 + p), default);
+                    v2 = Vector512.ConditionalSelect(mask, Vector512.Load(x2 + p), default); v3 = Vector512.ConditionalSelect(mask, Vector512.Load(x3 + p), default);
+                    float* ts = b.Tails + s * 64;
+                    u0 = Vector512.Load(ts); u1 = Vector512.Load(ts + 16); u2 = Vector512.Load(ts + 32); u3 = Vector512.Load(ts + 48);
+                }
+                else break;
+                a00 = Vector512.FusedMultiplyAdd(u0, v0, a00); a01 = Vector512.FusedMultiplyAdd(u0, v1, a01);
+                a02 = Vector512.FusedMultiplyAdd(u0, v2, a02); a03 = Vector512.FusedMultiplyAdd(u0, v3, a03);
+                a10 = Vector512.FusedMultiplyAdd(u1, v0, a10); a11 = Vector512.FusedMultiplyAdd(u1, v1, a11);
+                a12 = Vector512.FusedMultiplyAdd(u1, v2, a12); a13 = Vector512.FusedMultiplyAdd(u1, v3, a13);
+                a20 = Vector512.FusedMultiplyAdd(u2, v0, a20); a21 = Vector512.FusedMultiplyAdd(u2, v1, a21);
+                a22 = Vector512.FusedMultiplyAdd(u2, v2, a22); a23 = Vector512.FusedMultiplyAdd(u2, v3, a23);
+                a30 = Vector512.FusedMultiplyAdd(u3, v0, a30); a31 = Vector512.FusedMultiplyAdd(u3, v1, a31);
+                a32 = Vector512.FusedMultiplyAdd(u3, v2, a32); a33 = Vector512.FusedMultiplyAdd(u3, v3, a33);
+            }
+        }
+        a00.Store(sums); a01.Store(sums + 16); a02.Store(sums + 32); a03.Store(sums + 48);
+        a10.Store(sums + 64); a11.Store(sums + 80); a12.Store(sums + 96); a13.Store(sums + 112);
+        a20.Store(sums + 128); a21.Store(sums + 144); a22.Store(sums + 160); a23.Store(sums + 176);
+        a30.Store(sums + 192); a31.Store(sums + 208); a32.Store(sums + 224); a33.Store(sums + 240);
     }
 
     private struct ConvShape
