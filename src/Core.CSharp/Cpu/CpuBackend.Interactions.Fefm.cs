@@ -488,10 +488,13 @@ public sealed unsafe partial class CpuBackend
         if (fields < 2 || batch == 0 || (dx.IsEmpty && du.IsEmpty)) return;
         int pairs = fields * (fields - 1) / 2, lanes = FefmJob.Width, w = Math.Max(1, lanes), padded = (batch + w - 1) / w * w;
         var wsym = FefmWeights(pairs, dim, F(u));
-        var xt = BatchChunks.Scratch(ref _fefmXT, (long)fields * dim * padded);
-        var dyt = BatchChunks.Scratch(ref _fefmDYT, (long)pairs * padded);
-        fixed (float* pw = wsym, px = F(x), pdy = F(dy), pdx = F(dx), pdu = F(du), pxt = xt, pdyt = dyt)
+        // Xᵀ and dyᵀ in one scratch, from a 64-byte boundary: every row starts on a cache line (padded is a multiple
+        // of 16), so the weights pass's vector loads never split across two.
+        long nxt = (long)fields * dim * padded;
+        var scratch = BatchChunks.Scratch(ref _fefmT, nxt + (long)pairs * padded + 16);
+        fixed (float* pw = wsym, px = F(x), pdy = F(dy), pdx = F(dx), pdu = F(du), ps = scratch)
         {
+            float* pxt = (float*)(((nint)ps + 63) & ~(nint)63), pdyt = pxt + nxt;
             var job = new FefmJob
             {
                 Batch = batch, Fields = fields, Dim = dim, Pairs = pairs, Padded = padded, W = pw, X = px, DY = pdy,
@@ -504,7 +507,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    private float[]? _fefmW, _fefmXT, _fefmDYT;
+    private float[]? _fefmW, _fefmT;
 
     /// <summary>W_p = U_p + U_pᵀ for every pair, [pairs; dim; dim].</summary>
     private float[] FefmWeights(int pairs, int dim, Span<float> u)
