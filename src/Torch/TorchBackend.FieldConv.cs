@@ -21,8 +21,9 @@ public sealed partial class TorchBackend
     }
 
     public void FieldConvBackward(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w,
-        BufferView dy, BufferView dx, BufferView dw, BufferView dbias)
+        BufferView dy, BufferView dx, BufferView dw, BufferView dbias, bool accumulateDx)
     {
+        if (!dx.IsEmpty && !accumulateDx) T(dx).zero_();
         if ((long)batch * cout * fields * dim == 0) return;
         using var scope = NewDisposeScope();
         var g = T(dy, batch, cout, fields, dim);
@@ -61,8 +62,9 @@ public sealed partial class TorchBackend
     }
 
     public void FieldMaxPoolBackward(int batch, int channels, int fields, int dim, int p, int outFields, BufferView x, BufferView y,
-        BufferView dy, BufferView dx)
+        BufferView dy, BufferView dx, bool accumulate)
     {
+        if (!dx.IsEmpty && !accumulate) T(dx).zero_();
         if (dx.IsEmpty || (long)batch * channels * outFields * dim == 0) return;
         using var scope = NewDisposeScope();
         long rows = (long)outFields * p;

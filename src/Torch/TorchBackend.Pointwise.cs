@@ -21,20 +21,22 @@ public sealed partial class TorchBackend
     }
 
     // Every rule reads the saved output: relu dy·[y > 0], sigmoid dy·y·(1−y), tanh dy·(1−y²).
-    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx)
+    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx, bool accumulate)
     {
         if (dx.IsEmpty || dx.Length == 0) return;
         using var scope = NewDisposeScope();
         long n = dx.Length;
         var g = T(dy).narrow(0, 0, n);
         var ys = fn == UnaryFn.Identity ? null : T(y).narrow(0, 0, n);
-        T(dx).add_(fn switch
+        var grad = fn switch
         {
             UnaryFn.Relu => g.mul(ys!.gt(0f)),
             UnaryFn.Sigmoid => g.mul(ys!).mul(ys!.neg().add(1f)),
             UnaryFn.Tanh => g.mul(ys!.square().neg().add(1f)),
             _ => g,
-        });
+        };
+        if (accumulate) T(dx).add_(grad);
+        else T(dx).copy_(grad);
     }
 
     public void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate)

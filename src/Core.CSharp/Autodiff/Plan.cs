@@ -338,10 +338,12 @@ public sealed partial class Plan
         for (int i = ops.Length - 1; i >= 0; i--)
         {
             if (!_runBackward[i]) continue;
-            if (zeroBefore.Length > 0)
+            if (zeroBefore.Length > 0 && zeroBefore[i].Length > 0)
             {
+                long z0i = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                 var z = zeroBefore[i];
                 for (int j = 0; j < z.Length; j++) _backend.Fill(z[j], 0f);
+                if (profile is not null) profile.ZeroFillTicks += System.Diagnostics.Stopwatch.GetTimestamp() - z0i;
             }
             long t0 = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             ops[i].Kernel.Backward(_backend, ops[i]);

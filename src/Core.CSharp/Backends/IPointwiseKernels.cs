@@ -5,8 +5,9 @@ namespace CtrDsl.Backends;
 public interface IPointwiseKernels
 {
     void Unary(UnaryFn fn, BufferView x, BufferView y);
-    /// <summary>dx += f'(x)·dy, using whichever of x and y the rule needs.</summary>
-    void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx);
+    /// <summary>dx += f'(x)·dy (dx = f'(x)·dy unless <paramref name="accumulate"/>), using whichever of x and y the
+    /// rule needs.</summary>
+    void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx, bool accumulate);
     /// <summary>The backward of a dense layer fused with its ReLU, on [rows; cols]: dy ← dy where y &gt; 0, else 0, in
     /// place; then, when <paramref name="db"/> is not empty, db[j] (+)= Σ_r dy[r, j] in row order.</summary>
     void ReluMaskBackward(int rows, int cols, BufferView y, BufferView dy, BufferView db, bool accumulate);

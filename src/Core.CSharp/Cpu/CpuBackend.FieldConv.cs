@@ -357,7 +357,7 @@ public sealed unsafe partial class CpuBackend
     {
         public ConvShape S;
         public float* X, WFlipped, DY, DX, Partials; // Partials: per chunk, dw then dbias
-        public bool WantDx, WantDw, WantDbias;
+        public bool WantDx, WantDw, WantDbias, AccumulateDx;
 
         [ThreadStatic] private static float[]? t_x, t_dy, t_tails;
 
@@ -389,7 +389,7 @@ public sealed unsafe partial class CpuBackend
                     }
                     // dx[c, q] = Σ_o Σ_t' wFlipped[c, o, t']·dyp[o, q + top·k + t'·k] with wFlipped[c, o, t'] = w[o, c, h−1−t'].
                     if (WantDx)
-                        ConvRows(S.Cin, S.Cout, h, k, plane, WFlipped, dyp + top * k, dyStride, null, DX + (long)b * S.Cin * plane, accumulate: true);
+                        ConvRows(S.Cin, S.Cout, h, k, plane, WFlipped, dyp + top * k, dyStride, null, DX + (long)b * S.Cin * plane, AccumulateDx);
                 }
                 if (WantDw)
                     ConvWeightGrad(S.Cout, S.Cin, h, k, plane, end - start, DY + (long)start * S.Cout * plane, (long)S.Cout * plane, xp,
@@ -411,7 +411,7 @@ public sealed unsafe partial class CpuBackend
     }
 
     public void FieldConvBackward(int batch, int cin, int cout, int fields, int dim, int h, BufferView x, BufferView w,
-        BufferView dy, BufferView dx, BufferView dw, BufferView dbias)
+        BufferView dy, BufferView dx, BufferView dw, BufferView dbias, bool accumulateDx)
     {
         var shape = new ConvShape { Batch = batch, Cin = cin, Cout = cout, Fields = fields, Dim = dim, H = h };
         int chunks = BatchChunks.Count(batch), wSize = cout * cin * h;
@@ -427,7 +427,7 @@ public sealed unsafe partial class CpuBackend
             var job = new ConvBackwardJob
             {
                 S = shape, X = px, WFlipped = pf, DY = pdy, DX = pdx, Partials = pp,
-                WantDx = !dx.IsEmpty, WantDw = !dw.IsEmpty, WantDbias = !dbias.IsEmpty,
+                WantDx = !dx.IsEmpty, WantDw = !dw.IsEmpty, WantDbias = !dbias.IsEmpty, AccumulateDx = accumulateDx,
             };
             WorkerPool.For(chunks, ref job);
         }

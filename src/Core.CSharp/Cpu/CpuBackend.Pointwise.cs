@@ -10,7 +10,7 @@ public sealed unsafe partial class CpuBackend
     private struct UnaryJob : IParallelJob
     {
         public UnaryFn Fn;
-        public bool Backward;
+        public bool Backward, Accumulate;
         public float* X, Y, DY, DX;
         public long Length;
 
@@ -18,7 +18,7 @@ public sealed unsafe partial class CpuBackend
         {
             long start = (long)chunk * ElementChunks.Size;
             int n = (int)Math.Min(ElementChunks.Size, Length - start);
-            if (Backward) UnaryBackwardSpan(Fn, new Span<float>(Y + start, n), new Span<float>(DY + start, n), new Span<float>(DX + start, n));
+            if (Backward) UnaryBackwardSpan(Fn, new Span<float>(Y + start, n), new Span<float>(DY + start, n), new Span<float>(DX + start, n), Accumulate);
             else UnarySpan(Fn, new Span<float>(X + start, n), new Span<float>(Y + start, n));
         }
     }
@@ -45,26 +45,35 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx)
+    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx, bool accumulate)
     {
         if (dx.IsEmpty) return;
         var dxs = F(dx);
         fixed (float* py = F(y), pdy = F(dy), pdx = dxs)
         {
-            var job = new UnaryJob { Fn = fn, Backward = true, Y = py, DY = pdy, DX = pdx, Length = dxs.Length };
+            var job = new UnaryJob { Fn = fn, Backward = true, Accumulate = accumulate, Y = py, DY = pdy, DX = pdx, Length = dxs.Length };
             ElementChunks.For(ElementChunks.Count(dxs.Length), dxs.Length, ref job);
         }
     }
 
-    private static void UnaryBackwardSpan(UnaryFn fn, Span<float> ys, Span<float> dys, Span<float> dxs)
+    private static void UnaryBackwardSpan(UnaryFn fn, Span<float> ys, Span<float> dys, Span<float> dxs, bool accumulate)
     {
         switch (fn)
         {
-            case UnaryFn.Relu: Elementwise.Accumulate<ReluGrad>(ys, dys, dxs); break;
-            case UnaryFn.Sigmoid: Elementwise.Accumulate<SigmoidGrad>(ys, dys, dxs); break;
-            case UnaryFn.Tanh: Elementwise.Accumulate<TanhGrad>(ys, dys, dxs); break;
-            case UnaryFn.Identity: TensorPrimitives.Add(dys, dxs, dxs); break;
+            case UnaryFn.Relu: Grad<ReluGrad>(ys, dys, dxs, accumulate); break;
+            case UnaryFn.Sigmoid: Grad<SigmoidGrad>(ys, dys, dxs, accumulate); break;
+            case UnaryFn.Tanh: Grad<TanhGrad>(ys, dys, dxs, accumulate); break;
+            case UnaryFn.Identity:
+                if (accumulate) TensorPrimitives.Add(dys, dxs, dxs);
+                else dys.CopyTo(dxs);
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(fn));
+        }
+
+        static void Grad<K>(Span<float> ys, Span<float> dys, Span<float> dxs, bool accumulate) where K : IBinaryKernel
+        {
+            if (accumulate) Elementwise.Accumulate<K>(ys, dys, dxs);
+            else Elementwise.Binary<K>(ys, dys, dxs);
         }
     }
 

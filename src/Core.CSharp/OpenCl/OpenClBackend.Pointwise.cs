@@ -6,9 +6,10 @@ public sealed partial class OpenClBackend
 {
     public void Unary(UnaryFn fn, BufferView x, BufferView y) => K("unary").Int((int)fn).Buf(x).Buf(y).Run(y.Length);
 
-    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx)
+    public void UnaryBackward(UnaryFn fn, BufferView x, BufferView y, BufferView dy, BufferView dx, bool accumulate)
     {
         if (dx.IsEmpty) return;
+        if (!accumulate) Fill(dx, 0f);
         K("unary_backward").Int((int)fn).Buf(y).Buf(dy).Buf(dx).Run(dx.Length);
     }
 

@@ -29,9 +29,12 @@ public sealed class FieldConv : Op
     public override void Forward(IBackend b, NodeContext c) =>
         b.FieldConv(c.Batch, c.Dim(0, 1), c.Dim(1, 0), c.Dim(0, 2), c.Dim(0, 3), c.Dim(1, 2), c.In(0), c.X[1], c.X[2], c.Out);
 
+    /// <summary>The input's gradient may be written over; the weight's and bias's are added to.</summary>
+    public override bool CanOverwriteGrad(int input) => input == 0;
+
     public override void Backward(IBackend b, NodeContext c) =>
         b.FieldConvBackward(c.Batch, c.Dim(0, 1), c.Dim(1, 0), c.Dim(0, 2), c.Dim(0, 3), c.Dim(1, 2), c.In(0), c.X[1],
-            c.DOut, c.DIn(0), c.DX[1], c.DX[2]);
+            c.DOut, c.DIn(0), c.DX[1], c.DX[2], accumulateDx: !c.Overwrite[0]);
 }
 
 /// <summary>
@@ -70,6 +73,9 @@ public sealed class FieldMaxPool(int p, PoolRounding rounding = PoolRounding.Flo
     public override void Forward(IBackend b, NodeContext c) =>
         b.FieldMaxPool(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out);
 
+    public override bool CanOverwriteGrad(int input) => true;
+
     public override void Backward(IBackend b, NodeContext c) =>
-        b.FieldMaxPoolBackward(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out, c.DOut, c.DIn(0));
+        b.FieldMaxPoolBackward(c.Batch, c.Dim(0, 1), c.Dim(0, 2), c.Dim(0, 3), p, c.OutShape[2], c.In(0), c.Out, c.DOut, c.DIn(0),
+            accumulate: !c.Overwrite[0]);
 }

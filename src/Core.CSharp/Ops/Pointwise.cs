@@ -17,8 +17,10 @@ public abstract class UnaryOp(UnaryFn fn) : Op
     }
 
     public override bool BackwardReadsInput(int input) => false; // every UnaryFn's derivative is written in y
+    public override bool CanOverwriteGrad(int input) => true;
     public override void Forward(IBackend b, NodeContext c) => b.Unary(fn, c.In(0), c.Out);
-    public override void Backward(IBackend b, NodeContext c) => b.UnaryBackward(fn, c.In(0), c.Out, c.DOut, c.DIn(0));
+    public override void Backward(IBackend b, NodeContext c) =>
+        b.UnaryBackward(fn, c.In(0), c.Out, c.DOut, c.DIn(0), accumulate: !c.Overwrite[0]);
 }
 
 /// <summary>max(x, 0); dx = dy where y &gt; 0.</summary>

@@ -43,7 +43,7 @@ public class ColumnSumsTests
         {
             var g = new float[rows * cols];
             var db = (float[])db0.Clone();
-            b.UnaryBackward(UnaryFn.Relu, b.Bind(y).All, b.Bind(y).All, b.Bind(dy).All, b.Bind(g).All);
+            b.UnaryBackward(UnaryFn.Relu, b.Bind(y).All, b.Bind(y).All, b.Bind(dy).All, b.Bind(g).All, accumulate: true);
             b.ReduceAxis(1, rows, cols, 1f, b.Bind(g).All, b.Bind(db).All, accumulate);
             return (g, db);
         });

@@ -42,7 +42,7 @@ public class LargeKernelTests
             var y = new float[N];
             var dx = Random(N, 3);
             b.Unary(fn, b.Bind(x).All, b.Bind(y).All);
-            b.UnaryBackward(fn, b.Bind(x).All, b.Bind(y).All, b.Bind(dy).All, b.Bind(dx).All);
+            b.UnaryBackward(fn, b.Bind(x).All, b.Bind(y).All, b.Bind(dy).All, b.Bind(dx).All, accumulate: true);
             return (y, dx);
         }
         var (y1, dx1) = OnThreads(1, Run);
@@ -57,6 +57,12 @@ public class LargeKernelTests
             double slope = fn switch { UnaryFn.Relu => y2[i] > 0 ? 1 : 0, UnaryFn.Tanh => 1 - y2[i] * y2[i], _ => y2[i] * (1 - y2[i]) };
             Assert.True(Math.Abs(dx2[i] - (dx0[i] + dy[i] * slope)) <= 1e-5, $"{fn}' at {i}");
         }
+        // Overwriting: the same bits as adding into zeros, whatever dx held.
+        var written = Random(N, 4);
+        var added = new float[N];
+        b.UnaryBackward(fn, b.Bind(x).All, b.Bind(y2).All, b.Bind(dy).All, b.Bind(written).All, accumulate: false);
+        b.UnaryBackward(fn, b.Bind(x).All, b.Bind(y2).All, b.Bind(dy).All, b.Bind(added).All, accumulate: true);
+        Assert.Equal(added, written);
     }
 
     [Theory]

@@ -52,7 +52,8 @@ public class FieldConvTests
     /// <summary>
     /// Max-pooling on <paramref name="backend"/> with inputs drawn from {−1, −0, 0, 1} (and sometimes NaN), so windows
     /// often hold equal maxima: y must be the value of the reference arg-max row (bit for bit) and the backward pass must
-    /// add dy to exactly that row of dx, leaving the rest of dx's starting values as they were.
+    /// add dy to exactly that row of dx, leaving the rest of dx's starting values as they were (or, overwriting, write
+    /// dy there and zero everywhere else).
     /// </summary>
     internal static void CheckTies(IBackend backend) => Sizes.Check(
         from batch in Sizes.Of(1, 2, 3)
@@ -62,9 +63,10 @@ public class FieldConvTests
         from p in Sizes.Of(1, 2, 3, 4)
         from ceil in Gen.Elements(true, false)
         from nans in Gen.Elements(false, false, true)
+        from accumulate in Gen.Elements(true, false)
         from seed in Gen.Choose(0, 1_000_000)
         where FieldMaxPool.OutFields(fields, p, ceil ? PoolRounding.Ceil : PoolRounding.Floor) >= 1
-        select (batch, channels, fields, dim, p, ceil, nans, seed),
+        select (batch, channels, fields, dim, p, ceil, nans, accumulate, seed),
         c =>
         {
             var rng = new Random(c.seed);
@@ -78,13 +80,13 @@ public class FieldConvTests
             BufferView Put(float[] host) { var d = backend.Allocate(host.Length, DType.Float32); backend.Upload(host, d.All); return d.All; }
             var (bx, by, bdy, bdx) = (Put(x), Put(new float[outN]), Put(dy), Put(dx0));
             backend.FieldMaxPool(c.batch, c.channels, c.fields, c.dim, c.p, outFields, bx, by);
-            backend.FieldMaxPoolBackward(c.batch, c.channels, c.fields, c.dim, c.p, outFields, bx, by, bdy, bdx);
+            backend.FieldMaxPoolBackward(c.batch, c.channels, c.fields, c.dim, c.p, outFields, bx, by, bdy, bdx, c.accumulate);
             var (y, dx) = (new float[outN], new float[inN]);
             backend.Download(by, y);
             backend.Download(bdx, dx);
 
             var rows = R.FieldMaxPoolArgmax(x.Select(v => (double)v).ToArray(), c.batch, c.channels, c.fields, c.dim, c.p, c.ceil);
-            var wantDx = (float[])dx0.Clone();
+            var wantDx = c.accumulate ? (float[])dx0.Clone() : new float[inN];
             for (int i = 0; i < outN; i++)
             {
                 int k = i % c.dim, bc = i / (c.dim * outFields), at = (bc * c.fields + rows[i]) * c.dim + k;
@@ -126,7 +128,7 @@ public class FieldConvThreadTests
                 var x = b.Bind(R(batch * cin * fields * dim)); var w = b.Bind(R(cout * cin * h));
                 var dy = b.Bind(R(batch * cout * fields * dim));
                 var dx = b.Bind(new float[batch * cin * fields * dim]); var dw = b.Bind(new float[cout * cin * h]); var db = b.Bind(new float[cout]);
-                b.FieldConvBackward(batch, cin, cout, fields, dim, h, x.All, w.All, dy.All, dx.All, dw.All, db.All);
+                b.FieldConvBackward(batch, cin, cout, fields, dim, h, x.All, w.All, dy.All, dx.All, dw.All, db.All, accumulateDx: true);
                 return ((CtrDsl.Cpu.CpuFloatBuffer)dw).Data.Concat(((CtrDsl.Cpu.CpuFloatBuffer)db).Data).Concat(((CtrDsl.Cpu.CpuFloatBuffer)dx).Data).ToArray();
             }
             finally { CtrDsl.Cpu.WorkerPool.ThreadCount = saved; }
@@ -175,6 +177,12 @@ public class FieldConvThreadTests
     [InlineData(33, 3, 6, 4, 10, 7)]
     public void FieldConv_CpuKernels_WriteOnlyTheirOutputs(int batch, int cin, int cout, int fields, int dim, int h)
     {
+        CheckConvOutputs(batch, cin, cout, fields, dim, h, accumulateDx: true);
+        CheckConvOutputs(batch, cin, cout, fields, dim, h, accumulateDx: false);
+    }
+
+    private static void CheckConvOutputs(int batch, int cin, int cout, int fields, int dim, int h, bool accumulateDx)
+    {
         const int guard = 64;
         const float sentinel = 12345f;
         int plane = fields * dim, top = (h - 1) / 2, xn = batch * cin * plane, yn = batch * cout * plane, wn = cout * cin * h;
@@ -189,7 +197,7 @@ public class FieldConvThreadTests
         var b = new CtrDsl.Cpu.CpuBackend();
         b.FieldConv(batch, cin, cout, fields, dim, h, b.Bind(x).All, b.Bind(w).All, b.Bind(bias).All, b.Bind(y).All.Take(yn));
         b.FieldConvBackward(batch, cin, cout, fields, dim, h, b.Bind(x).All, b.Bind(w).All, b.Bind(dy).All,
-            b.Bind(dx).All.Take(xn), b.Bind(dw).All.Take(wn), b.Bind(db).All.Take(cout));
+            b.Bind(dx).All.Take(xn), b.Bind(dw).All.Take(wn), b.Bind(db).All.Take(cout), accumulateDx);
 
         double X(int bb, int c, int f, int k) => f < 0 || f >= fields ? 0 : x[((bb * cin + c) * fields + f) * dim + k];
         double DY(int bb, int o, int f, int k) => f < 0 || f >= fields ? 0 : dy[((bb * cout + o) * fields + f) * dim + k];
@@ -208,7 +216,7 @@ public class FieldConvThreadTests
                     for (int c = 0; c < cin; c++)
                     {
                         int at = ((bb * cin + c) * fields + f) * dim + k;
-                        double v = dx0[at];
+                        double v = accumulateDx ? dx0[at] : 0;
                         for (int o = 0; o < cout; o++)
                             for (int t = 0; t < h; t++) v += w[(o * cin + c) * h + t] * DY(bb, o, f - t + top, k);
                         Near($"dx[{bb},{c},{f},{k}]", v, dx[at]);
@@ -240,13 +248,19 @@ public class FieldConvThreadTests
     /// <summary>
     /// Max-pooling with AVX-512 loads and stores each window row as masked 16-wide vectors: on rows of 10 (FGCNN's k),
     /// 16 and 33 columns, y and dx are followed by sentinels that must keep their bits, y must equal the reference's
-    /// maximum and dx its starting values plus dy on the reference's arg-max row.
+    /// maximum and dx its starting values plus dy on the reference's arg-max row (overwriting: dy there, zero elsewhere).
     /// </summary>
     [Theory]
     [InlineData(14, 39, 10, 2, false)]
     [InlineData(3, 9, 16, 2, true)]
     [InlineData(2, 7, 33, 3, true)]
     public void FieldMaxPool_CpuKernels_WriteOnlyTheirOutputs(int channels, int fields, int dim, int p, bool ceil)
+    {
+        CheckPoolOutputs(channels, fields, dim, p, ceil, accumulate: true);
+        CheckPoolOutputs(channels, fields, dim, p, ceil, accumulate: false);
+    }
+
+    private static void CheckPoolOutputs(int channels, int fields, int dim, int p, bool ceil, bool accumulate)
     {
         const int batch = 5, guard = 64;
         const float sentinel = 12345f;
@@ -261,18 +275,19 @@ public class FieldConvThreadTests
         var b = new CtrDsl.Cpu.CpuBackend();
         b.FieldMaxPool(batch, channels, fields, dim, p, outFields, b.Bind(x).All, b.Bind(y).All.Take(outN));
         b.FieldMaxPoolBackward(batch, channels, fields, dim, p, outFields, b.Bind(x).All, b.Bind(y).All.Take(outN), b.Bind(dy).All,
-            b.Bind(dx).All.Take(inN));
+            b.Bind(dx).All.Take(inN), accumulate);
 
         var want = R.FieldMaxPool([.. x.Select(v => (double)v)], batch, channels, fields, dim, p, ceil);
         var rows = R.FieldMaxPoolArgmax([.. x.Select(v => (double)v)], batch, channels, fields, dim, p, ceil);
-        var wantDx = (float[])dx0.Clone();
+        var wantDx = accumulate ? dx0[..inN] : new float[inN];
         for (int i = 0; i < outN; i++)
         {
             Assert.Equal((float)want[i], y[i]);
             int k = i % dim, bc = i / (dim * outFields);
             wantDx[(bc * fields + rows[i]) * dim + k] += dy[i];
         }
-        Assert.Equal(wantDx, dx);
+        Assert.Equal(wantDx, dx[..inN]);
+        Assert.All(dx[inN..], v => Assert.Equal(sentinel, v));
         Assert.All(y[outN..], v => Assert.Equal(sentinel, v));
     }
 }
