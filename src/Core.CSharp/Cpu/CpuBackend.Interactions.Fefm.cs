@@ -16,15 +16,17 @@ public sealed unsafe partial class CpuBackend
     //   dx_i += dy ⊙ W_p·x_j and dx_j += dy ⊙ W_p·x_i (W symmetric), in pair order;
     // and per pair over the whole batch (the pairs are split over the pool; each sums its rows in one order):
     //   dW_p[a, c] = Σ_b dy[b, p]·x_i[b, a]·x_j[b, c], and dU_p += dW_p + dW_pᵀ.
-    // The backward's first job also leaves Xᵀ and dyᵀ for the whole batch ([fields·dim; padded batch] and
-    // [pairs; padded batch]) for the second. Without AVX2 and FMA, plain loops per sample.
+    // The backward's first job also leaves Xᵀ and dyᵀ for the whole batch for the second: with vectors, block after
+    // block ([fields·dim; w] and [pairs; w] each), as the first job transposed them; in the plain loops,
+    // [fields·dim; batch] and [pairs; batch]. Without AVX2 and FMA, plain loops per sample.
     internal struct FefmJob : IParallelJob
     {
         public int Batch, Fields, Dim, Pairs, Padded;
         /// <summary>W [pairs; dim; dim], symmetric.</summary>
         public float* W;
         public float* X, Y, DY, DX, DU;
-        /// <summary>Xᵀ and dyᵀ over the whole padded batch (backward only).</summary>
+        /// <summary>Xᵀ and dyᵀ over the whole padded batch (backward only): block-major with vectors, row-major in
+        /// the plain loops.</summary>
         public float* XT, DYT;
         public FefmPass Pass;
         /// <summary><see cref="Width"/> when the call began: the padding and every job of its passes agree on it even
@@ -37,7 +39,7 @@ public sealed unsafe partial class CpuBackend
         [ThreadStatic] private static float[]? t_scratch;
 
         /// <summary>Rows per tile of the weight gradient's pass over the batch (a multiple of 16).</summary>
-        private const int FefmTile = 512;
+        private const int FefmTile = 256;
 
         public readonly void Run(int index)
         {
@@ -66,28 +68,20 @@ public sealed unsafe partial class CpuBackend
                         for (int p = 0; p < Pairs; p++) Y[(long)(start + l) * Pairs + p] = rowsT[p * w + l];
                     return;
                 }
-                // Xᵀ and dyᵀ of this block, w floats a row, then copied into the whole batch's (Padded floats a row,
-                // 16 KiB at a batch of 4096) for the weights pass; dXᵀ in local. The block's products read the
-                // compact copies: rows 16 KiB apart all fall in one L1 set, and reading the batch's copies there
-                // left DeepFEFM's pass waiting on L2.
-                float* xl = t;
+                // Xᵀ and dyᵀ of this block, w floats a row, straight into the block's own stretch of the whole
+                // batch's copies, which the weights pass reads; dXᵀ in local. Rows of the batch's copies a batch
+                // apart (16 KiB at 4096) fell in one L1 set when the products read them (DeepFEFM's pass waited on
+                // L2), and copying each block's rows there cost as much again: 2.7 of the pass's 9.3 ms (Zen 5, 2
+                // threads).
+                float* xl = XT + (long)index * n * w, dyl = DYT + (long)index * Pairs * w;
                 Transpose(X + (long)start * n, n, rows, xl, w, w);
-                Transpose(DY + (long)start * Pairs, Pairs, rows, rowsT, w, w);
-                CopyRows<TV, TL>(xl, n, XT + start, Padded);
-                CopyRows<TV, TL>(rowsT, Pairs, DYT + start, Padded);
+                Transpose(DY + (long)start * Pairs, Pairs, rows, dyl, w, w);
                 if (DX == null) return;
                 new Span<float>(local, n * w).Clear();
-                InputsBlock<TV, TL>(xl, rowsT, w, local);
+                InputsBlock<TV, TL>(xl, dyl, w, local);
                 for (int l = 0; l < rows; l++)
                     for (int k = 0; k < n; k++) DX[(long)(start + l) * n + k] += local[k * w + l];
             }
-        }
-
-        /// <summary>Copies <paramref name="count"/> rows of one vector each, w floats apart, to rows
-        /// <paramref name="ld"/> floats apart.</summary>
-        private static void CopyRows<TV, TL>(float* src, int count, float* dst, long ld) where TV : struct where TL : struct, ILanes<TV>
-        {
-            for (int k = 0; k < count; k++) TL.Store(TL.Load(src + k * TL.Count), dst + k * ld);
         }
 
         /// <summary>dst[k·ld + l] = src[l·n + k] for the rows l &lt; rows, zeros for rows ≤ l &lt; w.</summary>
@@ -284,37 +278,46 @@ public sealed unsafe partial class CpuBackend
             int w = TL.Count, dim = Dim, i = 0, first = 0;
             while (first + Fields - 1 - i <= p) { first += Fields - 1 - i; i++; }
             int j = i + 1 + p - first;
-            long ld = Padded;
-            float* xi = XT + (long)i * dim * ld, xj = XT + (long)j * dim * ld, g = DYT + p * ld;
-            // Over tiles of the batch, so that the pair's 2·dim rows of Xᵀ are read from memory once: per tile,
-            // h_a = dy ⊙ x_i[a] for every a (FefmTile floats each), then for two rows a at a time and c in groups of
-            // eight (then four, then one), lane sums in registers added into acc [dim; dim; w]. Each sum is the same
-            // chain over the batch as when h was recomputed per group of four c (six loads per five FMAs, one row a
-            // at a time); an odd dim's last row pairs with itself and writes its twin into a spare row.
-            int tile = FefmTile, size = dim * dim * w + dim * w + dim * tile + dim * dim;
+            long ld = Padded, xBlock = (long)Fields * dim * w, dyBlock = (long)Pairs * w;
+            float* xi = XT + (long)i * dim * w, xj = XT + (long)j * dim * w, g = DYT + p * w;
+            // Over tiles of the batch, so that the pair's 2·dim rows of Xᵀ are read from memory once: per tile, from
+            // the blocks' copies, h_a = dy ⊙ x_i[a] and x_j[a] for every a (FefmTile floats each, rows of the tile), then
+            // for two rows a at a time and c in groups of eight (then four, then one), lane sums in registers added
+            // into acc [dim; dim; w]. Each sum is the same chain over the batch as when h was recomputed per group of
+            // four c (six loads per five FMAs, one row a at a time); an odd dim's last row pairs with itself and
+            // writes its twin into a spare row.
+            int tile = FefmTile, size = dim * dim * w + dim * w + 2 * dim * tile + dim * dim;
             fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size + 16))
             {
                 float* acc = (float*)(((nint)scratch + 63) & ~(nint)63), spare = acc + dim * dim * w;
-                float* h = spare + dim * w, dw = h + dim * tile;
+                float* h = spare + dim * w, xt = h + dim * tile, dw = xt + dim * tile;
                 new Span<float>(acc, dim * dim * w + dim * w).Clear();
                 for (long b0 = 0; b0 < ld; b0 += tile)
                 {
                     int len = (int)Math.Min(tile, ld - b0);
-                    for (int a = 0; a < dim; a++)
-                        for (int b = 0; b < len; b += w)
-                            TL.Store(TL.Fma(TL.Load(g + b0 + b), TL.Load(xi + a * ld + b0 + b), TL.Zero), h + a * tile + b);
+                    for (int b = 0; b < len; b += w)
+                    {
+                        long block = (b0 + b) / w;
+                        float* xib = xi + block * xBlock, xjb = xj + block * xBlock;
+                        var gb = TL.Load(g + block * dyBlock);
+                        for (int a = 0; a < dim; a++)
+                        {
+                            TL.Store(TL.Fma(gb, TL.Load(xib + a * w), TL.Zero), h + a * tile + b);
+                            TL.Store(TL.Load(xjb + a * w), xt + a * tile + b);
+                        }
+                    }
                     for (int a = 0; a < dim; a += 2)
                     {
                         bool twin = a + 1 < dim;
                         float* h0 = h + a * tile, h1 = twin ? h0 + tile : h0;
                         float* acc0 = acc + a * dim * w, acc1 = twin ? acc0 + dim * w : spare;
                         int c = 0;
-                        for (; c + 8 <= dim; c += 8) Rank8<TV, TL>(h0, h1, len, xj + c * ld + b0, ld, acc0 + c * w, acc1 + c * w);
-                        for (; c + 4 <= dim; c += 4) Rank4<TV, TL>(h0, h1, len, xj + c * ld + b0, ld, acc0 + c * w, acc1 + c * w);
+                        for (; c + 8 <= dim; c += 8) Rank8<TV, TL>(h0, h1, len, xt + c * tile, tile, acc0 + c * w, acc1 + c * w);
+                        for (; c + 4 <= dim; c += 4) Rank4<TV, TL>(h0, h1, len, xt + c * tile, tile, acc0 + c * w, acc1 + c * w);
                         for (; c < dim; c++)
                         {
                             TV s0 = TL.Load(acc0 + c * w), s1 = TL.Load(acc1 + c * w);
-                            float* x = xj + c * ld + b0;
+                            float* x = xt + c * tile;
                             for (int b = 0; b < len; b += w)
                             {
                                 var v = TL.Load(x + b);
