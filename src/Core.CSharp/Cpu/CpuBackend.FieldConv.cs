@@ -143,76 +143,38 @@ public sealed unsafe partial class CpuBackend
         a0.Store(acc); a1.Store(acc + 64); a2.Store(acc + 128); a3.Store(acc + 192);
     }
 
-    /// <summary>Output row o of <see cref="ConvRows"/>.</summary>
+    /// <summary>Output row o of <see cref="ConvRows"/> without AVX-512: eight positions at a time with AVX2, the rest one
+    /// by one.</summary>
     private static void ConvRow(int o, int ins, int h, int k, int n, float* w, float* src, int srcStride, float* init,
         float* dst, bool accumulate)
     {
+        float* y = dst + (long)o * n;
+        float* wo = w + (long)o * ins * h;
+        float start = init == null ? 0f : init[o];
+        int p = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            float* y = dst + (long)o * n;
-            float* wo = w + (long)o * ins * h;
-            float start = init == null ? 0f : init[o];
-            int p = 0;
-            if (Vector512.IsHardwareAccelerated)
+            for (; p + 8 <= n; p += 8)
             {
-                for (; p + 64 <= n; p += 64)
-                {
-                    var a0 = Vector512.Create(start); var a1 = a0; var a2 = a0; var a3 = a0;
-                    for (int c = 0; c < ins; c++)
-                    {
-                        float* row = src + (long)c * srcStride + p;
-                        for (int t = 0; t < h; t++)
-                        {
-                            var wv = Vector512.Create(wo[c * h + t]);
-                            float* r = row + t * k;
-                            a0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r), a0);
-                            a1 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 16), a1);
-                            a2 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 32), a2);
-                            a3 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(r + 48), a3);
-                        }
-                    }
-                    if (accumulate)
-                    {
-                        a0 += Vector512.Load(y + p); a1 += Vector512.Load(y + p + 16);
-                        a2 += Vector512.Load(y + p + 32); a3 += Vector512.Load(y + p + 48);
-                    }
-                    a0.Store(y + p); a1.Store(y + p + 16); a2.Store(y + p + 32); a3.Store(y + p + 48);
-                }
-                for (; p + 16 <= n; p += 16)
-                {
-                    var a0 = Vector512.Create(start);
-                    for (int c = 0; c < ins; c++)
-                    {
-                        float* row = src + (long)c * srcStride + p;
-                        for (int t = 0; t < h; t++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wo[c * h + t]), Vector512.Load(row + t * k), a0);
-                    }
-                    if (accumulate) a0 += Vector512.Load(y + p);
-                    a0.Store(y + p);
-                }
-            }
-            if (Vector256.IsHardwareAccelerated)
-            {
-                for (; p + 8 <= n; p += 8)
-                {
-                    var a0 = Vector256.Create(start);
-                    for (int c = 0; c < ins; c++)
-                    {
-                        float* row = src + (long)c * srcStride + p;
-                        for (int t = 0; t < h; t++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wo[c * h + t]), Vector256.Load(row + t * k), a0);
-                    }
-                    if (accumulate) a0 += Vector256.Load(y + p);
-                    a0.Store(y + p);
-                }
-            }
-            for (; p < n; p++)
-            {
-                float a = start;
+                var a0 = Vector256.Create(start);
                 for (int c = 0; c < ins; c++)
                 {
                     float* row = src + (long)c * srcStride + p;
-                    for (int t = 0; t < h; t++) a = MathF.FusedMultiplyAdd(wo[c * h + t], row[t * k], a);
+                    for (int t = 0; t < h; t++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wo[c * h + t]), Vector256.Load(row + t * k), a0);
                 }
-                y[p] = accumulate ? y[p] + a : a;
+                if (accumulate) a0 += Vector256.Load(y + p);
+                a0.Store(y + p);
             }
+        }
+        for (; p < n; p++)
+        {
+            float a = start;
+            for (int c = 0; c < ins; c++)
+            {
+                float* row = src + (long)c * srcStride + p;
+                for (int t = 0; t < h; t++) a = MathF.FusedMultiplyAdd(wo[c * h + t], row[t * k], a);
+            }
+            y[p] = accumulate ? y[p] + a : a;
         }
     }
 

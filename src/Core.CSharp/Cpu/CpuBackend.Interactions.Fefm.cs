@@ -54,9 +54,9 @@ public sealed unsafe partial class CpuBackend
         {
             if (Pass == FefmPass.Weights) { Weights<TV, TL>(index); return; }
             int w = TL.Count, start = index * w, rows = Math.Min(w, Batch - start), n = Fields * Dim;
-            // Per block: Xᵀ (forward) or dXᵀ, then y or dy (transposed), then n vectors that hold the forward's t (dim
-            // of them) or the backward's Xᵀ.
-            long size = 2L * n * w + (long)Pairs * w + 16;
+            // Per block: Xᵀ (forward) or dXᵀ (backward), then the forward's y (transposed) and its t (dim vectors); the
+            // backward keeps its block's Xᵀ and dyᵀ in the batch's copies.
+            long size = (long)n * w + (long)Pairs * w + (long)Dim * w + 16;
             fixed (float* scratch = BatchChunks.Scratch(ref t_scratch, size))
             {
                 float* local = (float*)(((nint)scratch + 63) & ~(nint)63), rowsT = local + (long)n * w, t = rowsT + (long)Pairs * w;
